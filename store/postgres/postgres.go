@@ -1,0 +1,124 @@
+// Package postgres is the production store: PostgreSQL through pgx. Several replicas may share one
+// database; migrations take an advisory lock.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"rolegate/store/sqlstore"
+)
+
+// migrationLockID is the advisory lock key under which replicas migrate one at a time ("rolegate").
+const migrationLockID = 0x726f6c6567617465
+
+// Dialect is PostgreSQL's SQL.
+var Dialect = sqlstore.Dialect{
+	Name:          "postgres",
+	ForUpdate:     " FOR UPDATE",
+	MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockID),
+}
+
+// Open connects to the database at url (a postgres:// URL or a key=value DSN).
+func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: invalid database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: cannot reach %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	return sqlstore.New(&adapter{pool: pool}, Dialect), nil
+}
+
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlstore.ErrNoRows
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return fmt.Errorf("%w: %v", sqlstore.ErrUnique, err)
+		case "23503":
+			return fmt.Errorf("%w: %v", sqlstore.ErrForeignKey, err)
+		}
+	}
+	return err
+}
+
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+type conn struct{ q querier }
+
+func (c conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := c.q.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), translate(err)
+}
+
+func (c conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return pgRows{rows}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return pgRow{c.q.QueryRow(ctx, sql, args...)}
+}
+
+type pgRows struct{ pgx.Rows }
+
+func (r pgRows) Err() error          { return translate(r.Rows.Err()) }
+func (r pgRows) Scan(d ...any) error { return translate(r.Rows.Scan(d...)) }
+
+type pgRow struct{ r pgx.Row }
+
+func (r pgRow) Scan(d ...any) error { return translate(r.r.Scan(d...)) }
+
+type adapter struct{ pool *pgxpool.Pool }
+
+func (a *adapter) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return conn{a.pool}.Exec(ctx, q, args...)
+}
+
+func (a *adapter) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	return conn{a.pool}.Query(ctx, q, args...)
+}
+
+func (a *adapter) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return conn{a.pool}.QueryRow(ctx, q, args...)
+}
+
+func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
+	var fnErr error
+	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		fnErr = fn(conn{tx})
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr // already translated by conn, or the caller's own error
+	}
+	return translate(err)
+}
+
+func (a *adapter) Ping(ctx context.Context) error { return a.pool.Ping(ctx) }
+func (a *adapter) Close() error                   { a.pool.Close(); return nil }

@@ -1,0 +1,141 @@
+// Package sqlite is the embedded store: one SQLite file in WAL mode, safe for a server and admin
+// commands working on it at once. modernc.org/sqlite is pure Go, so the binary needs no cgo.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"rolegate/store/sqlstore"
+)
+
+// Dialect is SQLite's SQL. Every transaction is BEGIN IMMEDIATE, so it holds the write lock
+// from its start and needs no row locks.
+var Dialect = sqlstore.Dialect{Name: "sqlite"}
+
+// FileName is the database file's name inside the data dir.
+const FileName = "rolegate.db"
+
+// Open opens (creating when missing) the database file at path and returns the store. The file is
+// created with mode 0600: it holds password hashes and sealed keys.
+func Open(path string) (*sqlstore.Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	f.Close()
+	q := url.Values{}
+	q.Set("_txlock", "immediate")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return sqlstore.New(&adapter{db: db}, Dialect), nil
+}
+
+// translate maps driver errors to sqlstore's.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return sqlstore.ErrNoRows
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", sqlstore.ErrUnique, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %v", sqlstore.ErrForeignKey, err)
+		}
+	}
+	return err
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type conn struct{ q querier }
+
+func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return sqlRows{rows}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return sqlRow{c.q.QueryRowContext(ctx, query, args...)}
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close()              { r.Rows.Close() }
+func (r sqlRows) Err() error          { return translate(r.Rows.Err()) }
+func (r sqlRows) Scan(d ...any) error { return translate(r.Rows.Scan(d...)) }
+
+type sqlRow struct{ r *sql.Row }
+
+func (r sqlRow) Scan(d ...any) error { return translate(r.r.Scan(d...)) }
+
+type adapter struct{ db *sql.DB }
+
+func (a *adapter) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return conn{a.db}.Exec(ctx, q, args...)
+}
+
+func (a *adapter) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	return conn{a.db}.Query(ctx, q, args...)
+}
+
+func (a *adapter) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	return conn{a.db}.QueryRow(ctx, q, args...)
+}
+
+func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	if err := fn(conn{tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return translate(tx.Commit())
+}
+
+func (a *adapter) Ping(ctx context.Context) error { return a.db.PingContext(ctx) }
+func (a *adapter) Close() error                   { return a.db.Close() }

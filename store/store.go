@@ -1,0 +1,194 @@
+// Package store holds Rolegate's domain types, the Store interface that every backend implements,
+// and the rules a value must meet before any backend writes it.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// User is a person who signs in to Rolegate.
+type User struct {
+	ID          int64
+	Name        string // unique, compared case-insensitively
+	Email       string
+	DisplayName string
+	Attributes  map[string]string
+	Disabled    bool
+	// PasswordHash is an argon2id PHC string; empty means the user has no password.
+	PasswordHash string
+	// MustChangePassword marks a one-time password, such as the bootstrap admin's.
+	MustChangePassword bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Group collects users; grants to a group reach every member.
+type Group struct {
+	ID        int64
+	Name      string   // unique, compared case-insensitively
+	Members   []string // user names, sorted
+	CreatedAt time.Time
+}
+
+// Partition is an AWS partition.
+type Partition string
+
+const (
+	PartitionAWS      Partition = "aws"
+	PartitionGovCloud Partition = "aws-us-gov"
+	PartitionChina    Partition = "aws-cn"
+)
+
+// Account is an AWS account that trusts Rolegate through an IAM SAML provider.
+type Account struct {
+	ID              string // 12 digits
+	Alias           string // unique, compared case-insensitively
+	ProviderName    string // the IAM SAML provider's name in that account
+	Partition       Partition
+	Region          string        // default sign-in region; empty means the partition's default endpoint
+	SessionDuration time.Duration // default session duration; 0 means AWS's default (1 h)
+	CreatedAt       time.Time
+}
+
+// Grant lets a group or a user assume a role in an account.
+type Grant struct {
+	ID              int64
+	Group           string // exactly one of Group and User is set
+	User            string
+	AccountID       string
+	AccountAlias    string        // filled in on reads
+	Role            string        // role name, with an optional path: "path/name"
+	SessionDuration time.Duration // 0 means the account's
+	CreatedAt       time.Time
+}
+
+// GrantFilter narrows ListGrants. Zero fields match everything.
+type GrantFilter struct {
+	Group   string
+	User    string // grants made to this user directly
+	Account string // alias or ID
+	// Effective, with User, lists the grants that reach the user directly and through groups.
+	Effective bool
+}
+
+// KeyState is where a signing key stands in its rotation.
+type KeyState string
+
+const (
+	KeyNext    KeyState = "next"    // published in metadata, not yet signing
+	KeyCurrent KeyState = "current" // signing and published
+	KeyRetired KeyState = "retired" // neither
+)
+
+// SigningKey is a private key sealed under the key-encryption key, with its certificate.
+type SigningKey struct {
+	ID          string
+	State       KeyState
+	Certificate []byte // DER
+	SealedKey   []byte // PKCS#8, sealed with AES-GCM under the KEK
+	KEKID       string // identifies the key-encryption key that sealed it
+	CreatedAt   time.Time
+	ActivatedAt time.Time // zero while next
+	RetiredAt   time.Time // zero unless retired
+}
+
+// Session is a signed-in browser session. Only the hash of its token is stored.
+type Session struct {
+	TokenHash       []byte
+	UserID          int64
+	AuthMethods     string // e.g. "pwd" or "pwd,otp"
+	AuthenticatedAt time.Time
+	CreatedAt       time.Time
+	LastSeenAt      time.Time
+	IdleExpiresAt   time.Time
+	ExpiresAt       time.Time // absolute
+	ClientAddr      string
+	UserAgent       string
+}
+
+// AuditEvent records something that happened, for `rolegate audit`.
+type AuditEvent struct {
+	ID         int64
+	Time       time.Time
+	Type       string // e.g. "login", "assertion", "user.add"
+	User       string
+	Result     string // "ok" or the reason it failed
+	ClientAddr string
+	UserAgent  string
+	Details    map[string]string
+}
+
+// AuditFilter narrows ListAudit. Zero fields match everything.
+type AuditFilter struct {
+	User  string
+	Since time.Time
+	Limit int
+}
+
+// Throttle is a counter that resets when its window ends.
+type Throttle struct {
+	Key     string
+	Count   int
+	ResetAt time.Time
+}
+
+// Store is everything Rolegate keeps. Every backend passes store/storetest unchanged.
+//
+// Errors carry codes: NotFound, Conflict (already exists, or still in use), Invalid.
+type Store interface {
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, name string) (*User, error)
+	GetUserByID(ctx context.Context, id int64) (*User, error)
+	ListUsers(ctx context.Context) ([]*User, error)
+	// UpdateUser applies fn to the stored user atomically: concurrent updates are serialised.
+	UpdateUser(ctx context.Context, name string, fn func(*User) error) (*User, error)
+	DeleteUser(ctx context.Context, name string) error
+
+	CreateGroup(ctx context.Context, g *Group) error
+	GetGroup(ctx context.Context, name string) (*Group, error)
+	ListGroups(ctx context.Context) ([]*Group, error)
+	// DeleteGroup removes the group, its memberships and its grants.
+	DeleteGroup(ctx context.Context, name string) error
+	AddGroupMember(ctx context.Context, group, user string) error
+	RemoveGroupMember(ctx context.Context, group, user string) error
+	UserGroups(ctx context.Context, user string) ([]string, error)
+
+	CreateAccount(ctx context.Context, a *Account) error
+	GetAccount(ctx context.Context, aliasOrID string) (*Account, error)
+	ListAccounts(ctx context.Context) ([]*Account, error)
+	// DeleteAccount removes the account and its grants.
+	DeleteAccount(ctx context.Context, aliasOrID string) error
+
+	CreateGrant(ctx context.Context, g *Grant) error
+	ListGrants(ctx context.Context, f GrantFilter) ([]*Grant, error)
+	DeleteGrant(ctx context.Context, id int64) error
+
+	// CreateSigningKey stores a key; Conflict when one in the same state (current or next) exists.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	ListSigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// PromoteSigningKey makes the next key current and retires the current one, atomically.
+	PromoteSigningKey(ctx context.Context, id string, now time.Time) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns NotFound for an unknown, expired or revoked session.
+	GetSession(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error)
+	TouchSession(ctx context.Context, tokenHash []byte, lastSeen, idleExpires time.Time) error
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	DeleteUserSessions(ctx context.Context, userID int64) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+
+	// HitThrottle counts one event under key and returns the counter after it. A counter whose
+	// window has ended starts again at 1 with a new window.
+	HitThrottle(ctx context.Context, key string, window time.Duration, now time.Time) (Throttle, error)
+	// GetThrottle returns the live counter for key; a missing or ended one has Count 0.
+	GetThrottle(ctx context.Context, key string, now time.Time) (Throttle, error)
+	ClearThrottle(ctx context.Context, key string) error
+	DeleteExpiredThrottles(ctx context.Context, now time.Time) (int64, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,557 @@
+// Package storetest is the conformance suite every store backend passes unchanged.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"rolegate/store"
+)
+
+// Run runs the suite. open returns a new, empty, migrated store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"users are created, read case-insensitively, updated and deleted", testUsers},
+		{"a user created twice is a conflict, whatever the case", testUserConflict},
+		{"an invalid user is refused and nothing is written", testUserInvalid},
+		{"concurrent updates of one user lose no writes", testConcurrentUpdates},
+		{"concurrent creates of one name let exactly one win", testConcurrentCreates},
+		{"groups hold members, and removing a group removes its memberships and grants", testGroups},
+		{"accounts have unique IDs and aliases, found by either", testAccounts},
+		{"grants reach users directly and through groups", testGrants},
+		{"removing an account or a user removes their grants", testGrantCascade},
+		{"signing keys rotate: one current, one next", testSigningKeys},
+		{"sessions expire when idle or old, and vanish with a disabled user", testSessions},
+		{"audit events are listed by user and time", testAudit},
+		{"throttle counters count, expire and reset", testThrottles},
+		{"concurrent throttle hits are all counted", testConcurrentThrottle},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			tt.fn(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code store.Code) {
+	t.Helper()
+	if got := store.ErrorCode(err); err == nil || got != code {
+		t.Fatalf("got error %v (code %q), want code %q", err, got, code)
+	}
+}
+
+func mkUser(t *testing.T, s store.Store, name string) *store.User {
+	t.Helper()
+	u := &store.User{Name: name, Email: name + "@example.com", Attributes: map[string]string{"dept": "eng"}}
+	must(t, s.CreateUser(ctx, u))
+	return u
+}
+
+func mkAccount(t *testing.T, s store.Store, id, alias string) *store.Account {
+	t.Helper()
+	a := &store.Account{ID: id, Alias: alias, ProviderName: "Rolegate", Partition: store.PartitionAWS}
+	must(t, s.CreateAccount(ctx, a))
+	return a
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	u := &store.User{Name: "Alice", Email: "alice@example.com", DisplayName: "Alice A.",
+		Attributes: map[string]string{"costCenter": "42", "team": "platform"}, PasswordHash: "$argon2id$x"}
+	must(t, s.CreateUser(ctx, u))
+	if u.ID == 0 || u.CreatedAt.IsZero() {
+		t.Fatalf("create did not set ID and CreatedAt: %+v", u)
+	}
+	got, err := s.GetUser(ctx, "aLiCe")
+	must(t, err)
+	if got.Name != "Alice" || got.Email != u.Email || got.DisplayName != u.DisplayName || got.PasswordHash != u.PasswordHash ||
+		got.Attributes["costCenter"] != "42" || got.Attributes["team"] != "platform" || len(got.Attributes) != 2 {
+		t.Fatalf("read back %+v, want %+v", got, u)
+	}
+	if byID, err := s.GetUserByID(ctx, u.ID); err != nil || byID.Name != "Alice" {
+		t.Fatalf("GetUserByID: %v %v", byID, err)
+	}
+	updated, err := s.UpdateUser(ctx, "alice", func(u *store.User) error {
+		u.Disabled = true
+		u.Attributes["team"] = "security"
+		delete(u.Attributes, "costCenter")
+		return nil
+	})
+	must(t, err)
+	if !updated.Disabled || updated.Attributes["team"] != "security" {
+		t.Fatalf("update returned %+v", updated)
+	}
+	got, err = s.GetUser(ctx, "ALICE")
+	must(t, err)
+	if !got.Disabled || len(got.Attributes) != 1 || got.Attributes["team"] != "security" {
+		t.Fatalf("after update read %+v", got)
+	}
+	mkUser(t, s, "bob")
+	list, err := s.ListUsers(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].Name != "Alice" || list[1].Name != "bob" || list[1].Attributes["dept"] != "eng" {
+		t.Fatalf("list = %+v", list)
+	}
+	must(t, s.DeleteUser(ctx, "ALICE"))
+	_, err = s.GetUser(ctx, "alice")
+	wantCode(t, err, store.NotFound)
+	wantCode(t, s.DeleteUser(ctx, "alice"), store.NotFound)
+	_, err = s.UpdateUser(ctx, "alice", func(*store.User) error { return nil })
+	wantCode(t, err, store.NotFound)
+}
+
+func testUserConflict(t *testing.T, s store.Store) {
+	mkUser(t, s, "carol")
+	wantCode(t, s.CreateUser(ctx, &store.User{Name: "carol"}), store.Conflict)
+	wantCode(t, s.CreateUser(ctx, &store.User{Name: "CAROL"}), store.Conflict)
+	mkUser(t, s, "dave")
+	_, err := s.UpdateUser(ctx, "dave", func(u *store.User) error { u.Name = "Carol"; return nil })
+	wantCode(t, err, store.Conflict)
+	if _, err := s.GetUser(ctx, "dave"); err != nil {
+		t.Fatalf("dave after a failed rename: %v", err)
+	}
+}
+
+func testUserInvalid(t *testing.T, s store.Store) {
+	bad := []*store.User{
+		{Name: ""},
+		{Name: "has space"},
+		{Name: "-leading"},
+		{Name: "ok", Email: "not-an-email"},
+		{Name: "ok", Attributes: map[string]string{"bad key": "v"}},
+		{Name: "ok", Attributes: map[string]string{"k": "line\nbreak"}},
+	}
+	for _, u := range bad {
+		wantCode(t, s.CreateUser(ctx, u), store.Invalid)
+	}
+	if list, err := s.ListUsers(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("invalid users were written: %v %v", list, err)
+	}
+	mkUser(t, s, "erin")
+	_, err := s.UpdateUser(ctx, "erin", func(u *store.User) error { u.Email = "bad"; u.Disabled = true; return nil })
+	wantCode(t, err, store.Invalid)
+	got, err := s.GetUser(ctx, "erin")
+	must(t, err)
+	if got.Disabled || got.Email != "erin@example.com" {
+		t.Fatalf("a refused update changed the user: %+v", got)
+	}
+	_, err = s.UpdateUser(ctx, "erin", func(u *store.User) error {
+		u.Disabled = true
+		return store.Errorf(store.Invalid, "changed my mind")
+	})
+	wantCode(t, err, store.Invalid)
+	if got, _ := s.GetUser(ctx, "erin"); got.Disabled {
+		t.Fatal("an update whose function failed was written")
+	}
+}
+
+func testConcurrentUpdates(t *testing.T, s store.Store) {
+	mkUser(t, s, "frank")
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateUser(ctx, "frank", func(u *store.User) error {
+				u.Attributes[fmt.Sprintf("k%d", i)] = "v"
+				return nil
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	got, err := s.GetUser(ctx, "frank")
+	must(t, err)
+	if len(got.Attributes) != n+1 {
+		t.Fatalf("after %d concurrent updates the user has %d attributes, want %d: %v", n, len(got.Attributes), n+1, got.Attributes)
+	}
+}
+
+func testConcurrentCreates(t *testing.T, s store.Store) {
+	const n = 8
+	var wg sync.WaitGroup
+	results := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := "grace"
+			if i%2 == 1 {
+				name = "GRACE"
+			}
+			results <- s.CreateUser(ctx, &store.User{Name: name})
+		}()
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		if err == nil {
+			ok++
+		} else if store.ErrorCode(err) != store.Conflict {
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d creates succeeded, want 1", ok)
+	}
+}
+
+func testGroups(t *testing.T, s store.Store) {
+	mkUser(t, s, "heidi")
+	mkUser(t, s, "ivan")
+	g := &store.Group{Name: "Admins"}
+	must(t, s.CreateGroup(ctx, g))
+	wantCode(t, s.CreateGroup(ctx, &store.Group{Name: "admins"}), store.Conflict)
+	wantCode(t, s.CreateGroup(ctx, &store.Group{Name: "bad name"}), store.Invalid)
+	must(t, s.AddGroupMember(ctx, "admins", "IVAN"))
+	must(t, s.AddGroupMember(ctx, "Admins", "heidi"))
+	wantCode(t, s.AddGroupMember(ctx, "admins", "ivan"), store.Conflict)
+	wantCode(t, s.AddGroupMember(ctx, "nope", "ivan"), store.NotFound)
+	wantCode(t, s.AddGroupMember(ctx, "admins", "nobody"), store.NotFound)
+	got, err := s.GetGroup(ctx, "ADMINS")
+	must(t, err)
+	if got.Name != "Admins" || fmt.Sprint(got.Members) != "[heidi ivan]" {
+		t.Fatalf("group = %+v", got)
+	}
+	groups, err := s.UserGroups(ctx, "ivan")
+	must(t, err)
+	if fmt.Sprint(groups) != "[Admins]" {
+		t.Fatalf("UserGroups = %v", groups)
+	}
+	must(t, s.CreateGroup(ctx, &store.Group{Name: "empty"}))
+	list, err := s.ListGroups(ctx)
+	must(t, err)
+	if len(list) != 2 || fmt.Sprint(list[0].Members) != "[heidi ivan]" || list[1].Name != "empty" || len(list[1].Members) != 0 {
+		t.Fatalf("ListGroups = %+v %+v", list[0], list[1])
+	}
+	must(t, s.RemoveGroupMember(ctx, "admins", "heidi"))
+	wantCode(t, s.RemoveGroupMember(ctx, "admins", "heidi"), store.NotFound)
+
+	mkAccount(t, s, "111122223333", "prod")
+	must(t, s.CreateGrant(ctx, &store.Grant{Group: "admins", AccountID: "prod", Role: "Admin"}))
+	must(t, s.DeleteGroup(ctx, "ADMINS"))
+	wantCode(t, s.DeleteGroup(ctx, "admins"), store.NotFound)
+	if groups, _ := s.UserGroups(ctx, "ivan"); len(groups) != 0 {
+		t.Fatalf("membership survived its group: %v", groups)
+	}
+	if grants, _ := s.ListGrants(ctx, store.GrantFilter{}); len(grants) != 0 {
+		t.Fatalf("grant survived its group: %+v", grants)
+	}
+	// A new group of the same name starts empty.
+	must(t, s.CreateGroup(ctx, &store.Group{Name: "admins"}))
+	if g, _ := s.GetGroup(ctx, "admins"); len(g.Members) != 0 {
+		t.Fatalf("recreated group inherited members %v", g.Members)
+	}
+}
+
+func testAccounts(t *testing.T, s store.Store) {
+	a := mkAccount(t, s, "111122223333", "Prod")
+	if a.CreatedAt.IsZero() {
+		t.Fatal("CreatedAt not set")
+	}
+	wantCode(t, s.CreateAccount(ctx, &store.Account{ID: "111122223333", Alias: "other", ProviderName: "p", Partition: "aws"}), store.Conflict)
+	wantCode(t, s.CreateAccount(ctx, &store.Account{ID: "444455556666", Alias: "prod", ProviderName: "p", Partition: "aws"}), store.Conflict)
+	bad := []store.Account{
+		{ID: "12345678901", Alias: "short", ProviderName: "p", Partition: "aws"},
+		{ID: "1234567890123", Alias: "long", ProviderName: "p", Partition: "aws"},
+		{ID: "12345678901a", Alias: "letter", ProviderName: "p", Partition: "aws"},
+		{ID: "444455556666", Alias: "777788889999", ProviderName: "p", Partition: "aws"},
+		{ID: "444455556666", Alias: "x", ProviderName: "bad name", Partition: "aws"},
+		{ID: "444455556666", Alias: "x", ProviderName: "p", Partition: "aws-iso"},
+		{ID: "444455556666", Alias: "x", ProviderName: "p", Partition: "aws", Region: "cn-north-1"},
+		{ID: "444455556666", Alias: "x", ProviderName: "p", Partition: "aws", SessionDuration: 899 * time.Second},
+		{ID: "444455556666", Alias: "x", ProviderName: "p", Partition: "aws", SessionDuration: 43201 * time.Second},
+	}
+	for _, b := range bad {
+		wantCode(t, s.CreateAccount(ctx, &b), store.Invalid)
+	}
+	gov := &store.Account{ID: "444455556666", Alias: "gov", ProviderName: "Rolegate", Partition: store.PartitionGovCloud,
+		Region: "us-gov-west-1", SessionDuration: 43200 * time.Second}
+	must(t, s.CreateAccount(ctx, gov))
+	for _, key := range []string{"444455556666", "GOV"} {
+		got, err := s.GetAccount(ctx, key)
+		must(t, err)
+		if got.ID != gov.ID || got.Alias != "gov" || got.Partition != store.PartitionGovCloud || got.Region != "us-gov-west-1" ||
+			got.SessionDuration != 12*time.Hour || got.ProviderName != "Rolegate" {
+			t.Fatalf("GetAccount(%q) = %+v", key, got)
+		}
+	}
+	list, err := s.ListAccounts(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].Alias != "gov" || list[1].Alias != "Prod" {
+		t.Fatalf("ListAccounts = %+v", list)
+	}
+	must(t, s.DeleteAccount(ctx, "prod"))
+	_, err = s.GetAccount(ctx, "111122223333")
+	wantCode(t, err, store.NotFound)
+	wantCode(t, s.DeleteAccount(ctx, "prod"), store.NotFound)
+}
+
+func testGrants(t *testing.T, s store.Store) {
+	mkUser(t, s, "judy")
+	mkUser(t, s, "mallory")
+	must(t, s.CreateGroup(ctx, &store.Group{Name: "devs"}))
+	must(t, s.AddGroupMember(ctx, "devs", "judy"))
+	mkAccount(t, s, "111122223333", "prod")
+	mkAccount(t, s, "444455556666", "dev")
+
+	g := &store.Grant{Group: "DEVS", AccountID: "dev", Role: "path/Developer", SessionDuration: time.Hour}
+	must(t, s.CreateGrant(ctx, g))
+	if g.ID == 0 || g.AccountID != "444455556666" || g.AccountAlias != "dev" || g.Group != "devs" {
+		t.Fatalf("grant after create: %+v", g)
+	}
+	must(t, s.CreateGrant(ctx, &store.Grant{User: "Judy", AccountID: "111122223333", Role: "ReadOnly"}))
+	wantCode(t, s.CreateGrant(ctx, &store.Grant{Group: "devs", AccountID: "444455556666", Role: "path/Developer"}), store.Conflict)
+	wantCode(t, s.CreateGrant(ctx, &store.Grant{Group: "nope", AccountID: "dev", Role: "R"}), store.NotFound)
+	wantCode(t, s.CreateGrant(ctx, &store.Grant{User: "nobody", AccountID: "dev", Role: "R"}), store.NotFound)
+	wantCode(t, s.CreateGrant(ctx, &store.Grant{Group: "devs", AccountID: "missing", Role: "R"}), store.NotFound)
+	wantCode(t, s.CreateGrant(ctx, &store.Grant{Group: "devs", AccountID: "dev", Role: "bad role!"}), store.Invalid)
+	wantCode(t, s.CreateGrant(ctx, &store.Grant{Group: "devs", User: "judy", AccountID: "dev", Role: "R"}), store.Invalid)
+	wantCode(t, s.CreateGrant(ctx, &store.Grant{Group: "devs", AccountID: "dev", Role: "R", SessionDuration: time.Minute}), store.Invalid)
+
+	eff, err := s.ListGrants(ctx, store.GrantFilter{User: "JUDY", Effective: true})
+	must(t, err)
+	if len(eff) != 2 || eff[0].AccountAlias != "dev" || eff[0].Role != "path/Developer" || eff[0].SessionDuration != time.Hour ||
+		eff[1].AccountAlias != "prod" || eff[1].User != "judy" {
+		t.Fatalf("effective grants = %+v", eff)
+	}
+	direct, err := s.ListGrants(ctx, store.GrantFilter{User: "judy"})
+	must(t, err)
+	if len(direct) != 1 || direct[0].Role != "ReadOnly" {
+		t.Fatalf("direct grants = %+v", direct)
+	}
+	if none, _ := s.ListGrants(ctx, store.GrantFilter{User: "mallory", Effective: true}); len(none) != 0 {
+		t.Fatalf("mallory has grants: %+v", none)
+	}
+	byAcct, err := s.ListGrants(ctx, store.GrantFilter{Account: "444455556666"})
+	must(t, err)
+	if len(byAcct) != 1 || byAcct[0].Group != "devs" {
+		t.Fatalf("grants by account = %+v", byAcct)
+	}
+	must(t, s.DeleteGrant(ctx, g.ID))
+	wantCode(t, s.DeleteGrant(ctx, g.ID), store.NotFound)
+	must(t, s.RemoveGroupMember(ctx, "devs", "judy"))
+	if eff, _ := s.ListGrants(ctx, store.GrantFilter{User: "judy", Effective: true}); len(eff) != 1 {
+		t.Fatalf("after leaving the group: %+v", eff)
+	}
+}
+
+func testGrantCascade(t *testing.T, s store.Store) {
+	mkUser(t, s, "niaj")
+	mkAccount(t, s, "111122223333", "prod")
+	must(t, s.CreateGrant(ctx, &store.Grant{User: "niaj", AccountID: "prod", Role: "Admin"}))
+	must(t, s.DeleteAccount(ctx, "prod"))
+	if gs, _ := s.ListGrants(ctx, store.GrantFilter{}); len(gs) != 0 {
+		t.Fatalf("grant survived its account: %+v", gs)
+	}
+	mkAccount(t, s, "111122223333", "prod")
+	must(t, s.CreateGrant(ctx, &store.Grant{User: "niaj", AccountID: "prod", Role: "Admin"}))
+	must(t, s.DeleteUser(ctx, "niaj"))
+	if gs, _ := s.ListGrants(ctx, store.GrantFilter{}); len(gs) != 0 {
+		t.Fatalf("grant survived its user: %+v", gs)
+	}
+	// A new user of the same name does not inherit the old one's grants.
+	mkUser(t, s, "niaj")
+	if gs, _ := s.ListGrants(ctx, store.GrantFilter{User: "niaj", Effective: true}); len(gs) != 0 {
+		t.Fatalf("new user inherited grants: %+v", gs)
+	}
+}
+
+func testSigningKeys(t *testing.T, s store.Store) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	key := func(id string, state store.KeyState) *store.SigningKey {
+		return &store.SigningKey{ID: id, State: state, Certificate: []byte("cert-" + id), SealedKey: []byte("sealed-" + id),
+			KEKID: "kek1", CreatedAt: now, ActivatedAt: now}
+	}
+	must(t, s.CreateSigningKey(ctx, key("a", store.KeyCurrent)))
+	wantCode(t, s.CreateSigningKey(ctx, key("b", store.KeyCurrent)), store.Conflict)
+	wantCode(t, s.CreateSigningKey(ctx, key("b", store.KeyRetired)), store.Invalid)
+	nk := key("b", store.KeyNext)
+	nk.CreatedAt, nk.ActivatedAt = now.Add(time.Minute), time.Time{}
+	must(t, s.CreateSigningKey(ctx, nk))
+	wantCode(t, s.CreateSigningKey(ctx, key("c", store.KeyNext)), store.Conflict)
+	wantCode(t, s.PromoteSigningKey(ctx, "a", now), store.Conflict)
+	wantCode(t, s.PromoteSigningKey(ctx, "zzz", now), store.NotFound)
+	later := now.Add(time.Hour)
+	must(t, s.PromoteSigningKey(ctx, "b", later))
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	if len(keys) != 2 || keys[0].ID != "a" || keys[0].State != store.KeyRetired || !keys[0].RetiredAt.Equal(later) ||
+		keys[1].State != store.KeyCurrent || !keys[1].ActivatedAt.Equal(later) || string(keys[1].SealedKey) != "sealed-b" ||
+		string(keys[1].Certificate) != "cert-b" || keys[1].KEKID != "kek1" {
+		t.Fatalf("keys after promotion: %+v %+v", keys[0], keys[1])
+	}
+	must(t, s.CreateSigningKey(ctx, key("c", store.KeyNext)))
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "olivia")
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sess := func(h string) *store.Session {
+		return &store.Session{TokenHash: []byte(h + "-0123456789abcdef"), UserID: u.ID, AuthMethods: "pwd", AuthenticatedAt: now,
+			CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
+			ClientAddr: "192.0.2.1", UserAgent: "test"}
+	}
+	a := sess("a")
+	must(t, s.CreateSession(ctx, a))
+	wantCode(t, s.CreateSession(ctx, sess("a")), store.Conflict)
+	got, err := s.GetSession(ctx, a.TokenHash, now.Add(29*time.Minute))
+	must(t, err)
+	if got.UserID != u.ID || got.AuthMethods != "pwd" || !got.ExpiresAt.Equal(a.ExpiresAt) || got.ClientAddr != "192.0.2.1" {
+		t.Fatalf("session = %+v", got)
+	}
+	_, err = s.GetSession(ctx, a.TokenHash, now.Add(30*time.Minute))
+	wantCode(t, err, store.NotFound)
+	must(t, s.TouchSession(ctx, a.TokenHash, now.Add(29*time.Minute), now.Add(59*time.Minute)))
+	_, err = s.GetSession(ctx, a.TokenHash, now.Add(58*time.Minute))
+	must(t, err)
+	// The absolute timeout holds however recently the session was used.
+	must(t, s.TouchSession(ctx, a.TokenHash, now.Add(8*time.Hour), now.Add(9*time.Hour)))
+	_, err = s.GetSession(ctx, a.TokenHash, now.Add(8*time.Hour))
+	wantCode(t, err, store.NotFound)
+	n, err := s.DeleteExpiredSessions(ctx, now.Add(8*time.Hour))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DeleteExpiredSessions removed %d, want 1", n)
+	}
+	wantCode(t, s.TouchSession(ctx, a.TokenHash, now, now), store.NotFound)
+
+	b, c := sess("b"), sess("c")
+	must(t, s.CreateSession(ctx, b))
+	must(t, s.CreateSession(ctx, c))
+	must(t, s.DeleteSession(ctx, b.TokenHash))
+	_, err = s.GetSession(ctx, b.TokenHash, now)
+	wantCode(t, err, store.NotFound)
+	_, err = s.UpdateUser(ctx, "olivia", func(u *store.User) error { u.Disabled = true; return nil })
+	must(t, err)
+	_, err = s.GetSession(ctx, c.TokenHash, now)
+	wantCode(t, err, store.NotFound)
+	_, err = s.UpdateUser(ctx, "olivia", func(u *store.User) error { u.Disabled = false; return nil })
+	must(t, err)
+	_, err = s.GetSession(ctx, c.TokenHash, now)
+	wantCode(t, err, store.NotFound) // disabling revoked it for good
+
+	d := sess("d")
+	must(t, s.CreateSession(ctx, d))
+	must(t, s.DeleteUserSessions(ctx, u.ID))
+	_, err = s.GetSession(ctx, d.TokenHash, now)
+	wantCode(t, err, store.NotFound)
+	wantCode(t, s.CreateSession(ctx, &store.Session{TokenHash: []byte("short"), UserID: u.ID}), store.Invalid)
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	for i, who := range []string{"Peggy", "victor", "peggy", "walter"} {
+		must(t, s.AppendAudit(ctx, &store.AuditEvent{Time: base.Add(time.Duration(i) * time.Hour), Type: "login", User: who,
+			Result: "ok", ClientAddr: "198.51.100.7", Details: map[string]string{"n": fmt.Sprint(i)}}))
+	}
+	wantCode(t, s.AppendAudit(ctx, &store.AuditEvent{User: "x"}), store.Invalid)
+	all, err := s.ListAudit(ctx, store.AuditFilter{})
+	must(t, err)
+	if len(all) != 4 || all[0].User != "Peggy" || all[3].User != "walter" || all[2].Details["n"] != "2" || !all[1].Time.Equal(base.Add(time.Hour)) {
+		t.Fatalf("ListAudit = %+v", all)
+	}
+	peggy, err := s.ListAudit(ctx, store.AuditFilter{User: "PEGGY"})
+	must(t, err)
+	if len(peggy) != 2 {
+		t.Fatalf("by user: %+v", peggy)
+	}
+	since, err := s.ListAudit(ctx, store.AuditFilter{Since: base.Add(2 * time.Hour)})
+	must(t, err)
+	if len(since) != 2 || since[0].User != "peggy" {
+		t.Fatalf("since: %+v", since)
+	}
+	last, err := s.ListAudit(ctx, store.AuditFilter{Limit: 1})
+	must(t, err)
+	if len(last) != 1 || last[0].User != "walter" {
+		t.Fatalf("limit keeps the newest: %+v", last)
+	}
+}
+
+func testThrottles(t *testing.T, s store.Store) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	w := 15 * time.Minute
+	for i := 1; i <= 3; i++ {
+		th, err := s.HitThrottle(ctx, "user:quinn", w, now.Add(time.Duration(i)*time.Minute))
+		must(t, err)
+		if th.Count != i || !th.ResetAt.Equal(now.Add(time.Minute+w)) {
+			t.Fatalf("hit %d: %+v", i, th)
+		}
+	}
+	th, err := s.GetThrottle(ctx, "user:quinn", now.Add(time.Minute+w-time.Microsecond))
+	must(t, err)
+	if th.Count != 3 {
+		t.Fatalf("get before the window ends: %+v", th)
+	}
+	th, err = s.GetThrottle(ctx, "user:quinn", now.Add(time.Minute+w))
+	must(t, err)
+	if th.Count != 0 {
+		t.Fatalf("get after the window ends: %+v", th)
+	}
+	th, err = s.HitThrottle(ctx, "user:quinn", w, now.Add(time.Minute+w))
+	must(t, err)
+	if th.Count != 1 || !th.ResetAt.Equal(now.Add(time.Minute+2*w)) {
+		t.Fatalf("hit after the window restarts it: %+v", th)
+	}
+	must(t, s.ClearThrottle(ctx, "user:quinn"))
+	if th, _ := s.GetThrottle(ctx, "user:quinn", now); th.Count != 0 {
+		t.Fatalf("after clear: %+v", th)
+	}
+	_, err = s.HitThrottle(ctx, "ip:a", w, now)
+	must(t, err)
+	_, err = s.HitThrottle(ctx, "ip:b", 2*w, now)
+	must(t, err)
+	n, err := s.DeleteExpiredThrottles(ctx, now.Add(w))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DeleteExpiredThrottles removed %d, want 1", n)
+	}
+	if th, _ := s.GetThrottle(ctx, "ip:b", now.Add(w)); th.Count != 1 {
+		t.Fatalf("live counter was removed: %+v", th)
+	}
+	_, err = s.HitThrottle(ctx, "k", 0, now)
+	wantCode(t, err, store.Invalid)
+}
+
+func testConcurrentThrottle(t *testing.T, s store.Store) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	const n = 24
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.HitThrottle(ctx, "ip:storm", time.Hour, now); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	th, err := s.GetThrottle(ctx, "ip:storm", now)
+	must(t, err)
+	if th.Count != n {
+		t.Fatalf("count = %d after %d concurrent hits", th.Count, n)
+	}
+}

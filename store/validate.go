@@ -1,0 +1,187 @@
+package store
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits an AWS session duration must respect (STS AssumeRoleWithSAML, SessionDuration attribute).
+const (
+	MinSessionDuration = 900 * time.Second
+	MaxSessionDuration = 43200 * time.Second
+)
+
+var (
+	userNameRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`)
+	groupNameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$`)
+	attrKeyRE      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:-]{0,63}$`)
+	accountIDRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	aliasRE        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	providerNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	roleNameRE     = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,64}$`)
+	rolePathPartRE = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]+$`)
+)
+
+// MaxAttrValueLen bounds a user attribute's value, in characters.
+const MaxAttrValueLen = 1024
+
+// Key folds a name for case-insensitive comparison and uniqueness.
+func Key(name string) string { return strings.ToLower(name) }
+
+// ValidateUserName checks a user name.
+func ValidateUserName(name string) error {
+	if !userNameRE.MatchString(name) {
+		return Errorf(Invalid, "invalid user name %q: use 1-64 characters from A-Z a-z 0-9 . _ @ + -, starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// ValidateGroupName checks a group name.
+func ValidateGroupName(name string) error {
+	if !groupNameRE.MatchString(name) {
+		return Errorf(Invalid, "invalid group name %q: use 1-128 characters from A-Z a-z 0-9 . _ @ + -, starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// ValidateAttr checks one user attribute.
+func ValidateAttr(key, value string) error {
+	if !attrKeyRE.MatchString(key) {
+		return Errorf(Invalid, "invalid attribute name %q: use 1-64 characters from A-Z a-z 0-9 _ . : -, starting with a letter", key)
+	}
+	if !utf8.ValidString(value) || strings.IndexFunc(value, unicode.IsControl) >= 0 {
+		return Errorf(Invalid, "invalid value for attribute %q: it must be UTF-8 text without control characters", key)
+	}
+	if utf8.RuneCountInString(value) > MaxAttrValueLen {
+		return Errorf(Invalid, "value for attribute %q is longer than %d characters", key, MaxAttrValueLen)
+	}
+	return nil
+}
+
+// Validate checks every field an admin can set on a user.
+func (u *User) Validate() error {
+	if err := ValidateUserName(u.Name); err != nil {
+		return err
+	}
+	if u.Email != "" {
+		addr, err := mail.ParseAddress(u.Email)
+		if err != nil || addr.Address != u.Email || addr.Name != "" {
+			return Errorf(Invalid, "invalid email address %q", u.Email)
+		}
+	}
+	if !utf8.ValidString(u.DisplayName) || strings.IndexFunc(u.DisplayName, unicode.IsControl) >= 0 || utf8.RuneCountInString(u.DisplayName) > 256 {
+		return Errorf(Invalid, "invalid display name: at most 256 characters of text without control characters")
+	}
+	for k, v := range u.Attributes {
+		if err := ValidateAttr(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks a group's name.
+func (g *Group) Validate() error { return ValidateGroupName(g.Name) }
+
+// ValidPartition reports whether p is a partition Rolegate knows.
+func ValidPartition(p Partition) bool {
+	return p == PartitionAWS || p == PartitionGovCloud || p == PartitionChina
+}
+
+// ValidateRegion checks that region is a region name of partition p.
+func ValidateRegion(p Partition, region string) error {
+	if !regionRE.MatchString(region) {
+		return Errorf(Invalid, "invalid region %q: expected a region code such as us-east-2", region)
+	}
+	gov, cn := strings.HasPrefix(region, "us-gov-"), strings.HasPrefix(region, "cn-")
+	switch {
+	case p == PartitionGovCloud && !gov:
+		return Errorf(Invalid, "region %q is not in partition aws-us-gov (its regions start with us-gov-)", region)
+	case p == PartitionChina && !cn:
+		return Errorf(Invalid, "region %q is not in partition aws-cn (its regions start with cn-)", region)
+	case p == PartitionAWS && (gov || cn || strings.HasPrefix(region, "us-iso")):
+		return Errorf(Invalid, "region %q is not in partition aws", region)
+	}
+	return nil
+}
+
+// ValidateSessionDuration checks a session duration; 0 means "not set".
+func ValidateSessionDuration(d time.Duration) error {
+	if d == 0 {
+		return nil
+	}
+	if d%time.Second != 0 || d < MinSessionDuration || d > MaxSessionDuration {
+		return Errorf(Invalid, "invalid session duration %s: AWS accepts whole seconds from 900 (15m) to 43200 (12h)", d)
+	}
+	return nil
+}
+
+// ValidateAccountID checks a 12-digit AWS account ID.
+func ValidateAccountID(id string) error {
+	if !accountIDRE.MatchString(id) {
+		return Errorf(Invalid, "invalid AWS account ID %q: it must be exactly 12 digits", id)
+	}
+	return nil
+}
+
+// Validate checks an account before it is stored.
+func (a *Account) Validate() error {
+	if err := ValidateAccountID(a.ID); err != nil {
+		return err
+	}
+	if !aliasRE.MatchString(a.Alias) {
+		return Errorf(Invalid, "invalid alias %q: use 1-63 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit", a.Alias)
+	}
+	if accountIDRE.MatchString(a.Alias) {
+		return Errorf(Invalid, "invalid alias %q: an alias must not look like an account ID", a.Alias)
+	}
+	if !providerNameRE.MatchString(a.ProviderName) {
+		return Errorf(Invalid, "invalid SAML provider name %q: IAM accepts 1-128 characters from A-Z a-z 0-9 . _ -", a.ProviderName)
+	}
+	if !ValidPartition(a.Partition) {
+		return Errorf(Invalid, "invalid partition %q: use aws, aws-us-gov or aws-cn", a.Partition)
+	}
+	if a.Region != "" {
+		if err := ValidateRegion(a.Partition, a.Region); err != nil {
+			return err
+		}
+	}
+	return ValidateSessionDuration(a.SessionDuration)
+}
+
+// ValidateRoleName checks an IAM role name with an optional path ("path/to/name").
+func ValidateRoleName(role string) error {
+	parts := strings.Split(role, "/")
+	name := parts[len(parts)-1]
+	if !roleNameRE.MatchString(name) {
+		return Errorf(Invalid, "invalid role name %q: IAM role names are 1-64 characters from A-Z a-z 0-9 _ + = , . @ -", role)
+	}
+	if len(role) > 512 {
+		return Errorf(Invalid, "invalid role %q: the path is longer than 512 characters", role)
+	}
+	for _, p := range parts[:len(parts)-1] {
+		if !rolePathPartRE.MatchString(p) {
+			return Errorf(Invalid, "invalid role path in %q: path segments use A-Z a-z 0-9 _ + = , . @ - and are not empty", role)
+		}
+	}
+	return nil
+}
+
+// Validate checks a grant before it is stored.
+func (g *Grant) Validate() error {
+	if (g.Group == "") == (g.User == "") {
+		return Errorf(Invalid, "a grant names exactly one group or one user")
+	}
+	if err := ValidateAccountID(g.AccountID); err != nil {
+		return err
+	}
+	if err := ValidateRoleName(g.Role); err != nil {
+		return err
+	}
+	return ValidateSessionDuration(g.SessionDuration)
+}
