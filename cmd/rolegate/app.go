@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"rolegate/certs"
+	"rolegate/idp/password"
+	"rolegate/store"
+	"rolegate/store/postgres"
+	"rolegate/store/sqlite"
+	"rolegate/store/sqlstore"
+)
+
+// app is the one configuration loader: flags and environment in, opened dependencies out.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	env            func(string) string
+	dataDir        string
+	databaseURL    string
+}
+
+// open opens and migrates the store named by the configuration.
+func (a *app) open(ctx context.Context) (*sqlstore.Store, error) {
+	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	var s *sqlstore.Store
+	var err error
+	if a.databaseURL != "" {
+		s, err = postgres.Open(ctx, a.databaseURL)
+	} else {
+		s, err = sqlite.Open(a.dataDir + "/" + sqlite.FileName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s, nil
+}
+
+// withStore runs fn with an open store and closes it after.
+func (a *app) withStore(ctx context.Context, fn func(s store.Store) error) error {
+	s, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
+
+// keyring loads the key-encryption key (creating it in the data dir when none is configured)
+// and returns the keyring over st.
+func (a *app) keyring(st store.Store) (*certs.Keyring, string, error) {
+	kek, source, err := certs.LoadKEK(a.env, a.dataDir, true)
+	if err != nil {
+		return nil, "", err
+	}
+	return certs.NewKeyring(st, kek, 2048, "Rolegate SAML signing", func() time.Time { return time.Now().UTC() }), source, nil
+}
+
+func newHasher() *password.Hasher { return password.New(password.DefaultParams, 4) }
+
+// audit records an admin action taken from the CLI.
+func (a *app) audit(ctx context.Context, st store.Store, typ, subject string, details map[string]string) error {
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["via"] = "cli"
+	if u, err := user.Current(); err == nil {
+		details["os_user"] = u.Username
+	}
+	return st.AppendAudit(ctx, &store.AuditEvent{Type: typ, User: subject, Result: "ok", Details: details})
+}
+
+// readPassword reads a new password from standard input (--password-stdin) or a terminal prompt.
+func (a *app) readPassword(fromStdin bool) (string, error) {
+	if fromStdin {
+		r := bufio.NewReader(io.LimitReader(a.stdin, 4096))
+		line, err := r.ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", err
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		return pw, password.CheckPolicy(pw)
+	}
+	f, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", store.Errorf(store.Invalid, "no terminal to prompt for the password: pass it on standard input with --password-stdin")
+	}
+	fmt.Fprint(a.stderr, "New password: ")
+	first, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return "", err
+	}
+	if err := password.CheckPolicy(string(first)); err != nil {
+		return "", err
+	}
+	fmt.Fprint(a.stderr, "Repeat it: ")
+	second, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return "", err
+	}
+	if string(first) != string(second) {
+		return "", store.Errorf(store.Invalid, "the passwords do not match")
+	}
+	return string(first), nil
+}
+
+// parseAttrs parses K=V pairs; an empty V is kept as an empty value.
+func parseAttrs(pairs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			return nil, store.Errorf(store.Invalid, "attribute %q is not KEY=VALUE", p)
+		}
+		if err := store.ValidateAttr(k, v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// parseDuration accepts a Go duration ("1h30m") or whole seconds ("5400"); empty means 0.
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if n, nerr := strconv.ParseInt(s, 10, 64); nerr == nil {
+		d, err = time.Duration(n)*time.Second, nil
+	}
+	if err != nil {
+		return 0, store.Errorf(store.Invalid, "invalid duration %q: use a number of seconds or a duration such as 1h or 90m", s)
+	}
+	return d, store.ValidateSessionDuration(d)
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

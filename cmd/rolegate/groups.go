@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"rolegate/store"
+)
+
+func groupCmd(a *app) *cobra.Command {
+	return group("group", "Manage groups and their members",
+		simpleCmd(a, "add NAME", "Add a group", "group.add", func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+			g := &store.Group{Name: args[0]}
+			return "added group " + g.Name, st.CreateGroup(cmd.Context(), g)
+		}, "NAME"),
+		simpleCmd(a, "remove NAME", "Remove a group, its memberships and its grants", "group.remove",
+			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				return "removed group " + args[0], st.DeleteGroup(cmd.Context(), args[0])
+			}, "NAME"),
+		simpleCmd(a, "add-member GROUP USER", "Add a user to a group", "group.add-member",
+			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				return fmt.Sprintf("added %s to %s", args[1], args[0]), st.AddGroupMember(cmd.Context(), args[0], args[1])
+			}, "GROUP", "USER"),
+		simpleCmd(a, "remove-member GROUP USER", "Remove a user from a group", "group.remove-member",
+			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				return fmt.Sprintf("removed %s from %s", args[1], args[0]), st.RemoveGroupMember(cmd.Context(), args[0], args[1])
+			}, "GROUP", "USER"),
+		groupListCmd(a))
+}
+
+// simpleCmd is a command that makes one change, prints one line and audits it. The audit event
+// names the first argument.
+func simpleCmd(a *app, use, short, event string, do func(*cobra.Command, store.Store, []string) (string, error), names ...string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  nargs(names...),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), func(st store.Store) error {
+				msg, err := do(cmd, st, args)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, msg)
+				details := map[string]string{}
+				for i, n := range names {
+					details[strings.ToLower(n)] = args[i]
+				}
+				return a.audit(cmd.Context(), st, event, "", details)
+			})
+		},
+	}
+}
+
+func groupListCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List groups and their members",
+		Args:  nargs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withStore(cmd.Context(), func(st store.Store) error {
+				groups, err := st.ListGroups(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					type groupJSON struct {
+						Name    string   `json:"name"`
+						Members []string `json:"members"`
+					}
+					out := make([]groupJSON, 0, len(groups))
+					for _, g := range groups {
+						out = append(out, groupJSON{Name: g.Name, Members: append([]string{}, g.Members...)})
+					}
+					return a.printJSON(out)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "GROUP\tMEMBERS")
+				for _, g := range groups {
+					fmt.Fprintf(tw, "%s\t%s\n", g.Name, dash(strings.Join(g.Members, ",")))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}

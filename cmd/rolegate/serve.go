@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"rolegate/assertions"
+	"rolegate/idp"
+	"rolegate/store"
+)
+
+func migrateCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply pending database migrations (serve does this too)",
+		Args:  nargs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.open(cmd.Context()) // open migrates
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			fmt.Fprintln(a.stdout, "database schema is up to date")
+			return nil
+		},
+	}
+}
+
+func serveCmd(a *app) *cobra.Command {
+	var addr, baseURL string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the identity provider",
+		Args:  nargs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serve(cmd.Context(), addr, baseURL)
+		},
+	}
+	c.Flags().StringVar(&addr, "addr", envOr(a.env, "ROLEGATE_ADDR", "127.0.0.1:8080"), "listen address (env ROLEGATE_ADDR)")
+	c.Flags().StringVar(&baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
+		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata and must never change (env ROLEGATE_BASE_URL; default http://ADDR)")
+	return c
+}
+
+// checkBaseURL refuses base URLs that would make a broken entity ID.
+func checkBaseURL(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return store.Errorf(store.Invalid, "invalid base URL %q: use an absolute http(s) URL such as https://idp.example.com", base)
+	}
+	return nil
+}
+
+func (a *app) serve(ctx context.Context, addr, baseURL string) error {
+	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return store.Errorf(store.Invalid, "cannot listen on %s: %v", addr, err)
+	}
+	defer ln.Close()
+	if baseURL == "" {
+		host := ln.Addr().String()
+		if h, p, _ := net.SplitHostPort(host); h == "127.0.0.1" || h == "::" || h == "0.0.0.0" || h == "" {
+			host = net.JoinHostPort("localhost", p)
+		}
+		baseURL = "http://" + host
+	}
+	if err := checkBaseURL(baseURL); err != nil {
+		return err
+	}
+	st, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ring, kekSource, err := a.keyring(st)
+	if err != nil {
+		return err
+	}
+	if err := ring.Ensure(ctx); err != nil {
+		return err
+	}
+	adminPassword, err := idp.BootstrapAdmin(ctx, st, newHasher())
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           idp.New(idp.Config{BaseURL: baseURL}, st, ring, log).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	backend := "embedded SQLite in " + a.dataDir
+	if a.databaseURL != "" {
+		backend = "PostgreSQL"
+	}
+	log.Info("starting", "addr", ln.Addr().String(), "base_url", baseURL, "store", backend, "kek", kekSource)
+	fmt.Fprintf(a.stdout, "Rolegate is listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(a.stdout, "IdP metadata: %s\n", assertions.EntityID(baseURL))
+	if adminPassword != "" {
+		fmt.Fprintf(a.stdout, "Created user %q with one-time password: %s\n", idp.AdminName, adminPassword)
+		fmt.Fprintln(a.stdout, "It is shown only this once; change it at first sign-in.")
+	}
+	go sweep(ctx, st, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// sweep deletes expired sessions and throttle counters now and then; any replica may do it.
+func sweep(ctx context.Context, st store.Store, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now().UTC()
+		if _, err := st.DeleteExpiredSessions(ctx, now); err != nil {
+			log.Warn("sweeping sessions", "err", err)
+		}
+		if _, err := st.DeleteExpiredThrottles(ctx, now); err != nil {
+			log.Warn("sweeping throttles", "err", err)
+		}
+	}
+}

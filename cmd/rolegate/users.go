@@ -1,0 +1,254 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"rolegate/store"
+)
+
+func userCmd(a *app) *cobra.Command {
+	return group("user", "Manage users",
+		userAddCmd(a), userPasswdCmd(a), userEnableCmd(a, "disable", true), userEnableCmd(a, "enable", false),
+		userListCmd(a), userSetAttrCmd(a), userRemoveCmd(a))
+}
+
+func userAddCmd(a *app) *cobra.Command {
+	var email, display string
+	var attrs []string
+	var fromStdin, noPassword bool
+	c := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a user (password from a prompt or --password-stdin)",
+		Args:  nargs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			u := &store.User{Name: args[0], Email: email, DisplayName: display}
+			var err error
+			if u.Attributes, err = parseAttrs(attrs); err != nil {
+				return err
+			}
+			if err := u.Validate(); err != nil {
+				return err // before the password prompt: nothing to type for a doomed command
+			}
+			if fromStdin && noPassword {
+				return store.Errorf(store.Invalid, "--password-stdin and --no-password exclude each other")
+			}
+			return a.withStore(ctx, func(st store.Store) error {
+				if _, err := st.GetUser(ctx, u.Name); err == nil {
+					return store.Errorf(store.Conflict, "user %q already exists", u.Name)
+				}
+				if !noPassword {
+					pw, err := a.readPassword(fromStdin)
+					if err != nil {
+						return err
+					}
+					if u.PasswordHash, err = newHasher().Hash(ctx, pw); err != nil {
+						return err
+					}
+				}
+				if err := st.CreateUser(ctx, u); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "added user %s\n", u.Name)
+				return a.audit(ctx, st, "user.add", u.Name, nil)
+			})
+		},
+	}
+	c.Flags().StringVar(&email, "email", "", "email address")
+	c.Flags().StringVar(&display, "display-name", "", "display name")
+	c.Flags().StringArrayVar(&attrs, "attr", nil, "attribute KEY=VALUE (repeatable)")
+	c.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	c.Flags().BoolVar(&noPassword, "no-password", false, "create the user without a password (set one later with user passwd)")
+	return c
+}
+
+func userPasswdCmd(a *app) *cobra.Command {
+	var fromStdin bool
+	c := &cobra.Command{
+		Use:   "passwd NAME",
+		Short: "Set a user's password and end their sessions",
+		Args:  nargs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return a.withStore(ctx, func(st store.Store) error {
+				if _, err := st.GetUser(ctx, args[0]); err != nil {
+					return err
+				}
+				pw, err := a.readPassword(fromStdin)
+				if err != nil {
+					return err
+				}
+				hash, err := newHasher().Hash(ctx, pw)
+				if err != nil {
+					return err
+				}
+				u, err := st.UpdateUser(ctx, args[0], func(u *store.User) error {
+					u.PasswordHash, u.MustChangePassword = hash, false
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				if err := st.DeleteUserSessions(ctx, u.ID); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "password set for %s\n", u.Name)
+				return a.audit(ctx, st, "user.passwd", u.Name, nil)
+			})
+		},
+	}
+	c.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	return c
+}
+
+func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " NAME",
+		Short: map[bool]string{true: "Disable a user: no sign-in, sessions end", false: "Enable a disabled user"}[disable],
+		Args:  nargs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return a.withStore(ctx, func(st store.Store) error {
+				u, err := st.UpdateUser(ctx, args[0], func(u *store.User) error { u.Disabled = disable; return nil })
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%sd user %s\n", verb, u.Name)
+				return a.audit(ctx, st, "user."+verb, u.Name, nil)
+			})
+		},
+	}
+}
+
+func userSetAttrCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-attr NAME KEY=VALUE...",
+		Short: "Set user attributes (KEY= with no value removes KEY)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return store.Errorf(store.Invalid, "set-attr takes a user name and at least one KEY=VALUE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			attrs, err := parseAttrs(args[1:])
+			if err != nil {
+				return err
+			}
+			return a.withStore(ctx, func(st store.Store) error {
+				u, err := st.UpdateUser(ctx, args[0], func(u *store.User) error {
+					for k, v := range attrs {
+						if v == "" {
+							delete(u.Attributes, k)
+						} else {
+							u.Attributes[k] = v
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "updated attributes of %s\n", u.Name)
+				return a.audit(ctx, st, "user.set-attr", u.Name, nil)
+			})
+		},
+	}
+}
+
+func userRemoveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove a user, their memberships, grants and sessions",
+		Args:  nargs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return a.withStore(ctx, func(st store.Store) error {
+				if err := st.DeleteUser(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "removed user %s\n", args[0])
+				return a.audit(ctx, st, "user.remove", args[0], nil)
+			})
+		},
+	}
+}
+
+// userJSON is a user as `user list --json` shows it: never the password hash.
+type userJSON struct {
+	Name               string            `json:"name"`
+	Email              string            `json:"email,omitempty"`
+	DisplayName        string            `json:"display_name,omitempty"`
+	Attributes         map[string]string `json:"attributes"`
+	Groups             []string          `json:"groups"`
+	Disabled           bool              `json:"disabled"`
+	HasPassword        bool              `json:"has_password"`
+	MustChangePassword bool              `json:"must_change_password"`
+	CreatedAt          time.Time         `json:"created_at"`
+}
+
+func userListCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  nargs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return a.withStore(ctx, func(st store.Store) error {
+				users, err := st.ListUsers(ctx)
+				if err != nil {
+					return err
+				}
+				groups, err := st.ListGroups(ctx)
+				if err != nil {
+					return err
+				}
+				memberOf := map[string][]string{}
+				for _, g := range groups {
+					for _, m := range g.Members {
+						memberOf[m] = append(memberOf[m], g.Name)
+					}
+				}
+				out := make([]userJSON, 0, len(users))
+				for _, u := range users {
+					gs := memberOf[u.Name]
+					if gs == nil {
+						gs = []string{}
+					}
+					out = append(out, userJSON{Name: u.Name, Email: u.Email, DisplayName: u.DisplayName, Attributes: u.Attributes,
+						Groups: gs, Disabled: u.Disabled, HasPassword: u.PasswordHash != "",
+						MustChangePassword: u.MustChangePassword, CreatedAt: u.CreatedAt})
+				}
+				if asJSON {
+					return a.printJSON(out)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tEMAIL\tGROUPS\tSTATUS")
+				for _, u := range out {
+					status := "active"
+					if u.Disabled {
+						status = "disabled"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, dash(u.Email), dash(strings.Join(u.Groups, ",")), status)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,170 @@
+// Package idp is Rolegate's HTTP side: the Gin router, middleware and handlers that browsers, SPs and
+// load balancers talk to. Handlers parse, call store/assertions/certs, and render.
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"rolegate/assertions"
+	"rolegate/certs"
+	"rolegate/store"
+)
+
+// Keys is the part of the keyring the HTTP side needs.
+type Keys interface {
+	Published(ctx context.Context) ([]*certs.Key, error)
+}
+
+// Config is the server's settings.
+type Config struct {
+	BaseURL string
+	// MaxBodyBytes bounds every request body.
+	MaxBodyBytes int64
+}
+
+// Server serves Rolegate's HTTP endpoints.
+type Server struct {
+	cfg   Config
+	store store.Store
+	keys  Keys
+	log   *slog.Logger
+}
+
+// New returns a server; call Handler for its routes.
+func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	return &Server{cfg: cfg, store: st, keys: keys, log: log}
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// Handler returns the router with every route and middleware.
+func (s *Server) Handler() http.Handler {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.requestLog, s.recover, securityHeaders, s.limitBody)
+	r.NoRoute(func(c *gin.Context) { s.fail(c, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path)) })
+	r.NoMethod(func(c *gin.Context) {
+		s.fail(c, &store.Error{Code: store.Invalid, Message: c.Request.Method + " is not allowed here"})
+	})
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
+	r.GET("/saml/metadata", s.metadata)
+	return r
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Error("readiness: database unreachable", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "database unreachable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) metadata(c *gin.Context) {
+	keys, err := s.keys.Published(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	in := assertions.MetadataInput{BaseURL: s.cfg.BaseURL}
+	for _, k := range keys {
+		in.SigningCerts = append(in.SigningCerts, k.Cert)
+	}
+	body, err := assertions.Metadata(in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", `inline; filename="rolegate-metadata.xml"`)
+	c.Data(http.StatusOK, "application/samlmetadata+xml; charset=utf-8", body)
+}
+
+// statusOf maps an error code to its one HTTP status.
+var statusOf = map[store.Code]int{
+	store.Invalid:      http.StatusBadRequest,
+	store.Unauthorized: http.StatusUnauthorized,
+	store.Forbidden:    http.StatusForbidden,
+	store.NotFound:     http.StatusNotFound,
+	store.Conflict:     http.StatusConflict,
+	store.Internal:     http.StatusInternalServerError,
+}
+
+// fail is the one error renderer: JSON naming the problem; internal details go to the log only.
+func (s *Server) fail(c *gin.Context, err error) {
+	code := store.ErrorCode(err)
+	if code == store.Internal {
+		s.log.Error("request failed", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+	status := statusOf[code]
+	if errors.Is(err, context.Canceled) {
+		status = 499 // the client went away; nobody reads this
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": store.ErrorMessage(err), "code": code, "request_id": c.GetString(ctxRequestID)})
+}
+
+const ctxRequestID = "request_id"
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestLog gives every request an ID (a proxy's, when it is well-formed) and logs one line for it.
+func (s *Server) requestLog(c *gin.Context) {
+	start := time.Now()
+	id := c.GetHeader("X-Request-ID")
+	if !requestIDRE.MatchString(id) {
+		var b [12]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+	s.log.Info("request", "request_id", id, "method", c.Request.Method, "path", c.Request.URL.Path,
+		"status", c.Writer.Status(), "bytes", c.Writer.Size(), "duration_ms", time.Since(start).Milliseconds(),
+		"client", c.ClientIP(), "user_agent", c.Request.UserAgent())
+}
+
+// recover turns a panic into a 500 without a stack trace for the client.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic", "request_id", c.GetString(ctxRequestID), "panic", v)
+			s.fail(c, errors.New("panic"))
+		}
+	}()
+	c.Next()
+}
+
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}
+
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	}
+	c.Next()
+}
