@@ -56,7 +56,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.requestLog, s.recover, securityHeaders, s.limitBody)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path)) })
 	r.NoMethod(func(c *gin.Context) {
-		s.fail(c, &store.Error{Code: store.Invalid, Message: c.Request.Method + " is not allowed here"})
+		s.respond(c, http.StatusMethodNotAllowed, store.Errorf(store.Invalid, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
@@ -114,7 +114,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if errors.Is(err, context.Canceled) {
 		status = 499 // the client went away; nobody reads this
 	}
-	c.AbortWithStatusJSON(status, gin.H{"error": store.ErrorMessage(err), "code": code, "request_id": c.GetString(ctxRequestID)})
+	s.respond(c, status, err)
+}
+
+func (s *Server) respond(c *gin.Context, status int, err error) {
+	c.AbortWithStatusJSON(status, gin.H{"error": store.ErrorMessage(err), "code": store.ErrorCode(err), "request_id": c.GetString(ctxRequestID)})
 }
 
 const ctxRequestID = "request_id"

@@ -60,6 +60,8 @@ func newRoot(a *app) *cobra.Command {
 		Short:         "Rolegate: a SAML 2.0 identity provider for AWS federation",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          noSubcommand,
+		RunE:          needSubcommand,
 	}
 	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", envOr(a.env, "ROLEGATE_DATA_DIR", "./rolegate-data"),
 		"data directory: the embedded database and the key-encryption key (env ROLEGATE_DATA_DIR)")
@@ -89,10 +91,19 @@ func nargs(names ...string) cobra.PositionalArgs {
 
 // group is a command that only holds subcommands.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
-	c := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return store.Errorf(store.Invalid, "%s needs a subcommand; see %s --help", cmd.CommandPath(), cmd.CommandPath())
-		}}
+	c := &cobra.Command{Use: use, Short: short, Args: noSubcommand, RunE: needSubcommand}
 	c.AddCommand(subs...)
 	return c
+}
+
+// noSubcommand refuses an unknown subcommand with an "invalid" error, so it exits like other bad input.
+func noSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return store.Errorf(store.Invalid, "unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return nil
+}
+
+func needSubcommand(cmd *cobra.Command, _ []string) error {
+	return store.Errorf(store.Invalid, "%s needs a subcommand; see %s --help", cmd.CommandPath(), cmd.CommandPath())
 }

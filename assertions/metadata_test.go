@@ -1,0 +1,132 @@
+package assertions_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/xml"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"rolegate/assertions"
+	"rolegate/assertions/samltest"
+)
+
+func selfSigned(t *testing.T, bits int, cn string) *x509.Certificate {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(0, 0).Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestMetadataIsWhatIAMAndTheSchemaAccept(t *testing.T) {
+	current, next := selfSigned(t, 2048, "current"), selfSigned(t, 3072, "next")
+	for _, tc := range []struct {
+		name  string
+		certs []*x509.Certificate
+	}{
+		{"one signing key", []*x509.Certificate{current}},
+		{"the current and the next key during a rotation", []*x509.Certificate{current, next}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			md, err := assertions.Metadata(assertions.MetadataInput{BaseURL: "https://idp.example.com/", SigningCerts: tc.certs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.HasPrefix(md, []byte("\xef\xbb\xbf")) || !bytes.HasPrefix(md, []byte(`<?xml version="1.0" encoding="UTF-8"?>`)) {
+				t.Fatalf("metadata must be UTF-8 without a BOM and declare it; starts %q", md[:40])
+			}
+			if len(md) < 1000 {
+				t.Fatalf("IAM wants at least 1000 characters of metadata, got %d", len(md))
+			}
+			if err := samltest.ValidateSchema(t, md, "saml-schema-metadata-2.0.xsd"); err != nil {
+				t.Fatal(err)
+			}
+			// A second implementation reads it back: crewjam's metadata types.
+			var ed saml.EntityDescriptor
+			if err := xml.Unmarshal(md, &ed); err != nil {
+				t.Fatal(err)
+			}
+			if ed.EntityID != "https://idp.example.com/saml/metadata" || len(ed.IDPSSODescriptors) != 1 {
+				t.Fatalf("entityID %q, %d IDPSSODescriptors", ed.EntityID, len(ed.IDPSSODescriptors))
+			}
+			d := ed.IDPSSODescriptors[0]
+			if len(d.KeyDescriptors) != len(tc.certs) {
+				t.Fatalf("%d KeyDescriptors, want %d", len(d.KeyDescriptors), len(tc.certs))
+			}
+			for i, kd := range d.KeyDescriptors {
+				der, err := base64.StdEncoding.DecodeString(kd.KeyInfo.X509Data.X509Certificates[0].Data)
+				if err != nil || kd.Use != "signing" || !bytes.Equal(der, tc.certs[i].Raw) {
+					t.Fatalf("KeyDescriptor %d: use %q, certificate matches: %v (%v)", i, kd.Use, bytes.Equal(der, tc.certs[i].Raw), err)
+				}
+			}
+			var formats []string
+			for _, f := range d.NameIDFormats {
+				formats = append(formats, string(f))
+			}
+			if got := strings.Join(formats, " "); got != assertions.NameIDPersistent+" "+assertions.NameIDTransient+" "+assertions.NameIDEmail {
+				t.Fatalf("NameIDFormats = %s", got)
+			}
+			if len(d.SingleSignOnServices) != 2 || d.SingleSignOnServices[0].Binding != saml.HTTPRedirectBinding ||
+				d.SingleSignOnServices[1].Binding != saml.HTTPPostBinding ||
+				d.SingleSignOnServices[0].Location != "https://idp.example.com/saml/sso" {
+				t.Fatalf("SingleSignOnServices = %+v", d.SingleSignOnServices)
+			}
+		})
+	}
+}
+
+func TestMetadataRefusesWhatIAMWouldNot(t *testing.T) {
+	good := selfSigned(t, 2048, "good")
+	many := make([]*x509.Certificate, 11)
+	for i := range many {
+		many[i] = good
+	}
+	for _, tc := range []struct {
+		name  string
+		base  string
+		certs []*x509.Certificate
+		want  string
+	}{
+		{"a 1024-bit key", "https://idp.example.com", []*x509.Certificate{selfSigned(t, 1024, "weak")}, "1024-bit"},
+		{"no certificate", "https://idp.example.com", nil, "1 to 10"},
+		{"eleven certificates", "https://idp.example.com", many, "1 to 10"},
+		{"a relative base URL", "/idp", []*x509.Certificate{good}, "absolute"},
+		{"a base URL with a query", "https://idp.example.com/?x=1", []*x509.Certificate{good}, "query"},
+		{"a base URL of another scheme", "ftp://idp.example.com", []*x509.Certificate{good}, "absolute"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := assertions.Metadata(assertions.MetadataInput{BaseURL: tc.base, SigningCerts: tc.certs})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEntityIDIgnoresATrailingSlash(t *testing.T) {
+	for _, base := range []string{"https://idp.example.com", "https://idp.example.com/", "https://idp.example.com//"} {
+		if got := assertions.EntityID(base); got != "https://idp.example.com/saml/metadata" {
+			t.Errorf("EntityID(%q) = %q", base, got)
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package idp_test
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"rolegate/assertions/samltest"
+	"rolegate/certs"
+	"rolegate/idp"
+	"rolegate/store/sqlite"
+	"rolegate/store/sqlstore"
+)
+
+type fixture struct {
+	srv   *httptest.Server
+	store *sqlstore.Store
+	ring  *certs.Keyring
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kek, _, err := certs.GenerateKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := certs.NewKeyring(st, kek, 2048, "test", nil)
+	ring.Refresh = 0
+	if err := ring.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(idp.New(idp.Config{BaseURL: "https://idp.example.com"}, st, ring, log).Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, store: st, ring: ring}
+}
+
+func (f *fixture) get(t *testing.T, path string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// metadataCerts returns the signing certificates the metadata publishes, in order.
+func metadataCerts(t *testing.T, md []byte) []string {
+	t.Helper()
+	var doc struct {
+		IDP struct {
+			Keys []struct {
+				Use  string `xml:"use,attr"`
+				Cert string `xml:"KeyInfo>X509Data>X509Certificate"`
+			} `xml:"IDPSSODescriptor>KeyDescriptor"`
+		}
+	}
+	if err := xml.Unmarshal(md, &doc.IDP); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range doc.IDP.Keys {
+		if k.Use != "signing" {
+			t.Fatalf("KeyDescriptor use %q", k.Use)
+		}
+		out = append(out, k.Cert)
+	}
+	return out
+}
+
+func TestMetadataPublishesTheKeyringThroughARotation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	resp, md := f.get(t, "/saml/metadata")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/samlmetadata+xml; charset=utf-8" {
+		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if err := samltest.ValidateSchema(t, md, "saml-schema-metadata-2.0.xsd"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), `entityID="https://idp.example.com/saml/metadata"`) {
+		t.Fatalf("entityID missing:\n%s", md)
+	}
+	cur, err := f.ring.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bits := cur.Cert.PublicKey.(*rsa.PublicKey).N.BitLen(); bits < 2048 {
+		t.Fatalf("signing key has %d bits", bits)
+	}
+	first := base64.StdEncoding.EncodeToString(cur.Cert.Raw)
+	if got := metadataCerts(t, md); len(got) != 1 || got[0] != first {
+		t.Fatalf("before rotation the metadata lists %d certificates", len(got))
+	}
+
+	if action, _, err := f.ring.Rotate(ctx); err != nil || action != certs.Staged {
+		t.Fatalf("rotate: %q %v", action, err)
+	}
+	_, md = f.get(t, "/saml/metadata")
+	got := metadataCerts(t, md)
+	if len(got) != 2 || got[0] != first || got[1] == first {
+		t.Fatalf("during rotation the metadata must list the current then the next certificate; got %d", len(got))
+	}
+	if err := samltest.ValidateSchema(t, md, "saml-schema-metadata-2.0.xsd"); err != nil {
+		t.Fatal(err)
+	}
+	next := got[1]
+
+	if action, _, err := f.ring.Rotate(ctx); err != nil || action != certs.Promoted {
+		t.Fatalf("rotate: %q %v", action, err)
+	}
+	_, md = f.get(t, "/saml/metadata")
+	if got := metadataCerts(t, md); len(got) != 1 || got[0] != next {
+		t.Fatalf("after promotion the metadata must list only the promoted certificate")
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp, body := f.get(t, path); resp.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	f.store.Close() // the database goes away
+	if resp, body := f.get(t, "/readyz"); resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(body), "sql") {
+		t.Fatalf("/readyz with the database gone: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := f.get(t, "/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("/healthz must not depend on the database: %d", resp.StatusCode)
+	}
+}
+
+func TestErrorsAreJSONThatNamesTheProblem(t *testing.T) {
+	f := newFixture(t)
+	resp, body := f.get(t, "/no/such/page")
+	var e struct{ Error, Code, RequestID string }
+	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != 404 || e.Code != "not_found" || !strings.Contains(e.Error, "/no/such/page") {
+		t.Fatalf("404: %d %s", resp.StatusCode, body)
+	}
+	post, err := http.Post(f.srv.URL+"/healthz", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if post.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /healthz: %d", post.StatusCode)
+	}
+}
+
+func TestRequestIDsAndSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name, sent string
+		kept       bool
+	}{
+		{"a well-formed ID from a proxy is kept", "abc-123-DEF.456_x", true},
+		{"an ID with odd characters is replaced", "abc 123\"<script>", false},
+		{"an overlong ID is replaced", strings.Repeat("a", 65), false},
+		{"no ID gets one", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := f.get(t, "/healthz", "X-Request-ID", tc.sent)
+			got := resp.Header.Get("X-Request-ID")
+			if (got == tc.sent) != tc.kept || len(got) < 8 {
+				t.Fatalf("sent %q, got %q", tc.sent, got)
+			}
+			for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+				"Cache-Control": "no-store"} {
+				if resp.Header.Get(h) != want {
+					t.Fatalf("%s = %q", h, resp.Header.Get(h))
+				}
+			}
+			if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Fatalf("CSP = %q", resp.Header.Get("Content-Security-Policy"))
+			}
+		})
+	}
+}
+
+func TestBootstrapAdminOnlyOnAnEmptyStore(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	h := newHasher()
+	pw, err := idp.BootstrapAdmin(ctx, f.store, h)
+	if err != nil || len(pw) < 20 {
+		t.Fatalf("first bootstrap: %q %v", pw, err)
+	}
+	u, err := f.store.GetUser(ctx, "admin")
+	if err != nil || !u.MustChangePassword {
+		t.Fatalf("admin: %+v %v", u, err)
+	}
+	if ok, _, err := h.Verify(ctx, pw, u.PasswordHash); !ok || err != nil {
+		t.Fatalf("the printed password does not verify: %v", err)
+	}
+	again, err := idp.BootstrapAdmin(ctx, f.store, h)
+	if err != nil || again != "" {
+		t.Fatalf("second bootstrap returned %q, %v: the password is shown once", again, err)
+	}
+}
