@@ -26,7 +26,7 @@ func selfSigned(t *testing.T, bits int, cn string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(0, 0).Add(time.Hour)}
+		NotBefore: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +35,7 @@ func selfSigned(t *testing.T, bits int, cn string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyOf[cert] = key
 	return cert
 }
 
