@@ -9,8 +9,10 @@ import (
 
 // User is a person who signs in to Rolegate.
 type User struct {
-	ID          int64
-	Name        string // unique, compared case-insensitively
+	ID   int64
+	Name string // unique, compared case-insensitively
+	// Subject is the persistent SAML NameID: random and opaque, set by the store on create, never reused.
+	Subject     string
 	Email       string
 	DisplayName string
 	Attributes  map[string]string
@@ -48,7 +50,55 @@ type Account struct {
 	Partition       Partition
 	Region          string        // default sign-in region; empty means the partition's default endpoint
 	SessionDuration time.Duration // default session duration; 0 means AWS's default (1 h)
-	CreatedAt       time.Time
+	// SessionNameSource picks RoleSessionName: the user's name (default) or email.
+	SessionNameSource NameSource
+	// SourceIdentitySource picks SourceIdentity: none (empty), the user's name, or email.
+	SourceIdentitySource NameSource
+	CreatedAt            time.Time
+}
+
+// NameSource says which of a user's names goes into an AWS attribute.
+type NameSource string
+
+const (
+	FromNone     NameSource = ""
+	FromUsername NameSource = "username"
+	FromEmail    NameSource = "email"
+)
+
+// TagRule makes one session tag (PrincipalTag) for every sign-in to an account: the value is a user
+// attribute (FromAttr) or a literal (Value).
+type TagRule struct {
+	ID           int64
+	AccountID    string
+	AccountAlias string // filled in on reads
+	Key          string // unique per account, compared case-insensitively as AWS does
+	FromAttr     string
+	Value        string
+	Transitive   bool
+	CreatedAt    time.Time
+}
+
+// MaxTagRules is AWS's limit on session tags in one assertion.
+const MaxTagRules = 50
+
+// ServiceProvider is a SAML SP registered from its metadata, for SP-initiated SSO.
+type ServiceProvider struct {
+	EntityID  string
+	Metadata  []byte
+	CreatedAt time.Time
+}
+
+// PendingRequest is a validated AuthnRequest kept while its user signs in. The browser holds a handle;
+// only its hash is stored. A request ID is accepted once per SP.
+type PendingRequest struct {
+	HandleHash []byte
+	SPEntityID string
+	RequestID  string
+	ACSURL     string
+	RelayState string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
 }
 
 // Grant lets a group or a user assume a role in an account.
@@ -157,8 +207,29 @@ type Store interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	GetAccount(ctx context.Context, aliasOrID string) (*Account, error)
 	ListAccounts(ctx context.Context) ([]*Account, error)
-	// DeleteAccount removes the account and its grants.
+	// DeleteAccount removes the account, its grants and its tag rules.
 	DeleteAccount(ctx context.Context, aliasOrID string) error
+	// UpdateAccount applies fn to the stored account atomically. The ID cannot change.
+	UpdateAccount(ctx context.Context, aliasOrID string, fn func(*Account) error) (*Account, error)
+
+	// CreateTagRule adds a rule; Conflict when the account has the key already or MaxTagRules rules.
+	CreateTagRule(ctx context.Context, r *TagRule) error
+	// ListTagRules lists an account's rules ("" for every account's), by account then key.
+	ListTagRules(ctx context.Context, account string) ([]*TagRule, error)
+	DeleteTagRule(ctx context.Context, id int64) error
+
+	CreateServiceProvider(ctx context.Context, sp *ServiceProvider) error
+	GetServiceProvider(ctx context.Context, entityID string) (*ServiceProvider, error)
+	ListServiceProviders(ctx context.Context) ([]*ServiceProvider, error)
+	DeleteServiceProvider(ctx context.Context, entityID string) error
+
+	// SavePendingRequest stores a validated request; Conflict when the SP sent that request ID before.
+	SavePendingRequest(ctx context.Context, r *PendingRequest) error
+	// GetPendingRequest returns a live, unconsumed request; NotFound otherwise.
+	GetPendingRequest(ctx context.Context, handleHash []byte, now time.Time) (*PendingRequest, error)
+	// ConsumePendingRequest marks it used, atomically: of two concurrent calls, one gets NotFound.
+	ConsumePendingRequest(ctx context.Context, handleHash []byte, now time.Time) error
+	DeleteExpiredPendingRequests(ctx context.Context, now time.Time) (int64, error)
 
 	CreateGrant(ctx context.Context, g *Grant) error
 	ListGrants(ctx context.Context, f GrantFilter) ([]*Grant, error)

@@ -151,7 +151,32 @@ func (a *Account) Validate() error {
 			return err
 		}
 	}
-	return ValidateSessionDuration(a.SessionDuration)
+	if err := ValidateSessionDuration(a.SessionDuration); err != nil {
+		return err
+	}
+	if a.SessionNameSource != FromUsername && a.SessionNameSource != FromEmail {
+		return Errorf(Invalid, "invalid session name source %q: use username or email", a.SessionNameSource)
+	}
+	switch a.SourceIdentitySource {
+	case FromNone, FromUsername, FromEmail:
+	default:
+		return Errorf(Invalid, "invalid source identity source %q: use none, username or email", a.SourceIdentitySource)
+	}
+	return nil
+}
+
+// Validate checks a tag rule's shape; AWS's character rules are applied by the caller (assertions).
+func (r *TagRule) Validate() error {
+	if r.Key == "" || utf8.RuneCountInString(r.Key) > 128 {
+		return Errorf(Invalid, "invalid tag key %q: 1-128 characters", r.Key)
+	}
+	if (r.FromAttr == "") == (r.Value == "") {
+		return Errorf(Invalid, "a tag rule takes its value from an attribute (--from-attr) or a literal (--value), not both or neither")
+	}
+	if r.FromAttr != "" && !attrKeyRE.MatchString(r.FromAttr) {
+		return Errorf(Invalid, "invalid attribute name %q", r.FromAttr)
+	}
+	return ValidateAccountID(r.AccountID)
 }
 
 // ValidateRoleName checks an IAM role name with an optional path ("path/to/name").

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,15 +13,26 @@ import (
 
 func accountCmd(a *app) *cobra.Command {
 	return group("account", "Manage the AWS accounts that trust Rolegate",
-		accountAddCmd(a), accountListCmd(a),
+		accountAddCmd(a), accountSetCmd(a), accountListCmd(a),
 		simpleCmd(a, "remove ALIAS_OR_ID", "Remove an account and its grants", "account.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				return "removed account " + args[0], st.DeleteAccount(cmd.Context(), args[0])
 			}, "ACCOUNT"))
 }
 
+// nameSource parses --session-name-source and --source-identity values.
+func nameSource(flag, v string, allowNone bool) (store.NameSource, error) {
+	switch {
+	case v == "username" || v == "email":
+		return store.NameSource(v), nil
+	case allowNone && v == "none":
+		return store.FromNone, nil
+	}
+	return "", store.Errorf(store.Invalid, "--%s takes username or email%s, not %q", flag, map[bool]string{true: " or none"}[allowNone], v)
+}
+
 func accountAddCmd(a *app) *cobra.Command {
-	var alias, provider, partition, region, duration string
+	var alias, provider, partition, region, duration, nameSrc, idSrc string
 	c := &cobra.Command{
 		Use:   "add ACCOUNT_ID --alias ALIAS",
 		Short: "Add an AWS account",
@@ -34,6 +46,12 @@ func accountAddCmd(a *app) *cobra.Command {
 				Region: region, SessionDuration: d}
 			if alias == "" {
 				return store.Errorf(store.Invalid, "--alias is required")
+			}
+			if acct.SessionNameSource, err = nameSource("session-name-source", nameSrc, false); err != nil {
+				return err
+			}
+			if acct.SourceIdentitySource, err = nameSource("source-identity", idSrc, true); err != nil {
+				return err
 			}
 			if err := acct.Validate(); err != nil {
 				return err
@@ -52,6 +70,71 @@ func accountAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&partition, "partition", "aws", "AWS partition: aws, aws-us-gov or aws-cn")
 	c.Flags().StringVar(&region, "region", "", "default sign-in region (empty: the partition's default endpoint)")
 	c.Flags().StringVar(&duration, "session-duration", "", "default session duration, 15m to 12h (empty: AWS's 1h)")
+	c.Flags().StringVar(&nameSrc, "session-name-source", "username", "RoleSessionName from the user's username or email")
+	c.Flags().StringVar(&idSrc, "source-identity", "none", "SourceIdentity from the user's username or email, or none")
+	return c
+}
+
+func accountSetCmd(a *app) *cobra.Command {
+	var alias, provider, region, duration, nameSrc, idSrc string
+	c := &cobra.Command{
+		Use:   "set ALIAS_OR_ID [flags]",
+		Short: "Change an account's settings",
+		Args:  nargs("ACCOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			var d time.Duration
+			var ns, is store.NameSource
+			var err error
+			if d, err = parseDuration(duration); err != nil {
+				return err
+			}
+			if fl.Changed("session-name-source") {
+				if ns, err = nameSource("session-name-source", nameSrc, false); err != nil {
+					return err
+				}
+			}
+			if fl.Changed("source-identity") {
+				if is, err = nameSource("source-identity", idSrc, true); err != nil {
+					return err
+				}
+			}
+			return a.withStore(cmd.Context(), func(st store.Store) error {
+				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
+					if fl.Changed("alias") {
+						ac.Alias = alias
+					}
+					if fl.Changed("provider-name") {
+						ac.ProviderName = provider
+					}
+					if fl.Changed("region") {
+						ac.Region = region
+					}
+					if fl.Changed("session-duration") {
+						ac.SessionDuration = d
+					}
+					if fl.Changed("session-name-source") {
+						ac.SessionNameSource = ns
+					}
+					if fl.Changed("source-identity") {
+						ac.SourceIdentitySource = is
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
+				return a.audit(cmd.Context(), st, "account.set", "", map[string]string{"account": acct.ID})
+			})
+		},
+	}
+	c.Flags().StringVar(&alias, "alias", "", "new alias")
+	c.Flags().StringVar(&provider, "provider-name", "", "name of the IAM SAML provider in that account")
+	c.Flags().StringVar(&region, "region", "", "default sign-in region (empty: the partition's default endpoint)")
+	c.Flags().StringVar(&duration, "session-duration", "", "default session duration, 15m to 12h (empty: AWS's 1h)")
+	c.Flags().StringVar(&nameSrc, "session-name-source", "", "RoleSessionName from the user's username or email")
+	c.Flags().StringVar(&idSrc, "source-identity", "", "SourceIdentity from the user's username or email, or none")
 	return c
 }
 
@@ -75,11 +158,13 @@ func accountListCmd(a *app) *cobra.Command {
 						Partition       string `json:"partition"`
 						Region          string `json:"region,omitempty"`
 						SessionDuration int64  `json:"session_duration_seconds,omitempty"`
+						SessionNameSrc  string `json:"session_name_source"`
+						SourceIdentity  string `json:"source_identity_source,omitempty"`
 					}
 					out := make([]accountJSON, 0, len(accts))
 					for _, ac := range accts {
 						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
-							int64(ac.SessionDuration.Seconds())})
+							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource)})
 					}
 					return a.printJSON(out)
 				}

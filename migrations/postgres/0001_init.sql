@@ -3,6 +3,7 @@ CREATE TABLE users (
     id                   BIGSERIAL PRIMARY KEY,
     name                 TEXT NOT NULL,
     name_key             TEXT NOT NULL UNIQUE,
+    subject              TEXT NOT NULL UNIQUE, -- the persistent NameID: random, opaque, never reused
     email                TEXT NOT NULL DEFAULT '',
     display_name         TEXT NOT NULL DEFAULT '',
     disabled             BOOLEAN NOT NULL DEFAULT FALSE,
@@ -41,6 +42,8 @@ CREATE TABLE accounts (
     partition        TEXT NOT NULL,
     region           TEXT NOT NULL DEFAULT '',
     session_duration BIGINT NOT NULL DEFAULT 0,
+    session_name_source    TEXT NOT NULL DEFAULT 'username',
+    source_identity_source TEXT NOT NULL DEFAULT '',
     created_at       BIGINT NOT NULL
 );
 
@@ -106,3 +109,35 @@ CREATE TABLE throttles (
     reset_at BIGINT NOT NULL
 );
 CREATE INDEX throttles_reset ON throttles (reset_at);
+
+CREATE TABLE tag_rules (
+    id         BIGSERIAL PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    key        TEXT NOT NULL,
+    key_lower  TEXT NOT NULL,
+    from_attr  TEXT NOT NULL DEFAULT '',
+    value      TEXT NOT NULL DEFAULT '',
+    transitive BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    UNIQUE (account_id, key_lower)
+);
+
+CREATE TABLE service_providers (
+    entity_id  TEXT PRIMARY KEY,
+    metadata   TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- AuthnRequests from SPs, validated and kept server-side while the user signs in.
+CREATE TABLE saml_requests (
+    handle_hash  BYTEA PRIMARY KEY,
+    sp_entity_id TEXT NOT NULL,
+    request_id   TEXT NOT NULL,
+    acs_url      TEXT NOT NULL,
+    relay_state  TEXT NOT NULL DEFAULT '',
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    consumed_at  BIGINT NOT NULL DEFAULT 0,
+    UNIQUE (sp_entity_id, request_id)
+);
+CREATE INDEX saml_requests_expires ON saml_requests (expires_at);

@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"rolegate/migrations"
@@ -96,12 +98,12 @@ func notFound(format string, args ...any) error { return store.Errorf(store.NotF
 
 // ---- users
 
-const userCols = `id, name, email, display_name, disabled, password_hash, must_change_password, created_at, updated_at`
+const userCols = `id, name, subject, email, display_name, disabled, password_hash, must_change_password, created_at, updated_at`
 
 func scanUser(r Row) (*User, error) {
 	var u User
 	var created, updated int64
-	if err := r.Scan(&u.ID, &u.Name, &u.Email, &u.DisplayName, &u.Disabled, &u.PasswordHash,
+	if err := r.Scan(&u.ID, &u.Name, &u.Subject, &u.Email, &u.DisplayName, &u.Disabled, &u.PasswordHash,
 		&u.MustChangePassword, &created, &updated); err != nil {
 		return nil, err
 	}
@@ -118,10 +120,13 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		return err
 	}
 	now := s.now()
+	if u.Subject == "" {
+		u.Subject = "rg-" + strings.ToLower(rand.Text())
+	}
 	err := s.db.InTx(ctx, func(q Querier) error {
-		err := q.QueryRow(ctx, `INSERT INTO users (name, name_key, email, display_name, disabled, password_hash,
-			must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-			u.Name, store.Key(u.Name), u.Email, u.DisplayName, u.Disabled, u.PasswordHash, u.MustChangePassword,
+		err := q.QueryRow(ctx, `INSERT INTO users (name, name_key, subject, email, display_name, disabled, password_hash,
+			must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+			u.Name, store.Key(u.Name), u.Subject, u.Email, u.DisplayName, u.Disabled, u.PasswordHash, u.MustChangePassword,
 			toDB(now)).Scan(&u.ID)
 		if err != nil {
 			return wrap(err, fmt.Sprintf("user %q", u.Name))
@@ -230,11 +235,11 @@ func (s *Store) UpdateUser(ctx context.Context, name string, fn func(*User) erro
 		if err != nil {
 			return wrap(err, fmt.Sprintf("user %q", name))
 		}
-		id, created := u.ID, u.CreatedAt
+		id, subject, created := u.ID, u.Subject, u.CreatedAt
 		if err := fn(u); err != nil {
 			return err
 		}
-		u.ID, u.CreatedAt, u.UpdatedAt = id, created, fromDB(toDB(s.now()))
+		u.ID, u.Subject, u.CreatedAt, u.UpdatedAt = id, subject, created, fromDB(toDB(s.now()))
 		if err := u.Validate(); err != nil {
 			return err
 		}
@@ -411,26 +416,32 @@ func (s *Store) UserGroups(ctx context.Context, user string) ([]string, error) {
 
 // ---- accounts
 
-const accountCols = `id, alias, provider_name, partition, region, session_duration, created_at`
+const accountCols = `id, alias, provider_name, partition, region, session_duration, session_name_source,
+	source_identity_source, created_at`
 
 func scanAccount(r Row) (*store.Account, error) {
 	var a store.Account
-	var part string
+	var part, nameSrc, idSrc string
 	var d, created int64
-	if err := r.Scan(&a.ID, &a.Alias, &a.ProviderName, &part, &a.Region, &d, &created); err != nil {
+	if err := r.Scan(&a.ID, &a.Alias, &a.ProviderName, &part, &a.Region, &d, &nameSrc, &idSrc, &created); err != nil {
 		return nil, err
 	}
 	a.Partition, a.SessionDuration, a.CreatedAt = store.Partition(part), dur(d), fromDB(created)
+	a.SessionNameSource, a.SourceIdentitySource = store.NameSource(nameSrc), store.NameSource(idSrc)
 	return &a, nil
 }
 
 func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
+	if a.SessionNameSource == "" {
+		a.SessionNameSource = store.FromUsername
+	}
 	if err := a.Validate(); err != nil {
 		return err
 	}
 	now := s.now()
-	_, err := s.db.Exec(ctx, `INSERT INTO accounts (`+accountCols+`, alias_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.ID, a.Alias, a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration), toDB(now), store.Key(a.Alias))
+	_, err := s.db.Exec(ctx, `INSERT INTO accounts (`+accountCols+`, alias_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.ID, a.Alias, a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration), string(a.SessionNameSource),
+		string(a.SourceIdentitySource), toDB(now), store.Key(a.Alias))
 	if errors.Is(err, ErrUnique) {
 		if existing, gerr := s.GetAccount(ctx, a.ID); gerr == nil {
 			return store.Errorf(store.Conflict, "account %s already exists (alias %q)", existing.ID, existing.Alias)
@@ -465,6 +476,35 @@ func (s *Store) ListAccounts(ctx context.Context) ([]*store.Account, error) {
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+func (s *Store) UpdateAccount(ctx context.Context, aliasOrID string, fn func(*store.Account) error) (*store.Account, error) {
+	var out *store.Account
+	err := s.db.InTx(ctx, func(q Querier) error {
+		a, err := scanAccount(q.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1 OR alias_key = $2`+s.d.ForUpdate,
+			aliasOrID, store.Key(aliasOrID)))
+		if err != nil {
+			return wrap(err, fmt.Sprintf("account %q", aliasOrID))
+		}
+		id, created := a.ID, a.CreatedAt
+		if err := fn(a); err != nil {
+			return err
+		}
+		a.ID, a.CreatedAt = id, created
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		_, err = q.Exec(ctx, `UPDATE accounts SET alias = $1, alias_key = $2, provider_name = $3, partition = $4, region = $5,
+			session_duration = $6, session_name_source = $7, source_identity_source = $8 WHERE id = $9`,
+			a.Alias, store.Key(a.Alias), a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration),
+			string(a.SessionNameSource), string(a.SourceIdentitySource), a.ID)
+		if err != nil {
+			return wrap(err, fmt.Sprintf("alias %q", a.Alias))
+		}
+		out = a
+		return nil
+	})
+	return out, err
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, aliasOrID string) error {

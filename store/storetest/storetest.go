@@ -4,6 +4,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"audit events are listed by user and time", testAudit},
 		{"throttle counters count, expire and reset", testThrottles},
 		{"concurrent throttle hits are all counted", testConcurrentThrottle},
+		{"every user gets an opaque subject that never changes", testSubjects},
+		{"accounts are updated atomically and validated", testUpdateAccount},
+		{"tag rules are unique per account regardless of case, capped, and go with their account", testTagRules},
+		{"service providers are stored by entity ID", testServiceProviders},
+		{"a pending request is accepted once and consumed once", testPendingRequests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -553,5 +559,148 @@ func testConcurrentThrottle(t *testing.T, s store.Store) {
 	must(t, err)
 	if th.Count != n {
 		t.Fatalf("count = %d after %d concurrent hits", th.Count, n)
+	}
+}
+
+func testSubjects(t *testing.T, s store.Store) {
+	a, b := mkUser(t, s, "sub1"), mkUser(t, s, "sub2")
+	if !strings.HasPrefix(a.Subject, "rg-") || len(a.Subject) < 20 || a.Subject == b.Subject || strings.Contains(a.Subject, "sub1") {
+		t.Fatalf("subjects %q and %q must be opaque, long and distinct", a.Subject, b.Subject)
+	}
+	u, err := s.UpdateUser(ctx, "sub1", func(u *store.User) error { u.Subject = "hijack"; u.Name = "renamed"; return nil })
+	must(t, err)
+	if u.Subject != a.Subject {
+		t.Fatalf("an update changed the subject to %q", u.Subject)
+	}
+	if got, _ := s.GetUser(ctx, "renamed"); got.Subject != a.Subject {
+		t.Fatalf("stored subject %q, want %q", got.Subject, a.Subject)
+	}
+}
+
+func testUpdateAccount(t *testing.T, s store.Store) {
+	mkAccount(t, s, "111122223333", "prod")
+	mkAccount(t, s, "444455556666", "dev")
+	got, _ := s.GetAccount(ctx, "prod")
+	if got.SessionNameSource != store.FromUsername || got.SourceIdentitySource != store.FromNone {
+		t.Fatalf("defaults: %+v", got)
+	}
+	a, err := s.UpdateAccount(ctx, "PROD", func(a *store.Account) error {
+		a.ID = "999999999999"
+		a.SessionNameSource, a.SourceIdentitySource, a.Region = store.FromEmail, store.FromUsername, "eu-west-1"
+		return nil
+	})
+	must(t, err)
+	if a.ID != "111122223333" || a.SessionNameSource != store.FromEmail || a.Region != "eu-west-1" {
+		t.Fatalf("updated: %+v", a)
+	}
+	got, _ = s.GetAccount(ctx, "111122223333")
+	if got.SourceIdentitySource != store.FromUsername || got.Region != "eu-west-1" {
+		t.Fatalf("stored: %+v", got)
+	}
+	_, err = s.UpdateAccount(ctx, "prod", func(a *store.Account) error { a.Alias = "DEV"; return nil })
+	wantCode(t, err, store.Conflict)
+	_, err = s.UpdateAccount(ctx, "prod", func(a *store.Account) error { a.SourceIdentitySource = "nickname"; a.Region = "us-east-1"; return nil })
+	wantCode(t, err, store.Invalid)
+	if got, _ := s.GetAccount(ctx, "prod"); got.Region != "eu-west-1" {
+		t.Fatalf("a refused update was written: %+v", got)
+	}
+	_, err = s.UpdateAccount(ctx, "nope", func(*store.Account) error { return nil })
+	wantCode(t, err, store.NotFound)
+}
+
+func testTagRules(t *testing.T, s store.Store) {
+	mkAccount(t, s, "111122223333", "prod")
+	r := &store.TagRule{AccountID: "PROD", Key: "Team", FromAttr: "team", Transitive: true}
+	must(t, s.CreateTagRule(ctx, r))
+	if r.ID == 0 || r.AccountID != "111122223333" || r.AccountAlias != "prod" {
+		t.Fatalf("rule after create: %+v", r)
+	}
+	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "team", Value: "x"}), store.Conflict)
+	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "k", Value: "x", FromAttr: "team"}), store.Invalid)
+	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "k"}), store.Invalid)
+	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "nope", Key: "k", Value: "v"}), store.NotFound)
+	for i := 1; i < store.MaxTagRules; i++ {
+		must(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: fmt.Sprintf("k%02d", i), Value: "v"}))
+	}
+	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "one-too-many", Value: "v"}), store.Conflict)
+	rules, err := s.ListTagRules(ctx, "111122223333")
+	must(t, err)
+	if len(rules) != store.MaxTagRules || rules[len(rules)-1].Key != "Team" || !rules[len(rules)-1].Transitive || rules[len(rules)-1].FromAttr != "team" {
+		t.Fatalf("%d rules, last %+v", len(rules), rules[len(rules)-1])
+	}
+	must(t, s.DeleteTagRule(ctx, r.ID))
+	wantCode(t, s.DeleteTagRule(ctx, r.ID), store.NotFound)
+	must(t, s.DeleteAccount(ctx, "prod"))
+	if rules, _ := s.ListTagRules(ctx, ""); len(rules) != 0 {
+		t.Fatalf("%d rules survived their account", len(rules))
+	}
+}
+
+func testServiceProviders(t *testing.T, s store.Store) {
+	sp := &store.ServiceProvider{EntityID: "https://sp.example.com/saml", Metadata: []byte("<EntityDescriptor/>")}
+	must(t, s.CreateServiceProvider(ctx, sp))
+	wantCode(t, s.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: sp.EntityID, Metadata: []byte("x")}), store.Conflict)
+	wantCode(t, s.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: "", Metadata: []byte("x")}), store.Invalid)
+	got, err := s.GetServiceProvider(ctx, sp.EntityID)
+	must(t, err)
+	if string(got.Metadata) != "<EntityDescriptor/>" {
+		t.Fatalf("metadata %q", got.Metadata)
+	}
+	list, err := s.ListServiceProviders(ctx)
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("list: %d", len(list))
+	}
+	must(t, s.DeleteServiceProvider(ctx, sp.EntityID))
+	_, err = s.GetServiceProvider(ctx, sp.EntityID)
+	wantCode(t, err, store.NotFound)
+}
+
+func testPendingRequests(t *testing.T, s store.Store) {
+	now := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	req := func(h, id string) *store.PendingRequest {
+		return &store.PendingRequest{HandleHash: []byte(h + "-0123456789abcdef"), SPEntityID: "https://sp.example.com", RequestID: id,
+			ACSURL: "https://sp.example.com/acs", RelayState: "rs", CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}
+	}
+	a := req("a", "id-1")
+	must(t, s.SavePendingRequest(ctx, a))
+	wantCode(t, s.SavePendingRequest(ctx, req("b", "id-1")), store.Conflict)
+	got, err := s.GetPendingRequest(ctx, a.HandleHash, now.Add(time.Minute))
+	must(t, err)
+	if got.RequestID != "id-1" || got.ACSURL != a.ACSURL || got.RelayState != "rs" || !got.ExpiresAt.Equal(a.ExpiresAt) {
+		t.Fatalf("pending request: %+v", got)
+	}
+	_, err = s.GetPendingRequest(ctx, a.HandleHash, now.Add(30*time.Minute))
+	wantCode(t, err, store.NotFound)
+
+	const n = 6
+	var wg sync.WaitGroup
+	results := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); results <- s.ConsumePendingRequest(ctx, a.HandleHash, now.Add(time.Minute)) }()
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		if err == nil {
+			ok++
+		} else if store.ErrorCode(err) != store.NotFound {
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent consumers succeeded, want 1", ok)
+	}
+	_, err = s.GetPendingRequest(ctx, a.HandleHash, now.Add(time.Minute))
+	wantCode(t, err, store.NotFound)
+	c := req("c", "id-2")
+	must(t, s.SavePendingRequest(ctx, c))
+	wantCode(t, s.ConsumePendingRequest(ctx, c.HandleHash, now.Add(31*time.Minute)), store.NotFound)
+	deleted, err := s.DeleteExpiredPendingRequests(ctx, now.Add(30*time.Minute))
+	must(t, err)
+	if deleted != 2 {
+		t.Fatalf("deleted %d expired requests, want 2", deleted)
 	}
 }
