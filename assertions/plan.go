@@ -1,0 +1,145 @@
+package assertions
+
+import (
+	"sort"
+	"time"
+
+	"rolegate/store"
+)
+
+// AWSSignIn is what a sign-in to one AWS account starts from: the user, what the store says about
+// the account, and how the user authenticated.
+type AWSSignIn struct {
+	BaseURL  string
+	User     *store.User
+	Account  *store.Account
+	Grants   []*store.Grant // the user's effective grants; those of other accounts are ignored
+	TagRules []*store.TagRule
+	Role     string // one role name, or "" for every role granted in the account
+	Region   string // sign-in region; "" means the account's default
+	// ACS overrides the partition's sign-in URL (the demo checker); empty in production.
+	ACS string
+
+	AuthnInstant time.Time
+	MFA          bool
+	SessionIndex string
+	Now          time.Time
+	ResponseID   string
+	AssertionID  string
+}
+
+// PlanAWS turns a sign-in into the Response to issue, applying every rule: the role must be granted,
+// the session lasts the shortest duration the chosen grants set (else the account's), and the
+// names and tags meet AWS's rules. Errors name the grant, tag or rule at fault.
+func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
+	a, u := in.Account, in.User
+	var grants []*store.Grant
+	for _, g := range in.Grants {
+		if g.AccountID == a.ID && (in.Role == "" || g.Role == in.Role) {
+			grants = append(grants, g)
+		}
+	}
+	if len(grants) == 0 {
+		if in.Role != "" {
+			return nil, store.Errorf(store.Forbidden, "you are not granted role %q in account %s (%s)", in.Role, a.Alias, a.ID)
+		}
+		return nil, store.Errorf(store.Forbidden, "you are not granted any role in account %s (%s)", a.Alias, a.ID)
+	}
+	acs := in.ACS
+	if acs == "" {
+		region := in.Region
+		if region == "" {
+			region = a.Region
+		}
+		var err error
+		if acs, err = SignInURL(a.Partition, region); err != nil {
+			return nil, err
+		}
+	}
+
+	seen := map[string]bool{}
+	var roles []RolePair
+	duration := time.Duration(0)
+	provider := ARN(a.Partition, a.ID, "saml-provider/"+a.ProviderName)
+	for _, g := range grants {
+		if !seen[g.Role] {
+			seen[g.Role] = true
+			roles = append(roles, RolePair{RoleARN: ARN(a.Partition, a.ID, "role/"+g.Role), ProviderARN: provider})
+		}
+		if g.SessionDuration != 0 && (duration == 0 || g.SessionDuration < duration) {
+			duration = g.SessionDuration
+		}
+	}
+	sort.Slice(roles, func(i, j int) bool { return roles[i].RoleARN < roles[j].RoleARN })
+	if duration == 0 {
+		duration = a.SessionDuration
+	}
+
+	name, err := nameFrom(u, a.SessionNameSource, "RoleSessionName")
+	if err != nil {
+		return nil, err
+	}
+	if name, err = SessionName(name); err != nil {
+		return nil, err
+	}
+	var sourceIdentity string
+	if a.SourceIdentitySource != store.FromNone {
+		raw, err := nameFrom(u, a.SourceIdentitySource, "SourceIdentity")
+		if err != nil {
+			return nil, err
+		}
+		if sourceIdentity, err = SessionName(raw); err != nil {
+			return nil, err
+		}
+	}
+
+	var tags []Tag
+	for _, r := range in.TagRules {
+		if r.AccountID != a.ID {
+			continue
+		}
+		v := r.Value
+		if r.FromAttr != "" {
+			var ok bool
+			if v, ok = u.Attributes[r.FromAttr]; !ok {
+				continue // no attribute, no tag: AWS would refuse none, and an empty tag would mislead policies
+			}
+		}
+		if err := CheckTagValue(r.Key, v); err != nil {
+			return nil, store.Errorf(store.Invalid, "tag rule %q of account %s: %v", r.Key, a.Alias, store.ErrorMessage(err))
+		}
+		tags = append(tags, Tag{Key: r.Key, Value: v, Transitive: r.Transitive})
+	}
+
+	ctx := ContextPassword
+	if in.MFA {
+		ctx = ContextMFA
+	}
+	return &AWSResponse{
+		BaseURL:         in.BaseURL,
+		ACS:             acs,
+		NameID:          u.Subject,
+		Roles:           roles,
+		SessionName:     name,
+		SessionDuration: duration,
+		Tags:            tags,
+		SourceIdentity:  sourceIdentity,
+		AuthnInstant:    in.AuthnInstant,
+		AuthnContext:    ctx,
+		SessionIndex:    in.SessionIndex,
+		Now:             in.Now,
+		ResponseID:      in.ResponseID,
+		AssertionID:     in.AssertionID,
+		SignResponse:    true,
+	}, nil
+}
+
+func nameFrom(u *store.User, src store.NameSource, attr string) (string, error) {
+	if src == store.FromEmail {
+		if u.Email == "" {
+			return "", store.Errorf(store.Invalid, "%s comes from the email address, and user %q has none", attr, u.Name)
+		}
+		return u.Email, nil
+	}
+	return u.Name, nil
+}
