@@ -146,6 +146,10 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if n, nerr := strconv.ParseInt(s, 10, 64); nerr == nil {
+		if n < 0 || n > int64(store.MaxSessionDuration/time.Second) {
+			// Checked before multiplying: a huge number would wrap into a valid duration.
+			return 0, store.Errorf(store.Invalid, "invalid session duration %s seconds: AWS accepts 900 (15m) to 43200 (12h)", s)
+		}
 		d, err = time.Duration(n)*time.Second, nil
 	}
 	if err != nil {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"rolegate/idp/password"
+)
+
+func TestAUserAddedByTheCLISurvivesARestart(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		out := c.ok(t, goodPassword+"\n", "user", "add", "alice", "--email", "alice@example.com",
+			"--attr", "team=platform", "--password-stdin")
+		if !strings.Contains(out, "added user alice") {
+			t.Errorf("user add printed %q, want it to name the added user", out)
+		}
+
+		first := c.serve(t)
+		for _, path := range []string{"/healthz", "/readyz", "/saml/metadata"} {
+			body := first.get(t, path)
+			if path == "/saml/metadata" {
+				if n := len(metadataCerts(t, body)); n != 1 {
+					t.Errorf("metadata lists %d signing certificates, want 1", n)
+				}
+				if !strings.Contains(body, `/saml/metadata"`) || !strings.Contains(body, "entityID=") {
+					t.Errorf("metadata has no entityID ending in /saml/metadata:\n%s", body)
+				}
+			}
+		}
+		if out := first.stop(t); strings.Contains(out, "one-time password") {
+			t.Errorf("the first serve created a bootstrap admin although alice exists:\n%s", out)
+		}
+
+		second := c.serve(t)
+		second.get(t, "/readyz")
+		if out := second.stop(t); strings.Contains(out, "one-time password") {
+			t.Errorf("the second serve created a bootstrap admin:\n%s", out)
+		}
+
+		users := c.users(t)
+		alice, ok := users["alice"]
+		if !ok {
+			t.Fatalf("alice is gone after two restarts; users: %+v", users)
+		}
+		if alice.Email != "alice@example.com" || alice.Attributes["team"] != "platform" || len(alice.Attributes) != 1 ||
+			!alice.HasPassword || alice.Disabled || alice.MustChangePassword || len(alice.Groups) != 0 {
+			t.Errorf("alice after restarts = %+v; want email alice@example.com, attributes {team: platform}, a password, enabled, in no group", alice)
+		}
+		if _, ok := users["admin"]; ok || len(users) != 1 {
+			t.Errorf("users after restarts = %v; want only alice (no bootstrap admin on a store that has a user)", keysOf(users))
+		}
+	})
+}
+
+var oneTimeRE = regexp.MustCompile(`one-time password: (\S+)`)
+
+func TestTheFirstServeOnAnEmptyStoreShowsTheAdminPasswordOnce(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		first := c.serve(t)
+		first.get(t, "/healthz")
+		out := first.stop(t)
+		shown := oneTimeRE.FindAllStringSubmatch(out, -1)
+		if len(shown) != 1 {
+			t.Fatalf("the first serve showed %d one-time passwords, want 1:\n%s", len(shown), out)
+		}
+		pw := shown[0][1]
+		if !strings.Contains(out, `"admin"`) {
+			t.Errorf("the first serve does not name the admin user:\n%s", out)
+		}
+
+		second := c.serve(t)
+		second.get(t, "/healthz")
+		if out := second.stop(t); strings.Contains(out, "one-time password") {
+			t.Errorf("the second serve showed a one-time password again:\n%s", out)
+		}
+
+		st := c.openStore(t)
+		admin, err := st.GetUser(context.Background(), "admin")
+		if err != nil {
+			t.Fatalf("GetUser(admin): %v", err)
+		}
+		ok, _, err := password.New(password.DefaultParams, 1).Verify(context.Background(), pw, admin.PasswordHash)
+		if err != nil || !ok {
+			t.Errorf("the shown password does not verify against admin's stored hash: ok=%v err=%v", ok, err)
+		}
+		if !admin.MustChangePassword {
+			t.Errorf("admin's bootstrap password is not marked as one to change")
+		}
+		if users := c.users(t); len(users) != 1 || !users["admin"].HasPassword || !users["admin"].MustChangePassword {
+			t.Errorf("users after two serves = %+v; want admin only, with a password to change", users)
+		}
+	})
+}
+
+func TestAdminCommandsWorkWhileAServerRunsOnTheSameStore(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		srv := c.serve(t)
+		srv.get(t, "/readyz")
+
+		c.ok(t, goodPassword+"\n", "user", "add", "carol", "--password-stdin")
+		c.ok(t, "", "group", "add", "ops")
+		c.ok(t, "", "group", "add-member", "ops", "carol")
+		carol, ok := c.users(t)["carol"]
+		if !ok || !slices.Equal(carol.Groups, []string{"ops"}) || !carol.HasPassword {
+			t.Errorf("carol while the server runs = %+v (found %v); want her with a password, in group ops", carol, ok)
+		}
+
+		srv.get(t, "/readyz") // the server still reaches its store
+		srv.stop(t)
+	})
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
