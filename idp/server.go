@@ -7,15 +7,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"rolegate/assertions"
 	"rolegate/certs"
+	"rolegate/idp/password"
 	"rolegate/store"
 )
 
@@ -24,11 +28,22 @@ type Keys interface {
 	Published(ctx context.Context) ([]*certs.Key, error)
 }
 
-// Config is the server's settings.
+// Config is the server's settings. Zero values get the defaults New documents.
 type Config struct {
 	BaseURL string
-	// MaxBodyBytes bounds every request body.
+	// MaxBodyBytes bounds every request body (default 1 MiB).
 	MaxBodyBytes int64
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed; none by default, so a client
+	// cannot pick the address that throttling and the audit log see.
+	TrustedProxies []string
+	// Hasher verifies passwords (default: argon2id with DefaultParams, 4 at once).
+	Hasher *password.Hasher
+	// Now is the one clock (default time.Now in UTC).
+	Now func() time.Time
+	// SessionIdle and SessionAbsolute bound a browser session (defaults 30 min and 12 h).
+	SessionIdle, SessionAbsolute time.Duration
+	// Demo sends the sign-in of these account IDs to this server's /debug/aws-signin checker.
+	DemoAccounts []string
 }
 
 // Server serves Rolegate's HTTP endpoints.
@@ -37,6 +52,7 @@ type Server struct {
 	store store.Store
 	keys  Keys
 	log   *slog.Logger
+	now   func() time.Time
 }
 
 // New returns a server; call Handler for its routes.
@@ -44,7 +60,19 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	return &Server{cfg: cfg, store: st, keys: keys, log: log}
+	if cfg.Hasher == nil {
+		cfg.Hasher = password.New(password.DefaultParams, 4)
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.SessionAbsolute == 0 {
+		cfg.SessionAbsolute = 12 * time.Hour
+	}
+	return &Server{cfg: cfg, store: st, keys: keys, log: log, now: cfg.Now}
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -52,6 +80,9 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // Handler returns the router with every route and middleware.
 func (s *Server) Handler() http.Handler {
 	r := gin.New()
+	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		panic(fmt.Sprintf("idp: trusted proxies: %v", err)) // checked by the caller; see CheckProxies
+	}
 	r.HandleMethodNotAllowed = true
 	r.Use(s.requestLog, s.recover, securityHeaders, s.limitBody)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path)) })
@@ -171,4 +202,14 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
 	}
 	c.Next()
+}
+
+// CheckProxies validates trusted-proxy entries (IP addresses or CIDRs) before New is called.
+func CheckProxies(proxies []string) error {
+	for _, p := range proxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return store.Errorf(store.Invalid, "invalid trusted proxy %q: use an IP address or a CIDR such as 10.0.0.0/8", strings.TrimSpace(p))
+		}
+	}
+	return nil
 }
