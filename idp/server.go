@@ -26,6 +26,7 @@ import (
 // Keys is the part of the keyring the HTTP side needs.
 type Keys interface {
 	Published(ctx context.Context) ([]*certs.Key, error)
+	Current(ctx context.Context) (*certs.Key, error)
 }
 
 // Config is the server's settings. Zero values get the defaults New documents.
@@ -92,6 +93,11 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
 	r.GET("/saml/metadata", s.metadata)
+	s.webRoutes(r)
+	r.GET("/aws/signin", s.awsSignIn)
+	if len(s.cfg.DemoAccounts) > 0 {
+		r.POST(demoACSPath, s.debugAWSSignIn)
+	}
 	return r
 }
 

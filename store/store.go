@@ -67,7 +67,7 @@ const (
 )
 
 // TagRule makes one session tag (PrincipalTag) for every sign-in to an account: the value is a user
-// attribute (FromAttr) or a literal (Value).
+// attribute (FromAttr) or, when FromAttr is empty, the literal Value (which may be empty).
 type TagRule struct {
 	ID           int64
 	AccountID    string

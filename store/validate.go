@@ -165,13 +165,13 @@ func (a *Account) Validate() error {
 	return nil
 }
 
-// Validate checks a tag rule's shape; AWS's character rules are applied by the caller (assertions).
+// Validate checks a tag rule's shape: without FromAttr, Value is a literal and may be empty; AWS's character rules are applied by the caller (assertions).
 func (r *TagRule) Validate() error {
 	if r.Key == "" || utf8.RuneCountInString(r.Key) > 128 {
 		return Errorf(Invalid, "invalid tag key %q: 1-128 characters", r.Key)
 	}
-	if (r.FromAttr == "") == (r.Value == "") {
-		return Errorf(Invalid, "a tag rule takes its value from an attribute (--from-attr) or a literal (--value), not both or neither")
+	if r.FromAttr != "" && r.Value != "" {
+		return Errorf(Invalid, "a tag rule takes its value from an attribute (--from-attr) or a literal (--value), not both")
 	}
 	if r.FromAttr != "" && !attrKeyRE.MatchString(r.FromAttr) {
 		return Errorf(Invalid, "invalid attribute name %q", r.FromAttr)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,18 +35,28 @@ func migrateCmd(a *app) *cobra.Command {
 	}
 }
 
+// serveOptions are serve's flags.
+type serveOptions struct {
+	addr, baseURL, proxies string
+	demo                   bool
+}
+
 func serveCmd(a *app) *cobra.Command {
-	var addr, baseURL string
+	var o serveOptions
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the identity provider",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serve(cmd.Context(), addr, baseURL)
+			return a.serve(cmd.Context(), o)
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", envOr(a.env, "ROLEGATE_ADDR", "127.0.0.1:8080"), "listen address (env ROLEGATE_ADDR)")
-	c.Flags().StringVar(&baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
+	c.Flags().StringVar(&o.addr, "addr", envOr(a.env, "ROLEGATE_ADDR", "127.0.0.1:8080"), "listen address (env ROLEGATE_ADDR)")
+	c.Flags().StringVar(&o.proxies, "trusted-proxies", a.env("ROLEGATE_TRUSTED_PROXIES"),
+		"comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (env ROLEGATE_TRUSTED_PROXIES)")
+	c.Flags().BoolVar(&o.demo, "demo", false,
+		"seed a demo user, group and account 111122223333 whose sign-in goes to this server's checker at /debug/aws-signin")
+	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata and must never change (env ROLEGATE_BASE_URL; default http://ADDR)")
 	return c
 }
@@ -59,11 +70,21 @@ func checkBaseURL(base string) error {
 	return nil
 }
 
-func (a *app) serve(ctx context.Context, addr, baseURL string) error {
+func (a *app) serve(ctx context.Context, o serveOptions) error {
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
-	ln, err := net.Listen("tcp", addr)
+	var proxies []string
+	for _, p := range strings.Split(o.proxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			proxies = append(proxies, p)
+		}
+	}
+	if err := idp.CheckProxies(proxies); err != nil {
+		return err
+	}
+	baseURL := o.baseURL
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return store.Errorf(store.Invalid, "cannot listen on %s: %v", addr, err)
+		return store.Errorf(store.Invalid, "cannot listen on %s: %v", o.addr, err)
 	}
 	defer ln.Close()
 	if baseURL == "" {
@@ -88,12 +109,21 @@ func (a *app) serve(ctx context.Context, addr, baseURL string) error {
 	if err := ring.Ensure(ctx); err != nil {
 		return err
 	}
-	adminPassword, err := idp.BootstrapAdmin(ctx, st, newHasher())
+	hasher := newHasher()
+	adminPassword, err := idp.BootstrapAdmin(ctx, st, hasher)
 	if err != nil {
 		return err
 	}
+	cfg := idp.Config{BaseURL: baseURL, TrustedProxies: proxies, Hasher: hasher}
+	var demoPassword string
+	if o.demo {
+		if demoPassword, err = idp.SeedDemo(ctx, st, hasher); err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+		cfg.DemoAccounts = []string{idp.DemoAccount}
+	}
 	srv := &http.Server{
-		Handler:           idp.New(idp.Config{BaseURL: baseURL}, st, ring, log).Handler(),
+		Handler:           idp.New(cfg, st, ring, log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -111,6 +141,15 @@ func (a *app) serve(ctx context.Context, addr, baseURL string) error {
 	if adminPassword != "" {
 		fmt.Fprintf(a.stdout, "Created user %q with one-time password: %s\n", idp.AdminName, adminPassword)
 		fmt.Fprintln(a.stdout, "It is shown only this once; change it at first sign-in.")
+	}
+	if o.demo {
+		fmt.Fprintf(a.stdout, "Demo mode: account %s signs in to %s/debug/aws-signin, a checker, not to AWS\n", idp.DemoAccount, strings.TrimRight(baseURL, "/"))
+		if demoPassword != "" {
+			fmt.Fprintf(a.stdout, "Demo user %q, password: %s\n", idp.DemoUser, demoPassword)
+		} else {
+			fmt.Fprintf(a.stdout, "Demo user %q exists; its password is unchanged (rolegate user passwd demo to set one)\n", idp.DemoUser)
+		}
+		fmt.Fprintf(a.stdout, "Sign in at %s/login\n", strings.TrimRight(baseURL, "/"))
 	}
 	go sweep(ctx, st, log)
 
@@ -150,6 +189,9 @@ func sweep(ctx context.Context, st store.Store, log *slog.Logger) {
 		}
 		if _, err := st.DeleteExpiredThrottles(ctx, now); err != nil {
 			log.Warn("sweeping throttles", "err", err)
+		}
+		if _, err := st.DeleteExpiredPendingRequests(ctx, now); err != nil {
+			log.Warn("sweeping sign-in requests", "err", err)
 		}
 	}
 }

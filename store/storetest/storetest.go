@@ -617,9 +617,10 @@ func testTagRules(t *testing.T, s store.Store) {
 	}
 	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "team", Value: "x"}), store.Conflict)
 	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "k", Value: "x", FromAttr: "team"}), store.Invalid)
-	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "k"}), store.Invalid)
+	empty := &store.TagRule{AccountID: "prod", Key: "empty"}
+	must(t, s.CreateTagRule(ctx, empty)) // an empty literal is a legal tag value
 	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "nope", Key: "k", Value: "v"}), store.NotFound)
-	for i := 1; i < store.MaxTagRules; i++ {
+	for i := 2; i < store.MaxTagRules; i++ {
 		must(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: fmt.Sprintf("k%02d", i), Value: "v"}))
 	}
 	wantCode(t, s.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "one-too-many", Value: "v"}), store.Conflict)
@@ -627,6 +628,9 @@ func testTagRules(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(rules) != store.MaxTagRules || rules[len(rules)-1].Key != "Team" || !rules[len(rules)-1].Transitive || rules[len(rules)-1].FromAttr != "team" {
 		t.Fatalf("%d rules, last %+v", len(rules), rules[len(rules)-1])
+	}
+	if rules[0].Key != "empty" || rules[0].Value != "" || rules[0].FromAttr != "" {
+		t.Fatalf("first rule %+v", rules[0])
 	}
 	must(t, s.DeleteTagRule(ctx, r.ID))
 	wantCode(t, s.DeleteTagRule(ctx, r.ID), store.NotFound)

@@ -1,0 +1,113 @@
+package idp
+
+import (
+	"net/http"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"rolegate/idp/password"
+	"rolegate/store"
+)
+
+// passwordPath is where a signed-in user changes their own password.
+const passwordPath = "/account/password"
+
+func (s *Server) passwordForm(c *gin.Context) {
+	u, _, ok := s.requireLogin(c)
+	if !ok {
+		return
+	}
+	s.page(c, http.StatusOK, "password", gin.H{"Title": "Change your password", "Next": localNext(c.Query("next")),
+		"Forced": u.MustChangePassword, "MinLength": password.MinLength})
+}
+
+func (s *Server) changePassword(c *gin.Context) {
+	u, sess, ok := s.requireLogin(c)
+	if !ok || !s.checkCSRF(c) {
+		return
+	}
+	form := c.Request.PostForm
+	cur, pw, confirm := form.Get("current_password"), form.Get("new_password"), form.Get("confirm_password")
+	next := localNext(form.Get("next"))
+	if len(cur) > maxPasswordBytes || len(pw) > maxPasswordBytes || len(confirm) > maxPasswordBytes {
+		s.failPage(c, store.Errorf(store.Invalid, "the password is too long"))
+		return
+	}
+	again := func(status int, result, msg string) {
+		s.audit(c, "user.passwd", u.Name, result)
+		s.page(c, status, "password", gin.H{"Title": "Change your password", "Next": next,
+			"Forced": u.MustChangePassword, "MinLength": password.MinLength, "Error": msg})
+	}
+	switch {
+	case pw != confirm:
+		again(http.StatusBadRequest, "invalid", "The new passwords do not match.")
+		return
+	case pw == cur:
+		again(http.StatusBadRequest, "invalid", "Choose a new password that differs from the current one.")
+		return
+	}
+	if err := password.CheckPolicy(pw); err != nil {
+		again(http.StatusBadRequest, "invalid", sentence(store.ErrorMessage(err)))
+		return
+	}
+
+	ctx := c.Request.Context()
+	ts := loginThrottles(c, u.Name)
+	if wait, err := s.throttled(c, ts); err != nil {
+		s.failPage(c, err)
+		return
+	} else if wait > 0 {
+		again(http.StatusTooManyRequests, resultThrottled, tryLater(c, wait))
+		return
+	}
+	if _, ok, err := s.verify(ctx, u.Name, cur); err != nil {
+		s.failPage(c, err)
+		return
+	} else if !ok {
+		if err := s.hit(c, ts); err != nil {
+			s.failPage(c, err)
+			return
+		}
+		again(http.StatusUnauthorized, resultBadCredentials, "Your current password is wrong.")
+		return
+	}
+
+	hash, err := s.cfg.Hasher.Hash(ctx, pw)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	u, err = s.store.UpdateUser(ctx, u.Name, func(cur *store.User) error {
+		cur.PasswordHash, cur.MustChangePassword = hash, false
+		return nil
+	})
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	// Whoever else held a session of this user (perhaps with the old password) is signed out.
+	if err := s.store.DeleteUserSessions(ctx, u.ID); err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if err := s.store.ClearThrottle(ctx, ts[0].key); err != nil {
+		s.log.Error("passwd: clearing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+	s.audit(c, "user.passwd", u.Name, resultOK)
+	if err := s.startSession(c, u, sess.AuthMethods); err != nil {
+		s.failPage(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// sentence capitalises a message for a page: "the password is too short" → "The password is too short."
+func sentence(msg string) string {
+	r, n := utf8.DecodeRuneInString(msg)
+	if n == 0 {
+		return msg
+	}
+	return string(unicode.ToUpper(r)) + msg[n:] + "."
+}

@@ -1,0 +1,223 @@
+package idp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"rolegate/store"
+)
+
+// Pages are templates/NAME.html: each file is the body of one page, shown inside layout.html; it
+// may {{define "head"}} to add elements (such as a nonce'd script) to the document's head.
+//
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// asset is one embedded static file, read once at start.
+type asset struct {
+	body        []byte
+	contentType string
+	version     string // a short content hash: /assets/NAME?v=VERSION changes when the file does
+}
+
+var assets = loadAssets()
+
+var pages = parsePages()
+
+func loadAssets() map[string]asset {
+	out := map[string]asset{}
+	err := fs.WalkDir(assetFS, "assets", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := assetFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		typ := mime.TypeByExtension(path.Ext(p))
+		if typ == "" {
+			typ = "application/octet-stream"
+		}
+		sum := sha256.Sum256(body)
+		out[strings.TrimPrefix(p, "assets/")] = asset{body: body, contentType: typ, version: hex.EncodeToString(sum[:6])}
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Sprintf("idp: embedded assets: %v", err))
+	}
+	return out
+}
+
+// assetURL is the template function {{asset "style.css"}}: a URL that changes with the file, so
+// it can be cached for a year.
+func assetURL(name string) (string, error) {
+	a, ok := assets[name]
+	if !ok {
+		return "", fmt.Errorf("no asset %q", name)
+	}
+	return "/assets/" + name + "?v=" + a.version, nil
+}
+
+func parsePages() map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(template.FuncMap{"asset": assetURL}).
+		ParseFS(templateFS, "templates/layout.html"))
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		text, err := templateFS.ReadFile(f)
+		if err != nil {
+			panic(err)
+		}
+		t := template.Must(layout.Clone())
+		template.Must(t.New("content").Parse(string(text)))
+		out[name] = t
+	}
+	return out
+}
+
+// webRoutes adds the browser pages: sign-in, sign-out, the portal, the password change, and assets.
+func (s *Server) webRoutes(r *gin.Engine) {
+	r.GET("/assets/*filepath", s.asset)
+	r.HEAD("/assets/*filepath", s.asset)
+	r.GET("/login", s.loginForm)
+	r.POST("/login", s.login)
+	r.POST("/logout", s.logout)
+	r.GET("/", s.portal)
+	r.GET("/account/password", s.passwordForm)
+	r.POST("/account/password", s.changePassword)
+}
+
+// asset serves an embedded file by exact name: there is nothing else to list or climb to.
+func (s *Server) asset(c *gin.Context) {
+	a, ok := assets[strings.TrimPrefix(c.Param("filepath"), "/")]
+	if !ok {
+		s.fail(c, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path))
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=31536000, immutable")
+	c.Data(http.StatusOK, a.contentType, a.body)
+}
+
+// Context keys for what one request learns about its browser.
+const (
+	ctxWeb       = "rg.web"        // *webSession, or nil once known to be signed out
+	ctxNonce     = "rg.nonce"      // the CSP nonce of this response
+	ctxFormToken = "rg.form_token" // the pre-login CSRF token sent in this response's cookie
+	ctxAction    = "form_action"   // extra form-action sources, set by a handler before page
+	msgCSRF      = "the form expired or was not sent by Rolegate; reload and try again"
+)
+
+// page renders templates/NAME.html inside layout.html with status, under a strict CSP whose nonce
+// is data["Nonce"]. data also gets CSRF (the token forms must send back), User (the signed-in
+// *store.User or nil) and Title (default "Rolegate").
+func (s *Server) page(c *gin.Context, status int, name string, data gin.H) {
+	t, ok := pages[name]
+	if !ok {
+		s.fail(c, fmt.Errorf("idp: no page template %q", name))
+		return
+	}
+	nonce, err := s.nonce(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d := gin.H{"Title": "Rolegate"}
+	for k, v := range data {
+		d[k] = v
+	}
+	var user *store.User
+	if u, _, err := s.currentSession(c); err == nil {
+		user = u
+	} else if !store.IsCode(err, store.Unauthorized) {
+		s.log.Error("page: reading the session", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+	csrf, err := s.formToken(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d["Nonce"], d["CSRF"], d["User"] = nonce, csrf, user
+
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", d); err != nil {
+		s.fail(c, fmt.Errorf("idp: rendering %s: %w", name, err))
+		return
+	}
+	c.Header("Content-Security-Policy", csp(nonce, c.GetStringSlice(ctxAction)))
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	c.Abort()
+}
+
+// csp is the policy of an HTML page: scripts only with the nonce, styles only from here, and forms
+// only to here and to the sources a handler named.
+func csp(nonce string, formAction []string) string {
+	actions := []string{"'self'"}
+	for _, a := range formAction {
+		// A source is one token; anything that could end the directive is a programmer error, dropped.
+		if a != "" && !strings.ContainsAny(a, ";,'\"") && !strings.ContainsFunc(a, isSpaceOrControl) {
+			actions = append(actions, a)
+		}
+	}
+	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'self'; img-src 'self' data:; " +
+		"form-action " + strings.Join(actions, " ") + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// nonce returns this response's CSP nonce: 16 random bytes in base64.
+func (s *Server) nonce(c *gin.Context) (string, error) {
+	if n := c.GetString(ctxNonce); n != "" {
+		return n, nil
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("idp: nonce: %w", err)
+	}
+	n := base64.StdEncoding.EncodeToString(b[:])
+	c.Set(ctxNonce, n)
+	return n, nil
+}
+
+// failPage is fail for browsers: error.html with the error code's status and its user-facing
+// message. Internal errors are logged and shown only as "internal error".
+func (s *Server) failPage(c *gin.Context, err error) {
+	code := store.ErrorCode(err)
+	status := statusOf[code]
+	switch {
+	case errors.Is(err, context.Canceled):
+		status = 499 // the client went away; nobody reads this
+	case code == store.Internal:
+		s.log.Error("request failed", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+	title := http.StatusText(status)
+	if title == "" {
+		title = "Error"
+	}
+	s.page(c, status, "error", gin.H{"Title": title, "Message": store.ErrorMessage(err),
+		"RequestID": c.GetString(ctxRequestID)})
+}
