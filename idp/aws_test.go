@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"rolegate/certs"
 	"rolegate/idp"
 	"rolegate/store"
-	"rolegate/store/sqlite"
 )
 
 // awsWeb is a web fixture with signing keys and AWS data: alice is in devs, which has ReadOnly in
@@ -32,24 +30,9 @@ type awsWeb struct {
 func newAWSWeb(t *testing.T, demo ...string) *awsWeb {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	kek, _, err := certs.GenerateKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testStore(t)
 	w := &awsWeb{web: &web{store: st, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, hasher: newHasher()}}
-	w.ring = certs.NewKeyring(st, kek, 2048, "test", w.clock.Now)
-	w.ring.Refresh = 0
-	if err := w.ring.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w.ring = testRing(t, st, w.clock.Now)
 	var h http.Handler
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
 	t.Cleanup(w.srv.Close)

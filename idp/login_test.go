@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,7 +19,6 @@ import (
 	"rolegate/idp"
 	"rolegate/idp/password"
 	"rolegate/store"
-	"rolegate/store/sqlite"
 	"rolegate/store/sqlstore"
 )
 
@@ -53,14 +51,7 @@ type web struct {
 // newWeb starts a server whose base URL is its own (http) address, or baseURL when given.
 func newWeb(t *testing.T, baseURL ...string) *web {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	st := testStore(t)
 	w := &web{store: st, clock: &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}, hasher: newHasher()}
 	var h http.Handler
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))

@@ -10,14 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"rolegate/assertions/samltest"
 	"rolegate/certs"
 	"rolegate/idp"
-	"rolegate/store/sqlite"
 	"rolegate/store/sqlstore"
 )
 
@@ -29,24 +27,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	kek, _, err := certs.GenerateKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring := certs.NewKeyring(st, kek, 2048, "test", nil)
-	ring.Refresh = 0
-	if err := ring.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testStore(t)
+	ring := testRing(t, st, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(idp.New(idp.Config{BaseURL: "https://idp.example.com"}, st, ring, log).Handler())
 	t.Cleanup(srv.Close)
