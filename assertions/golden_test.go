@@ -16,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func goldenSigner(t *testing.T) assertions.Signer {
+func goldenSigner(t testing.TB) assertions.Signer {
 	t.Helper()
 	read := func(name string) *pem.Block {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", "golden", name))
