@@ -95,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/saml/metadata", s.metadata)
 	s.webRoutes(r)
 	r.GET("/aws/signin", s.awsSignIn)
+	s.ssoRoutes(r)
 	if len(s.cfg.DemoAccounts) > 0 {
 		r.POST(demoACSPath, s.debugAWSSignIn)
 	}
@@ -197,7 +198,7 @@ func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	h.Set("Cache-Control", "no-store")
 	c.Next()

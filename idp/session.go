@@ -336,6 +336,11 @@ func (s *Server) sameOrigin(c *gin.Context) bool {
 		return false
 	}
 	origin := c.GetHeader("Origin")
+	if origin == "null" {
+		// A privacy setting can make a browser send "null" even to the form's own site; only the
+		// browser's own Sec-Fetch-Site, which pages cannot forge, may vouch for such a request.
+		return c.GetHeader("Sec-Fetch-Site") == "same-origin"
+	}
 	return origin == "" || strings.EqualFold(normalOrigin(origin), s.origin(c))
 }
 

@@ -189,7 +189,7 @@ func csp(nonce string, formAction []string) string {
 
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
-// nonce returns this response's CSP nonce: 16 random bytes in base64.
+// nonce returns this response's CSP nonce: 16 random bytes in base64url: no "+" for html/template to escape.
 func (s *Server) nonce(c *gin.Context) (string, error) {
 	if n := c.GetString(ctxNonce); n != "" {
 		return n, nil
@@ -198,7 +198,7 @@ func (s *Server) nonce(c *gin.Context) (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("idp: nonce: %w", err)
 	}
-	n := base64.StdEncoding.EncodeToString(b[:])
+	n := base64.RawURLEncoding.EncodeToString(b[:])
 	c.Set(ctxNonce, n)
 	return n, nil
 }

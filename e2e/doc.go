@@ -1,0 +1,9 @@
+// Package e2e holds Rolegate's real-browser end-to-end tests. They drive Debian's Chromium
+// (/usr/bin/chromium) over the DevTools protocol with chromedp: sign in, open the portal, take a role,
+// and follow the auto-POST page to a local TLS server that stands in for AWS's sign-in endpoint
+// (Chromium maps signin.aws.amazon.com to it with --host-resolver-rules), so the page, its CSP and its
+// form are exactly what a user gets. The package has no code of its own; everything is in _test files.
+//
+// Without /usr/bin/chromium the tests fail under CI=true and skip loudly elsewhere. They never
+// download a browser. Screenshots go to test-artifacts/screenshots/ at the repository root.
+package e2e

@@ -1,0 +1,683 @@
+package idp
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml"
+	"github.com/gin-gonic/gin"
+	xrv "github.com/mattermost/xml-roundtrip-validator"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"rolegate/assertions"
+	"rolegate/certs"
+	"rolegate/store"
+)
+
+// SP-initiated SSO for registered SAML service providers.
+//
+// GET|POST /saml/sso takes an AuthnRequest (HTTP-Redirect or HTTP-POST binding), has crewjam validate
+// it against the SP's stored metadata, and keeps the validated request server-side under a random
+// handle whose hash is the key; the browser gets the handle in the rg_sso cookie and goes on to
+// /saml/sso/continue. That page signs the user in if needed (crewjam's 90 s limit on a request's age
+// therefore never meets a slow login or MFA page), consumes the request once, and answers with a page
+// whose form posts the signed Response to the ACS the request chose from the SP's metadata.
+const (
+	ssoPath         = "/saml/sso"
+	ssoContinuePath = "/saml/sso/continue"
+	ssoCookie       = "rg_sso"
+	// ssoPendingFor is how long a validated request waits for its user to sign in.
+	ssoPendingFor = 30 * time.Minute
+
+	maxSSOQuery = 16 << 10 // bytes of query string on /saml/sso
+	// maxSAMLRequest bounds the SAMLRequest value as sent and the AuthnRequest XML once decoded.
+	maxSAMLRequest   = 64 << 10
+	maxRelayState    = 2048
+	maxRequestID     = 256
+	maxSSOErrorRunes = 300
+
+	// MaxSPMetadataBytes is the largest SP metadata document Rolegate accepts.
+	MaxSPMetadataBytes = 1 << 20
+
+	msgSSOGone   = "the sign-in request expired or was already used; start again from the application"
+	msgSSOReplay = "this sign-in request was already used"
+
+	// Attributes of a generic SP's assertion (URI names, as in the LDAP/eduMember schemas).
+	attrMail        = "urn:oid:0.9.2342.19200300100.1.3"
+	attrDisplayName = "urn:oid:2.16.840.1.113730.3.1.241"
+	attrUID         = "urn:oid:0.9.2342.19200300100.1.1"
+	attrIsMemberOf  = "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"
+)
+
+func (s *Server) ssoRoutes(r *gin.Engine) {
+	r.GET(ssoPath, s.ssoRequest)
+	r.POST(ssoPath, s.ssoRequest)
+	r.GET(ssoContinuePath, s.ssoContinue)
+}
+
+// ---- SP metadata
+
+// ParseSPMetadata parses a SAML service provider's metadata, as `rolegate sp add` stores it: one
+// md:EntityDescriptor, or an md:EntitiesDescriptor holding exactly one SP. It must describe an SP
+// (an SPSSODescriptor) with at least one HTTP-POST AssertionConsumerService, and every ACS of a
+// known binding must be an https URL.
+func ParseSPMetadata(raw []byte) (*saml.EntityDescriptor, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, store.Errorf(store.Invalid, "the metadata is empty")
+	}
+	if len(raw) > MaxSPMetadataBytes {
+		return nil, store.Errorf(store.Invalid, "the metadata is larger than 1 MiB")
+	}
+	root, err := rootElement(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
+		return nil, store.Errorf(store.Invalid, "the metadata is not well-formed XML: %s", bounded(err.Error(), maxSSOErrorRunes))
+	}
+	var ed *saml.EntityDescriptor
+	switch root {
+	case xml.Name{Space: assertions.NSMetadata, Local: "EntityDescriptor"}:
+		ed = new(saml.EntityDescriptor)
+		if err := xml.Unmarshal(raw, ed); err != nil {
+			return nil, notMetadata(err)
+		}
+	case xml.Name{Space: assertions.NSMetadata, Local: "EntitiesDescriptor"}:
+		var all saml.EntitiesDescriptor
+		if err := xml.Unmarshal(raw, &all); err != nil {
+			return nil, notMetadata(err)
+		}
+		sps := spEntities(&all, nil)
+		if len(sps) != 1 {
+			return nil, store.Errorf(store.Invalid, "the metadata is an EntitiesDescriptor holding %d service providers; register exactly one at a time", len(sps))
+		}
+		ed = sps[0]
+	default:
+		return nil, store.Errorf(store.Invalid, "the metadata's root element is <%s>, not a SAML md:EntityDescriptor or md:EntitiesDescriptor",
+			bounded(root.Local, 64))
+	}
+	if err := checkSPMetadata(ed); err != nil {
+		return nil, err
+	}
+	return ed, nil
+}
+
+func notMetadata(err error) error {
+	return store.Errorf(store.Invalid, "the metadata is not valid SAML metadata: %s", bounded(err.Error(), maxSSOErrorRunes))
+}
+
+// rootElement returns the name of the document's first element.
+func rootElement(raw []byte) (xml.Name, error) {
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return xml.Name{}, store.Errorf(store.Invalid, "the metadata is not XML: no root element")
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			return se.Name, nil
+		}
+	}
+}
+
+// spEntities collects the entities of an EntitiesDescriptor, nested ones too, that describe an SP.
+func spEntities(all *saml.EntitiesDescriptor, out []*saml.EntityDescriptor) []*saml.EntityDescriptor {
+	for i := range all.EntityDescriptors {
+		if len(all.EntityDescriptors[i].SPSSODescriptors) > 0 {
+			out = append(out, &all.EntityDescriptors[i])
+		}
+	}
+	for i := range all.EntitiesDescriptors {
+		out = spEntities(&all.EntitiesDescriptors[i], out)
+	}
+	return out
+}
+
+func checkSPMetadata(ed *saml.EntityDescriptor) error {
+	id := ed.EntityID
+	if id == "" || len(id) > 1024 || id != bounded(id, 1024) {
+		return store.Errorf(store.Invalid, "the metadata's entityID is empty, longer than 1024 characters or holds control characters")
+	}
+	if len(ed.SPSSODescriptors) == 0 {
+		return store.Errorf(store.Invalid, "the metadata of %q has no SPSSODescriptor: it does not describe a SAML service provider", id)
+	}
+	posts := 0
+	for _, d := range ed.SPSSODescriptors {
+		for _, acs := range d.AssertionConsumerServices {
+			if acs.Location == "" {
+				continue // a binding crewjam does not know (such as PAOS): it blanks the Location, and Rolegate never uses it
+			}
+			if !httpsURL(acs.Location) {
+				return store.Errorf(store.Invalid, "the assertion consumer service %q (binding %s, index %d) of %q is not an https URL: Rolegate sends assertions only over https",
+					bounded(acs.Location, 512), bindingName(acs.Binding), acs.Index, id)
+			}
+			if acs.Binding == saml.HTTPPostBinding {
+				posts++
+			}
+		}
+	}
+	if posts == 0 {
+		return store.Errorf(store.Invalid, "the metadata of %q has no AssertionConsumerService with the HTTP-POST binding: Rolegate can only post assertions", id)
+	}
+	return nil
+}
+
+// httpsURL reports whether s is an absolute https URL with a host and no user info.
+func httpsURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+}
+
+func bindingName(b string) string {
+	if i := strings.LastIndexByte(b, ':'); i >= 0 && i+1 < len(b) {
+		return bounded(b[i+1:], 64)
+	}
+	return bounded(b, 64)
+}
+
+// SPACSURLs lists the https HTTP-POST ACS locations of an SP: where Rolegate may post its assertions.
+func SPACSURLs(ed *saml.EntityDescriptor) []string {
+	var out []string
+	for _, d := range ed.SPSSODescriptors {
+		for _, acs := range d.AssertionConsumerServices {
+			if acs.Binding == saml.HTTPPostBinding && httpsURL(acs.Location) {
+				out = append(out, acs.Location)
+			}
+		}
+	}
+	return out
+}
+
+// spProvider is crewjam's ServiceProviderProvider over the store. An unknown SP is os.ErrNotExist
+// (compared with ==, so never wrapped); a store failure is kept in err, so that the handler can
+// answer it as the internal error it is rather than as a bad request.
+type spProvider struct {
+	s   *Server
+	ctx context.Context
+	err error
+}
+
+func (p *spProvider) GetServiceProvider(_ *http.Request, entityID string) (*saml.EntityDescriptor, error) {
+	ed, err := p.lookup(entityID)
+	if store.IsCode(err, store.NotFound) {
+		return nil, os.ErrNotExist
+	}
+	return ed, err
+}
+
+func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, error) {
+	if entityID == "" {
+		return nil, store.Errorf(store.NotFound, "no service provider")
+	}
+	sp, err := p.s.store.GetServiceProvider(p.ctx, entityID)
+	if store.IsCode(err, store.NotFound) {
+		return nil, err
+	} else if err != nil {
+		p.err = err
+		return nil, errors.New("the service provider registry is unavailable")
+	}
+	ed, err := ParseSPMetadata(sp.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("its registered metadata is no longer acceptable (%s)", store.ErrorMessage(err))
+	}
+	if ed.EntityID != entityID {
+		return nil, fmt.Errorf("its registered metadata names another entity, %q", ed.EntityID)
+	}
+	return ed, nil
+}
+
+// ---- the IdP
+
+// samlIdP is a crewjam IdentityProvider for one request: RSA-SHA256 with the current key, a
+// logger (crewjam panics without one), and this server's entity ID and SSO URL.
+func (s *Server) samlIdP(ctx context.Context, spp saml.ServiceProviderProvider) (*saml.IdentityProvider, *certs.Key, error) {
+	if s.keys == nil {
+		return nil, nil, errors.New("idp: no keyring: SAML sign-in is not configured")
+	}
+	key, err := s.keys.Current(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	md, err := url.Parse(assertions.EntityID(s.cfg.BaseURL))
+	if err != nil || !md.IsAbs() {
+		return nil, nil, fmt.Errorf("idp: base URL %q is not absolute", s.cfg.BaseURL)
+	}
+	sso, err := url.Parse(assertions.SSOURL(s.cfg.BaseURL))
+	if err != nil {
+		return nil, nil, err
+	}
+	return &saml.IdentityProvider{
+		Signer:                  key.Signer,
+		Certificate:             key.Cert,
+		Logger:                  slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		MetadataURL:             *md,
+		SSOURL:                  *sso,
+		SignatureMethod:         dsig.RSASHA256SignatureMethod,
+		ServiceProviderProvider: spp,
+	}, key, nil
+}
+
+// crewjamSafe runs fn, turning a panic in crewjam (it has a few) into an error.
+func crewjamSafe(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("saml library panic: %v", v)
+		}
+	}()
+	return fn()
+}
+
+// ---- GET|POST /saml/sso
+
+func (s *Server) ssoRequest(c *gin.Context) {
+	refuse := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		s.log.Info("sso: request refused", "request_id", c.GetString(ctxRequestID), "reason", msg, "client", c.ClientIP())
+		s.failPage(c, &store.Error{Code: store.Invalid, Message: msg})
+	}
+	// Bound the input before crewjam sees it.
+	if len(c.Request.URL.RawQuery) > maxSSOQuery {
+		refuse("the sign-in request is too large: its query string is over %d KiB", maxSSOQuery>>10)
+		return
+	}
+	var encoded, relay string
+	redirect := c.Request.Method == http.MethodGet
+	if redirect {
+		q := c.Request.URL.Query()
+		encoded, relay = q.Get("SAMLRequest"), q.Get("RelayState")
+	} else {
+		if err := c.Request.ParseForm(); err != nil {
+			refuse("the sign-in request is too large or malformed")
+			return
+		}
+		encoded, relay = c.Request.PostForm.Get("SAMLRequest"), c.Request.PostForm.Get("RelayState")
+	}
+	switch {
+	case encoded == "":
+		refuse("the sign-in request carries no SAMLRequest; start again from the application")
+		return
+	case len(encoded) > maxSAMLRequest:
+		refuse("the sign-in request is too large: its SAMLRequest is over %d KiB", maxSAMLRequest>>10)
+		return
+	case len(relay) > maxRelayState:
+		refuse("the sign-in request's RelayState is longer than %d bytes", maxRelayState)
+		return
+	}
+	raw, err := decodeSAMLRequest(encoded, redirect)
+	if err != nil {
+		refuse("%s", err)
+		return
+	}
+	// Preconditions crewjam assumes (it dereferences the Issuer) or does not check (the ID).
+	var pre saml.AuthnRequest
+	if err := xml.Unmarshal(raw, &pre); err != nil {
+		refuse("the SAMLRequest is not a SAML 2.0 AuthnRequest")
+		return
+	}
+	switch {
+	case pre.Issuer == nil || strings.TrimSpace(pre.Issuer.Value) == "":
+		refuse("the AuthnRequest names no Issuer: Rolegate cannot tell which application sent it")
+		return
+	case pre.ID == "" || len(pre.ID) > maxRequestID:
+		refuse("the AuthnRequest has no ID, or one longer than %d characters", maxRequestID)
+		return
+	case pre.ProtocolBinding != "" && pre.ProtocolBinding != saml.HTTPPostBinding:
+		refuse("the AuthnRequest asks for the response binding %s; Rolegate answers only with HTTP-POST", bindingName(pre.ProtocolBinding))
+		return
+	}
+
+	ctx := c.Request.Context()
+	spp := &spProvider{s: s, ctx: ctx}
+	idp, _, err := s.samlIdP(ctx, spp)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	var req *saml.IdpAuthnRequest
+	err = crewjamSafe(func() error {
+		var err error
+		if req, err = saml.NewIdpAuthnRequest(idp, c.Request); err != nil {
+			return err
+		}
+		req.Now = s.now() // the server's one clock, not crewjam's global
+		return req.Validate()
+	})
+	if spp.err != nil {
+		s.failPage(c, spp.err)
+		return
+	}
+	if err != nil {
+		refuse("the sign-in request was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
+		return
+	}
+	acs, err := chooseACS(req)
+	if err != nil {
+		refuse("%s", err)
+		return
+	}
+
+	handle, err := newToken()
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	now := s.now()
+	err = s.store.SavePendingRequest(ctx, &store.PendingRequest{
+		HandleHash: hashToken(handle),
+		SPEntityID: req.ServiceProviderMetadata.EntityID,
+		RequestID:  req.Request.ID,
+		ACSURL:     acs.Location,
+		RelayState: req.RelayState,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(ssoPendingFor),
+	})
+	if store.IsCode(err, store.Conflict) {
+		refuse(msgSSOReplay)
+		return
+	} else if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.setSSOCookie(c, handle, int(ssoPendingFor/time.Second))
+	c.Redirect(http.StatusSeeOther, ssoContinuePath)
+}
+
+// decodeSAMLRequest returns the AuthnRequest XML of a SAMLRequest value: base64, and for the
+// Redirect binding DEFLATE, bounded at maxSAMLRequest bytes (crewjam itself allows 10 MiB).
+func decodeSAMLRequest(encoded string, deflated bool) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return nil, errors.New("the SAMLRequest is not base64")
+	}
+	if !deflated {
+		return b, nil
+	}
+	fr := flate.NewReader(bytes.NewReader(b))
+	defer fr.Close()
+	out, err := io.ReadAll(io.LimitReader(fr, maxSAMLRequest+1))
+	switch {
+	case err != nil:
+		return nil, errors.New("the SAMLRequest cannot be decompressed (HTTP-Redirect uses raw DEFLATE)")
+	case len(out) > maxSAMLRequest:
+		return nil, fmt.Errorf("the sign-in request is too large: its SAMLRequest decompresses to over %d KiB", maxSAMLRequest>>10)
+	}
+	return out, nil
+}
+
+// chooseACS checks the endpoint crewjam picked from the SP's metadata: it must take HTTP-POST and be
+// https. When the request named the ACS by URL only, or not at all, and crewjam picked another
+// binding's endpoint, a POST endpoint at the same URL (or the SP's default POST one) is used instead.
+func chooseACS(req *saml.IdpAuthnRequest) (*saml.IndexedEndpoint, error) {
+	acs := req.ACSEndpoint
+	if acs == nil || req.SPSSODescriptor == nil {
+		return nil, errors.New("the application's metadata names no assertion consumer service for this request")
+	}
+	if acs.Binding != saml.HTTPPostBinding && req.Request.AssertionConsumerServiceIndex == "" {
+		want := req.Request.AssertionConsumerServiceURL
+		var best *saml.IndexedEndpoint
+		for i := range req.SPSSODescriptor.AssertionConsumerServices {
+			e := &req.SPSSODescriptor.AssertionConsumerServices[i]
+			if e.Binding != saml.HTTPPostBinding || (want != "" && e.Location != want) {
+				continue
+			}
+			if best == nil || (e.IsDefault != nil && *e.IsDefault) {
+				best = e
+			}
+		}
+		if best != nil {
+			acs = best
+		}
+	}
+	if acs.Binding != saml.HTTPPostBinding {
+		return nil, fmt.Errorf("the assertion consumer service %q takes the %s binding; Rolegate answers only with HTTP-POST",
+			bounded(acs.Location, 512), bindingName(acs.Binding))
+	}
+	if !httpsURL(acs.Location) {
+		return nil, fmt.Errorf("the assertion consumer service %q is not an https URL", bounded(acs.Location, 512))
+	}
+	e := *acs
+	req.ACSEndpoint = &e
+	return &e, nil
+}
+
+// setSSOCookie sets (or, with a negative maxAge, deletes) the handle of the pending request; it is
+// only sent back to /saml/sso and below.
+func (s *Server) setSSOCookie(c *gin.Context, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: ssoCookie, Value: value, Path: ssoPath, MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+}
+
+// ---- GET /saml/sso/continue
+
+func (s *Server) ssoContinue(c *gin.Context) {
+	u, sess, ok := s.requireLogin(c)
+	if !ok {
+		return
+	}
+	ctx, now := c.Request.Context(), s.now()
+	gone := func() {
+		s.setSSOCookie(c, "", -1)
+		s.failPage(c, store.Errorf(store.Invalid, msgSSOGone))
+	}
+	handle, err := c.Cookie(ssoCookie)
+	if err != nil || !wellFormed(handle) {
+		gone()
+		return
+	}
+	hash := hashToken(handle)
+	p, err := s.store.GetPendingRequest(ctx, hash, now)
+	if store.IsCode(err, store.NotFound) {
+		gone()
+		return
+	} else if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if err := s.store.ConsumePendingRequest(ctx, hash, now); store.IsCode(err, store.NotFound) {
+		gone() // another tab or replica took it first
+		return
+	} else if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.setSSOCookie(c, "", -1)
+
+	audit := &store.AuditEvent{Time: now, Type: "assertion", User: u.Name, ClientAddr: c.ClientIP(),
+		UserAgent: bounded(c.Request.UserAgent(), maxUserAgent),
+		Details:   map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}}
+	deny := func(err error) {
+		audit.Result = "refused: " + store.ErrorMessage(err)
+		if aerr := s.store.AppendAudit(ctx, audit); aerr != nil {
+			s.log.Error("audit", "request_id", c.GetString(ctxRequestID), "err", aerr)
+		}
+		s.failPage(c, err)
+	}
+
+	spp := &spProvider{s: s, ctx: ctx}
+	idp, key, err := s.samlIdP(ctx, spp)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	ed, err := spp.lookup(p.SPEntityID)
+	switch {
+	case spp.err != nil:
+		s.failPage(c, spp.err)
+		return
+	case store.IsCode(err, store.NotFound):
+		deny(store.Errorf(store.Invalid, "the application %q is no longer registered with Rolegate", p.SPEntityID))
+		return
+	case err != nil:
+		deny(store.Errorf(store.Invalid, "the application %q cannot be signed in to: %s", p.SPEntityID, err))
+		return
+	}
+	spsso, acs := findPostACS(ed, p.ACSURL)
+	if acs == nil {
+		deny(store.Errorf(store.Invalid, "the assertion consumer service %q is no longer in the metadata of %q; start again from the application",
+			p.ACSURL, p.SPEntityID))
+		return
+	}
+	groups, err := s.store.UserGroups(ctx, u.Name)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	maker := &ssoAssertionMaker{user: u, sess: sess, groups: groups, assertionID: newXMLID()}
+	idp.AssertionMaker = maker
+	req := &saml.IdpAuthnRequest{
+		IDP:                     idp,
+		HTTPRequest:             c.Request,
+		RelayState:              p.RelayState,
+		Now:                     now,
+		ServiceProviderMetadata: ed,
+		SPSSODescriptor:         spsso,
+		ACSEndpoint:             acs,
+		Request:                 saml.AuthnRequest{ID: p.RequestID},
+	}
+	var form saml.IdpAuthnRequestForm
+	err = crewjamSafe(func() error {
+		if err := maker.MakeAssertion(req, nil); err != nil {
+			return err
+		}
+		if err := req.MakeAssertionEl(); err != nil {
+			return err
+		}
+		if err := req.MakeResponse(); err != nil {
+			return err
+		}
+		var err error
+		form, err = req.PostBinding()
+		return err
+	})
+	if err != nil {
+		deny(fmt.Errorf("idp: building the response for %q: %w", p.SPEntityID, err))
+		return
+	}
+
+	audit.Result = "ok"
+	audit.Details["assertion_id"] = maker.assertionID
+	audit.Details["authn_context"] = maker.authnContext()
+	audit.Details["signing_key"] = key.ID
+	audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
+	if err := s.store.AppendAudit(ctx, audit); err != nil {
+		s.failPage(c, err) // no audit record, no assertion
+		return
+	}
+	if u, err := url.Parse(form.URL); err == nil {
+		c.Set(ctxAction, []string{u.Scheme + "://" + u.Host})
+	}
+	s.page(c, http.StatusOK, "sso_post", gin.H{
+		"Title":        "Signing in",
+		"SP":           ed.EntityID,
+		"ACS":          form.URL,
+		"SAMLResponse": form.SAMLResponse,
+		"RelayState":   form.RelayState,
+	})
+}
+
+// findPostACS finds the https HTTP-POST ACS at location in the SP's metadata, as it is now.
+func findPostACS(ed *saml.EntityDescriptor, location string) (*saml.SPSSODescriptor, *saml.IndexedEndpoint) {
+	for i := range ed.SPSSODescriptors {
+		d := &ed.SPSSODescriptors[i]
+		for j := range d.AssertionConsumerServices {
+			e := d.AssertionConsumerServices[j]
+			if e.Binding == saml.HTTPPostBinding && e.Location == location && httpsURL(e.Location) {
+				return d, &e
+			}
+		}
+	}
+	return nil, nil
+}
+
+// ssoAssertionMaker is crewjam's AssertionMaker for a generic SP: a persistent NameID (the user's
+// Subject), mail, displayName, uid and isMemberOf, an MFA-aware AuthnContext, and a lifetime of
+// assertions.AssertionLifetime set here rather than through crewjam's globals.
+type ssoAssertionMaker struct {
+	user        *store.User
+	sess        *store.Session
+	groups      []string
+	assertionID string
+}
+
+func (m *ssoAssertionMaker) authnContext() string {
+	if strings.Contains(m.sess.AuthMethods, "otp") || strings.Contains(m.sess.AuthMethods, "webauthn") {
+		return assertions.ContextMFA
+	}
+	return assertions.ContextPassword
+}
+
+// MakeAssertion sets req.Assertion; the crewjam Session is not used (the user and their session
+// are the maker's own).
+func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Session) error {
+	if m.user.Subject == "" {
+		return errors.New("the user has no subject")
+	}
+	now := req.Now.UTC()
+	expires := now.Add(assertions.AssertionLifetime)
+	idpID, spID := req.IDP.MetadataURL.String(), req.ServiceProviderMetadata.EntityID
+
+	var attrs []saml.Attribute
+	attr := func(name, friendly string, values ...string) {
+		a := saml.Attribute{Name: name, FriendlyName: friendly, NameFormat: assertions.AttrNameFmtURI}
+		for _, v := range values {
+			a.Values = append(a.Values, saml.AttributeValue{Type: "xs:string", Value: v})
+		}
+		if len(a.Values) > 0 {
+			attrs = append(attrs, a)
+		}
+	}
+	if m.user.Email != "" {
+		attr(attrMail, "mail", m.user.Email)
+	}
+	if m.user.DisplayName != "" {
+		attr(attrDisplayName, "displayName", m.user.DisplayName)
+	}
+	attr(attrUID, "uid", m.user.Name)
+	attr(attrIsMemberOf, "isMemberOf", m.groups...)
+
+	sessionEnds := m.sess.ExpiresAt.UTC()
+	req.Assertion = &saml.Assertion{
+		ID:           m.assertionID,
+		IssueInstant: now,
+		Version:      "2.0",
+		Issuer:       saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: idpID},
+		Subject: &saml.Subject{
+			NameID: &saml.NameID{Format: assertions.NameIDPersistent, NameQualifier: idpID, SPNameQualifier: spID, Value: m.user.Subject},
+			SubjectConfirmations: []saml.SubjectConfirmation{{
+				Method: assertions.MethodBearer,
+				SubjectConfirmationData: &saml.SubjectConfirmationData{
+					InResponseTo: req.Request.ID,
+					NotOnOrAfter: expires,
+					Recipient:    req.ACSEndpoint.Location,
+				},
+			}},
+		},
+		Conditions: &saml.Conditions{
+			NotBefore:            now.Add(-time.Minute), // room for SPs whose clocks run behind
+			NotOnOrAfter:         expires,
+			AudienceRestrictions: []saml.AudienceRestriction{{Audience: saml.Audience{Value: spID}}},
+		},
+		AuthnStatements: []saml.AuthnStatement{{
+			AuthnInstant:        m.sess.AuthenticatedAt.UTC(),
+			SessionIndex:        sessionIndex(m.sess),
+			SessionNotOnOrAfter: &sessionEnds,
+			AuthnContext:        saml.AuthnContext{AuthnContextClassRef: &saml.AuthnContextClassRef{Value: m.authnContext()}},
+		}},
+	}
+	if len(attrs) > 0 {
+		req.Assertion.AttributeStatements = []saml.AttributeStatement{{Attributes: attrs}}
+	}
+	return nil
+}

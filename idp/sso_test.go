@@ -1,0 +1,570 @@
+package idp_test
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/xml"
+	"html"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+
+	"rolegate/assertions"
+	"rolegate/assertions/samltest"
+	"rolegate/idp"
+	"rolegate/store"
+)
+
+const (
+	testSPEntityID = "https://sp.example.com/saml/metadata"
+	testSPACS      = "https://sp.example.com/saml/acs"
+	ssoPassword    = "correct horse battery"
+)
+
+// ssoWeb is an awsWeb (alice, in group devs, with an email) whose store also registers a crewjam
+// ServiceProvider that trusts the IdP's metadata from GET /saml/metadata.
+type ssoWeb struct {
+	*awsWeb
+	sp    *saml.ServiceProvider
+	alice *store.User
+}
+
+// newSSOWeb builds the fixture; with encrypt, the SP has a key, so its metadata asks for encrypted
+// assertions.
+func newSSOWeb(t *testing.T, encrypt bool) *ssoWeb {
+	t.Helper()
+	w := &ssoWeb{awsWeb: newAWSWeb(t)}
+	ctx := context.Background()
+	var err error
+	w.alice, err = w.store.UpdateUser(ctx, "alice", func(u *store.User) error { u.DisplayName = "Alice Example"; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sp = newTestSP(t, w, testSPEntityID, testSPACS, encrypt)
+	md, err := xml.MarshalIndent(w.sp.Metadata(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idp.ParseSPMetadata(md); err != nil {
+		t.Fatalf("the test SP's metadata is refused: %v\n%s", err, md)
+	}
+	if err := w.store.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: testSPEntityID, Metadata: md}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// newTestSP is a crewjam SP with the given entity ID and ACS, trusting the IdP's published metadata.
+func newTestSP(t *testing.T, w *ssoWeb, entityID, acs string, withKey bool) *saml.ServiceProvider {
+	t.Helper()
+	resp, err := http.Get(w.srv.URL + "/saml/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /saml/metadata: %d %v", resp.StatusCode, err)
+	}
+	var idpMD saml.EntityDescriptor
+	if err := xml.Unmarshal(raw, &idpMD); err != nil {
+		t.Fatal(err)
+	}
+	mdURL, _ := url.Parse(entityID)
+	acsURL, _ := url.Parse(acs)
+	sp := &saml.ServiceProvider{EntityID: entityID, MetadataURL: *mdURL, AcsURL: *acsURL, IDPMetadata: &idpMD,
+		AuthnNameIDFormat: saml.PersistentNameIDFormat}
+	if withKey {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test sp"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp.Key = key
+		if sp.Certificate, err = x509.ParseCertificate(der); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sp
+}
+
+// authnRequest is a fresh AuthnRequest from sp to this IdP, changed by mod.
+func (w *ssoWeb) authnRequest(t *testing.T, sp *saml.ServiceProvider, binding string, mod ...func(*saml.AuthnRequest)) *saml.AuthnRequest {
+	t.Helper()
+	req, err := sp.MakeAuthenticationRequest(w.srv.URL+"/saml/sso", binding, saml.HTTPPostBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mod {
+		m(req)
+	}
+	return req
+}
+
+// redirectPath is the HTTP-Redirect binding of req: the path and query of /saml/sso.
+func (w *ssoWeb) redirectPath(t *testing.T, req *saml.AuthnRequest, relay string) string {
+	t.Helper()
+	u, err := req.Redirect(relay, w.sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Scheme + "://" + u.Host + u.Path; got != w.srv.URL+"/saml/sso" {
+		t.Fatalf("the SP sends its request to %s", got)
+	}
+	return u.RequestURI()
+}
+
+// postForm is the HTTP-POST binding of req.
+func postForm(t *testing.T, req *saml.AuthnRequest, relay string) url.Values {
+	t.Helper()
+	doc := etree.NewDocument()
+	doc.SetRoot(req.Element())
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(raw)}}
+	if relay != "" {
+		f.Set("RelayState", relay)
+	}
+	return f
+}
+
+var (
+	ssoActionRE   = regexp.MustCompile(`<form method="post" action="([^"]*)" id="saml-form">`)
+	nonceRE       = regexp.MustCompile(`script-src 'nonce-([^']+)'`)
+	scriptNonceRE = regexp.MustCompile(`<script nonce="([^"]+)">`)
+)
+
+// ssoPost reads the auto-POST page of /saml/sso/continue.
+func ssoPost(t *testing.T, resp *http.Response, body string) post {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("continue: %d\n%s", resp.StatusCode, body)
+	}
+	a, s := ssoActionRE.FindStringSubmatch(body), samlRE.FindStringSubmatch(body)
+	if a == nil || s == nil {
+		t.Fatalf("no auto-POST form:\n%s", body)
+	}
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(s[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := post{action: html.UnescapeString(a[1]), response: string(raw)}
+	if r := relayRE.FindStringSubmatch(body); r != nil {
+		p.relay = html.UnescapeString(r[1])
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	m := nonceRE.FindStringSubmatch(csp)
+	sm := scriptNonceRE.FindStringSubmatch(body) // html/template writes "+" in the nonce as &#43;
+	if m == nil || !strings.Contains(csp, "form-action 'self' https://sp.example.com;") || strings.Contains(csp, "unsafe") ||
+		sm == nil || html.UnescapeString(sm[1]) != m[1] || !strings.Contains(body, "<noscript>") {
+		t.Fatalf("CSP %q or a page without the nonced script and noscript button:\n%s", csp, body)
+	}
+	if c := setCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
+		t.Errorf("the page does not clear rg_sso: %q", c)
+	}
+	return p
+}
+
+// start sends the request to /saml/sso and expects the way on to /saml/sso/continue.
+func start(t *testing.T, b *browser, resp *http.Response, body string) {
+	t.Helper()
+	wantRedirect(t, resp, body, "/saml/sso/continue")
+	c := setCookieHeader(resp, "rg_sso")
+	for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/saml/sso", "Max-Age=1800"} {
+		if !strings.Contains(c, attr) {
+			t.Errorf("rg_sso cookie %q lacks %s", c, attr)
+		}
+	}
+	if strings.Contains(c, "Secure") {
+		t.Errorf("rg_sso cookie %q is Secure on an http base URL", c)
+	}
+}
+
+// ssoCookie reads the rg_sso cookie the browser would send to /saml/sso/continue.
+func (b *browser) ssoCookie() string {
+	u, _ := url.Parse(b.w.srv.URL + "/saml/sso/continue")
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == "rg_sso" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (b *browser) setSSOCookie(v string) {
+	u, _ := url.Parse(b.w.srv.URL + "/saml/sso")
+	b.jar.SetCookies(u, []*http.Cookie{{Name: "rg_sso", Value: v, Path: "/saml/sso"}})
+}
+
+// walk goes from a started request through sign-in to the auto-POST page.
+func walk(t *testing.T, b *browser) post {
+	t.Helper()
+	resp, body := b.get("/saml/sso/continue")
+	wantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
+	resp, body = b.login("alice", ssoPassword, "next", "/saml/sso/continue")
+	wantRedirect(t, resp, body, "/saml/sso/continue")
+	resp, body = b.get("/saml/sso/continue")
+	return ssoPost(t, resp, body)
+}
+
+// accept has the crewjam SP validate the Response, as it would at its ACS.
+func (w *ssoWeb) accept(t *testing.T, sp *saml.ServiceProvider, p post, requestID string) *saml.Assertion {
+	t.Helper()
+	acs, _ := url.Parse(testSPACS)
+	a, err := sp.ParseXMLResponse([]byte(p.response), []string{requestID}, *acs)
+	if err != nil {
+		var ire *saml.InvalidResponseError
+		if asIRE(err, &ire) {
+			t.Fatalf("the SP refuses the Response: %v\n%s", ire.PrivateErr, p.response)
+		}
+		t.Fatalf("the SP refuses the Response: %v", err)
+	}
+	return a
+}
+
+func asIRE(err error, out **saml.InvalidResponseError) bool {
+	e, ok := err.(*saml.InvalidResponseError)
+	*out = e
+	return ok
+}
+
+func attrValues(a *saml.Assertion, name string) []string {
+	var out []string
+	for _, st := range a.AttributeStatements {
+		for _, at := range st.Attributes {
+			if at.Name == name {
+				for _, v := range at.Values {
+					out = append(out, v.Value)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestSPInitiatedSignInWithTheRedirectBindingReachesTheSPsACS(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.browser(t)
+	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding)
+	resp, body := b.get(w.redirectPath(t, req, "state-42"))
+	start(t, b, resp, body)
+	p := walk(t, b)
+	if p.action != testSPACS || p.relay != "state-42" {
+		t.Fatalf("the form posts to %q with RelayState %q", p.action, p.relay)
+	}
+
+	a := w.accept(t, w.sp, p, req.ID)
+	if a.Subject.NameID.Value != w.alice.Subject || w.alice.Subject == "" ||
+		a.Subject.NameID.Format != assertions.NameIDPersistent || a.Subject.NameID.SPNameQualifier != testSPEntityID ||
+		a.Subject.NameID.NameQualifier != w.srv.URL+"/saml/metadata" {
+		t.Fatalf("NameID %+v; want the persistent subject %q", a.Subject.NameID, w.alice.Subject)
+	}
+	if sc := a.Subject.SubjectConfirmations[0].SubjectConfirmationData; sc.InResponseTo != req.ID || sc.Recipient != testSPACS || sc.Address != "" {
+		t.Errorf("SubjectConfirmationData %+v", sc)
+	}
+	if got := a.Conditions.NotOnOrAfter.Sub(a.IssueInstant); got != 5*time.Minute {
+		t.Errorf("the assertion lives %v; want 5m", got)
+	}
+	if got := a.AuthnStatements[0].AuthnContext.AuthnContextClassRef.Value; got != assertions.ContextPassword {
+		t.Errorf("AuthnContextClassRef %q", got)
+	}
+	for name, want := range map[string]string{
+		"urn:oid:0.9.2342.19200300100.1.3":  "alice@example.com",
+		"urn:oid:2.16.840.1.113730.3.1.241": "Alice Example",
+		"urn:oid:0.9.2342.19200300100.1.1":  "alice",
+		"urn:oid:1.3.6.1.4.1.5923.1.5.1.1":  "devs",
+	} {
+		if got := attrValues(a, name); len(got) != 1 || got[0] != want {
+			t.Errorf("attribute %s = %q; want %q", name, got, want)
+		}
+	}
+	if n := len(a.AttributeStatements[0].Attributes); n != 4 {
+		t.Errorf("%d attributes; want only mail, displayName, uid and isMemberOf", n)
+	}
+	if strings.Contains(p.response, "eduPerson") || strings.Contains(p.response, "rsa-sha1") || !strings.Contains(p.response, "rsa-sha256") {
+		t.Errorf("the Response must be RSA-SHA256 and carry no eduPerson attributes:\n%s", p.response)
+	}
+
+	cur, err := w.ring.Current(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, xpath := range []string{samltest.AssertionSignature, samltest.ResponseSignature} {
+		if err := samltest.VerifyXMLSec(t, []byte(p.response), cur.Cert, xpath); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	events, err := w.store.ListAudit(context.Background(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, e := range events {
+		if e.Type == "assertion" {
+			found = true
+			if e.User != "alice" || e.Result != "ok" || e.Details["sp"] != testSPEntityID || e.Details["assertion_id"] != a.ID ||
+				e.Details["request_id"] != req.ID || e.Details["acs"] != testSPACS {
+				t.Errorf("audit event %+v", e)
+			}
+		}
+	}
+	if !found {
+		t.Error("no assertion audit event")
+	}
+
+	// The same request again is a replay; continuing again finds nothing.
+	resp, body = w.browser(t).get(w.redirectPath(t, req, "state-42"))
+	if resp.StatusCode != http.StatusBadRequest || alert(body) != "this sign-in request was already used" {
+		t.Fatalf("replayed request: %d %q", resp.StatusCode, alert(body))
+	}
+	resp, body = b.get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "expired or was already used") {
+		t.Fatalf("continuing again: %d %q", resp.StatusCode, alert(body))
+	}
+}
+
+func TestSPInitiatedSignInWithThePOSTBindingAndAnEncryptedAssertion(t *testing.T) {
+	w := newSSOWeb(t, true)
+	b := w.browser(t)
+	b.login("alice", ssoPassword)
+	req := w.authnRequest(t, w.sp, saml.HTTPPostBinding)
+	resp, body := b.do(http.MethodPost, "/saml/sso", postForm(t, req, "https://sp.example.com/after?x=1&y=2"),
+		"Origin", "https://sp.example.com", "Sec-Fetch-Site", "cross-site")
+	start(t, b, resp, body)
+	// Signed in already: straight to the form.
+	resp, body = b.get("/saml/sso/continue")
+	p := ssoPost(t, resp, body)
+	if p.relay != "https://sp.example.com/after?x=1&y=2" {
+		t.Errorf("RelayState %q", p.relay)
+	}
+	if !strings.Contains(p.response, "EncryptedAssertion") {
+		t.Fatalf("the SP's metadata has an encryption key, but the assertion is not encrypted:\n%s", p.response)
+	}
+	a := w.accept(t, w.sp, p, req.ID)
+	if a.Subject.NameID.Value != w.alice.Subject {
+		t.Fatalf("NameID %q; want %q", a.Subject.NameID.Value, w.alice.Subject)
+	}
+}
+
+func TestTheAuthnContextSaysMFAWhenTheSessionUsedASecondFactor(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.browser(t)
+	tok := make([]byte, 32)
+	rand.Read(tok)
+	token := base64.RawURLEncoding.EncodeToString(tok)
+	sum := sha256.Sum256([]byte(token))
+	now := w.clock.Now()
+	if err := w.store.CreateSession(context.Background(), &store.Session{TokenHash: sum[:], UserID: w.alice.ID, AuthMethods: "pwd,otp",
+		AuthenticatedAt: now, CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	b.setCookie("rg_session", token)
+	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding)
+	resp, body := b.get(w.redirectPath(t, req, ""))
+	start(t, b, resp, body)
+	resp, body = b.get("/saml/sso/continue")
+	p := ssoPost(t, resp, body)
+	a := w.accept(t, w.sp, p, req.ID)
+	if got := a.AuthnStatements[0].AuthnContext.AuthnContextClassRef.Value; got != assertions.ContextMFA {
+		t.Fatalf("AuthnContextClassRef %q; want %q", got, assertions.ContextMFA)
+	}
+}
+
+func TestALoginThatTakesTenMinutesStillSucceeds(t *testing.T) {
+	w := newSSOWeb(t, false)
+	w.clock.Advance(-10 * time.Minute) // so that the SP, on the real clock, sees a fresh Response at the end
+	b := w.browser(t)
+	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now() })
+	resp, body := b.get(w.redirectPath(t, req, ""))
+	start(t, b, resp, body)
+	resp, body = b.get("/saml/sso/continue")
+	wantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
+	w.clock.Advance(10 * time.Minute) // far beyond crewjam's 90 s
+	resp, body = b.login("alice", ssoPassword, "next", "/saml/sso/continue")
+	wantRedirect(t, resp, body, "/saml/sso/continue")
+	resp, body = b.get("/saml/sso/continue")
+	a := w.accept(t, w.sp, ssoPost(t, resp, body), req.ID)
+	if a.Subject.NameID.Value != w.alice.Subject {
+		t.Fatalf("NameID %q", a.Subject.NameID.Value)
+	}
+}
+
+func TestAPendingRequestIsUsedOnceAndExpiresAfterThirtyMinutes(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.browser(t)
+	b.login("alice", ssoPassword)
+	resp, body := b.get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding), ""))
+	start(t, b, resp, body)
+	handle := b.ssoCookie()
+	if handle == "" {
+		t.Fatal("no rg_sso cookie for /saml/sso/continue")
+	}
+	resp, body = b.get("/saml/sso/continue")
+	ssoPost(t, resp, body)
+	// The page cleared the cookie; a browser that keeps it anyway gets nothing more.
+	b.setSSOCookie(handle)
+	resp, body = b.get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || alert(body) != "the sign-in request expired or was already used; start again from the application" {
+		t.Fatalf("continuing twice: %d %q", resp.StatusCode, alert(body))
+	}
+
+	resp, body = b.get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now() }), ""))
+	start(t, b, resp, body)
+	w.clock.Advance(31 * time.Minute)
+	b.login("alice", ssoPassword) // the session idled out meanwhile
+	resp, body = b.get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "expired or was already used") {
+		t.Fatalf("continuing after 31 minutes: %d %q", resp.StatusCode, alert(body))
+	}
+
+	// Without any rg_sso cookie.
+	resp, body = w.browser(t).get("/saml/sso/continue")
+	wantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
+	b2 := w.browser(t)
+	b2.login("alice", ssoPassword)
+	if resp, body = b2.get("/saml/sso/continue"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("continue without a request: %d\n%s", resp.StatusCode, body)
+	}
+	for _, e := range w.auditOf(t, "assertion") {
+		if e != "alice ok" {
+			t.Errorf("audit: %q", e)
+		}
+	}
+}
+
+// deflated is the Redirect-binding encoding of raw XML.
+func deflated(t *testing.T, raw []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	fw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	fw.Write(raw)
+	fw.Close()
+	return base64.StdEncoding.EncodeToString(buf.Bytes())
+}
+
+func TestBadSignInRequestsGetA400PageNamingTheProblem(t *testing.T) {
+	w := newSSOWeb(t, false)
+	unknown := newTestSP(t, w, "https://unknown.example.com/saml/metadata", "https://unknown.example.com/saml/acs", false)
+	ssoURL := w.srv.URL + "/saml/sso"
+
+	big := strings.Repeat("A", 100<<10)
+	xmlOf := func(r *saml.AuthnRequest) []byte {
+		doc := etree.NewDocument()
+		doc.SetRoot(r.Element())
+		raw, err := doc.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	bomb := xmlOf(w.authnRequest(t, w.sp, saml.HTTPRedirectBinding))
+	bomb = bytes.Replace(bomb, []byte("<samlp:NameIDPolicy"), append(append([]byte("<!--"), bytes.Repeat([]byte("x"), 200<<10)...), []byte("--><samlp:NameIDPolicy")...), 1)
+	noIssuer := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.Issuer = nil })
+
+	cases := []struct {
+		name   string
+		method string
+		target string     // path and query for GET
+		form   url.Values // for POST
+		frag   string
+	}{
+		{"an unknown SP", "GET", w.redirectPath(t, w.authnRequest(t, unknown, saml.HTTPRedirectBinding), ""), nil,
+			"unknown service provider https://unknown.example.com/saml/metadata"},
+		{"an ACS URL that is not in the metadata", "GET", w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding,
+			func(r *saml.AuthnRequest) { r.AssertionConsumerServiceURL = "https://evil.example.com/saml/acs" }), ""), nil,
+			"cannot find assertion consumer service"},
+		{"an ACS chosen by index that takes another binding", "GET", w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding,
+			func(r *saml.AuthnRequest) { r.AssertionConsumerServiceURL, r.AssertionConsumerServiceIndex = "", "2" }), ""), nil,
+			"takes the HTTP-Artifact binding"},
+		{"a response binding other than POST", "GET", w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding,
+			func(r *saml.AuthnRequest) { r.ProtocolBinding = saml.HTTPArtifactBinding }), ""), nil,
+			"answers only with HTTP-POST"},
+		{"a request for another IdP", "GET", "/saml/sso?" + url.Values{"SAMLRequest": {deflated(t, xmlOf(w.authnRequest(t, w.sp, saml.HTTPRedirectBinding,
+			func(r *saml.AuthnRequest) { r.Destination = "https://other-idp.example.com/sso" })))}}.Encode(), nil,
+			`expected destination to be "` + ssoURL + `"`},
+		{"a request older than 90 seconds", "GET", w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding,
+			func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now().Add(-2 * time.Minute) }), ""), nil,
+			"request expired"},
+		{"a request without an Issuer", "GET", "/saml/sso?" + url.Values{"SAMLRequest": {deflated(t, xmlOf(noIssuer))}}.Encode(), nil,
+			"names no Issuer"},
+		{"no SAMLRequest", "GET", "/saml/sso", nil, "carries no SAMLRequest"},
+		{"a SAMLRequest that is not base64", "GET", "/saml/sso?SAMLRequest=" + url.QueryEscape("*** not base64 ***"), nil, "not base64"},
+		{"a SAMLRequest that is not DEFLATE", "GET", "/saml/sso?SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte("plain text"))), nil,
+			"cannot be decompressed"},
+		{"a SAMLRequest that is not an AuthnRequest", "GET", "/saml/sso?" + url.Values{"SAMLRequest": {deflated(t, []byte("<html/>"))}}.Encode(), nil,
+			"not a SAML 2.0 AuthnRequest"},
+		{"a query string of 100 KiB", "GET", "/saml/sso?SAMLRequest=" + big, nil, "query string is over 16 KiB"},
+		{"a SAMLRequest of 100 KiB", "POST", "", url.Values{"SAMLRequest": {big}}, "SAMLRequest is over 64 KiB"},
+		{"a small SAMLRequest that inflates to 200 KiB", "GET", "/saml/sso?" + url.Values{"SAMLRequest": {deflated(t, bomb)}}.Encode(), nil,
+			"decompresses to over 64 KiB"},
+		{"a RelayState over 2 KiB", "POST", "", postForm(t, w.authnRequest(t, w.sp, saml.HTTPPostBinding), strings.Repeat("r", 3000)), "RelayState is longer"},
+		{"PUT", "PUT", "/saml/sso", nil, "not allowed"},
+	}
+	for _, tc := range cases {
+		b := w.browser(t)
+		var resp *http.Response
+		var body string
+		if tc.method == "POST" {
+			resp, body = b.do(http.MethodPost, "/saml/sso", tc.form)
+		} else {
+			resp, body = b.do(tc.method, tc.target, nil)
+		}
+		want := http.StatusBadRequest
+		if tc.method == "PUT" {
+			want = http.StatusMethodNotAllowed
+		}
+		if resp.StatusCode != want || !strings.Contains(alert(body)+body, tc.frag) || strings.Contains(body, "goroutine") {
+			t.Errorf("%s: %d %q; want %d naming %q", tc.name, resp.StatusCode, alert(body), want, tc.frag)
+		}
+		if tc.method != "PUT" && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: Content-Type %q; want an HTML page", tc.name, resp.Header.Get("Content-Type"))
+		}
+		if setCookieHeader(resp, "rg_sso") != "" {
+			t.Errorf("%s: a refused request set rg_sso", tc.name)
+		}
+	}
+	if events := w.auditOf(t, "assertion"); len(events) != 0 {
+		t.Errorf("assertions issued: %v", events)
+	}
+}
+
+func TestAnSPRemovedWhileItsUserSignsInGetsNoAssertion(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.browser(t)
+	resp, body := b.get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding), ""))
+	start(t, b, resp, body)
+	if err := w.store.DeleteServiceProvider(context.Background(), testSPEntityID); err != nil {
+		t.Fatal(err)
+	}
+	b.login("alice", ssoPassword)
+	resp, body = b.get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "no longer registered") || strings.Contains(body, "SAMLResponse") {
+		t.Fatalf("continue: %d %q", resp.StatusCode, alert(body))
+	}
+	if events := w.auditOf(t, "assertion"); len(events) != 1 || !strings.HasPrefix(events[0], "alice refused: ") {
+		t.Fatalf("audit: %v", events)
+	}
+}
