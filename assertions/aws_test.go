@@ -180,7 +180,7 @@ func TestBuildRefusesWhatAWSWouldRefuse(t *testing.T) {
 					RoleARN:     fmt.Sprintf("arn:aws:iam::111122223333:role/some/long/path/Role%04d", i),
 					ProviderARN: "arn:aws:iam::111122223333:saml-provider/Rolegate"})
 			}
-		}, "100000"},
+		}, "carries 701 roles"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := validResponse()

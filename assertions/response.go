@@ -223,7 +223,8 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 		return nil, err
 	}
 	if n := base64.StdEncoding.EncodedLen(len(out)); n > MaxSAMLResponseLen {
-		return nil, store.Errorf(store.Invalid, "the Response would be %d base64 characters, over AWS's limit of %d: grant fewer roles or send fewer or shorter session tags", n, MaxSAMLResponseLen)
+		return nil, store.Errorf(store.Invalid, "the Response would be %d base64 characters, over AWS's limit of %d: %s",
+			n, MaxSAMLResponseLen, sizeCulprits(r))
 	}
 	return out, nil
 }
@@ -249,4 +250,19 @@ func sign(el *etree.Element, s Signer) (*etree.Element, error) {
 	out := el.Copy()
 	out.InsertChildAt(1, sig) // index 0 is the Issuer
 	return out, nil
+}
+
+// sizeCulprits names what makes a Response large: the roles (one per grant) and the biggest tag.
+func sizeCulprits(r *AWSResponse) string {
+	msg := fmt.Sprintf("it carries %d roles (one per grant in the account; sign in to one role at a time, or grant fewer)", len(r.Roles))
+	var big Tag
+	for _, t := range r.Tags {
+		if len(t.Key)+len(t.Value) > len(big.Key)+len(big.Value) {
+			big = t
+		}
+	}
+	if big.Key != "" {
+		msg += fmt.Sprintf(" and %d session tags, the largest %q (%d characters)", len(r.Tags), big.Key, len(big.Key)+len(big.Value))
+	}
+	return msg
 }
