@@ -92,11 +92,15 @@ type Tag struct {
 }
 
 // SessionName maps a user name or email into what AWS accepts as RoleSessionName or SourceIdentity:
-// 2-64 characters of [A-Za-z0-9_+=,.@-]. Other characters become '-'; a one-character name gets a
-// '_'; a name over 64 characters keeps 55 and a hash of the whole, so two long names stay apart.
+// 2-64 characters of [A-Za-z0-9_+=,.@-]. A value that already fits is kept as it is. Otherwise other
+// characters become '-', a one-character name gets a '_', a long one is cut, and a hash of the whole
+// value is appended, so two different people never map to the same name.
 func SessionName(raw string) (string, error) {
 	if raw == "" {
 		return "", store.Errorf(store.Invalid, "RoleSessionName: the source value is empty")
+	}
+	if sessionNameRE.MatchString(raw) {
+		return raw, nil
 	}
 	var b strings.Builder
 	for _, r := range raw {
@@ -110,11 +114,12 @@ func SessionName(raw string) (string, error) {
 	if len(s) < minSessionNameLen {
 		s += strings.Repeat("_", minSessionNameLen-len(s))
 	}
-	if len(s) > maxSessionNameLen {
-		sum := sha256.Sum256([]byte(raw))
-		s = s[:55] + "-" + hex.EncodeToString(sum[:4])
+	sum := sha256.Sum256([]byte(raw))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	if len(s) > maxSessionNameLen-len(suffix) {
+		s = s[:maxSessionNameLen-len(suffix)]
 	}
-	return s, nil
+	return s + suffix, nil
 }
 
 // CheckSessionName enforces AWS's RoleSessionName rule.

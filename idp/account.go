@@ -55,7 +55,7 @@ func (s *Server) changePassword(c *gin.Context) {
 
 	ctx := c.Request.Context()
 	ts := loginThrottles(c, u.Name)
-	if wait, err := s.throttled(c, ts); err != nil {
+	if wait, err := s.reserve(c, ts); err != nil {
 		s.failPage(c, err)
 		return
 	} else if wait > 0 {
@@ -66,13 +66,10 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	} else if !ok {
-		if err := s.hit(c, ts); err != nil {
-			s.failPage(c, err)
-			return
-		}
 		again(http.StatusUnauthorized, resultBadCredentials, "Your current password is wrong.")
 		return
 	}
+	s.release(c, ts)
 
 	hash, err := s.cfg.Hasher.Hash(ctx, pw)
 	if err != nil {

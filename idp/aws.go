@@ -39,7 +39,7 @@ func (s *Server) awsSignIn(c *gin.Context) {
 		s.failPage(c, store.Errorf(store.Invalid, "the sign-in link names no account, or its values are too long"))
 		return
 	}
-	audit := &store.AuditEvent{Type: "assertion", User: u.Name, ClientAddr: c.ClientIP(), UserAgent: c.Request.UserAgent(),
+	audit := &store.AuditEvent{Type: "assertion", User: u.Name, ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent),
 		Details: map[string]string{"account": account, "role": role}}
 	deny := func(err error) {
 		audit.Result = "refused: " + store.ErrorMessage(err)
@@ -109,7 +109,11 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	if u, err := url.Parse(plan.ACS); err == nil {
 		c.Set("form_action", []string{u.Scheme + "://" + u.Host})
 	}
+	// A sign-in link followed from another site waits for a click, so a page elsewhere cannot drop a
+	// signed-in person into the console at a place of its choosing.
+	site := c.GetHeader("Sec-Fetch-Site")
 	s.page(c, 200, "aws_post", gin.H{
+		"Confirm":      site != "" && site != "same-origin" && site != "none",
 		"Title":        "Signing in to AWS",
 		"ACS":          plan.ACS,
 		"SAMLResponse": base64.StdEncoding.EncodeToString(xml),

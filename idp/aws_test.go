@@ -245,3 +245,23 @@ func TestTheDemoCheckerSaysWhatAWSWouldDo(t *testing.T) {
 		t.Fatalf("checker outside demo mode: %d", resp.StatusCode)
 	}
 }
+
+func TestASignInLinkFromAnotherSiteWaitsForAClick(t *testing.T) {
+	w := newAWSWeb(t)
+	b := w.browser(t)
+	b.login("alice", "correct horse battery")
+	for _, tc := range []struct {
+		site    string
+		confirm bool
+	}{{"", false}, {"same-origin", false}, {"none", false}, {"cross-site", true}, {"same-site", true}} {
+		resp, body := b.get("/aws/signin?account=prod&role=Admin")
+		if tc.site != "" {
+			resp, body = b.do(http.MethodGet, "/aws/signin?account=prod&role=Admin", nil, "Sec-Fetch-Site", tc.site)
+		}
+		auto := strings.Contains(body, "<script nonce=")
+		asks := strings.Contains(body, "You followed a link from another site")
+		if resp.StatusCode != 200 || auto == tc.confirm || asks != tc.confirm || !strings.Contains(body, `name="SAMLResponse"`) {
+			t.Errorf("Sec-Fetch-Site %q: status %d, auto-submit %v, asks %v", tc.site, resp.StatusCode, auto, asks)
+		}
+	}
+}

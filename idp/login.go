@@ -69,7 +69,7 @@ func (s *Server) login(c *gin.Context) {
 	}
 
 	ts := loginThrottles(c, name)
-	if wait, err := s.throttled(c, ts); err != nil {
+	if wait, err := s.reserve(c, ts); err != nil {
 		s.failPage(c, err)
 		return
 	} else if wait > 0 {
@@ -92,17 +92,10 @@ func (s *Server) login(c *gin.Context) {
 	}
 	s.audit(c, "login", name, result)
 	if result != resultOK {
-		if err := s.hit(c, ts); err != nil {
-			s.failPage(c, err)
-			return
-		}
 		again(http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
-
-	if err := s.store.ClearThrottle(c.Request.Context(), ts[0].key); err != nil {
-		s.log.Error("login: clearing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
-	}
+	s.release(c, ts)
 	if err := s.startSession(c, u, "pwd"); err != nil {
 		s.failPage(c, err)
 		return
@@ -164,30 +157,36 @@ func loginThrottles(c *gin.Context, name string) []throttle {
 	return []throttle{{"login:user:" + store.Key(name), loginUserLimit}, {"login:ip:" + c.ClientIP(), loginIPLimit}}
 }
 
-// throttled returns how long until every counter at its limit lets attempts in again; 0 when none is.
-func (s *Server) throttled(c *gin.Context, ts []throttle) (time.Duration, error) {
+// reserve counts this attempt on every counter before the password is checked, so concurrent
+// attempts cannot all slip under the limit, and returns how long until the busiest counter lets
+// attempts in again (0 when none is over its limit). A successful attempt gives its counts back.
+func (s *Server) reserve(c *gin.Context, ts []throttle) (time.Duration, error) {
 	now := s.now()
 	var wait time.Duration
 	for _, t := range ts {
-		cur, err := s.store.GetThrottle(c.Request.Context(), t.key, now)
+		cur, err := s.store.HitThrottle(c.Request.Context(), t.key, loginWindow, now)
 		if err != nil {
-			return 0, fmt.Errorf("idp: reading throttle: %w", err)
+			return 0, fmt.Errorf("idp: counting a sign-in attempt: %w", err)
 		}
-		if cur.Count >= t.limit {
+		if cur.Count > t.limit {
 			wait = max(wait, cur.ResetAt.Sub(now), time.Second)
 		}
 	}
 	return wait, nil
 }
 
-// hit counts one failed attempt on each counter.
-func (s *Server) hit(c *gin.Context, ts []throttle) error {
-	for _, t := range ts {
-		if _, err := s.store.HitThrottle(c.Request.Context(), t.key, loginWindow, s.now()); err != nil {
-			return fmt.Errorf("idp: counting a failed sign-in: %w", err)
+// release gives back a successful attempt's counts: the user's counter starts afresh, the address's
+// loses this one attempt (many people may share an address).
+func (s *Server) release(c *gin.Context, ts []throttle) {
+	ctx := c.Request.Context()
+	if err := s.store.ClearThrottle(ctx, ts[0].key); err != nil {
+		s.log.Error("clearing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+	for _, t := range ts[1:] {
+		if err := s.store.ReleaseThrottle(ctx, t.key); err != nil {
+			s.log.Error("releasing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
 		}
 	}
-	return nil
 }
 
 // tryLater sets Retry-After and returns the message of a throttled attempt.

@@ -3,6 +3,7 @@ package idp_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -826,5 +827,54 @@ func TestSignInRehashesAPasswordHashWithWeakerParameters(t *testing.T) {
 	}
 	if ok, rehash, err := w.hasher.Verify(ctx, goodPassword, u.PasswordHash); !ok || rehash || err != nil {
 		t.Fatalf("Verify after rehash = %v %v %v", ok, rehash, err)
+	}
+}
+
+func TestConcurrentGuessesCannotSlipPastTheLimit(t *testing.T) {
+	w := newWeb(t)
+	w.addUser(t, "alice", goodPassword)
+	const n = 30
+	type attempt struct {
+		b    *browser
+		form url.Values
+	}
+	attempts := make([]attempt, n)
+	for i := range attempts {
+		b := w.browser(t)
+		pw := fmt.Sprintf("wrong guess %d", i)
+		attempts[i] = attempt{b, url.Values{"csrf_token": {b.token("/login")}, "username": {"alice"}, "password": {pw}}}
+	}
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for _, a := range attempts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/login", strings.NewReader(a.form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := a.b.c.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	checked := 0
+	for st := range statuses {
+		if st == http.StatusUnauthorized || st == http.StatusSeeOther {
+			checked++
+		} else if st != http.StatusTooManyRequests {
+			t.Fatalf("status %d", st)
+		}
+	}
+	if checked > 5 {
+		t.Fatalf("%d of %d concurrent guesses had their password checked; the limit is 5", checked, n)
+	}
+	if resp, _ := w.browser(t).login("alice", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the right password after the storm: %d, want 429", resp.StatusCode)
 	}
 }
