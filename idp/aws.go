@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -39,15 +38,8 @@ func (s *Server) awsSignIn(c *gin.Context) {
 		s.failPage(c, store.Errorf(store.Invalid, "the sign-in link names no account, or its values are too long"))
 		return
 	}
-	audit := &store.AuditEvent{Type: "assertion", User: u.Name, ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent),
-		Details: map[string]string{"account": account, "role": role}}
-	deny := func(err error) {
-		audit.Result = "refused: " + store.ErrorMessage(err)
-		if aerr := s.store.AppendAudit(ctx, audit); aerr != nil {
-			s.log.Error("audit", "err", aerr)
-		}
-		s.failPage(c, err)
-	}
+	audit := s.assertionEvent(c, u.Name, map[string]string{"account": account, "role": role})
+	deny := func(err error) { s.refuseAssertion(c, audit, err) }
 	acct, err := s.store.GetAccount(ctx, account)
 	if store.IsCode(err, store.NotFound) {
 		// The same answer as for an account without grants: no probing for account names.
@@ -98,24 +90,15 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	for _, r := range plan.Roles {
 		roles = append(roles, r.RoleARN)
 	}
-	audit.Result = "ok"
 	audit.Details = map[string]string{"account": acct.ID, "roles": strings.Join(roles, " "), "session_name": plan.SessionName,
 		"source_identity": plan.SourceIdentity, "assertion_id": plan.AssertionID, "acs": plan.ACS,
 		"session_duration": plan.Duration().String(), "authn_context": plan.AuthnContext, "signing_key": key.ID}
-	if err := s.store.AppendAudit(ctx, audit); err != nil {
-		s.failPage(c, err) // no audit record, no assertion
-		return
-	}
-	if u, err := url.Parse(plan.ACS); err == nil {
-		c.Set("form_action", []string{u.Scheme + "://" + u.Host})
-	}
 	// A sign-in link followed from another site waits for a click, so a page elsewhere cannot drop a
 	// signed-in person into the console at a place of its choosing.
 	site := c.GetHeader("Sec-Fetch-Site")
-	s.page(c, 200, "aws_post", gin.H{
+	s.postAssertion(c, audit, "aws_post", plan.ACS, gin.H{
 		"Confirm":      site != "" && site != "same-origin" && site != "none",
 		"Title":        "Signing in to AWS",
-		"ACS":          plan.ACS,
 		"SAMLResponse": base64.StdEncoding.EncodeToString(xml),
 		"RelayState":   relay,
 		"Account":      acct,

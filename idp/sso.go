@@ -494,16 +494,8 @@ func (s *Server) ssoContinue(c *gin.Context) {
 	}
 	s.setSSOCookie(c, "", -1)
 
-	audit := &store.AuditEvent{Time: now, Type: "assertion", User: u.Name, ClientAddr: c.ClientIP(),
-		UserAgent: bounded(c.Request.UserAgent(), maxUserAgent),
-		Details:   map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}}
-	deny := func(err error) {
-		audit.Result = "refused: " + store.ErrorMessage(err)
-		if aerr := s.store.AppendAudit(ctx, audit); aerr != nil {
-			s.log.Error("audit", "request_id", c.GetString(ctxRequestID), "err", aerr)
-		}
-		s.failPage(c, err)
-	}
+	audit := s.assertionEvent(c, u.Name, map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL})
+	deny := func(err error) { s.refuseAssertion(c, audit, err) }
 
 	spp := &spProvider{s: s, ctx: ctx}
 	idp, key, err := s.samlIdP(ctx, spp)
@@ -566,22 +558,13 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		return
 	}
 
-	audit.Result = "ok"
 	audit.Details["assertion_id"] = maker.assertionID
 	audit.Details["authn_context"] = maker.authnContext()
 	audit.Details["signing_key"] = key.ID
 	audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
-	if err := s.store.AppendAudit(ctx, audit); err != nil {
-		s.failPage(c, err) // no audit record, no assertion
-		return
-	}
-	if u, err := url.Parse(form.URL); err == nil {
-		c.Set(ctxAction, []string{u.Scheme + "://" + u.Host})
-	}
-	s.page(c, http.StatusOK, "sso_post", gin.H{
+	s.postAssertion(c, audit, "sso_post", form.URL, gin.H{
 		"Title":        "Signing in",
 		"SP":           ed.EntityID,
-		"ACS":          form.URL,
 		"SAMLResponse": form.SAMLResponse,
 		"RelayState":   form.RelayState,
 	})
