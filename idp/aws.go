@@ -50,6 +50,10 @@ func (s *Server) awsSignIn(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	if acct.RequireMFA && !hasMFA(sess) {
+		s.stepUp(c) // never a password-only session's assertion for this account
+		return
+	}
 	if err := assertions.CheckRelayState(acct.Partition, relay); err != nil {
 		deny(err)
 		return
@@ -65,8 +69,7 @@ func (s *Server) awsSignIn(c *gin.Context) {
 		return
 	}
 	in := assertions.AWSSignIn{BaseURL: s.cfg.BaseURL, User: u, Account: acct, Grants: grants, TagRules: rules,
-		Role: role, Region: region, AuthnInstant: sess.AuthenticatedAt, MFA: strings.Contains(sess.AuthMethods, "otp") ||
-			strings.Contains(sess.AuthMethods, "webauthn"), SessionIndex: sessionIndex(sess), Now: s.now(),
+		Role: role, Region: region, AuthnInstant: sess.AuthenticatedAt, MFA: hasMFA(sess), SessionIndex: sessionIndex(sess), Now: s.now(),
 		ResponseID: newXMLID(), AssertionID: newXMLID()}
 	if slices.Contains(s.cfg.DemoAccounts, acct.ID) {
 		in.ACS = strings.TrimRight(s.cfg.BaseURL, "/") + demoACSPath

@@ -25,9 +25,16 @@ import (
 type awsWeb struct {
 	*web
 	ring *certs.Keyring
+	kek  *certs.KEK
 }
 
 func newAWSWeb(t *testing.T, demo ...string) *awsWeb {
+	t.Helper()
+	return newAWSWebWith(t, func(cfg *idp.Config) { cfg.DemoAccounts = demo })
+}
+
+// newAWSWebWith is newAWSWeb with settings changed by mod.
+func newAWSWebWith(t *testing.T, mod func(*idp.Config)) *awsWeb {
 	t.Helper()
 	ctx := context.Background()
 	st := testStore(t)
@@ -36,8 +43,10 @@ func newAWSWeb(t *testing.T, demo ...string) *awsWeb {
 	var h http.Handler
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
 	t.Cleanup(w.srv.Close)
-	h = idp.New(idp.Config{BaseURL: w.srv.URL, Hasher: w.hasher, Now: w.clock.Now, DemoAccounts: demo}, st, w.ring,
-		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
+	w.kek = testKEK(t)
+	cfg := idp.Config{BaseURL: w.srv.URL, Hasher: w.hasher, Now: w.clock.Now, Secrets: w.kek}
+	mod(&cfg)
+	h = idp.New(cfg, st, w.ring, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 
 	w.addUser(t, "alice", "correct horse battery", func(u *store.User) {
 		u.Email, u.Attributes = "alice@example.com", map[string]string{"team": "platform"}

@@ -45,3 +45,13 @@ func testRing(t *testing.T, st *sqlstore.Store, now func() time.Time) *certs.Key
 	}
 	return ring
 }
+
+// testKEK is a fresh key-encryption key.
+func testKEK(t *testing.T) *certs.KEK {
+	t.Helper()
+	kek, _, err := certs.GenerateKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kek
+}

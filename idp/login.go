@@ -96,11 +96,21 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	s.release(c, ts)
-	if err := s.startSession(c, u, "pwd"); err != nil {
+	if err := s.startSession(c, u, methodPassword); err != nil {
 		s.failPage(c, err)
 		return
 	}
-	if u.MustChangePassword {
+	w, err := s.signedIn(c)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if need, err := s.needsMFA(c, u, w.sess); err != nil {
+		s.failPage(c, err)
+		return
+	} else if need {
+		next = withNext(mfaPath, next)
+	} else if u.MustChangePassword {
 		next = changePasswordURL(next)
 	}
 	c.Redirect(http.StatusSeeOther, next)
@@ -178,6 +188,9 @@ func (s *Server) reserve(c *gin.Context, ts []throttle) (time.Duration, error) {
 // release gives back a successful attempt's counts: the user's counter starts afresh, the address's
 // loses this one attempt (many people may share an address).
 func (s *Server) release(c *gin.Context, ts []throttle) {
+	if len(ts) == 0 {
+		return
+	}
 	ctx := c.Request.Context()
 	if err := s.store.ClearThrottle(ctx, ts[0].key); err != nil {
 		s.log.Error("clearing throttle", "request_id", c.GetString(ctxRequestID), "err", err)

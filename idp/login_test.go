@@ -62,7 +62,7 @@ func newWeb(t *testing.T, baseURL ...string) *web {
 		base = baseURL[0]
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h = idp.New(idp.Config{BaseURL: base, Hasher: w.hasher, Now: w.clock.Now}, st, nil, log).Handler()
+	h = idp.New(idp.Config{BaseURL: base, Hasher: w.hasher, Now: w.clock.Now, Secrets: testKEK(t)}, st, nil, log).Handler()
 	return w
 }
 

@@ -13,9 +13,10 @@ import (
 
 // portalAccount is one AWS account on the portal, with the roles the user may take there.
 type portalAccount struct {
-	ID, Alias string
-	AllURL    string // sign in with every role here, and pick on AWS's page
-	Roles     []portalRole
+	ID, Alias  string
+	RequireMFA bool   // signing in there takes a second factor
+	AllURL     string // sign in with every role here, and pick on AWS's page
+	Roles      []portalRole
 }
 
 type portalRole struct {
@@ -33,7 +34,17 @@ func (s *Server) portal(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	s.page(c, http.StatusOK, "portal", gin.H{"Title": "Your AWS accounts", "Accounts": portalAccounts(grants)})
+	accounts, err := s.store.ListAccounts(c.Request.Context())
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	list := portalAccounts(grants)
+	for _, a := range list {
+		i := slices.IndexFunc(accounts, func(x *store.Account) bool { return x.ID == a.ID })
+		a.RequireMFA = i >= 0 && accounts[i].RequireMFA
+	}
+	s.page(c, http.StatusOK, "portal", gin.H{"Title": "Your AWS accounts", "Accounts": list})
 }
 
 // portalAccounts groups grants by account, sorted by alias, with each role once (a role granted

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"rolegate/assertions"
 	"rolegate/certs"
+	"rolegate/idp/mfa"
 	"rolegate/idp/password"
 	"rolegate/store"
 )
@@ -43,6 +45,11 @@ type Config struct {
 	Now func() time.Time
 	// SessionIdle and SessionAbsolute bound a browser session (defaults 30 min and 12 h).
 	SessionIdle, SessionAbsolute time.Duration
+	// Secrets seals TOTP secrets at rest: the key-encryption key. Without it no one can enroll an
+	// authenticator app or sign in with one.
+	Secrets mfa.Sealer
+	// RequireMFA makes a second factor part of every sign-in, not only for accounts that require one.
+	RequireMFA bool
 	// Demo sends the sign-in of these account IDs to this server's /debug/aws-signin checker.
 	DemoAccounts []string
 }
@@ -54,6 +61,9 @@ type Server struct {
 	keys  Keys
 	log   *slog.Logger
 	now   func() time.Time
+	// wa is the WebAuthn relying party, nil when the base URL cannot be one (waErr says why).
+	wa    *webauthn.WebAuthn
+	waErr error
 }
 
 // New returns a server; call Handler for its routes.
@@ -73,7 +83,12 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 	if cfg.SessionAbsolute == 0 {
 		cfg.SessionAbsolute = 12 * time.Hour
 	}
-	return &Server{cfg: cfg, store: st, keys: keys, log: log, now: cfg.Now}
+	srv := &Server{cfg: cfg, store: st, keys: keys, log: log, now: cfg.Now}
+	srv.wa, srv.waErr = newWebAuthn(cfg.BaseURL)
+	if srv.waErr != nil {
+		srv.wa = nil
+	}
+	return srv
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -94,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/readyz", s.readyz)
 	r.GET("/saml/metadata", s.metadata)
 	s.webRoutes(r)
+	s.mfaRoutes(r)
 	r.GET("/aws/signin", s.awsSignIn)
 	s.ssoRoutes(r)
 	if len(s.cfg.DemoAccounts) > 0 {

@@ -138,23 +138,43 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // requireLogin returns the signed-in user and session. When there is none, it redirects (303) to
-// /login?next=<this page> and returns false; so it does, to /account/password, for a user who must
-// change a one-time password, except on that page itself.
+// /login?next=<this page> and returns false; so it does to /login/mfa for a session that still
+// needs its second factor, and to /account/password for a user who must change a one-time
+// password (except on that page itself).
 func (s *Server) requireLogin(c *gin.Context) (*store.User, *store.Session, bool) {
-	u, sess, err := s.currentSession(c)
+	w, ok := s.requireSession(c)
+	if !ok {
+		return nil, nil, false
+	}
+	need, err := s.needsMFA(c, w.user, w.sess)
+	if err != nil {
+		s.failPage(c, err)
+		return nil, nil, false
+	}
+	if need {
+		s.stepUp(c)
+		return nil, nil, false
+	}
+	if c.Request.URL.Path != passwordPath && s.mustChange(c, w.user) {
+		return nil, nil, false
+	}
+	return w.user, w.sess, true
+}
+
+// requireSession is requireLogin's first step alone: someone whose password was accepted, as the
+// second-factor pages need.
+func (s *Server) requireSession(c *gin.Context) (*webSession, bool) {
+	w, err := s.signedIn(c)
 	if store.IsCode(err, store.Unauthorized) {
 		q := url.Values{"next": {localNext(c.Request.URL.RequestURI())}}
 		c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
 		c.Abort()
-		return nil, nil, false
+		return nil, false
 	} else if err != nil {
 		s.failPage(c, err)
-		return nil, nil, false
+		return nil, false
 	}
-	if c.Request.URL.Path != passwordPath && s.mustChange(c, u) {
-		return nil, nil, false
-	}
-	return u, sess, true
+	return w, true
 }
 
 // mustChange redirects a user who has a one-time password to /account/password, and reports
@@ -390,8 +410,13 @@ func bounded(s string, n int) string {
 
 // audit appends an event; a failure to record is logged, as the request itself has been served.
 func (s *Server) audit(c *gin.Context, typ, user, result string) {
+	s.auditWith(c, typ, user, result, nil)
+}
+
+// auditWith is audit with details.
+func (s *Server) auditWith(c *gin.Context, typ, user, result string, details map[string]string) {
 	e := &store.AuditEvent{Time: s.now(), Type: typ, User: bounded(user, 64), Result: result,
-		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent)}
+		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), Details: details}
 	if err := s.store.AppendAudit(c.Request.Context(), e); err != nil {
 		s.log.Error("audit: append failed", "request_id", c.GetString(ctxRequestID), "type", typ, "err", err)
 	}

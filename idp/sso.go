@@ -595,7 +595,7 @@ type ssoAssertionMaker struct {
 }
 
 func (m *ssoAssertionMaker) authnContext() string {
-	if strings.Contains(m.sess.AuthMethods, "otp") || strings.Contains(m.sess.AuthMethods, "webauthn") {
+	if hasMFA(m.sess) {
 		return assertions.ContextMFA
 	}
 	return assertions.ContextPassword

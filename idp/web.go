@@ -173,7 +173,7 @@ func (s *Server) page(c *gin.Context, status int, name string, data gin.H) {
 	c.Abort()
 }
 
-// csp is the policy of an HTML page: scripts only with the nonce, styles only from here, and forms
+// csp is the policy of an HTML page: scripts only with the nonce, styles and fetches only to here, and forms
 // only to here and to the sources a handler named.
 func csp(nonce string, formAction []string) string {
 	actions := []string{"'self'"}
@@ -183,7 +183,7 @@ func csp(nonce string, formAction []string) string {
 			actions = append(actions, a)
 		}
 	}
-	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'self'; img-src 'self' data:; " +
+	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 		"form-action " + strings.Join(actions, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
 

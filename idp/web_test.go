@@ -34,7 +34,7 @@ func TestPageSetsAStrictPolicyWithTheHandlersFormActions(t *testing.T) {
 	s.page(c, http.StatusOK, "error", gin.H{"Title": "Check", "Message": "hello"})
 
 	policy := rec.Header().Get("Content-Security-Policy")
-	m := regexp.MustCompile(`^default-src 'none'; script-src 'nonce-([A-Za-z0-9_-]{22})'; style-src 'self'; img-src 'self' data:; ` +
+	m := regexp.MustCompile(`^default-src 'none'; script-src 'nonce-([A-Za-z0-9_-]{22})'; style-src 'self'; img-src 'self' data:; connect-src 'self'; ` +
 		`form-action 'self' https://signin\.aws\.amazon\.com; frame-ancestors 'none'; base-uri 'none'$`).FindStringSubmatch(policy)
 	if m == nil {
 		t.Fatalf("CSP %q", policy)

@@ -54,7 +54,9 @@ type Account struct {
 	SessionNameSource NameSource
 	// SourceIdentitySource picks SourceIdentity: none (empty), the user's name, or email.
 	SourceIdentitySource NameSource
-	CreatedAt            time.Time
+	// RequireMFA refuses this account's roles to a session that did not use a second factor.
+	RequireMFA bool
+	CreatedAt  time.Time
 }
 
 // NameSource says which of a user's names goes into an AWS attribute.
@@ -157,6 +159,38 @@ type Session struct {
 	UserAgent       string
 }
 
+// FactorKind is the kind of a second factor.
+type FactorKind string
+
+const (
+	FactorTOTP     FactorKind = "totp"     // an authenticator app (RFC 6238)
+	FactorWebAuthn FactorKind = "webauthn" // a security key or passkey
+)
+
+// MFAFactor is one of a user's second factors. A user has at most one TOTP factor and any number
+// of WebAuthn credentials.
+type MFAFactor struct {
+	ID     int64
+	UserID int64
+	Kind   FactorKind
+	Name   string // the user's label, unique per user (case-insensitively)
+	// Secret is, for TOTP, the shared secret sealed under the key-encryption key; for WebAuthn, the
+	// credential (public key, sign count, flags) as JSON. Both are opaque to the store.
+	Secret []byte
+	// CredentialID is a WebAuthn credential's ID, unique across all users; nil for TOTP.
+	CredentialID []byte
+	// Confirmed is false for a TOTP factor until its first code is accepted; only confirmed factors
+	// sign anyone in.
+	Confirmed bool
+	// LastStep is the last TOTP time step accepted: codes of that step or earlier are refused.
+	LastStep   int64
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero until first used
+}
+
+// MaxMFAFactors bounds how many factors one user may register.
+const MaxMFAFactors = 20
+
 // AuditEvent records something that happened, for `rolegate audit`.
 type AuditEvent struct {
 	ID         int64
@@ -248,6 +282,41 @@ type Store interface {
 	DeleteSession(ctx context.Context, tokenHash []byte) error
 	DeleteUserSessions(ctx context.Context, userID int64) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// ReplaceSession swaps the session oldHash for s in one step (a new token when a session gains
+	// a factor); NotFound when oldHash is gone, such as revoked meanwhile.
+	ReplaceSession(ctx context.Context, oldHash []byte, s *Session) error
+	// SetSessionChallenge keeps data (a WebAuthn challenge) with a session until expires,
+	// replacing any earlier one.
+	SetSessionChallenge(ctx context.Context, tokenHash, data []byte, expires time.Time) error
+	// TakeSessionChallenge returns the session's live challenge and clears it, atomically: of two
+	// concurrent calls one gets NotFound, as does a call when there is none or it has expired.
+	TakeSessionChallenge(ctx context.Context, tokenHash []byte, now time.Time) ([]byte, error)
+
+	// CreateMFAFactor adds a factor and sets f.ID and f.CreatedAt. Conflict when the user has a
+	// factor of that name, a TOTP factor already (for TOTP), MaxMFAFactors factors, or when the
+	// credential ID is registered to anyone. An unconfirmed TOTP factor of the user is replaced.
+	CreateMFAFactor(ctx context.Context, f *MFAFactor) error
+	// ListMFAFactors lists a user's factors, confirmed or not, oldest first.
+	ListMFAFactors(ctx context.Context, userID int64) ([]*MFAFactor, error)
+	// UseTOTPStep accepts TOTP time step for the factor: it confirms it, records the step and the
+	// time, atomically. Conflict when step is not after LastStep (a replayed or older code);
+	// NotFound when there is no such TOTP factor.
+	UseTOTPStep(ctx context.Context, factorID, step int64, now time.Time) error
+	// UpdateWebAuthnFactor stores a credential's new state after a sign-in and its time of use.
+	UpdateWebAuthnFactor(ctx context.Context, factorID int64, secret []byte, now time.Time) error
+	// DeleteMFAFactor removes one of the user's factors; NotFound when the user has no such factor.
+	DeleteMFAFactor(ctx context.Context, userID, factorID int64) error
+	// ResetMFA removes all of a user's factors and recovery codes, and returns how many factors.
+	ResetMFA(ctx context.Context, userID int64) (int, error)
+
+	// ReplaceRecoveryCodes sets the user's recovery codes (their hashes), dropping any earlier ones.
+	ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, now time.Time) error
+	// UseRecoveryCode spends one unused code atomically and returns how many are left; NotFound
+	// when the user has no unused code with that hash.
+	UseRecoveryCode(ctx context.Context, userID int64, hash []byte, now time.Time) (int, error)
+	// CountRecoveryCodes returns how many unused codes the user has.
+	CountRecoveryCodes(ctx context.Context, userID int64) (int, error)
 
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)

@@ -210,3 +210,29 @@ func (g *Grant) Validate() error {
 	}
 	return ValidateSessionDuration(g.SessionDuration)
 }
+
+// MaxCredentialIDLen bounds a WebAuthn credential ID, in bytes (WebAuthn Level 3 allows at most 1023).
+const MaxCredentialIDLen = 1023
+
+// Validate checks a second factor before it is stored.
+func (f *MFAFactor) Validate() error {
+	if f.Name == "" || !utf8.ValidString(f.Name) || strings.IndexFunc(f.Name, unicode.IsControl) >= 0 || utf8.RuneCountInString(f.Name) > 64 {
+		return Errorf(Invalid, "invalid factor name %q: 1-64 characters of text without control characters", f.Name)
+	}
+	switch f.Kind {
+	case FactorTOTP:
+		if f.CredentialID != nil {
+			return Errorf(Invalid, "an authenticator app has no credential ID")
+		}
+	case FactorWebAuthn:
+		if len(f.CredentialID) == 0 || len(f.CredentialID) > MaxCredentialIDLen {
+			return Errorf(Invalid, "a security key needs a credential ID of 1-%d bytes", MaxCredentialIDLen)
+		}
+	default:
+		return Errorf(Invalid, "invalid factor kind %q: use totp or webauthn", f.Kind)
+	}
+	if len(f.Secret) == 0 {
+		return Errorf(Invalid, "a second factor needs its secret")
+	}
+	return nil
+}

@@ -172,3 +172,183 @@ func (s *Store) ConsumePendingRequest(ctx context.Context, handleHash []byte, no
 func (s *Store) DeleteExpiredPendingRequests(ctx context.Context, now time.Time) (int64, error) {
 	return s.db.Exec(ctx, `DELETE FROM saml_requests WHERE expires_at <= $1`, toDB(now))
 }
+
+// ---- second factors
+
+func (s *Store) CreateMFAFactor(ctx context.Context, f *store.MFAFactor) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(q Querier) error {
+		// Locking the user serialises one user's changes, so the checks below hold until the insert.
+		var uid int64
+		if err := q.QueryRow(ctx, `SELECT id FROM users WHERE id = $1`+s.d.ForUpdate, f.UserID).Scan(&uid); err != nil {
+			return wrap(err, fmt.Sprintf("user #%d", f.UserID))
+		}
+		if f.Kind == store.FactorTOTP {
+			// An app that never confirmed a code is an abandoned enrolment: a new one replaces it.
+			if _, err := q.Exec(ctx, `DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed`, f.UserID); err != nil {
+				return err
+			}
+		}
+		var n, named, totp int
+		if err := q.QueryRow(ctx, `SELECT COUNT(*), COUNT(CASE WHEN name_key = $2 THEN 1 END), COUNT(CASE WHEN kind = 'totp' THEN 1 END)
+			FROM mfa_factors WHERE user_id = $1`, f.UserID, store.Key(f.Name)).Scan(&n, &named, &totp); err != nil {
+			return err
+		}
+		switch {
+		case n >= store.MaxMFAFactors:
+			return store.Errorf(store.Conflict, "the user has %d second factors already: at most %d are allowed", n, store.MaxMFAFactors)
+		case f.Kind == store.FactorTOTP && totp > 0:
+			return store.Errorf(store.Conflict, "the user already has an authenticator app")
+		case named > 0:
+			return store.Errorf(store.Conflict, "a factor named %q exists", f.Name)
+		}
+		now := s.now()
+		err := q.QueryRow(ctx, `INSERT INTO mfa_factors (user_id, kind, name, name_key, secret, credential_id, confirmed, last_step,
+			created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, f.UserID, string(f.Kind), f.Name,
+			store.Key(f.Name), f.Secret, f.CredentialID, f.Confirmed, f.LastStep, toDB(now), toDB(f.LastUsedAt)).Scan(&f.ID)
+		if errors.Is(err, ErrUnique) {
+			// The user is locked, so only the credential ID, unique across users, can clash here.
+			return &store.Error{Code: store.Conflict, Message: "this security key is already registered", Err: err}
+		}
+		if err != nil {
+			return wrap(err, fmt.Sprintf("factor %q", f.Name))
+		}
+		f.CreatedAt = fromDB(toDB(now))
+		return nil
+	})
+}
+
+func (s *Store) ListMFAFactors(ctx context.Context, userID int64) ([]*store.MFAFactor, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, user_id, kind, name, secret, credential_id, confirmed, last_step, created_at, last_used_at
+		FROM mfa_factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.MFAFactor
+	for rows.Next() {
+		var f store.MFAFactor
+		var kind string
+		var created, used int64
+		if err := rows.Scan(&f.ID, &f.UserID, &kind, &f.Name, &f.Secret, &f.CredentialID, &f.Confirmed, &f.LastStep,
+			&created, &used); err != nil {
+			return nil, err
+		}
+		f.Kind, f.CreatedAt, f.LastUsedAt = store.FactorKind(kind), fromDB(created), fromDB(used)
+		out = append(out, &f)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) UseTOTPStep(ctx context.Context, factorID, step int64, now time.Time) error {
+	// One statement: of two requests with the same code, one updates and the other finds last_step moved.
+	n, err := s.db.Exec(ctx, `UPDATE mfa_factors SET confirmed = $1, last_step = $2, last_used_at = $3
+		WHERE id = $4 AND kind = 'totp' AND last_step < $2`, true, step, toDB(now), factorID)
+	if err != nil || n > 0 {
+		return err
+	}
+	var exists int
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM mfa_factors WHERE id = $1 AND kind = 'totp'`, factorID).Scan(&exists); err != nil {
+		return err
+	}
+	if exists == 0 {
+		return notFound("authenticator app %d not found", factorID)
+	}
+	return store.Errorf(store.Conflict, "this code was used already: wait for the next one")
+}
+
+func (s *Store) UpdateWebAuthnFactor(ctx context.Context, factorID int64, secret []byte, now time.Time) error {
+	if len(secret) == 0 {
+		return store.Errorf(store.Invalid, "a security key's state cannot be empty")
+	}
+	n, err := s.db.Exec(ctx, `UPDATE mfa_factors SET secret = $1, last_used_at = $2 WHERE id = $3 AND kind = 'webauthn'`,
+		secret, toDB(now), factorID)
+	if err == nil && n == 0 {
+		return notFound("security key %d not found", factorID)
+	}
+	return err
+}
+
+func (s *Store) DeleteMFAFactor(ctx context.Context, userID, factorID int64) error {
+	n, err := s.db.Exec(ctx, `DELETE FROM mfa_factors WHERE id = $1 AND user_id = $2`, factorID, userID)
+	if err == nil && n == 0 {
+		return notFound("second factor %d not found", factorID)
+	}
+	return err
+}
+
+func (s *Store) ResetMFA(ctx context.Context, userID int64) (int, error) {
+	var n int64
+	err := s.db.InTx(ctx, func(q Querier) error {
+		if _, err := q.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		var err error
+		n, err = q.Exec(ctx, `DELETE FROM mfa_factors WHERE user_id = $1`, userID)
+		return err
+	})
+	return int(n), err
+}
+
+// ---- recovery codes
+
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, now time.Time) error {
+	if len(hashes) == 0 {
+		return store.Errorf(store.Invalid, "a new set of recovery codes cannot be empty")
+	}
+	seen := map[string]bool{}
+	for _, h := range hashes {
+		if len(h) == 0 || seen[string(h)] {
+			return store.Errorf(store.Invalid, "recovery code hashes must be non-empty and distinct")
+		}
+		seen[string(h)] = true
+	}
+	return s.db.InTx(ctx, func(q Querier) error {
+		if _, err := q.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			_, err := q.Exec(ctx, `INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)`, userID, h, toDB(now))
+			if errors.Is(err, ErrForeignKey) {
+				return notFound("user #%d not found", userID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte, now time.Time) (int, error) {
+	if now.IsZero() {
+		// used_at 0 means unused: a zero time would leave the code spendable again.
+		return 0, store.Errorf(store.Invalid, "a recovery code is spent at a time")
+	}
+	var left int
+	err := s.db.InTx(ctx, func(q Querier) error {
+		n, err := q.Exec(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at = 0`,
+			toDB(now), userID, hash)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("that recovery code is unknown or used")
+		}
+		left, err = countRecoveryCodes(ctx, q, userID)
+		return err
+	})
+	return left, err
+}
+
+func (s *Store) CountRecoveryCodes(ctx context.Context, userID int64) (int, error) {
+	return countRecoveryCodes(ctx, s.db, userID)
+}
+
+func countRecoveryCodes(ctx context.Context, q Querier, userID int64) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at = 0`, userID).Scan(&n)
+	return n, err
+}

@@ -417,13 +417,13 @@ func (s *Store) UserGroups(ctx context.Context, user string) ([]string, error) {
 // ---- accounts
 
 const accountCols = `id, alias, provider_name, partition, region, session_duration, session_name_source,
-	source_identity_source, created_at`
+	source_identity_source, require_mfa, created_at`
 
 func scanAccount(r Row) (*store.Account, error) {
 	var a store.Account
 	var part, nameSrc, idSrc string
 	var d, created int64
-	if err := r.Scan(&a.ID, &a.Alias, &a.ProviderName, &part, &a.Region, &d, &nameSrc, &idSrc, &created); err != nil {
+	if err := r.Scan(&a.ID, &a.Alias, &a.ProviderName, &part, &a.Region, &d, &nameSrc, &idSrc, &a.RequireMFA, &created); err != nil {
 		return nil, err
 	}
 	a.Partition, a.SessionDuration, a.CreatedAt = store.Partition(part), dur(d), fromDB(created)
@@ -439,9 +439,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 		return err
 	}
 	now := s.now()
-	_, err := s.db.Exec(ctx, `INSERT INTO accounts (`+accountCols+`, alias_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO accounts (`+accountCols+`, alias_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		a.ID, a.Alias, a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration), string(a.SessionNameSource),
-		string(a.SourceIdentitySource), toDB(now), store.Key(a.Alias))
+		string(a.SourceIdentitySource), a.RequireMFA, toDB(now), store.Key(a.Alias))
 	if errors.Is(err, ErrUnique) {
 		if existing, gerr := s.GetAccount(ctx, a.ID); gerr == nil {
 			return store.Errorf(store.Conflict, "account %s already exists (alias %q)", existing.ID, existing.Alias)
@@ -495,9 +495,9 @@ func (s *Store) UpdateAccount(ctx context.Context, aliasOrID string, fn func(*st
 			return err
 		}
 		_, err = q.Exec(ctx, `UPDATE accounts SET alias = $1, alias_key = $2, provider_name = $3, partition = $4, region = $5,
-			session_duration = $6, session_name_source = $7, source_identity_source = $8 WHERE id = $9`,
+			session_duration = $6, session_name_source = $7, source_identity_source = $8, require_mfa = $9 WHERE id = $10`,
 			a.Alias, store.Key(a.Alias), a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration),
-			string(a.SessionNameSource), string(a.SourceIdentitySource), a.ID)
+			string(a.SessionNameSource), string(a.SourceIdentitySource), a.RequireMFA, a.ID)
 		if err != nil {
 			return wrap(err, fmt.Sprintf("alias %q", a.Alias))
 		}
@@ -671,10 +671,14 @@ const sessionCols = `token_hash, user_id, auth_methods, authenticated_at, create
 	expires_at, client_addr, user_agent`
 
 func (s *Store) CreateSession(ctx context.Context, ss *store.Session) error {
+	return insertSession(ctx, s.db, ss)
+}
+
+func insertSession(ctx context.Context, q Querier, ss *store.Session) error {
 	if len(ss.TokenHash) < 16 {
 		return store.Errorf(store.Invalid, "session token hash too short")
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	_, err := q.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		ss.TokenHash, ss.UserID, ss.AuthMethods, toDB(ss.AuthenticatedAt), toDB(ss.CreatedAt), toDB(ss.LastSeenAt),
 		toDB(ss.IdleExpiresAt), toDB(ss.ExpiresAt), ss.ClientAddr, ss.UserAgent)
 	return wrap(err, "session")
@@ -716,6 +720,57 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
 
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
 	return s.db.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1`, toDB(now))
+}
+
+func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, ss *store.Session) error {
+	return s.db.InTx(ctx, func(q Querier) error {
+		n, err := q.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, oldHash)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("session not found")
+		}
+		return insertSession(ctx, q, ss)
+	})
+}
+
+func (s *Store) SetSessionChallenge(ctx context.Context, tokenHash, data []byte, expires time.Time) error {
+	if len(data) == 0 {
+		return store.Errorf(store.Invalid, "a session challenge needs data")
+	}
+	n, err := s.db.Exec(ctx, `UPDATE sessions SET challenge = $1, challenge_expires_at = $2 WHERE token_hash = $3`,
+		data, toDB(expires), tokenHash)
+	if err == nil && n == 0 {
+		return notFound("session not found")
+	}
+	return err
+}
+
+func (s *Store) TakeSessionChallenge(ctx context.Context, tokenHash []byte, now time.Time) ([]byte, error) {
+	var data []byte
+	err := s.db.InTx(ctx, func(q Querier) error {
+		err := q.QueryRow(ctx, `SELECT challenge FROM sessions WHERE token_hash = $1 AND challenge IS NOT NULL
+			AND challenge_expires_at > $2`+s.d.ForUpdate, tokenHash, toDB(now)).Scan(&data)
+		if errors.Is(err, ErrNoRows) {
+			return notFound("no challenge pending, or it expired")
+		}
+		if err != nil {
+			return err
+		}
+		// PostgreSQL holds the row lock, SQLite the write lock, until commit; the conditional update
+		// keeps the take exactly-once even so.
+		n, err := q.Exec(ctx, `UPDATE sessions SET challenge = NULL, challenge_expires_at = 0
+			WHERE token_hash = $1 AND challenge IS NOT NULL`, tokenHash)
+		if err == nil && n == 0 {
+			return notFound("no challenge pending, or it expired")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // ---- audit

@@ -37,6 +37,25 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"tag rules are unique per account regardless of case, capped, and go with their account", testTagRules},
 		{"service providers are stored by entity ID", testServiceProviders},
 		{"a pending request is accepted once and consumed once", testPendingRequests},
+		{"an account's MFA requirement is kept through create, get, list and update", testAccountRequireMFA},
+		{"second factors are created, listed oldest first and deleted only by their user", testMFAFactors},
+		{"an invalid second factor is refused and nothing is written", testMFAFactorInvalid},
+		{"factor names are unique per user regardless of case", testMFAFactorNames},
+		{"a user has at most one authenticator app", testOneTOTP},
+		{"an unconfirmed authenticator app is replaced by a new one", testUnconfirmedTOTPReplaced},
+		{"a security key's credential ID is registered once across all users", testCredentialIDUnique},
+		{"a user registers at most MaxMFAFactors factors", testMFAFactorLimit},
+		{"a TOTP step confirms the app and is accepted once, older steps never", testUseTOTPStep},
+		{"concurrent uses of one TOTP step let exactly one win", testConcurrentTOTPStep},
+		{"a security key's state is updated after each use", testUpdateWebAuthnFactor},
+		{"deleting a user removes their factors and recovery codes", testMFACascade},
+		{"resetting MFA removes every factor and recovery code and counts the factors", testResetMFA},
+		{"a recovery code is spent once and the rest are counted", testRecoveryCodes},
+		{"concurrent uses of one recovery code let exactly one win", testConcurrentRecoveryCode},
+		{"replacing recovery codes drops the old ones, used or not", testReplaceRecoveryCodes},
+		{"replacing a session moves it to a new token, once", testReplaceSession},
+		{"a session challenge is taken once, before it expires, and goes with its session", testSessionChallenge},
+		{"concurrent takes of one challenge let exactly one win", testConcurrentChallengeTake},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -718,4 +737,517 @@ func testPendingRequests(t *testing.T, s store.Store) {
 	if deleted != 2 {
 		t.Fatalf("deleted %d expired requests, want 2", deleted)
 	}
+}
+
+// oneWins runs fn n times at once and checks that exactly one call succeeds and the others fail with loser.
+func oneWins(t *testing.T, n int, loser store.Code, fn func() error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{}) // all calls start together, to overlap as much as they can
+	results := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-start; results <- fn() }()
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		if err == nil {
+			ok++
+		} else if store.ErrorCode(err) != loser {
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent calls succeeded, want 1", ok, n)
+	}
+}
+
+func testAccountRequireMFA(t *testing.T, s store.Store) {
+	a := &store.Account{ID: "111122223333", Alias: "prod", ProviderName: "Rolegate", Partition: store.PartitionAWS, RequireMFA: true}
+	must(t, s.CreateAccount(ctx, a))
+	mkAccount(t, s, "444455556666", "dev")
+	got, err := s.GetAccount(ctx, "prod")
+	must(t, err)
+	if !got.RequireMFA {
+		t.Fatalf("created with RequireMFA, read back %+v", got)
+	}
+	list, err := s.ListAccounts(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].Alias != "dev" || list[0].RequireMFA || !list[1].RequireMFA {
+		t.Fatalf("ListAccounts = %+v %+v", list[0], list[1])
+	}
+	updated, err := s.UpdateAccount(ctx, "prod", func(a *store.Account) error { a.RequireMFA = false; return nil })
+	must(t, err)
+	if updated.RequireMFA {
+		t.Fatalf("update returned %+v", updated)
+	}
+	if got, _ := s.GetAccount(ctx, "prod"); got.RequireMFA {
+		t.Fatal("RequireMFA still set after an update cleared it")
+	}
+	_, err = s.UpdateAccount(ctx, "dev", func(a *store.Account) error { a.RequireMFA = true; return nil })
+	must(t, err)
+	if got, _ := s.GetAccount(ctx, "444455556666"); !got.RequireMFA {
+		t.Fatal("RequireMFA not set by an update")
+	}
+}
+
+func totp(userID int64, name string) *store.MFAFactor {
+	return &store.MFAFactor{UserID: userID, Kind: store.FactorTOTP, Name: name, Secret: []byte("sealed-" + name)}
+}
+
+func webauthn(userID int64, name, credID string) *store.MFAFactor {
+	return &store.MFAFactor{UserID: userID, Kind: store.FactorWebAuthn, Name: name, Secret: []byte(`{"key":"` + name + `"}`),
+		CredentialID: []byte(credID), Confirmed: true}
+}
+
+func listFactors(t *testing.T, s store.Store, userID int64) []*store.MFAFactor {
+	t.Helper()
+	fs, err := s.ListMFAFactors(ctx, userID)
+	must(t, err)
+	return fs
+}
+
+func testMFAFactors(t *testing.T, s store.Store) {
+	u, other := mkUser(t, s, "rupert"), mkUser(t, s, "sybil")
+	if fs := listFactors(t, s, u.ID); len(fs) != 0 {
+		t.Fatalf("a new user has factors: %+v", fs)
+	}
+	app := totp(u.ID, "Phone")
+	must(t, s.CreateMFAFactor(ctx, app))
+	if app.ID == 0 || app.CreatedAt.IsZero() {
+		t.Fatalf("create did not set ID and CreatedAt: %+v", app)
+	}
+	key := webauthn(u.ID, "YubiKey 5", "cred-1")
+	must(t, s.CreateMFAFactor(ctx, key))
+	fs := listFactors(t, s, u.ID)
+	if len(fs) != 2 {
+		t.Fatalf("ListMFAFactors = %+v", fs)
+	}
+	a, k := fs[0], fs[1]
+	if a.ID != app.ID || a.UserID != u.ID || a.Kind != store.FactorTOTP || a.Name != "Phone" || string(a.Secret) != "sealed-Phone" ||
+		a.CredentialID != nil || a.Confirmed || a.LastStep != 0 || !a.CreatedAt.Equal(app.CreatedAt) || !a.LastUsedAt.IsZero() {
+		t.Fatalf("authenticator app read back %+v, want %+v", a, app)
+	}
+	if k.ID != key.ID || k.Kind != store.FactorWebAuthn || k.Name != "YubiKey 5" || string(k.Secret) != `{"key":"YubiKey 5"}` ||
+		string(k.CredentialID) != "cred-1" || !k.Confirmed {
+		t.Fatalf("security key read back %+v, want %+v", k, key)
+	}
+	if fs := listFactors(t, s, other.ID); len(fs) != 0 {
+		t.Fatalf("another user sees factors: %+v", fs)
+	}
+	wantCode(t, s.DeleteMFAFactor(ctx, other.ID, key.ID), store.NotFound)
+	must(t, s.DeleteMFAFactor(ctx, u.ID, key.ID))
+	wantCode(t, s.DeleteMFAFactor(ctx, u.ID, key.ID), store.NotFound)
+	if fs := listFactors(t, s, u.ID); len(fs) != 1 || fs[0].ID != app.ID {
+		t.Fatalf("after delete: %+v", fs)
+	}
+	wantCode(t, s.CreateMFAFactor(ctx, totp(u.ID+other.ID+1000, "Phone")), store.NotFound)
+}
+
+func testMFAFactorInvalid(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "trent")
+	long := strings.Repeat("é", 64)
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, long, "cred-long-name"))) // 64 characters, more than 64 bytes
+	big := webauthn(u.ID, "big", strings.Repeat("x", store.MaxCredentialIDLen))
+	must(t, s.CreateMFAFactor(ctx, big))
+	bad := []*store.MFAFactor{
+		webauthn(u.ID, "", "c1"),
+		webauthn(u.ID, long+"é", "c2"),
+		webauthn(u.ID, "tab\there", "c3"),
+		webauthn(u.ID, "bad\xffutf8", "c4"),
+		webauthn(u.ID, "no credential", ""),
+		webauthn(u.ID, "huge credential", strings.Repeat("x", store.MaxCredentialIDLen+1)),
+		{UserID: u.ID, Kind: store.FactorTOTP, Name: "with credential", Secret: []byte("s"), CredentialID: []byte("c5")},
+		{UserID: u.ID, Kind: store.FactorTOTP, Name: "no secret"},
+		{UserID: u.ID, Kind: "sms", Name: "sms", Secret: []byte("s")},
+	}
+	for _, f := range bad {
+		wantCode(t, s.CreateMFAFactor(ctx, f), store.Invalid)
+	}
+	if fs := listFactors(t, s, u.ID); len(fs) != 2 {
+		t.Fatalf("invalid factors were written: %+v", fs)
+	}
+}
+
+func testMFAFactorNames(t *testing.T, s store.Store) {
+	u, other := mkUser(t, s, "uma"), mkUser(t, s, "victor")
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "YubiKey", "cred-1")))
+	err := s.CreateMFAFactor(ctx, webauthn(u.ID, "yubikey", "cred-2"))
+	wantCode(t, err, store.Conflict)
+	if !strings.Contains(store.ErrorMessage(err), "yubikey") {
+		t.Fatalf("the conflict does not name the factor: %v", err)
+	}
+	wantCode(t, s.CreateMFAFactor(ctx, totp(u.ID, "YUBIKEY")), store.Conflict)
+	must(t, s.CreateMFAFactor(ctx, webauthn(other.ID, "yubikey", "cred-2")))
+}
+
+func testOneTOTP(t *testing.T, s store.Store) {
+	u, other := mkUser(t, s, "wendy"), mkUser(t, s, "xavier")
+	app := totp(u.ID, "Phone")
+	must(t, s.CreateMFAFactor(ctx, app))
+	must(t, s.UseTOTPStep(ctx, app.ID, 1000, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)))
+	err := s.CreateMFAFactor(ctx, totp(u.ID, "Tablet"))
+	wantCode(t, err, store.Conflict)
+	if !strings.Contains(store.ErrorMessage(err), "authenticator app") {
+		t.Fatalf("the conflict does not say why: %v", err)
+	}
+	if fs := listFactors(t, s, u.ID); len(fs) != 1 || fs[0].ID != app.ID || !fs[0].Confirmed {
+		t.Fatalf("a refused app changed the factors: %+v", fs)
+	}
+	// Another user's app, with its NULL credential ID, is no clash.
+	must(t, s.CreateMFAFactor(ctx, totp(other.ID, "Phone")))
+	// Security keys sit beside the app.
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "Key", "cred-1")))
+}
+
+func testUnconfirmedTOTPReplaced(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "yolanda")
+	key := webauthn(u.ID, "Key", "cred-1")
+	must(t, s.CreateMFAFactor(ctx, key))
+	first := totp(u.ID, "Phone")
+	must(t, s.CreateMFAFactor(ctx, first))
+	second := totp(u.ID, "phone")
+	second.Secret = []byte("sealed-second")
+	must(t, s.CreateMFAFactor(ctx, second))
+	fs := listFactors(t, s, u.ID)
+	if len(fs) != 2 || fs[0].ID != key.ID || fs[1].ID != second.ID || string(fs[1].Secret) != "sealed-second" {
+		t.Fatalf("after re-enrolling: %+v", fs)
+	}
+	wantCode(t, s.UseTOTPStep(ctx, first.ID, 1, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)), store.NotFound)
+	// A new app whose name clashes with a security key fails, and the unconfirmed one stays.
+	wantCode(t, s.CreateMFAFactor(ctx, totp(u.ID, "KEY")), store.Conflict)
+	if fs := listFactors(t, s, u.ID); len(fs) != 2 || fs[1].ID != second.ID {
+		t.Fatalf("a refused app removed the pending one: %+v", fs)
+	}
+}
+
+func testCredentialIDUnique(t *testing.T, s store.Store) {
+	u, other := mkUser(t, s, "zack"), mkUser(t, s, "amy")
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "Key", "cred-1")))
+	err := s.CreateMFAFactor(ctx, webauthn(other.ID, "Key", "cred-1"))
+	wantCode(t, err, store.Conflict)
+	if !strings.Contains(store.ErrorMessage(err), "already registered") {
+		t.Fatalf("the conflict does not say why: %v", err)
+	}
+	wantCode(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "Same key again", "cred-1")), store.Conflict)
+	must(t, s.CreateMFAFactor(ctx, webauthn(other.ID, "Key", "CRED-1"))) // IDs are bytes, compared exactly
+}
+
+func testMFAFactorLimit(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "bea")
+	pending := totp(u.ID, "Phone")
+	must(t, s.CreateMFAFactor(ctx, pending))
+	for i := 2; i <= store.MaxMFAFactors; i++ {
+		must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, fmt.Sprintf("key %02d", i), fmt.Sprintf("cred-%02d", i))))
+	}
+	err := s.CreateMFAFactor(ctx, webauthn(u.ID, "one too many", "cred-x"))
+	wantCode(t, err, store.Conflict)
+	if !strings.Contains(store.ErrorMessage(err), fmt.Sprint(store.MaxMFAFactors)) {
+		t.Fatalf("the conflict does not name the limit: %v", err)
+	}
+	// At the limit, a new app still replaces the unconfirmed one.
+	must(t, s.CreateMFAFactor(ctx, totp(u.ID, "New phone")))
+	if fs := listFactors(t, s, u.ID); len(fs) != store.MaxMFAFactors {
+		t.Fatalf("%d factors, want %d", len(fs), store.MaxMFAFactors)
+	}
+	fs := listFactors(t, s, u.ID)
+	must(t, s.DeleteMFAFactor(ctx, u.ID, fs[0].ID))
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "one too many", "cred-x")))
+	wantCode(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "another", "cred-y")), store.Conflict)
+}
+
+func testUseTOTPStep(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "cleo")
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	app := totp(u.ID, "Phone")
+	must(t, s.CreateMFAFactor(ctx, app))
+	must(t, s.UseTOTPStep(ctx, app.ID, 59000, now))
+	f := listFactors(t, s, u.ID)[0]
+	if !f.Confirmed || f.LastStep != 59000 || !f.LastUsedAt.Equal(now) {
+		t.Fatalf("after the first code: %+v", f)
+	}
+	err := s.UseTOTPStep(ctx, app.ID, 59000, now.Add(time.Second))
+	wantCode(t, err, store.Conflict)
+	wantCode(t, s.UseTOTPStep(ctx, app.ID, 58999, now.Add(time.Second)), store.Conflict)
+	if f := listFactors(t, s, u.ID)[0]; f.LastStep != 59000 || !f.LastUsedAt.Equal(now) {
+		t.Fatalf("a refused code changed the factor: %+v", f)
+	}
+	must(t, s.UseTOTPStep(ctx, app.ID, 59001, now.Add(30*time.Second)))
+	if f := listFactors(t, s, u.ID)[0]; f.LastStep != 59001 || !f.LastUsedAt.Equal(now.Add(30*time.Second)) {
+		t.Fatalf("after the next code: %+v", f)
+	}
+	key := webauthn(u.ID, "Key", "cred-1")
+	must(t, s.CreateMFAFactor(ctx, key))
+	wantCode(t, s.UseTOTPStep(ctx, key.ID, 59002, now), store.NotFound)
+	wantCode(t, s.UseTOTPStep(ctx, app.ID+key.ID+1000, 59002, now), store.NotFound)
+}
+
+func testConcurrentTOTPStep(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "dora")
+	app := totp(u.ID, "Phone")
+	must(t, s.CreateMFAFactor(ctx, app))
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	oneWins(t, 16, store.Conflict, func() error { return s.UseTOTPStep(ctx, app.ID, 59000, now) })
+}
+
+func testUpdateWebAuthnFactor(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "edna")
+	now := time.Date(2026, 8, 2, 0, 0, 0, 0, time.UTC)
+	key := webauthn(u.ID, "Key", "cred-1")
+	must(t, s.CreateMFAFactor(ctx, key))
+	app := totp(u.ID, "Phone")
+	must(t, s.CreateMFAFactor(ctx, app))
+	must(t, s.UpdateWebAuthnFactor(ctx, key.ID, []byte(`{"signCount":7}`), now))
+	f := listFactors(t, s, u.ID)[0]
+	if f.ID != key.ID || string(f.Secret) != `{"signCount":7}` || !f.LastUsedAt.Equal(now) || string(f.CredentialID) != "cred-1" {
+		t.Fatalf("after update: %+v", f)
+	}
+	wantCode(t, s.UpdateWebAuthnFactor(ctx, app.ID, []byte("x"), now), store.NotFound)
+	wantCode(t, s.UpdateWebAuthnFactor(ctx, key.ID+app.ID+1000, []byte("x"), now), store.NotFound)
+	if f := listFactors(t, s, u.ID)[1]; string(f.Secret) != "sealed-Phone" {
+		t.Fatalf("an app was changed as a security key: %+v", f)
+	}
+}
+
+func codes(names ...string) [][]byte {
+	var out [][]byte
+	for _, n := range names {
+		out = append(out, []byte("hash-"+n))
+	}
+	return out
+}
+
+func countCodes(t *testing.T, s store.Store, userID int64) int {
+	t.Helper()
+	n, err := s.CountRecoveryCodes(ctx, userID)
+	must(t, err)
+	return n
+}
+
+func testMFACascade(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "fay")
+	now := time.Date(2026, 8, 3, 0, 0, 0, 0, time.UTC)
+	must(t, s.CreateMFAFactor(ctx, totp(u.ID, "Phone")))
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "Key", "cred-1")))
+	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("a", "b"), now))
+	must(t, s.DeleteUser(ctx, "fay"))
+	if fs := listFactors(t, s, u.ID); len(fs) != 0 {
+		t.Fatalf("factors survived their user: %+v", fs)
+	}
+	if n := countCodes(t, s, u.ID); n != 0 {
+		t.Fatalf("%d recovery codes survived their user", n)
+	}
+	// The key is free for whoever holds it next; a new user of the old name starts without factors.
+	again := mkUser(t, s, "fay")
+	if fs := listFactors(t, s, again.ID); len(fs) != 0 {
+		t.Fatalf("a new user inherited factors: %+v", fs)
+	}
+	must(t, s.CreateMFAFactor(ctx, webauthn(again.ID, "Key", "cred-1")))
+}
+
+func testResetMFA(t *testing.T, s store.Store) {
+	u, other := mkUser(t, s, "gus"), mkUser(t, s, "hana")
+	now := time.Date(2026, 8, 4, 0, 0, 0, 0, time.UTC)
+	must(t, s.CreateMFAFactor(ctx, totp(u.ID, "Phone")))
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "Key", "cred-1")))
+	must(t, s.CreateMFAFactor(ctx, webauthn(u.ID, "Backup key", "cred-2")))
+	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("a", "b"), now))
+	must(t, s.CreateMFAFactor(ctx, webauthn(other.ID, "Key", "cred-3")))
+	must(t, s.ReplaceRecoveryCodes(ctx, other.ID, codes("a"), now))
+	n, err := s.ResetMFA(ctx, u.ID)
+	must(t, err)
+	if n != 3 {
+		t.Fatalf("ResetMFA removed %d factors, want 3", n)
+	}
+	if fs := listFactors(t, s, u.ID); len(fs) != 0 || countCodes(t, s, u.ID) != 0 {
+		t.Fatalf("after reset: %d codes, factors %+v", countCodes(t, s, u.ID), fs)
+	}
+	if fs := listFactors(t, s, other.ID); len(fs) != 1 || countCodes(t, s, other.ID) != 1 {
+		t.Fatalf("another user's MFA was reset: %d codes, factors %+v", countCodes(t, s, other.ID), fs)
+	}
+	n, err = s.ResetMFA(ctx, u.ID)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("a second reset removed %d factors", n)
+	}
+}
+
+func testRecoveryCodes(t *testing.T, s store.Store) {
+	u, other := mkUser(t, s, "ines"), mkUser(t, s, "jack")
+	now := time.Date(2026, 8, 5, 0, 0, 0, 0, time.UTC)
+	if n := countCodes(t, s, u.ID); n != 0 {
+		t.Fatalf("a new user has %d recovery codes", n)
+	}
+	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("a", "b", "c"), now))
+	must(t, s.ReplaceRecoveryCodes(ctx, other.ID, codes("a", "z"), now))
+	if n := countCodes(t, s, u.ID); n != 3 {
+		t.Fatalf("%d recovery codes, want 3", n)
+	}
+	left, err := s.UseRecoveryCode(ctx, u.ID, []byte("hash-b"), now)
+	must(t, err)
+	if left != 2 || countCodes(t, s, u.ID) != 2 {
+		t.Fatalf("%d codes left (counted %d), want 2", left, countCodes(t, s, u.ID))
+	}
+	_, err = s.UseRecoveryCode(ctx, u.ID, []byte("hash-b"), now.Add(time.Minute))
+	wantCode(t, err, store.NotFound)
+	_, err = s.UseRecoveryCode(ctx, u.ID, []byte("hash-z"), now) // another user's
+	wantCode(t, err, store.NotFound)
+	_, err = s.UseRecoveryCode(ctx, u.ID, []byte("hash-nope"), now)
+	wantCode(t, err, store.NotFound)
+	if n := countCodes(t, s, other.ID); n != 2 {
+		t.Fatalf("another user's codes were spent: %d left", n)
+	}
+	for _, c := range []string{"a", "c"} {
+		_, err := s.UseRecoveryCode(ctx, u.ID, []byte("hash-"+c), now)
+		must(t, err)
+	}
+	if n := countCodes(t, s, u.ID); n != 0 {
+		t.Fatalf("%d codes left after spending all", n)
+	}
+	wantCode(t, s.ReplaceRecoveryCodes(ctx, u.ID, nil, now), store.Invalid)
+	wantCode(t, s.ReplaceRecoveryCodes(ctx, u.ID, [][]byte{[]byte("hash-d"), {}}, now), store.Invalid)
+	wantCode(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("d", "d"), now), store.Invalid)
+	wantCode(t, s.ReplaceRecoveryCodes(ctx, u.ID+other.ID+1000, codes("d"), now), store.NotFound)
+}
+
+func testConcurrentRecoveryCode(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "kate")
+	now := time.Date(2026, 8, 5, 0, 0, 0, 0, time.UTC)
+	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("a", "b"), now))
+	oneWins(t, 16, store.NotFound, func() error {
+		left, err := s.UseRecoveryCode(ctx, u.ID, []byte("hash-a"), now)
+		if err == nil && left != 1 {
+			return fmt.Errorf("%d codes left, want 1", left)
+		}
+		return err
+	})
+	if n := countCodes(t, s, u.ID); n != 1 {
+		t.Fatalf("%d codes left, want 1", n)
+	}
+}
+
+func testReplaceRecoveryCodes(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "liam")
+	now := time.Date(2026, 8, 6, 0, 0, 0, 0, time.UTC)
+	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("a", "b"), now))
+	_, err := s.UseRecoveryCode(ctx, u.ID, []byte("hash-a"), now)
+	must(t, err)
+	// The new set may repeat an old hash, used or not; it starts unused.
+	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("a", "c", "d"), now.Add(time.Hour)))
+	if n := countCodes(t, s, u.ID); n != 3 {
+		t.Fatalf("%d codes after replacing, want 3", n)
+	}
+	_, err = s.UseRecoveryCode(ctx, u.ID, []byte("hash-b"), now)
+	wantCode(t, err, store.NotFound)
+	left, err := s.UseRecoveryCode(ctx, u.ID, []byte("hash-a"), now)
+	must(t, err)
+	if left != 2 {
+		t.Fatalf("%d codes left, want 2", left)
+	}
+	// A refused replacement keeps the old codes.
+	wantCode(t, s.ReplaceRecoveryCodes(ctx, u.ID, codes("e", "e"), now), store.Invalid)
+	if n := countCodes(t, s, u.ID); n != 2 {
+		t.Fatalf("a refused replacement changed the codes: %d left", n)
+	}
+}
+
+func mkSession(u *store.User, h string, now time.Time) *store.Session {
+	return &store.Session{TokenHash: []byte(h + "-0123456789abcdef"), UserID: u.ID, AuthMethods: "pwd", AuthenticatedAt: now,
+		CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
+		ClientAddr: "192.0.2.1", UserAgent: "test"}
+}
+
+func testReplaceSession(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "mona")
+	now := time.Date(2026, 8, 7, 12, 0, 0, 0, time.UTC)
+	old := mkSession(u, "old", now)
+	must(t, s.CreateSession(ctx, old))
+	next := mkSession(u, "new", now.Add(time.Minute))
+	next.AuthMethods, next.AuthenticatedAt, next.ClientAddr, next.UserAgent = "pwd,otp", now.Add(time.Minute), "192.0.2.2", "agent"
+	must(t, s.ReplaceSession(ctx, old.TokenHash, next))
+	_, err := s.GetSession(ctx, old.TokenHash, now.Add(2*time.Minute))
+	wantCode(t, err, store.NotFound)
+	got, err := s.GetSession(ctx, next.TokenHash, now.Add(2*time.Minute))
+	must(t, err)
+	if string(got.TokenHash) != string(next.TokenHash) || got.UserID != u.ID || got.AuthMethods != "pwd,otp" ||
+		!got.AuthenticatedAt.Equal(next.AuthenticatedAt) || !got.CreatedAt.Equal(next.CreatedAt) || !got.LastSeenAt.Equal(next.LastSeenAt) ||
+		!got.IdleExpiresAt.Equal(next.IdleExpiresAt) || !got.ExpiresAt.Equal(next.ExpiresAt) || got.ClientAddr != "192.0.2.2" ||
+		got.UserAgent != "agent" {
+		t.Fatalf("replaced session = %+v, want %+v", got, next)
+	}
+	// The old token is gone: a second replacement from it fails and creates nothing.
+	third := mkSession(u, "third", now)
+	wantCode(t, s.ReplaceSession(ctx, old.TokenHash, third), store.NotFound)
+	_, err = s.GetSession(ctx, third.TokenHash, now)
+	wantCode(t, err, store.NotFound)
+	// A refused new session keeps the old one.
+	wantCode(t, s.ReplaceSession(ctx, next.TokenHash, &store.Session{TokenHash: []byte("short"), UserID: u.ID}), store.Invalid)
+	if _, err := s.GetSession(ctx, next.TokenHash, now.Add(2*time.Minute)); err != nil {
+		t.Fatalf("a refused replacement removed the session: %v", err)
+	}
+}
+
+func testSessionChallenge(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "nora")
+	now := time.Date(2026, 8, 8, 12, 0, 0, 0, time.UTC)
+	sess := mkSession(u, "a", now)
+	must(t, s.CreateSession(ctx, sess))
+	h := sess.TokenHash
+	_, err := s.TakeSessionChallenge(ctx, h, now)
+	wantCode(t, err, store.NotFound)
+
+	must(t, s.SetSessionChallenge(ctx, h, []byte("first"), now.Add(5*time.Minute)))
+	must(t, s.SetSessionChallenge(ctx, h, []byte("second"), now.Add(5*time.Minute)))
+	got, err := s.TakeSessionChallenge(ctx, h, now.Add(time.Minute))
+	must(t, err)
+	if string(got) != "second" {
+		t.Fatalf("took %q, want the latest challenge", got)
+	}
+	_, err = s.TakeSessionChallenge(ctx, h, now.Add(time.Minute))
+	wantCode(t, err, store.NotFound)
+
+	must(t, s.SetSessionChallenge(ctx, h, []byte("late"), now.Add(5*time.Minute)))
+	_, err = s.TakeSessionChallenge(ctx, h, now.Add(5*time.Minute))
+	wantCode(t, err, store.NotFound)
+	got, err = s.TakeSessionChallenge(ctx, h, now.Add(5*time.Minute-time.Microsecond))
+	must(t, err)
+	if string(got) != "late" {
+		t.Fatalf("took %q just before expiry", got)
+	}
+
+	wantCode(t, s.SetSessionChallenge(ctx, []byte("unknown-0123456789abcdef"), []byte("x"), now.Add(time.Minute)), store.NotFound)
+
+	// A replaced session leaves its challenge behind.
+	must(t, s.SetSessionChallenge(ctx, h, []byte("old"), now.Add(5*time.Minute)))
+	next := mkSession(u, "b", now)
+	must(t, s.ReplaceSession(ctx, h, next))
+	_, err = s.TakeSessionChallenge(ctx, next.TokenHash, now)
+	wantCode(t, err, store.NotFound)
+
+	// The challenge goes with its session: a new session under the same token starts without one.
+	must(t, s.SetSessionChallenge(ctx, next.TokenHash, []byte("gone"), now.Add(5*time.Minute)))
+	must(t, s.DeleteSession(ctx, next.TokenHash))
+	_, err = s.TakeSessionChallenge(ctx, next.TokenHash, now)
+	wantCode(t, err, store.NotFound)
+	must(t, s.CreateSession(ctx, mkSession(u, "b", now)))
+	_, err = s.TakeSessionChallenge(ctx, next.TokenHash, now)
+	wantCode(t, err, store.NotFound)
+}
+
+func testConcurrentChallengeTake(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "omar")
+	now := time.Date(2026, 8, 9, 12, 0, 0, 0, time.UTC)
+	sess := mkSession(u, "a", now)
+	must(t, s.CreateSession(ctx, sess))
+	must(t, s.SetSessionChallenge(ctx, sess.TokenHash, []byte("challenge"), now.Add(5*time.Minute)))
+	oneWins(t, 16, store.NotFound, func() error {
+		got, err := s.TakeSessionChallenge(ctx, sess.TokenHash, now)
+		if err == nil && string(got) != "challenge" {
+			return fmt.Errorf("took %q", got)
+		}
+		return err
+	})
 }

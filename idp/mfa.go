@@ -1,0 +1,609 @@
+package idp
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"rolegate/idp/mfa"
+	"rolegate/store"
+)
+
+// The second factor: /login/mfa asks for it after the password; /account/mfa manages factors.
+const (
+	mfaPath         = "/login/mfa"
+	mfaSettingsPath = "/account/mfa"
+
+	// mfaUserLimit bounds wrong codes per user within loginWindow. It is counted apart from the
+	// password's counter, which a correct password clears: otherwise someone who knows the password
+	// could sign in again and again to guess codes without end.
+	mfaUserLimit = 5
+	maxCodeBytes = 64
+)
+
+// Methods a session records in AuthMethods, in the order they were used.
+const (
+	methodPassword = "pwd"
+	methodTOTP     = "otp"
+	methodWebAuthn = "webauthn"
+	methodRecovery = "recovery"
+)
+
+// hasMFA reports whether the session used a second factor.
+func hasMFA(sess *store.Session) bool {
+	for _, m := range strings.Split(sess.AuthMethods, ",") {
+		if m == methodTOTP || m == methodWebAuthn || m == methodRecovery {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) mfaRoutes(r *gin.Engine) {
+	r.GET(mfaPath, s.mfaForm)
+	r.POST(mfaPath, s.mfaVerify)
+	r.POST(mfaPath+"/webauthn/begin", s.webAuthnLoginBegin)
+	r.POST(mfaPath+"/webauthn", s.webAuthnLoginFinish)
+	r.GET(mfaSettingsPath, s.mfaSettings)
+	r.POST(mfaSettingsPath+"/totp", s.totpStart)
+	r.POST(mfaSettingsPath+"/totp/confirm", s.totpConfirm)
+	r.POST(mfaSettingsPath+"/webauthn/begin", s.webAuthnRegisterBegin)
+	r.POST(mfaSettingsPath+"/webauthn", s.webAuthnRegisterFinish)
+	r.POST(mfaSettingsPath+"/remove", s.removeFactor)
+	r.POST(mfaSettingsPath+"/recovery", s.newRecoveryCodes)
+}
+
+const ctxFactors = "rg.factors"
+
+// confirmedFactors returns the user's factors that can sign in, read once per request.
+func (s *Server) confirmedFactors(c *gin.Context, u *store.User) ([]*store.MFAFactor, error) {
+	if v, ok := c.Get(ctxFactors); ok {
+		return v.([]*store.MFAFactor), nil
+	}
+	all, err := s.store.ListMFAFactors(c.Request.Context(), u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("idp: reading factors: %w", err)
+	}
+	var out []*store.MFAFactor
+	for _, f := range all {
+		if f.Confirmed {
+			out = append(out, f)
+		}
+	}
+	c.Set(ctxFactors, out)
+	return out, nil
+}
+
+func forgetFactors(c *gin.Context) { c.Set(ctxFactors, nil); delete(c.Keys, ctxFactors) }
+
+func factorOf(fs []*store.MFAFactor, kind store.FactorKind) *store.MFAFactor {
+	for _, f := range fs {
+		if f.Kind == kind {
+			return f
+		}
+	}
+	return nil
+}
+
+// needsMFA reports whether a session without a second factor must get one before anything else:
+// when the user has a factor, or when every sign-in needs one.
+func (s *Server) needsMFA(c *gin.Context, u *store.User, sess *store.Session) (bool, error) {
+	if hasMFA(sess) {
+		return false, nil
+	}
+	if s.cfg.RequireMFA {
+		return true, nil
+	}
+	fs, err := s.confirmedFactors(c, u)
+	return len(fs) > 0, err
+}
+
+// stepUp sends the browser to the second-factor page, which comes back here afterwards.
+func (s *Server) stepUp(c *gin.Context) {
+	next := "/"
+	if c.Request.Method == http.MethodGet {
+		next = c.Request.URL.RequestURI()
+	}
+	c.Redirect(http.StatusSeeOther, withNext(mfaPath, next))
+	c.Abort()
+}
+
+// withNext is path, going on to next afterwards.
+func withNext(path, next string) string {
+	if next = localNext(next); next == "/" {
+		return path
+	}
+	return path + "?" + url.Values{"next": {next}}.Encode()
+}
+
+// requireManage lets a signed-in user manage factors: with any password session while they have
+// none (enrollment right after the password), and only after a second factor once they have one,
+// so a stolen password cannot remove or add factors.
+func (s *Server) requireManage(c *gin.Context) (*webSession, bool) {
+	w, ok := s.requireSession(c)
+	if !ok {
+		return nil, false
+	}
+	fs, err := s.confirmedFactors(c, w.user)
+	if err != nil {
+		s.failPage(c, err)
+		return nil, false
+	}
+	if len(fs) > 0 && !hasMFA(w.sess) {
+		c.Redirect(http.StatusSeeOther, withNext(mfaPath, c.Request.URL.RequestURI()))
+		c.Abort()
+		return nil, false
+	}
+	return w, true
+}
+
+// mfaThrottles are the counters of failed second factors: the user's own, then the client's.
+func mfaThrottles(c *gin.Context, u *store.User) []throttle {
+	return []throttle{{"mfa:user:" + strconv.FormatInt(u.ID, 10), mfaUserLimit}, {"login:ip:" + c.ClientIP(), loginIPLimit}}
+}
+
+// mfaPage is what /login/mfa shows.
+func (s *Server) mfaPage(c *gin.Context, status int, u *store.User, next, msg string) {
+	fs, err := s.confirmedFactors(c, u)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.page(c, status, "mfa", gin.H{"Title": "Second factor", "Next": next, "Error": msg,
+		"HasTOTP": factorOf(fs, store.FactorTOTP) != nil, "HasWebAuthn": s.wa != nil && factorOf(fs, store.FactorWebAuthn) != nil})
+}
+
+func (s *Server) mfaForm(c *gin.Context) {
+	w, ok := s.requireSession(c)
+	if !ok {
+		return
+	}
+	next := localNext(c.Query("next"))
+	if hasMFA(w.sess) {
+		c.Redirect(http.StatusSeeOther, next)
+		return
+	}
+	fs, err := s.confirmedFactors(c, w.user)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if len(fs) == 0 {
+		// Nothing to ask for: set one up first. Enrolling counts as the second factor.
+		c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
+		return
+	}
+	s.mfaPage(c, http.StatusOK, w.user, next, "")
+}
+
+// Results of a second factor, as the audit log records them.
+const (
+	resultWrongCode = "wrong_code"
+	resultReplayed  = "replayed"
+	resultRefused   = "refused"
+)
+
+func (s *Server) mfaVerify(c *gin.Context) {
+	w, ok := s.requireSession(c)
+	if !ok || !s.checkCSRF(c) {
+		return
+	}
+	u, form := w.user, c.Request.PostForm
+	next := localNext(form.Get("next"))
+	if hasMFA(w.sess) {
+		c.Redirect(http.StatusSeeOther, next)
+		return
+	}
+	if len(form.Get("code")) > maxCodeBytes {
+		s.failPage(c, store.Errorf(store.Invalid, "the code is too long"))
+		return
+	}
+	code := strings.Join(strings.Fields(form.Get("code")), "")
+	if code == "" {
+		s.mfaPage(c, http.StatusBadRequest, u, next, "Enter the code from your authenticator app, or a recovery code.")
+		return
+	}
+	ts := mfaThrottles(c, u)
+	if !s.reserveMFA(c, u, ts, "code", func(msg string) { s.mfaPage(c, http.StatusTooManyRequests, u, next, msg) }) {
+		return
+	}
+	method, result, err := s.checkCode(c, u, code)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if result != resultOK {
+		s.auditWith(c, "mfa", u.Name, result, map[string]string{"method": method})
+		msg := "That code is not right. Check that your device's clock is correct, or use a recovery code."
+		if result == resultReplayed {
+			msg = "That code was used already. Wait for your app to show the next one."
+		}
+		s.mfaPage(c, http.StatusUnauthorized, u, next, msg)
+		return
+	}
+	s.passMFA(c, w, ts, method, next)
+}
+
+// reserveMFA counts a second-factor attempt before it is checked; when a counter is over its
+// limit it audits, shows the wait with again and returns false.
+func (s *Server) reserveMFA(c *gin.Context, u *store.User, ts []throttle, method string, again func(string)) bool {
+	wait, err := s.reserve(c, ts)
+	if err != nil {
+		s.failPage(c, err)
+		return false
+	}
+	if wait > 0 {
+		s.auditWith(c, "mfa", u.Name, resultThrottled, map[string]string{"method": method})
+		again(tryLater(c, wait))
+		return false
+	}
+	return true
+}
+
+// passMFA finishes a second factor: the attempt's counts given back, the session upgraded under a
+// new token, the success audited, and the browser sent on.
+func (s *Server) passMFA(c *gin.Context, w *webSession, ts []throttle, method, next string) {
+	s.release(c, ts)
+	if err := s.elevate(c, w, method); err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method})
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// checkCode checks a TOTP code or a recovery code, and spends it when it is good. It returns the
+// method the code belongs to and resultOK, resultWrongCode or resultReplayed.
+func (s *Server) checkCode(c *gin.Context, u *store.User, code string) (method, result string, err error) {
+	ctx := c.Request.Context()
+	if mfa.WellFormedCode(code) {
+		fs, err := s.confirmedFactors(c, u)
+		if err != nil {
+			return methodTOTP, "", err
+		}
+		f := factorOf(fs, store.FactorTOTP)
+		if f == nil {
+			return methodTOTP, resultWrongCode, nil
+		}
+		return methodTOTP, s.useTOTP(c, u, f, code), nil
+	}
+	hash, ok := mfa.RecoveryHash(code)
+	if !ok {
+		return methodTOTP, resultWrongCode, nil
+	}
+	left, err := s.store.UseRecoveryCode(ctx, u.ID, hash, s.now())
+	if store.IsCode(err, store.NotFound) {
+		return methodRecovery, resultWrongCode, nil
+	} else if err != nil {
+		return methodRecovery, "", fmt.Errorf("idp: spending a recovery code: %w", err)
+	}
+	s.auditWith(c, "mfa.recovery", u.Name, resultOK, map[string]string{"remaining": strconv.Itoa(left)})
+	return methodRecovery, resultOK, nil
+}
+
+// useTOTP checks code against factor f and spends its time step: a step is accepted once, so a
+// code seen over someone's shoulder is worth nothing once used. It returns a result constant.
+func (s *Server) useTOTP(c *gin.Context, u *store.User, f *store.MFAFactor, code string) string {
+	secret, err := s.totpSecret(u, f)
+	if err != nil {
+		s.log.Error("mfa: a TOTP secret does not open", "user", u.Name, "factor", f.ID, "err", err)
+		return resultWrongCode
+	}
+	now := s.now()
+	step, verdict := mfa.Check(secret, code, now, f.LastStep)
+	switch verdict {
+	case mfa.Wrong:
+		return resultWrongCode
+	case mfa.Replayed:
+		return resultReplayed
+	}
+	err = s.store.UseTOTPStep(c.Request.Context(), f.ID, step, now)
+	switch {
+	case store.IsCode(err, store.Conflict): // another request spent this step first
+		return resultReplayed
+	case err != nil:
+		s.log.Error("mfa: recording a TOTP step", "user", u.Name, "err", err)
+		return resultWrongCode
+	}
+	return resultOK
+}
+
+func (s *Server) totpSecret(u *store.User, f *store.MFAFactor) ([]byte, error) {
+	if s.cfg.Secrets == nil {
+		return nil, fmt.Errorf("idp: no key-encryption key to open TOTP secrets with")
+	}
+	return mfa.OpenSecret(s.cfg.Secrets, u.Subject, f.Secret)
+}
+
+// elevate records that the session used a second factor: a new token (the old one is worth
+// nothing now), the method added, and the time of this authentication.
+func (s *Server) elevate(c *gin.Context, w *webSession, method string) error {
+	tok, err := newToken()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	ns := *w.sess
+	ns.TokenHash = hashToken(tok)
+	if !slices.Contains(strings.Split(ns.AuthMethods, ","), method) {
+		ns.AuthMethods = strings.TrimPrefix(ns.AuthMethods+","+method, ",")
+	}
+	ns.AuthenticatedAt, ns.LastSeenAt = now, now
+	ns.IdleExpiresAt = earliest(now.Add(s.cfg.SessionIdle), ns.ExpiresAt)
+	ns.ClientAddr, ns.UserAgent = c.ClientIP(), bounded(c.Request.UserAgent(), maxUserAgent)
+	if err := s.store.ReplaceSession(c.Request.Context(), w.sess.TokenHash, &ns); store.IsCode(err, store.NotFound) {
+		return errSignedOut
+	} else if err != nil {
+		return fmt.Errorf("idp: upgrading the session: %w", err)
+	}
+	s.setCookie(c, sessionCookie, tok, 0)
+	c.Set(ctxWeb, &webSession{user: w.user, sess: &ns, token: tok})
+	return nil
+}
+
+// factorView is one factor on /account/mfa.
+type factorView struct {
+	ID                  int64
+	Kind, Name          string
+	CreatedAt, LastUsed string
+}
+
+func (s *Server) mfaSettings(c *gin.Context) {
+	w, ok := s.requireManage(c)
+	if !ok {
+		return
+	}
+	s.settingsPage(c, http.StatusOK, w, localNext(c.Query("next")), "")
+}
+
+func (s *Server) settingsPage(c *gin.Context, status int, w *webSession, next, msg string) {
+	fs, err := s.confirmedFactors(c, w.user)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	left, err := s.store.CountRecoveryCodes(c.Request.Context(), w.user.ID)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	var views []factorView
+	for _, f := range fs {
+		v := factorView{ID: f.ID, Kind: "Authenticator app", Name: f.Name, CreatedAt: f.CreatedAt.Format("2 Jan 2006"), LastUsed: "never"}
+		if f.Kind == store.FactorWebAuthn {
+			v.Kind = "Security key or passkey"
+		}
+		if !f.LastUsedAt.IsZero() {
+			v.LastUsed = f.LastUsedAt.Format("2 Jan 2006 15:04 MST")
+		}
+		views = append(views, v)
+	}
+	s.page(c, status, "mfa_settings", gin.H{"Title": "Two-step sign-in", "Next": next, "Error": msg,
+		"Factors": views, "HasTOTP": factorOf(fs, store.FactorTOTP) != nil, "WebAuthn": s.wa != nil,
+		"RecoveryLeft": left, "Enroll": len(fs) == 0 && (s.cfg.RequireMFA || next != "/")})
+}
+
+// totpStart makes a new, unconfirmed TOTP secret and shows it; it counts once a first code confirms it.
+func (s *Server) totpStart(c *gin.Context) {
+	w, ok := s.requireManage(c)
+	if !ok || !s.checkCSRF(c) {
+		return
+	}
+	next := localNext(c.Request.PostForm.Get("next"))
+	fs, err := s.confirmedFactors(c, w.user)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if factorOf(fs, store.FactorTOTP) != nil {
+		s.settingsPage(c, http.StatusConflict, w, next, "You have an authenticator app already. Remove it first to set up another.")
+		return
+	}
+	if s.cfg.Secrets == nil {
+		s.failPage(c, fmt.Errorf("idp: no key-encryption key to seal TOTP secrets with"))
+		return
+	}
+	secret, err := mfa.NewSecret()
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	sealed, err := mfa.SealSecret(s.cfg.Secrets, w.user.Subject, secret)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	f := &store.MFAFactor{UserID: w.user.ID, Kind: store.FactorTOTP, Name: mfa.TOTPName, Secret: sealed}
+	if err := s.store.CreateMFAFactor(c.Request.Context(), f); err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.totpPage(c, http.StatusOK, w.user, secret, next, "")
+}
+
+// totpPage shows a secret being enrolled: as a QR code, as text, and the form for its first code.
+func (s *Server) totpPage(c *gin.Context, status int, u *store.User, secret []byte, next, msg string) {
+	uri, err := mfa.URI(mfa.Issuer, u.Name, secret)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	png, err := mfa.QRCode(uri, 240)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.page(c, status, "mfa_totp", gin.H{"Title": "Set up an authenticator app", "Next": next, "Error": msg,
+		"QR": template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), "Secret": mfa.SecretText(secret)})
+}
+
+func (s *Server) totpConfirm(c *gin.Context) {
+	w, ok := s.requireManage(c)
+	if !ok || !s.checkCSRF(c) {
+		return
+	}
+	u, form := w.user, c.Request.PostForm
+	next := localNext(form.Get("next"))
+	if len(form.Get("code")) > maxCodeBytes {
+		s.failPage(c, store.Errorf(store.Invalid, "the code is too long"))
+		return
+	}
+	all, err := s.store.ListMFAFactors(c.Request.Context(), u.ID)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	i := slices.IndexFunc(all, func(f *store.MFAFactor) bool { return f.Kind == store.FactorTOTP && !f.Confirmed })
+	if i < 0 {
+		s.settingsPage(c, http.StatusConflict, w, next, "There is no authenticator app waiting for its first code. Start again.")
+		return
+	}
+	f := all[i]
+	secret, err := s.totpSecret(u, f)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	ts := mfaThrottles(c, u)
+	if !s.reserveMFA(c, u, ts, methodTOTP, func(msg string) { s.totpPage(c, http.StatusTooManyRequests, u, secret, next, msg) }) {
+		return
+	}
+	if result := s.useTOTP(c, u, f, strings.Join(strings.Fields(form.Get("code")), "")); result != resultOK {
+		s.auditWith(c, "mfa.enroll", u.Name, result, map[string]string{"kind": string(store.FactorTOTP)})
+		s.totpPage(c, http.StatusUnauthorized, u, secret, next, "That code is not right. Enter the 6-digit code your app shows now.")
+		return
+	}
+	s.auditWith(c, "mfa.enroll", u.Name, resultOK, map[string]string{"kind": string(store.FactorTOTP), "name": f.Name})
+	s.enrolled(c, w, ts, methodTOTP, next)
+}
+
+// enrolled finishes adding a factor: the session counts as having used it (it just proved the
+// user holds it), and a user's first factor comes with recovery codes, shown this once.
+func (s *Server) enrolled(c *gin.Context, w *webSession, ts []throttle, method, next string) {
+	s.release(c, ts)
+	forgetFactors(c)
+	if !hasMFA(w.sess) {
+		if err := s.elevate(c, w, method); err != nil {
+			s.failPage(c, err)
+			return
+		}
+	}
+	left, err := s.store.CountRecoveryCodes(c.Request.Context(), w.user.ID)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if left == 0 {
+		s.showRecoveryCodes(c, w.user, next)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
+}
+
+// showRecoveryCodes replaces the user's recovery codes with new ones and shows them, once.
+func (s *Server) showRecoveryCodes(c *gin.Context, u *store.User, next string) {
+	codes, hashes, err := mfa.NewRecoveryCodes()
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if err := s.store.ReplaceRecoveryCodes(c.Request.Context(), u.ID, hashes, s.now()); err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.auditWith(c, "mfa.recovery_codes", u.Name, resultOK, map[string]string{"count": strconv.Itoa(len(codes))})
+	s.page(c, http.StatusOK, "mfa_recovery", gin.H{"Title": "Your recovery codes", "Codes": codes, "Next": next})
+}
+
+func (s *Server) newRecoveryCodes(c *gin.Context) {
+	w, ok := s.requireManage(c)
+	if !ok || !s.checkCSRF(c) {
+		return
+	}
+	next := localNext(c.Request.PostForm.Get("next"))
+	fs, err := s.confirmedFactors(c, w.user)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if len(fs) == 0 {
+		s.settingsPage(c, http.StatusConflict, w, next, "Recovery codes stand in for a second factor: set one up first.")
+		return
+	}
+	s.showRecoveryCodes(c, w.user, next)
+}
+
+func (s *Server) removeFactor(c *gin.Context) {
+	w, ok := s.requireManage(c)
+	if !ok || !s.checkCSRF(c) {
+		return
+	}
+	ctx, form := c.Request.Context(), c.Request.PostForm
+	next := localNext(form.Get("next"))
+	id, err := strconv.ParseInt(form.Get("factor"), 10, 64)
+	if err != nil || id <= 0 {
+		s.failPage(c, store.Errorf(store.Invalid, "the form names no factor"))
+		return
+	}
+	fs, err := s.confirmedFactors(c, w.user)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	i := slices.IndexFunc(fs, func(f *store.MFAFactor) bool { return f.ID == id })
+	if i < 0 {
+		s.failPage(c, store.Errorf(store.NotFound, "you have no such factor"))
+		return
+	}
+	if len(fs) == 1 && s.cfg.RequireMFA {
+		s.settingsPage(c, http.StatusConflict, w, next, "Rolegate requires a second factor: add another before you remove your last.")
+		return
+	}
+	if err := s.store.DeleteMFAFactor(ctx, w.user.ID, id); err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if len(fs) == 1 {
+		// With no factor left, recovery codes would stand in for nothing.
+		if _, err := s.store.ResetMFA(ctx, w.user.ID); err != nil {
+			s.failPage(c, err)
+			return
+		}
+	}
+	s.auditWith(c, "mfa.remove", w.user.Name, resultOK, map[string]string{"kind": string(fs[i].Kind), "name": fs[i].Name})
+	c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
+}
+
+// maxFactorName bounds a factor's name, as the store does.
+const maxFactorName = 64
+
+// factorName is the name a person gave a new security key, trimmed, or a default.
+func factorName(raw string) (string, error) {
+	name := strings.TrimSpace(raw)
+	switch {
+	case name == "":
+		return "Security key", nil
+	case utf8.RuneCountInString(name) > maxFactorName || strings.ContainsFunc(name, isControl):
+		return "", store.Errorf(store.Invalid, "a factor's name is at most %d characters, without control characters", maxFactorName)
+	}
+	return name, nil
+}
+
+// jsonBody reports whether b is a JSON object of at most n bytes, as WebAuthn responses are.
+func jsonBody(b string, n int) bool {
+	return len(b) <= n && json.Valid([]byte(b)) && bytes.HasPrefix(bytes.TrimSpace([]byte(b)), []byte("{"))
+}
+
+// challengeTTL is how long a security key has to answer a challenge.
+const challengeTTL = 5 * time.Minute
