@@ -50,10 +50,6 @@ func (s *Server) awsSignIn(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	if acct.RequireMFA && !hasMFA(sess) {
-		s.stepUp(c) // never a password-only session's assertion for this account
-		return
-	}
 	if err := assertions.CheckRelayState(acct.Partition, relay); err != nil {
 		deny(err)
 		return
@@ -61,6 +57,12 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
 	if err != nil {
 		s.failPage(c, err)
+		return
+	}
+	// Never a password-only session's assertion for an account that requires MFA: step up first.
+	// Only for someone granted a role there, so that no one learns which accounts exist.
+	if acct.RequireMFA && !hasMFA(sess) && slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID }) {
+		s.stepUp(c)
 		return
 	}
 	rules, err := s.store.ListTagRules(ctx, acct.ID)
@@ -95,7 +97,7 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	}
 	audit.Details = map[string]string{"account": acct.ID, "roles": strings.Join(roles, " "), "session_name": plan.SessionName,
 		"source_identity": plan.SourceIdentity, "assertion_id": plan.AssertionID, "acs": plan.ACS,
-		"session_duration": plan.Duration().String(), "authn_context": plan.AuthnContext, "signing_key": key.ID}
+		"session_duration": plan.Duration().String(), "authn_context": plan.AuthnContext, "auth_methods": sess.AuthMethods, "signing_key": key.ID}
 	// A sign-in link followed from another site waits for a click, so a page elsewhere cannot drop a
 	// signed-in person into the console at a place of its choosing.
 	site := c.GetHeader("Sec-Fetch-Site")

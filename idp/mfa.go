@@ -148,6 +148,21 @@ func (s *Server) requireManage(c *gin.Context) (*webSession, bool) {
 	return w, true
 }
 
+// managePost guards a POST on /account/mfa: requireManage, the form's token; it returns the
+// user's confirmed factors and where to go afterwards.
+func (s *Server) managePost(c *gin.Context) (w *webSession, fs []*store.MFAFactor, next string, ok bool) {
+	w, ok = s.requireManage(c)
+	if !ok || !s.checkCSRF(c) {
+		return nil, nil, "", false
+	}
+	fs, err := s.confirmedFactors(c, w.user)
+	if err != nil {
+		s.failPage(c, err)
+		return nil, nil, "", false
+	}
+	return w, fs, localNext(c.Request.PostForm.Get("next")), true
+}
+
 // mfaThrottles are the counters of failed second factors: the user's own, then the client's.
 func mfaThrottles(c *gin.Context, u *store.User) []throttle {
 	return []throttle{{"mfa:user:" + strconv.FormatInt(u.ID, 10), mfaUserLimit}, {"login:ip:" + c.ClientIP(), loginIPLimit}}
@@ -194,17 +209,27 @@ const (
 	resultRefused   = "refused"
 )
 
-func (s *Server) mfaVerify(c *gin.Context) {
-	w, ok := s.requireSession(c)
+// secondStep guards a POST that answers /login/mfa: a password session, the form's token, and no
+// second factor yet (with one, the browser just goes on to next).
+func (s *Server) secondStep(c *gin.Context) (w *webSession, next string, ok bool) {
+	w, ok = s.requireSession(c)
 	if !ok || !s.checkCSRF(c) {
+		return nil, "", false
+	}
+	next = localNext(c.Request.PostForm.Get("next"))
+	if hasMFA(w.sess) {
+		c.Redirect(http.StatusSeeOther, next)
+		return nil, "", false
+	}
+	return w, next, true
+}
+
+func (s *Server) mfaVerify(c *gin.Context) {
+	w, next, ok := s.secondStep(c)
+	if !ok {
 		return
 	}
 	u, form := w.user, c.Request.PostForm
-	next := localNext(form.Get("next"))
-	if hasMFA(w.sess) {
-		c.Redirect(http.StatusSeeOther, next)
-		return
-	}
 	if len(form.Get("code")) > maxCodeBytes {
 		s.failPage(c, store.Errorf(store.Invalid, "the code is too long"))
 		return
@@ -396,14 +421,8 @@ func (s *Server) settingsPage(c *gin.Context, status int, w *webSession, next, m
 
 // totpStart makes a new, unconfirmed TOTP secret and shows it; it counts once a first code confirms it.
 func (s *Server) totpStart(c *gin.Context) {
-	w, ok := s.requireManage(c)
-	if !ok || !s.checkCSRF(c) {
-		return
-	}
-	next := localNext(c.Request.PostForm.Get("next"))
-	fs, err := s.confirmedFactors(c, w.user)
-	if err != nil {
-		s.failPage(c, err)
+	w, fs, next, ok := s.managePost(c)
+	if !ok {
 		return
 	}
 	if factorOf(fs, store.FactorTOTP) != nil {
@@ -527,14 +546,8 @@ func (s *Server) showRecoveryCodes(c *gin.Context, u *store.User, next string) {
 }
 
 func (s *Server) newRecoveryCodes(c *gin.Context) {
-	w, ok := s.requireManage(c)
-	if !ok || !s.checkCSRF(c) {
-		return
-	}
-	next := localNext(c.Request.PostForm.Get("next"))
-	fs, err := s.confirmedFactors(c, w.user)
-	if err != nil {
-		s.failPage(c, err)
+	w, fs, next, ok := s.managePost(c)
+	if !ok {
 		return
 	}
 	if len(fs) == 0 {
@@ -545,20 +558,14 @@ func (s *Server) newRecoveryCodes(c *gin.Context) {
 }
 
 func (s *Server) removeFactor(c *gin.Context) {
-	w, ok := s.requireManage(c)
-	if !ok || !s.checkCSRF(c) {
+	w, fs, next, ok := s.managePost(c)
+	if !ok {
 		return
 	}
-	ctx, form := c.Request.Context(), c.Request.PostForm
-	next := localNext(form.Get("next"))
-	id, err := strconv.ParseInt(form.Get("factor"), 10, 64)
+	ctx := c.Request.Context()
+	id, err := strconv.ParseInt(c.Request.PostForm.Get("factor"), 10, 64)
 	if err != nil || id <= 0 {
 		s.failPage(c, store.Errorf(store.Invalid, "the form names no factor"))
-		return
-	}
-	fs, err := s.confirmedFactors(c, w.user)
-	if err != nil {
-		s.failPage(c, err)
 		return
 	}
 	i := slices.IndexFunc(fs, func(f *store.MFAFactor) bool { return f.ID == id })

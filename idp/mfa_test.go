@@ -299,6 +299,16 @@ func TestAnAccountThatRequiresMFAStepsUpAPasswordOnlySession(t *testing.T) {
 	if got := w.authnContext(t, b, "prod"); got != assertions.ContextMFA {
 		t.Errorf("prod AuthnContext after step-up %s", got)
 	}
+
+	// Someone with no role in prod gets the same 403 as for an account that does not exist: the
+	// requirement does not give away that prod is there.
+	m2 := w.browser(t)
+	m2.login("mallory", goodPassword)
+	for _, account := range []string{"prod", "nosuch"} {
+		if resp, _ := m2.get("/aws/signin?account=" + account); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("mallory, account %s: %d; want 403", account, resp.StatusCode)
+		}
+	}
 }
 
 func TestRequiredMFASendsAUserWithoutAFactorToEnrollmentBeforeAnything(t *testing.T) {

@@ -175,16 +175,11 @@ func (s *Server) webAuthnLoginBegin(c *gin.Context) {
 }
 
 func (s *Server) webAuthnLoginFinish(c *gin.Context) {
-	w, ok := s.requireSession(c)
-	if !ok || !s.checkCSRF(c) {
+	w, next, ok := s.secondStep(c)
+	if !ok {
 		return
 	}
 	u, form := w.user, c.Request.PostForm
-	next := localNext(form.Get("next"))
-	if hasMFA(w.sess) {
-		c.Redirect(http.StatusSeeOther, next)
-		return
-	}
 	if s.wa == nil {
 		s.failPage(c, store.Errorf(store.NotFound, "security keys are not available: %v", s.waErr))
 		return
