@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -592,19 +591,13 @@ func (s *Server) removeFactor(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
 }
 
-// maxFactorName bounds a factor's name, as the store does.
-const maxFactorName = 64
-
 // factorName is the name a person gave a new security key, trimmed, or a default.
 func factorName(raw string) (string, error) {
 	name := strings.TrimSpace(raw)
-	switch {
-	case name == "":
+	if name == "" {
 		return "Security key", nil
-	case utf8.RuneCountInString(name) > maxFactorName || strings.ContainsFunc(name, isControl):
-		return "", store.Errorf(store.Invalid, "a factor's name is at most %d characters, without control characters", maxFactorName)
 	}
-	return name, nil
+	return name, store.CheckFactorName(name)
 }
 
 // jsonBody reports whether b is a JSON object of at most n bytes, as WebAuthn responses are.

@@ -87,6 +87,7 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 	srv.wa, srv.waErr = newWebAuthn(cfg.BaseURL)
 	if srv.waErr != nil {
 		srv.wa = nil
+		log.Warn("security keys and passkeys are off", "reason", srv.waErr.Error())
 	}
 	return srv
 }

@@ -215,9 +215,19 @@ func (g *Grant) Validate() error {
 const MaxCredentialIDLen = 1023
 
 // Validate checks a second factor before it is stored.
+// CheckFactorName checks a second factor's name: 1-64 characters of text, with no control or
+// format characters (a right-to-left override could make one key's name read as another's).
+func CheckFactorName(name string) error {
+	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 ||
+		strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		return Errorf(Invalid, "invalid factor name %q: use 1-64 characters of text, without control or formatting characters", name)
+	}
+	return nil
+}
+
 func (f *MFAFactor) Validate() error {
-	if f.Name == "" || !utf8.ValidString(f.Name) || strings.IndexFunc(f.Name, unicode.IsControl) >= 0 || utf8.RuneCountInString(f.Name) > 64 {
-		return Errorf(Invalid, "invalid factor name %q: 1-64 characters of text without control characters", f.Name)
+	if err := CheckFactorName(f.Name); err != nil {
+		return err
 	}
 	switch f.Kind {
 	case FactorTOTP:

@@ -33,6 +33,7 @@ func nameSource(flag, v string, allowNone bool) (store.NameSource, error) {
 
 func accountAddCmd(a *app) *cobra.Command {
 	var alias, provider, partition, region, duration, nameSrc, idSrc string
+	var requireMFA bool
 	c := &cobra.Command{
 		Use:   "add ACCOUNT_ID --alias ALIAS",
 		Short: "Add an AWS account",
@@ -43,7 +44,7 @@ func accountAddCmd(a *app) *cobra.Command {
 				return err
 			}
 			acct := &store.Account{ID: args[0], Alias: alias, ProviderName: provider, Partition: store.Partition(partition),
-				Region: region, SessionDuration: d}
+				Region: region, SessionDuration: d, RequireMFA: requireMFA}
 			if alias == "" {
 				return store.Errorf(store.Invalid, "--alias is required")
 			}
@@ -61,7 +62,8 @@ func accountAddCmd(a *app) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "added account %s (%s)\n", acct.ID, acct.Alias)
-				return a.audit(cmd.Context(), st, "account.add", "", map[string]string{"account": acct.ID, "alias": acct.Alias})
+				return a.audit(cmd.Context(), st, "account.add", "", map[string]string{"account": acct.ID, "alias": acct.Alias,
+					"require_mfa": strconv.FormatBool(acct.RequireMFA)})
 			})
 		},
 	}
@@ -72,11 +74,13 @@ func accountAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&duration, "session-duration", "", "default session duration, 15m to 12h (empty: AWS's 1h)")
 	c.Flags().StringVar(&nameSrc, "session-name-source", "username", "RoleSessionName from the user's username or email")
 	c.Flags().StringVar(&idSrc, "source-identity", "none", "SourceIdentity from the user's username or email, or none")
+	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "refuse this account's roles to a sign-in without a second factor")
 	return c
 }
 
 func accountSetCmd(a *app) *cobra.Command {
 	var alias, provider, region, duration, nameSrc, idSrc string
+	var requireMFA bool
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
 		Short: "Change an account's settings",
@@ -119,13 +123,20 @@ func accountSetCmd(a *app) *cobra.Command {
 					if fl.Changed("source-identity") {
 						ac.SourceIdentitySource = is
 					}
+					if fl.Changed("require-mfa") {
+						ac.RequireMFA = requireMFA
+					}
 					return nil
 				})
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
-				return a.audit(cmd.Context(), st, "account.set", "", map[string]string{"account": acct.ID})
+				details := map[string]string{"account": acct.ID}
+				if fl.Changed("require-mfa") {
+					details["require_mfa"] = strconv.FormatBool(acct.RequireMFA)
+				}
+				return a.audit(cmd.Context(), st, "account.set", "", details)
 			})
 		},
 	}
@@ -135,6 +146,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&duration, "session-duration", "", "default session duration, 15m to 12h (empty: AWS's 1h)")
 	c.Flags().StringVar(&nameSrc, "session-name-source", "", "RoleSessionName from the user's username or email")
 	c.Flags().StringVar(&idSrc, "source-identity", "", "SourceIdentity from the user's username or email, or none")
+	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "--require-mfa=true refuses the account's roles to a sign-in without a second factor; =false lifts that")
 	return c
 }
 
@@ -160,19 +172,24 @@ func accountListCmd(a *app) *cobra.Command {
 						SessionDuration int64  `json:"session_duration_seconds,omitempty"`
 						SessionNameSrc  string `json:"session_name_source"`
 						SourceIdentity  string `json:"source_identity_source,omitempty"`
+						RequireMFA      bool   `json:"require_mfa"`
 					}
 					out := make([]accountJSON, 0, len(accts))
 					for _, ac := range accts {
 						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
-							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource)})
+							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA})
 					}
 					return a.printJSON(out)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION")
+				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA")
 				for _, ac := range accts {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
-						durText(ac.SessionDuration))
+					mfa := "-"
+					if ac.RequireMFA {
+						mfa = "required"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
+						durText(ac.SessionDuration), mfa)
 				}
 				return tw.Flush()
 			})

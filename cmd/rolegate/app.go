@@ -63,14 +63,40 @@ func (a *app) withStore(ctx context.Context, fn func(s store.Store) error) error
 	return fn(s)
 }
 
+// withUser runs fn with an open store and the user named name; NotFound when there is none.
+func (a *app) withUser(ctx context.Context, name string, fn func(st store.Store, u *store.User) error) error {
+	return a.withStore(ctx, func(st store.Store) error {
+		u, err := st.GetUser(ctx, name)
+		if err != nil {
+			return err
+		}
+		return fn(st, u)
+	})
+}
+
 // keyring loads the key-encryption key (creating it in the data dir when none is configured)
-// and returns the keyring over st.
-func (a *app) keyring(st store.Store) (*certs.Keyring, string, error) {
+// and returns the signing keyring over st, the KEK itself (it seals TOTP secrets too) and where
+// the KEK came from, for the log.
+func (a *app) keyring(st store.Store) (*certs.Keyring, *certs.KEK, string, error) {
 	kek, source, err := certs.LoadKEK(a.env, a.dataDir, true)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	return certs.NewKeyring(st, kek, 2048, "Rolegate SAML signing", func() time.Time { return time.Now().UTC() }), source, nil
+	return certs.NewKeyring(st, kek, 2048, "Rolegate SAML signing", func() time.Time { return time.Now().UTC() }), kek, source, nil
+}
+
+// secrets returns the KEK to seal TOTP secrets with, once it has opened the signing keys: a KEK
+// other than the servers' would seal secrets that no server can open. (On an empty store Ensure
+// creates the signing key, as the first serve would.)
+func (a *app) secrets(ctx context.Context, st store.Store) (*certs.KEK, error) {
+	ring, kek, _, err := a.keyring(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := ring.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	return kek, nil
 }
 
 func newHasher() *password.Hasher { return password.New(password.DefaultParams, 4) }

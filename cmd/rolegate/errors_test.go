@@ -12,8 +12,9 @@ const (
 	exitConflict = 6
 )
 
-// seed gives a store user bob (with a password), group devs holding bob, account 111122223333
-// alias prod, a grant of role Admin there to devs, and a current and a next signing key.
+// seed gives a store user bob (with a password and an authenticator app), group devs holding bob,
+// account 111122223333 alias prod, a grant of role Admin there to devs, and a current and a next
+// signing key.
 func seed(t *testing.T, c *cli) {
 	t.Helper()
 	c.ok(t, goodPassword+"\n", "user", "add", "bob", "--email", "bob@example.com", "--attr", "team=core", "--password-stdin")
@@ -22,14 +23,18 @@ func seed(t *testing.T, c *cli) {
 	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
 	c.ok(t, "", "grant", "add", "--group", "devs", "--account", "prod", "--role", "Admin")
 	c.ok(t, "", "keys", "rotate") // on an empty store: creates the current key and stages a next one
+	c.ok(t, "", "user", "mfa", "enroll", "bob", "--totp")
 }
 
-// snapshot is everything the list commands show.
+// snapshot is everything the list commands show, by command line.
 func snapshot(t *testing.T, c *cli) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, what := range []string{"user", "group", "account", "grant", "keys"} {
-		out[what] = c.ok(t, "", what, "list", "--json")
+	for _, args := range [][]string{
+		{"user", "list", "--json"}, {"group", "list", "--json"}, {"account", "list", "--json"}, {"grant", "list", "--json"},
+		{"keys", "list", "--json"}, {"user", "mfa", "list", "bob", "--json"},
+	} {
+		out[strings.Join(args, " ")] = c.ok(t, "", args...)
 	}
 	return out
 }
@@ -66,6 +71,12 @@ func TestBadCLIInputGetsOneLineOnStderrANonZeroExitAndChangesNothing(t *testing.
 		// 36028797018967568 = 3600 + 2^55: times 10^9 it wraps around int64 to exactly one hour.
 		{"an account session of a huge number of seconds is refused, not wrapped around", "",
 			[]string{"account", "add", "444455556666", "--alias", "huge", "--session-duration", "36028797018967568"}, exitInvalid, "duration"},
+		{"an account requiring MFA maybe is refused", "",
+			[]string{"account", "add", "444455556666", "--alias", "new", "--require-mfa=maybe"}, exitInvalid, `"maybe"`},
+		{"an account set to require MFA maybe is refused", "",
+			[]string{"account", "set", "prod", "--require-mfa=maybe"}, exitInvalid, `"maybe"`},
+		{"an unknown account cannot require MFA", "",
+			[]string{"account", "set", "nope", "--require-mfa"}, exitNotFound, `"nope"`},
 		{"an account without an alias is refused", "",
 			[]string{"account", "add", "444455556666"}, exitInvalid, "--alias"},
 		{"an alias that looks like an account ID is refused", "",
@@ -147,6 +158,25 @@ func TestBadCLIInputGetsOneLineOnStderrANonZeroExitAndChangesNothing(t *testing.
 		{"an unknown user cannot be removed", "",
 			[]string{"user", "remove", "ghost"}, exitNotFound, `user "ghost"`},
 
+		{"an enroll without --totp is refused, naming the kinds the command line enrolls", "",
+			[]string{"user", "mfa", "enroll", "bob"}, exitInvalid, "--totp (security keys need a browser: the user registers them at /account/mfa)"},
+		{"an unknown user cannot be enrolled", "",
+			[]string{"user", "mfa", "enroll", "ghost", "--totp"}, exitNotFound, `user "ghost"`},
+		{"an enroll of two users is refused", "",
+			[]string{"user", "mfa", "enroll", "bob", "alice", "--totp"}, exitInvalid, "NAME"},
+		{"an enroll without a user is refused", "",
+			[]string{"user", "mfa", "enroll", "--totp"}, exitInvalid, "NAME"},
+		{"a second authenticator app is a conflict that names the reset", "",
+			[]string{"user", "mfa", "enroll", "BOB", "--totp"}, exitConflict, "run `rolegate user mfa reset bob` first"},
+		{"an unknown user's factors cannot be reset", "",
+			[]string{"user", "mfa", "reset", "ghost"}, exitNotFound, `user "ghost"`},
+		{"a reset of two users is refused", "",
+			[]string{"user", "mfa", "reset", "bob", "bob"}, exitInvalid, "NAME"},
+		{"an unknown user has no factors to list", "",
+			[]string{"user", "mfa", "list", "ghost"}, exitNotFound, `user "ghost"`},
+		{"mfa alone is refused", "",
+			[]string{"user", "mfa"}, exitInvalid, "subcommand"},
+
 		{"an unknown subcommand is refused", "",
 			[]string{"user", "frobnicate"}, exitInvalid, "frobnicate"},
 		{"an unknown command is refused", "",
@@ -199,7 +229,7 @@ func TestBadCLIInputGetsOneLineOnStderrANonZeroExitAndChangesNothing(t *testing.
 				got := snapshot(t, c)
 				for what, w := range want {
 					if got[what] != w {
-						t.Errorf("%s changed `%s list --json`:\nbefore: %s\nafter:  %s", cmd, what, w, got[what])
+						t.Errorf("%s changed `rolegate %s`:\nbefore: %s\nafter:  %s", cmd, what, w, got[what])
 					}
 				}
 				want = got // so that one case's damage is not blamed on the cases after it

@@ -87,7 +87,7 @@ UpdateSAMLProvider), then run rotate again: the next key becomes current and the
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			return a.withStore(ctx, func(st store.Store) error {
-				ring, _, err := a.keyring(st)
+				ring, _, _, err := a.keyring(st)
 				if err != nil {
 					return err
 				}

@@ -189,12 +189,13 @@ type server struct {
 
 var listeningRE = regexp.MustCompile(`Rolegate is listening on (http://[^\s/]+:[0-9]+)\n`)
 
-// serve starts `rolegate serve --addr 127.0.0.1:0` and waits until it says where it listens.
-func (c *cli) serve(t *testing.T) *server {
+// serve starts `rolegate serve --addr 127.0.0.1:0` with the extra flags and waits until it says
+// where it listens.
+func (c *cli) serve(t *testing.T, extra ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
-	args := c.args("serve", "--addr", "127.0.0.1:0")
+	args := c.args(append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)...)
 	go func() { s.done <- run(ctx, args, strings.NewReader(""), s.stdout, s.stderr, c.getenv) }()
 	t.Cleanup(func() { s.wait() }) // never leave a server running on a store being deleted
 	give := time.NewTimer(2 * time.Minute)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func migrateCmd(a *app) *cobra.Command {
 // serveOptions are serve's flags.
 type serveOptions struct {
 	addr, baseURL, proxies string
-	demo                   bool
+	demo, requireMFA       bool
 }
 
 func serveCmd(a *app) *cobra.Command {
@@ -48,6 +49,13 @@ func serveCmd(a *app) *cobra.Command {
 		Short: "Run the identity provider",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if v := a.env(envRequireMFA); v != "" && !cmd.Flags().Changed("require-mfa") {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return store.Errorf(store.Invalid, "invalid %s %q: use true or false", envRequireMFA, v)
+				}
+				o.requireMFA = b
+			}
 			return a.serve(cmd.Context(), o)
 		},
 	}
@@ -56,10 +64,15 @@ func serveCmd(a *app) *cobra.Command {
 		"comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (env ROLEGATE_TRUSTED_PROXIES)")
 	c.Flags().BoolVar(&o.demo, "demo", false,
 		"seed a demo user, group and account 111122223333 whose sign-in goes to this server's checker at /debug/aws-signin")
+	c.Flags().BoolVar(&o.requireMFA, "require-mfa", false,
+		"make a second factor part of every sign-in, not only for accounts set with --require-mfa (env "+envRequireMFA+"=true|false)")
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata and must never change (env ROLEGATE_BASE_URL; default http://ADDR)")
 	return c
 }
+
+// envRequireMFA is the environment's --require-mfa.
+const envRequireMFA = "ROLEGATE_REQUIRE_MFA"
 
 // checkBaseURL refuses base URLs that would make a broken entity ID.
 func checkBaseURL(base string) error {
@@ -102,7 +115,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer st.Close()
-	ring, kekSource, err := a.keyring(st)
+	ring, kek, kekSource, err := a.keyring(st)
 	if err != nil {
 		return err
 	}
@@ -114,7 +127,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := idp.Config{BaseURL: baseURL, TrustedProxies: proxies, Hasher: hasher}
+	cfg := idp.Config{BaseURL: baseURL, TrustedProxies: proxies, Hasher: hasher, Secrets: kek, RequireMFA: o.requireMFA}
 	var demoPassword string
 	if o.demo {
 		if demoPassword, err = idp.SeedDemo(ctx, st, hasher); err != nil {
@@ -135,7 +148,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if a.databaseURL != "" {
 		backend = "PostgreSQL"
 	}
-	log.Info("starting", "addr", ln.Addr().String(), "base_url", baseURL, "store", backend, "kek", kekSource)
+	log.Info("starting", "addr", ln.Addr().String(), "base_url", baseURL, "store", backend, "kek", kekSource,
+		"require_mfa", o.requireMFA)
 	fmt.Fprintf(a.stdout, "Rolegate is listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "IdP metadata: %s\n", assertions.EntityID(baseURL))
 	if adminPassword != "" {

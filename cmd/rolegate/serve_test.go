@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -123,4 +127,71 @@ func keysOf[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// startingLine returns the JSON of the log line that serve writes when it starts.
+func startingLine(t *testing.T, stderr string) map[string]any {
+	t.Helper()
+	for _, line := range strings.Split(stderr, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "starting" {
+			return rec
+		}
+	}
+	t.Fatalf("serve logged no starting line:\n%s", stderr)
+	return nil
+}
+
+func TestServeRequiresMFAFromTheFlagOrTheEnvironment(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		for _, s := range []struct {
+			name string
+			env  string
+			args []string
+			want bool
+		}{
+			{"by default MFA is not required everywhere", "", nil, false},
+			{"the flag requires it", "", []string{"--require-mfa"}, true},
+			{"the environment requires it", "true", nil, true},
+			{"the flag overrides the environment", "true", []string{"--require-mfa=false"}, false},
+		} {
+			t.Run(s.name, func(t *testing.T) {
+				c.env[envRequireMFA] = s.env
+				defer delete(c.env, envRequireMFA)
+				srv := c.serve(t, s.args...)
+				srv.stop(t)
+				if got := startingLine(t, srv.stderr.String())["require_mfa"]; got != s.want {
+					t.Errorf("the starting line logs require_mfa %v, want %v", got, s.want)
+				}
+			})
+		}
+	})
+}
+
+func TestServeRefusesABadRequireMFASettingBeforeTouchingTheStore(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		for _, s := range []struct {
+			name, env string
+			args      []string
+			frag      string
+		}{
+			{"in the environment", "maybe", nil, `invalid ROLEGATE_REQUIRE_MFA "maybe": use true or false`},
+			{"in the flag", "", []string{"--require-mfa=maybe"}, `"maybe"`},
+		} {
+			t.Run(s.name, func(t *testing.T) {
+				c.env[envRequireMFA] = s.env
+				defer delete(c.env, envRequireMFA)
+				r := c.run("", append([]string{"serve", "--addr", "127.0.0.1:0"}, s.args...)...)
+				if r.code != exitInvalid || r.stdout != "" || !strings.HasPrefix(r.stderr, "rolegate: ") || strings.Count(r.stderr, "\n") != 1 ||
+					!strings.Contains(r.stderr, s.frag) {
+					t.Errorf("serve: exit %d, stdout %q, stderr %q; want exit %d and one line with %q", r.code, r.stdout, r.stderr, exitInvalid, s.frag)
+				}
+				if _, err := os.Stat(c.dataDir); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("a refused serve created the data directory (stat: %v)", err)
+				}
+			})
+		}
+	})
 }
