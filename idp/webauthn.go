@@ -240,16 +240,50 @@ func (s *Server) webAuthnLoginFinish(c *gin.Context) {
 		refuse(resultRefused, fmt.Errorf("no factor holds the credential that signed"))
 		return
 	}
-	b, err := json.Marshal(cred)
-	if err != nil {
+	if clone, err := s.saveCredential(c, u, fs[i], cred); err != nil {
 		s.failPage(c, err)
 		return
-	}
-	if err := s.store.UpdateWebAuthnFactor(c.Request.Context(), fs[i].ID, b, s.now()); err != nil {
-		s.failPage(c, err)
+	} else if clone {
+		refuse("clone_warning", fmt.Errorf("another sign-in with this key reported the same or a higher counter"))
 		return
 	}
 	s.passMFA(c, w, ts, methodWebAuthn, next)
+}
+
+// saveCredential stores a key's state after a sign-in, unless another sign-in with the same key
+// stored a counter at least as high meanwhile: then this answer came from a copy of the key, and
+// it reports clone. Keys that keep no counter (always 0) never look like clones.
+func (s *Server) saveCredential(c *gin.Context, u *store.User, f *store.MFAFactor, cred *webauthn.Credential) (clone bool, err error) {
+	ctx := c.Request.Context()
+	b, err := json.Marshal(cred)
+	if err != nil {
+		return false, fmt.Errorf("idp: encoding a credential: %w", err)
+	}
+	prev := f.Secret
+	for range 3 {
+		err := s.store.UpdateWebAuthnFactor(ctx, f.ID, prev, b, s.now())
+		if !store.IsCode(err, store.Conflict) {
+			return false, err
+		}
+		all, err := s.store.ListMFAFactors(ctx, u.ID)
+		if err != nil {
+			return false, fmt.Errorf("idp: rereading a security key: %w", err)
+		}
+		i := slices.IndexFunc(all, func(x *store.MFAFactor) bool { return x.ID == f.ID })
+		if i < 0 {
+			return false, store.Errorf(store.NotFound, "that security key was removed meanwhile")
+		}
+		var stored webauthn.Credential
+		if err := json.Unmarshal(all[i].Secret, &stored); err != nil {
+			return false, fmt.Errorf("idp: decoding a security key: %w", err)
+		}
+		got, had := cred.Authenticator.SignCount, stored.Authenticator.SignCount
+		if got <= had && (got != 0 || had != 0) {
+			return true, nil
+		}
+		prev = all[i].Secret
+	}
+	return false, fmt.Errorf("idp: a security key's state kept changing while it was saved")
 }
 
 func (s *Server) webAuthnRegisterBegin(c *gin.Context) {

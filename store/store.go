@@ -303,8 +303,10 @@ type Store interface {
 	// time, atomically. Conflict when step is not after LastStep (a replayed or older code);
 	// NotFound when there is no such TOTP factor.
 	UseTOTPStep(ctx context.Context, factorID, step int64, now time.Time) error
-	// UpdateWebAuthnFactor stores a credential's new state after a sign-in and its time of use.
-	UpdateWebAuthnFactor(ctx context.Context, factorID int64, secret []byte, now time.Time) error
+	// UpdateWebAuthnFactor stores a credential's new state after a sign-in and its time of use, if
+	// its state is still prev: Conflict when another sign-in changed it first, NotFound when there
+	// is no such security key.
+	UpdateWebAuthnFactor(ctx context.Context, factorID int64, prev, secret []byte, now time.Time) error
 	// DeleteMFAFactor removes one of the user's factors; NotFound when the user has no such factor.
 	DeleteMFAFactor(ctx context.Context, userID, factorID int64) error
 	// ResetMFA removes all of a user's factors and recovery codes, and returns how many factors.

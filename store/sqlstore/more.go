@@ -259,16 +259,23 @@ func (s *Store) UseTOTPStep(ctx context.Context, factorID, step int64, now time.
 	return store.Errorf(store.Conflict, "this code was used already: wait for the next one")
 }
 
-func (s *Store) UpdateWebAuthnFactor(ctx context.Context, factorID int64, secret []byte, now time.Time) error {
+func (s *Store) UpdateWebAuthnFactor(ctx context.Context, factorID int64, prev, secret []byte, now time.Time) error {
 	if len(secret) == 0 {
 		return store.Errorf(store.Invalid, "a security key's state cannot be empty")
 	}
-	n, err := s.db.Exec(ctx, `UPDATE mfa_factors SET secret = $1, last_used_at = $2 WHERE id = $3 AND kind = 'webauthn'`,
-		secret, toDB(now), factorID)
-	if err == nil && n == 0 {
-		return notFound("security key %d not found", factorID)
+	n, err := s.db.Exec(ctx, `UPDATE mfa_factors SET secret = $1, last_used_at = $2 WHERE id = $3 AND kind = 'webauthn' AND secret = $4`,
+		secret, toDB(now), factorID, prev)
+	if err != nil || n > 0 {
+		return err
 	}
-	return err
+	var one int
+	err = s.db.QueryRow(ctx, `SELECT 1 FROM mfa_factors WHERE id = $1 AND kind = 'webauthn'`, factorID).Scan(&one)
+	if errors.Is(err, ErrNoRows) {
+		return notFound("security key %d not found", factorID)
+	} else if err != nil {
+		return err
+	}
+	return store.Errorf(store.Conflict, "security key %d was used by another sign-in meanwhile", factorID)
 }
 
 func (s *Store) DeleteMFAFactor(ctx context.Context, userID, factorID int64) error {

@@ -1000,13 +1000,23 @@ func testUpdateWebAuthnFactor(t *testing.T, s store.Store) {
 	must(t, s.CreateMFAFactor(ctx, key))
 	app := totp(u.ID, "Phone")
 	must(t, s.CreateMFAFactor(ctx, app))
-	must(t, s.UpdateWebAuthnFactor(ctx, key.ID, []byte(`{"signCount":7}`), now))
+	must(t, s.UpdateWebAuthnFactor(ctx, key.ID, key.Secret, []byte(`{"signCount":7}`), now))
 	f := listFactors(t, s, u.ID)[0]
 	if f.ID != key.ID || string(f.Secret) != `{"signCount":7}` || !f.LastUsedAt.Equal(now) || string(f.CredentialID) != "cred-1" {
 		t.Fatalf("after update: %+v", f)
 	}
-	wantCode(t, s.UpdateWebAuthnFactor(ctx, app.ID, []byte("x"), now), store.NotFound)
-	wantCode(t, s.UpdateWebAuthnFactor(ctx, key.ID+app.ID+1000, []byte("x"), now), store.NotFound)
+	// A sign-in that read the state before that update must not overwrite it.
+	wantCode(t, s.UpdateWebAuthnFactor(ctx, key.ID, key.Secret, []byte(`{"signCount":5}`), now.Add(time.Second)), store.Conflict)
+	if f := listFactors(t, s, u.ID)[0]; string(f.Secret) != `{"signCount":7}` || !f.LastUsedAt.Equal(now) {
+		t.Fatalf("a stale update was written: %+v", f)
+	}
+	wantCode(t, s.UpdateWebAuthnFactor(ctx, app.ID, app.Secret, []byte("x"), now), store.NotFound)
+	wantCode(t, s.UpdateWebAuthnFactor(ctx, key.ID+app.ID+1000, nil, []byte("x"), now), store.NotFound)
+	// Of concurrent updates from the same state, one wins.
+	cur := []byte(`{"signCount":7}`)
+	oneWins(t, 16, store.Conflict, func() error {
+		return s.UpdateWebAuthnFactor(ctx, key.ID, cur, []byte(`{"signCount":8}`), now)
+	})
 	if f := listFactors(t, s, u.ID)[1]; string(f.Secret) != "sealed-Phone" {
 		t.Fatalf("an app was changed as a security key: %+v", f)
 	}
