@@ -8,12 +8,17 @@ import (
 	"rolegate/store"
 )
 
-// Demo data: one user, one group, one account whose sign-in goes to the checker.
+// Demo data: one user, one group, and two accounts whose sign-ins go to the checker, the second of
+// which requires a second factor.
 const (
-	DemoUser    = "demo"
-	DemoGroup   = "demo-engineers"
-	DemoAccount = "111122223333"
+	DemoUser       = "demo"
+	DemoGroup      = "demo-engineers"
+	DemoAccount    = "111122223333"
+	DemoMFAAccount = "444455556666"
 )
+
+// DemoAccounts are the demo's account IDs.
+var DemoAccounts = []string{DemoAccount, DemoMFAAccount}
 
 // SeedDemo creates the demo user, group, account, grants and tag rule when they are missing. It
 // returns the demo user's password when it created the user, for the caller to print once.
@@ -51,6 +56,13 @@ func SeedDemo(ctx context.Context, st store.Store, h *password.Hasher) (string, 
 		},
 		func() error {
 			return st.CreateTagRule(ctx, &store.TagRule{AccountID: DemoAccount, Key: "cost-center", FromAttr: "costCenter"})
+		},
+		func() error {
+			return st.CreateAccount(ctx, &store.Account{ID: DemoMFAAccount, Alias: "demo-mfa", ProviderName: "Rolegate",
+				Partition: store.PartitionAWS, RequireMFA: true})
+		},
+		func() error {
+			return st.CreateGrant(ctx, &store.Grant{Group: DemoGroup, AccountID: DemoMFAAccount, Role: "DemoAdmin"})
 		},
 	}
 	for _, step := range steps {

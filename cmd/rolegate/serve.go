@@ -133,7 +133,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		if demoPassword, err = idp.SeedDemo(ctx, st, hasher); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
-		cfg.DemoAccounts = []string{idp.DemoAccount}
+		cfg.DemoAccounts = idp.DemoAccounts
 	}
 	srv := &http.Server{
 		Handler:           idp.New(cfg, st, ring, log).Handler(),
@@ -157,7 +157,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		fmt.Fprintln(a.stdout, "It is shown only this once; change it at first sign-in.")
 	}
 	if o.demo {
-		fmt.Fprintf(a.stdout, "Demo mode: account %s signs in to %s/debug/aws-signin, a checker, not to AWS\n", idp.DemoAccount, strings.TrimRight(baseURL, "/"))
+		fmt.Fprintf(a.stdout, "Demo mode: accounts %s sign in to %s/debug/aws-signin, a checker, not to AWS (%s requires MFA)\n",
+			strings.Join(idp.DemoAccounts, " and "), strings.TrimRight(baseURL, "/"), idp.DemoMFAAccount)
 		if demoPassword != "" {
 			fmt.Fprintf(a.stdout, "Demo user %q, password: %s\n", idp.DemoUser, demoPassword)
 		} else {
