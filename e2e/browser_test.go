@@ -55,9 +55,11 @@ type acsPost struct {
 // and a headless Chromium whose signin.aws.amazon.com:443 is that TLS server.
 type fixture struct {
 	t       *testing.T
-	base    string // Rolegate's base URL
+	base    string // Rolegate's base URL: http://localhost:PORT, so that it can be a WebAuthn RP ID
 	acsSrv  *httptest.Server
 	browser context.Context
+	st      store.Store
+	hasher  *password.Hasher
 
 	mu          sync.Mutex
 	posts       []acsPost
@@ -101,7 +103,10 @@ func newFixture(t *testing.T) *fixture {
 	f.acsSrv = httptest.NewTLSServer(acsMux)
 	t.Cleanup(f.acsSrv.Close)
 
-	// Rolegate, whose base URL is its own address, known only once the listener exists.
+	// Rolegate, whose base URL is its own address, known only once the listener exists. The server
+	// listens on 127.0.0.1, but the base URL and every address the browser opens say localhost:
+	// WebAuthn's RP ID is the base URL's host and cannot be an IP address, and Chromium treats
+	// http://localhost as a secure context and resolves it to the loopback address itself.
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +125,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	hasher := password.New(password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+	f.st, f.hasher = st, hasher
 	var h http.Handler
 	rg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/login" {
@@ -130,9 +136,13 @@ func newFixture(t *testing.T) *fixture {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(rg.Close)
-	f.base = rg.URL
+	_, rgPort, err := net.SplitHostPort(rg.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.base = "http://localhost:" + rgPort
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h = idp.New(idp.Config{BaseURL: f.base, Hasher: hasher}, st, keys, log).Handler()
+	h = idp.New(idp.Config{BaseURL: f.base, Hasher: hasher, Secrets: kek}, st, keys, log).Handler()
 
 	// The directory: alice in devs; prod granted to devs (ReadOnly) and to alice (Admin); a team tag.
 	hash, err := hasher.Hash(ctx, alicePW)
@@ -303,23 +313,51 @@ func (f *fixture) screenshot(name string) {
 	}
 }
 
-// signIn fills the sign-in form by its field names, clicks the button and waits for the portal.
+// signIn signs alice in with her password and expects the portal.
 func (f *fixture) signIn() {
+	f.t.Helper()
+	if loc := f.signInAs("alice", alicePW, portalPage, "login"); loc != f.base+"/" {
+		f.t.Fatalf("after sign-in the browser is at %s, not the portal", loc)
+	}
+}
+
+// Elements that only one page has: waiting for one after a click waits for that page.
+const (
+	portalPage       = chromedp.CSS(`ul.accounts`)
+	mfaPage          = chromedp.CSS(`#mfa-title`)
+	totpSetupPage    = chromedp.CSS(`#totp-secret`)
+	recoveryPage     = chromedp.CSS(`#recovery-codes`)
+	signInPage       = chromedp.CSS(`form[action="/login"] input[name=username]`)
+	acsPage          = chromedp.CSS("#acs-received")
+	shownAlert       = `p.alert:not([hidden])` // an error the page shows, not a security key's hidden one
+	signOutButton    = chromedp.CSS(`form[action="/logout"] button[type=submit]`)
+	mfaSettingsLink  = chromedp.CSS(`header a[href="/account/mfa"]`)
+	totpConfirm      = chromedp.CSS(`form[action="/account/mfa/totp/confirm"] button[type=submit]`)
+	mfaCodeSubmit    = chromedp.CSS(`form[action="/login/mfa"] button[type=submit]`)
+	mfaCodeField     = chromedp.CSS(`form[action="/login/mfa"] input[name=code]`)
+	noFactorsMessage = chromedp.CSS(`section[aria-labelledby=factors-title] p.muted`)
+)
+
+// signInAs opens /login, fills the form by its field names, clicks the button, waits for the
+// element that marks the page the password should lead to (the portal, or /login/mfa), and returns
+// where the browser is. A refused password fails the test with what the page says. With a shot
+// name, the sign-in page is saved as that screenshot first.
+func (f *fixture) signInAs(name, pw string, landing chromedp.CSS, shot string) string {
 	f.t.Helper()
 	f.do("open the sign-in page",
 		chromedp.Navigate(f.base+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=username]`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)),
 	)
-	f.screenshot("login")
-	f.do("sign in",
-		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "alice"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), alicePW),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`ul.accounts, p.alert`)),
+	if shot != "" {
+		f.screenshot(shot)
+	}
+	f.do("type the password of "+name,
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), name),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), pw),
 	)
-	if alert, _ := chromedp.Run(f.browser, chromedp.Evaluate[string](
-		`(document.querySelector("p.alert") || {textContent: ""}).textContent.trim()`)); alert != "" {
+	f.clickThrough("sign in as "+name, chromedp.CSS(`form[action="/login"] button[type=submit]`), landing)
+	if alert := f.alert(); alert != "" {
 		f.mu.Lock()
 		origin := f.loginOrigin
 		f.mu.Unlock()
@@ -331,9 +369,56 @@ func (f *fixture) signIn() {
 		}
 		f.t.Fatalf("signing in with the browser failed: POST /login with Origin %q; the page says %q%s", origin, alert, hint)
 	}
-	if loc := run(f, "location", chromedp.Location()); loc != f.base+"/" {
-		f.t.Fatalf("after sign-in the browser is at %s, not the portal", loc)
+	return run(f, "location", chromedp.Location())
+}
+
+// clickThrough clicks target, which leads to another page, and waits for landing, or an error
+// alert, on that new page. The page it leaves is marked first, so that nothing still on it (an
+// alert shown before, say) can end the wait early; only a security key's error, which its script
+// shows without leaving the page, counts there too.
+func (f *fixture) clickThrough(what string, target, landing chromedp.CSS) {
+	f.t.Helper()
+	f.do(what,
+		chromedp.Evaluate[chromedp.Void](`document.documentElement.setAttribute("data-e2e-left", "")`),
+		chromedp.Click(target),
+		chromedp.WaitVisible(chromedp.CSS(`html:not([data-e2e-left]) :is(`+string(landing)+`, `+shownAlert+`), `+
+			`[data-webauthn-error]:not([hidden])`)),
+	)
+}
+
+// alert is the text of the error the page shows, or "".
+func (f *fixture) alert() string {
+	f.t.Helper()
+	return run(f, "read the alert", chromedp.Evaluate[string](
+		`(document.querySelector("`+shownAlert+`") || {textContent: ""}).textContent.trim()`))
+}
+
+// signOut clicks "Sign out" in the top bar and waits for the sign-in page.
+func (f *fixture) signOut() {
+	f.t.Helper()
+	f.clickThrough("sign out", signOutButton, signInPage)
+	if loc := run(f, "location", chromedp.Location()); loc != f.base+"/login" {
+		f.t.Fatalf("after signing out the browser is at %s", loc)
 	}
+}
+
+// takeRole clicks a role link on the portal (or any link) and returns the one post that reached the
+// fake ACS because of it.
+func (f *fixture) takeRole(link chromedp.CSS) acsPost {
+	f.t.Helper()
+	before := len(f.acsPosts())
+	f.clickThrough("follow "+string(link)+" to AWS", link, acsPage)
+	if alert := f.alert(); alert != "" {
+		f.t.Fatalf("following %s: the page says %q", link, alert)
+	}
+	if loc := run(f, "location", chromedp.Location()); loc != awsACS {
+		f.t.Errorf("the browser is at %s; want %s", loc, awsACS)
+	}
+	posts := f.acsPosts()
+	if len(posts) != before+1 {
+		f.t.Fatalf("the ACS got %d posts; want %d", len(posts), before+1)
+	}
+	return posts[before]
 }
 
 // metadataCerts reads the signing certificates from Rolegate's published metadata.
@@ -384,8 +469,9 @@ func (f *fixture) metadataCerts() []*x509.Certificate {
 	return out
 }
 
-// checkResponse decodes a posted SAMLResponse and checks it as AWS would.
-func (f *fixture) checkResponse(p acsPost, certs []*x509.Certificate) []byte {
+// inspect decodes a posted SAMLResponse and checks it as AWS would; a Response AWS would refuse
+// fails the test.
+func (f *fixture) inspect(p acsPost, certs []*x509.Certificate) ([]byte, *assertions.Verdict) {
 	f.t.Helper()
 	if p.Host != "signin.aws.amazon.com" {
 		f.t.Errorf("the ACS got Host %q", p.Host)
@@ -398,6 +484,14 @@ func (f *fixture) checkResponse(p acsPost, certs []*x509.Certificate) []byte {
 	if !v.Accepted {
 		f.t.Fatalf("AWS would refuse the Response: %q\n%s", v.Problems, raw)
 	}
+	return raw, v
+}
+
+// checkResponse checks a posted SAMLResponse as AWS would, and that it is alice's Admin role in prod
+// with her tag; it returns the Response and what AWS would read from it.
+func (f *fixture) checkResponse(p acsPost, certs []*x509.Certificate) ([]byte, *assertions.Verdict) {
+	f.t.Helper()
+	raw, v := f.inspect(p, certs)
 	wantRoles := []assertions.RolePair{{RoleARN: "arn:aws:iam::" + accountID + ":role/Admin",
 		ProviderARN: "arn:aws:iam::" + accountID + ":saml-provider/Rolegate"}}
 	if !slices.Equal(v.Roles, wantRoles) {
@@ -412,7 +506,7 @@ func (f *fixture) checkResponse(p acsPost, certs []*x509.Certificate) []byte {
 	if !v.ResponseSigned {
 		f.t.Errorf("the Response itself is not signed")
 	}
-	return raw
+	return raw, v
 }
 
 // TestBrowserSignInReachesAWS signs in with a real browser, takes the Admin role from the portal, and
@@ -464,7 +558,10 @@ func TestBrowserSignInReachesAWS(t *testing.T) {
 		t.Errorf("the form posted RelayState %q though none was asked for", posts[0].RelayState)
 	}
 	certs := f.metadataCerts()
-	raw := f.checkResponse(posts[0], certs)
+	raw, v := f.checkResponse(posts[0], certs)
+	if v.AuthnContext != assertions.ContextPassword {
+		t.Errorf("a password-only sign-in has AuthnContext %s; want %s", v.AuthnContext, assertions.ContextPassword)
+	}
 
 	// xmlsec1, trusting only the metadata certificate, verifies both signatures; a one-character
 	// change inside the signed Assertion breaks both.

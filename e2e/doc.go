@@ -4,6 +4,11 @@
 // (Chromium maps signin.aws.amazon.com to it with --host-resolver-rules), so the page, its CSP and its
 // form are exactly what a user gets. The package has no code of its own; everything is in _test files.
 //
+// The MFA tests set up an authenticator app by reading its secret off the page, and a security key
+// from Chrome's DevTools virtual authenticator (the WebAuthn domain). Rolegate's base URL is
+// therefore http://localhost:PORT: a WebAuthn RP ID cannot be an IP address, and Chromium counts
+// http://localhost as a secure context.
+//
 // Without /usr/bin/chromium the tests fail under CI=true and skip loudly elsewhere. They never
 // download a browser. Screenshots go to test-artifacts/screenshots/ at the repository root.
 package e2e
