@@ -467,12 +467,11 @@ func (s *Server) totpPage(c *gin.Context, status int, u *store.User, secret []by
 }
 
 func (s *Server) totpConfirm(c *gin.Context) {
-	w, ok := s.requireManage(c)
-	if !ok || !s.checkCSRF(c) {
+	w, _, next, ok := s.managePost(c)
+	if !ok {
 		return
 	}
 	u, form := w.user, c.Request.PostForm
-	next := localNext(form.Get("next"))
 	if len(form.Get("code")) > maxCodeBytes {
 		s.failPage(c, store.Errorf(store.Invalid, "the code is too long"))
 		return

@@ -323,12 +323,11 @@ func (s *Server) webAuthnRegisterBegin(c *gin.Context) {
 }
 
 func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
-	w, ok := s.requireManage(c)
-	if !ok || !s.checkCSRF(c) {
+	w, _, next, ok := s.managePost(c)
+	if !ok {
 		return
 	}
 	u, form := w.user, c.Request.PostForm
-	next := localNext(form.Get("next"))
 	if s.wa == nil {
 		s.failPage(c, store.Errorf(store.NotFound, "security keys are not available: %v", s.waErr))
 		return
