@@ -353,27 +353,60 @@ func (s *Server) totpSecret(u *store.User, f *store.MFAFactor) ([]byte, error) {
 // elevate records that the session used a second factor: a new token (the old one is worth
 // nothing now), the method added, and the time of this authentication.
 func (s *Server) elevate(c *gin.Context, w *webSession, method string) error {
-	tok, err := newToken()
+	ns, tok, err := s.renewed(c, w)
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	ns := *w.sess
-	ns.TokenHash = hashToken(tok)
 	if !slices.Contains(strings.Split(ns.AuthMethods, ","), method) {
 		ns.AuthMethods = strings.TrimPrefix(ns.AuthMethods+","+method, ",")
 	}
-	ns.AuthenticatedAt, ns.LastSeenAt = now, now
-	ns.IdleExpiresAt = earliest(now.Add(s.cfg.SessionIdle), ns.ExpiresAt)
-	ns.ClientAddr, ns.UserAgent = c.ClientIP(), bounded(c.Request.UserAgent(), maxUserAgent)
-	if err := s.store.ReplaceSession(c.Request.Context(), w.sess.TokenHash, &ns); store.IsCode(err, store.NotFound) {
+	ns.AuthenticatedAt = ns.LastSeenAt
+	if err := s.store.ReplaceSession(c.Request.Context(), w.sess.TokenHash, ns); store.IsCode(err, store.NotFound) {
 		return errSignedOut
 	} else if err != nil {
 		return fmt.Errorf("idp: upgrading the session: %w", err)
 	}
-	s.setCookie(c, sessionCookie, tok, 0)
-	c.Set(ctxWeb, &webSession{user: w.user, sess: &ns, token: tok})
+	s.keep(c, w.user, ns, tok)
 	return nil
+}
+
+// restartSession ends every session of the user, this browser's included, and gives this browser
+// a new one that keeps what its old one knew (how and when the user authenticated, its end).
+func (s *Server) restartSession(c *gin.Context, w *webSession) error {
+	ns, tok, err := s.renewed(c, w)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	if err := s.store.DeleteUserSessions(ctx, w.user.ID); err != nil {
+		return fmt.Errorf("idp: ending the user's sessions: %w", err)
+	}
+	if err := s.store.CreateSession(ctx, ns); err != nil {
+		return fmt.Errorf("idp: creating session: %w", err)
+	}
+	s.keep(c, w.user, ns, tok)
+	return nil
+}
+
+// renewed is a copy of the browser's session under a new token, seen now.
+func (s *Server) renewed(c *gin.Context, w *webSession) (*store.Session, string, error) {
+	tok, err := newToken()
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	ns := *w.sess
+	ns.TokenHash = hashToken(tok)
+	ns.LastSeenAt = now
+	ns.IdleExpiresAt = earliest(now.Add(s.cfg.SessionIdle), ns.ExpiresAt)
+	ns.ClientAddr, ns.UserAgent = c.ClientIP(), bounded(c.Request.UserAgent(), maxUserAgent)
+	return &ns, tok, nil
+}
+
+// keep sends the new session's cookie and makes it this request's.
+func (s *Server) keep(c *gin.Context, u *store.User, ns *store.Session, tok string) {
+	s.setCookie(c, sessionCookie, tok, 0)
+	c.Set(ctxWeb, &webSession{user: u, sess: ns, token: tok})
 }
 
 // factorView is one factor on /account/mfa.
@@ -515,6 +548,7 @@ func (s *Server) enrolled(c *gin.Context, w *webSession, ts []throttle, method, 
 			s.failPage(c, err)
 			return
 		}
+		s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method, "via": "enrollment"})
 	}
 	left, err := s.store.CountRecoveryCodes(c.Request.Context(), w.user.ID)
 	if err != nil {
@@ -579,22 +613,32 @@ func (s *Server) removeFactor(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	details := map[string]string{"kind": string(fs[i].Kind), "name": fs[i].Name}
 	if len(fs) == 1 {
 		// With no factor left, recovery codes would stand in for nothing.
 		if _, err := s.store.ResetMFA(ctx, w.user.ID); err != nil {
 			s.failPage(c, err)
 			return
 		}
+		details["recovery_codes"] = "removed"
 	}
-	s.auditWith(c, "mfa.remove", w.user.Name, resultOK, map[string]string{"kind": string(fs[i].Kind), "name": fs[i].Name})
+	s.auditWith(c, "mfa.remove", w.user.Name, resultOK, details)
+	// Sessions elsewhere may have passed with the factor just removed (perhaps a lost one): they end.
+	if err := s.restartSession(c, w); err != nil {
+		s.failPage(c, err)
+		return
+	}
 	c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
 }
 
 // factorName is the name a person gave a new security key, trimmed, or a default.
 func factorName(raw string) (string, error) {
 	name := strings.TrimSpace(raw)
-	if name == "" {
+	switch {
+	case name == "":
 		return "Security key", nil
+	case strings.EqualFold(name, mfa.TOTPName):
+		return "", store.Errorf(store.Invalid, "the name %q is kept for the authenticator app: choose another", name)
 	}
 	return name, store.CheckFactorName(name)
 }

@@ -560,6 +560,7 @@ func (s *Server) ssoContinue(c *gin.Context) {
 
 	audit.Details["assertion_id"] = maker.assertionID
 	audit.Details["authn_context"] = maker.authnContext()
+	audit.Details["auth_methods"] = sess.AuthMethods
 	audit.Details["signing_key"] = key.ID
 	audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
 	s.postAssertion(c, audit, "sso_post", form.URL, gin.H{

@@ -185,10 +185,8 @@ func (s *Server) webAuthnLoginFinish(c *gin.Context) {
 		return
 	}
 	again := func(status int, msg string) { s.mfaPage(c, status, u, next, msg) }
-	ts := mfaThrottles(c, u)
-	if !s.reserveMFA(c, u, ts, methodWebAuthn, func(msg string) { again(http.StatusTooManyRequests, msg) }) {
-		return
-	}
+	// No throttle here: a key's signature cannot be guessed, and wrong codes typed by someone who
+	// has only the password must not lock the real user's key out.
 	refuse := func(result string, err error) {
 		s.log.Info("webauthn: sign-in refused", "request_id", c.GetString(ctxRequestID), "user", u.Name, "err", err)
 		s.auditWith(c, "mfa", u.Name, result, map[string]string{"method": methodWebAuthn})
@@ -247,7 +245,7 @@ func (s *Server) webAuthnLoginFinish(c *gin.Context) {
 		refuse("clone_warning", fmt.Errorf("another sign-in with this key reported the same or a higher counter"))
 		return
 	}
-	s.passMFA(c, w, ts, methodWebAuthn, next)
+	s.passMFA(c, w, nil, methodWebAuthn, next)
 }
 
 // saveCredential stores a key's state after a sign-in, unless another sign-in with the same key

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -460,8 +461,8 @@ func TestAKeyRegisteredAtAccountMFASignsInAsTheSecondFactor(t *testing.T) {
 		t.Errorf("after signing in: sign count %d, last used %v; want 1 and %v", got, keys[0].LastUsedAt, w.clock.Now())
 	}
 	w.wantLastAudit(t, "mfa", "alice", "ok", "method", "webauthn")
-	if got := w.auditOf(t, "mfa"); len(got) != 1 {
-		t.Errorf("mfa audit %q; want one success", got)
+	if got := w.auditOf(t, "mfa"); len(got) != 2 {
+		t.Errorf("mfa audit %q; want two successes: the registration's and the sign-in's", got)
 	}
 }
 
@@ -524,7 +525,7 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 			t.Fatalf("replay against a new challenge: %d %q", resp.StatusCode, alert(body))
 		}
 		wantNoMFA(t, b)
-		if got := strings.Join(w.auditOf(t, "mfa"), "|"); got != "alice ok|alice refused|alice refused" {
+		if got := strings.Join(w.auditOf(t, "mfa"), "|"); got != "alice ok|alice ok|alice refused|alice refused" {
 			t.Errorf("mfa audit %q", got)
 		}
 		if keys := w.keys(t, "alice"); len(keys) != 1 || signCount(t, keys[0]) != 1 {
@@ -983,7 +984,55 @@ func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
 	if codes[0] != http.StatusSeeOther || codes[1] != http.StatusUnauthorized {
 		t.Errorf("statuses %v; want one 303 and one 401", codes)
 	}
-	if got := strings.Join(w.auditOf(t, "mfa"), "|"); got != "alice ok|alice ok|alice clone_warning" {
+	if got := strings.Join(w.auditOf(t, "mfa"), "|"); got != "alice ok|alice ok|alice ok|alice clone_warning" {
 		t.Errorf("mfa audit %q", got)
+	}
+}
+
+// Someone who has only the password can burn the code counter, but not the real user's key.
+func TestWrongCodesDoNotLockOutTheUsersSecurityKey(t *testing.T) {
+	w := newKeyWeb(t)
+	k := w.withKey(t, "alice")
+	attacker := w.passwordOnly(t, "alice")
+	for range 6 {
+		attacker.code("000000")
+	}
+	if resp, _ := attacker.code("000000"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the codes were not throttled: %d", resp.StatusCode)
+	}
+	b := w.passwordOnly(t, "alice")
+	resp, body := w.finishLogin(b, "/", k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))
+	wantRedirect(t, resp, body, "/")
+}
+
+// A removed key, perhaps a lost one, is worth nothing in sessions that used it, and its name
+// cannot be the authenticator app's.
+func TestRemovingAKeyEndsTheUsersOtherSessions(t *testing.T) {
+	w := newKeyWeb(t)
+	k := w.withKey(t, "alice")
+	elsewhere := w.passwordOnly(t, "alice")
+	wantRedirect(t, first(w.finishLogin(elsewhere, "/", k.get(t, w.begin(t, elsewhere, "/login/mfa", keyLoginBegin)))), "", "/")
+	here := w.passwordOnly(t, "alice")
+	wantRedirect(t, first(w.finishLogin(here, "/", k.get(t, w.begin(t, here, "/login/mfa", keyLoginBegin)))), "", "/")
+
+	resp, body := w.finishRegister(here, "authenticator APP", newSoftKey(t).create(t, w.begin(t, here, mfaSettings, keyRegisterBegin)))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "kept for the authenticator app") {
+		t.Errorf("a key named like the app: %d %q", resp.StatusCode, alert(body))
+	}
+	_, body = here.get(mfaSettings)
+	id := regexp.MustCompile(`name="factor" value="(\d+)"`).FindStringSubmatch(body)
+	if id == nil {
+		t.Fatalf("no key on the page:\n%s", body)
+	}
+	resp, body = here.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {id[1]}})
+	wantRedirect(t, resp, body, mfaSettings)
+	if elsewhere.signedIn() {
+		t.Error("another session that used the removed key is still signed in")
+	}
+	if !here.signedIn() {
+		t.Error("the browser that removed the key was signed out")
+	}
+	if got := w.auditOf(t, "mfa.remove"); len(got) != 1 || got[0] != "alice ok" {
+		t.Errorf("audit %q", got)
 	}
 }
