@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -422,4 +423,37 @@ func TestSecondFactorFormsNeedTheirTokenAndBoundTheirInput(t *testing.T) {
 	}
 	// None of that spent the code.
 	wantRedirect(t, first(b.do(http.MethodPost, "/login/mfa", url.Values{"csrf_token": {tok}, "code": {good}})), "", "/")
+}
+
+func TestNoOneRemovesAnotherUsersFactorOrAMalformedOne(t *testing.T) {
+	w := newAWSWeb(t)
+	w.enrolled(t, "mallory")
+	mallory, _ := w.store.GetUser(context.Background(), "mallory")
+	theirs, err := w.store.ListMFAFactors(context.Background(), mallory.ID)
+	if err != nil || len(theirs) != 1 {
+		t.Fatalf("mallory's factors %v %v", theirs, err)
+	}
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	b.enrollTOTP(w.clock.Now())
+	for _, c := range []struct {
+		factor string
+		status int
+	}{
+		{strconv.FormatInt(theirs[0].ID, 10), http.StatusNotFound},
+		{"", http.StatusBadRequest},
+		{"-1", http.StatusBadRequest},
+		{"1e3", http.StatusBadRequest},
+		{"99999999999999999999", http.StatusBadRequest},
+	} {
+		if resp, body := b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {c.factor}}); resp.StatusCode != c.status {
+			t.Errorf("removing factor %q: %d %q; want %d", c.factor, resp.StatusCode, alert(body), c.status)
+		}
+	}
+	if after, _ := w.store.ListMFAFactors(context.Background(), mallory.ID); len(after) != 1 {
+		t.Errorf("mallory's factors after alice's attempts: %v", after)
+	}
+	if got := w.auditOf(t, "mfa.remove"); len(got) != 0 {
+		t.Errorf("removals audited: %q", got)
+	}
 }

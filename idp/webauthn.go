@@ -163,11 +163,17 @@ func (s *Server) webAuthnLoginBegin(c *gin.Context) {
 		return
 	}
 	opts, sd, err := s.wa.BeginLogin(wu)
+	s.answerBegin(c, w, "login", opts, sd, err)
+}
+
+// answerBegin finishes a ceremony's first step: it keeps the challenge with the session and sends
+// the browser the options, or the error of beginning.
+func (s *Server) answerBegin(c *gin.Context, w *webSession, purpose string, opts any, sd *webauthn.SessionData, err error) {
 	if err != nil {
-		s.fail(c, fmt.Errorf("idp: beginning a WebAuthn sign-in: %w", err))
+		s.fail(c, fmt.Errorf("idp: beginning a WebAuthn %s: %w", purpose, err))
 		return
 	}
-	if err := s.saveChallenge(c, w, "login", sd); err != nil {
+	if err := s.saveChallenge(c, w, purpose, sd); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -309,15 +315,7 @@ func (s *Server) webAuthnRegisterBegin(c *gin.Context) {
 	}
 	opts, sd, err := s.wa.BeginRegistration(wu, webauthn.WithExclusions(exclude),
 		webauthn.WithExtensions(webauthn.WithExtensionCredProps()))
-	if err != nil {
-		s.fail(c, fmt.Errorf("idp: beginning a WebAuthn registration: %w", err))
-		return
-	}
-	if err := s.saveChallenge(c, w, "register", sd); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, opts)
+	s.answerBegin(c, w, "register", opts, sd, err)
 }
 
 func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
