@@ -457,3 +457,18 @@ func TestNoOneRemovesAnotherUsersFactorOrAMalformedOne(t *testing.T) {
 		t.Errorf("removals audited: %q", got)
 	}
 }
+
+func TestTheSecondStepGoesOnlyToPagesOfThisSiteAndTakesACodeWithSpaces(t *testing.T) {
+	w := newAWSWeb(t)
+	secret, _ := w.enrolled(t, "alice")
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	code := mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)
+	resp, body := b.post("/login/mfa", "/login/mfa", url.Values{"code": {" " + code[:3] + " " + code[3:] + " "}, "next": {"//evil.example/x"}})
+	wantRedirect(t, resp, body, "/")
+	// Once the session has its factor, the page sends it on, again only within this site.
+	resp, body = b.get("/login/mfa?next=" + url.QueryEscape("https://evil.example/"))
+	wantRedirect(t, resp, body, "/")
+	resp, body = b.get("/login/mfa?next=" + url.QueryEscape("/aws/signin?account=prod"))
+	wantRedirect(t, resp, body, "/aws/signin?account=prod")
+}
