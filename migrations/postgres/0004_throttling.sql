@@ -1,0 +1,2 @@
+-- Reserved for sign-in throttling (per user and client, device cookies, lock events).
+SELECT 1;

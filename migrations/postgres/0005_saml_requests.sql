@@ -1,0 +1,2 @@
+-- Reserved for SAML request checks (signed AuthnRequests).
+SELECT 1;
