@@ -61,7 +61,11 @@ func testSPPolicy(t *testing.T, s store.Store) {
 	}
 	for _, fn := range []func(*store.ServiceProvider) error{
 		func(sp *store.ServiceProvider) error { sp.Release = []string{"mail"}; return nil },
-		func(sp *store.ServiceProvider) error { sp.AllowedGroups = []string{"nobody"}; sp.Release = nil; return nil },
+		func(sp *store.ServiceProvider) error {
+			sp.AllowedGroups = []string{"nobody"}
+			sp.Release = nil
+			return nil
+		},
 		func(sp *store.ServiceProvider) error { sp.Metadata = nil; return nil },
 	} {
 		_, err := s.UpdateServiceProvider(ctx, wikiSP, fn)
