@@ -55,3 +55,17 @@ func boundedName(s string) string {
 	}
 	return s
 }
+
+// Admits reports whether a member of groups may use the SP: anyone when it is not restricted,
+// otherwise a member of one of its allowed groups (none, once they were all deleted).
+func (sp *ServiceProvider) Admits(groups []string) bool {
+	if !sp.Restricted {
+		return true
+	}
+	for _, g := range groups {
+		if slices.ContainsFunc(sp.AllowedGroups, func(a string) bool { return Key(a) == Key(g) }) {
+			return true
+		}
+	}
+	return false
+}
