@@ -185,6 +185,15 @@ func TestOnlyMembersOfAnAllowedGroupGetAnAssertion(t *testing.T) {
 		if count(refusal) != before+1 || count("alice ok") != issued {
 			t.Fatalf("%s: audit %q", when, w.auditOf(t, "assertion"))
 		}
+		events, err := w.store.ListAudit(ctx, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if strings.HasPrefix(e.User+" "+e.Result, refusal) && (e.Details["name_id"] != "" || e.Details["assertion_id"] != "" || e.Details["sp"] != testSPEntityID) {
+				t.Fatalf("%s: the refusal %v records an assertion", when, e.Details)
+			}
+		}
 	}
 	refused("alice outside ops")
 
