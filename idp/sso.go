@@ -53,12 +53,6 @@ const (
 
 	msgSSOGone   = "the sign-in request expired or was already used; start again from the application"
 	msgSSOReplay = "this sign-in request was already used"
-
-	// Attributes of a generic SP's assertion (URI names, as in the LDAP/eduMember schemas).
-	attrMail        = "urn:oid:0.9.2342.19200300100.1.3"
-	attrDisplayName = "urn:oid:2.16.840.1.113730.3.1.241"
-	attrUID         = "urn:oid:0.9.2342.19200300100.1.1"
-	attrIsMemberOf  = "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"
 )
 
 func (s *Server) ssoRoutes(r *gin.Engine) {
@@ -210,32 +204,33 @@ type spProvider struct {
 }
 
 func (p *spProvider) GetServiceProvider(_ *http.Request, entityID string) (*saml.EntityDescriptor, error) {
-	ed, err := p.lookup(entityID)
+	ed, _, err := p.lookup(entityID)
 	if store.IsCode(err, store.NotFound) {
 		return nil, os.ErrNotExist
 	}
 	return ed, err
 }
 
-func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, error) {
+// lookup returns the SP's parsed metadata and its registration (with its release list and groups).
+func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, *store.ServiceProvider, error) {
 	if entityID == "" {
-		return nil, store.Errorf(store.NotFound, "no service provider")
+		return nil, nil, store.Errorf(store.NotFound, "no service provider")
 	}
 	sp, err := p.s.store.GetServiceProvider(p.ctx, entityID)
 	if store.IsCode(err, store.NotFound) {
-		return nil, err
+		return nil, nil, err
 	} else if err != nil {
 		p.err = err
-		return nil, errors.New("the service provider registry is unavailable")
+		return nil, nil, errors.New("the service provider registry is unavailable")
 	}
 	ed, err := ParseSPMetadata(sp.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("its registered metadata is no longer acceptable (%s)", store.ErrorMessage(err))
+		return nil, nil, fmt.Errorf("its registered metadata is no longer acceptable (%s)", store.ErrorMessage(err))
 	}
 	if ed.EntityID != entityID {
-		return nil, fmt.Errorf("its registered metadata names another entity, %q", ed.EntityID)
+		return nil, nil, fmt.Errorf("its registered metadata names another entity, %q", ed.EntityID)
 	}
-	return ed, nil
+	return ed, sp, nil
 }
 
 // ---- the IdP
@@ -503,7 +498,7 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	ed, err := spp.lookup(p.SPEntityID)
+	ed, sp, err := spp.lookup(p.SPEntityID)
 	switch {
 	case spp.err != nil:
 		s.failPage(c, spp.err)
@@ -515,18 +510,27 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		deny(store.Errorf(store.Invalid, "the application %q cannot be signed in to: %s", p.SPEntityID, err))
 		return
 	}
+	groups, err := s.store.UserGroups(ctx, u.Name)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	if !sp.Admits(groups) {
+		deny(store.Errorf(store.Forbidden, "you may not sign in to %q: it is open only to members of certain groups; ask an administrator", p.SPEntityID))
+		return
+	}
 	spsso, acs := findPostACS(ed, p.ACSURL)
 	if acs == nil {
 		deny(store.Errorf(store.Invalid, "the assertion consumer service %q is no longer in the metadata of %q; start again from the application",
 			p.ACSURL, p.SPEntityID))
 		return
 	}
-	groups, err := s.store.UserGroups(ctx, u.Name)
+	nameID, err := s.store.PairwiseNameID(ctx, u.ID, ed.EntityID)
 	if err != nil {
 		s.failPage(c, err)
 		return
 	}
-	maker := &ssoAssertionMaker{user: u, sess: sess, groups: groups, assertionID: newXMLID()}
+	maker := &ssoAssertionMaker{user: u, sess: sess, groups: groups, nameID: nameID, release: sp.Release, assertionID: newXMLID()}
 	idp.AssertionMaker = maker
 	req := &saml.IdpAuthnRequest{
 		IDP:                     idp,
@@ -559,6 +563,8 @@ func (s *Server) ssoContinue(c *gin.Context) {
 	}
 
 	audit.Details["assertion_id"] = maker.assertionID
+	audit.Details["name_id"] = nameID
+	audit.Details["released"] = strings.Join(sp.Release, ",")
 	audit.Details["authn_context"] = maker.authnContext()
 	audit.Details["auth_methods"] = sess.AuthMethods
 	audit.Details["signing_key"] = key.ID
@@ -585,13 +591,16 @@ func findPostACS(ed *saml.EntityDescriptor, location string) (*saml.SPSSODescrip
 	return nil, nil
 }
 
-// ssoAssertionMaker is crewjam's AssertionMaker for a generic SP: a persistent NameID (the user's
-// Subject), mail, displayName, uid and isMemberOf, an MFA-aware AuthnContext, and a lifetime of
-// assertions.AssertionLifetime set here rather than through crewjam's globals.
+// ssoAssertionMaker is crewjam's AssertionMaker for a generic SP: the user's pairwise persistent
+// NameID for that SP (never the Subject AWS sees), the attributes the SP's release list names,
+// an MFA-aware AuthnContext, and a lifetime of assertions.AssertionLifetime set here rather than
+// through crewjam's globals.
 type ssoAssertionMaker struct {
 	user        *store.User
 	sess        *store.Session
 	groups      []string
+	nameID      string   // store.PairwiseNameID
+	release     []string // store.ServiceProvider.Release
 	assertionID string
 }
 
@@ -605,31 +614,21 @@ func (m *ssoAssertionMaker) authnContext() string {
 // MakeAssertion sets req.Assertion; the crewjam Session is not used (the user and their session
 // are the maker's own).
 func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Session) error {
-	if m.user.Subject == "" {
-		return errors.New("the user has no subject")
+	if m.nameID == "" {
+		return errors.New("the user has no NameID for this service provider")
 	}
 	now := req.Now.UTC()
 	expires := now.Add(assertions.AssertionLifetime)
 	idpID, spID := req.IDP.MetadataURL.String(), req.ServiceProviderMetadata.EntityID
 
 	var attrs []saml.Attribute
-	attr := func(name, friendly string, values ...string) {
-		a := saml.Attribute{Name: name, FriendlyName: friendly, NameFormat: assertions.AttrNameFmtURI}
-		for _, v := range values {
+	for _, r := range assertions.ReleasedAttributes(m.release, m.user, m.groups) {
+		a := saml.Attribute{Name: r.Name, FriendlyName: r.FriendlyName, NameFormat: r.NameFormat()}
+		for _, v := range r.Values {
 			a.Values = append(a.Values, saml.AttributeValue{Type: "xs:string", Value: v})
 		}
-		if len(a.Values) > 0 {
-			attrs = append(attrs, a)
-		}
+		attrs = append(attrs, a)
 	}
-	if m.user.Email != "" {
-		attr(attrMail, "mail", m.user.Email)
-	}
-	if m.user.DisplayName != "" {
-		attr(attrDisplayName, "displayName", m.user.DisplayName)
-	}
-	attr(attrUID, "uid", m.user.Name)
-	attr(attrIsMemberOf, "isMemberOf", m.groups...)
 
 	sessionEnds := m.sess.ExpiresAt.UTC()
 	req.Assertion = &saml.Assertion{
@@ -638,7 +637,7 @@ func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Ses
 		Version:      "2.0",
 		Issuer:       saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: idpID},
 		Subject: &saml.Subject{
-			NameID: &saml.NameID{Format: assertions.NameIDPersistent, NameQualifier: idpID, SPNameQualifier: spID, Value: m.user.Subject},
+			NameID: &saml.NameID{Format: assertions.NameIDPersistent, NameQualifier: idpID, SPNameQualifier: spID, Value: m.nameID},
 			SubjectConfirmations: []saml.SubjectConfirmation{{
 				Method: assertions.MethodBearer,
 				SubjectConfirmationData: &saml.SubjectConfirmationData{

@@ -63,10 +63,20 @@ func newSSOWeb(t *testing.T, encrypt bool) *ssoWeb {
 	if _, err := idp.ParseSPMetadata(md); err != nil {
 		t.Fatalf("the test SP's metadata is refused: %v\n%s", err, md)
 	}
-	if err := w.store.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: testSPEntityID, Metadata: md}); err != nil {
+	if err := w.store.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: testSPEntityID, Metadata: md, Release: store.ReleaseAttrs}); err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// nameID is the user's pairwise NameID for the SP, as the store keeps it.
+func (w *ssoWeb) nameID(t *testing.T, u *store.User, entityID string) string {
+	t.Helper()
+	v, err := w.store.PairwiseNameID(context.Background(), u.ID, entityID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // newTestSP is a crewjam SP with the given entity ID and ACS, trusting the IdP's published metadata.
@@ -276,10 +286,10 @@ func TestSPInitiatedSignInWithTheRedirectBindingReachesTheSPsACS(t *testing.T) {
 	}
 
 	a := w.accept(t, w.sp, p, req.ID)
-	if a.Subject.NameID.Value != w.alice.Subject || w.alice.Subject == "" ||
+	if want := w.nameID(t, w.alice, testSPEntityID); a.Subject.NameID.Value != want || want == w.alice.Subject ||
 		a.Subject.NameID.Format != assertions.NameIDPersistent || a.Subject.NameID.SPNameQualifier != testSPEntityID ||
 		a.Subject.NameID.NameQualifier != w.srv.URL+"/saml/metadata" {
-		t.Fatalf("NameID %+v; want the persistent subject %q", a.Subject.NameID, w.alice.Subject)
+		t.Fatalf("NameID %+v; want the pairwise persistent NameID %q", a.Subject.NameID, want)
 	}
 	if sc := a.Subject.SubjectConfirmations[0].SubjectConfirmationData; sc.InResponseTo != req.ID || sc.Recipient != testSPACS || sc.Address != "" {
 		t.Errorf("SubjectConfirmationData %+v", sc)
@@ -291,9 +301,9 @@ func TestSPInitiatedSignInWithTheRedirectBindingReachesTheSPsACS(t *testing.T) {
 		t.Errorf("AuthnContextClassRef %q", got)
 	}
 	for name, want := range map[string]string{
-		"urn:oid:0.9.2342.19200300100.1.3":  "alice@example.com",
+		"urn:oid:0.9.2342.19200300.100.1.3": "alice@example.com",
 		"urn:oid:2.16.840.1.113730.3.1.241": "Alice Example",
-		"urn:oid:0.9.2342.19200300100.1.1":  "alice",
+		"urn:oid:0.9.2342.19200300.100.1.1": "alice",
 		"urn:oid:1.3.6.1.4.1.5923.1.5.1.1":  "devs",
 	} {
 		if got := attrValues(a, name); len(got) != 1 || got[0] != want {
@@ -364,8 +374,8 @@ func TestSPInitiatedSignInWithThePOSTBindingAndAnEncryptedAssertion(t *testing.T
 		t.Fatalf("the SP's metadata has an encryption key, but the assertion is not encrypted:\n%s", p.response)
 	}
 	a := w.accept(t, w.sp, p, req.ID)
-	if a.Subject.NameID.Value != w.alice.Subject {
-		t.Fatalf("NameID %q; want %q", a.Subject.NameID.Value, w.alice.Subject)
+	if want := w.nameID(t, w.alice, testSPEntityID); a.Subject.NameID.Value != want {
+		t.Fatalf("NameID %q; want %q", a.Subject.NameID.Value, want)
 	}
 }
 
@@ -407,7 +417,7 @@ func TestALoginThatTakesTenMinutesStillSucceeds(t *testing.T) {
 	wantRedirect(t, resp, body, "/saml/sso/continue")
 	resp, body = b.get("/saml/sso/continue")
 	a := w.accept(t, w.sp, ssoPost(t, resp, body), req.ID)
-	if a.Subject.NameID.Value != w.alice.Subject {
+	if a.Subject.NameID.Value != w.nameID(t, w.alice, testSPEntityID) {
 		t.Fatalf("NameID %q", a.Subject.NameID.Value)
 	}
 }

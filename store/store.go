@@ -86,9 +86,17 @@ const MaxTagRules = 50
 
 // ServiceProvider is a SAML SP registered from its metadata, for SP-initiated SSO.
 type ServiceProvider struct {
-	EntityID  string
-	Metadata  []byte
-	CreatedAt time.Time
+	EntityID string
+	Metadata []byte
+	// Release lists the user attributes (ReleaseAttrs keys) the SP receives besides its pairwise
+	// NameID; empty, the default, releases none. Stored in ReleaseAttrs order, without repeats.
+	Release []string
+	// AllowedGroups, when Restricted, are the groups whose members may use the SP (sorted names).
+	AllowedGroups []string
+	// Restricted admits only members of AllowedGroups. It stays set when those groups are deleted,
+	// so that such an SP admits no one rather than everyone.
+	Restricted bool
+	CreatedAt  time.Time
 }
 
 // PendingRequest is a validated AuthnRequest kept while its user signs in. The browser holds a handle;
@@ -335,4 +343,13 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+
+	// ---- per-SP privacy and access
+
+	// UpdateServiceProvider applies fn to the stored SP atomically (its release list, allowed groups,
+	// restriction, metadata; the entity ID cannot change). NotFound for an unknown SP or allowed group.
+	UpdateServiceProvider(ctx context.Context, entityID string, fn func(*ServiceProvider) error) (*ServiceProvider, error)
+	// PairwiseNameID returns the user's persistent NameID for the SP, making a random one on first
+	// use; of concurrent first calls all get the same value. It goes when the user does.
+	PairwiseNameID(ctx context.Context, userID int64, spEntityID string) (string, error)
 }

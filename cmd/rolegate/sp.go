@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +18,7 @@ import (
 
 func spCmd(a *app) *cobra.Command {
 	return group("sp", "Manage the SAML service providers that users sign in to through Rolegate (SP-initiated SSO)",
-		spAddCmd(a), spListCmd(a),
+		spAddCmd(a), spSetCmd(a), spListCmd(a),
 		simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				return "removed service provider " + args[0], st.DeleteServiceProvider(cmd.Context(), args[0])
@@ -24,14 +26,19 @@ func spCmd(a *app) *cobra.Command {
 }
 
 func spAddCmd(a *app) *cobra.Command {
-	var file string
+	var file, release string
+	var allow []string
 	c := &cobra.Command{
-		Use:   "add --metadata FILE",
+		Use:   "add --metadata FILE [--release ATTRS] [--allow-group G]...",
 		Short: "Register a service provider from its SAML metadata (FILE, or - for standard input)",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
 				return store.Errorf(store.Invalid, "--metadata FILE is required (- reads standard input)")
+			}
+			rel, err := store.ParseRelease(release)
+			if err != nil {
+				return err
 			}
 			raw, err := a.readMetadata(file)
 			if err != nil {
@@ -43,16 +50,99 @@ func spAddCmd(a *app) *cobra.Command {
 			}
 			acs := idp.SPACSURLs(ed)
 			return a.withStore(cmd.Context(), func(st store.Store) error {
-				if err := st.CreateServiceProvider(cmd.Context(), &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw}); err != nil {
+				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, Release: rel, AllowedGroups: allow}
+				if err := st.CreateServiceProvider(cmd.Context(), sp); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "added service provider %s (ACS %s)\n", ed.EntityID, strings.Join(acs, ", "))
-				return a.audit(cmd.Context(), st, "sp.add", "", map[string]string{"entity_id": ed.EntityID, "acs": strings.Join(acs, " ")})
+				details := spPolicyDetails(sp)
+				details["acs"] = strings.Join(acs, " ")
+				return a.audit(cmd.Context(), st, "sp.add", "", details)
 			})
 		},
 	}
 	c.Flags().StringVar(&file, "metadata", "", "the SP's SAML metadata: a file, or - for standard input (at most 1 MiB)")
+	spReleaseFlag(c, &release)
+	c.Flags().StringArrayVar(&allow, "allow-group", nil, "only members of this group may use the SP (repeatable; default: every user)")
 	return c
+}
+
+func spReleaseFlag(c *cobra.Command, release *string) {
+	c.Flags().StringVar(release, "release", "", "attributes sent besides the pairwise NameID, comma-separated: "+
+		strings.Join(store.ReleaseAttrs, ",")+`; "none" or "" sends none (the default)`)
+}
+
+func spSetCmd(a *app) *cobra.Command {
+	var release string
+	var allow, disallow []string
+	var clearGroups bool
+	c := &cobra.Command{
+		Use:   "set ENTITY_ID [--release ATTRS] [--allow-group G]... [--remove-allow-group G]... [--clear-allow-groups]",
+		Short: "Change what a service provider receives and who may use it",
+		Args:  nargs("ENTITY_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			if !fl.Changed("release") && !fl.Changed("allow-group") && !fl.Changed("remove-allow-group") && !fl.Changed("clear-allow-groups") {
+				return store.Errorf(store.Invalid, "nothing to change: give --release, --allow-group, --remove-allow-group or --clear-allow-groups")
+			}
+			rel, err := store.ParseRelease(release)
+			if err != nil {
+				return err
+			}
+			return a.withStore(cmd.Context(), func(st store.Store) error {
+				sp, err := st.UpdateServiceProvider(cmd.Context(), args[0], func(sp *store.ServiceProvider) error {
+					if fl.Changed("release") {
+						sp.Release = rel
+					}
+					if clearGroups { // the one way to open a restricted SP to every user
+						sp.AllowedGroups, sp.Restricted = nil, false
+					}
+					for _, g := range disallow {
+						i := slices.IndexFunc(sp.AllowedGroups, func(a string) bool { return store.Key(a) == store.Key(g) })
+						if i < 0 {
+							return store.Errorf(store.NotFound, "group %q is not among the groups allowed to use %s", g, sp.EntityID)
+						}
+						sp.AllowedGroups = slices.Delete(sp.AllowedGroups, i, i+1) // the SP stays restricted
+					}
+					sp.AllowedGroups = append(sp.AllowedGroups, allow...)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "updated service provider %s: releases %s; open to %s\n", sp.EntityID, releaseText(sp), accessText(sp))
+				return a.audit(cmd.Context(), st, "sp.set", "", spPolicyDetails(sp))
+			})
+		},
+	}
+	spReleaseFlag(c, &release)
+	c.Flags().StringArrayVar(&allow, "allow-group", nil, "let members of this group use the SP, which then admits only the allowed groups' members (repeatable)")
+	c.Flags().StringArrayVar(&disallow, "remove-allow-group", nil, "take this group off the allowed list; removing the last one leaves the SP open to no one (repeatable)")
+	c.Flags().BoolVar(&clearGroups, "clear-allow-groups", false, "remove every allowed group: every user may use the SP again (applied before --allow-group)")
+	return c
+}
+
+func spPolicyDetails(sp *store.ServiceProvider) map[string]string {
+	return map[string]string{"entity_id": sp.EntityID, "release": strings.Join(sp.Release, ","),
+		"allowed_groups": strings.Join(sp.AllowedGroups, ","), "restricted": strconv.FormatBool(sp.Restricted)}
+}
+
+func releaseText(sp *store.ServiceProvider) string {
+	if len(sp.Release) == 0 {
+		return "no attributes"
+	}
+	return strings.Join(sp.Release, ",")
+}
+
+// accessText says who may use the SP.
+func accessText(sp *store.ServiceProvider) string {
+	switch {
+	case !sp.Restricted:
+		return "everyone"
+	case len(sp.AllowedGroups) == 0:
+		return "no one" // every allowed group was removed or deleted
+	}
+	return "members of " + strings.Join(sp.AllowedGroups, ",")
 }
 
 // readMetadata reads at most idp.MaxSPMetadataBytes from a file or, for "-", standard input.
@@ -89,14 +179,18 @@ func spListCmd(a *app) *cobra.Command {
 					return err
 				}
 				type spJSON struct {
-					EntityID string    `json:"entity_id"`
-					ACSURLs  []string  `json:"acs_urls"`
-					AddedAt  time.Time `json:"added_at"`
-					Problem  string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
+					EntityID      string    `json:"entity_id"`
+					ACSURLs       []string  `json:"acs_urls"`
+					Release       []string  `json:"release"`
+					Restricted    bool      `json:"restricted"`     // only allowed_groups' members may use it
+					AllowedGroups []string  `json:"allowed_groups"` // empty and restricted: no one may
+					AddedAt       time.Time `json:"added_at"`
+					Problem       string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
 				}
 				out := make([]spJSON, 0, len(sps))
 				for _, sp := range sps {
-					j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, AddedAt: sp.CreatedAt.UTC()}
+					j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, Release: sp.Release, Restricted: sp.Restricted,
+						AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC()}
 					if ed, err := idp.ParseSPMetadata(sp.Metadata); err != nil {
 						j.Problem = store.ErrorMessage(err)
 					} else {
@@ -108,13 +202,14 @@ func spListCmd(a *app) *cobra.Command {
 					return a.printJSON(out)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ENTITY ID\tACS\tADDED")
-				for _, j := range out {
+				fmt.Fprintln(tw, "ENTITY ID\tACS\tRELEASE\tACCESS\tADDED")
+				for i, j := range out {
 					acs := strings.Join(j.ACSURLs, ",")
 					if j.Problem != "" {
 						acs = "(unusable: " + j.Problem + ")"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", j.EntityID, dash(acs), j.AddedAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.EntityID, dash(acs), dash(strings.Join(j.Release, ",")), accessText(sps[i]),
+						j.AddedAt.Format(time.RFC3339))
 				}
 				return tw.Flush()
 			})

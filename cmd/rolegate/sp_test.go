@@ -33,10 +33,13 @@ const (
 )
 
 type spJSONOut struct {
-	EntityID string    `json:"entity_id"`
-	ACSURLs  []string  `json:"acs_urls"`
-	AddedAt  time.Time `json:"added_at"`
-	Problem  string    `json:"problem"`
+	EntityID      string    `json:"entity_id"`
+	ACSURLs       []string  `json:"acs_urls"`
+	Release       []string  `json:"release"`
+	Restricted    bool      `json:"restricted"`
+	AllowedGroups []string  `json:"allowed_groups"`
+	AddedAt       time.Time `json:"added_at"`
+	Problem       string    `json:"problem"`
 }
 
 func (c *cli) sps(t *testing.T) []spJSONOut {
@@ -82,7 +85,7 @@ func TestSPAddListAndRemove(t *testing.T) {
 			t.Fatalf("sp list --json = %+v", list)
 		}
 		table := c.ok(t, "", "sp", "list")
-		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY ID ACS ADDED" ||
+		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY ID ACS RELEASE ACCESS ADDED" ||
 			!strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], wikiACS+",https://wiki.example.com/saml/acs2") {
 			t.Fatalf("sp list printed:\n%s", table)
 		}

@@ -82,46 +82,58 @@ func (s *Store) CreateServiceProvider(ctx context.Context, sp *store.ServiceProv
 		return store.Errorf(store.Invalid, "a service provider needs an entity ID (at most 1024 characters) and metadata")
 	}
 	now := s.now()
-	_, err := s.db.Exec(ctx, `INSERT INTO service_providers (entity_id, metadata, created_at) VALUES ($1, $2, $3)`,
-		sp.EntityID, string(sp.Metadata), toDB(now))
+	err := s.db.InTx(ctx, func(q Querier) error {
+		if _, err := q.Exec(ctx, `INSERT INTO service_providers (entity_id, metadata, created_at) VALUES ($1, $2, $3)`,
+			sp.EntityID, string(sp.Metadata), toDB(now)); err != nil {
+			return wrap(err, fmt.Sprintf("service provider %q", sp.EntityID))
+		}
+		return putSPPolicy(ctx, q, sp)
+	})
 	if err != nil {
-		return wrap(err, fmt.Sprintf("service provider %q", sp.EntityID))
+		return err
 	}
 	sp.CreatedAt = fromDB(toDB(now))
 	return nil
 }
 
-func (s *Store) GetServiceProvider(ctx context.Context, entityID string) (*store.ServiceProvider, error) {
+const spCols = `entity_id, metadata, release_attrs, restricted, created_at`
+
+func scanSP(r Row) (*store.ServiceProvider, error) {
 	var sp store.ServiceProvider
-	var md string
+	var md, release string
 	var created int64
-	err := s.db.QueryRow(ctx, `SELECT entity_id, metadata, created_at FROM service_providers WHERE entity_id = $1`, entityID).
-		Scan(&sp.EntityID, &md, &created)
-	if err != nil {
-		return nil, wrap(err, fmt.Sprintf("service provider %q", entityID))
+	if err := r.Scan(&sp.EntityID, &md, &release, &sp.Restricted, &created); err != nil {
+		return nil, err
 	}
-	sp.Metadata, sp.CreatedAt = []byte(md), fromDB(created)
+	sp.Metadata, sp.Release, sp.CreatedAt = []byte(md), splitRelease(release), fromDB(created)
 	return &sp, nil
 }
 
+func (s *Store) GetServiceProvider(ctx context.Context, entityID string) (*store.ServiceProvider, error) {
+	return getSP(ctx, s.db, entityID, "")
+}
+
 func (s *Store) ListServiceProviders(ctx context.Context) ([]*store.ServiceProvider, error) {
-	rows, err := s.db.Query(ctx, `SELECT entity_id, metadata, created_at FROM service_providers ORDER BY entity_id`)
+	rows, err := s.db.Query(ctx, `SELECT `+spCols+` FROM service_providers ORDER BY entity_id`)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []*store.ServiceProvider
+	byID := map[string]*store.ServiceProvider{}
 	for rows.Next() {
-		var sp store.ServiceProvider
-		var md string
-		var created int64
-		if err := rows.Scan(&sp.EntityID, &md, &created); err != nil {
+		sp, err := scanSP(rows)
+		if err != nil {
+			rows.Close()
 			return nil, err
 		}
-		sp.Metadata, sp.CreatedAt = []byte(md), fromDB(created)
-		out = append(out, &sp)
+		out = append(out, sp)
+		byID[sp.EntityID] = sp
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, allowedGroups(ctx, s.db, "", byID)
 }
 
 func (s *Store) DeleteServiceProvider(ctx context.Context, entityID string) error {

@@ -56,6 +56,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"replacing a session moves it to a new token, once", testReplaceSession},
 		{"a session challenge is taken once, before it expires, and goes with its session", testSessionChallenge},
 		{"concurrent takes of one challenge let exactly one win", testConcurrentChallengeTake},
+		{"an SP's release list and allowed groups are validated, stored, listed and updated atomically", testSPPolicy},
+		{"an SP whose every allowed group is deleted admits no one, even a new group of the same name", testSPAllowedGroupDeleted},
+		{"pairwise NameIDs differ per SP and from the subject, repeat for one SP, and go with their user", testPairwiseNameIDs},
+		{"concurrent first uses of a pairwise NameID agree on one value", testConcurrentPairwiseNameID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
