@@ -56,6 +56,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"replacing a session moves it to a new token, once", testReplaceSession},
 		{"a session challenge is taken once, before it expires, and goes with its session", testSessionChallenge},
 		{"concurrent takes of one challenge let exactly one win", testConcurrentChallengeTake},
+		{"an enrolment invite checks only for its user, until it expires or is replaced", testEnrolInvites},
+		{"a first factor needs a live invite, spent with it, or a window, and no factor yet", testFirstFactorNeedsAnInviteOrAWindow},
+		{"concurrent first enrolments let exactly one factor in", testConcurrentFirstFactors},
+		{"removing a factor keeps the required number and takes the recovery codes with the last", testRemoveMFAFactor},
+		{"concurrent removals of the last two required factors let one go", testConcurrentRemovals},
+		{"enrolment windows apply globally or through an account's grants, until they end", testEnrolWindows},
+		{"audit events are filtered by type", testAuditTypes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
