@@ -28,7 +28,10 @@ func testEnrolInvites(t *testing.T, s store.Store) {
 	for name, check := range map[string]func() error{
 		"another user's code": func() error { _, err := s.CheckEnrolInvite(ctx, other.ID, hash("first"), enrolNow); return err },
 		"a wrong code":        func() error { _, err := s.CheckEnrolInvite(ctx, u.ID, hash("second"), enrolNow); return err },
-		"at its expiry":       func() error { _, err := s.CheckEnrolInvite(ctx, u.ID, hash("first"), enrolNow.Add(time.Hour)); return err },
+		"at its expiry": func() error {
+			_, err := s.CheckEnrolInvite(ctx, u.ID, hash("first"), enrolNow.Add(time.Hour))
+			return err
+		},
 	} {
 		if err := check(); store.ErrorCode(err) != store.NotFound {
 			t.Errorf("%s: %v, want NotFound", name, err)
