@@ -57,6 +57,8 @@ func newKeyWeb(t *testing.T) *keyWeb {
 	if !strings.HasPrefix(origin, "http://localhost:") {
 		t.Fatalf("base URL %q does not name localhost", origin)
 	}
+	// Self-enrolment is open, as during a rollout: these tests are about the keys, not the way in.
+	w.openWindow(t, "", 24*time.Hour)
 	return &keyWeb{awsWeb: w, origin: origin}
 }
 
@@ -954,6 +956,7 @@ func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
 		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 	base.addUser(t, "alice", goodPassword)
 	w := &keyWeb{awsWeb: &awsWeb{web: base}, origin: origin}
+	w.openWindow(t, "", time.Hour)
 
 	k := w.withKey(t, "alice")
 	k.count = 10
