@@ -55,10 +55,11 @@ type manager struct {
 	pass *firstPass
 }
 
-// requireManage lets a signed-in user see or (change) alter their factors. A user with factors
-// needs a session that used one, within mfaFresh for a change, else goes to /login/mfa and comes
-// back to the settings page; a user without needs a first-factor pass, else is refused with the
-// words that say whom to ask. The caller has checked the form's token for a POST.
+// requireManage lets a signed-in user see and change their factors. A user with factors needs a
+// session that used one within mfaFresh, else goes to /login/mfa and comes back to the settings
+// page (so its forms work when they are shown); a user without needs a first-factor pass, else is
+// refused with the words that say whom to ask, audited for a change. The caller has checked the
+// form's token for a POST.
 func (s *Server) requireManage(c *gin.Context, change bool) (*manager, bool) {
 	w, ok := s.requireSession(c)
 	if !ok {
@@ -70,7 +71,7 @@ func (s *Server) requireManage(c *gin.Context, change bool) (*manager, bool) {
 		return nil, false
 	}
 	if len(fs) > 0 {
-		if !hasMFA(w.sess) || (change && !s.recentMFA(w.sess)) {
+		if !s.recentMFA(w.sess) {
 			back := c.Request.URL.RequestURI()
 			if c.Request.Method != http.MethodGet {
 				back = withNext(mfaSettingsPath, c.Request.PostForm.Get("next"))

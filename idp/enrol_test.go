@@ -311,8 +311,11 @@ func TestChangingFactorsTakesASecondFactorUsedInTheLastMinutes(t *testing.T) {
 	resp, body := b.post("/account/password", "/account/password", url.Values{"current_password": {goodPassword},
 		"new_password": {goodPassword + "!"}, "confirm_password": {goodPassword + "!"}})
 	wantRedirect(t, resp, body, "/")
-	tok := b.token(mfaSettings)
+	tok := b.token("/")
 	back := "/login/mfa?next=" + url.QueryEscape(mfaSettings)
+	// Even the settings page asks for the second factor again first, so its forms work when shown.
+	resp, body = b.get(mfaSettings)
+	wantRedirect(t, resp, body, back)
 	for _, path := range []string{"/remove", "/recovery", "/totp"} {
 		resp, body := b.do(http.MethodPost, mfaSettings+path, url.Values{"csrf_token": {tok}, "factor": {id[1]}})
 		wantRedirect(t, resp, body, back)

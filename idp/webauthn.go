@@ -302,7 +302,7 @@ func (s *Server) webAuthnRegisterBegin(c *gin.Context) {
 	}
 	switch {
 	case len(fs) > 0 && !s.recentMFA(w.sess):
-		s.fail(c, store.Errorf(store.Forbidden, "use your second factor again before you add another: reload the page"))
+		s.fail(c, store.Errorf(store.Forbidden, "your second factor was used too long ago to add another: reload the page and use it again"))
 		return
 	case len(fs) == 0 && c.Request.PostForm.Get("invite") == "":
 		// The invite is checked, and counted when wrong, with the answer; a window is checked here.
