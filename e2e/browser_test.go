@@ -336,6 +336,7 @@ const (
 	mfaCodeSubmit    = chromedp.CSS(`form[action="/login/mfa"] button[type=submit]`)
 	mfaCodeField     = chromedp.CSS(`form[action="/login/mfa"] input[name=code]`)
 	noFactorsMessage = chromedp.CSS(`section[aria-labelledby=factors-title] p.muted`)
+	enrolRefusal     = chromedp.CSS(`p#ask`)
 )
 
 // signInAs opens /login, fills the form by its field names, clicks the button, waits for the

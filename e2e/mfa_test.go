@@ -77,6 +77,34 @@ func (f *fixture) enrollTOTP(shot string) ([]byte, int64) {
 	return secret, step
 }
 
+// invite issues an enrolment invite for name, as `rolegate user mfa invite` does, and returns the
+// link the admin would send.
+func (f *fixture) invite(name string) string {
+	f.t.Helper()
+	u, err := f.st.GetUser(f.t.Context(), name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	code, hash, err := mfa.NewInvite()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	now := time.Now()
+	if err := f.st.CreateEnrolInvite(f.t.Context(), &store.EnrolInvite{UserID: u.ID, CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		f.t.Fatal(err)
+	}
+	return f.base + "/account/mfa?" + url.Values{"invite": {code}}.Encode()
+}
+
+// openWindow opens self-enrolment for an account's users (every user with "") for an hour.
+func (f *fixture) openWindow(account string) {
+	f.t.Helper()
+	now := time.Now()
+	if err := f.st.SetEnrolWindow(f.t.Context(), &store.EnrolWindow{AccountID: account, OpenedAt: now, EndsAt: now.Add(time.Hour)}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // submitCode types a code into /login/mfa and submits it, then waits for landing or an alert.
 func (f *fixture) submitCode(code string, landing chromedp.CSS) {
 	f.t.Helper()
@@ -90,22 +118,36 @@ func (f *fixture) path() string {
 	return strings.TrimPrefix(run(f, "location", chromedp.Location()), f.base)
 }
 
-// TestTOTPEnrollmentThenSignInWithACodeReachesAWS: a user with only a password sets up an
+// TestTOTPEnrollmentThenSignInWithACodeReachesAWS: a user with only a password cannot set up a
+// factor on their own (whoever had the password could); with the admin's invite link they set up an
 // authenticator app in the browser, reading the secret off the page; from then on the password
 // leads to /login/mfa, where the code used to enroll is refused as used and the next one lets them
 // in, and the Response AWS gets says MFA. A user without a factor who takes a role in an account
-// that requires MFA is sent to set one up instead of to AWS, and reaches AWS once they have.
+// that requires MFA, during that account's self-enrolment window, is sent to set one up instead of
+// to AWS, and reaches AWS once they have.
 func TestTOTPEnrollmentThenSignInWithACodeReachesAWS(t *testing.T) {
 	f := newFixture(t)
 	certs := f.metadataCerts()
 
 	f.signIn()
-	f.clickThrough("open the two-step sign-in settings", mfaSettingsLink, noFactorsMessage)
-	if p := f.path(); p != "/account/mfa" {
-		t.Fatalf("the settings link led to %s", p)
+	f.clickThrough("open the two-step sign-in settings", mfaSettingsLink, enrolRefusal)
+	if ask := run(f, "read the refusal", chromedp.Text(enrolRefusal)); !strings.Contains(ask, "rolegate user mfa invite alice") {
+		t.Errorf("the refusal says %q; want whom to ask", ask)
+	}
+	if n := run(f, "count enrolment forms", chromedp.Evaluate[int](`document.querySelectorAll("#add-totp, #add-key").length`)); n != 0 {
+		t.Errorf("the refusal offers %d ways to enrol", n)
+	}
+	f.screenshot("mfa-enrol-refused")
+	f.do("follow the invite link", chromedp.Navigate(f.invite("alice")), chromedp.WaitVisible(noFactorsMessage))
+	if notice := run(f, "the invite notice", chromedp.Text(chromedp.CSS(`p.notice`))); !strings.Contains(notice, "enrolment code is accepted") {
+		t.Errorf("the invite's page says %q", notice)
 	}
 	secret, enrolled := f.enrollTOTP("mfa")
 	f.clickThrough("go on from the recovery codes", `#codes-saved`, portalPage)
+	if changes := run(f, "the factor changes", chromedp.Text(chromedp.CSS(`#factor-changes ul`))); !strings.Contains(changes, "Added Authenticator app") {
+		t.Errorf("the portal's factor changes say %q", changes)
+	}
+	f.screenshot("mfa-portal-changes")
 	f.signOut()
 
 	// The password alone now leads to the second step, which has no security-key button.
@@ -156,6 +198,7 @@ func TestTOTPEnrollmentThenSignInWithACodeReachesAWS(t *testing.T) {
 	must(f.st.CreateAccount(t.Context(), &store.Account{ID: vaultID, Alias: "vault", ProviderName: "Rolegate",
 		Partition: store.PartitionAWS, RequireMFA: true}))
 	must(f.st.CreateGrant(t.Context(), &store.Grant{User: "bob", AccountID: vaultID, Role: "Auditor"}))
+	f.openWindow(vaultID)
 
 	f.do("back to the portal", chromedp.Navigate(f.base+"/"), chromedp.WaitVisible(portalPage))
 	f.signOut()
@@ -248,7 +291,8 @@ func TestSecurityKeySignInThroughChromesVirtualAuthenticatorReachesAWSWithMFA(t 
 		return creds
 	}
 
-	// Register the key under a name typed in; a first factor comes with recovery codes.
+	// Register the key under a name typed in, in a self-enrolment window; a first factor comes with recovery codes.
+	f.openWindow("")
 	f.signIn()
 	f.clickThrough("open the two-step sign-in settings", mfaSettingsLink, noFactorsMessage)
 	f.do("name the key",

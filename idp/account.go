@@ -93,7 +93,8 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.log.Error("passwd: clearing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
 	}
 	s.audit(c, "user.passwd", u.Name, resultOK)
-	if err := s.startSession(c, u, sess.AuthMethods); err != nil {
+	// The new session keeps when its second factor was used: a password change does not make it recent.
+	if err := s.startSession(c, u, sess.AuthMethods, sess.AuthenticatedAt); err != nil {
 		s.failPage(c, err)
 		return
 	}

@@ -96,7 +96,7 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	s.release(c, ts)
-	if err := s.startSession(c, u, methodPassword); err != nil {
+	if err := s.startSession(c, u, methodPassword, time.Time{}); err != nil {
 		s.failPage(c, err)
 		return
 	}

@@ -126,40 +126,21 @@ func withNext(path, next string) string {
 	return path + "?" + url.Values{"next": {next}}.Encode()
 }
 
-// requireManage lets a signed-in user manage factors: with any password session while they have
-// none (enrollment right after the password), and only after a second factor once they have one,
-// so a stolen password cannot remove or add factors.
-func (s *Server) requireManage(c *gin.Context) (*webSession, bool) {
-	w, ok := s.requireSession(c)
-	if !ok {
-		return nil, false
-	}
-	fs, err := s.confirmedFactors(c, w.user)
-	if err != nil {
-		s.failPage(c, err)
-		return nil, false
-	}
-	if len(fs) > 0 && !hasMFA(w.sess) {
-		c.Redirect(http.StatusSeeOther, withNext(mfaPath, c.Request.URL.RequestURI()))
-		c.Abort()
-		return nil, false
-	}
-	return w, true
-}
-
-// managePost guards a POST on /account/mfa: requireManage, the form's token; it returns the
-// user's confirmed factors and where to go afterwards.
-func (s *Server) managePost(c *gin.Context) (w *webSession, fs []*store.MFAFactor, next string, ok bool) {
-	w, ok = s.requireManage(c)
-	if !ok || !s.checkCSRF(c) {
+// managePost guards a POST on /account/mfa: the form's token, then requireManage for a change.
+// It returns the manager, the user's confirmed factors and where to go afterwards.
+func (s *Server) managePost(c *gin.Context) (m *manager, fs []*store.MFAFactor, next string, ok bool) {
+	if _, ok := s.requireSession(c); !ok || !s.checkCSRF(c) {
 		return nil, nil, "", false
 	}
-	fs, err := s.confirmedFactors(c, w.user)
+	if m, ok = s.requireManage(c, true); !ok {
+		return nil, nil, "", false
+	}
+	fs, err := s.confirmedFactors(c, m.user)
 	if err != nil {
 		s.failPage(c, err)
 		return nil, nil, "", false
 	}
-	return w, fs, localNext(c.Request.PostForm.Get("next")), true
+	return m, fs, localNext(c.Request.PostForm.Get("next")), true
 }
 
 // mfaThrottles are the counters of failed second factors: the user's own, then the client's.
@@ -184,7 +165,7 @@ func (s *Server) mfaForm(c *gin.Context) {
 		return
 	}
 	next := localNext(c.Query("next"))
-	if hasMFA(w.sess) {
+	if s.recentMFA(w.sess) {
 		c.Redirect(http.StatusSeeOther, next)
 		return
 	}
@@ -194,8 +175,12 @@ func (s *Server) mfaForm(c *gin.Context) {
 		return
 	}
 	if len(fs) == 0 {
-		// Nothing to ask for: set one up first. Enrolling counts as the second factor.
-		c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
+		// Nothing to ask for: set one up first. Enrolling counts as the second factor. A next that is
+		// the settings page already (an invite's link) goes there as it is, its code on it.
+		if next != mfaSettingsPath && !strings.HasPrefix(next, mfaSettingsPath+"?") {
+			next = withNext(mfaSettingsPath, next)
+		}
+		c.Redirect(http.StatusSeeOther, next)
 		return
 	}
 	s.mfaPage(c, http.StatusOK, w.user, next, "")
@@ -209,14 +194,14 @@ const (
 )
 
 // secondStep guards a POST that answers /login/mfa: a password session, the form's token, and no
-// second factor yet (with one, the browser just goes on to next).
+// recent second factor (with one, the browser just goes on to next).
 func (s *Server) secondStep(c *gin.Context) (w *webSession, next string, ok bool) {
 	w, ok = s.requireSession(c)
 	if !ok || !s.checkCSRF(c) {
 		return nil, "", false
 	}
 	next = localNext(c.Request.PostForm.Get("next"))
-	if hasMFA(w.sess) {
+	if s.recentMFA(w.sess) {
 		c.Redirect(http.StatusSeeOther, next)
 		return nil, "", false
 	}
@@ -300,7 +285,8 @@ func (s *Server) checkCode(c *gin.Context, u *store.User, code string) (method, 
 		if f == nil {
 			return methodTOTP, resultWrongCode, nil
 		}
-		return methodTOTP, s.useTOTP(c, u, f, code), nil
+		result, _ := s.useTOTP(c, u, f, code, nil)
+		return methodTOTP, result, nil
 	}
 	hash, ok := mfa.RecoveryHash(code)
 	if !ok {
@@ -317,30 +303,38 @@ func (s *Server) checkCode(c *gin.Context, u *store.User, code string) (method, 
 }
 
 // useTOTP checks code against factor f and spends its time step: a step is accepted once, so a
-// code seen over someone's shoulder is worth nothing once used. It returns a result constant.
-func (s *Server) useTOTP(c *gin.Context, u *store.User, f *store.MFAFactor, code string) string {
+// code seen over someone's shoulder is worth nothing once used. With first, f becomes the user's
+// first factor under first's checks (resultRefused when the store refuses them; err says why).
+// It returns a result constant.
+func (s *Server) useTOTP(c *gin.Context, u *store.User, f *store.MFAFactor, code string, first *store.FirstFactor) (string, error) {
 	secret, err := s.totpSecret(u, f)
 	if err != nil {
 		s.log.Error("mfa: a TOTP secret does not open", "user", u.Name, "factor", f.ID, "err", err)
-		return resultWrongCode
+		return resultWrongCode, nil
 	}
 	now := s.now()
 	step, verdict := mfa.Check(secret, code, now, f.LastStep)
 	switch verdict {
 	case mfa.Wrong:
-		return resultWrongCode
+		return resultWrongCode, nil
 	case mfa.Replayed:
-		return resultReplayed
+		return resultReplayed, nil
 	}
-	err = s.store.UseTOTPStep(c.Request.Context(), f.ID, step, now)
+	if first != nil {
+		err = s.store.ConfirmFirstTOTP(c.Request.Context(), f.ID, step, *first)
+	} else {
+		err = s.store.UseTOTPStep(c.Request.Context(), f.ID, step, now)
+	}
 	switch {
 	case store.IsCode(err, store.Conflict): // another request spent this step first
-		return resultReplayed
+		return resultReplayed, nil
+	case first != nil && (store.IsCode(err, store.NotFound) || store.IsCode(err, store.Forbidden)):
+		return resultRefused, err
 	case err != nil:
 		s.log.Error("mfa: recording a TOTP step", "user", u.Name, "err", err)
-		return resultWrongCode
+		return resultWrongCode, nil
 	}
-	return resultOK
+	return resultOK, nil
 }
 
 func (s *Server) totpSecret(u *store.User, f *store.MFAFactor) ([]byte, error) {
@@ -417,14 +411,15 @@ type factorView struct {
 }
 
 func (s *Server) mfaSettings(c *gin.Context) {
-	w, ok := s.requireManage(c)
+	m, ok := s.requireManage(c, false)
 	if !ok {
 		return
 	}
-	s.settingsPage(c, http.StatusOK, w, localNext(c.Query("next")), "")
+	s.settingsPage(c, http.StatusOK, m, localNext(c.Query("next")), "")
 }
 
-func (s *Server) settingsPage(c *gin.Context, status int, w *webSession, next, msg string) {
+func (s *Server) settingsPage(c *gin.Context, status int, m *manager, next, msg string) {
+	w := m.webSession
 	fs, err := s.confirmedFactors(c, w.user)
 	if err != nil {
 		s.failPage(c, err)
@@ -446,19 +441,26 @@ func (s *Server) settingsPage(c *gin.Context, status int, w *webSession, next, m
 		}
 		views = append(views, v)
 	}
-	s.page(c, status, "mfa_settings", gin.H{"Title": "Two-step sign-in", "Next": next, "Error": msg,
+	data := gin.H{"Title": "Two-step sign-in", "Next": next, "Error": msg,
 		"Factors": views, "HasTOTP": factorOf(fs, store.FactorTOTP) != nil, "WebAuthn": s.wa != nil,
-		"RecoveryLeft": left, "Enroll": len(fs) == 0 && (s.cfg.RequireMFA || next != "/")})
+		"RecoveryLeft": left, "Enroll": len(fs) == 0 && (s.cfg.RequireMFA || next != "/")}
+	if p := m.pass; p != nil {
+		data["Invite"] = p.invite
+		if p.window != nil {
+			data["WindowEnds"] = p.window.EndsAt.UTC().Format("2 Jan 2006 15:04 MST")
+		}
+	}
+	s.page(c, status, "mfa_settings", data)
 }
 
 // totpStart makes a new, unconfirmed TOTP secret and shows it; it counts once a first code confirms it.
 func (s *Server) totpStart(c *gin.Context) {
-	w, fs, next, ok := s.managePost(c)
+	m, fs, next, ok := s.managePost(c)
 	if !ok {
 		return
 	}
 	if factorOf(fs, store.FactorTOTP) != nil {
-		s.settingsPage(c, http.StatusConflict, w, next, "You have an authenticator app already. Remove it first to set up another.")
+		s.settingsPage(c, http.StatusConflict, m, next, "You have an authenticator app already. Remove it first to set up another.")
 		return
 	}
 	if s.cfg.Secrets == nil {
@@ -470,22 +472,22 @@ func (s *Server) totpStart(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	sealed, err := mfa.SealSecret(s.cfg.Secrets, w.user.Subject, secret)
+	sealed, err := mfa.SealSecret(s.cfg.Secrets, m.user.Subject, secret)
 	if err != nil {
 		s.failPage(c, err)
 		return
 	}
-	f := &store.MFAFactor{UserID: w.user.ID, Kind: store.FactorTOTP, Name: mfa.TOTPName, Secret: sealed}
+	f := &store.MFAFactor{UserID: m.user.ID, Kind: store.FactorTOTP, Name: mfa.TOTPName, Secret: sealed}
 	if err := s.store.CreateMFAFactor(c.Request.Context(), f); err != nil {
 		s.failPage(c, err)
 		return
 	}
-	s.totpPage(c, http.StatusOK, w.user, secret, next, "")
+	s.totpPage(c, http.StatusOK, m, secret, next, "")
 }
 
 // totpPage shows a secret being enrolled: as a QR code, as text, and the form for its first code.
-func (s *Server) totpPage(c *gin.Context, status int, u *store.User, secret []byte, next, msg string) {
-	uri, err := mfa.URI(mfa.Issuer, u.Name, secret)
+func (s *Server) totpPage(c *gin.Context, status int, m *manager, secret []byte, next, msg string) {
+	uri, err := mfa.URI(mfa.Issuer, m.user.Name, secret)
 	if err != nil {
 		s.failPage(c, err)
 		return
@@ -495,16 +497,20 @@ func (s *Server) totpPage(c *gin.Context, status int, u *store.User, secret []by
 		s.failPage(c, err)
 		return
 	}
-	s.page(c, status, "mfa_totp", gin.H{"Title": "Set up an authenticator app", "Next": next, "Error": msg,
-		"QR": template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), "Secret": mfa.SecretText(secret)})
+	data := gin.H{"Title": "Set up an authenticator app", "Next": next, "Error": msg,
+		"QR": template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), "Secret": mfa.SecretText(secret)}
+	if m.pass != nil {
+		data["Invite"] = m.pass.invite
+	}
+	s.page(c, status, "mfa_totp", data)
 }
 
 func (s *Server) totpConfirm(c *gin.Context) {
-	w, _, next, ok := s.managePost(c)
+	m, _, next, ok := s.managePost(c)
 	if !ok {
 		return
 	}
-	u, form := w.user, c.Request.PostForm
+	u, form := m.user, c.Request.PostForm
 	if len(form.Get("code")) > maxCodeBytes {
 		s.failPage(c, store.Errorf(store.Invalid, "the code is too long"))
 		return
@@ -516,7 +522,7 @@ func (s *Server) totpConfirm(c *gin.Context) {
 	}
 	i := slices.IndexFunc(all, func(f *store.MFAFactor) bool { return f.Kind == store.FactorTOTP && !f.Confirmed })
 	if i < 0 {
-		s.settingsPage(c, http.StatusConflict, w, next, "There is no authenticator app waiting for its first code. Start again.")
+		s.settingsPage(c, http.StatusConflict, m, next, "There is no authenticator app waiting for its first code. Start again.")
 		return
 	}
 	f := all[i]
@@ -526,37 +532,46 @@ func (s *Server) totpConfirm(c *gin.Context) {
 		return
 	}
 	ts := mfaThrottles(c, u)
-	if !s.reserveMFA(c, u, ts, methodTOTP, func(msg string) { s.totpPage(c, http.StatusTooManyRequests, u, secret, next, msg) }) {
+	if !s.reserveMFA(c, u, ts, methodTOTP, func(msg string) { s.totpPage(c, http.StatusTooManyRequests, m, secret, next, msg) }) {
 		return
 	}
-	if result := s.useTOTP(c, u, f, strings.Join(strings.Fields(form.Get("code")), "")); result != resultOK {
+	var first *store.FirstFactor
+	if m.pass != nil {
+		first = &m.pass.gate
+	}
+	result, err := s.useTOTP(c, u, f, strings.Join(strings.Fields(form.Get("code")), ""), first)
+	if result == resultRefused && s.firstFactorRefused(c, m, next, err) {
+		return
+	}
+	if result != resultOK {
 		s.auditWith(c, "mfa.enroll", u.Name, result, map[string]string{"kind": string(store.FactorTOTP)})
-		s.totpPage(c, http.StatusUnauthorized, u, secret, next, "That code is not right. Enter the 6-digit code your app shows now.")
+		s.totpPage(c, http.StatusUnauthorized, m, secret, next, "That code is not right. Enter the 6-digit code your app shows now.")
 		return
 	}
-	s.auditWith(c, "mfa.enroll", u.Name, resultOK, map[string]string{"kind": string(store.FactorTOTP), "name": f.Name})
-	s.enrolled(c, w, ts, methodTOTP, next)
+	s.auditWith(c, "mfa.enroll", u.Name, resultOK, enrolDetails(m, store.FactorTOTP, f.Name))
+	s.enrolled(c, m, ts, methodTOTP, next)
 }
 
-// enrolled finishes adding a factor: the session counts as having used it (it just proved the
-// user holds it), and a user's first factor comes with recovery codes, shown this once.
-func (s *Server) enrolled(c *gin.Context, w *webSession, ts []throttle, method, next string) {
+// enrolled finishes adding a factor: a first factor makes the session count as having used it (it
+// just proved the user holds it, on top of the invite or window) and comes with recovery codes,
+// shown this once.
+func (s *Server) enrolled(c *gin.Context, m *manager, ts []throttle, method, next string) {
 	s.release(c, ts)
 	forgetFactors(c)
-	if !hasMFA(w.sess) {
-		if err := s.elevate(c, w, method); err != nil {
+	if m.pass != nil {
+		if err := s.elevate(c, m.webSession, method); err != nil {
 			s.failPage(c, err)
 			return
 		}
-		s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method, "via": "enrollment"})
+		s.auditWith(c, "mfa", m.user.Name, resultOK, map[string]string{"method": method, "via": "enrollment"})
 	}
-	left, err := s.store.CountRecoveryCodes(c.Request.Context(), w.user.ID)
+	left, err := s.store.CountRecoveryCodes(c.Request.Context(), m.user.ID)
 	if err != nil {
 		s.failPage(c, err)
 		return
 	}
 	if left == 0 {
-		s.showRecoveryCodes(c, w.user, next)
+		s.showRecoveryCodes(c, m.user, next)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
@@ -578,23 +593,22 @@ func (s *Server) showRecoveryCodes(c *gin.Context, u *store.User, next string) {
 }
 
 func (s *Server) newRecoveryCodes(c *gin.Context) {
-	w, fs, next, ok := s.managePost(c)
+	m, fs, next, ok := s.managePost(c)
 	if !ok {
 		return
 	}
 	if len(fs) == 0 {
-		s.settingsPage(c, http.StatusConflict, w, next, "Recovery codes stand in for a second factor: set one up first.")
+		s.settingsPage(c, http.StatusConflict, m, next, "Recovery codes stand in for a second factor: set one up first.")
 		return
 	}
-	s.showRecoveryCodes(c, w.user, next)
+	s.showRecoveryCodes(c, m.user, next)
 }
 
 func (s *Server) removeFactor(c *gin.Context) {
-	w, fs, next, ok := s.managePost(c)
+	m, fs, next, ok := s.managePost(c)
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
 	id, err := strconv.ParseInt(c.Request.PostForm.Get("factor"), 10, 64)
 	if err != nil || id <= 0 {
 		s.failPage(c, store.Errorf(store.Invalid, "the form names no factor"))
@@ -605,26 +619,26 @@ func (s *Server) removeFactor(c *gin.Context) {
 		s.failPage(c, store.Errorf(store.NotFound, "you have no such factor"))
 		return
 	}
-	if len(fs) == 1 && s.cfg.RequireMFA {
-		s.settingsPage(c, http.StatusConflict, w, next, "Rolegate requires a second factor: add another before you remove your last.")
-		return
+	keep := 0
+	if s.cfg.RequireMFA {
+		keep = 1
 	}
-	if err := s.store.DeleteMFAFactor(ctx, w.user.ID, id); err != nil {
+	// The store counts what is left in the same step, so two removals at once cannot both take the last.
+	left, err := s.store.RemoveMFAFactor(c.Request.Context(), m.user.ID, id, keep)
+	if store.IsCode(err, store.Conflict) {
+		s.settingsPage(c, http.StatusConflict, m, next, "Rolegate requires a second factor: add another before you remove your last.")
+		return
+	} else if err != nil {
 		s.failPage(c, err)
 		return
 	}
 	details := map[string]string{"kind": string(fs[i].Kind), "name": fs[i].Name}
-	if len(fs) == 1 {
-		// With no factor left, recovery codes would stand in for nothing.
-		if _, err := s.store.ResetMFA(ctx, w.user.ID); err != nil {
-			s.failPage(c, err)
-			return
-		}
+	if left == 0 {
 		details["recovery_codes"] = "removed"
 	}
-	s.auditWith(c, "mfa.remove", w.user.Name, resultOK, details)
+	s.auditWith(c, "mfa.remove", m.user.Name, resultOK, details)
 	// Sessions elsewhere may have passed with the factor just removed (perhaps a lost one): they end.
-	if err := s.restartSession(c, w); err != nil {
+	if err := s.restartSession(c, m.webSession); err != nil {
 		s.failPage(c, err)
 		return
 	}

@@ -36,9 +36,15 @@ func (b *browser) post(from, path string, form url.Values) (*http.Response, stri
 
 // enrollTOTP sets up an authenticator app through /account/mfa as a person would: it reads the
 // secret off the page, answers with the current code, and returns the secret and the recovery codes.
-func (b *browser) enrollTOTP(now time.Time) ([]byte, []string) {
+// A first factor takes an invite's code (or an open window, with invite ""); the forms carry it on.
+func (b *browser) enrollTOTP(now time.Time, invite ...string) ([]byte, []string) {
 	b.t.Helper()
-	resp, body := b.post(mfaSettings, mfaSettings+"/totp", nil)
+	from, form := mfaSettings, url.Values{}
+	if len(invite) > 0 && invite[0] != "" {
+		from += "?invite=" + url.QueryEscape(invite[0])
+		form.Set("invite", invite[0])
+	}
+	resp, body := b.post(from, mfaSettings+"/totp", form)
 	m := secretRE.FindStringSubmatch(body)
 	if resp.StatusCode != http.StatusOK || m == nil || !qrRE.MatchString(body) {
 		b.t.Fatalf("starting TOTP enrollment: %d, no secret or QR code:\n%s", resp.StatusCode, body)
@@ -47,8 +53,9 @@ func (b *browser) enrollTOTP(now time.Time) ([]byte, []string) {
 	if err != nil {
 		b.t.Fatalf("the secret on the page: %v", err)
 	}
-	resp, body = b.do(http.MethodPost, mfaSettings+"/totp/confirm", url.Values{"csrf_token": {csrfRE.FindStringSubmatch(body)[1]},
-		"code": {mfa.Code(secret, mfa.Step(now), mfa.Digits)}})
+	form.Set("csrf_token", csrfRE.FindStringSubmatch(body)[1])
+	form.Set("code", mfa.Code(secret, mfa.Step(now), mfa.Digits))
+	resp, body = b.do(http.MethodPost, mfaSettings+"/totp/confirm", form)
 	var codes []string
 	for _, c := range recoveryRE.FindAllStringSubmatch(body, -1) {
 		codes = append(codes, c[1])
@@ -60,6 +67,34 @@ func (b *browser) enrollTOTP(now time.Time) ([]byte, []string) {
 }
 
 const mfaSettings = "/account/mfa"
+
+// invite issues an enrolment invite for name as `rolegate user mfa invite` does, and returns its code.
+func (w *web) invite(t *testing.T, name string, ttl time.Duration) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := w.store.GetUser(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, hash, err := mfa.NewInvite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := w.clock.Now()
+	if err := w.store.CreateEnrolInvite(ctx, &store.EnrolInvite{UserID: u.ID, CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}); err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// openWindow opens self-enrolment for every user (account "") or an account's users until d from now.
+func (w *web) openWindow(t *testing.T, account string, d time.Duration) {
+	t.Helper()
+	now := w.clock.Now()
+	if err := w.store.SetEnrolWindow(context.Background(), &store.EnrolWindow{AccountID: account, OpenedAt: now, EndsAt: now.Add(d)}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // code submits a second-factor code on /login/mfa.
 func (b *browser) code(code string) (*http.Response, string) {
@@ -80,6 +115,7 @@ func (w *awsWeb) authnContext(t *testing.T, b *browser, account string) string {
 
 func TestEnrollingTOTPInTheBrowserMakesItTheSecondStepOfEverySignIn(t *testing.T) {
 	w := newAWSWeb(t)
+	invite := w.invite(t, "alice", time.Hour)
 	b := w.browser(t)
 	wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
 	if got := w.authnContext(t, b, "prod"); got != assertions.ContextPassword {
@@ -87,16 +123,17 @@ func TestEnrollingTOTPInTheBrowserMakesItTheSecondStepOfEverySignIn(t *testing.T
 	}
 	before := b.cookie("rg_session")
 
-	// A wrong first code does not confirm the app.
-	resp, body := b.post(mfaSettings, mfaSettings+"/totp", nil)
+	// A wrong first code does not confirm the app, nor spend the invite.
+	resp, body := b.post(mfaSettings+"?invite="+invite, mfaSettings+"/totp", url.Values{"invite": {invite}})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /account/mfa/totp: %d\n%s", resp.StatusCode, body)
 	}
-	resp, body = b.do(http.MethodPost, mfaSettings+"/totp/confirm", url.Values{"csrf_token": {csrfRE.FindStringSubmatch(body)[1]}, "code": {"000000"}})
+	resp, body = b.do(http.MethodPost, mfaSettings+"/totp/confirm", url.Values{"csrf_token": {csrfRE.FindStringSubmatch(body)[1]},
+		"code": {"000000"}, "invite": {invite}})
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(alert(body), "not right") {
 		t.Fatalf("wrong first code: %d %q", resp.StatusCode, alert(body))
 	}
-	secret, codes := b.enrollTOTP(w.clock.Now())
+	secret, codes := b.enrollTOTP(w.clock.Now(), invite)
 	if b.cookie("rg_session") == before {
 		t.Error("the session kept its token when it gained a second factor")
 	}
@@ -264,6 +301,8 @@ func TestAnAccountThatRequiresMFAStepsUpAPasswordOnlySession(t *testing.T) {
 	if _, err := w.store.UpdateAccount(ctx, "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
+	// The admin opened self-enrolment for prod's users, as for a rollout of its requirement.
+	w.openWindow(t, "prod", 48*time.Hour)
 	b := w.browser(t)
 	wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
 	if _, body := b.get("/"); !strings.Contains(body, `<span class="badge"`) {
@@ -284,7 +323,8 @@ func TestAnAccountThatRequiresMFAStepsUpAPasswordOnlySession(t *testing.T) {
 	resp, body = b.get(resp.Header.Get("Location"))
 	wantRedirect(t, resp, body, "/account/mfa?next="+url.QueryEscape(target))
 	resp, body = b.get(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Set up a second factor to go on") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Set up a second factor to go on") ||
+		!strings.Contains(body, "Self-enrolment is open until "+w.clock.Now().Add(48*time.Hour).Format("2 Jan 2006 15:04 MST")) {
 		t.Fatalf("enrollment page: %d\n%s", resp.StatusCode, body)
 	}
 	resp, body = b.post(mfaSettings+"?next="+url.QueryEscape(target), mfaSettings+"/totp", url.Values{"next": {target}})
@@ -315,6 +355,7 @@ func TestAnAccountThatRequiresMFAStepsUpAPasswordOnlySession(t *testing.T) {
 
 func TestRequiredMFASendsAUserWithoutAFactorToEnrollmentBeforeAnything(t *testing.T) {
 	w := newAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
+	w.openWindow(t, "", time.Hour)
 	b := w.browser(t)
 	resp, body := b.login("alice", goodPassword)
 	wantRedirect(t, resp, body, "/login/mfa")
@@ -377,6 +418,7 @@ func TestAPasswordAloneCannotChangeTheFactors(t *testing.T) {
 
 func TestRemovingTheLastFactorDropsTheRecoveryCodes(t *testing.T) {
 	w := newAWSWeb(t)
+	w.openWindow(t, "", time.Hour)
 	b := w.browser(t)
 	b.login("alice", goodPassword)
 	b.enrollTOTP(w.clock.Now())
@@ -427,6 +469,7 @@ func TestSecondFactorFormsNeedTheirTokenAndBoundTheirInput(t *testing.T) {
 
 func TestNoOneRemovesAnotherUsersFactorOrAMalformedOne(t *testing.T) {
 	w := newAWSWeb(t)
+	w.openWindow(t, "", time.Hour)
 	w.enrolled(t, "mallory")
 	mallory, _ := w.store.GetUser(context.Background(), "mallory")
 	theirs, err := w.store.ListMFAFactors(context.Background(), mallory.ID)

@@ -44,7 +44,12 @@ func (s *Server) portal(c *gin.Context) {
 		i := slices.IndexFunc(accounts, func(x *store.Account) bool { return x.ID == a.ID })
 		a.RequireMFA = i >= 0 && accounts[i].RequireMFA
 	}
-	s.page(c, http.StatusOK, "portal", gin.H{"Title": "Your AWS accounts", "Accounts": list})
+	changes, err := s.factorChanges(c, u)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
+	s.page(c, http.StatusOK, "portal", gin.H{"Title": "Your AWS accounts", "Accounts": list, "FactorChanges": changes})
 }
 
 // portalAccounts groups grants by account, sorted by alias, with each role once (a role granted

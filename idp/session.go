@@ -225,8 +225,9 @@ func localPath(p string) bool {
 func isControl(r rune) bool { return r < ' ' || (r >= 0x7f && r < 0xa0) }
 
 // startSession signs u in on this browser: a fresh token every time (so a token planted before sign-in
-// is worth nothing), and the session the old cookie named, if any, is ended.
-func (s *Server) startSession(c *gin.Context, u *store.User, methods string) error {
+// is worth nothing), and the session the old cookie named, if any, is ended. authAt is when methods
+// were used; zero means now.
+func (s *Server) startSession(c *gin.Context, u *store.User, methods string, authAt time.Time) error {
 	ctx := c.Request.Context()
 	if old, err := c.Cookie(sessionCookie); err == nil && wellFormed(old) {
 		if err := s.store.DeleteSession(ctx, hashToken(old)); err != nil {
@@ -238,11 +239,14 @@ func (s *Server) startSession(c *gin.Context, u *store.User, methods string) err
 		return err
 	}
 	now := s.now()
+	if authAt.IsZero() {
+		authAt = now
+	}
 	sess := &store.Session{
 		TokenHash:       hashToken(tok),
 		UserID:          u.ID,
 		AuthMethods:     methods,
-		AuthenticatedAt: now,
+		AuthenticatedAt: authAt,
 		CreatedAt:       now,
 		LastSeenAt:      now,
 		IdleExpiresAt:   earliest(now.Add(s.cfg.SessionIdle), now.Add(s.cfg.SessionAbsolute)),

@@ -149,7 +149,7 @@ func (s *Server) webAuthnLoginBegin(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if hasMFA(w.sess) {
+	if s.recentMFA(w.sess) {
 		s.fail(c, store.Errorf(store.Conflict, "this session has used a second factor already"))
 		return
 	}
@@ -300,9 +300,19 @@ func (s *Server) webAuthnRegisterBegin(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if len(fs) > 0 && !hasMFA(w.sess) {
-		s.fail(c, store.Errorf(store.Forbidden, "use your second factor before you add another"))
+	switch {
+	case len(fs) > 0 && !s.recentMFA(w.sess):
+		s.fail(c, store.Errorf(store.Forbidden, "your second factor was used too long ago to add another: reload the page and use it again"))
 		return
+	case len(fs) == 0 && c.Request.PostForm.Get("invite") == "":
+		// The invite is checked, and counted when wrong, with the answer; a window is checked here.
+		if _, err := s.store.EnrolWindowFor(c.Request.Context(), w.user.ID, s.now()); store.IsCode(err, store.NotFound) {
+			s.fail(c, store.Errorf(store.Forbidden, "%s", whomToAsk(w.user.Name)))
+			return
+		} else if err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	wu, err := s.webAuthnUser(c, w.user)
 	if err != nil {
@@ -319,18 +329,18 @@ func (s *Server) webAuthnRegisterBegin(c *gin.Context) {
 }
 
 func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
-	w, _, next, ok := s.managePost(c)
+	m, _, next, ok := s.managePost(c)
 	if !ok {
 		return
 	}
-	u, form := w.user, c.Request.PostForm
+	w, u, form := m.webSession, m.user, c.Request.PostForm
 	if s.wa == nil {
 		s.failPage(c, store.Errorf(store.NotFound, "security keys are not available: %v", s.waErr))
 		return
 	}
 	again := func(status int, result, msg string) {
 		s.auditWith(c, "mfa.enroll", u.Name, result, map[string]string{"kind": string(store.FactorWebAuthn)})
-		s.settingsPage(c, status, w, next, msg)
+		s.settingsPage(c, status, m, next, msg)
 	}
 	name, err := factorName(form.Get("name"))
 	if err != nil {
@@ -373,13 +383,20 @@ func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
 		return
 	}
 	f := &store.MFAFactor{UserID: u.ID, Kind: store.FactorWebAuthn, Name: name, Secret: b, CredentialID: cred.ID, Confirmed: true}
-	if err := s.store.CreateMFAFactor(c.Request.Context(), f); store.IsCode(err, store.Conflict) || store.IsCode(err, store.Invalid) {
+	if m.pass != nil {
+		err = s.store.AddFirstFactor(c.Request.Context(), f, m.pass.gate)
+	} else {
+		err = s.store.CreateMFAFactor(c.Request.Context(), f)
+	}
+	if s.firstFactorRefused(c, m, next, err) {
+		return
+	} else if store.IsCode(err, store.Conflict) || store.IsCode(err, store.Invalid) {
 		again(http.StatusConflict, "conflict", sentence(strings.TrimSuffix(store.ErrorMessage(err), ".")))
 		return
 	} else if err != nil {
 		s.failPage(c, err)
 		return
 	}
-	s.auditWith(c, "mfa.enroll", u.Name, resultOK, map[string]string{"kind": string(store.FactorWebAuthn), "name": name})
-	s.enrolled(c, w, nil, methodWebAuthn, next)
+	s.auditWith(c, "mfa.enroll", u.Name, resultOK, enrolDetails(m, store.FactorWebAuthn, name))
+	s.enrolled(c, m, nil, methodWebAuthn, next)
 }

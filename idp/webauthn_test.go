@@ -57,6 +57,8 @@ func newKeyWeb(t *testing.T) *keyWeb {
 	if !strings.HasPrefix(origin, "http://localhost:") {
 		t.Fatalf("base URL %q does not name localhost", origin)
 	}
+	// Self-enrolment is open, as during a rollout: these tests are about the keys, not the way in.
+	w.openWindow(t, "", 24*time.Hour)
 	return &keyWeb{awsWeb: w, origin: origin}
 }
 
@@ -247,10 +249,15 @@ func (w *keyWeb) send(b *browser, from, path string, form url.Values) (*http.Res
 	return b.do(http.MethodPost, path, form, "Origin", w.origin)
 }
 
-// begin fetches a ceremony's options as the page's script does, with the token of the page at from.
-func (w *keyWeb) begin(t *testing.T, b *browser, from, path string) ceremony {
+// begin fetches a ceremony's options as the page's script does, with the token of the page at from
+// (and the page's other fields, such as an invite, in form).
+func (w *keyWeb) begin(t *testing.T, b *browser, from, path string, form ...url.Values) ceremony {
 	t.Helper()
-	resp, body := w.send(b, from, path, url.Values{})
+	f := url.Values{}
+	if len(form) > 0 {
+		f = form[0]
+	}
+	resp, body := w.send(b, from, path, f)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("POST %s: %d %s\n%s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
@@ -923,7 +930,8 @@ func (s *racingStore) arm(n int) {
 	s.want, s.going = n, make(chan struct{})
 }
 
-func (s *racingStore) UpdateWebAuthnFactor(ctx context.Context, factorID int64, prev, secret []byte, now time.Time) error {
+// hold waits, once armed, until the armed number of calls have arrived or a second passes.
+func (s *racingStore) hold() {
 	s.mu.Lock()
 	going := s.going
 	if going != nil {
@@ -938,12 +946,23 @@ func (s *racingStore) UpdateWebAuthnFactor(ctx context.Context, factorID int64, 
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+func (s *racingStore) UpdateWebAuthnFactor(ctx context.Context, factorID int64, prev, secret []byte, now time.Time) error {
+	s.hold()
 	return s.Store.UpdateWebAuthnFactor(ctx, factorID, prev, secret, now)
 }
 
-// Copies of a key that answer at once with the same counter are clones however the requests
-// interleave, as two uses of one TOTP step are.
-func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
+// AddFirstFactor is held as UpdateWebAuthnFactor is: two first enrolments then both pass the
+// handlers' checks before either reaches the store.
+func (s *racingStore) AddFirstFactor(ctx context.Context, f *store.MFAFactor, gate store.FirstFactor) error {
+	s.hold()
+	return s.Store.AddFirstFactor(ctx, f, gate)
+}
+
+// newRacingKeyWeb is a keyWeb for alice over a racingStore.
+func newRacingKeyWeb(t *testing.T) (*keyWeb, *racingStore) {
+	t.Helper()
 	st := &racingStore{Store: testStore(t)}
 	base := &web{store: st.Store, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, hasher: newHasher()}
 	var h http.Handler
@@ -953,7 +972,14 @@ func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
 	h = idp.New(idp.Config{BaseURL: origin, Hasher: base.hasher, Now: base.clock.Now, Secrets: testKEK(t)}, st, nil,
 		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 	base.addUser(t, "alice", goodPassword)
-	w := &keyWeb{awsWeb: &awsWeb{web: base}, origin: origin}
+	return &keyWeb{awsWeb: &awsWeb{web: base}, origin: origin}, st
+}
+
+// Copies of a key that answer at once with the same counter are clones however the requests
+// interleave, as two uses of one TOTP step are.
+func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
+	w, st := newRacingKeyWeb(t)
+	w.openWindow(t, "", time.Hour)
 
 	k := w.withKey(t, "alice")
 	k.count = 10

@@ -216,6 +216,7 @@ type AuditFilter struct {
 	User  string
 	Since time.Time
 	Limit int
+	Types []string // any of these event types; empty means every type
 }
 
 // Throttle is a counter that resets when its window ends.
@@ -352,4 +353,64 @@ type Store interface {
 	// PairwiseNameID returns the user's persistent NameID for the SP, making a random one on first
 	// use; of concurrent first calls all get the same value. It goes when the user does.
 	PairwiseNameID(ctx context.Context, userID int64, spEntityID string) (string, error)
+	// ---- first-factor enrolment
+
+	// CreateEnrolInvite stores a user's invite, replacing any earlier one of theirs; NotFound for an
+	// unknown user, Invalid without a code hash or a lifetime.
+	CreateEnrolInvite(ctx context.Context, inv *EnrolInvite) error
+	// CheckEnrolInvite returns the user's invite when codeHash is its code's hash and it is live at now,
+	// without spending it; NotFound otherwise (unknown, another user's, used, replaced or expired).
+	CheckEnrolInvite(ctx context.Context, userID int64, codeHash []byte, now time.Time) (*EnrolInvite, error)
+	// AddFirstFactor adds f, confirmed, as the user's first factor under gate, in one step with
+	// gate's checks (see FirstFactor); CreateMFAFactor's rules apply too.
+	AddFirstFactor(ctx context.Context, f *MFAFactor, gate FirstFactor) error
+	// ConfirmFirstTOTP is UseTOTPStep for a pending TOTP factor that becomes its user's first, in
+	// one step with gate's checks.
+	ConfirmFirstTOTP(ctx context.Context, factorID, step int64, gate FirstFactor) error
+	// RemoveMFAFactor removes one of the user's confirmed factors unless fewer than keep would
+	// remain (Conflict); with the last go the user's recovery codes and pending factors. It returns
+	// how many confirmed factors are left. NotFound when the user has no such confirmed factor.
+	RemoveMFAFactor(ctx context.Context, userID, factorID int64, keep int) (int, error)
+	// SetEnrolWindow opens (or moves the end of) the global window (Account "") or an account's
+	// (alias or ID; NotFound when unknown). It fills in AccountID and AccountAlias.
+	SetEnrolWindow(ctx context.Context, w *EnrolWindow) error
+	// CloseEnrolWindow removes the global window ("") or an account's; NotFound when there is none.
+	CloseEnrolWindow(ctx context.Context, account string) error
+	// ListEnrolWindows lists every window, ended ones too: the global one first, then by alias.
+	ListEnrolWindows(ctx context.Context) ([]*EnrolWindow, error)
+	// EnrolWindowFor returns the window live at now that applies to the user (the global one, or an
+	// account's where the user holds a grant, directly or through a group) that ends last; NotFound
+	// when none does.
+	EnrolWindowFor(ctx context.Context, userID int64, now time.Time) (*EnrolWindow, error)
+}
+
+// EnrolInvite lets one user add a first second factor after signing in with their password: an
+// admin issues it, it is spent once, and it expires. Only its code's hash is stored.
+type EnrolInvite struct {
+	UserID    int64
+	CodeHash  []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// MaxInviteTTL bounds an invite's lifetime: a code that lies around for long is one more secret to leak.
+const MaxInviteTTL = 7 * 24 * time.Hour
+
+// EnrolWindow lets users without a factor add their first with the password alone until EndsAt:
+// every user (AccountID "") or those with a grant in the account. Admins open one for a rollout.
+type EnrolWindow struct {
+	AccountID    string // "" for the global window
+	AccountAlias string // filled in on reads
+	OpenedAt     time.Time
+	EndsAt       time.Time
+}
+
+// FirstFactor is what lets a session without a second factor add the user's first, checked by the
+// store in the same step as the addition, so that of two racing first enrolments one fails:
+// the user must have no confirmed factor (Forbidden otherwise); with InviteHash, the user's live
+// invite of that hash is spent (NotFound when there is none); without, a window live at Now must
+// apply to the user (Forbidden otherwise).
+type FirstFactor struct {
+	InviteHash []byte
+	Now        time.Time
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func userMFACmd(a *app) *cobra.Command {
-	return group("mfa", "Manage users' second factors", userMFAEnrollCmd(a), userMFAResetCmd(a), userMFAListCmd(a))
+	return group("mfa", "Manage users' second factors", userMFAEnrollCmd(a), userMFAResetCmd(a), userMFAListCmd(a), userMFAInviteCmd(a))
 }
 
 func userMFAEnrollCmd(a *app) *cobra.Command {

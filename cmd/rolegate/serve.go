@@ -165,6 +165,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 			fmt.Fprintf(a.stdout, "Demo user %q exists; its password is unchanged (rolegate user passwd demo to set one)\n", idp.DemoUser)
 		}
 		fmt.Fprintf(a.stdout, "Sign in at %s/login\n", strings.TrimRight(baseURL, "/"))
+		// A password alone never adds a first factor: the demo user needs an invite too.
+		fmt.Fprintf(a.stdout, "To add a second factor for %s: rolegate user mfa invite %s --base-url %s\n",
+			idp.DemoMFAAccount, idp.DemoUser, strings.TrimRight(baseURL, "/"))
 	}
 	go sweep(ctx, st, log)
 

@@ -17,6 +17,7 @@
   }
   async function begin(form) {
     var body = new URLSearchParams({ csrf_token: form.elements.csrf_token.value });
+    if (form.elements.invite) body.set("invite", form.elements.invite.value); // a first factor's enrolment code
     var resp = await fetch(form.dataset.begin, { method: "POST", body: body, credentials: "same-origin" });
     var data = await resp.json();
     if (!resp.ok) throw new Error(data.error || "the server refused");

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/png"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +204,30 @@ func BenchmarkCheck(b *testing.B) {
 	for b.Loop() {
 		if _, v := Check(rfcSecret, code, now, 0); v != Valid {
 			b.Fatal(v)
+		}
+	}
+}
+
+func TestInviteCodesAreRandomAndCheckOnlyAsTyped(t *testing.T) {
+	code, hash, err := NewInvite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, otherHash, _ := NewInvite()
+	if code == other || bytes.Equal(hash, otherHash) {
+		t.Fatalf("two invites are the same: %q", code)
+	}
+	if !regexp.MustCompile(`^[a-z2-7]{4}(-[a-z2-7]{4}){5}$`).MatchString(code) {
+		t.Fatalf("invite %q is not six groups of four base32 letters", code)
+	}
+	for _, typed := range []string{code, strings.ToUpper(code), strings.ReplaceAll(code, "-", " "), strings.ReplaceAll(code, "-", "")} {
+		if h, ok := InviteHash(typed); !ok || !bytes.Equal(h, hash) {
+			t.Errorf("%q does not check as the invite", typed)
+		}
+	}
+	for _, bad := range []string{"", code[:len(code)-1], code + "a", strings.Replace(code, code[:1], "1", 1), strings.Repeat("a", 100)} {
+		if h, ok := InviteHash(bad); ok && bytes.Equal(h, hash) {
+			t.Errorf("%q checks as the invite", bad)
 		}
 	}
 }

@@ -37,12 +37,7 @@ func NewRecoveryCodes() (codes []string, hashes [][]byte, err error) {
 // RecoveryHash normalises what a person typed (any case, with or without dashes and spaces) and
 // returns the hash to look up, or false when it cannot be a recovery code.
 func RecoveryHash(input string) ([]byte, bool) {
-	s := strings.Map(func(r rune) rune {
-		if r == '-' || r == ' ' {
-			return -1
-		}
-		return r
-	}, strings.ToLower(input))
+	s := normalCode(input)
 	if len(s) != recoveryChars {
 		return nil, false
 	}
@@ -55,4 +50,14 @@ func RecoveryHash(input string) ([]byte, bool) {
 func hashRecovery(s string) []byte {
 	h := sha256.Sum256([]byte(recoveryHashTag + s))
 	return h[:]
+}
+
+// normalCode is a typed code in lower case without its dashes and spaces.
+func normalCode(input string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == ' ' {
+			return -1
+		}
+		return r
+	}, strings.ToLower(input))
 }

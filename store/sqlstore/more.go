@@ -192,44 +192,55 @@ func (s *Store) CreateMFAFactor(ctx context.Context, f *store.MFAFactor) error {
 		return err
 	}
 	return s.db.InTx(ctx, func(q Querier) error {
-		// Locking the user serialises one user's changes, so the checks below hold until the insert.
-		var uid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM users WHERE id = $1`+s.d.ForUpdate, f.UserID).Scan(&uid); err != nil {
-			return wrap(err, fmt.Sprintf("user #%d", f.UserID))
-		}
-		if f.Kind == store.FactorTOTP {
-			// An app that never confirmed a code is an abandoned enrolment: a new one replaces it.
-			if _, err := q.Exec(ctx, `DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed`, f.UserID); err != nil {
-				return err
-			}
-		}
-		var n, named, totp int
-		if err := q.QueryRow(ctx, `SELECT COUNT(*), COUNT(CASE WHEN name_key = $2 THEN 1 END), COUNT(CASE WHEN kind = 'totp' THEN 1 END)
-			FROM mfa_factors WHERE user_id = $1`, f.UserID, store.Key(f.Name)).Scan(&n, &named, &totp); err != nil {
+		if err := s.lockUser(ctx, q, f.UserID); err != nil {
 			return err
 		}
-		switch {
-		case n >= store.MaxMFAFactors:
-			return store.Errorf(store.Conflict, "the user has %d second factors already: at most %d are allowed", n, store.MaxMFAFactors)
-		case f.Kind == store.FactorTOTP && totp > 0:
-			return store.Errorf(store.Conflict, "the user already has an authenticator app")
-		case named > 0:
-			return store.Errorf(store.Conflict, "a factor named %q exists", f.Name)
-		}
-		now := s.now()
-		err := q.QueryRow(ctx, `INSERT INTO mfa_factors (user_id, kind, name, name_key, secret, credential_id, confirmed, last_step,
-			created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, f.UserID, string(f.Kind), f.Name,
-			store.Key(f.Name), f.Secret, f.CredentialID, f.Confirmed, f.LastStep, toDB(now), toDB(f.LastUsedAt)).Scan(&f.ID)
-		if errors.Is(err, ErrUnique) {
-			// The user is locked, so only the credential ID, unique across users, can clash here.
-			return &store.Error{Code: store.Conflict, Message: "this security key is already registered", Err: err}
-		}
-		if err != nil {
-			return wrap(err, fmt.Sprintf("factor %q", f.Name))
-		}
-		f.CreatedAt = fromDB(toDB(now))
-		return nil
+		return s.createFactor(ctx, q, f)
 	})
+}
+
+// lockUser locks the user's row: that serialises one user's factor changes, so checks made after
+// it hold until the transaction ends.
+func (s *Store) lockUser(ctx context.Context, q Querier, userID int64) error {
+	var uid int64
+	err := q.QueryRow(ctx, `SELECT id FROM users WHERE id = $1`+s.d.ForUpdate, userID).Scan(&uid)
+	return wrap(err, fmt.Sprintf("user #%d", userID))
+}
+
+// createFactor is CreateMFAFactor within a transaction that has locked the user.
+func (s *Store) createFactor(ctx context.Context, q Querier, f *store.MFAFactor) error {
+	if f.Kind == store.FactorTOTP {
+		// An app that never confirmed a code is an abandoned enrolment: a new one replaces it.
+		if _, err := q.Exec(ctx, `DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND NOT confirmed`, f.UserID); err != nil {
+			return err
+		}
+	}
+	var n, named, totp int
+	if err := q.QueryRow(ctx, `SELECT COUNT(*), COUNT(CASE WHEN name_key = $2 THEN 1 END), COUNT(CASE WHEN kind = 'totp' THEN 1 END)
+			FROM mfa_factors WHERE user_id = $1`, f.UserID, store.Key(f.Name)).Scan(&n, &named, &totp); err != nil {
+		return err
+	}
+	switch {
+	case n >= store.MaxMFAFactors:
+		return store.Errorf(store.Conflict, "the user has %d second factors already: at most %d are allowed", n, store.MaxMFAFactors)
+	case f.Kind == store.FactorTOTP && totp > 0:
+		return store.Errorf(store.Conflict, "the user already has an authenticator app")
+	case named > 0:
+		return store.Errorf(store.Conflict, "a factor named %q exists", f.Name)
+	}
+	now := s.now()
+	err := q.QueryRow(ctx, `INSERT INTO mfa_factors (user_id, kind, name, name_key, secret, credential_id, confirmed, last_step,
+			created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`, f.UserID, string(f.Kind), f.Name,
+		store.Key(f.Name), f.Secret, f.CredentialID, f.Confirmed, f.LastStep, toDB(now), toDB(f.LastUsedAt)).Scan(&f.ID)
+	if errors.Is(err, ErrUnique) {
+		// The user is locked, so only the credential ID, unique across users, can clash here.
+		return &store.Error{Code: store.Conflict, Message: "this security key is already registered", Err: err}
+	}
+	if err != nil {
+		return wrap(err, fmt.Sprintf("factor %q", f.Name))
+	}
+	f.CreatedAt = fromDB(toDB(now))
+	return nil
 }
 
 func (s *Store) ListMFAFactors(ctx context.Context, userID int64) ([]*store.MFAFactor, error) {
@@ -255,14 +266,18 @@ func (s *Store) ListMFAFactors(ctx context.Context, userID int64) ([]*store.MFAF
 }
 
 func (s *Store) UseTOTPStep(ctx context.Context, factorID, step int64, now time.Time) error {
+	return useTOTPStep(ctx, s.db, factorID, step, now)
+}
+
+func useTOTPStep(ctx context.Context, q Querier, factorID, step int64, now time.Time) error {
 	// One statement: of two requests with the same code, one updates and the other finds last_step moved.
-	n, err := s.db.Exec(ctx, `UPDATE mfa_factors SET confirmed = $1, last_step = $2, last_used_at = $3
+	n, err := q.Exec(ctx, `UPDATE mfa_factors SET confirmed = $1, last_step = $2, last_used_at = $3
 		WHERE id = $4 AND kind = 'totp' AND last_step < $2`, true, step, toDB(now), factorID)
 	if err != nil || n > 0 {
 		return err
 	}
 	var exists int
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM mfa_factors WHERE id = $1 AND kind = 'totp'`, factorID).Scan(&exists); err != nil {
+	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM mfa_factors WHERE id = $1 AND kind = 'totp'`, factorID).Scan(&exists); err != nil {
 		return err
 	}
 	if exists == 0 {

@@ -795,8 +795,16 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 	sql := `SELECT id, time, type, user_name, result, client_addr, user_agent, details FROM audit_events WHERE time >= $1`
 	args := []any{toDB(f.Since)}
 	if f.User != "" {
-		sql += ` AND user_key = $2`
 		args = append(args, store.Key(f.User))
+		sql += fmt.Sprintf(` AND user_key = $%d`, len(args))
+	}
+	if len(f.Types) > 0 {
+		var ps []string
+		for _, t := range f.Types {
+			args = append(args, t)
+			ps = append(ps, fmt.Sprintf("$%d", len(args)))
+		}
+		sql += ` AND type IN (` + strings.Join(ps, ", ") + `)`
 	}
 	sql += ` ORDER BY time DESC, id DESC`
 	if f.Limit > 0 {

@@ -60,6 +60,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"an SP whose every allowed group is deleted admits no one, even a new group of the same name", testSPAllowedGroupDeleted},
 		{"pairwise NameIDs differ per SP and from the subject, repeat for one SP, and go with their user", testPairwiseNameIDs},
 		{"concurrent first uses of a pairwise NameID agree on one value", testConcurrentPairwiseNameID},
+		{"an enrolment invite checks only for its user, until it expires or is replaced", testEnrolInvites},
+		{"a first factor needs a live invite, spent with it, or a window, and no factor yet", testFirstFactorNeedsAnInviteOrAWindow},
+		{"concurrent first enrolments let exactly one factor in", testConcurrentFirstFactors},
+		{"removing a factor keeps the required number and takes the recovery codes with the last", testRemoveMFAFactor},
+		{"concurrent removals of the last two required factors let one go", testConcurrentRemovals},
+		{"enrolment windows apply globally or through an account's grants, until they end", testEnrolWindows},
+		{"audit events are filtered by type", testAuditTypes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
