@@ -89,6 +89,8 @@ type ServiceProvider struct {
 	EntityID  string
 	Metadata  []byte
 	CreatedAt time.Time
+	// RequireSignedRequests refuses its unsigned AuthnRequests, whatever its metadata says.
+	RequireSignedRequests bool
 }
 
 // PendingRequest is a validated AuthnRequest kept while its user signs in. The browser holds a handle;
@@ -101,6 +103,11 @@ type PendingRequest struct {
 	RelayState string
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// ForceAuthn asks for an authentication after CreatedAt, whatever session the browser has.
+	ForceAuthn bool
+	// AuthnContexts are the classes Rolegate may assert for the request's RequestedAuthnContext,
+	// weakest first; none when it asked for none.
+	AuthnContexts []string
 }
 
 // Grant lets a group or a user assume a role in an account.
@@ -335,4 +342,9 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+
+	// ---- SAML requests
+	// SetSPRequireSignedRequests sets whether the SP's unsigned AuthnRequests are refused; NotFound
+	// when no such SP is registered.
+	SetSPRequireSignedRequests(ctx context.Context, entityID string, require bool) error
 }

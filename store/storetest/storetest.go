@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"replacing a session moves it to a new token, once", testReplaceSession},
 		{"a session challenge is taken once, before it expires, and goes with its session", testSessionChallenge},
 		{"concurrent takes of one challenge let exactly one win", testConcurrentChallengeTake},
+		{"an SP's demand for signed requests is kept and changed only for a registered SP", testSPRequireSignedRequests},
+		{"a pending request keeps ForceAuthn and its authentication context classes", testPendingRequestAuthnOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
