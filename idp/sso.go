@@ -51,8 +51,10 @@ const (
 	// MaxSPMetadataBytes is the largest SP metadata document Rolegate accepts.
 	MaxSPMetadataBytes = 1 << 20
 
-	msgSSOGone   = "the sign-in request expired or was already used; start again from the application"
-	msgSSOReplay = "this sign-in request was already used"
+	msgSSOGone = "the sign-in request expired or was already used; start again from the application"
+	// auditSSORequest records requests refused, and those answered with a status and no assertion.
+	auditSSORequest = "sso.request"
+	msgSSOReplay    = "this sign-in request was already used"
 
 	// Attributes of a generic SP's assertion (URI names, as in the LDAP/eduMember schemas).
 	attrMail        = "urn:oid:0.9.2342.19200300100.1.3"
@@ -207,6 +209,12 @@ type spProvider struct {
 	s   *Server
 	ctx context.Context
 	err error
+
+	// The last lookup, kept: a request's SP is read once however often it is asked for.
+	id   string
+	reg  *store.ServiceProvider
+	ed   *saml.EntityDescriptor
+	lerr error
 }
 
 func (p *spProvider) GetServiceProvider(_ *http.Request, entityID string) (*saml.EntityDescriptor, error) {
@@ -218,24 +226,38 @@ func (p *spProvider) GetServiceProvider(_ *http.Request, entityID string) (*saml
 }
 
 func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, error) {
+	_, ed, err := p.registration(entityID)
+	return ed, err
+}
+
+// registration returns the SP's registration and its parsed metadata.
+func (p *spProvider) registration(entityID string) (*store.ServiceProvider, *saml.EntityDescriptor, error) {
+	if p.id != entityID || (p.reg == nil && p.lerr == nil) {
+		p.id = entityID
+		p.reg, p.ed, p.lerr = p.read(entityID)
+	}
+	return p.reg, p.ed, p.lerr
+}
+
+func (p *spProvider) read(entityID string) (*store.ServiceProvider, *saml.EntityDescriptor, error) {
 	if entityID == "" {
-		return nil, store.Errorf(store.NotFound, "no service provider")
+		return nil, nil, store.Errorf(store.NotFound, "no service provider")
 	}
 	sp, err := p.s.store.GetServiceProvider(p.ctx, entityID)
 	if store.IsCode(err, store.NotFound) {
-		return nil, err
+		return nil, nil, err
 	} else if err != nil {
 		p.err = err
-		return nil, errors.New("the service provider registry is unavailable")
+		return nil, nil, errors.New("the service provider registry is unavailable")
 	}
 	ed, err := ParseSPMetadata(sp.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("its registered metadata is no longer acceptable (%s)", store.ErrorMessage(err))
+		return nil, nil, fmt.Errorf("its registered metadata is no longer acceptable (%s)", store.ErrorMessage(err))
 	}
 	if ed.EntityID != entityID {
-		return nil, fmt.Errorf("its registered metadata names another entity, %q", ed.EntityID)
+		return nil, nil, fmt.Errorf("its registered metadata names another entity, %q", ed.EntityID)
 	}
-	return ed, nil
+	return sp, ed, nil
 }
 
 // ---- the IdP
@@ -266,6 +288,7 @@ func (s *Server) samlIdP(ctx context.Context, spp saml.ServiceProviderProvider) 
 		SSOURL:                  *sso,
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
 		ServiceProviderProvider: spp,
+		RejectSHA1Signatures:    true, // an SP's AuthnRequest signed with SHA-1 is refused
 	}, key, nil
 }
 
@@ -282,9 +305,12 @@ func crewjamSafe(fn func() error) (err error) {
 // ---- GET|POST /saml/sso
 
 func (s *Server) ssoRequest(c *gin.Context) {
+	var issuer, requestID string // once known, for the audit record of a refusal
 	refuse := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		s.log.Info("sso: request refused", "request_id", c.GetString(ctxRequestID), "reason", msg, "client", c.ClientIP())
+		s.auditWith(c, auditSSORequest, "", "refused", map[string]string{"reason": bounded(msg, maxSSOErrorRunes),
+			"sp": bounded(issuer, 256), "saml_request_id": bounded(requestID, 64)})
 		s.failPage(c, &store.Error{Code: store.Invalid, Message: msg})
 	}
 	// Bound the input before crewjam sees it.
@@ -320,21 +346,18 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		refuse("%s", err)
 		return
 	}
-	// Preconditions crewjam assumes (it dereferences the Issuer) or does not check (the ID).
 	var pre saml.AuthnRequest
 	if err := xml.Unmarshal(raw, &pre); err != nil {
 		refuse("the SAMLRequest is not a SAML 2.0 AuthnRequest")
 		return
 	}
-	switch {
-	case pre.Issuer == nil || strings.TrimSpace(pre.Issuer.Value) == "":
-		refuse("the AuthnRequest names no Issuer: Rolegate cannot tell which application sent it")
-		return
-	case pre.ID == "" || len(pre.ID) > maxRequestID:
-		refuse("the AuthnRequest has no ID, or one longer than %d characters", maxRequestID)
-		return
-	case pre.ProtocolBinding != "" && pre.ProtocolBinding != saml.HTTPPostBinding:
-		refuse("the AuthnRequest asks for the response binding %s; Rolegate answers only with HTTP-POST", bindingName(pre.ProtocolBinding))
+	if pre.Issuer != nil {
+		issuer = pre.Issuer.Value
+	}
+	requestID = pre.ID
+	now := s.now()
+	if err := checkAuthnRequest(&pre, now); err != nil {
+		refuse("%s", err)
 		return
 	}
 
@@ -345,24 +368,50 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	// An SP that must sign is named as such when it did not; crewjam then verifies any signature.
+	reg, ed, err := spp.registration(issuer)
+	if spp.err != nil {
+		s.failPage(c, spp.err)
+		return
+	}
+	if err == nil {
+		idp.WantAuthnRequestsSigned = reg.RequireSignedRequests
+		if why := signingDemand(reg, ed); why != "" && !carriesSignature(c, &pre) {
+			refuse("the application %q must sign its sign-in requests (%s), and this one is not signed", issuer, why)
+			return
+		}
+	}
 	var req *saml.IdpAuthnRequest
 	err = crewjamSafe(func() error {
 		var err error
 		if req, err = saml.NewIdpAuthnRequest(idp, c.Request); err != nil {
 			return err
 		}
-		req.Now = s.now() // the server's one clock, not crewjam's global
+		req.Now = now // the server's one clock, not crewjam's global
 		return req.Validate()
 	})
-	if spp.err != nil {
+	switch {
+	case spp.err != nil:
 		s.failPage(c, spp.err)
 		return
-	}
-	if err != nil {
+	case errors.Is(err, saml.ErrInvalidSignature):
+		refuse("the sign-in request's signature was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
+		return
+	case err != nil:
 		refuse("the sign-in request was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
 		return
 	}
+	// Again on what a signature covers: crewjam reads a signed request anew from the signed element.
+	if err := checkAuthnRequest(&req.Request, now); err != nil {
+		refuse("%s", err)
+		return
+	}
 	acs, err := chooseACS(req)
+	if err != nil {
+		refuse("%s", err)
+		return
+	}
+	contexts, satisfiable, err := acceptableContexts(req.Request.RequestedAuthnContext)
 	if err != nil {
 		refuse("%s", err)
 		return
@@ -373,16 +422,18 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	now := s.now()
-	err = s.store.SavePendingRequest(ctx, &store.PendingRequest{
-		HandleHash: hashToken(handle),
-		SPEntityID: req.ServiceProviderMetadata.EntityID,
-		RequestID:  req.Request.ID,
-		ACSURL:     acs.Location,
-		RelayState: req.RelayState,
-		CreatedAt:  now,
-		ExpiresAt:  now.Add(ssoPendingFor),
-	})
+	p := &store.PendingRequest{
+		HandleHash:    hashToken(handle),
+		SPEntityID:    req.ServiceProviderMetadata.EntityID,
+		RequestID:     req.Request.ID,
+		ACSURL:        acs.Location,
+		RelayState:    req.RelayState,
+		CreatedAt:     now,
+		ExpiresAt:     now.Add(ssoPendingFor),
+		ForceAuthn:    isTrue(req.Request.ForceAuthn),
+		AuthnContexts: contexts,
+	}
+	err = s.store.SavePendingRequest(ctx, p)
 	if store.IsCode(err, store.Conflict) {
 		refuse(msgSSOReplay)
 		return
@@ -390,9 +441,30 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+
+	// Answered at once, without a page that asks anything: a context Rolegate cannot reach, and
+	// IsPassive (with the session the browser has, or NoPassive).
+	if !satisfiable || isTrue(req.Request.IsPassive) {
+		var w *webSession
+		status := noAuthnContext
+		if satisfiable {
+			if w, status, err = s.passiveSession(c, p); err != nil {
+				s.failPage(c, err)
+				return
+			}
+		}
+		if err := s.store.ConsumePendingRequest(ctx, p.HandleHash, now); err != nil {
+			s.failPage(c, err)
+			return
+		}
+		s.ssoRespond(c, p, w, status)
+		return
+	}
 	s.setSSOCookie(c, handle, int(ssoPendingFor/time.Second))
 	c.Redirect(http.StatusSeeOther, ssoContinuePath)
 }
+
+func isTrue(b *bool) bool { return b != nil && *b }
 
 // decodeSAMLRequest returns the AuthnRequest XML of a SAMLRequest value: base64, and for the
 // Redirect binding DEFLATE, bounded at maxSAMLRequest bytes (crewjam itself allows 10 MiB).
@@ -466,6 +538,7 @@ func (s *Server) ssoContinue(c *gin.Context) {
 	if !ok {
 		return
 	}
+	w := &webSession{user: u, sess: sess}
 	ctx, now := c.Request.Context(), s.now()
 	gone := func() {
 		s.setSSOCookie(c, "", -1)
@@ -485,6 +558,15 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	// What the request asks of the sign-in, met before the request is used up.
+	if forcedAgain(p, w.sess) {
+		c.Redirect(http.StatusSeeOther, reauthURL)
+		return
+	}
+	if _, stepUp := sessionContext(p.AuthnContexts, w.sess); stepUp {
+		s.stepUp(c)
+		return
+	}
 	if err := s.store.ConsumePendingRequest(ctx, hash, now); store.IsCode(err, store.NotFound) {
 		gone() // another tab or replica took it first
 		return
@@ -493,9 +575,23 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		return
 	}
 	s.setSSOCookie(c, "", -1)
+	s.ssoRespond(c, p, w, nil)
+}
 
-	audit := s.assertionEvent(c, u.Name, map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL})
+// ssoRespond answers the request p with a page whose form posts the signed Response to its ACS:
+// with an assertion for w's user, or, when status is set, with that status alone.
+func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError) {
+	ctx, now := c.Request.Context(), s.now()
+	details := map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}
+	var user string
+	if w != nil {
+		user = w.user.Name
+	}
+	audit := s.assertionEvent(c, user, details)
 	deny := func(err error) { s.refuseAssertion(c, audit, err) }
+	if status != nil {
+		audit.Type, audit.Result = auditSSORequest, "answered "+strings.TrimPrefix(status.SecondLevel, "urn:oasis:names:tc:SAML:2.0:status:")
+	}
 
 	spp := &spProvider{s: s, ctx: ctx}
 	idp, key, err := s.samlIdP(ctx, spp)
@@ -521,13 +617,6 @@ func (s *Server) ssoContinue(c *gin.Context) {
 			p.ACSURL, p.SPEntityID))
 		return
 	}
-	groups, err := s.store.UserGroups(ctx, u.Name)
-	if err != nil {
-		s.failPage(c, err)
-		return
-	}
-	maker := &ssoAssertionMaker{user: u, sess: sess, groups: groups, assertionID: newXMLID()}
-	idp.AssertionMaker = maker
 	req := &saml.IdpAuthnRequest{
 		IDP:                     idp,
 		HTTPRequest:             c.Request,
@@ -538,15 +627,28 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		ACSEndpoint:             acs,
 		Request:                 saml.AuthnRequest{ID: p.RequestID},
 	}
+	var maker *ssoAssertionMaker
+	if status == nil {
+		groups, err := s.store.UserGroups(ctx, w.user.Name)
+		if err != nil {
+			s.failPage(c, err)
+			return
+		}
+		class, _ := sessionContext(p.AuthnContexts, w.sess)
+		maker = &ssoAssertionMaker{user: w.user, sess: w.sess, groups: groups, assertionID: newXMLID(), context: class}
+		idp.AssertionMaker = maker
+	}
 	var form saml.IdpAuthnRequestForm
 	err = crewjamSafe(func() error {
-		if err := maker.MakeAssertion(req, nil); err != nil {
+		if status != nil {
+			if err := req.MakeErrorResponse(status.TopLevel, status.SecondLevel, status.Message); err != nil {
+				return err
+			}
+		} else if err := maker.MakeAssertion(req, nil); err != nil {
 			return err
-		}
-		if err := req.MakeAssertionEl(); err != nil {
+		} else if err := req.MakeAssertionEl(); err != nil {
 			return err
-		}
-		if err := req.MakeResponse(); err != nil {
+		} else if err := req.MakeResponse(); err != nil {
 			return err
 		}
 		var err error
@@ -558,11 +660,13 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		return
 	}
 
-	audit.Details["assertion_id"] = maker.assertionID
-	audit.Details["authn_context"] = maker.authnContext()
-	audit.Details["auth_methods"] = sess.AuthMethods
 	audit.Details["signing_key"] = key.ID
-	audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
+	if maker != nil {
+		audit.Details["assertion_id"] = maker.assertionID
+		audit.Details["authn_context"] = maker.context
+		audit.Details["auth_methods"] = w.sess.AuthMethods
+		audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
+	}
 	s.postAssertion(c, audit, "sso_post", form.URL, gin.H{
 		"Title":        "Signing in",
 		"SP":           ed.EntityID,
@@ -593,13 +697,7 @@ type ssoAssertionMaker struct {
 	sess        *store.Session
 	groups      []string
 	assertionID string
-}
-
-func (m *ssoAssertionMaker) authnContext() string {
-	if hasMFA(m.sess) {
-		return assertions.ContextMFA
-	}
-	return assertions.ContextPassword
+	context     string // the AuthnContextClassRef: what the session did, as the request asked for it
 }
 
 // MakeAssertion sets req.Assertion; the crewjam Session is not used (the user and their session
@@ -657,7 +755,7 @@ func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Ses
 			AuthnInstant:        m.sess.AuthenticatedAt.UTC(),
 			SessionIndex:        sessionIndex(m.sess),
 			SessionNotOnOrAfter: &sessionEnds,
-			AuthnContext:        saml.AuthnContext{AuthnContextClassRef: &saml.AuthnContextClassRef{Value: m.authnContext()}},
+			AuthnContext:        saml.AuthnContext{AuthnContextClassRef: &saml.AuthnContextClassRef{Value: m.context}},
 		}},
 	}
 	if len(attrs) > 0 {
