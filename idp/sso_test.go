@@ -5,15 +5,11 @@ import (
 	"compress/flate"
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/xml"
 	"html"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -90,20 +86,7 @@ func newTestSP(t *testing.T, w *ssoWeb, entityID, acs string, withKey bool) *sam
 	sp := &saml.ServiceProvider{EntityID: entityID, MetadataURL: *mdURL, AcsURL: *acsURL, IDPMetadata: &idpMD,
 		AuthnNameIDFormat: saml.PersistentNameIDFormat}
 	if withKey {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test sp"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sp.Key = key
-		if sp.Certificate, err = x509.ParseCertificate(der); err != nil {
-			t.Fatal(err)
-		}
+		sp.Key, sp.Certificate = samltest.KeyPair(t, 2048, "test sp")
 	}
 	return sp
 }

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/crewjam/saml"
 	"github.com/spf13/cobra"
 
 	"rolegate/idp"
@@ -16,7 +18,7 @@ import (
 
 func spCmd(a *app) *cobra.Command {
 	return group("sp", "Manage the SAML service providers that users sign in to through Rolegate (SP-initiated SSO)",
-		spAddCmd(a), spListCmd(a),
+		spAddCmd(a), spListCmd(a), spSetCmd(a),
 		simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				return "removed service provider " + args[0], st.DeleteServiceProvider(cmd.Context(), args[0])
@@ -25,6 +27,7 @@ func spCmd(a *app) *cobra.Command {
 
 func spAddCmd(a *app) *cobra.Command {
 	var file string
+	var requireSigned bool
 	c := &cobra.Command{
 		Use:   "add --metadata FILE",
 		Short: "Register a service provider from its SAML metadata (FILE, or - for standard input)",
@@ -41,18 +44,75 @@ func spAddCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := canVerifyRequests(ed, requireSigned); err != nil {
+				return err
+			}
 			acs := idp.SPACSURLs(ed)
 			return a.withStore(cmd.Context(), func(st store.Store) error {
-				if err := st.CreateServiceProvider(cmd.Context(), &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw}); err != nil {
+				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, RequireSignedRequests: requireSigned}
+				if err := st.CreateServiceProvider(cmd.Context(), sp); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "added service provider %s (ACS %s)\n", ed.EntityID, strings.Join(acs, ", "))
-				return a.audit(cmd.Context(), st, "sp.add", "", map[string]string{"entity_id": ed.EntityID, "acs": strings.Join(acs, " ")})
+				return a.audit(cmd.Context(), st, "sp.add", "", map[string]string{"entity_id": ed.EntityID, "acs": strings.Join(acs, " "),
+					"require_signed_requests": strconv.FormatBool(requireSigned)})
 			})
 		},
 	}
 	c.Flags().StringVar(&file, "metadata", "", "the SP's SAML metadata: a file, or - for standard input (at most 1 MiB)")
+	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "refuse the SP's unsigned AuthnRequests (its metadata must hold a signing certificate)")
 	return c
+}
+
+func spSetCmd(a *app) *cobra.Command {
+	var requireSigned bool
+	c := &cobra.Command{
+		Use:   "set ENTITY_ID --require-signed-requests[=false]",
+		Short: "Change how Rolegate treats a service provider's requests",
+		Args:  nargs("ENTITY_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("require-signed-requests") {
+				return store.Errorf(store.Invalid, "nothing to change: give --require-signed-requests or --require-signed-requests=false")
+			}
+			ctx := cmd.Context()
+			return a.withStore(ctx, func(st store.Store) error {
+				sp, err := st.GetServiceProvider(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				ed, err := idp.ParseSPMetadata(sp.Metadata)
+				if err != nil {
+					return err
+				}
+				if err := canVerifyRequests(ed, requireSigned); err != nil {
+					return err
+				}
+				if err := st.SetSPRequireSignedRequests(ctx, sp.EntityID, requireSigned); err != nil {
+					return err
+				}
+				msg := "now accepts unsigned requests"
+				switch promised, _ := idp.SPRequestSigning(ed); {
+				case requireSigned:
+					msg = "now must sign its requests"
+				case promised:
+					msg = `no longer required to sign by Rolegate, but its metadata says AuthnRequestsSigned="true", so its requests must still be signed`
+				}
+				fmt.Fprintf(a.stdout, "service provider %s %s\n", sp.EntityID, msg)
+				return a.audit(ctx, st, "sp.set", "", map[string]string{"entity_id": sp.EntityID, "require_signed_requests": strconv.FormatBool(requireSigned)})
+			})
+		},
+	}
+	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "=true refuses the SP's unsigned AuthnRequests; =false accepts them again (unless its metadata promises signatures)")
+	return c
+}
+
+// canVerifyRequests refuses to demand signed requests of an SP whose metadata has no signing
+// certificate: every request of it would be refused.
+func canVerifyRequests(ed *saml.EntityDescriptor, requireSigned bool) error {
+	if _, verifiable := idp.SPRequestSigning(ed); requireSigned && !verifiable {
+		return store.Errorf(store.Invalid, "the metadata of %q has no signing certificate to check its requests with; add one to the metadata before --require-signed-requests", ed.EntityID)
+	}
+	return nil
 }
 
 // readMetadata reads at most idp.MaxSPMetadataBytes from a file or, for "-", standard input.
@@ -89,14 +149,15 @@ func spListCmd(a *app) *cobra.Command {
 					return err
 				}
 				type spJSON struct {
-					EntityID string    `json:"entity_id"`
-					ACSURLs  []string  `json:"acs_urls"`
-					AddedAt  time.Time `json:"added_at"`
-					Problem  string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
+					EntityID              string    `json:"entity_id"`
+					ACSURLs               []string  `json:"acs_urls"`
+					AddedAt               time.Time `json:"added_at"`
+					Problem               string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
+					RequireSignedRequests bool      `json:"require_signed_requests"`
 				}
 				out := make([]spJSON, 0, len(sps))
 				for _, sp := range sps {
-					j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, AddedAt: sp.CreatedAt.UTC()}
+					j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, AddedAt: sp.CreatedAt.UTC(), RequireSignedRequests: sp.RequireSignedRequests}
 					if ed, err := idp.ParseSPMetadata(sp.Metadata); err != nil {
 						j.Problem = store.ErrorMessage(err)
 					} else {
