@@ -579,7 +579,8 @@ func (s *Server) ssoContinue(c *gin.Context) {
 }
 
 // ssoRespond answers the request p with a page whose form posts the signed Response to its ACS:
-// with an assertion for w's user, or, when status is set, with that status alone.
+// with an assertion for w's user, or, when status is set, with that status alone (w, if any, only
+// names the user in the audit record).
 func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError) {
 	ctx, now := c.Request.Context(), s.now()
 	details := map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}

@@ -193,9 +193,9 @@ func forcedAgain(p *store.PendingRequest, sess *store.Session) bool {
 // to /saml/sso/continue.
 var reauthURL = "/login?" + url.Values{"next": {ssoContinuePath}, "reauth": {"1"}}.Encode()
 
-// passiveSession returns the session that answers an IsPassive request without asking anything,
-// or the NoPassive status when answering would need a page: nobody signed in, a second factor or a
-// password change still due, ForceAuthn, or a context only a second factor would reach.
+// passiveSession returns the browser's session, if any, and the NoPassive status when it cannot
+// answer an IsPassive request without a page: nobody signed in, a second factor or a password
+// change still due, ForceAuthn, or a context only a second factor would reach.
 func (s *Server) passiveSession(c *gin.Context, p *store.PendingRequest) (*webSession, *saml.StatusError, error) {
 	noPassive := &saml.StatusError{TopLevel: saml.StatusResponder, SecondLevel: saml.StatusNoPassive,
 		Message: "the user would have to sign in"}
@@ -210,7 +210,7 @@ func (s *Server) passiveSession(c *gin.Context, p *store.PendingRequest) (*webSe
 		return nil, nil, err
 	}
 	if _, stepUp := sessionContext(p.AuthnContexts, w.sess); need || stepUp || w.user.MustChangePassword || p.ForceAuthn {
-		return nil, noPassive, nil
+		return w, noPassive, nil
 	}
 	return w, nil, nil
 }

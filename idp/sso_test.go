@@ -139,8 +139,18 @@ var (
 	scriptNonceRE = regexp.MustCompile(`<script nonce="([^"]+)">`)
 )
 
-// ssoPost reads the auto-POST page of /saml/sso/continue.
+// ssoPost reads the auto-POST page of /saml/sso/continue, which clears rg_sso.
 func ssoPost(t *testing.T, resp *http.Response, body string) post {
+	t.Helper()
+	p := autoPost(t, resp, body)
+	if c := setCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
+		t.Errorf("the page does not clear rg_sso: %q", c)
+	}
+	return p
+}
+
+// autoPost reads a page whose nonced script posts a Response to the test SP.
+func autoPost(t *testing.T, resp *http.Response, body string) post {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("continue: %d\n%s", resp.StatusCode, body)
@@ -163,9 +173,6 @@ func ssoPost(t *testing.T, resp *http.Response, body string) post {
 	if m == nil || !strings.Contains(csp, "form-action 'self' https://sp.example.com;") || strings.Contains(csp, "unsafe") ||
 		sm == nil || html.UnescapeString(sm[1]) != m[1] || !strings.Contains(body, "<noscript>") {
 		t.Fatalf("CSP %q or a page without the nonced script and noscript button:\n%s", csp, body)
-	}
-	if c := setCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
-		t.Errorf("the page does not clear rg_sso: %q", c)
 	}
 	return p
 }
