@@ -51,10 +51,11 @@ const (
 	// MaxSPMetadataBytes is the largest SP metadata document Rolegate accepts.
 	MaxSPMetadataBytes = 1 << 20
 
-	msgSSOGone = "the sign-in request expired or was already used; start again from the application"
+	msgSSOGone   = "the sign-in request expired or was already used; start again from the application"
+	msgSSOReplay = "this sign-in request was already used"
+
 	// auditSSORequest records requests refused, and those answered with a status and no assertion.
 	auditSSORequest = "sso.request"
-	msgSSOReplay    = "this sign-in request was already used"
 
 	// Attributes of a generic SP's assertion (URI names, as in the LDAP/eduMember schemas).
 	attrMail        = "urn:oid:0.9.2342.19200300100.1.3"

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -28,7 +29,7 @@ const maxRequestSkew = 90 * time.Second
 // signatures over it), the IssueInstant is not in the future, and the Response can go by HTTP-POST.
 func checkAuthnRequest(r *saml.AuthnRequest, now time.Time) error {
 	switch {
-	case r.Issuer == nil || r.Issuer.Value == "" || len(r.Issuer.Value) > 1024:
+	case r.Issuer == nil || strings.TrimSpace(r.Issuer.Value) == "":
 		return errors.New("the AuthnRequest names no Issuer: Rolegate cannot tell which application sent it")
 	case r.ID == "" || len(r.ID) > maxRequestID:
 		return fmt.Errorf("the AuthnRequest has no ID, or one longer than %d characters", maxRequestID)
@@ -113,7 +114,7 @@ func carriesSignature(c *gin.Context, r *saml.AuthnRequest) bool {
 
 // ---- RequestedAuthnContext
 
-// contextPassword is SAML's class for a password sent in the clear; Rolegate never asserts it, but
+// contextPasswordPlain is SAML's class for a password sent in the clear; Rolegate never asserts it, but
 // ranks it so that "minimum" and "better" comparisons against it work.
 const contextPasswordPlain = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
 
