@@ -106,11 +106,16 @@ func spSetCmd(a *app) *cobra.Command {
 	return c
 }
 
-// canVerifyRequests refuses to demand signed requests of an SP whose metadata has no signing
-// certificate: every request of it would be refused.
+// canVerifyRequests refuses an SP that must sign its requests (its metadata promises it, or
+// requireSigned) but whose metadata has no signing certificate: every request of it would be refused.
 func canVerifyRequests(ed *saml.EntityDescriptor, requireSigned bool) error {
-	if _, verifiable := idp.SPRequestSigning(ed); requireSigned && !verifiable {
+	promised, verifiable := idp.SPRequestSigning(ed)
+	switch {
+	case verifiable:
+	case requireSigned:
 		return store.Errorf(store.Invalid, "the metadata of %q has no signing certificate to check its requests with; add one to the metadata before --require-signed-requests", ed.EntityID)
+	case promised:
+		return store.Errorf(store.Invalid, `the metadata of %q says AuthnRequestsSigned="true" but has no signing certificate to check its requests with`, ed.EntityID)
 	}
 	return nil
 }

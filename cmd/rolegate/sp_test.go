@@ -264,6 +264,9 @@ func TestAnSPCanBeMadeToSignItsRequests(t *testing.T) {
 		}{
 			{"demanding signatures of an SP without a signing certificate (sp add)", spMetadata("urn:example:nokey", [2]string{"HTTP-POST", wikiACS}),
 				[]string{"sp", "add", "--require-signed-requests", "--metadata", "-"}, exitInvalid, "has no signing certificate"},
+			{"metadata that promises signatures without a signing certificate", strings.Replace(spMetadata("urn:example:nokey", [2]string{"HTTP-POST", wikiACS}),
+				`protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"`, `protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="true"`, 1),
+				[]string{"sp", "add", "--metadata", "-"}, exitInvalid, `says AuthnRequestsSigned="true" but has no signing certificate`},
 			{"demanding signatures of an SP without a signing certificate (sp set)", "",
 				[]string{"sp", "set", "urn:example:chat", "--require-signed-requests"}, exitInvalid, "has no signing certificate"},
 			{"setting an unknown SP", "", []string{"sp", "set", "https://ghost.example.com", "--require-signed-requests"}, exitNotFound, "ghost.example.com"},
