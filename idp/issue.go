@@ -24,10 +24,13 @@ func (s *Server) refuseAssertion(c *gin.Context, e *store.AuditEvent, err error)
 	s.failPage(c, err)
 }
 
-// postAssertion records an issued assertion, then renders page, whose form posts it to acs; the
-// page's CSP lets forms go to acs's origin. No audit record, no assertion.
+// postAssertion records an issued assertion (result "ok" unless e has one), then renders page,
+// whose form posts it to acs; the page's CSP lets forms go to acs's origin. No audit record, no
+// assertion.
 func (s *Server) postAssertion(c *gin.Context, e *store.AuditEvent, page, acs string, data gin.H) {
-	e.Result = "ok"
+	if e.Result == "" {
+		e.Result = "ok"
+	}
 	if err := s.store.AppendAudit(c.Request.Context(), e); err != nil {
 		s.failPage(c, err)
 		return

@@ -40,14 +40,19 @@ const (
 
 func (s *Server) loginForm(c *gin.Context) {
 	next := localNext(c.Query("next"))
+	data := gin.H{"Title": "Sign in", "Next": next}
 	u, _, err := s.currentSession(c)
-	if err == nil {
+	switch {
+	case err == nil && c.Query("reauth") != "":
+		// An application asked for a fresh sign-in (SAML ForceAuthn): the form, even with a session.
+		data["Username"], data["Reauth"] = u.Name, true
+	case err == nil:
 		if !s.mustChange(c, u) {
 			c.Redirect(http.StatusSeeOther, next)
 		}
 		return
 	}
-	s.page(c, http.StatusOK, "login", gin.H{"Title": "Sign in", "Next": next})
+	s.page(c, http.StatusOK, "login", data)
 }
 
 func (s *Server) login(c *gin.Context) {

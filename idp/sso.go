@@ -53,6 +53,9 @@ const (
 
 	msgSSOGone   = "the sign-in request expired or was already used; start again from the application"
 	msgSSOReplay = "this sign-in request was already used"
+
+	// auditSSORequest records requests refused, and those answered with a status and no assertion.
+	auditSSORequest = "sso.request"
 )
 
 func (s *Server) ssoRoutes(r *gin.Engine) {
@@ -201,18 +204,37 @@ type spProvider struct {
 	s   *Server
 	ctx context.Context
 	err error
+
+	// The last lookup, kept: a request's SP is read once however often it is asked for.
+	id   string
+	reg  *store.ServiceProvider
+	ed   *saml.EntityDescriptor
+	lerr error
 }
 
 func (p *spProvider) GetServiceProvider(_ *http.Request, entityID string) (*saml.EntityDescriptor, error) {
-	ed, _, err := p.lookup(entityID)
+	ed, err := p.lookup(entityID)
 	if store.IsCode(err, store.NotFound) {
 		return nil, os.ErrNotExist
 	}
 	return ed, err
 }
 
-// lookup returns the SP's parsed metadata and its registration (with its release list and groups).
-func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, *store.ServiceProvider, error) {
+func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, error) {
+	_, ed, err := p.registration(entityID)
+	return ed, err
+}
+
+// registration returns the SP's registration and its parsed metadata.
+func (p *spProvider) registration(entityID string) (*store.ServiceProvider, *saml.EntityDescriptor, error) {
+	if p.id != entityID || (p.reg == nil && p.lerr == nil) {
+		p.id = entityID
+		p.reg, p.ed, p.lerr = p.read(entityID)
+	}
+	return p.reg, p.ed, p.lerr
+}
+
+func (p *spProvider) read(entityID string) (*store.ServiceProvider, *saml.EntityDescriptor, error) {
 	if entityID == "" {
 		return nil, nil, store.Errorf(store.NotFound, "no service provider")
 	}
@@ -230,7 +252,7 @@ func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, *store.Ser
 	if ed.EntityID != entityID {
 		return nil, nil, fmt.Errorf("its registered metadata names another entity, %q", ed.EntityID)
 	}
-	return ed, sp, nil
+	return sp, ed, nil
 }
 
 // ---- the IdP
@@ -261,6 +283,7 @@ func (s *Server) samlIdP(ctx context.Context, spp saml.ServiceProviderProvider) 
 		SSOURL:                  *sso,
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
 		ServiceProviderProvider: spp,
+		RejectSHA1Signatures:    true, // an SP's AuthnRequest signed with SHA-1 is refused
 	}, key, nil
 }
 
@@ -277,9 +300,12 @@ func crewjamSafe(fn func() error) (err error) {
 // ---- GET|POST /saml/sso
 
 func (s *Server) ssoRequest(c *gin.Context) {
+	var issuer, requestID string // once known, for the audit record of a refusal
 	refuse := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		s.log.Info("sso: request refused", "request_id", c.GetString(ctxRequestID), "reason", msg, "client", c.ClientIP())
+		s.auditWith(c, auditSSORequest, "", "refused", map[string]string{"reason": bounded(msg, maxSSOErrorRunes),
+			"sp": bounded(issuer, 256), "saml_request_id": bounded(requestID, 64)})
 		s.failPage(c, &store.Error{Code: store.Invalid, Message: msg})
 	}
 	// Bound the input before crewjam sees it.
@@ -315,21 +341,18 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		refuse("%s", err)
 		return
 	}
-	// Preconditions crewjam assumes (it dereferences the Issuer) or does not check (the ID).
 	var pre saml.AuthnRequest
 	if err := xml.Unmarshal(raw, &pre); err != nil {
 		refuse("the SAMLRequest is not a SAML 2.0 AuthnRequest")
 		return
 	}
-	switch {
-	case pre.Issuer == nil || strings.TrimSpace(pre.Issuer.Value) == "":
-		refuse("the AuthnRequest names no Issuer: Rolegate cannot tell which application sent it")
-		return
-	case pre.ID == "" || len(pre.ID) > maxRequestID:
-		refuse("the AuthnRequest has no ID, or one longer than %d characters", maxRequestID)
-		return
-	case pre.ProtocolBinding != "" && pre.ProtocolBinding != saml.HTTPPostBinding:
-		refuse("the AuthnRequest asks for the response binding %s; Rolegate answers only with HTTP-POST", bindingName(pre.ProtocolBinding))
+	if pre.Issuer != nil {
+		issuer = pre.Issuer.Value
+	}
+	requestID = pre.ID
+	now := s.now()
+	if err := checkAuthnRequest(&pre, now); err != nil {
+		refuse("%s", err)
 		return
 	}
 
@@ -340,24 +363,50 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	// An SP that must sign is named as such when it did not; crewjam then verifies any signature.
+	reg, ed, err := spp.registration(issuer)
+	if spp.err != nil {
+		s.failPage(c, spp.err)
+		return
+	}
+	if err == nil {
+		idp.WantAuthnRequestsSigned = reg.RequireSignedRequests
+		if why := signingDemand(reg, ed); why != "" && !carriesSignature(c, &pre) {
+			refuse("the application %q must sign its sign-in requests (%s), and this one is not signed", issuer, why)
+			return
+		}
+	}
 	var req *saml.IdpAuthnRequest
 	err = crewjamSafe(func() error {
 		var err error
 		if req, err = saml.NewIdpAuthnRequest(idp, c.Request); err != nil {
 			return err
 		}
-		req.Now = s.now() // the server's one clock, not crewjam's global
+		req.Now = now // the server's one clock, not crewjam's global
 		return req.Validate()
 	})
-	if spp.err != nil {
+	switch {
+	case spp.err != nil:
 		s.failPage(c, spp.err)
 		return
-	}
-	if err != nil {
+	case errors.Is(err, saml.ErrInvalidSignature):
+		refuse("the sign-in request's signature was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
+		return
+	case err != nil:
 		refuse("the sign-in request was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
 		return
 	}
+	// Again on what a signature covers: crewjam reads a signed request anew from the signed element.
+	if err := checkAuthnRequest(&req.Request, now); err != nil {
+		refuse("%s", err)
+		return
+	}
 	acs, err := chooseACS(req)
+	if err != nil {
+		refuse("%s", err)
+		return
+	}
+	contexts, satisfiable, err := acceptableContexts(req.Request.RequestedAuthnContext)
 	if err != nil {
 		refuse("%s", err)
 		return
@@ -368,16 +417,18 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	now := s.now()
-	err = s.store.SavePendingRequest(ctx, &store.PendingRequest{
-		HandleHash: hashToken(handle),
-		SPEntityID: req.ServiceProviderMetadata.EntityID,
-		RequestID:  req.Request.ID,
-		ACSURL:     acs.Location,
-		RelayState: req.RelayState,
-		CreatedAt:  now,
-		ExpiresAt:  now.Add(ssoPendingFor),
-	})
+	p := &store.PendingRequest{
+		HandleHash:    hashToken(handle),
+		SPEntityID:    req.ServiceProviderMetadata.EntityID,
+		RequestID:     req.Request.ID,
+		ACSURL:        acs.Location,
+		RelayState:    req.RelayState,
+		CreatedAt:     now,
+		ExpiresAt:     now.Add(ssoPendingFor),
+		ForceAuthn:    isTrue(req.Request.ForceAuthn),
+		AuthnContexts: contexts,
+	}
+	err = s.store.SavePendingRequest(ctx, p)
 	if store.IsCode(err, store.Conflict) {
 		refuse(msgSSOReplay)
 		return
@@ -385,9 +436,30 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+
+	// Answered at once, without a page that asks anything: a context Rolegate cannot reach, and
+	// IsPassive (with the session the browser has, or NoPassive).
+	if !satisfiable || isTrue(req.Request.IsPassive) {
+		var w *webSession
+		status := noAuthnContext
+		if satisfiable {
+			if w, status, err = s.passiveSession(c, p); err != nil {
+				s.failPage(c, err)
+				return
+			}
+		}
+		if err := s.store.ConsumePendingRequest(ctx, p.HandleHash, now); err != nil {
+			s.failPage(c, err)
+			return
+		}
+		s.ssoRespond(c, p, w, status)
+		return
+	}
 	s.setSSOCookie(c, handle, int(ssoPendingFor/time.Second))
 	c.Redirect(http.StatusSeeOther, ssoContinuePath)
 }
+
+func isTrue(b *bool) bool { return b != nil && *b }
 
 // decodeSAMLRequest returns the AuthnRequest XML of a SAMLRequest value: base64, and for the
 // Redirect binding DEFLATE, bounded at maxSAMLRequest bytes (crewjam itself allows 10 MiB).
@@ -461,6 +533,7 @@ func (s *Server) ssoContinue(c *gin.Context) {
 	if !ok {
 		return
 	}
+	w := &webSession{user: u, sess: sess}
 	ctx, now := c.Request.Context(), s.now()
 	gone := func() {
 		s.setSSOCookie(c, "", -1)
@@ -480,6 +553,15 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	// What the request asks of the sign-in, met before the request is used up.
+	if forcedAgain(p, w.sess) {
+		c.Redirect(http.StatusSeeOther, reauthURL)
+		return
+	}
+	if _, stepUp := sessionContext(p.AuthnContexts, w.sess); stepUp {
+		s.stepUp(c)
+		return
+	}
 	if err := s.store.ConsumePendingRequest(ctx, hash, now); store.IsCode(err, store.NotFound) {
 		gone() // another tab or replica took it first
 		return
@@ -488,9 +570,24 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		return
 	}
 	s.setSSOCookie(c, "", -1)
+	s.ssoRespond(c, p, w, nil)
+}
 
-	audit := s.assertionEvent(c, u.Name, map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL})
+// ssoRespond answers the request p with a page whose form posts the signed Response to its ACS:
+// with an assertion for w's user, or, when status is set, with that status alone (w, if any, only
+// names the user in the audit record).
+func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError) {
+	ctx, now := c.Request.Context(), s.now()
+	details := map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}
+	var user string
+	if w != nil {
+		user = w.user.Name
+	}
+	audit := s.assertionEvent(c, user, details)
 	deny := func(err error) { s.refuseAssertion(c, audit, err) }
+	if status != nil {
+		audit.Type, audit.Result = auditSSORequest, "answered "+strings.TrimPrefix(status.SecondLevel, "urn:oasis:names:tc:SAML:2.0:status:")
+	}
 
 	spp := &spProvider{s: s, ctx: ctx}
 	idp, key, err := s.samlIdP(ctx, spp)
@@ -498,7 +595,7 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	ed, sp, err := spp.lookup(p.SPEntityID)
+	sp, ed, err := spp.registration(p.SPEntityID)
 	switch {
 	case spp.err != nil:
 		s.failPage(c, spp.err)
@@ -510,28 +607,12 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		deny(store.Errorf(store.Invalid, "the application %q cannot be signed in to: %s", p.SPEntityID, err))
 		return
 	}
-	groups, err := s.store.UserGroups(ctx, u.Name)
-	if err != nil {
-		s.failPage(c, err)
-		return
-	}
-	if !sp.Admits(groups) {
-		deny(store.Errorf(store.Forbidden, "you may not sign in to %q: it is open only to members of certain groups; ask an administrator", p.SPEntityID))
-		return
-	}
 	spsso, acs := findPostACS(ed, p.ACSURL)
 	if acs == nil {
 		deny(store.Errorf(store.Invalid, "the assertion consumer service %q is no longer in the metadata of %q; start again from the application",
 			p.ACSURL, p.SPEntityID))
 		return
 	}
-	nameID, err := s.store.PairwiseNameID(ctx, u.ID, ed.EntityID)
-	if err != nil {
-		s.failPage(c, err)
-		return
-	}
-	maker := &ssoAssertionMaker{user: u, sess: sess, groups: groups, nameID: nameID, release: sp.Release, assertionID: newXMLID()}
-	idp.AssertionMaker = maker
 	req := &saml.IdpAuthnRequest{
 		IDP:                     idp,
 		HTTPRequest:             c.Request,
@@ -542,15 +623,37 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		ACSEndpoint:             acs,
 		Request:                 saml.AuthnRequest{ID: p.RequestID},
 	}
+	var maker *ssoAssertionMaker
+	if status == nil {
+		groups, err := s.store.UserGroups(ctx, w.user.Name)
+		if err != nil {
+			s.failPage(c, err)
+			return
+		}
+		if !sp.Admits(groups) {
+			deny(store.Errorf(store.Forbidden, "you may not sign in to %q: it is open only to members of certain groups; ask an administrator", p.SPEntityID))
+			return
+		}
+		nameID, err := s.store.PairwiseNameID(ctx, w.user.ID, ed.EntityID)
+		if err != nil {
+			s.failPage(c, err)
+			return
+		}
+		class, _ := sessionContext(p.AuthnContexts, w.sess)
+		maker = &ssoAssertionMaker{user: w.user, sess: w.sess, groups: groups, nameID: nameID, release: sp.Release, assertionID: newXMLID(), context: class}
+		idp.AssertionMaker = maker
+	}
 	var form saml.IdpAuthnRequestForm
 	err = crewjamSafe(func() error {
-		if err := maker.MakeAssertion(req, nil); err != nil {
+		if status != nil {
+			if err := req.MakeErrorResponse(status.TopLevel, status.SecondLevel, status.Message); err != nil {
+				return err
+			}
+		} else if err := maker.MakeAssertion(req, nil); err != nil {
 			return err
-		}
-		if err := req.MakeAssertionEl(); err != nil {
+		} else if err := req.MakeAssertionEl(); err != nil {
 			return err
-		}
-		if err := req.MakeResponse(); err != nil {
+		} else if err := req.MakeResponse(); err != nil {
 			return err
 		}
 		var err error
@@ -562,13 +665,15 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		return
 	}
 
-	audit.Details["assertion_id"] = maker.assertionID
-	audit.Details["name_id"] = nameID
-	audit.Details["released"] = strings.Join(sp.Release, ",")
-	audit.Details["authn_context"] = maker.authnContext()
-	audit.Details["auth_methods"] = sess.AuthMethods
 	audit.Details["signing_key"] = key.ID
-	audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
+	if maker != nil {
+		audit.Details["assertion_id"] = maker.assertionID
+		audit.Details["name_id"] = maker.nameID
+		audit.Details["released"] = strings.Join(maker.release, ",")
+		audit.Details["authn_context"] = maker.context
+		audit.Details["auth_methods"] = w.sess.AuthMethods
+		audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
+	}
 	s.postAssertion(c, audit, "sso_post", form.URL, gin.H{
 		"Title":        "Signing in",
 		"SP":           ed.EntityID,
@@ -602,13 +707,7 @@ type ssoAssertionMaker struct {
 	nameID      string   // store.PairwiseNameID
 	release     []string // store.ServiceProvider.Release
 	assertionID string
-}
-
-func (m *ssoAssertionMaker) authnContext() string {
-	if hasMFA(m.sess) {
-		return assertions.ContextMFA
-	}
-	return assertions.ContextPassword
+	context     string // the AuthnContextClassRef: what the session did, as the request asked for it
 }
 
 // MakeAssertion sets req.Assertion; the crewjam Session is not used (the user and their session
@@ -656,7 +755,7 @@ func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Ses
 			AuthnInstant:        m.sess.AuthenticatedAt.UTC(),
 			SessionIndex:        sessionIndex(m.sess),
 			SessionNotOnOrAfter: &sessionEnds,
-			AuthnContext:        saml.AuthnContext{AuthnContextClassRef: &saml.AuthnContextClassRef{Value: m.authnContext()}},
+			AuthnContext:        saml.AuthnContext{AuthnContextClassRef: &saml.AuthnContextClassRef{Value: m.context}},
 		}},
 	}
 	if len(attrs) > 0 {

@@ -5,15 +5,11 @@ import (
 	"compress/flate"
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/xml"
 	"html"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -100,20 +96,7 @@ func newTestSP(t *testing.T, w *ssoWeb, entityID, acs string, withKey bool) *sam
 	sp := &saml.ServiceProvider{EntityID: entityID, MetadataURL: *mdURL, AcsURL: *acsURL, IDPMetadata: &idpMD,
 		AuthnNameIDFormat: saml.PersistentNameIDFormat}
 	if withKey {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test sp"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sp.Key = key
-		if sp.Certificate, err = x509.ParseCertificate(der); err != nil {
-			t.Fatal(err)
-		}
+		sp.Key, sp.Certificate = samltest.KeyPair(t, 2048, "test sp")
 	}
 	return sp
 }
@@ -166,8 +149,18 @@ var (
 	scriptNonceRE = regexp.MustCompile(`<script nonce="([^"]+)">`)
 )
 
-// ssoPost reads the auto-POST page of /saml/sso/continue.
+// ssoPost reads the auto-POST page of /saml/sso/continue, which clears rg_sso.
 func ssoPost(t *testing.T, resp *http.Response, body string) post {
+	t.Helper()
+	p := autoPost(t, resp, body)
+	if c := setCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
+		t.Errorf("the page does not clear rg_sso: %q", c)
+	}
+	return p
+}
+
+// autoPost reads a page whose nonced script posts a Response to the test SP.
+func autoPost(t *testing.T, resp *http.Response, body string) post {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("continue: %d\n%s", resp.StatusCode, body)
@@ -190,9 +183,6 @@ func ssoPost(t *testing.T, resp *http.Response, body string) post {
 	if m == nil || !strings.Contains(csp, "form-action 'self' https://sp.example.com;") || strings.Contains(csp, "unsafe") ||
 		sm == nil || html.UnescapeString(sm[1]) != m[1] || !strings.Contains(body, "<noscript>") {
 		t.Fatalf("CSP %q or a page without the nonced script and noscript button:\n%s", csp, body)
-	}
-	if c := setCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
-		t.Errorf("the page does not clear rg_sso: %q", c)
 	}
 	return p
 }

@@ -96,7 +96,9 @@ type ServiceProvider struct {
 	// Restricted admits only members of AllowedGroups. It stays set when those groups are deleted,
 	// so that such an SP admits no one rather than everyone.
 	Restricted bool
-	CreatedAt  time.Time
+	// RequireSignedRequests refuses its unsigned AuthnRequests, whatever its metadata says.
+	RequireSignedRequests bool
+	CreatedAt             time.Time
 }
 
 // PendingRequest is a validated AuthnRequest kept while its user signs in. The browser holds a handle;
@@ -109,6 +111,11 @@ type PendingRequest struct {
 	RelayState string
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// ForceAuthn asks for an authentication after CreatedAt, whatever session the browser has.
+	ForceAuthn bool
+	// AuthnContexts are the classes Rolegate may assert for the request's RequestedAuthnContext,
+	// weakest first; none when it asked for none.
+	AuthnContexts []string
 }
 
 // Grant lets a group or a user assume a role in an account.

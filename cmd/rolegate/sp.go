@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crewjam/saml"
 	"github.com/spf13/cobra"
 
 	"rolegate/idp"
@@ -28,6 +29,7 @@ func spCmd(a *app) *cobra.Command {
 func spAddCmd(a *app) *cobra.Command {
 	var file, release string
 	var allow []string
+	var requireSigned bool
 	c := &cobra.Command{
 		Use:   "add --metadata FILE [--release ATTRS] [--allow-group G]...",
 		Short: "Register a service provider from its SAML metadata (FILE, or - for standard input)",
@@ -48,9 +50,12 @@ func spAddCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := canVerifyRequests(ed, requireSigned); err != nil {
+				return err
+			}
 			acs := idp.SPACSURLs(ed)
 			return a.withStore(cmd.Context(), func(st store.Store) error {
-				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, Release: rel, AllowedGroups: allow}
+				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, Release: rel, AllowedGroups: allow, RequireSignedRequests: requireSigned}
 				if err := st.CreateServiceProvider(cmd.Context(), sp); err != nil {
 					return err
 				}
@@ -64,6 +69,7 @@ func spAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&file, "metadata", "", "the SP's SAML metadata: a file, or - for standard input (at most 1 MiB)")
 	spReleaseFlag(c, &release)
 	c.Flags().StringArrayVar(&allow, "allow-group", nil, "only members of this group may use the SP (repeatable; default: every user)")
+	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "refuse the SP's unsigned AuthnRequests (its metadata must hold a signing certificate)")
 	return c
 }
 
@@ -75,15 +81,15 @@ func spReleaseFlag(c *cobra.Command, release *string) {
 func spSetCmd(a *app) *cobra.Command {
 	var release string
 	var allow, disallow []string
-	var clearGroups bool
+	var clearGroups, requireSigned bool
 	c := &cobra.Command{
-		Use:   "set ENTITY_ID [--release ATTRS] [--allow-group G]... [--remove-allow-group G]... [--clear-allow-groups]",
-		Short: "Change what a service provider receives and who may use it",
+		Use:   "set ENTITY_ID [--release ATTRS] [--allow-group G]... [--remove-allow-group G]... [--clear-allow-groups] [--require-signed-requests[=false]]",
+		Short: "Change what a service provider receives, who may use it, and whether its requests must be signed",
 		Args:  nargs("ENTITY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
-			if !fl.Changed("release") && !fl.Changed("allow-group") && !fl.Changed("remove-allow-group") && !fl.Changed("clear-allow-groups") {
-				return store.Errorf(store.Invalid, "nothing to change: give --release, --allow-group, --remove-allow-group or --clear-allow-groups")
+			if !fl.Changed("release") && !fl.Changed("allow-group") && !fl.Changed("remove-allow-group") && !fl.Changed("clear-allow-groups") && !fl.Changed("require-signed-requests") {
+				return store.Errorf(store.Invalid, "nothing to change: give --release, --allow-group, --remove-allow-group, --clear-allow-groups or --require-signed-requests[=false]")
 			}
 			rel, err := store.ParseRelease(release)
 			if err != nil {
@@ -93,6 +99,16 @@ func spSetCmd(a *app) *cobra.Command {
 				sp, err := st.UpdateServiceProvider(cmd.Context(), args[0], func(sp *store.ServiceProvider) error {
 					if fl.Changed("release") {
 						sp.Release = rel
+					}
+					if fl.Changed("require-signed-requests") {
+						ed, err := idp.ParseSPMetadata(sp.Metadata)
+						if err != nil {
+							return err
+						}
+						if err := canVerifyRequests(ed, requireSigned); err != nil {
+							return err
+						}
+						sp.RequireSignedRequests = requireSigned
 					}
 					if clearGroups { // the one way to open a restricted SP to every user
 						sp.AllowedGroups, sp.Restricted = nil, false
@@ -110,7 +126,7 @@ func spSetCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "updated service provider %s: releases %s; open to %s\n", sp.EntityID, releaseText(sp), accessText(sp))
+				fmt.Fprintf(a.stdout, "updated service provider %s: releases %s; open to %s; %s\n", sp.EntityID, releaseText(sp), accessText(sp), signingText(sp))
 				return a.audit(cmd.Context(), st, "sp.set", "", spPolicyDetails(sp))
 			})
 		},
@@ -118,13 +134,28 @@ func spSetCmd(a *app) *cobra.Command {
 	spReleaseFlag(c, &release)
 	c.Flags().StringArrayVar(&allow, "allow-group", nil, "let members of this group use the SP, which then admits only the allowed groups' members (repeatable)")
 	c.Flags().StringArrayVar(&disallow, "remove-allow-group", nil, "take this group off the allowed list; removing the last one leaves the SP open to no one (repeatable)")
+	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "=true refuses the SP's unsigned AuthnRequests; =false accepts them again (unless its metadata promises signatures)")
 	c.Flags().BoolVar(&clearGroups, "clear-allow-groups", false, "remove every allowed group: every user may use the SP again (applied before --allow-group)")
 	return c
 }
 
 func spPolicyDetails(sp *store.ServiceProvider) map[string]string {
 	return map[string]string{"entity_id": sp.EntityID, "release": strings.Join(sp.Release, ","),
-		"allowed_groups": strings.Join(sp.AllowedGroups, ","), "restricted": strconv.FormatBool(sp.Restricted)}
+		"allowed_groups": strings.Join(sp.AllowedGroups, ","), "restricted": strconv.FormatBool(sp.Restricted),
+		"require_signed_requests": strconv.FormatBool(sp.RequireSignedRequests)}
+}
+
+// signingText says whether the SP's requests must be signed, and why.
+func signingText(sp *store.ServiceProvider) string {
+	if sp.RequireSignedRequests {
+		return "its requests must be signed"
+	}
+	if ed, err := idp.ParseSPMetadata(sp.Metadata); err == nil {
+		if promised, _ := idp.SPRequestSigning(ed); promised {
+			return `its requests must be signed (its metadata says AuthnRequestsSigned="true")`
+		}
+	}
+	return "unsigned requests accepted"
 }
 
 func releaseText(sp *store.ServiceProvider) string {
@@ -143,6 +174,20 @@ func accessText(sp *store.ServiceProvider) string {
 		return "no one" // every allowed group was removed or deleted
 	}
 	return "members of " + strings.Join(sp.AllowedGroups, ",")
+}
+
+// canVerifyRequests refuses an SP that must sign its requests (its metadata promises it, or
+// requireSigned) but whose metadata has no signing certificate: every request of it would be refused.
+func canVerifyRequests(ed *saml.EntityDescriptor, requireSigned bool) error {
+	promised, verifiable := idp.SPRequestSigning(ed)
+	switch {
+	case verifiable:
+	case requireSigned:
+		return store.Errorf(store.Invalid, "the metadata of %q has no signing certificate to check its requests with; add one to the metadata before --require-signed-requests", ed.EntityID)
+	case promised:
+		return store.Errorf(store.Invalid, `the metadata of %q says AuthnRequestsSigned="true" but has no signing certificate to check its requests with`, ed.EntityID)
+	}
+	return nil
 }
 
 // readMetadata reads at most idp.MaxSPMetadataBytes from a file or, for "-", standard input.
@@ -179,18 +224,19 @@ func spListCmd(a *app) *cobra.Command {
 					return err
 				}
 				type spJSON struct {
-					EntityID      string    `json:"entity_id"`
-					ACSURLs       []string  `json:"acs_urls"`
-					Release       []string  `json:"release"`
-					Restricted    bool      `json:"restricted"`     // only allowed_groups' members may use it
-					AllowedGroups []string  `json:"allowed_groups"` // empty and restricted: no one may
-					AddedAt       time.Time `json:"added_at"`
-					Problem       string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
+					EntityID              string    `json:"entity_id"`
+					ACSURLs               []string  `json:"acs_urls"`
+					Release               []string  `json:"release"`
+					Restricted            bool      `json:"restricted"`     // only allowed_groups' members may use it
+					AllowedGroups         []string  `json:"allowed_groups"` // empty and restricted: no one may
+					AddedAt               time.Time `json:"added_at"`
+					Problem               string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
+					RequireSignedRequests bool      `json:"require_signed_requests"`
 				}
 				out := make([]spJSON, 0, len(sps))
 				for _, sp := range sps {
 					j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, Release: sp.Release, Restricted: sp.Restricted,
-						AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC()}
+						AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC(), RequireSignedRequests: sp.RequireSignedRequests}
 					if ed, err := idp.ParseSPMetadata(sp.Metadata); err != nil {
 						j.Problem = store.ErrorMessage(err)
 					} else {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"rolegate/assertions/samltest"
 	"rolegate/store"
 )
 
@@ -40,6 +42,8 @@ type spJSONOut struct {
 	AllowedGroups []string  `json:"allowed_groups"`
 	AddedAt       time.Time `json:"added_at"`
 	Problem       string    `json:"problem"`
+
+	RequireSignedRequests bool `json:"require_signed_requests"`
 }
 
 func (c *cli) sps(t *testing.T) []spJSONOut {
@@ -188,6 +192,115 @@ func TestSPAddRefusesMetadataRolegateCannotUseSafely(t *testing.T) {
 		}
 		if list := c.sps(t); len(list) != 0 {
 			t.Fatalf("refused metadata was stored: %+v", list)
+		}
+	})
+}
+
+// signingMetadata is spMetadata with a signing certificate, and with promise, AuthnRequestsSigned="true".
+func signingMetadata(t *testing.T, entityID string, promise bool) string {
+	t.Helper()
+	_, cert := samltest.KeyPair(t, 2048, "sp")
+	attr := ""
+	if promise {
+		attr = ` AuthnRequestsSigned="true"`
+	}
+	md := spMetadata(entityID, [2]string{"HTTP-POST", wikiACS})
+	return strings.Replace(md, `<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">`,
+		`<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"`+attr+`>
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>`+
+			base64.StdEncoding.EncodeToString(cert.Raw)+`</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`, 1)
+}
+
+func TestAnSPCanBeMadeToSignItsRequests(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		flag := func(id string) bool {
+			t.Helper()
+			for _, sp := range c.sps(t) {
+				if sp.EntityID == id {
+					st := c.openStore(t)
+					got, err := st.GetServiceProvider(context.Background(), id)
+					if err != nil || got.RequireSignedRequests != sp.RequireSignedRequests {
+						t.Fatalf("the store says %+v, %v; the list says %v", got, err, sp.RequireSignedRequests)
+					}
+					return sp.RequireSignedRequests
+				}
+			}
+			t.Fatalf("%s is not listed", id)
+			return false
+		}
+		c.ok(t, "", "sp", "add", "--require-signed-requests", "--metadata", writeFile(t, "wiki.xml", signingMetadata(t, wikiID, false)))
+		if !flag(wikiID) {
+			t.Fatal("sp add --require-signed-requests did not keep the flag")
+		}
+		c.ok(t, spMetadata("urn:example:chat", [2]string{"HTTP-POST", "https://chat.example.com/acs"}), "sp", "add", "--metadata", "-")
+		if flag("urn:example:chat") {
+			t.Fatal("an SP added without the flag must sign")
+		}
+
+		if out := c.ok(t, "", "sp", "set", wikiID, "--require-signed-requests=false"); !strings.HasSuffix(out, "; unsigned requests accepted\n") {
+			t.Fatalf("sp set =false printed %q", out)
+		}
+		if flag(wikiID) {
+			t.Fatal("--require-signed-requests=false left the flag on")
+		}
+		if out := c.ok(t, "", "sp", "set", wikiID, "--require-signed-requests"); !strings.HasSuffix(out, "; its requests must be signed\n") {
+			t.Fatalf("sp set printed %q", out)
+		}
+		if !flag(wikiID) {
+			t.Fatal("--require-signed-requests left the flag off")
+		}
+
+		// An SP whose metadata promises signatures keeps having to sign; the admin is told so.
+		const promiser = "urn:example:promiser"
+		c.ok(t, signingMetadata(t, promiser, true), "sp", "add", "--metadata", "-")
+		if out := c.ok(t, "", "sp", "set", promiser, "--require-signed-requests=false"); !strings.Contains(out, `its requests must be signed (its metadata says AuthnRequestsSigned="true")`) {
+			t.Fatalf("sp set =false on an SP that promised signatures printed %q", out)
+		}
+
+		refused := []struct {
+			name  string
+			stdin string
+			args  []string
+			code  int
+			frag  string
+		}{
+			{"demanding signatures of an SP without a signing certificate (sp add)", spMetadata("urn:example:nokey", [2]string{"HTTP-POST", wikiACS}),
+				[]string{"sp", "add", "--require-signed-requests", "--metadata", "-"}, exitInvalid, "has no signing certificate"},
+			{"metadata that promises signatures without a signing certificate", strings.Replace(spMetadata("urn:example:nokey", [2]string{"HTTP-POST", wikiACS}),
+				`protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"`, `protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="true"`, 1),
+				[]string{"sp", "add", "--metadata", "-"}, exitInvalid, `says AuthnRequestsSigned="true" but has no signing certificate`},
+			{"demanding signatures of an SP without a signing certificate (sp set)", "",
+				[]string{"sp", "set", "urn:example:chat", "--require-signed-requests"}, exitInvalid, "has no signing certificate"},
+			{"setting an unknown SP", "", []string{"sp", "set", "https://ghost.example.com", "--require-signed-requests"}, exitNotFound, "ghost.example.com"},
+			{"sp set without a flag", "", []string{"sp", "set", wikiID}, exitInvalid, "nothing to change"},
+			{"a flag value that is not a boolean", "", []string{"sp", "set", wikiID, "--require-signed-requests=maybe"}, exitInvalid, "maybe"},
+		}
+		for _, tc := range refused {
+			r := c.run(tc.stdin, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.frag) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+				t.Errorf("%s: exit %d, stderr %q, stdout %q; want exit %d and one line containing %q", tc.name, r.code, r.stderr, r.stdout, tc.code, tc.frag)
+			}
+		}
+		if !flag(wikiID) || flag("urn:example:chat") || len(c.sps(t)) != 3 {
+			t.Fatalf("a refused command changed something: %+v", c.sps(t))
+		}
+
+		st := c.openStore(t)
+		events, err := st.ListAudit(context.Background(), store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range events {
+			if e.Type == "sp.set" || e.Type == "sp.add" {
+				got = append(got, e.Type+" "+e.Details["entity_id"]+" "+e.Details["require_signed_requests"])
+			}
+		}
+		want := []string{"sp.add " + wikiID + " true", "sp.add urn:example:chat false", "sp.set " + wikiID + " false", "sp.set " + wikiID + " true",
+			"sp.add " + promiser + " false", "sp.set " + promiser + " false"}
+		if !sameSet(got, want) {
+			t.Fatalf("audit events %q; want %q", got, want)
 		}
 	})
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"rolegate/store"
 )
@@ -83,8 +85,8 @@ func (s *Store) CreateServiceProvider(ctx context.Context, sp *store.ServiceProv
 	}
 	now := s.now()
 	err := s.db.InTx(ctx, func(q Querier) error {
-		if _, err := q.Exec(ctx, `INSERT INTO service_providers (entity_id, metadata, created_at) VALUES ($1, $2, $3)`,
-			sp.EntityID, string(sp.Metadata), toDB(now)); err != nil {
+		if _, err := q.Exec(ctx, `INSERT INTO service_providers (entity_id, metadata, created_at, require_signed_requests) VALUES ($1, $2, $3, $4)`,
+			sp.EntityID, string(sp.Metadata), toDB(now), sp.RequireSignedRequests); err != nil {
 			return wrap(err, fmt.Sprintf("service provider %q", sp.EntityID))
 		}
 		return putSPPolicy(ctx, q, sp)
@@ -96,13 +98,13 @@ func (s *Store) CreateServiceProvider(ctx context.Context, sp *store.ServiceProv
 	return nil
 }
 
-const spCols = `entity_id, metadata, release_attrs, restricted, created_at`
+const spCols = `entity_id, metadata, release_attrs, restricted, created_at, require_signed_requests`
 
 func scanSP(r Row) (*store.ServiceProvider, error) {
 	var sp store.ServiceProvider
 	var md, release string
 	var created int64
-	if err := r.Scan(&sp.EntityID, &md, &release, &sp.Restricted, &created); err != nil {
+	if err := r.Scan(&sp.EntityID, &md, &release, &sp.Restricted, &created, &sp.RequireSignedRequests); err != nil {
 		return nil, err
 	}
 	sp.Metadata, sp.Release, sp.CreatedAt = []byte(md), splitRelease(release), fromDB(created)
@@ -150,9 +152,14 @@ func (s *Store) SavePendingRequest(ctx context.Context, r *store.PendingRequest)
 	if len(r.HandleHash) < 16 || r.SPEntityID == "" || r.RequestID == "" || r.ACSURL == "" || !r.ExpiresAt.After(r.CreatedAt) {
 		return store.Errorf(store.Invalid, "incomplete pending request")
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO saml_requests (handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.HandleHash, r.SPEntityID, r.RequestID, r.ACSURL, r.RelayState,
-		toDB(r.CreatedAt), toDB(r.ExpiresAt))
+	for _, c := range r.AuthnContexts {
+		if c == "" || strings.ContainsFunc(c, unicode.IsSpace) {
+			return store.Errorf(store.Invalid, "authentication context class %q is empty or holds white space", c)
+		}
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO saml_requests (handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at,
+		force_authn, authn_contexts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.HandleHash, r.SPEntityID, r.RequestID, r.ACSURL, r.RelayState,
+		toDB(r.CreatedAt), toDB(r.ExpiresAt), r.ForceAuthn, strings.Join(r.AuthnContexts, " "))
 	if errors.Is(err, ErrUnique) {
 		return store.Errorf(store.Conflict, "request %q from %q was seen before: a request is accepted once", r.RequestID, r.SPEntityID)
 	}
@@ -162,13 +169,14 @@ func (s *Store) SavePendingRequest(ctx context.Context, r *store.PendingRequest)
 func (s *Store) GetPendingRequest(ctx context.Context, handleHash []byte, now time.Time) (*store.PendingRequest, error) {
 	var r store.PendingRequest
 	var created, expires int64
-	err := s.db.QueryRow(ctx, `SELECT handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at
+	var contexts string
+	err := s.db.QueryRow(ctx, `SELECT handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at, force_authn, authn_contexts
 		FROM saml_requests WHERE handle_hash = $1 AND consumed_at = 0 AND expires_at > $2`, handleHash, toDB(now)).
-		Scan(&r.HandleHash, &r.SPEntityID, &r.RequestID, &r.ACSURL, &r.RelayState, &created, &expires)
+		Scan(&r.HandleHash, &r.SPEntityID, &r.RequestID, &r.ACSURL, &r.RelayState, &created, &expires, &r.ForceAuthn, &contexts)
 	if err != nil {
 		return nil, wrap(err, "sign-in request")
 	}
-	r.CreatedAt, r.ExpiresAt = fromDB(created), fromDB(expires)
+	r.CreatedAt, r.ExpiresAt, r.AuthnContexts = fromDB(created), fromDB(expires), strings.Fields(contexts)
 	return &r, nil
 }
 

@@ -67,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"concurrent removals of the last two required factors let one go", testConcurrentRemovals},
 		{"enrolment windows apply globally or through an account's grants, until they end", testEnrolWindows},
 		{"audit events are filtered by type", testAuditTypes},
+		{"an SP's demand for signed requests is kept and changed only for a registered SP", testSPRequireSignedRequests},
+		{"a pending request keeps ForceAuthn and its authentication context classes", testPendingRequestAuthnOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
