@@ -101,6 +101,7 @@ type PendingRequest struct {
 	RelayState string
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	ClientAddr string // the client group (see idp) that sent it, for the cap per address
 }
 
 // Grant lets a group or a user assume a role in an account.
@@ -215,6 +216,34 @@ type Throttle struct {
 	Key     string
 	Count   int
 	ResetAt time.Time
+	NextAt  time.Time // with a Backoff: no attempt before this
+}
+
+// Backoff lets Free attempts through, then makes each one after wait twice as long as the one
+// before, from Base up to Max. A counter is forgotten Window after its last attempt, so Window
+// should be longer than Max: otherwise the delays would never grow.
+type Backoff struct {
+	Free      int
+	Base, Max time.Duration
+	Window    time.Duration
+}
+
+// Delay is how long the attempt after n counted ones must wait.
+func (b Backoff) Delay(n int) time.Duration {
+	if n < b.Free {
+		return 0
+	}
+	d := b.Base
+	for i := b.Free; i < n && d > 0 && d < b.Max; i++ {
+		d *= 2
+	}
+	return min(d, b.Max)
+}
+
+// Take is one counter that an attempt must pass, and how it backs off.
+type Take struct {
+	Key     string
+	Backoff Backoff
 }
 
 // Store is everything Rolegate keeps. Every backend passes store/storetest unchanged.
@@ -335,4 +364,23 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+
+	// ---- throttling
+	// TakeThrottles counts one attempt on every counter, atomically, when none of them makes it
+	// wait now; otherwise it writes nothing and returns ok false. It returns the counters, in the
+	// order given, as they stand after the call.
+	TakeThrottles(ctx context.Context, now time.Time, takes ...Take) (ts []Throttle, ok bool, err error)
+	// ListThrottles returns the live counters whose key starts with prefix ("" for all).
+	ListThrottles(ctx context.Context, prefix string, now time.Time) ([]Throttle, error)
+	// DeleteThrottles deletes the counters of keys and returns how many there were.
+	DeleteThrottles(ctx context.Context, keys ...string) (int64, error)
+	// ServerSecret returns the deployment's secret called name; the first call anywhere stores
+	// fresh, so that every replica reads the same one.
+	ServerSecret(ctx context.Context, name string, fresh []byte, now time.Time) ([]byte, error)
+	// SavePendingRequestCapped is SavePendingRequest, except that it writes nothing and returns
+	// false when r.ClientAddr has max live, unused requests already.
+	SavePendingRequestCapped(ctx context.Context, r *PendingRequest, max int) (bool, error)
+	// CreateSessionCapped creates s and ends the user's oldest sessions beyond max, atomically. It
+	// returns how many it ended.
+	CreateSessionCapped(ctx context.Context, s *Session, max int) (int, error)
 }

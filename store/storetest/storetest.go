@@ -56,6 +56,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"replacing a session moves it to a new token, once", testReplaceSession},
 		{"a session challenge is taken once, before it expires, and goes with its session", testSessionChallenge},
 		{"concurrent takes of one challenge let exactly one win", testConcurrentChallengeTake},
+		{"a backoff lets its free attempts through, then doubles its delay up to the cap", testBackoffDelays},
+		{"a throttle take counts on every counter or on none", testTakeThrottles},
+		{"concurrent takes of shared counters let exactly the free attempts through", testConcurrentTakes},
+		{"a server secret is stored once and read by everyone after", testServerSecret},
+		{"pending requests are capped per client address", testPendingRequestCap},
+		{"sessions are capped per user, ending the oldest", testSessionCap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
