@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,8 +63,8 @@ const (
 )
 
 func (s *Server) ssoRoutes(r *gin.Engine) {
-	r.GET(ssoPath, s.ssoRequest)
-	r.POST(ssoPath, s.ssoRequest)
+	r.GET(ssoPath, s.limitAnonymous, s.ssoRequest)
+	r.POST(ssoPath, s.limitAnonymous, s.ssoRequest)
 	r.GET(ssoContinuePath, s.ssoContinue)
 }
 
@@ -374,7 +375,7 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		return
 	}
 	now := s.now()
-	err = s.store.SavePendingRequest(ctx, &store.PendingRequest{
+	saved, err := s.store.SavePendingRequestCapped(ctx, &store.PendingRequest{
 		HandleHash: hashToken(handle),
 		SPEntityID: req.ServiceProviderMetadata.EntityID,
 		RequestID:  req.Request.ID,
@@ -382,12 +383,20 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		RelayState: req.RelayState,
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(ssoPendingFor),
-	})
+		ClientAddr: clientGroup(c),
+	}, s.cfg.PendingPerAddress)
 	if store.IsCode(err, store.Conflict) {
 		refuse(msgSSOReplay)
 		return
 	} else if err != nil {
 		s.failPage(c, err)
+		return
+	} else if !saved {
+		// One address cannot fill the table with requests that nobody finishes.
+		c.Header("Retry-After", strconv.Itoa(int(ssoPendingFor/time.Second)))
+		s.page(c, http.StatusTooManyRequests, "error", gin.H{"Title": "Too many sign-ins waiting",
+			"Message": "Too many sign-ins from your address are waiting to be finished. Finish one, or try again later.",
+			"RequestID": c.GetString(ctxRequestID)})
 		return
 	}
 	s.setSSOCookie(c, handle, int(ssoPendingFor/time.Second))
