@@ -395,7 +395,7 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		// One address cannot fill the table with requests that nobody finishes.
 		c.Header("Retry-After", strconv.Itoa(int(ssoPendingFor/time.Second)))
 		s.page(c, http.StatusTooManyRequests, "error", gin.H{"Title": "Too many sign-ins waiting",
-			"Message": "Too many sign-ins from your address are waiting to be finished. Finish one, or try again later.",
+			"Message":   "Too many sign-ins from your address are waiting to be finished. Finish one, or try again later.",
 			"RequestID": c.GetString(ctxRequestID)})
 		return
 	}

@@ -47,7 +47,9 @@ const (
 
 func userKey(kind, name string) string { return kind + ":user:" + store.Key(name) }
 
-func clientKey(kind, name, client string) string { return kind + ":client:" + store.Key(name) + "|" + client }
+func clientKey(kind, name, client string) string {
+	return kind + ":client:" + store.Key(name) + "|" + client
+}
 
 // clientGroup is the address the counters and the rate limit see for a client: its IP address, or
 // for IPv6 its /64, which one subscriber usually holds whole.
