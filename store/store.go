@@ -357,9 +357,6 @@ type Store interface {
 	HitThrottle(ctx context.Context, key string, window time.Duration, now time.Time) (Throttle, error)
 	// GetThrottle returns the live counter for key; a missing or ended one has Count 0.
 	GetThrottle(ctx context.Context, key string, now time.Time) (Throttle, error)
-	// ReleaseThrottle takes back one count (never below 0), for an attempt that turned out fine.
-	ReleaseThrottle(ctx context.Context, key string) error
-	ClearThrottle(ctx context.Context, key string) error
 	DeleteExpiredThrottles(ctx context.Context, now time.Time) (int64, error)
 
 	Ping(ctx context.Context) error
