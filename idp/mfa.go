@@ -47,9 +47,9 @@ func hasMFA(sess *store.Session) bool {
 
 func (s *Server) mfaRoutes(r *gin.Engine) {
 	r.GET(mfaPath, s.mfaForm)
-	r.POST(mfaPath, s.limitAnonymous, s.mfaVerify)
-	r.POST(mfaPath+"/webauthn/begin", s.limitAnonymous, s.webAuthnLoginBegin)
-	r.POST(mfaPath+"/webauthn", s.limitAnonymous, s.webAuthnLoginFinish)
+	r.POST(mfaPath, s.limitAnonymous(s.tooManyPage), s.mfaVerify)
+	r.POST(mfaPath+"/webauthn/begin", s.limitAnonymous(s.tooManyJSON), s.webAuthnLoginBegin)
+	r.POST(mfaPath+"/webauthn", s.limitAnonymous(s.tooManyPage), s.webAuthnLoginFinish)
 	r.GET(mfaSettingsPath, s.mfaSettings)
 	r.POST(mfaSettingsPath+"/totp", s.totpStart)
 	r.POST(mfaSettingsPath+"/totp/confirm", s.totpConfirm)

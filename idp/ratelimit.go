@@ -86,24 +86,37 @@ func (l *rateLimiter) sweep(now time.Time) {
 }
 
 // limitAnonymous is the middleware in front of every route that anyone may call and that makes
-// Rolegate hash, write or keep state: over its client's rate, a request gets 429 with Retry-After.
-func (s *Server) limitAnonymous(c *gin.Context) {
-	group := clientGroup(c)
-	wait, audit := s.limiter.take(group, s.now())
-	if wait == 0 {
-		c.Next()
-		return
+// Rolegate hash, write or keep state: over its client's rate, a request gets 429 with Retry-After,
+// in the form answer gives (a page, JSON, a SOAP fault), and goes no further.
+func (s *Server) limitAnonymous(answer func(c *gin.Context, msg string)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		group := clientGroup(c)
+		wait, audit := s.limiter.take(group, s.now())
+		if wait == 0 {
+			c.Next()
+			return
+		}
+		if audit {
+			s.auditWith(c, "ratelimit", "", resultThrottled, map[string]string{"address": group, "path": c.Request.URL.Path})
+		}
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		answer(c, "Too many requests from your address. Try again in "+plural(secs, "second")+".")
+		c.Abort()
 	}
-	if audit {
-		s.auditWith(c, "ratelimit", "", resultThrottled, map[string]string{"address": group, "path": c.Request.URL.Path})
-	}
-	secs := int((wait + time.Second - 1) / time.Second)
-	c.Header("Retry-After", strconv.Itoa(secs))
+}
+
+// tooManyPage answers a browser's form over the rate.
+func (s *Server) tooManyPage(c *gin.Context, msg string) {
 	// Rendered as signed out: a throttled request does not even read the store.
 	c.Set(ctxWeb, (*webSession)(nil))
-	s.page(c, http.StatusTooManyRequests, "error", gin.H{"Title": "Too many requests",
-		"Message": "Too many requests from your address. Try again in " + plural(secs, "second") + ".", "RequestID": c.GetString(ctxRequestID)})
-	c.Abort()
+	s.page(c, http.StatusTooManyRequests, "error", gin.H{"Title": "Too many requests", "Message": msg,
+		"RequestID": c.GetString(ctxRequestID)})
+}
+
+// tooManyJSON answers a script's fetch over the rate, in fail's JSON shape.
+func (s *Server) tooManyJSON(c *gin.Context, msg string) {
+	c.JSON(http.StatusTooManyRequests, gin.H{"error": msg, "code": "too_many_requests", "request_id": c.GetString(ctxRequestID)})
 }
 
 // plural is "1 thing" or "n things".

@@ -63,8 +63,8 @@ const (
 )
 
 func (s *Server) ssoRoutes(r *gin.Engine) {
-	r.GET(ssoPath, s.limitAnonymous, s.ssoRequest)
-	r.POST(ssoPath, s.limitAnonymous, s.ssoRequest)
+	r.GET(ssoPath, s.limitAnonymous(s.tooManyPage), s.ssoRequest)
+	r.POST(ssoPath, s.limitAnonymous(s.tooManyPage), s.ssoRequest)
 	r.GET(ssoContinuePath, s.ssoContinue)
 }
 

@@ -259,6 +259,12 @@ func TestTheTokenBucketAnswers429AndAuditsOncePerWindow(t *testing.T) {
 	for range 5 {
 		b.login("alice", goodPassword)
 	}
+	// The security key's first step is fetched by a script: it gets JSON.
+	resp, body = b.do(http.MethodPost, "/login/mfa/webauthn/begin", url.Values{})
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+		!strings.Contains(body, `"code":"too_many_requests"`) {
+		t.Fatalf("the JSON route over the rate: %d %s", resp.StatusCode, body)
+	}
 	if got := w.auditOf(t, "ratelimit"); len(got) != 1 {
 		t.Fatalf("rate-limit events %q; want one per client and window", got)
 	}
