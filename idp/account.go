@@ -54,8 +54,13 @@ func (s *Server) changePassword(c *gin.Context) {
 	}
 
 	ctx := c.Request.Context()
-	ts := loginThrottles(c, u.Name)
-	if wait, err := s.reserve(c, ts); err != nil {
+	done, ok := s.admitHash(c, func(status int, msg string) { again(status, "busy", msg) })
+	if !ok {
+		return
+	}
+	defer done()
+	g, wait, err := s.enter(c, kindLogin, u.Name)
+	if err != nil {
 		s.failPage(c, err)
 		return
 	} else if wait > 0 {
@@ -66,10 +71,11 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	} else if !ok {
+		s.failed(c, g)
 		again(http.StatusUnauthorized, resultBadCredentials, "Your current password is wrong.")
 		return
 	}
-	s.release(c, ts)
+	s.passed(c, g)
 
 	hash, err := s.cfg.Hasher.Hash(ctx, pw)
 	if err != nil {
@@ -88,9 +94,6 @@ func (s *Server) changePassword(c *gin.Context) {
 	if err := s.store.DeleteUserSessions(ctx, u.ID); err != nil {
 		s.failPage(c, err)
 		return
-	}
-	if err := s.store.ClearThrottle(ctx, ts[0].key); err != nil {
-		s.log.Error("passwd: clearing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
 	}
 	s.audit(c, "user.passwd", u.Name, resultOK)
 	// The new session keeps when its second factor was used: a password change does not make it recent.

@@ -3,7 +3,6 @@ package idp
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,8 +17,6 @@ import (
 const (
 	// mfaFresh is how recently a session must have used a second factor to change the factors.
 	mfaFresh = 10 * time.Minute
-	// inviteUserLimit bounds wrong invite codes per user within loginWindow.
-	inviteUserLimit = 5
 )
 
 // Ways a factor came to be added, as the audit log's "via" records them.
@@ -107,8 +104,12 @@ func (s *Server) firstFactorPass(c *gin.Context, w *webSession, change bool) (*f
 			s.failPage(c, store.Errorf(store.Invalid, "the enrolment code is too long"))
 			return nil, false
 		}
-		ts := []throttle{{"invite:user:" + strconv.FormatInt(u.ID, 10), inviteUserLimit}, {"login:ip:" + c.ClientIP(), loginIPLimit}}
-		if !s.reserveMFA(c, u, ts, "invite", func(msg string) { s.refuseEnrol(c, w, http.StatusTooManyRequests, next, msg) }) {
+		g, wait, err := s.enter(c, kindInvite, u.Name)
+		if err != nil {
+			s.failPage(c, err)
+			return nil, false
+		} else if wait > 0 {
+			s.refuseEnrol(c, w, http.StatusTooManyRequests, next, tryLater(c, wait))
 			return nil, false
 		}
 		hash, ok := mfa.InviteHash(raw)
@@ -121,11 +122,12 @@ func (s *Server) firstFactorPass(c *gin.Context, w *webSession, change bool) (*f
 			ok = err == nil
 		}
 		if !ok {
+			s.failed(c, g)
 			s.auditWith(c, "mfa.invite", u.Name, resultBadInvite, nil)
 			s.refuseEnrol(c, w, http.StatusForbidden, next, "That enrolment code is wrong, used, replaced by a newer one or expired.")
 			return nil, false
 		}
-		s.release(c, ts)
+		s.passed(c, g)
 		return &firstPass{invite: raw, gate: store.FirstFactor{InviteHash: hash, Now: now}, via: viaInvite}, true
 	}
 	win, err := s.store.EnrolWindowFor(c.Request.Context(), u.ID, now)

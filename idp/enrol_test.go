@@ -241,8 +241,11 @@ func TestWrongInviteCodesAreCountedPerUser(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("after five wrong codes: %d %q", resp.StatusCode, alert(body))
 	}
-	if got := w.auditOf(t, "mfa"); len(got) != 1 || got[0] != "alice throttled" {
-		t.Errorf("mfa audit %q", got)
+	if got := w.auditOf(t, "throttle.lock"); strings.Join(got, ",") != "alice locked" {
+		t.Errorf("lock events %q; want the one that began the wait", got)
+	}
+	if got := w.auditOf(t, "mfa.invite"); len(got) != 5 {
+		t.Errorf("wrong-code audits %q; want 5", got)
 	}
 	w.clock.Advance(16 * time.Minute)
 	if resp, body := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusOK {

@@ -3,7 +3,6 @@ package idp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -16,13 +15,8 @@ import (
 	"rolegate/store"
 )
 
-// Sign-in throttling: failures counted per user name and per client address, in the store so that
-// every replica sees them. While a counter is at its limit, no password is even checked.
+// Bounds of the sign-in form's fields; throttling is in throttle.go.
 const (
-	loginUserLimit = 5
-	loginIPLimit   = 20
-	loginWindow    = 15 * time.Minute
-
 	maxUsernameBytes = 256
 	maxPasswordBytes = password.MaxLen
 )
@@ -73,12 +67,17 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 
-	ts := loginThrottles(c, name)
-	if wait, err := s.reserve(c, ts); err != nil {
+	done, ok := s.admitHash(c, again)
+	if !ok {
+		return
+	}
+	defer done()
+	// A throttled attempt writes nothing: the counter's lock event has been audited once already.
+	g, wait, err := s.enter(c, kindLogin, name)
+	if err != nil {
 		s.failPage(c, err)
 		return
 	} else if wait > 0 {
-		s.audit(c, "login", name, resultThrottled)
 		again(http.StatusTooManyRequests, tryLater(c, wait))
 		return
 	}
@@ -97,10 +96,11 @@ func (s *Server) login(c *gin.Context) {
 	}
 	s.audit(c, "login", name, result)
 	if result != resultOK {
+		s.failed(c, g)
 		again(http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
-	s.release(c, ts)
+	s.passed(c, g)
 	if err := s.startSession(c, u, methodPassword, time.Time{}); err != nil {
 		s.failPage(c, err)
 		return
@@ -115,10 +115,25 @@ func (s *Server) login(c *gin.Context) {
 		return
 	} else if need {
 		next = withNext(mfaPath, next)
-	} else if u.MustChangePassword {
-		next = changePasswordURL(next)
+	} else {
+		s.trustDevice(c, u)
+		if u.MustChangePassword {
+			next = changePasswordURL(next)
+		}
 	}
 	c.Redirect(http.StatusSeeOther, next)
+}
+
+// admitHash takes a place in the password hasher's queue for this request. When the queue is full
+// it answers 503 with Retry-After through page, at once and without hashing, and returns false.
+func (s *Server) admitHash(c *gin.Context, page func(status int, msg string)) (done func(), ok bool) {
+	done, err := s.cfg.Hasher.Admit()
+	if err != nil {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Hasher.RetryAfter().Seconds()))))
+		page(http.StatusServiceUnavailable, "Rolegate is busy checking other sign-ins. Try again in a few seconds.")
+		return nil, false
+	}
+	return done, true
 }
 
 // verify checks name's password at the same cost whether or not the user exists. It returns the
@@ -159,60 +174,4 @@ func (s *Server) rehash(ctx context.Context, u *store.User, pw string) {
 	if err != nil {
 		s.log.Error("login: rehashing the password", "user", u.Name, "err", err)
 	}
-}
-
-// throttle is one counter of failed attempts and the count at which it stops them.
-type throttle struct {
-	key   string
-	limit int
-}
-
-// loginThrottles are the counters of failed sign-ins: the user's first, then the client's.
-func loginThrottles(c *gin.Context, name string) []throttle {
-	return []throttle{{"login:user:" + store.Key(name), loginUserLimit}, {"login:ip:" + c.ClientIP(), loginIPLimit}}
-}
-
-// reserve counts this attempt on every counter before the password is checked, so concurrent
-// attempts cannot all slip under the limit, and returns how long until the busiest counter lets
-// attempts in again (0 when none is over its limit). A successful attempt gives its counts back.
-func (s *Server) reserve(c *gin.Context, ts []throttle) (time.Duration, error) {
-	now := s.now()
-	var wait time.Duration
-	for _, t := range ts {
-		cur, err := s.store.HitThrottle(c.Request.Context(), t.key, loginWindow, now)
-		if err != nil {
-			return 0, fmt.Errorf("idp: counting a sign-in attempt: %w", err)
-		}
-		if cur.Count > t.limit {
-			wait = max(wait, cur.ResetAt.Sub(now), time.Second)
-		}
-	}
-	return wait, nil
-}
-
-// release gives back a successful attempt's counts: the user's counter starts afresh, the address's
-// loses this one attempt (many people may share an address).
-func (s *Server) release(c *gin.Context, ts []throttle) {
-	if len(ts) == 0 {
-		return
-	}
-	ctx := c.Request.Context()
-	if err := s.store.ClearThrottle(ctx, ts[0].key); err != nil {
-		s.log.Error("clearing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
-	}
-	for _, t := range ts[1:] {
-		if err := s.store.ReleaseThrottle(ctx, t.key); err != nil {
-			s.log.Error("releasing throttle", "request_id", c.GetString(ctxRequestID), "err", err)
-		}
-	}
-}
-
-// tryLater sets Retry-After and returns the message of a throttled attempt.
-func tryLater(c *gin.Context, wait time.Duration) string {
-	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	n := int(math.Ceil(wait.Minutes()))
-	if n == 1 {
-		return "Too many failed sign-ins. Try again in 1 minute."
-	}
-	return fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", n)
 }

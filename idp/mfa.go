@@ -24,10 +24,6 @@ const (
 	mfaPath         = "/login/mfa"
 	mfaSettingsPath = "/account/mfa"
 
-	// mfaUserLimit bounds wrong codes per user within loginWindow. It is counted apart from the
-	// password's counter, which a correct password clears: otherwise someone who knows the password
-	// could sign in again and again to guess codes without end.
-	mfaUserLimit = 5
 	maxCodeBytes = 64
 )
 
@@ -51,9 +47,9 @@ func hasMFA(sess *store.Session) bool {
 
 func (s *Server) mfaRoutes(r *gin.Engine) {
 	r.GET(mfaPath, s.mfaForm)
-	r.POST(mfaPath, s.mfaVerify)
-	r.POST(mfaPath+"/webauthn/begin", s.webAuthnLoginBegin)
-	r.POST(mfaPath+"/webauthn", s.webAuthnLoginFinish)
+	r.POST(mfaPath, s.limitAnonymous(s.tooManyPage), s.mfaVerify)
+	r.POST(mfaPath+"/webauthn/begin", s.limitAnonymous(s.tooManyJSON), s.webAuthnLoginBegin)
+	r.POST(mfaPath+"/webauthn", s.limitAnonymous(s.tooManyPage), s.webAuthnLoginFinish)
 	r.GET(mfaSettingsPath, s.mfaSettings)
 	r.POST(mfaSettingsPath+"/totp", s.totpStart)
 	r.POST(mfaSettingsPath+"/totp/confirm", s.totpConfirm)
@@ -143,11 +139,6 @@ func (s *Server) managePost(c *gin.Context) (m *manager, fs []*store.MFAFactor, 
 	return m, fs, localNext(c.Request.PostForm.Get("next")), true
 }
 
-// mfaThrottles are the counters of failed second factors: the user's own, then the client's.
-func mfaThrottles(c *gin.Context, u *store.User) []throttle {
-	return []throttle{{"mfa:user:" + strconv.FormatInt(u.ID, 10), mfaUserLimit}, {"login:ip:" + c.ClientIP(), loginIPLimit}}
-}
-
 // mfaPage is what /login/mfa shows.
 func (s *Server) mfaPage(c *gin.Context, status int, u *store.User, next, msg string) {
 	fs, err := s.confirmedFactors(c, u)
@@ -223,8 +214,8 @@ func (s *Server) mfaVerify(c *gin.Context) {
 		s.mfaPage(c, http.StatusBadRequest, u, next, "Enter the code from your authenticator app, or a recovery code.")
 		return
 	}
-	ts := mfaThrottles(c, u)
-	if !s.reserveMFA(c, u, ts, "code", func(msg string) { s.mfaPage(c, http.StatusTooManyRequests, u, next, msg) }) {
+	g, ok := s.enterMFA(c, u, func(msg string) { s.mfaPage(c, http.StatusTooManyRequests, u, next, msg) })
+	if !ok {
 		return
 	}
 	method, result, err := s.checkCode(c, u, code)
@@ -234,6 +225,7 @@ func (s *Server) mfaVerify(c *gin.Context) {
 	}
 	if result != resultOK {
 		s.auditWith(c, "mfa", u.Name, result, map[string]string{"method": method})
+		s.failed(c, g)
 		msg := "That code is not right. Check that your device's clock is correct, or use a recovery code."
 		if result == resultReplayed {
 			msg = "That code was used already. Wait for your app to show the next one."
@@ -241,34 +233,38 @@ func (s *Server) mfaVerify(c *gin.Context) {
 		s.mfaPage(c, http.StatusUnauthorized, u, next, msg)
 		return
 	}
-	s.passMFA(c, w, ts, method, next)
+	s.passMFA(c, w, g, method, next)
 }
 
-// reserveMFA counts a second-factor attempt before it is checked; when a counter is over its
-// limit it audits, shows the wait with again and returns false.
-func (s *Server) reserveMFA(c *gin.Context, u *store.User, ts []throttle, method string, again func(string)) bool {
-	wait, err := s.reserve(c, ts)
+// enterMFA counts a second-factor attempt before it is checked, on the counters of codes: the
+// user's on this device or address, and the user's everywhere except on their own trusted devices,
+// so a password holder's wrong codes never block the real user's browser. It is counted apart from
+// the password's counters, which a correct password clears: otherwise someone who knows the
+// password could sign in again and again to guess codes without end. While a counter makes the
+// attempt wait it shows the wait with again, writes nothing and returns false.
+func (s *Server) enterMFA(c *gin.Context, u *store.User, again func(string)) (*gate, bool) {
+	g, wait, err := s.enter(c, kindMFA, u.Name)
 	if err != nil {
 		s.failPage(c, err)
-		return false
+		return nil, false
 	}
 	if wait > 0 {
-		s.auditWith(c, "mfa", u.Name, resultThrottled, map[string]string{"method": method})
 		again(tryLater(c, wait))
-		return false
+		return nil, false
 	}
-	return true
+	return g, true
 }
 
-// passMFA finishes a second factor: the attempt's counts given back, the session upgraded under a
-// new token, the success audited, and the browser sent on.
-func (s *Server) passMFA(c *gin.Context, w *webSession, ts []throttle, method, next string) {
-	s.release(c, ts)
+// passMFA finishes a second factor: the attempt's counters cleared, the session upgraded under a
+// new token, the success audited, the browser trusted as the user's device, and sent on.
+func (s *Server) passMFA(c *gin.Context, w *webSession, g *gate, method, next string) {
+	s.passed(c, g)
 	if err := s.elevate(c, w, method); err != nil {
 		s.failPage(c, err)
 		return
 	}
 	s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method})
+	s.trustDevice(c, w.user)
 	c.Redirect(http.StatusSeeOther, next)
 }
 
@@ -531,8 +527,8 @@ func (s *Server) totpConfirm(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	ts := mfaThrottles(c, u)
-	if !s.reserveMFA(c, u, ts, methodTOTP, func(msg string) { s.totpPage(c, http.StatusTooManyRequests, m, secret, next, msg) }) {
+	g, ok := s.enterMFA(c, u, func(msg string) { s.totpPage(c, http.StatusTooManyRequests, m, secret, next, msg) })
+	if !ok {
 		return
 	}
 	var first *store.FirstFactor
@@ -545,18 +541,19 @@ func (s *Server) totpConfirm(c *gin.Context) {
 	}
 	if result != resultOK {
 		s.auditWith(c, "mfa.enroll", u.Name, result, map[string]string{"kind": string(store.FactorTOTP)})
+		s.failed(c, g)
 		s.totpPage(c, http.StatusUnauthorized, m, secret, next, "That code is not right. Enter the 6-digit code your app shows now.")
 		return
 	}
 	s.auditWith(c, "mfa.enroll", u.Name, resultOK, enrolDetails(m, store.FactorTOTP, f.Name))
-	s.enrolled(c, m, ts, methodTOTP, next)
+	s.enrolled(c, m, g, methodTOTP, next)
 }
 
 // enrolled finishes adding a factor: a first factor makes the session count as having used it (it
 // just proved the user holds it, on top of the invite or window) and comes with recovery codes,
 // shown this once.
-func (s *Server) enrolled(c *gin.Context, m *manager, ts []throttle, method, next string) {
-	s.release(c, ts)
+func (s *Server) enrolled(c *gin.Context, m *manager, g *gate, method, next string) {
+	s.passed(c, g)
 	forgetFactors(c)
 	if m.pass != nil {
 		if err := s.elevate(c, m.webSession, method); err != nil {
@@ -564,6 +561,7 @@ func (s *Server) enrolled(c *gin.Context, m *manager, ts []throttle, method, nex
 			return
 		}
 		s.auditWith(c, "mfa", m.user.Name, resultOK, map[string]string{"method": method, "via": "enrollment"})
+		s.trustDevice(c, m.user)
 	}
 	left, err := s.store.CountRecoveryCodes(c.Request.Context(), m.user.ID)
 	if err != nil {

@@ -52,6 +52,14 @@ type Config struct {
 	RequireMFA bool
 	// Demo sends the sign-in of these account IDs to this server's /debug/aws-signin checker.
 	DemoAccounts []string
+	// RateBurst and RateEvery shape the token bucket of each client address in front of the
+	// anonymous routes (defaults DefaultRateBurst and DefaultRateEvery).
+	RateBurst int
+	RateEvery time.Duration
+	// SessionsPerUser caps a user's live sessions; a new one ends the oldest (default 20).
+	SessionsPerUser int
+	// PendingPerAddress caps the SAML requests one client address may have waiting (default 20).
+	PendingPerAddress int
 }
 
 // Server serves Rolegate's HTTP endpoints.
@@ -64,6 +72,9 @@ type Server struct {
 	// wa is the WebAuthn relying party, nil when the base URL cannot be one (waErr says why).
 	wa    *webauthn.WebAuthn
 	waErr error
+	// limiter holds the anonymous routes' token buckets; devKeys the device-cookie key.
+	limiter *rateLimiter
+	devKeys deviceKeys
 }
 
 // New returns a server; call Handler for its routes.
@@ -83,7 +94,19 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 	if cfg.SessionAbsolute == 0 {
 		cfg.SessionAbsolute = 12 * time.Hour
 	}
-	srv := &Server{cfg: cfg, store: st, keys: keys, log: log, now: cfg.Now}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
+	if cfg.RateEvery == 0 {
+		cfg.RateEvery = DefaultRateEvery
+	}
+	if cfg.SessionsPerUser == 0 {
+		cfg.SessionsPerUser = 20
+	}
+	if cfg.PendingPerAddress == 0 {
+		cfg.PendingPerAddress = 20
+	}
+	srv := &Server{cfg: cfg, store: st, keys: keys, log: log, now: cfg.Now, limiter: newRateLimiter(cfg.RateBurst, cfg.RateEvery)}
 	srv.wa, srv.waErr = newWebAuthn(cfg.BaseURL)
 	if srv.waErr != nil {
 		srv.wa = nil

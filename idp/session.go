@@ -254,7 +254,8 @@ func (s *Server) startSession(c *gin.Context, u *store.User, methods string, aut
 		ClientAddr:      c.ClientIP(),
 		UserAgent:       bounded(c.Request.UserAgent(), maxUserAgent),
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	// A user has at most SessionsPerUser sessions: a sign-in loop cannot fill the table.
+	if _, err := s.store.CreateSessionCapped(ctx, sess, s.cfg.SessionsPerUser); err != nil {
 		return fmt.Errorf("idp: creating session: %w", err)
 	}
 	s.setCookie(c, sessionCookie, tok, 0)

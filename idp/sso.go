@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,8 +60,8 @@ const (
 )
 
 func (s *Server) ssoRoutes(r *gin.Engine) {
-	r.GET(ssoPath, s.ssoRequest)
-	r.POST(ssoPath, s.ssoRequest)
+	r.GET(ssoPath, s.limitAnonymous(s.tooManyPage), s.ssoRequest)
+	r.POST(ssoPath, s.limitAnonymous(s.tooManyPage), s.ssoRequest)
 	r.GET(ssoContinuePath, s.ssoContinue)
 }
 
@@ -427,13 +428,21 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		ExpiresAt:     now.Add(ssoPendingFor),
 		ForceAuthn:    isTrue(req.Request.ForceAuthn),
 		AuthnContexts: contexts,
+		ClientAddr:    clientGroup(c),
 	}
-	err = s.store.SavePendingRequest(ctx, p)
+	saved, err := s.store.SavePendingRequestCapped(ctx, p, s.cfg.PendingPerAddress)
 	if store.IsCode(err, store.Conflict) {
 		refuse(msgSSOReplay)
 		return
 	} else if err != nil {
 		s.failPage(c, err)
+		return
+	} else if !saved {
+		// One address cannot fill the table with requests that nobody finishes.
+		c.Header("Retry-After", strconv.Itoa(int(ssoPendingFor/time.Second)))
+		s.page(c, http.StatusTooManyRequests, "error", gin.H{"Title": "Too many sign-ins waiting",
+			"Message":   "Too many sign-ins from your address are waiting to be finished. Finish one, or try again later.",
+			"RequestID": c.GetString(ctxRequestID)})
 		return
 	}
 

@@ -105,7 +105,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	r.GET("/assets/*filepath", s.asset)
 	r.HEAD("/assets/*filepath", s.asset)
 	r.GET("/login", s.loginForm)
-	r.POST("/login", s.login)
+	r.POST("/login", s.limitAnonymous(s.tooManyPage), s.login)
 	r.POST("/logout", s.logout)
 	r.GET("/", s.portal)
 	r.GET("/account/password", s.passwordForm)

@@ -116,6 +116,7 @@ type PendingRequest struct {
 	// AuthnContexts are the classes Rolegate may assert for the request's RequestedAuthnContext,
 	// weakest first; none when it asked for none.
 	AuthnContexts []string
+	ClientAddr string // the client group (see idp) that sent it, for the cap per address
 }
 
 // Grant lets a group or a user assume a role in an account.
@@ -231,6 +232,34 @@ type Throttle struct {
 	Key     string
 	Count   int
 	ResetAt time.Time
+	NextAt  time.Time // with a Backoff: no attempt before this
+}
+
+// Backoff lets Free attempts through, then makes each one after wait twice as long as the one
+// before, from Base up to Max. A counter is forgotten Window after its last attempt, so Window
+// should be longer than Max: otherwise the delays would never grow.
+type Backoff struct {
+	Free      int
+	Base, Max time.Duration
+	Window    time.Duration
+}
+
+// Delay is how long the attempt after n counted ones must wait.
+func (b Backoff) Delay(n int) time.Duration {
+	if n < b.Free {
+		return 0
+	}
+	d := b.Base
+	for i := b.Free; i < n && d > 0 && d < b.Max; i++ {
+		d *= 2
+	}
+	return min(d, b.Max)
+}
+
+// Take is one counter that an attempt must pass, and how it backs off.
+type Take struct {
+	Key     string
+	Backoff Backoff
 }
 
 // Store is everything Rolegate keeps. Every backend passes store/storetest unchanged.
@@ -344,9 +373,6 @@ type Store interface {
 	HitThrottle(ctx context.Context, key string, window time.Duration, now time.Time) (Throttle, error)
 	// GetThrottle returns the live counter for key; a missing or ended one has Count 0.
 	GetThrottle(ctx context.Context, key string, now time.Time) (Throttle, error)
-	// ReleaseThrottle takes back one count (never below 0), for an attempt that turned out fine.
-	ReleaseThrottle(ctx context.Context, key string) error
-	ClearThrottle(ctx context.Context, key string) error
 	DeleteExpiredThrottles(ctx context.Context, now time.Time) (int64, error)
 
 	Ping(ctx context.Context) error
@@ -389,6 +415,25 @@ type Store interface {
 	// account's where the user holds a grant, directly or through a group) that ends last; NotFound
 	// when none does.
 	EnrolWindowFor(ctx context.Context, userID int64, now time.Time) (*EnrolWindow, error)
+
+	// ---- throttling
+	// TakeThrottles counts one attempt on every counter, atomically, when none of them makes it
+	// wait now; otherwise it writes nothing and returns ok false. It returns the counters, in the
+	// order given, as they stand after the call.
+	TakeThrottles(ctx context.Context, now time.Time, takes ...Take) (ts []Throttle, ok bool, err error)
+	// ListThrottles returns the live counters whose key starts with prefix ("" for all).
+	ListThrottles(ctx context.Context, prefix string, now time.Time) ([]Throttle, error)
+	// DeleteThrottles deletes the counters of keys and returns how many there were.
+	DeleteThrottles(ctx context.Context, keys ...string) (int64, error)
+	// ServerSecret returns the deployment's secret called name; the first call anywhere stores
+	// fresh, so that every replica reads the same one.
+	ServerSecret(ctx context.Context, name string, fresh []byte, now time.Time) ([]byte, error)
+	// SavePendingRequestCapped is SavePendingRequest, except that it writes nothing and returns
+	// false when r.ClientAddr has max live, unused requests already.
+	SavePendingRequestCapped(ctx context.Context, r *PendingRequest, max int) (bool, error)
+	// CreateSessionCapped creates s and ends the user's oldest sessions beyond max, atomically. It
+	// returns how many it ended.
+	CreateSessionCapped(ctx context.Context, s *Session, max int) (int, error)
 }
 
 // EnrolInvite lets one user add a first second factor after signing in with their password: an

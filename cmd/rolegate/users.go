@@ -14,7 +14,7 @@ import (
 func userCmd(a *app) *cobra.Command {
 	return group("user", "Manage users",
 		userAddCmd(a), userPasswdCmd(a), userEnableCmd(a, "disable", true), userEnableCmd(a, "enable", false),
-		userListCmd(a), userSetAttrCmd(a), userRemoveCmd(a), userMFACmd(a))
+		userListCmd(a), userSetAttrCmd(a), userRemoveCmd(a), userMFACmd(a), userUnlockCmd(a))
 }
 
 func userAddCmd(a *app) *cobra.Command {

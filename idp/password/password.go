@@ -3,7 +3,8 @@
 //	$argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>
 //
 // with salt and key in unpadded standard base64. A Hasher bounds how many hashes run at once,
-// so that a storm of logins cannot exhaust memory.
+// so that a storm of logins cannot exhaust memory, and how many may queue behind them (Admit), so
+// that a storm cannot make everyone's sign-in wait for seconds either.
 package password
 
 import (
@@ -15,6 +16,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -51,11 +55,26 @@ const (
 // ErrMalformed is wrapped by the error Verify returns for a stored hash it refuses to use.
 var ErrMalformed = errors.New("password: malformed or unsupported password hash")
 
+// ErrBusy is Admit's answer when the queue is full or its wait would be too long.
+var ErrBusy = errors.New("password: too many passwords waiting to be checked")
+
+// Default queue bounds of Admit (see SetQueue).
+const (
+	DefaultWaiting = 64
+	DefaultMaxWait = 5 * time.Second
+)
+
 // Hasher hashes and verifies passwords with fixed parameters. It is safe for concurrent use.
 type Hasher struct {
 	p     Params
 	slots chan struct{} // a semaphore: one token per running hash
 	dummy *hash         // what DummyVerify checks against
+
+	admitted atomic.Int64 // admitted and not done: running or waiting
+	waiting  int64        // how many admitted hashes may wait behind the running ones
+	maxWait  time.Duration
+	avg      atomic.Int64 // a moving average of one hash's duration, in nanoseconds
+	hashes   atomic.Int64 // hashes computed, for tests and metrics
 }
 
 // hash is a parsed PHC string.
@@ -78,8 +97,47 @@ func New(p Params, maxConcurrent int) *Hasher {
 	if _, err := rand.Read(d.salt); err != nil {
 		panic(fmt.Errorf("password: reading random salt: %w", err))
 	}
-	return &Hasher{p: p, slots: make(chan struct{}, maxConcurrent), dummy: d}
+	return &Hasher{p: p, slots: make(chan struct{}, maxConcurrent), dummy: d, waiting: DefaultWaiting, maxWait: DefaultMaxWait}
 }
+
+// SetQueue sets Admit's bounds: at most waiting admitted hashes wait behind the running ones, and
+// none is admitted while the expected wait exceeds maxWait. Call it before the Hasher is used.
+func (h *Hasher) SetQueue(waiting int, maxWait time.Duration) *Hasher {
+	h.waiting, h.maxWait = int64(max(waiting, 0)), maxWait
+	return h
+}
+
+// Admit takes a place in the queue for the hashes of one request, or returns ErrBusy at once when
+// the queue is full or its wait would exceed the bound. Call done when the request has hashed.
+// Waiting hashes get their slot in the order they asked (Go's channel senders queue in order),
+// so one client's loop cannot push others back for long.
+func (h *Hasher) Admit() (done func(), err error) {
+	n := h.admitted.Add(1)
+	running := int64(cap(h.slots))
+	if n > running+h.waiting || h.expectedWait(n-running) > h.maxWait {
+		h.admitted.Add(-1)
+		return nil, ErrBusy
+	}
+	var once sync.Once
+	return func() { once.Do(func() { h.admitted.Add(-1) }) }, nil
+}
+
+// RetryAfter is how long a request that Admit refused should wait before it tries again.
+func (h *Hasher) RetryAfter() time.Duration {
+	return max(time.Second, h.expectedWait(h.admitted.Load()-int64(cap(h.slots))+1))
+}
+
+// expectedWait estimates how long a hash with ahead others waiting before it waits for its slot.
+func (h *Hasher) expectedWait(ahead int64) time.Duration {
+	if ahead <= 0 {
+		return 0
+	}
+	rounds := (ahead + int64(cap(h.slots)) - 1) / int64(cap(h.slots))
+	return time.Duration(rounds * h.avg.Load())
+}
+
+// Hashes is how many hashes h has computed.
+func (h *Hasher) Hashes() int64 { return h.hashes.Load() }
 
 // check reports whether p is within the bounds a stored hash must respect.
 func (p Params) check() error {
@@ -162,7 +220,17 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 		return nil, ctx.Err()
 	}
 	defer func() { <-h.slots }()
-	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
+	start := time.Now()
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	h.hashes.Add(1)
+	d := int64(time.Since(start))
+	for { // avg += (d - avg) / 8, without losing a concurrent update
+		old := h.avg.Load()
+		if h.avg.CompareAndSwap(old, old+(d-old)/8) {
+			break
+		}
+	}
+	return key, nil
 }
 
 func checkLen(password string) error {

@@ -308,3 +308,45 @@ func TestNewPanicsOnParamsOutsideTheBounds(t *testing.T) {
 	}()
 	New(Params{}, 1)
 }
+
+func TestAdmitRefusesAtOnceWhenTheQueueIsFullOrTheWaitTooLong(t *testing.T) {
+	h := New(small, 2).SetQueue(3, time.Hour)
+	var dones []func()
+	for i := range 5 {
+		done, err := h.Admit()
+		if err != nil {
+			t.Fatalf("admission %d of 2 running + 3 waiting: %v", i+1, err)
+		}
+		dones = append(dones, done)
+	}
+	if _, err := h.Admit(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a sixth admission: %v, want ErrBusy", err)
+	}
+	dones[0]()
+	dones[0]() // done twice frees one place, not two
+	if _, err := h.Admit(); err != nil {
+		t.Fatalf("after one finished: %v", err)
+	}
+	if _, err := h.Admit(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("done twice freed two places: %v", err)
+	}
+	if h.RetryAfter() < time.Second {
+		t.Fatalf("RetryAfter %v", h.RetryAfter())
+	}
+
+	// Hashes of a second each, two at a time, at most 2 s of waiting: the third and fourth wait one
+	// round, the fifth and sixth two, the seventh would wait three.
+	h = New(small, 2).SetQueue(100, 2*time.Second)
+	h.avg.Store(int64(time.Second))
+	for i := range 6 {
+		if _, err := h.Admit(); err != nil {
+			t.Fatalf("admission %d: %v", i+1, err)
+		}
+	}
+	if _, err := h.Admit(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a wait of 3 s was admitted: %v", err)
+	}
+	if n := h.Hashes(); n != 0 {
+		t.Fatalf("admission hashed %d times", n)
+	}
+}

@@ -22,6 +22,7 @@ var Dialect = sqlstore.Dialect{
 	Name:          "postgres",
 	ForUpdate:     " FOR UPDATE",
 	MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockID),
+	KeyLock:       "SELECT pg_advisory_xact_lock(hashtext($1))",
 }
 
 // Open connects to the database at url (a postgres:// URL or a key=value DSN).

@@ -53,6 +53,9 @@ type Dialect struct {
 	ForUpdate string
 	// MigrationLock is run first in the migration transaction so concurrent replicas migrate one at a time.
 	MigrationLock string
+	// KeyLock, run with a string, serialises transactions that take it with the same string until
+	// they end ("" where the transaction already holds the database's write lock).
+	KeyLock string
 }
 
 // Times are stored as Unix microseconds; 0 is the zero time.

@@ -149,6 +149,14 @@ func (s *Store) DeleteServiceProvider(ctx context.Context, entityID string) erro
 // ---- pending AuthnRequests
 
 func (s *Store) SavePendingRequest(ctx context.Context, r *store.PendingRequest) error {
+	if err := checkPendingRequest(r); err != nil {
+		return err
+	}
+	return insertPendingRequest(ctx, s.db, r)
+}
+
+// checkPendingRequest refuses a pending request that is incomplete or cannot be stored as it is.
+func checkPendingRequest(r *store.PendingRequest) error {
 	if len(r.HandleHash) < 16 || r.SPEntityID == "" || r.RequestID == "" || r.ACSURL == "" || !r.ExpiresAt.After(r.CreatedAt) {
 		return store.Errorf(store.Invalid, "incomplete pending request")
 	}
@@ -157,9 +165,14 @@ func (s *Store) SavePendingRequest(ctx context.Context, r *store.PendingRequest)
 			return store.Errorf(store.Invalid, "authentication context class %q is empty or holds white space", c)
 		}
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO saml_requests (handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at,
-		force_authn, authn_contexts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.HandleHash, r.SPEntityID, r.RequestID, r.ACSURL, r.RelayState,
-		toDB(r.CreatedAt), toDB(r.ExpiresAt), r.ForceAuthn, strings.Join(r.AuthnContexts, " "))
+	return nil
+}
+
+// insertPendingRequest stores r; Conflict when its SP sent that request ID before.
+func insertPendingRequest(ctx context.Context, q Querier, r *store.PendingRequest) error {
+	_, err := q.Exec(ctx, `INSERT INTO saml_requests (handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at,
+		force_authn, authn_contexts, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.HandleHash, r.SPEntityID, r.RequestID,
+		r.ACSURL, r.RelayState, toDB(r.CreatedAt), toDB(r.ExpiresAt), r.ForceAuthn, strings.Join(r.AuthnContexts, " "), r.ClientAddr)
 	if errors.Is(err, ErrUnique) {
 		return store.Errorf(store.Conflict, "request %q from %q was seen before: a request is accepted once", r.RequestID, r.SPEntityID)
 	}

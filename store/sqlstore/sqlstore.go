@@ -864,16 +864,6 @@ func (s *Store) GetThrottle(ctx context.Context, key string, now time.Time) (sto
 	return t, err
 }
 
-func (s *Store) ReleaseThrottle(ctx context.Context, key string) error {
-	_, err := s.db.Exec(ctx, `UPDATE throttles SET count = count - 1 WHERE key = $1 AND count > 0`, key)
-	return err
-}
-
-func (s *Store) ClearThrottle(ctx context.Context, key string) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
-	return err
-}
-
 func (s *Store) DeleteExpiredThrottles(ctx context.Context, now time.Time) (int64, error) {
 	return s.db.Exec(ctx, `DELETE FROM throttles WHERE reset_at <= $1`, toDB(now))
 }
