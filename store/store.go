@@ -116,7 +116,7 @@ type PendingRequest struct {
 	// AuthnContexts are the classes Rolegate may assert for the request's RequestedAuthnContext,
 	// weakest first; none when it asked for none.
 	AuthnContexts []string
-	ClientAddr string // the client group (see idp) that sent it, for the cap per address
+	ClientAddr    string // the client group (see idp) that sent it, for the cap per address
 }
 
 // Grant lets a group or a user assume a role in an account.
