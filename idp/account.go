@@ -2,6 +2,7 @@ package idp
 
 import (
 	"net/http"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -77,7 +78,7 @@ func (s *Server) changePassword(c *gin.Context) {
 		return
 	}
 	u, err = s.store.UpdateUser(ctx, u.Name, func(cur *store.User) error {
-		cur.PasswordHash, cur.MustChangePassword = hash, false
+		cur.PasswordHash, cur.MustChangePassword, cur.PasswordExpiresAt = hash, false, time.Time{}
 		return nil
 	})
 	if err != nil {
