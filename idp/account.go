@@ -98,7 +98,7 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, next)
+	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
 }
 
 // sentence capitalises a message for a page: "the password is too short" → "The password is too short."

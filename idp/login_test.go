@@ -282,6 +282,12 @@ func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("portal: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	// Every sign-in link carries this session's token (tested with /aws/signin); the rest is compared here.
+	tokenRE := regexp.MustCompile(`&amp;portal_token=[A-Za-z0-9_-]{43}`)
+	if n := len(tokenRE.FindAllString(body, -1)); n != strings.Count(body, `href="/aws/signin?`) || n != 5 {
+		t.Errorf("%d of the portal's %d sign-in links carry a token; want all 5", n, strings.Count(body, `href="/aws/signin?`))
+	}
+	body = tokenRE.ReplaceAllString(body, "")
 	want := []string{
 		"Alice Example",
 		`<h2>dev <span class="account-id">222222222222</span></h2>`,

@@ -284,7 +284,7 @@ func (s *Server) passMFA(c *gin.Context, w *webSession, ts []throttle, method, n
 		return
 	}
 	s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method})
-	c.Redirect(http.StatusSeeOther, next)
+	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
 }
 
 // checkCode checks a TOTP code or a recovery code, and spends it when it is good. It returns the
@@ -366,7 +366,7 @@ func (s *Server) elevate(c *gin.Context, w *webSession, method string) error {
 	} else if err != nil {
 		return fmt.Errorf("idp: upgrading the session: %w", err)
 	}
-	s.keep(c, w.user, ns, tok)
+	s.keep(c, w, ns, tok)
 	return nil
 }
 
@@ -384,7 +384,7 @@ func (s *Server) restartSession(c *gin.Context, w *webSession) error {
 	if err := s.store.CreateSession(ctx, ns); err != nil {
 		return fmt.Errorf("idp: creating session: %w", err)
 	}
-	s.keep(c, w.user, ns, tok)
+	s.keep(c, w, ns, tok)
 	return nil
 }
 
@@ -404,9 +404,10 @@ func (s *Server) renewed(c *gin.Context, w *webSession) (*store.Session, string,
 }
 
 // keep sends the new session's cookie and makes it this request's.
-func (s *Server) keep(c *gin.Context, u *store.User, ns *store.Session, tok string) {
+func (s *Server) keep(c *gin.Context, old *webSession, ns *store.Session, tok string) {
 	s.setCookie(c, sessionCookie, tok, 0)
-	c.Set(ctxWeb, &webSession{user: u, sess: ns, token: tok})
+	c.Set(ctxWeb, &webSession{user: old.user, sess: ns, token: tok})
+	c.Set(ctxPrevToken, old.token)
 }
 
 // factorView is one factor on /account/mfa.
@@ -549,6 +550,7 @@ func (s *Server) enrolled(c *gin.Context, w *webSession, ts []throttle, method, 
 			return
 		}
 		s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method, "via": "enrollment"})
+		next = s.carryLink(c, next)
 	}
 	left, err := s.store.CountRecoveryCodes(c.Request.Context(), w.user.ID)
 	if err != nil {

@@ -235,10 +235,13 @@ func isControl(r rune) bool { return r < ' ' || (r >= 0x7f && r < 0xa0) }
 // is worth nothing), and the session the old cookie named, if any, is ended.
 func (s *Server) startSession(c *gin.Context, u *store.User, methods string) error {
 	ctx := c.Request.Context()
-	if old, err := s.cookie(c, sessionCookie); err == nil && wellFormed(old) {
+	old, err := s.cookie(c, sessionCookie)
+	if err == nil && wellFormed(old) {
 		if err := s.store.DeleteSession(ctx, hashToken(old)); err != nil {
 			return fmt.Errorf("idp: ending the previous session: %w", err)
 		}
+	} else {
+		old = ""
 	}
 	tok, err := newToken()
 	if err != nil {
@@ -260,8 +263,7 @@ func (s *Server) startSession(c *gin.Context, u *store.User, methods string) err
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return fmt.Errorf("idp: creating session: %w", err)
 	}
-	s.setCookie(c, sessionCookie, tok, 0)
-	c.Set(ctxWeb, &webSession{user: u, sess: sess, token: tok})
+	s.keep(c, &webSession{user: u, token: old}, sess, tok)
 	return nil
 }
 

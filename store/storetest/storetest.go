@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"replacing a session moves it to a new token, once", testReplaceSession},
 		{"a session challenge is taken once, before it expires, and goes with its session", testSessionChallenge},
 		{"concurrent takes of one challenge let exactly one win", testConcurrentChallengeTake},
+		{"two users cannot share an e-mail address, whatever its case", testUniqueEmail},
+		{"a one-time password's expiry is kept and cleared", testPasswordExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
