@@ -37,6 +37,15 @@ func emailFree(ctx context.Context, q Querier, u *User) error {
 	return err
 }
 
+// emailTaken turns a unique-index violation on the address (a concurrent writer took it between
+// emailFree and the write) into the same Conflict; other errors pass through.
+func emailTaken(err error, u *User) error {
+	if errors.Is(err, ErrUnique) && strings.Contains(err.Error(), "email_key") {
+		return &store.Error{Code: store.Conflict, Message: fmt.Sprintf("email address %q is already used by another user", u.Email), Err: err}
+	}
+	return err
+}
+
 // afterMigration holds the steps that SQL alone cannot do well, run right after a migration's
 // file in its transaction.
 var afterMigration = map[int]func(ctx context.Context, q Querier) error{

@@ -139,7 +139,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 			u.Name, store.Key(u.Name), u.Subject, u.Email, emailKey(u.Email), u.DisplayName, u.Disabled, u.PasswordHash,
 			u.MustChangePassword, toDB(u.PasswordExpiresAt), toDB(now)).Scan(&u.ID)
 		if err != nil {
-			return wrap(err, fmt.Sprintf("user %q", u.Name))
+			return wrap(emailTaken(err, u), fmt.Sprintf("user %q", u.Name))
 		}
 		return putAttrs(ctx, q, u.ID, u.Attributes)
 	})
@@ -260,7 +260,7 @@ func (s *Store) UpdateUser(ctx context.Context, name string, fn func(*User) erro
 			disabled = $6, password_hash = $7, must_change_password = $8, password_expires_at = $9, updated_at = $10 WHERE id = $11`,
 			u.Name, store.Key(u.Name), u.Email, emailKey(u.Email), u.DisplayName, u.Disabled, u.PasswordHash, u.MustChangePassword,
 			toDB(u.PasswordExpiresAt), toDB(u.UpdatedAt), u.ID); err != nil {
-			return wrap(err, fmt.Sprintf("user %q", u.Name))
+			return wrap(emailTaken(err, u), fmt.Sprintf("user %q", u.Name))
 		}
 		if err := putAttrs(ctx, q, u.ID, u.Attributes); err != nil {
 			return err

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,37 @@ func testUniqueEmail(t *testing.T, s store.Store) {
 	must(t, err)
 	must(t, s.DeleteUser(ctx, "bob"))
 	must(t, s.CreateUser(ctx, &store.User{Name: "erin", Email: "alice@example.com"}))
+}
+
+// testConcurrentEmail: writers racing for one address, in different cases, let exactly one win.
+func testConcurrentEmail(t *testing.T, s store.Store) {
+	const n = 8
+	var wg sync.WaitGroup
+	results := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			email := "grace@example.com"
+			if i%2 == 1 {
+				email = "GRACE@example.com"
+			}
+			results <- s.CreateUser(ctx, &store.User{Name: fmt.Sprintf("grace%d", i), Email: email})
+		}()
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		if err == nil {
+			ok++
+		} else if store.ErrorCode(err) != store.Conflict || !strings.Contains(err.Error(), "email address") {
+			t.Fatalf("a losing writer got %v; want a conflict over the email address", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d creates succeeded, want 1", ok)
+	}
 }
 
 // testPasswordExpiry: a one-time password's expiry is kept, and cleared with the password.

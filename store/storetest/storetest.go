@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a session challenge is taken once, before it expires, and goes with its session", testSessionChallenge},
 		{"concurrent takes of one challenge let exactly one win", testConcurrentChallengeTake},
 		{"two users cannot share an e-mail address, whatever its case", testUniqueEmail},
+		{"concurrent creates of one e-mail address let exactly one win", testConcurrentEmail},
 		{"a one-time password's expiry is kept and cleared", testPasswordExpiry},
 	}
 	for _, tt := range tests {
