@@ -46,18 +46,26 @@ func testUniqueEmail(t *testing.T, s store.Store) {
 
 // testConcurrentEmail: writers racing for one address, in different cases, let exactly one win.
 func testConcurrentEmail(t *testing.T, s store.Store) {
-	const n = 8
+	exactlyOneWins(t, 8, func(i int) error {
+		email := "grace@example.com"
+		if i%2 == 1 {
+			email = "GRACE@example.com"
+		}
+		return s.CreateUser(ctx, &store.User{Name: fmt.Sprintf("grace%d", i), Email: email})
+	}, "email address")
+}
+
+// exactlyOneWins runs n writes at once and fails unless exactly one succeeds and every other gets
+// a Conflict whose message contains want.
+func exactlyOneWins(t *testing.T, n int, write func(i int) error, want string) {
+	t.Helper()
 	var wg sync.WaitGroup
 	results := make(chan error, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			email := "grace@example.com"
-			if i%2 == 1 {
-				email = "GRACE@example.com"
-			}
-			results <- s.CreateUser(ctx, &store.User{Name: fmt.Sprintf("grace%d", i), Email: email})
+			results <- write(i)
 		}()
 	}
 	wg.Wait()
@@ -66,12 +74,12 @@ func testConcurrentEmail(t *testing.T, s store.Store) {
 	for err := range results {
 		if err == nil {
 			ok++
-		} else if store.ErrorCode(err) != store.Conflict || !strings.Contains(err.Error(), "email address") {
-			t.Fatalf("a losing writer got %v; want a conflict over the email address", err)
+		} else if store.ErrorCode(err) != store.Conflict || !strings.Contains(err.Error(), want) {
+			t.Fatalf("a losing writer got %v; want a conflict mentioning %q", err, want)
 		}
 	}
 	if ok != 1 {
-		t.Fatalf("%d creates succeeded, want 1", ok)
+		t.Fatalf("%d writes succeeded, want 1", ok)
 	}
 }
 
