@@ -18,6 +18,7 @@ import (
 	"rolegate/assertions/samltest"
 	"rolegate/certs"
 	"rolegate/idp"
+	"rolegate/idp/mfa"
 	"rolegate/store"
 )
 
@@ -330,6 +331,25 @@ func TestANextLinkThroughTheSignInFormWaitsForAClick(t *testing.T) {
 	resp, body := b.login("alice", "correct horse battery", "next", target)
 	wantRedirect(t, resp, body, target)
 	resp, body = b.do(http.MethodGet, target, nil, "Sec-Fetch-Site", "same-origin") // the redirect comes from this site
+	if auto, asks := autoPosts(body); resp.StatusCode != 200 || auto || !asks {
+		t.Fatalf("status %d, submits itself %v, asks for a click %v:\n%s", resp.StatusCode, auto, asks, body)
+	}
+}
+
+func TestANextLinkThroughTheSecondStepWaitsForAClick(t *testing.T) {
+	w := newAWSWeb(t)
+	b := w.browser(t)
+	b.login("alice", "correct horse battery")
+	secret, _ := b.enrollTOTP(w.clock.Now())
+	w.clock.Advance(time.Minute)
+	victim := w.browser(t)
+	target := "/aws/signin?account=prod&role=Admin"
+	resp, body := victim.login("alice", "correct horse battery", "next", target)
+	wantRedirect(t, resp, body, "/login/mfa?next="+url.QueryEscape(target))
+	resp, body = victim.post("/login/mfa?next="+url.QueryEscape(target), "/login/mfa",
+		url.Values{"code": {mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)}, "next": {target}})
+	wantRedirect(t, resp, body, target)
+	resp, body = victim.do(http.MethodGet, target, nil, "Sec-Fetch-Site", "same-origin")
 	if auto, asks := autoPosts(body); resp.StatusCode != 200 || auto || !asks {
 		t.Fatalf("status %d, submits itself %v, asks for a click %v:\n%s", resp.StatusCode, auto, asks, body)
 	}
