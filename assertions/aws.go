@@ -232,13 +232,9 @@ func CheckRelayState(p store.Partition, relay string) error {
 		return bad
 	}
 	host, want := strings.ToLower(u.Hostname()), consoleHosts[p]
-	if want == "" || (host != want && !(strings.HasSuffix(host, "."+want) && regionLabel(strings.TrimSuffix(host, "."+want)))) {
+	// The console itself, or one region's console, as in us-east-2.console.aws.amazon.com.
+	if want == "" || (host != want && !(strings.HasSuffix(host, "."+want) && store.KnownRegion(p, strings.TrimSuffix(host, "."+want)))) {
 		return bad
 	}
 	return nil
 }
-
-var regionLabelRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-
-// regionLabel reports whether s is a single region label, as in us-east-2.console.aws.amazon.com.
-func regionLabel(s string) bool { return regionLabelRE.MatchString(s) }

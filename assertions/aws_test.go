@@ -132,7 +132,8 @@ func TestSignInURLPerPartitionAndRegion(t *testing.T) {
 	for _, bad := range []struct {
 		p      store.Partition
 		region string
-	}{{store.PartitionAWS, "cn-north-1"}, {store.PartitionChina, "us-east-1"}, {store.PartitionAWS, "evil.com/x"}, {"aws-iso", ""}} {
+	}{{store.PartitionAWS, "cn-north-1"}, {store.PartitionChina, "us-east-1"}, {store.PartitionAWS, "evil.com/x"}, {"aws-iso", ""},
+		{store.PartitionAWS, "us-evil-1"}, {store.PartitionGovCloud, "us-gov-north-9"}} {
 		if got, err := assertions.SignInURL(bad.p, bad.region); err == nil {
 			t.Errorf("SignInURL(%s, %q) = %q, want an error", bad.p, bad.region, got)
 		}
@@ -161,6 +162,9 @@ func TestRelayStateOnlyToTheConsoleOfThePartition(t *testing.T) {
 		{store.PartitionAWS, "javascript:alert(1)", false},
 		{store.PartitionAWS, "https://console.amazonaws-us-gov.com/", false},
 		{store.PartitionGovCloud, "https://console.aws.amazon.com/", false},
+		{store.PartitionAWS, "https://eu-west-9.console.aws.amazon.com/", false}, // a region AWS does not have
+		{store.PartitionAWS, "https://cn-north-1.console.aws.amazon.com/", false},
+		{store.PartitionGovCloud, "https://us-gov-east-1.console.amazonaws-us-gov.com/", true},
 		{store.PartitionAWS, "https://console.aws.amazon.com/" + strings.Repeat("a", 2100), false},
 	} {
 		if err := assertions.CheckRelayState(tc.p, tc.relay); (err == nil) != tc.ok {

@@ -111,8 +111,8 @@ func GenerateKEK() (*KEK, string, error) {
 // LoadKEK finds the KEK: the value of ROLEGATE_KEK, else the file named by ROLEGATE_KEK_FILE,
 // else <dataDir>/kek. When that last file is missing and allowCreate is set, LoadKEK creates it
 // with a new random key and mode 0600. It refuses a <dataDir>/kek that group or others may read,
-// and a ROLEGATE_KEK_FILE that others may read (group access is allowed there, as a Kubernetes
-// secret mounted with fsGroup needs it). source says where the key came from, for the log.
+// and a ROLEGATE_KEK_FILE that others may read or group or others may write (group reading is
+// allowed there, as a Kubernetes secret mounted with fsGroup needs it). source says where the key came from, for the log.
 func LoadKEK(env func(string) string, dataDir string, allowCreate bool) (k *KEK, source string, err error) {
 	if v := env(EnvKEK); v != "" {
 		k, err := ParseKEK(v)
@@ -122,7 +122,7 @@ func LoadKEK(env func(string) string, dataDir string, allowCreate bool) (k *KEK,
 		return k, "env " + EnvKEK, nil
 	}
 	if p := env(EnvKEKFile); p != "" {
-		k, err := readKEK(p, 0o007)
+		k, err := readKEK(p, 0o027)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", EnvKEKFile, err)
 		}
@@ -167,7 +167,7 @@ func readKEK(path string, deny os.FileMode) (*KEK, error) {
 	}
 	// Windows has no Unix permission bits to check.
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&deny != 0 {
-		return nil, store.Errorf(store.Invalid, "key-encryption key file %s has mode %04o, readable by others: run `chmod 600 %s`",
+		return nil, store.Errorf(store.Invalid, "key-encryption key file %s has mode %04o, open to others: run `chmod 600 %s`",
 			path, fi.Mode().Perm(), path)
 	}
 	text, err := io.ReadAll(io.LimitReader(f, maxKEKFile+1))

@@ -227,6 +227,8 @@ func TestLoadKEKChoosesItsSource(t *testing.T) {
 	writeKEK(t, open, 0o604)
 	loose := t.TempDir()
 	writeKEK(t, filepath.Join(loose, "kek"), 0o644)
+	groupWritable := filepath.Join(dir, "group-writable")
+	writeKEK(t, groupWritable, 0o660)
 
 	tests := []struct {
 		name        string
@@ -245,6 +247,8 @@ func TestLoadKEKChoosesItsSource(t *testing.T) {
 			[]string{filepath.Join(loose, "kek"), "chmod 600"}},
 		{"a ROLEGATE_KEK_FILE readable by everyone is refused",
 			map[string]string{"ROLEGATE_KEK_FILE": open}, dir, true, nil, []string{open, "chmod 600"}},
+		{"a ROLEGATE_KEK_FILE that the group may overwrite with its own key is refused",
+			map[string]string{"ROLEGATE_KEK_FILE": groupWritable}, dir, true, nil, []string{groupWritable, "chmod 600"}},
 		{"a missing ROLEGATE_KEK_FILE is an error, not created",
 			map[string]string{"ROLEGATE_KEK_FILE": filepath.Join(dir, "missing")}, dir, true, nil, []string{"ROLEGATE_KEK_FILE", "missing"}},
 		{"a bad ROLEGATE_KEK is an error naming the variable",

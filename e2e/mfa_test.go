@@ -21,7 +21,7 @@ import (
 const (
 	bobPW      = "battery staple horse"
 	vaultID    = "444455556666"
-	adminRole  = chromedp.CSS(`a.role[href="/aws/signin?account=` + accountID + `&role=Admin"]`)
+	adminRole  = chromedp.CSS(`a.role[href^="/aws/signin?account=` + accountID + `&"][href$="&role=Admin"]`)
 	keyName    = "Work YubiKey"
 	replayText = "used already"
 )
@@ -210,9 +210,20 @@ func TestTOTPEnrollmentThenSignInWithACodeReachesAWS(t *testing.T) {
 	}
 	posts := len(f.acsPosts())
 	auditor := "/aws/signin?account=" + vaultID + "&role=Auditor"
-	f.clickThrough("take the Auditor role in vault", chromedp.CSS(`a.role[href="`+auditor+`"]`), noFactorsMessage)
+	auditorRole := chromedp.CSS(`a.role[href^="/aws/signin?account=` + vaultID + `&"][href$="&role=Auditor"]`)
+	auditorLink := run(f, "the Auditor link", chromedp.AttributeValue(auditorRole, "href")).Value
+	f.do("a direct link waits for the second factor too",
+		chromedp.Navigate(f.base+auditor), chromedp.WaitVisible(noFactorsMessage))
+	if p := f.path(); !strings.HasPrefix(p, "/account/mfa?next=") {
+		t.Errorf("opening the sign-in link directly led to %s; want /account/mfa", p)
+	}
+	if n := len(f.acsPosts()); n != posts {
+		t.Fatalf("a password-only session in an account that requires MFA posted %d Responses to AWS", n-posts)
+	}
+	f.do("back to the portal", chromedp.Navigate(f.base+"/"), chromedp.WaitVisible(portalPage))
+	f.clickThrough("take the Auditor role in vault", auditorRole, noFactorsMessage)
 	// /aws/signin sent bob to /login/mfa, which, with nothing to ask for, sent him to set a factor up.
-	if want := "/account/mfa?" + (url.Values{"next": {auditor}}).Encode(); f.path() != want {
+	if want := "/account/mfa?" + (url.Values{"next": {auditorLink}}).Encode(); f.path() != want {
 		t.Errorf("a password-only session taking a role in vault is at %s; want %s", f.path(), want)
 	}
 	notice := run(f, "the enrollment notice", chromedp.Text(chromedp.CSS(`p.notice`)))
@@ -223,19 +234,13 @@ func TestTOTPEnrollmentThenSignInWithACodeReachesAWS(t *testing.T) {
 	if n := len(f.acsPosts()); n != posts {
 		t.Fatalf("a password-only session in an account that requires MFA posted %d Responses to AWS", n-posts)
 	}
-	f.do("a direct link waits for the second factor too",
-		chromedp.Navigate(f.base+auditor), chromedp.WaitVisible(noFactorsMessage))
-	if p := f.path(); !strings.HasPrefix(p, "/account/mfa?next=") {
-		t.Errorf("opening the sign-in link directly led to %s; want /account/mfa", p)
-	}
-	if n := len(f.acsPosts()); n != posts {
-		t.Fatalf("a password-only session in an account that requires MFA posted %d Responses to AWS", n-posts)
-	}
 
 	// Once bob has set up an app there, "I have saved them" goes on to AWS, with MFA.
 	f.enrollTOTP("")
-	if href := run(f, "the go-on link", chromedp.AttributeValue(chromedp.ID("codes-saved"), "href")); href.Value != auditor {
-		t.Errorf("after enrolling, the recovery page goes on to %q; want %q", href.Value, auditor)
+	// The portal link goes on, re-issued for bob's renewed session, so it still signs in at once.
+	if href := run(f, "the go-on link", chromedp.AttributeValue(chromedp.ID("codes-saved"), "href")).Value; href == auditorLink ||
+		!portalTokenRE.MatchString(href) || portalTokenRE.ReplaceAllString(href, "") != auditor {
+		t.Errorf("after enrolling, the recovery page goes on to %q; want the portal's Auditor link with a new token", href)
 	}
 	_, v = f.inspect(f.takeRole(chromedp.CSS(`#codes-saved`)), certs)
 	if v.AuthnContext != assertions.ContextMFA || v.SessionName != "bob" ||

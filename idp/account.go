@@ -2,6 +2,7 @@ package idp
 
 import (
 	"net/http"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -83,7 +84,7 @@ func (s *Server) changePassword(c *gin.Context) {
 		return
 	}
 	u, err = s.store.UpdateUser(ctx, u.Name, func(cur *store.User) error {
-		cur.PasswordHash, cur.MustChangePassword = hash, false
+		cur.PasswordHash, cur.MustChangePassword, cur.PasswordExpiresAt = hash, false, time.Time{}
 		return nil
 	})
 	if err != nil {
@@ -101,7 +102,7 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, next)
+	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
 }
 
 // sentence capitalises a message for a page: "the password is too short" → "The password is too short."

@@ -1,10 +1,13 @@
 package idp
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -40,18 +43,14 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	}
 	audit := s.assertionEvent(c, u.Name, map[string]string{"account": account, "role": role})
 	deny := func(err error) { s.refuseAssertion(c, audit, err) }
+	// An unknown account, one where nothing is granted and a role not granted get one answer that
+	// names none of them, before anything else of the link is read: no probing for accounts or roles.
 	acct, err := s.store.GetAccount(ctx, account)
 	if store.IsCode(err, store.NotFound) {
-		// The same answer as for an account without grants: no probing for account names.
-		deny(store.Errorf(store.Forbidden, "you are not granted any role in account %q", account))
+		deny(errNotGranted)
 		return
-	}
-	if err != nil {
+	} else if err != nil {
 		s.failPage(c, err)
-		return
-	}
-	if err := assertions.CheckRelayState(acct.Partition, relay); err != nil {
-		deny(err)
 		return
 	}
 	grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
@@ -59,10 +58,17 @@ func (s *Server) awsSignIn(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	if !slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID && (role == "" || g.Role == role) }) {
+		deny(errNotGranted)
+		return
+	}
 	// Never a password-only session's assertion for an account that requires MFA: step up first.
-	// Only for someone granted a role there, so that no one learns which accounts exist.
-	if acct.RequireMFA && !hasMFA(sess) && slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID }) {
+	if acct.RequireMFA && !hasMFA(sess) {
 		s.stepUp(c)
+		return
+	}
+	if err := assertions.CheckRelayState(acct.Partition, relay); err != nil {
+		deny(err)
 		return
 	}
 	rules, err := s.store.ListTagRules(ctx, acct.ID)
@@ -98,17 +104,70 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	audit.Details = map[string]string{"account": acct.ID, "roles": strings.Join(roles, " "), "session_name": plan.SessionName,
 		"source_identity": plan.SourceIdentity, "assertion_id": plan.AssertionID, "acs": plan.ACS,
 		"session_duration": plan.Duration().String(), "authn_context": plan.AuthnContext, "auth_methods": sess.AuthMethods, "signing_key": key.ID}
-	// A sign-in link followed from another site waits for a click, so a page elsewhere cannot drop a
+	// Only a click on the portal's own link (which carries a token bound to this session) signs in
+	// at once. Any other link, such as one that came through the sign-in form's or the second
+	// step's next, or from another site, waits for a click: a page elsewhere cannot drop a
 	// signed-in person into the console at a place of its choosing.
 	site := c.GetHeader("Sec-Fetch-Site")
+	fromPortal := s.portalLink(c, q) && (site == "" || site == "same-origin")
 	s.postAssertion(c, audit, "aws_post", plan.ACS, gin.H{
-		"Confirm":      site != "" && site != "same-origin" && site != "none",
+		"Confirm":      !fromPortal,
 		"Title":        "Signing in to AWS",
 		"SAMLResponse": base64.StdEncoding.EncodeToString(xml),
 		"RelayState":   relay,
 		"Account":      acct,
 		"Roles":        roles,
 	})
+}
+
+// errNotGranted is the one answer to a sign-in link for an account or role the user may not use.
+var errNotGranted = store.Errorf(store.Forbidden, "you may not sign in with that link; choose an account and role on your accounts page")
+
+// portalParam is the query parameter of a portal link's token.
+const portalParam = "portal_token"
+
+// linkToken is the token of a portal link with query q: bound to the session (its token) and to
+// everything the link asks for, so it cannot be moved to another session or another link.
+func linkToken(sessionToken string, q url.Values) string {
+	m := hmac.New(sha256.New, []byte(sessionToken))
+	for _, k := range []string{"portal-link", q.Get("account"), q.Get("role"), q.Get("region"), q.Get("relay_state")} {
+		m.Write([]byte(k))
+		m.Write([]byte{0})
+	}
+	return tokenEncoding.EncodeToString(m.Sum(nil))
+}
+
+// portalLink reports whether the request carries the token of a portal link of this session.
+func (s *Server) portalLink(c *gin.Context, q url.Values) bool {
+	w, err := s.signedIn(c)
+	return err == nil && linkOf(w.token, q)
+}
+
+// linkOf reports whether q is a portal link of the session whose token is sessionToken.
+func linkOf(sessionToken string, q url.Values) bool {
+	got := q.Get(portalParam)
+	return sessionToken != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(linkToken(sessionToken, q))) == 1
+}
+
+// ctxPrevToken is the token this request's session had before it was renewed in this request.
+const ctxPrevToken = "rg.prev_token"
+
+// carryLink returns next, and when it is a portal link of the session as it was before this
+// request renewed it (a second factor, a password change), the same link for the renewed session:
+// a portal click that had to step up still signs in at once afterwards.
+func (s *Server) carryLink(c *gin.Context, next string) string {
+	prev := c.GetString(ctxPrevToken)
+	w, err := s.signedIn(c)
+	u, perr := url.Parse(next)
+	if err != nil || perr != nil || u.Path != "/aws/signin" {
+		return next
+	}
+	q := u.Query()
+	if !linkOf(prev, q) {
+		return next
+	}
+	q.Set(portalParam, linkToken(w.token, q))
+	return u.Path + "?" + q.Encode()
 }
 
 // sessionIndex names the browser session in assertions without revealing its token or hash.

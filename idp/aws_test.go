@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"rolegate/assertions/samltest"
 	"rolegate/certs"
 	"rolegate/idp"
+	"rolegate/idp/mfa"
 	"rolegate/store"
 )
 
@@ -180,9 +182,9 @@ func TestSignInRefusesWhatIsNotGrantedOrNotSafe(t *testing.T) {
 		status int
 		says   string
 	}{
-		{"a role not granted", alice, "/aws/signin?account=prod&role=Root", 403, "not granted role"},
-		{"an account with no grant for the user", mallory, "/aws/signin?account=prod", 403, "not granted any role"},
-		{"an account that does not exist, answered alike", alice, "/aws/signin?account=999999999999", 403, "not granted any role"},
+		{"a role not granted", alice, "/aws/signin?account=prod&role=Root", 403, "you may not sign in with that link"},
+		{"an account with no grant for the user", mallory, "/aws/signin?account=prod", 403, "you may not sign in with that link"},
+		{"an account that does not exist, answered alike", alice, "/aws/signin?account=999999999999", 403, "you may not sign in with that link"},
 		{"no account", alice, "/aws/signin", 400, "names no account"},
 		{"a RelayState off the console", alice, "/aws/signin?account=prod&relay_state=https%3A%2F%2Fevil.example%2F", 400, "RelayState"},
 		{"a RelayState of another partition", alice, "/aws/signin?account=gov&relay_state=https%3A%2F%2Fconsole.aws.amazon.com%2F", 400, "RelayState"},
@@ -220,7 +222,7 @@ func TestTheAutoPostPageAllowsOnlyTheACSAndTheNoncedScript(t *testing.T) {
 	w := newAWSWeb(t)
 	b := w.browser(t)
 	b.login("alice", "correct horse battery")
-	resp, body := b.get("/aws/signin?account=prod&role=Admin")
+	resp, body := b.get(b.portalLink("111122223333", "Admin"))
 	csp := resp.Header.Get("Content-Security-Policy")
 	m := regexp.MustCompile(`script-src 'nonce-([^']+)'`).FindStringSubmatch(csp)
 	if m == nil || !strings.Contains(csp, "form-action 'self' https://signin.aws.amazon.com;") || strings.Contains(csp, "unsafe") {
@@ -255,22 +257,137 @@ func TestTheDemoCheckerSaysWhatAWSWouldDo(t *testing.T) {
 	}
 }
 
-func TestASignInLinkFromAnotherSiteWaitsForAClick(t *testing.T) {
+var portalLinkRE = regexp.MustCompile(`href="(/aws/signin\?[^"]*)"`)
+
+// portalLink returns the portal's link to account (an ID) with role ("" for all roles).
+func (b *browser) portalLink(account, role string) string {
+	b.t.Helper()
+	_, body := b.get("/")
+	for _, m := range portalLinkRE.FindAllStringSubmatch(body, -1) {
+		u, err := url.Parse(html.UnescapeString(m[1]))
+		if err == nil && u.Query().Get("account") == account && u.Query().Get("role") == role {
+			return u.String()
+		}
+	}
+	b.t.Fatalf("the portal has no link to account %s role %q:\n%s", account, role, body)
+	return ""
+}
+
+// autoPosts reports whether an aws_post page submits itself, and whether it asks for a click.
+func autoPosts(body string) (auto, asks bool) {
+	return strings.Contains(body, "<script nonce="), strings.Contains(body, "did not come from your accounts page")
+}
+
+func TestOnlyAClickOnThisSessionsPortalSignsInAtOnce(t *testing.T) {
+	w := newAWSWeb(t)
+	w.openWindow(t, "", time.Hour) // alice may add her first factor with her password
+	b := w.browser(t)
+	b.login("alice", "correct horse battery")
+	link := b.portalLink("111122223333", "Admin")
+	other := w.browser(t)
+	other.login("alice", "correct horse battery")
+	othersLink := other.portalLink("111122223333", "Admin")
+	readOnly := b.portalLink("111122223333", "ReadOnly")
+	u, _ := url.Parse(readOnly)
+	q := u.Query()
+	q.Set("role", "Admin") // ReadOnly's token on the Admin link
+	moved := "/aws/signin?" + q.Encode()
+	q = u.Query()
+	q.Set("relay_state", "https://console.aws.amazon.com/iam/home") // a place the portal did not link to
+	relayed := "/aws/signin?" + q.Encode()
+	for _, tc := range []struct {
+		name, path, site string
+		auto             bool
+	}{
+		{"the portal's link, clicked on the portal", link, "same-origin", true},
+		{"the portal's link, from a client that sends no Sec-Fetch-Site", link, "", true},
+		{"the portal's link, followed from another site", link, "cross-site", false},
+		{"the portal's link, followed from a sibling site", link, "same-site", false},
+		{"the portal's link, typed or bookmarked", link, "none", false},
+		{"a bare link, even from this site", "/aws/signin?account=prod&role=Admin", "same-origin", false},
+		{"a bare link from another site", "/aws/signin?account=prod&role=Admin", "cross-site", false},
+		{"another session's portal link", othersLink, "same-origin", false},
+		{"one role's token on another role's link", moved, "same-origin", false},
+		{"a portal token with a RelayState added", relayed, "same-origin", false},
+		{"a forged token", "/aws/signin?account=111122223333&role=Admin&portal_token=AAAA", "same-origin", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := b.do(http.MethodGet, tc.path, nil, "Sec-Fetch-Site", tc.site)
+			auto, asks := autoPosts(body)
+			if resp.StatusCode != 200 || auto != tc.auto || asks == tc.auto || !strings.Contains(body, `name="SAMLResponse"`) {
+				t.Fatalf("status %d, submits itself %v, asks for a click %v; want submits itself %v\n%s", resp.StatusCode, auto, asks, tc.auto, body)
+			}
+			if !tc.auto && !strings.Contains(body, "Continue to AWS account prod") {
+				t.Errorf("the page waiting for a click does not name the account on its button:\n%s", body)
+			}
+		})
+	}
+}
+
+func TestANextLinkThroughTheSignInFormWaitsForAClick(t *testing.T) {
+	w := newAWSWeb(t)
+	b := w.browser(t)
+	// A page elsewhere sends the signed-out victim to sign in, with next set to a sign-in link.
+	target := "/aws/signin?account=prod&role=Admin&relay_state=" + url.QueryEscape("https://console.aws.amazon.com/iam/home")
+	resp, body := b.login("alice", "correct horse battery", "next", target)
+	wantRedirect(t, resp, body, target)
+	resp, body = b.do(http.MethodGet, target, nil, "Sec-Fetch-Site", "same-origin") // the redirect comes from this site
+	if auto, asks := autoPosts(body); resp.StatusCode != 200 || auto || !asks {
+		t.Fatalf("status %d, submits itself %v, asks for a click %v:\n%s", resp.StatusCode, auto, asks, body)
+	}
+}
+
+func TestANextLinkThroughTheSecondStepWaitsForAClick(t *testing.T) {
 	w := newAWSWeb(t)
 	b := w.browser(t)
 	b.login("alice", "correct horse battery")
+	secret, _ := b.enrollTOTP(w.clock.Now(), w.invite(t, "alice", time.Hour))
+	w.clock.Advance(time.Minute)
+	victim := w.browser(t)
+	target := "/aws/signin?account=prod&role=Admin"
+	resp, body := victim.login("alice", "correct horse battery", "next", target)
+	wantRedirect(t, resp, body, "/login/mfa?next="+url.QueryEscape(target))
+	resp, body = victim.post("/login/mfa?next="+url.QueryEscape(target), "/login/mfa",
+		url.Values{"code": {mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)}, "next": {target}})
+	wantRedirect(t, resp, body, target)
+	resp, body = victim.do(http.MethodGet, target, nil, "Sec-Fetch-Site", "same-origin")
+	if auto, asks := autoPosts(body); resp.StatusCode != 200 || auto || !asks {
+		t.Fatalf("status %d, submits itself %v, asks for a click %v:\n%s", resp.StatusCode, auto, asks, body)
+	}
+}
+
+func TestAPortalClickThatStepsUpStillSignsInAtOnceButABareLinkDoesNot(t *testing.T) {
+	w := newAWSWeb(t)
+	if _, err := w.store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	w.openWindow(t, "", time.Hour) // alice may add her first factor with her password
+	b := w.browser(t)
+	b.login("alice", "correct horse battery")
+	link := b.portalLink("111122223333", "Admin")
+	// The click steps up: alice has no factor, so she sets one up, and her session gets a new token.
+	resp, body := b.do(http.MethodGet, link, nil, "Sec-Fetch-Site", "same-origin")
+	wantRedirect(t, resp, body, "/login/mfa?next="+url.QueryEscape(link))
+	_, body = b.enrollGoingOn(w.clock.Now(), link)
+	goOn := regexp.MustCompile(`href="([^"]*)" id="codes-saved"`).FindStringSubmatch(body)
+	if goOn == nil {
+		t.Fatalf("the recovery codes page does not go on:\n%s", body)
+	}
+	carried := html.UnescapeString(goOn[1])
+	if carried == link || !strings.HasPrefix(carried, "/aws/signin?") {
+		t.Fatalf("the recovery page goes on to %q; want the portal link re-issued for the renewed session", carried)
+	}
 	for _, tc := range []struct {
-		site    string
-		confirm bool
-	}{{"", false}, {"same-origin", false}, {"none", false}, {"cross-site", true}, {"same-site", true}} {
-		resp, body := b.get("/aws/signin?account=prod&role=Admin")
-		if tc.site != "" {
-			resp, body = b.do(http.MethodGet, "/aws/signin?account=prod&role=Admin", nil, "Sec-Fetch-Site", tc.site)
-		}
-		auto := strings.Contains(body, "<script nonce=")
-		asks := strings.Contains(body, "You followed a link from another site")
-		if resp.StatusCode != 200 || auto == tc.confirm || asks != tc.confirm || !strings.Contains(body, `name="SAMLResponse"`) {
-			t.Errorf("Sec-Fetch-Site %q: status %d, auto-submit %v, asks %v", tc.site, resp.StatusCode, auto, asks)
+		name, path string
+		auto       bool
+	}{
+		{"the portal link, carried through the step", carried, true},
+		{"the portal link as it was before the step (its session is gone)", link, false},
+		{"a bare link after the same step", "/aws/signin?account=prod&role=Admin", false},
+	} {
+		resp, body := b.do(http.MethodGet, tc.path, nil, "Sec-Fetch-Site", "same-origin")
+		if auto, asks := autoPosts(body); resp.StatusCode != 200 || auto != tc.auto || asks == tc.auto {
+			t.Errorf("%s: status %d, submits itself %v, asks %v; want submits itself %v", tc.name, resp.StatusCode, auto, asks, tc.auto)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"time"
 
 	"rolegate/idp/password"
 	"rolegate/store"
@@ -12,10 +13,11 @@ import (
 // AdminName is the user created on a store that has none.
 const AdminName = "admin"
 
-// BootstrapAdmin creates the admin user with a random one-time password when the store has no
-// users at all. It returns the password only when it created the user: the caller prints it once.
-// Replicas starting together race safely: the loser sees Conflict and creates nothing.
-func BootstrapAdmin(ctx context.Context, st store.Store, h *password.Hasher) (string, error) {
+// BootstrapAdmin creates the admin user with a random one-time password, valid for
+// OneTimePasswordTTL from now, when the store has no users at all. It returns the password only
+// when it created the user: the caller shows it once. Replicas starting together race safely: the
+// loser sees Conflict and creates nothing.
+func BootstrapAdmin(ctx context.Context, st store.Store, h *password.Hasher, now time.Time) (string, error) {
 	users, err := st.ListUsers(ctx)
 	if err != nil || len(users) > 0 {
 		return "", err
@@ -25,7 +27,8 @@ func BootstrapAdmin(ctx context.Context, st store.Store, h *password.Hasher) (st
 	if err != nil {
 		return "", err
 	}
-	u := &store.User{Name: AdminName, DisplayName: "Administrator", PasswordHash: hash, MustChangePassword: true}
+	u := &store.User{Name: AdminName, DisplayName: "Administrator", PasswordHash: hash, MustChangePassword: true,
+		PasswordExpiresAt: now.Add(OneTimePasswordTTL)}
 	if err := st.CreateUser(ctx, u); err != nil {
 		if store.IsCode(err, store.Conflict) {
 			return "", nil

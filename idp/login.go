@@ -30,6 +30,7 @@ const (
 	resultBadCredentials = "bad_credentials"
 	resultThrottled      = "throttled"
 	resultDisabled       = "disabled"
+	resultExpired        = "expired"
 )
 
 func (s *Server) loginForm(c *gin.Context) {
@@ -83,7 +84,11 @@ func (s *Server) login(c *gin.Context) {
 	}
 
 	u, ok, err := s.verify(c.Request.Context(), name, pw)
-	if err != nil {
+	if store.IsCode(err, store.Unauthorized) {
+		s.audit(c, "login", name, resultExpired)
+		again(http.StatusUnauthorized, sentence(store.ErrorMessage(err)))
+		return
+	} else if err != nil {
 		s.failPage(c, err)
 		return
 	}
@@ -110,16 +115,18 @@ func (s *Server) login(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	if need, err := s.needsMFA(c, u, w.sess); err != nil {
+	if first, err := s.changeFirst(c, w); err != nil {
+		s.failPage(c, err)
+		return
+	} else if first {
+		next = changePasswordURL(next)
+	} else if need, err := s.needsMFA(c, u, w.sess); err != nil {
 		s.failPage(c, err)
 		return
 	} else if need {
 		next = withNext(mfaPath, next)
 	} else {
 		s.trustDevice(c, u)
-		if u.MustChangePassword {
-			next = changePasswordURL(next)
-		}
 	}
 	c.Redirect(http.StatusSeeOther, next)
 }
@@ -138,7 +145,8 @@ func (s *Server) admitHash(c *gin.Context, page func(status int, msg string)) (d
 
 // verify checks name's password at the same cost whether or not the user exists. It returns the
 // user when the password matches (the caller still refuses a disabled one), and rehashes the stored
-// hash when the hasher's parameters have risen.
+// hash when the hasher's parameters have risen. The right one-time password past its expiry is an
+// Unauthorized error that says what to do.
 func (s *Server) verify(ctx context.Context, name, pw string) (*store.User, bool, error) {
 	u, err := s.store.GetUser(ctx, name)
 	if store.IsCode(err, store.NotFound) || store.IsCode(err, store.Invalid) || (err == nil && u.PasswordHash == "") {
@@ -152,6 +160,9 @@ func (s *Server) verify(ctx context.Context, name, pw string) (*store.User, bool
 		return nil, false, nil
 	} else if err != nil || !ok {
 		return nil, false, err
+	}
+	if s.expired(u) && !u.Disabled {
+		return nil, false, errExpired(u)
 	}
 	if rehash && !u.Disabled {
 		s.rehash(ctx, u, pw)

@@ -294,6 +294,12 @@ func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("portal: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	// Every sign-in link carries this session's token (tested with /aws/signin); the rest is compared here.
+	tokenRE := regexp.MustCompile(`&amp;portal_token=[A-Za-z0-9_-]{43}`)
+	if n := len(tokenRE.FindAllString(body, -1)); n != strings.Count(body, `href="/aws/signin?`) || n != 5 {
+		t.Errorf("%d of the portal's %d sign-in links carry a token; want all 5", n, strings.Count(body, `href="/aws/signin?`))
+	}
+	body = tokenRE.ReplaceAllString(body, "")
 	want := []string{
 		"Alice Example",
 		`<h2>dev <span class="account-id">222222222222</span></h2>`,
@@ -814,23 +820,57 @@ func TestHTMLPagesHaveAStrictPolicyWithANonce(t *testing.T) {
 	}
 }
 
-func TestCookiesAreSecureWhenTheBaseURLIsHTTPS(t *testing.T) {
+func TestCookiesAreSecureAndHostOnlyWhenTheBaseURLIsHTTPS(t *testing.T) {
 	w := newWeb(t, "https://idp.example.com")
 	w.addUser(t, "alice", goodPassword)
 	b := w.browser(t)
+	hostOnly := func(sc string) bool {
+		return strings.Contains(sc, "Secure") && strings.Contains(sc, "HttpOnly") && strings.Contains(sc, "SameSite=Lax") &&
+			strings.Contains(sc, "Path=/;") && !strings.Contains(strings.ToLower(sc), "domain=")
+	}
 	resp, body := b.get("/login")
-	sc := setCookieHeader(resp, "rg_csrf")
-	if !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") {
+	if sc := setCookieHeader(resp, "__Host-rg_csrf"); !hostOnly(sc) {
 		t.Fatalf("pre-login CSRF cookie %q", sc)
 	}
 	tok := html.UnescapeString(csrfRE.FindStringSubmatch(body)[1])
-	// The jar keeps Secure cookies from plain http, so the browser's cookie is sent by hand.
-	resp, body = b.do(http.MethodPost, "/login", url.Values{"csrf_token": {tok}, "username": {"alice"}, "password": {goodPassword}},
-		"Cookie", "rg_csrf="+tok, "Origin", "https://idp.example.com")
+	login := func(cookie string) (*http.Response, string) {
+		// Cookies are sent by hand, from a browser with an empty jar: exactly these and no others.
+		return w.browser(t).do(http.MethodPost, "/login", url.Values{"csrf_token": {tok}, "username": {"alice"}, "password": {goodPassword}},
+			"Cookie", cookie, "Origin", "https://idp.example.com")
+	}
+	// A sibling subdomain or a plain-http page can plant rg_csrf, but never a __Host- cookie.
+	if resp, _ := login("rg_csrf=" + tok); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a planted cookie without the __Host- prefix was accepted: %d", resp.StatusCode)
+	}
+	resp, body = login("__Host-rg_csrf=" + tok)
 	wantRedirect(t, resp, body, "/")
-	sc = setCookieHeader(resp, "rg_session")
-	if !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") {
+	sc := setCookieHeader(resp, "__Host-rg_session")
+	if !hostOnly(sc) {
 		t.Fatalf("session cookie %q", sc)
+	}
+	session := strings.TrimPrefix(strings.SplitN(sc, ";", 2)[0], "__Host-rg_session=")
+	if resp, _ := w.browser(t).do(http.MethodGet, "/", nil, "Cookie", "rg_session="+session); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the session under the plain name opened the portal: %d", resp.StatusCode)
+	}
+	if resp, _ := w.browser(t).do(http.MethodGet, "/", nil, "Cookie", "__Host-rg_session="+session); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the session under its __Host- name: %d", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains" {
+		t.Errorf("HSTS = %q", got)
+	}
+	if got := resp.Header.Get("Cross-Origin-Opener-Policy"); got != "same-origin" {
+		t.Errorf("COOP = %q", got)
+	}
+}
+
+func TestPlainHTTPGetsNoHSTSButKeepsTheOpenerPolicy(t *testing.T) {
+	w := newWeb(t)
+	resp, _ := w.browser(t).get("/login")
+	if resp.Header.Get("Strict-Transport-Security") != "" || resp.Header.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+		t.Fatalf("HSTS %q, COOP %q", resp.Header.Get("Strict-Transport-Security"), resp.Header.Get("Cross-Origin-Opener-Policy"))
+	}
+	if setCookieHeader(resp, "rg_csrf") == "" {
+		t.Fatal("over http the cookie keeps its plain name (a __Host- cookie needs https)")
 	}
 }
 

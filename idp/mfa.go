@@ -265,7 +265,7 @@ func (s *Server) passMFA(c *gin.Context, w *webSession, g *gate, method, next st
 	}
 	s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method})
 	s.trustDevice(c, w.user)
-	c.Redirect(http.StatusSeeOther, next)
+	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
 }
 
 // checkCode checks a TOTP code or a recovery code, and spends it when it is good. It returns the
@@ -356,7 +356,7 @@ func (s *Server) elevate(c *gin.Context, w *webSession, method string) error {
 	} else if err != nil {
 		return fmt.Errorf("idp: upgrading the session: %w", err)
 	}
-	s.keep(c, w.user, ns, tok)
+	s.keep(c, w, ns, tok)
 	return nil
 }
 
@@ -374,7 +374,7 @@ func (s *Server) restartSession(c *gin.Context, w *webSession) error {
 	if err := s.store.CreateSession(ctx, ns); err != nil {
 		return fmt.Errorf("idp: creating session: %w", err)
 	}
-	s.keep(c, w.user, ns, tok)
+	s.keep(c, w, ns, tok)
 	return nil
 }
 
@@ -394,9 +394,10 @@ func (s *Server) renewed(c *gin.Context, w *webSession) (*store.Session, string,
 }
 
 // keep sends the new session's cookie and makes it this request's.
-func (s *Server) keep(c *gin.Context, u *store.User, ns *store.Session, tok string) {
+func (s *Server) keep(c *gin.Context, old *webSession, ns *store.Session, tok string) {
 	s.setCookie(c, sessionCookie, tok, 0)
-	c.Set(ctxWeb, &webSession{user: u, sess: ns, token: tok})
+	c.Set(ctxWeb, &webSession{user: old.user, sess: ns, token: tok})
+	c.Set(ctxPrevToken, old.token)
 }
 
 // factorView is one factor on /account/mfa.
@@ -562,6 +563,7 @@ func (s *Server) enrolled(c *gin.Context, m *manager, g *gate, method, next stri
 		}
 		s.auditWith(c, "mfa", m.user.Name, resultOK, map[string]string{"method": method, "via": "enrollment"})
 		s.trustDevice(c, m.user)
+		next = s.carryLink(c, next)
 	}
 	left, err := s.store.CountRecoveryCodes(c.Request.Context(), m.user.ID)
 	if err != nil {

@@ -96,6 +96,20 @@ func (w *web) openWindow(t *testing.T, account string, d time.Duration) {
 	}
 }
 
+// enrollGoingOn is enrollTOTP started from a page that goes on to next afterwards; it returns
+// the answer to the confirmation, the recovery codes page.
+func (b *browser) enrollGoingOn(now time.Time, next string) (*http.Response, string) {
+	b.t.Helper()
+	_, body := b.post(mfaSettings+"?next="+url.QueryEscape(next), mfaSettings+"/totp", url.Values{"next": {next}})
+	m := secretRE.FindStringSubmatch(body)
+	if m == nil {
+		b.t.Fatalf("no secret:\n%s", body)
+	}
+	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
+	return b.do(http.MethodPost, mfaSettings+"/totp/confirm", url.Values{"csrf_token": {csrfRE.FindStringSubmatch(body)[1]},
+		"next": {next}, "code": {mfa.Code(secret, mfa.Step(now), mfa.Digits)}})
+}
+
 // code submits a second-factor code on /login/mfa.
 func (b *browser) code(code string) (*http.Response, string) {
 	b.t.Helper()
@@ -330,14 +344,7 @@ func TestAnAccountThatRequiresMFAStepsUpAPasswordOnlySession(t *testing.T) {
 		!strings.Contains(body, "Self-enrolment is open until "+w.clock.Now().Add(48*time.Hour).Format("2 Jan 2006 15:04 MST")) {
 		t.Fatalf("enrollment page: %d\n%s", resp.StatusCode, body)
 	}
-	resp, body = b.post(mfaSettings+"?next="+url.QueryEscape(target), mfaSettings+"/totp", url.Values{"next": {target}})
-	m := secretRE.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("no secret:\n%s", body)
-	}
-	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ReplaceAll(m[1], " ", ""))
-	resp, body = b.do(http.MethodPost, mfaSettings+"/totp/confirm", url.Values{"csrf_token": {csrfRE.FindStringSubmatch(body)[1]},
-		"next": {target}, "code": {mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)}})
+	resp, body = b.enrollGoingOn(w.clock.Now(), target)
 	if !strings.Contains(body, `href="`+html.EscapeString(target)+`" id="codes-saved"`) {
 		t.Fatalf("the recovery codes page does not go on to the sign-in: %d\n%s", resp.StatusCode, body)
 	}

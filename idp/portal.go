@@ -29,6 +29,11 @@ func (s *Server) portal(c *gin.Context) {
 	if !ok {
 		return
 	}
+	w, err := s.signedIn(c)
+	if err != nil {
+		s.failPage(c, err)
+		return
+	}
 	grants, err := s.store.ListGrants(c.Request.Context(), store.GrantFilter{User: u.Name, Effective: true})
 	if err != nil {
 		s.failPage(c, err)
@@ -39,7 +44,7 @@ func (s *Server) portal(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	list := portalAccounts(grants)
+	list := portalAccounts(grants, w.token)
 	for _, a := range list {
 		i := slices.IndexFunc(accounts, func(x *store.Account) bool { return x.ID == a.ID })
 		a.RequireMFA = i >= 0 && accounts[i].RequireMFA
@@ -53,19 +58,20 @@ func (s *Server) portal(c *gin.Context) {
 }
 
 // portalAccounts groups grants by account, sorted by alias, with each role once (a role granted
-// both directly and through a group is one link), sorted by name.
-func portalAccounts(grants []*store.Grant) []*portalAccount {
+// both directly and through a group is one link), sorted by name. Each link carries the token of
+// the session whose token is sessionToken.
+func portalAccounts(grants []*store.Grant, sessionToken string) []*portalAccount {
 	byID := map[string]*portalAccount{}
 	var out []*portalAccount
 	for _, g := range grants {
 		a := byID[g.AccountID]
 		if a == nil {
-			a = &portalAccount{ID: g.AccountID, Alias: g.AccountAlias, AllURL: signinURL(g.AccountID, "")}
+			a = &portalAccount{ID: g.AccountID, Alias: g.AccountAlias, AllURL: signinURL(g.AccountID, "", sessionToken)}
 			byID[g.AccountID] = a
 			out = append(out, a)
 		}
 		if !slices.ContainsFunc(a.Roles, func(r portalRole) bool { return r.Name == g.Role }) {
-			a.Roles = append(a.Roles, portalRole{Name: g.Role, URL: signinURL(g.AccountID, g.Role)})
+			a.Roles = append(a.Roles, portalRole{Name: g.Role, URL: signinURL(g.AccountID, g.Role, sessionToken)})
 		}
 	}
 	slices.SortFunc(out, func(a, b *portalAccount) int {
@@ -77,11 +83,13 @@ func portalAccounts(grants []*store.Grant) []*portalAccount {
 	return out
 }
 
-// signinURL is the IdP-initiated sign-in of an account, with one role or (role "") all of them.
-func signinURL(account, role string) string {
+// signinURL is the IdP-initiated sign-in of an account, with one role or (role "") all of them,
+// as a portal link of the session whose token is sessionToken.
+func signinURL(account, role, sessionToken string) string {
 	q := url.Values{"account": {account}}
 	if role != "" {
 		q.Set("role", role)
 	}
+	q.Set(portalParam, linkToken(sessionToken, q))
 	return "/aws/signin?" + q.Encode()
 }

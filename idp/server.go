@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -75,6 +75,8 @@ type Server struct {
 	// limiter holds the anonymous routes' token buckets; devKeys the device-cookie key.
 	limiter *rateLimiter
 	devKeys deviceKeys
+	// proxies are the parsed TrustedProxies, for deciding whose X-Request-ID to keep.
+	proxies []netip.Prefix
 }
 
 // New returns a server; call Handler for its routes.
@@ -107,6 +109,11 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 		cfg.PendingPerAddress = 20
 	}
 	srv := &Server{cfg: cfg, store: st, keys: keys, log: log, now: cfg.Now, limiter: newRateLimiter(cfg.RateBurst, cfg.RateEvery)}
+	for _, p := range cfg.TrustedProxies {
+		if pre, err := proxyPrefix(p); err == nil {
+			srv.proxies = append(srv.proxies, pre)
+		}
+	}
 	srv.wa, srv.waErr = newWebAuthn(cfg.BaseURL)
 	if srv.waErr != nil {
 		srv.wa = nil
@@ -124,7 +131,7 @@ func (s *Server) Handler() http.Handler {
 		panic(fmt.Sprintf("idp: trusted proxies: %v", err)) // checked by the caller; see CheckProxies
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestLog, s.recover, securityHeaders, s.limitBody)
+	r.Use(s.requestLog, s.recover, s.securityHeaders, s.limitBody, s.oneTimeOnly)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path)) })
 	r.NoMethod(func(c *gin.Context) {
 		s.respond(c, http.StatusMethodNotAllowed, store.Errorf(store.Invalid, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
@@ -203,11 +210,13 @@ const ctxRequestID = "request_id"
 
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
-// requestLog gives every request an ID (a proxy's, when it is well-formed) and logs one line for it.
+// requestLog gives every request an ID and logs one line for it. The ID is the client's only when
+// the client is a trusted proxy and the ID is well-formed: anyone else could pick IDs that collide
+// with, or impersonate, other requests in the log.
 func (s *Server) requestLog(c *gin.Context) {
 	start := time.Now()
 	id := c.GetHeader("X-Request-ID")
-	if !requestIDRE.MatchString(id) {
+	if !requestIDRE.MatchString(id) || !s.fromProxy(c.Request) {
 		var b [12]byte
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
@@ -234,13 +243,33 @@ func (s *Server) recover(c *gin.Context) {
 	c.Next()
 }
 
-func securityHeaders(c *gin.Context) {
+// fromProxy reports whether the request's direct peer is one of the trusted proxies.
+func (s *Server) fromProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	h.Set("Cache-Control", "no-store")
+	// No other window (an opener that linked here) keeps a handle on our pages.
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if s.secure() {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
 	c.Next()
 }
 
@@ -251,12 +280,49 @@ func (s *Server) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-// CheckProxies validates trusted-proxy entries (IP addresses or CIDRs) before New is called.
+// CheckProxies validates trusted-proxy entries (IP addresses or CIDRs) before New is called. It
+// refuses ranges that span the internet (IPv4 shorter than /8, IPv6 shorter than /16 outside the
+// private fc00::/7): trusting them lets any client pick the address that throttling and the audit
+// log see, and the request ID.
 func CheckProxies(proxies []string) error {
 	for _, p := range proxies {
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+		pre, err := proxyPrefix(p)
+		if err != nil {
 			return store.Errorf(store.Invalid, "invalid trusted proxy %q: use an IP address or a CIDR such as 10.0.0.0/8", strings.TrimSpace(p))
+		}
+		min := 8
+		if a := pre.Addr(); a.Is6() && privateV6.Contains(a) {
+			min = privateV6.Bits()
+		} else if a.Is6() {
+			min = 16
+		}
+		if pre.Bits() < min {
+			return store.Errorf(store.Invalid, "trusted proxy %q covers much of the internet: name your proxies' addresses or a range no wider than /%d",
+				strings.TrimSpace(p), min)
 		}
 	}
 	return nil
+}
+
+// privateV6 is IPv6's unique-local range, the private addresses a proxy may sit in.
+var privateV6 = netip.MustParsePrefix("fc00::/7")
+
+// proxyPrefix parses an IP address or CIDR as a prefix, with IPv4-mapped IPv6 ranges (such as
+// ::ffff:0:0/96) turned into the IPv4 range they cover, as Go's matching treats them.
+func proxyPrefix(p string) (netip.Prefix, error) {
+	p = strings.TrimSpace(p)
+	if a, err := netip.ParseAddr(p); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	pre, err := netip.ParsePrefix(p)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a := pre.Addr(); a.Is4In6() {
+		if pre.Bits() < 96 {
+			return netip.PrefixFrom(netip.IPv4Unspecified(), 0), nil
+		}
+		return netip.PrefixFrom(a.Unmap(), pre.Bits()-96).Masked(), nil
+	}
+	return pre.Masked(), nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"rolegate/assertions/samltest"
 	"rolegate/certs"
@@ -25,12 +26,12 @@ type fixture struct {
 	ring  *certs.Keyring
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, proxies ...string) *fixture {
 	t.Helper()
 	st := testStore(t)
 	ring := testRing(t, st, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(idp.New(idp.Config{BaseURL: "https://idp.example.com"}, st, ring, log).Handler())
+	srv := httptest.NewServer(idp.New(idp.Config{BaseURL: "https://idp.example.com", TrustedProxies: proxies}, st, ring, log).Handler())
 	t.Cleanup(srv.Close)
 	return &fixture{srv: srv, store: st, ring: ring}
 }
@@ -161,24 +162,27 @@ func TestErrorsAreJSONThatNamesTheProblem(t *testing.T) {
 }
 
 func TestRequestIDsAndSecurityHeaders(t *testing.T) {
-	f := newFixture(t)
+	direct, proxied := newFixture(t), newFixture(t, "127.0.0.0/8") // the test client is 127.0.0.1
 	for _, tc := range []struct {
 		name, sent string
+		f          *fixture
 		kept       bool
 	}{
-		{"a well-formed ID from a proxy is kept", "abc-123-DEF.456_x", true},
-		{"an ID with odd characters is replaced", "abc 123\"<script>", false},
-		{"an overlong ID is replaced", strings.Repeat("a", 65), false},
-		{"no ID gets one", "", false},
+		{"a well-formed ID from a trusted proxy is kept", "abc-123-DEF.456_x", proxied, true},
+		{"a well-formed ID from an untrusted client is replaced", "abc-123-DEF.456_x", direct, false},
+		{"an ID with odd characters is replaced", "abc 123\"<script>", proxied, false},
+		{"an overlong ID is replaced", strings.Repeat("a", 65), proxied, false},
+		{"no ID gets one", "", proxied, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, _ := f.get(t, "/healthz", "X-Request-ID", tc.sent)
+			resp, _ := tc.f.get(t, "/healthz", "X-Request-ID", tc.sent)
 			got := resp.Header.Get("X-Request-ID")
 			if (got == tc.sent) != tc.kept || len(got) < 8 {
 				t.Fatalf("sent %q, got %q", tc.sent, got)
 			}
 			for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-				"Cache-Control": "no-store"} {
+				"Cache-Control": "no-store", "Cross-Origin-Opener-Policy": "same-origin",
+				"Strict-Transport-Security": "max-age=63072000; includeSubDomains"} {
 				if resp.Header.Get(h) != want {
 					t.Fatalf("%s = %q", h, resp.Header.Get(h))
 				}
@@ -194,7 +198,7 @@ func TestBootstrapAdminOnlyOnAnEmptyStore(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	h := newHasher()
-	pw, err := idp.BootstrapAdmin(ctx, f.store, h)
+	pw, err := idp.BootstrapAdmin(ctx, f.store, h, time.Now())
 	if err != nil || len(pw) < 20 {
 		t.Fatalf("first bootstrap: %q %v", pw, err)
 	}
@@ -205,8 +209,30 @@ func TestBootstrapAdminOnlyOnAnEmptyStore(t *testing.T) {
 	if ok, _, err := h.Verify(ctx, pw, u.PasswordHash); !ok || err != nil {
 		t.Fatalf("the printed password does not verify: %v", err)
 	}
-	again, err := idp.BootstrapAdmin(ctx, f.store, h)
+	again, err := idp.BootstrapAdmin(ctx, f.store, h, time.Now())
 	if err != nil || again != "" {
 		t.Fatalf("second bootstrap returned %q, %v: the password is shown once", again, err)
+	}
+}
+
+func TestTrustedProxiesThatSpanTheInternetAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		proxy string
+		ok    bool
+	}{
+		{"0.0.0.0/0", false}, {"::/0", false}, {"128.0.0.0/1", false}, {"0.0.0.0/7", false},
+		{"::ffff:0:0/96", false}, // every IPv4 address, written as IPv6
+		{"2000::/3", false}, {"2001:db8::/15", false}, {"fc00::/6", false},
+		{"10.0.0.0/8", true}, {"192.168.1.10", true}, {"::ffff:10.0.0.0/104", true},
+		{"fc00::/7", true}, {"fd12:3456::/32", true}, {"2001:db8::/16", true}, {"2001:db8::1", true},
+		{"not-an-ip", false},
+	} {
+		err := idp.CheckProxies([]string{tc.proxy})
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckProxies(%q) = %v; want ok %v", tc.proxy, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), tc.proxy) {
+			t.Errorf("the refusal %q does not name %q", err, tc.proxy)
+		}
 	}
 }

@@ -97,7 +97,7 @@ func (s *Server) signedIn(c *gin.Context) (*webSession, error) {
 }
 
 func (s *Server) loadSession(c *gin.Context) (*webSession, error) {
-	tok, err := c.Cookie(sessionCookie)
+	tok, err := s.cookie(c, sessionCookie)
 	if err != nil || !wellFormed(tok) {
 		return nil, errSignedOut
 	}
@@ -138,13 +138,23 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // requireLogin returns the signed-in user and session. When there is none, it redirects (303) to
-// /login?next=<this page> and returns false; so it does to /login/mfa for a session that still
-// needs its second factor, and to /account/password for a user who must change a one-time
-// password (except on that page itself).
+// /login?next=<this page> and returns false; so it does to /account/password for a user who must
+// change a one-time password (except on that page itself; see changeFirst), and to /login/mfa for
+// a session that still needs its second factor.
 func (s *Server) requireLogin(c *gin.Context) (*store.User, *store.Session, bool) {
 	w, ok := s.requireSession(c)
 	if !ok {
 		return nil, nil, false
+	}
+	if first, err := s.changeFirst(c, w); err != nil {
+		s.failPage(c, err)
+		return nil, nil, false
+	} else if first {
+		if c.Request.URL.Path != passwordPath {
+			s.mustChange(c, w.user)
+			return nil, nil, false
+		}
+		return w.user, w.sess, true
 	}
 	need, err := s.needsMFA(c, w.user, w.sess)
 	if err != nil {
@@ -153,9 +163,6 @@ func (s *Server) requireLogin(c *gin.Context) (*store.User, *store.Session, bool
 	}
 	if need {
 		s.stepUp(c)
-		return nil, nil, false
-	}
-	if c.Request.URL.Path != passwordPath && s.mustChange(c, w.user) {
 		return nil, nil, false
 	}
 	return w.user, w.sess, true
@@ -229,10 +236,13 @@ func isControl(r rune) bool { return r < ' ' || (r >= 0x7f && r < 0xa0) }
 // were used; zero means now.
 func (s *Server) startSession(c *gin.Context, u *store.User, methods string, authAt time.Time) error {
 	ctx := c.Request.Context()
-	if old, err := c.Cookie(sessionCookie); err == nil && wellFormed(old) {
+	old, err := s.cookie(c, sessionCookie)
+	if err == nil && wellFormed(old) {
 		if err := s.store.DeleteSession(ctx, hashToken(old)); err != nil {
 			return fmt.Errorf("idp: ending the previous session: %w", err)
 		}
+	} else {
+		old = ""
 	}
 	tok, err := newToken()
 	if err != nil {
@@ -258,14 +268,13 @@ func (s *Server) startSession(c *gin.Context, u *store.User, methods string, aut
 	if _, err := s.store.CreateSessionCapped(ctx, sess, s.cfg.SessionsPerUser); err != nil {
 		return fmt.Errorf("idp: creating session: %w", err)
 	}
-	s.setCookie(c, sessionCookie, tok, 0)
-	c.Set(ctxWeb, &webSession{user: u, sess: sess, token: tok})
+	s.keep(c, &webSession{user: u, token: old}, sess, tok)
 	return nil
 }
 
 // endSession deletes the browser's session, if any, and its cookie.
 func (s *Server) endSession(c *gin.Context) error {
-	if tok, err := c.Cookie(sessionCookie); err == nil && wellFormed(tok) {
+	if tok, err := s.cookie(c, sessionCookie); err == nil && wellFormed(tok) {
 		if err := s.store.DeleteSession(c.Request.Context(), hashToken(tok)); err != nil {
 			return fmt.Errorf("idp: ending session: %w", err)
 		}
@@ -278,8 +287,23 @@ func (s *Server) endSession(c *gin.Context) error {
 // setCookie sets an HttpOnly, SameSite=Lax cookie for the whole site, Secure when the base URL is
 // https. maxAge 0 makes a browser-session cookie; a negative one deletes the cookie.
 func (s *Server) setCookie(c *gin.Context, name, value string, maxAge int) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+	http.SetCookie(c.Writer, &http.Cookie{Name: s.cookieName(name), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+}
+
+// cookieName is a site-wide cookie's name: under https with the __Host- prefix, so that browsers
+// take it only from this host, Secure, for Path=/ and with no Domain: a sibling subdomain or a
+// plain-http page cannot plant or shadow it.
+func (s *Server) cookieName(name string) string {
+	if s.secure() {
+		return "__Host-" + name
+	}
+	return name
+}
+
+// cookie reads a cookie that setCookie set.
+func (s *Server) cookie(c *gin.Context, name string) (string, error) {
+	return c.Cookie(s.cookieName(name))
 }
 
 func (s *Server) secure() bool { return strings.HasPrefix(strings.ToLower(s.cfg.BaseURL), "https://") }
@@ -313,7 +337,7 @@ func (s *Server) formToken(c *gin.Context) (string, error) {
 	if tok := c.GetString(ctxFormToken); tok != "" {
 		return tok, nil
 	}
-	if tok, err := c.Cookie(csrfCookie); err == nil && wellFormed(tok) {
+	if tok, err := s.cookie(c, csrfCookie); err == nil && wellFormed(tok) {
 		return tok, nil
 	}
 	tok, err := newToken()
@@ -347,7 +371,7 @@ func (s *Server) tokenMatches(c *gin.Context) bool {
 	case err == nil:
 		want = sessionCSRF(w.token)
 	case store.IsCode(err, store.Unauthorized):
-		if tok, err := c.Cookie(csrfCookie); err == nil && wellFormed(tok) {
+		if tok, err := s.cookie(c, csrfCookie); err == nil && wellFormed(tok) {
 			want = tok
 		}
 	}

@@ -21,8 +21,10 @@ type User struct {
 	PasswordHash string
 	// MustChangePassword marks a one-time password, such as the bootstrap admin's.
 	MustChangePassword bool
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// PasswordExpiresAt, when set, is when a one-time password stops signing anyone in.
+	PasswordExpiresAt time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Group collects users; grants to a group reach every member.

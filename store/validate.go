@@ -1,8 +1,11 @@
 package store
 
 import (
+	"io/fs"
 	"net/mail"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -93,21 +96,41 @@ func ValidPartition(p Partition) bool {
 	return p == PartitionAWS || p == PartitionGovCloud || p == PartitionChina
 }
 
-// ValidateRegion checks that region is a region name of partition p.
+// Regions are each partition's regions as of 2026, the one list that account regions, sign-in
+// endpoints (https://REGION.signin...) and console hosts of a RelayState are checked against. A
+// region AWS opens later is added here; until then its accounts use the partition's default endpoint.
+var Regions = map[Partition][]string{
+	PartitionAWS: {
+		"us-east-1", "us-east-2", "us-west-1", "us-west-2",
+		"af-south-1",
+		"ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2",
+		"ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+		"ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+		"ca-central-1", "ca-west-1",
+		"eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1",
+		"il-central-1", "me-south-1", "me-central-1", "mx-central-1", "sa-east-1",
+	},
+	PartitionGovCloud: {"us-gov-west-1", "us-gov-east-1"},
+	PartitionChina:    {"cn-north-1", "cn-northwest-1"},
+}
+
+// KnownRegion reports whether region is one of partition p's Regions.
+func KnownRegion(p Partition, region string) bool { return slices.Contains(Regions[p], region) }
+
+// ValidateRegion checks that region is a region of partition p.
 func ValidateRegion(p Partition, region string) error {
 	if !regionRE.MatchString(region) {
 		return Errorf(Invalid, "invalid region %q: expected a region code such as us-east-2", region)
 	}
-	gov, cn := strings.HasPrefix(region, "us-gov-"), strings.HasPrefix(region, "cn-")
-	switch {
-	case p == PartitionGovCloud && !gov:
-		return Errorf(Invalid, "region %q is not in partition aws-us-gov (its regions start with us-gov-)", region)
-	case p == PartitionChina && !cn:
-		return Errorf(Invalid, "region %q is not in partition aws-cn (its regions start with cn-)", region)
-	case p == PartitionAWS && (gov || cn || strings.HasPrefix(region, "us-iso")):
-		return Errorf(Invalid, "region %q is not in partition aws", region)
+	if KnownRegion(p, region) {
+		return nil
 	}
-	return nil
+	for q := range Regions {
+		if KnownRegion(q, region) {
+			return Errorf(Invalid, "region %q is not in partition %s but in %s", region, p, q)
+		}
+	}
+	return Errorf(Invalid, "region %q is not in partition %s: it is none of the regions Rolegate knows there", region, p)
 }
 
 // ValidateSessionDuration checks a session duration; 0 means "not set".
@@ -245,4 +268,15 @@ func (f *MFAFactor) Validate() error {
 		return Errorf(Invalid, "a second factor needs its secret")
 	}
 	return nil
+}
+
+// CheckNotWritableByOthers refuses a file or directory that group or others may write: whoever can
+// write Rolegate's data dir, database or key-encryption key can make themselves admin or read every
+// secret. what names the thing in the message, which says the chmod to run.
+func CheckNotWritableByOthers(what, path string, mode fs.FileMode) error {
+	// Windows has no Unix permission bits to check.
+	if runtime.GOOS == "windows" || mode.Perm()&0o022 == 0 {
+		return nil
+	}
+	return Errorf(Invalid, "%s %s has mode %04o, writable by group or others: run `chmod go-w %s`", what, path, mode.Perm(), path)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -33,15 +34,15 @@ type app struct {
 
 // open opens and migrates the store named by the configuration.
 func (a *app) open(ctx context.Context) (*sqlstore.Store, error) {
-	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := a.checkDataDir(); err != nil {
+		return nil, err
 	}
 	var s *sqlstore.Store
 	var err error
 	if a.databaseURL != "" {
 		s, err = postgres.Open(ctx, a.databaseURL)
 	} else {
-		s, err = sqlite.Open(a.dataDir + "/" + sqlite.FileName)
+		s, err = sqlite.Open(filepath.Join(a.dataDir, sqlite.FileName))
 	}
 	if err != nil {
 		return nil, err
@@ -51,6 +52,18 @@ func (a *app) open(ctx context.Context) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	return s, nil
+}
+
+// checkDataDir creates the data dir when missing and refuses one that group or others may write.
+func (a *app) checkDataDir() error {
+	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	fi, err := os.Stat(a.dataDir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	return store.CheckNotWritableByOthers("data directory", a.dataDir, fi.Mode())
 }
 
 // withStore runs fn with an open store and closes it after.

@@ -49,7 +49,7 @@ func userMFAInviteCmd(a *app) *cobra.Command {
 				return store.Errorf(store.Invalid, "--ttl %s is too long: an invite lasts at most 7 days (7d)", ttl)
 			}
 			if baseURL != "" {
-				if err := checkBaseURL(baseURL); err != nil {
+				if err := checkBaseURL(baseURL, true); err != nil { // only printed: serve decides whether plain http is allowed
 					return err
 				}
 			}

@@ -7,12 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"rolegate/assertions"
 	"rolegate/idp"
@@ -38,8 +42,8 @@ func migrateCmd(a *app) *cobra.Command {
 
 // serveOptions are serve's flags.
 type serveOptions struct {
-	addr, baseURL, proxies string
-	demo, requireMFA       bool
+	addr, baseURL, proxies         string
+	demo, requireMFA, insecureHTTP bool
 }
 
 func serveCmd(a *app) *cobra.Command {
@@ -49,12 +53,17 @@ func serveCmd(a *app) *cobra.Command {
 		Short: "Run the identity provider",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if v := a.env(envRequireMFA); v != "" && !cmd.Flags().Changed("require-mfa") {
-				b, err := strconv.ParseBool(v)
-				if err != nil {
-					return store.Errorf(store.Invalid, "invalid %s %q: use true or false", envRequireMFA, v)
+			for _, f := range []struct {
+				flag, env string
+				v         *bool
+			}{{"require-mfa", envRequireMFA, &o.requireMFA}, {"insecure-http", envInsecureHTTP, &o.insecureHTTP}} {
+				if v := a.env(f.env); v != "" && !cmd.Flags().Changed(f.flag) {
+					b, err := strconv.ParseBool(v)
+					if err != nil {
+						return store.Errorf(store.Invalid, "invalid %s %q: use true or false", f.env, v)
+					}
+					*f.v = b
 				}
-				o.requireMFA = b
 			}
 			return a.serve(cmd.Context(), o)
 		},
@@ -66,21 +75,40 @@ func serveCmd(a *app) *cobra.Command {
 		"seed a demo user, group and account 111122223333 whose sign-in goes to this server's checker at /debug/aws-signin")
 	c.Flags().BoolVar(&o.requireMFA, "require-mfa", false,
 		"make a second factor part of every sign-in, not only for accounts set with --require-mfa (env "+envRequireMFA+"=true|false)")
+	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false,
+		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata and must never change (env ROLEGATE_BASE_URL; default http://ADDR)")
 	return c
 }
 
-// envRequireMFA is the environment's --require-mfa.
-const envRequireMFA = "ROLEGATE_REQUIRE_MFA"
+// The environment's --require-mfa and --insecure-http.
+const (
+	envRequireMFA   = "ROLEGATE_REQUIRE_MFA"
+	envInsecureHTTP = "ROLEGATE_INSECURE_HTTP"
+)
 
-// checkBaseURL refuses base URLs that would make a broken entity ID.
-func checkBaseURL(base string) error {
+// checkBaseURL refuses base URLs that would make a broken entity ID, and plain http to a host other
+// than this machine unless insecure is set: passwords and cookies would cross the network in clear.
+func checkBaseURL(base string, insecure bool) error {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return store.Errorf(store.Invalid, "invalid base URL %q: use an absolute http(s) URL such as https://idp.example.com", base)
 	}
+	if strings.EqualFold(u.Scheme, "http") && !insecure && !loopback(u.Hostname()) {
+		return store.Errorf(store.Invalid, "base URL %q is plain http on a host other than localhost: use https (behind a TLS proxy), "+
+			"or pass --insecure-http (%s=true) to accept passwords and cookies in clear", base, envInsecureHTTP)
+	}
 	return nil
+}
+
+// loopback reports whether host is this machine: localhost, 127.0.0.0/8 or ::1.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (a *app) serve(ctx context.Context, o serveOptions) error {
@@ -107,7 +135,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		baseURL = "http://" + host
 	}
-	if err := checkBaseURL(baseURL); err != nil {
+	if err := checkBaseURL(baseURL, o.insecureHTTP); err != nil {
 		return err
 	}
 	st, err := a.open(ctx)
@@ -123,7 +151,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	hasher := newHasher()
-	adminPassword, err := idp.BootstrapAdmin(ctx, st, hasher)
+	adminPassword, err := idp.BootstrapAdmin(ctx, st, hasher, time.Now().UTC())
 	if err != nil {
 		return err
 	}
@@ -153,14 +181,14 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	fmt.Fprintf(a.stdout, "Rolegate is listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "IdP metadata: %s\n", assertions.EntityID(baseURL))
 	if adminPassword != "" {
-		fmt.Fprintf(a.stdout, "Created user %q with one-time password: %s\n", idp.AdminName, adminPassword)
-		fmt.Fprintln(a.stdout, "It is shown only this once; change it at first sign-in.")
+		a.showSecret(fmt.Sprintf("Created user %q with a one-time password, valid for %s; change it at first sign-in",
+			idp.AdminName, idp.OneTimePasswordTTL), adminPasswordFile, adminPassword, idp.AdminName)
 	}
 	if o.demo {
 		fmt.Fprintf(a.stdout, "Demo mode: accounts %s sign in to %s/debug/aws-signin, a checker, not to AWS (%s requires MFA)\n",
 			strings.Join(idp.DemoAccounts, " and "), strings.TrimRight(baseURL, "/"), idp.DemoMFAAccount)
 		if demoPassword != "" {
-			fmt.Fprintf(a.stdout, "Demo user %q, password: %s\n", idp.DemoUser, demoPassword)
+			a.showSecret(fmt.Sprintf("Created demo user %q", idp.DemoUser), demoPasswordFile, demoPassword, idp.DemoUser)
 		} else {
 			fmt.Fprintf(a.stdout, "Demo user %q exists; its password is unchanged (rolegate user passwd demo to set one)\n", idp.DemoUser)
 		}
@@ -212,4 +240,48 @@ func sweep(ctx context.Context, st store.Store, log *slog.Logger) {
 			log.Warn("sweeping sign-in requests", "err", err)
 		}
 	}
+}
+
+// Files in the data dir that hold a password created at start when stdout is not a terminal.
+const (
+	adminPasswordFile = "initial-admin-password"
+	demoPasswordFile  = "demo-password"
+)
+
+// showSecret shows a password that serve created: on stdout when it is a terminal, and otherwise
+// (where a log collector may keep stdout) in a new file in the data dir, mode 0600, whose path it
+// prints. When neither works it says so and how user sets a password instead.
+func (a *app) showSecret(intro, file, secret, user string) {
+	if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(a.stdout, "%s: %s\nIt is shown only this once.\n", intro, secret)
+		return
+	}
+	path := filepath.Join(a.dataDir, file)
+	if err := writeSecret(path, secret); err != nil {
+		fmt.Fprintf(a.stdout, "%s, but standard output is not a terminal and writing the password to %s failed (%v): "+
+			"set one with `rolegate user passwd %s`\n", intro, path, err, user)
+		return
+	}
+	fmt.Fprintf(a.stdout, "%s; standard output is not a terminal, so the password is in %s (mode 0600): read it, then delete the file\n",
+		intro, path)
+}
+
+// writeSecret writes secret to a new file at path, mode 0600. A file left there by an earlier
+// start is removed first (never followed, if it is a link), and O_EXCL refuses one put back meanwhile.
+func writeSecret(path, secret string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(secret + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"rolegate/idp/password"
 )
@@ -60,21 +62,31 @@ func TestAUserAddedByTheCLISurvivesARestart(t *testing.T) {
 	})
 }
 
-var oneTimeRE = regexp.MustCompile(`one-time password: (\S+)`)
+// secretFileRE finds the file a serve whose stdout is no terminal wrote a new password to.
+var secretFileRE = regexp.MustCompile(`the password is in (\S+) \(mode 0600\)`)
 
-func TestTheFirstServeOnAnEmptyStoreShowsTheAdminPasswordOnce(t *testing.T) {
+func TestTheFirstServeWritesTheAdminPasswordToAPrivateFileWhenStdoutIsNoTerminal(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		first := c.serve(t)
 		first.get(t, "/healthz")
 		out := first.stop(t)
-		shown := oneTimeRE.FindAllStringSubmatch(out, -1)
-		if len(shown) != 1 {
-			t.Fatalf("the first serve showed %d one-time passwords, want 1:\n%s", len(shown), out)
+		shown := secretFileRE.FindAllStringSubmatch(out, -1)
+		if len(shown) != 1 || !strings.Contains(out, `"admin"`) || !strings.Contains(out, "one-time password") {
+			t.Fatalf("the first serve named %d password files, want 1, for the admin's one-time password:\n%s", len(shown), out)
 		}
-		pw := shown[0][1]
-		if !strings.Contains(out, `"admin"`) {
-			t.Errorf("the first serve does not name the admin user:\n%s", out)
+		path := shown[0][1]
+		if path != filepath.Join(c.dataDir, "initial-admin-password") {
+			t.Errorf("the password file is %s, want initial-admin-password in the data dir", path)
+		}
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("the password file: %v, mode %v; want 0600", err, fi)
+		}
+		raw, _ := os.ReadFile(path)
+		pw := strings.TrimSpace(string(raw))
+		if len(pw) < 20 || strings.Contains(out, pw) {
+			t.Fatalf("the password %q is too short, or was printed to a stdout that a log collector may keep:\n%s", pw, out)
 		}
 
 		second := c.serve(t)
@@ -94,6 +106,9 @@ func TestTheFirstServeOnAnEmptyStoreShowsTheAdminPasswordOnce(t *testing.T) {
 		}
 		if !admin.MustChangePassword {
 			t.Errorf("admin's bootstrap password is not marked as one to change")
+		}
+		if left := time.Until(admin.PasswordExpiresAt); left <= 23*time.Hour || left > 24*time.Hour {
+			t.Errorf("admin's one-time password expires in %s; want 24h", left)
 		}
 		if users := c.users(t); len(users) != 1 || !users["admin"].HasPassword || !users["admin"].MustChangePassword {
 			t.Errorf("users after two serves = %+v; want admin only, with a password to change", users)

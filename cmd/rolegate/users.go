@@ -88,7 +88,7 @@ func userPasswdCmd(a *app) *cobra.Command {
 					return err
 				}
 				u, err := st.UpdateUser(ctx, args[0], func(u *store.User) error {
-					u.PasswordHash, u.MustChangePassword = hash, false
+					u.PasswordHash, u.MustChangePassword, u.PasswordExpiresAt = hash, false, time.Time{}
 					return nil
 				})
 				if err != nil {
@@ -190,6 +190,7 @@ type userJSON struct {
 	Disabled           bool              `json:"disabled"`
 	HasPassword        bool              `json:"has_password"`
 	MustChangePassword bool              `json:"must_change_password"`
+	PasswordExpiresAt  *time.Time        `json:"password_expires_at,omitempty"` // of a one-time password
 	CreatedAt          time.Time         `json:"created_at"`
 }
 
@@ -225,6 +226,9 @@ func userListCmd(a *app) *cobra.Command {
 					out = append(out, userJSON{Name: u.Name, Email: u.Email, DisplayName: u.DisplayName, Attributes: u.Attributes,
 						Groups: gs, Disabled: u.Disabled, HasPassword: u.PasswordHash != "",
 						MustChangePassword: u.MustChangePassword, CreatedAt: u.CreatedAt})
+					if !u.PasswordExpiresAt.IsZero() {
+						out[len(out)-1].PasswordExpiresAt = &u.PasswordExpiresAt
+					}
 				}
 				if asJSON {
 					return a.printJSON(out)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"rolegate/store"
 	"rolegate/store/postgres"
 	"rolegate/store/postgres/pgtest"
@@ -64,4 +66,21 @@ func TestReplicasStartingTogetherMigrateOnce(t *testing.T) {
 	if winners != 1 || total == 0 {
 		t.Fatalf("%d replicas applied migrations (%d in all); want exactly one", winners, total)
 	}
+}
+
+func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
+	url := pgtest.URL(t)
+	s := open(t, url)
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	storetest.EmailMigration(t, s, func(q string, args ...any) error {
+		_, err := conn.Exec(context.Background(), q, args...)
+		return err
+	})
 }

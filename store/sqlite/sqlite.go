@@ -14,6 +14,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"rolegate/store"
 	"rolegate/store/sqlstore"
 )
 
@@ -25,8 +26,13 @@ var Dialect = sqlstore.Dialect{Name: "sqlite"}
 const FileName = "rolegate.db"
 
 // Open opens (creating when missing) the database file at path and returns the store. The file is
-// created with mode 0600: it holds password hashes and sealed keys.
+// created with mode 0600: it holds password hashes and sealed keys. A file that group or others may
+// write is refused.
 func Open(path string) (*sqlstore.Store, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -34,14 +40,22 @@ func Open(path string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	fi, err := f.Stat()
 	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := store.CheckNotWritableByOthers("database file", path, fi.Mode()); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// The path goes in escaped: a "?", "#" or "%" in it is part of the file's name, not of the URI.
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,4 +71,25 @@ func TestMigrateIsIdempotentAndTwoProcessesShareTheFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("database file mode %v, want 0600", fi.Mode().Perm())
 	}
+}
+
+func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.EmailMigration(t, s, func(q string, args ...any) error {
+		_, err := db.Exec(q, args...)
+		return err
+	})
 }

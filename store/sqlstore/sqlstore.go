@@ -58,6 +58,11 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 			if _, err := q.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}
+			if fix := afterMigration[m.Version]; fix != nil {
+				if err := fix(ctx, q); err != nil {
+					return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+				}
+			}
 			if _, err := q.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 				m.Version, m.Name, toDB(s.now())); err != nil {
 				return err
@@ -98,16 +103,17 @@ func notFound(format string, args ...any) error { return store.Errorf(store.NotF
 
 // ---- users
 
-const userCols = `id, name, subject, email, display_name, disabled, password_hash, must_change_password, created_at, updated_at`
+const userCols = `id, name, subject, email, display_name, disabled, password_hash, must_change_password,
+	password_expires_at, created_at, updated_at`
 
 func scanUser(r Row) (*User, error) {
 	var u User
-	var created, updated int64
+	var expires, created, updated int64
 	if err := r.Scan(&u.ID, &u.Name, &u.Subject, &u.Email, &u.DisplayName, &u.Disabled, &u.PasswordHash,
-		&u.MustChangePassword, &created, &updated); err != nil {
+		&u.MustChangePassword, &expires, &created, &updated); err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.UpdatedAt = fromDB(created), fromDB(updated)
+	u.PasswordExpiresAt, u.CreatedAt, u.UpdatedAt = fromDB(expires), fromDB(created), fromDB(updated)
 	u.Attributes = map[string]string{}
 	return &u, nil
 }
@@ -124,12 +130,16 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		u.Subject = "rg-" + strings.ToLower(rand.Text())
 	}
 	err := s.db.InTx(ctx, func(q Querier) error {
-		err := q.QueryRow(ctx, `INSERT INTO users (name, name_key, subject, email, display_name, disabled, password_hash,
-			must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
-			u.Name, store.Key(u.Name), u.Subject, u.Email, u.DisplayName, u.Disabled, u.PasswordHash, u.MustChangePassword,
-			toDB(now)).Scan(&u.ID)
+		if err := emailFree(ctx, q, u); err != nil {
+			return err
+		}
+		err := q.QueryRow(ctx, `INSERT INTO users (name, name_key, subject, email, email_key, display_name, disabled, password_hash,
+			must_change_password, password_expires_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id`,
+			u.Name, store.Key(u.Name), u.Subject, u.Email, emailKey(u.Email), u.DisplayName, u.Disabled, u.PasswordHash,
+			u.MustChangePassword, toDB(u.PasswordExpiresAt), toDB(now)).Scan(&u.ID)
 		if err != nil {
-			return wrap(err, fmt.Sprintf("user %q", u.Name))
+			return wrap(emailTaken(err, u), fmt.Sprintf("user %q", u.Name))
 		}
 		return putAttrs(ctx, q, u.ID, u.Attributes)
 	})
@@ -243,11 +253,14 @@ func (s *Store) UpdateUser(ctx context.Context, name string, fn func(*User) erro
 		if err := u.Validate(); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, `UPDATE users SET name = $1, name_key = $2, email = $3, display_name = $4, disabled = $5,
-			password_hash = $6, must_change_password = $7, updated_at = $8 WHERE id = $9`,
-			u.Name, store.Key(u.Name), u.Email, u.DisplayName, u.Disabled, u.PasswordHash, u.MustChangePassword,
-			toDB(u.UpdatedAt), u.ID); err != nil {
-			return wrap(err, fmt.Sprintf("user %q", u.Name))
+		if err := emailFree(ctx, q, u); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `UPDATE users SET name = $1, name_key = $2, email = $3, email_key = $4, display_name = $5,
+			disabled = $6, password_hash = $7, must_change_password = $8, password_expires_at = $9, updated_at = $10 WHERE id = $11`,
+			u.Name, store.Key(u.Name), u.Email, emailKey(u.Email), u.DisplayName, u.Disabled, u.PasswordHash, u.MustChangePassword,
+			toDB(u.PasswordExpiresAt), toDB(u.UpdatedAt), u.ID); err != nil {
+			return wrap(emailTaken(err, u), fmt.Sprintf("user %q", u.Name))
 		}
 		if err := putAttrs(ctx, q, u.ID, u.Attributes); err != nil {
 			return err

@@ -75,6 +75,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a server secret is stored once and read by everyone after", testServerSecret},
 		{"pending requests are capped per client address", testPendingRequestCap},
 		{"sessions are capped per user, ending the oldest", testSessionCap},
+		{"two users cannot share an e-mail address, whatever its case", testUniqueEmail},
+		{"concurrent creates of one e-mail address let exactly one win", testConcurrentEmail},
+		{"a one-time password's expiry is kept and cleared", testPasswordExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,33 +236,13 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 }
 
 func testConcurrentCreates(t *testing.T, s store.Store) {
-	const n = 8
-	var wg sync.WaitGroup
-	results := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := "grace"
-			if i%2 == 1 {
-				name = "GRACE"
-			}
-			results <- s.CreateUser(ctx, &store.User{Name: name})
-		}()
-	}
-	wg.Wait()
-	close(results)
-	ok := 0
-	for err := range results {
-		if err == nil {
-			ok++
-		} else if store.ErrorCode(err) != store.Conflict {
-			t.Fatalf("unexpected error: %v", err)
+	exactlyOneWins(t, 8, func(i int) error {
+		name := "grace"
+		if i%2 == 1 {
+			name = "GRACE"
 		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d creates succeeded, want 1", ok)
-	}
+		return s.CreateUser(ctx, &store.User{Name: name})
+	}, "")
 }
 
 func testGroups(t *testing.T, s store.Store) {

@@ -1,0 +1,219 @@
+package idp_test
+
+import (
+	"context"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"rolegate/idp"
+	"rolegate/store"
+)
+
+// routes lists every route the server has, demo ones included.
+func routes(t *testing.T) gin.RoutesInfo {
+	t.Helper()
+	h := idp.New(idp.Config{BaseURL: "http://localhost", DemoAccounts: []string{idp.DemoAccount}}, nil, nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
+	e, ok := h.(*gin.Engine)
+	if !ok {
+		t.Fatalf("the handler is a %T, not a gin engine whose routes can be listed", h)
+	}
+	return e.Routes()
+}
+
+// oneTimeAllowed are the routes a session with a one-time password may use.
+var oneTimeAllowed = map[string]bool{
+	"GET /account/password": true, "POST /account/password": true, "POST /logout": true,
+	"GET /login": true, "POST /login": true, "GET /login/mfa": true, "POST /login/mfa": true,
+	"POST /login/mfa/webauthn/begin": true, "POST /login/mfa/webauthn": true,
+	"GET /assets/*filepath": true, "HEAD /assets/*filepath": true,
+	"GET /healthz": true, "GET /readyz": true, "GET /saml/metadata": true,
+}
+
+func TestAOneTimePasswordSessionReachesNothingButThePasswordChange(t *testing.T) {
+	w := newAWSWeb(t, "111122223333") // demo mode too, for its routes
+	ctx := context.Background()
+	const oneTime = "one-time-password-1"
+	w.addUser(t, "admin", oneTime, func(u *store.User) {
+		u.MustChangePassword, u.PasswordExpiresAt = true, w.clock.Now().Add(idp.OneTimePasswordTTL)
+	})
+	if err := w.store.CreateGrant(ctx, &store.Grant{User: "admin", AccountID: "prod", Role: "Admin"}); err != nil {
+		t.Fatal(err)
+	}
+	w.openWindow(t, "", time.Hour) // so that alice's enrolment below is not refused for want of an invite
+	admin, alice := w.browser(t), w.browser(t)
+	admin.login("admin", oneTime)
+	alice.login("alice", "correct horse battery")
+	csrf := admin.token("/account/password") // a valid token: the refusal must not come from a missing one
+
+	var walked int
+	for _, r := range routes(t) {
+		route := r.Method + " " + r.Path
+		if oneTimeAllowed[route] {
+			continue
+		}
+		walked++
+		path := strings.NewReplacer("*filepath", "style.css", ":id", "1").Replace(r.Path) + "?account=prod&role=Admin"
+		t.Run(route, func(t *testing.T) {
+			var form url.Values
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				form = url.Values{"csrf_token": {csrf}, "account": {"prod"}}
+			}
+			resp, body := admin.do(r.Method, path, form)
+			switch r.Method {
+			case http.MethodGet, http.MethodHead:
+				if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/account/password") {
+					t.Fatalf("%d to %q; want 303 to the password change\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+				}
+			default:
+				if resp.StatusCode != http.StatusForbidden || !strings.Contains(alert(body), "change your one-time password first") {
+					t.Fatalf("%d %q; want 403 saying to change the one-time password first", resp.StatusCode, alert(body))
+				}
+			}
+		})
+	}
+	if walked < 10 {
+		t.Fatalf("walked only %d routes: the route list is not the server's", walked)
+	}
+	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+		t.Fatalf("a one-time password session got assertions: %q", got)
+	}
+	// The same requests from a full session are not stopped: the gate above is what refused.
+	if resp, body := alice.get("/aws/signin?account=prod&role=Admin"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("alice's sign-in: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := alice.post("/account/mfa", "/account/mfa/totp", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("alice's enrollment: %d", resp.StatusCode)
+	}
+	// The password change itself works, and then everything does.
+	resp, body := admin.do(http.MethodPost, "/account/password", url.Values{"csrf_token": {csrf},
+		"current_password": {oneTime}, "new_password": {"a much longer passphrase"}, "confirm_password": {"a much longer passphrase"}})
+	wantRedirect(t, resp, body, "/")
+	if resp, _ := admin.get("/aws/signin?account=prod&role=Admin"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the change, the sign-in: %d", resp.StatusCode)
+	}
+}
+
+func TestAnExpiredOneTimePasswordSignsNoOneIn(t *testing.T) {
+	w := newWeb(t)
+	const oneTime = "one-time-password-1"
+	w.addUser(t, "admin", oneTime, func(u *store.User) {
+		u.MustChangePassword, u.PasswordExpiresAt = true, w.clock.Now().Add(idp.OneTimePasswordTTL)
+	})
+	w.clock.Advance(idp.OneTimePasswordTTL - time.Minute)
+	early := w.browser(t)
+	resp, body := early.login("admin", oneTime)
+	wantRedirect(t, resp, body, "/account/password")
+	csrf := early.token("/account/password")
+
+	w.clock.Advance(time.Minute)
+	resp, body = w.browser(t).login("admin", oneTime)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(alert(body), "rolegate user passwd admin") || w.browser(t).signedIn() {
+		t.Fatalf("the expired one-time password: %d %q; want 401 saying to run rolegate user passwd admin", resp.StatusCode, alert(body))
+	}
+	// A wrong password still gets the one answer: the expiry tells nothing to who lacks the password.
+	if resp, body := w.browser(t).login("admin", "wrong-password-0"); alert(body) != "Wrong username or password." {
+		t.Fatalf("a wrong password after the expiry: %d %q", resp.StatusCode, alert(body))
+	}
+	// A session from before the expiry cannot use the expired password to set a new one.
+	resp, body = early.do(http.MethodPost, "/account/password", url.Values{"csrf_token": {csrf},
+		"current_password": {oneTime}, "new_password": {"a much longer passphrase"}, "confirm_password": {"a much longer passphrase"}})
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(alert(body), "rolegate user passwd admin") {
+		t.Fatalf("changing an expired one-time password: %d %q", resp.StatusCode, alert(body))
+	}
+	if u, _ := w.store.GetUser(context.Background(), "admin"); !u.MustChangePassword {
+		t.Fatal("the expired password was changed")
+	}
+	if got := w.auditOf(t, "login"); !strings.Contains(strings.Join(got, ","), "admin expired") {
+		t.Errorf("the refused sign-in is not audited as expired: %q", got)
+	}
+}
+
+func TestAOneTimePasswordIsChangedBeforeASecondFactorIsSetUp(t *testing.T) {
+	w := newAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
+	const oneTime = "one-time-password-1"
+	w.addUser(t, "admin", oneTime, func(u *store.User) { u.MustChangePassword = true })
+	b := w.browser(t)
+	resp, body := b.login("admin", oneTime)
+	wantRedirect(t, resp, body, "/account/password")
+	resp, body = b.get("/account/mfa") // enrollment waits for the change
+	wantRedirect(t, resp, body, "/account/password?next=%2Faccount%2Fmfa")
+	resp, body = b.do(http.MethodPost, "/account/password", url.Values{"csrf_token": {b.token("/account/password")},
+		"current_password": {oneTime}, "new_password": {"a much longer passphrase"}, "confirm_password": {"a much longer passphrase"}})
+	wantRedirect(t, resp, body, "/")
+	resp, body = b.get("/")
+	wantRedirect(t, resp, body, "/login/mfa")
+}
+
+var (
+	requestIDRE = regexp.MustCompile(`<code>[0-9a-f]{24}</code>`)
+	nonceAttrRE = regexp.MustCompile(`nonce="[^"]*"`)
+)
+
+func TestAnUnknownAccountAnUngrantedOneAndAnUngrantedRoleGetByteIdenticalRefusals(t *testing.T) {
+	w := newAWSWeb(t)
+	if err := w.store.CreateAccount(context.Background(), &store.Account{ID: "777788889999", Alias: "sekrit-acct",
+		ProviderName: "Rolegate", Partition: store.PartitionAWS, RequireMFA: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser(t)
+	b.login("alice", "correct horse battery")
+	var first string
+	for _, path := range []string{
+		"/aws/signin?account=999999999999",
+		"/aws/signin?account=nosuch-alias",
+		"/aws/signin?account=sekrit-acct",
+		"/aws/signin?account=777788889999&role=Admin",
+		"/aws/signin?account=prod&role=RootRole",
+		"/aws/signin?account=sekrit-acct&relay_state=" + url.QueryEscape("https://evil.example/"), // grants come before RelayState
+		"/aws/signin?account=nosuch-alias&region=cn-north-1",
+	} {
+		resp, body := b.get(path)
+		norm := nonceAttrRE.ReplaceAllString(requestIDRE.ReplaceAllString(body, ""), "")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %d; want 403", path, resp.StatusCode)
+		}
+		for _, leak := range []string{"999999999999", "nosuch", "sekrit", "777788889999", "RootRole", "evil.example", "cn-north-1"} {
+			if strings.Contains(html.UnescapeString(body), leak) {
+				t.Errorf("%s: the refusal echoes %q", path, leak)
+			}
+		}
+		if first == "" {
+			first = norm
+		} else if norm != first {
+			t.Errorf("%s: the refusal differs from the first one:\n%s\n---\n%s", path, norm, first)
+		}
+	}
+	if got := w.auditOf(t, "assertion"); len(got) != 7 || strings.Contains(strings.Join(got, ","), "alice ok") {
+		t.Errorf("refusals audited %q; want 7 refusals", got)
+	}
+}
+
+func TestTheDemoAndAdminPasswordsExpireOnlyWhenOneTime(t *testing.T) {
+	w := newWeb(t)
+	pw, err := idp.BootstrapAdmin(context.Background(), w.store, w.hasher, w.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := w.store.GetUser(context.Background(), "admin")
+	if err != nil || !u.PasswordExpiresAt.Equal(w.clock.Now().Add(24*time.Hour)) || !u.MustChangePassword {
+		t.Fatalf("the bootstrap admin: %+v %v; want a one-time password expiring in 24 h", u, err)
+	}
+	w.clock.Advance(24*time.Hour - time.Second)
+	if resp, body := w.browser(t).login("admin", pw); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a second before the expiry: %d %q", resp.StatusCode, alert(body))
+	}
+	w.clock.Advance(time.Second)
+	if resp, _ := w.browser(t).login("admin", pw); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("at the expiry: %d", resp.StatusCode)
+	}
+}
