@@ -295,23 +295,30 @@ func (f *fixture) fatal(what string, err error) {
 	f.t.Fatalf("%s: %v\nthe browser is at %s, showing:\n%s\nconsole:\n%s", what, err, loc, text, logs)
 }
 
-// screenshot saves a full-page PNG as test-artifacts/screenshots/NAME.png at the repository root.
+// screenshot saves a full-page PNG as NAME.png in screenshotDir.
 func (f *fixture) screenshot(name string) {
 	f.t.Helper()
 	png := run(f, "screenshot "+name, chromedp.FullScreenshot(100))
 	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
 		f.t.Fatalf("screenshot %s is not a PNG", name)
 	}
-	dir, err := filepath.Abs(filepath.Join("..", "test-artifacts", "screenshots"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	dir := screenshotDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// screenshotDir is where screenshots go: $ROLEGATE_SCREENSHOT_DIR when set (the README's pictures
+// are refreshed with ROLEGATE_SCREENSHOT_DIR=$PWD/test-artifacts/screenshots), else a folder under
+// the system's temporary directory, so that a test run never rewrites tracked files.
+func screenshotDir() string {
+	if dir := os.Getenv("ROLEGATE_SCREENSHOT_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join(os.TempDir(), "rolegate-e2e-screenshots")
 }
 
 // signIn signs alice in with her password and expects the portal.

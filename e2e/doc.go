@@ -10,5 +10,8 @@
 // http://localhost as a secure context.
 //
 // Without /usr/bin/chromium the tests fail under CI=true and skip loudly elsewhere. They never
-// download a browser. Screenshots go to test-artifacts/screenshots/ at the repository root.
+// download a browser. Screenshots go to $ROLEGATE_SCREENSHOT_DIR, or by default to
+// rolegate-e2e-screenshots in the system's temporary directory: a test run never rewrites tracked
+// files. The README's pictures are refreshed with
+// ROLEGATE_SCREENSHOT_DIR=$PWD/test-artifacts/screenshots go test ./e2e/.
 package e2e
