@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Rolegate: one static binary on distroless. Build: docker build -t rolegate .
 
-FROM golang:1.26-bookworm AS build
+# The exact patched release: the same as the toolchain line in go.mod (.ci/run checks they agree).
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
