@@ -433,8 +433,9 @@ type Store interface {
 	// SavePendingRequestCapped is SavePendingRequest, except that it writes nothing and returns
 	// false when r.ClientAddr has max live, unused requests already.
 	SavePendingRequestCapped(ctx context.Context, r *PendingRequest, max int) (bool, error)
-	// CreateSessionCapped creates s and ends the user's oldest sessions beyond max, atomically. It
-	// returns how many it ended.
+	// CreateSessionCapped creates s and ends the user's oldest sessions beyond max, atomically:
+	// those of one method (a password alone) before those whose AuthMethods name more (a second
+	// factor too). It returns how many it ended.
 	CreateSessionCapped(ctx context.Context, s *Session, max int) (int, error)
 }
 
