@@ -344,3 +344,25 @@ func TestChangingFactorsTakesASecondFactorUsedInTheLastMinutes(t *testing.T) {
 		t.Fatalf("factors after a fresh removal: %+v", fs)
 	}
 }
+
+// A user who mistyped their enrolment code asks the administrator, who runs `rolegate user unlock`:
+// the enrolment code's counters clear with the password's and the second factor's.
+func TestUnlockingAUserClearsTheirEnrolmentCodeCounters(t *testing.T) {
+	w := newAWSWeb(t)
+	invite := w.invite(t, "alice", time.Hour)
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	for range 5 {
+		wrong, _, _ := mfa.NewInvite()
+		b.get(mfaSettings + "?invite=" + wrong)
+	}
+	if resp, _ := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("after five wrong codes: %d", resp.StatusCode)
+	}
+	if _, err := idp.UnlockUser(context.Background(), w.store, "alice", w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after user unlock: %d %q", resp.StatusCode, alert(body))
+	}
+}
