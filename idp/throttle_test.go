@@ -472,21 +472,25 @@ func TestDeviceCookiesEarnedBeforeTheFirstFactorOrAPasswordChangeDoNotSkipTheCou
 	wantRedirect(t, first(home.code(mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits))), "", "/")
 	trusted := home.cookie("rg_device")
 
-	// After a password change, a cookie from before it no longer skips the password's counters.
-	ctx := context.Background()
-	hash, err := newHasher().Hash(ctx, "a new and long password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.store.UpdateUser(ctx, "alice", func(u *store.User) error { u.PasswordHash = hash; return nil }); err != nil {
-		t.Fatal(err)
+	// After a password change, a cookie from before it no longer skips the password's counters; the
+	// browser that changed it gets a new one that does.
+	const newPassword = "a new and long password"
+	resp, _ := home.post("/account/password", "/account/password", url.Values{"current_password": {goodPassword},
+		"new_password": {newPassword}, "confirm_password": {newPassword}})
+	wantRedirect(t, resp, "", "/")
+	renewed := home.cookie("rg_device")
+	if renewed == "" || renewed == trusted {
+		t.Fatalf("the device cookie after a password change: %q", renewed)
 	}
 	for i := range 12 {
 		w.browserAt(t, fmt.Sprintf("203.0.113.%d", 150+i)).login("alice", "wrong guess")
 	}
+	again := w.browserAt(t, "192.0.2.21")
+	again.setCookie("rg_device", renewed)
+	wantRedirect(t, first(again.login("alice", newPassword)), "", "/login/mfa")
 	old := w.browserAt(t, "192.0.2.20")
 	old.setCookie("rg_device", trusted)
-	if resp, _ := old.login("alice", "another guess"); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := old.login("alice", newPassword); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("a device cookie from before the password change: %d, want 429", resp.StatusCode)
 	}
 }
