@@ -463,9 +463,12 @@ type EnrolWindow struct {
 // FirstFactor is what lets a session without a second factor add the user's first, checked by the
 // store in the same step as the addition, so that of two racing first enrolments one fails:
 // the user must have no confirmed factor (Forbidden otherwise); with InviteHash, the user's live
-// invite of that hash is spent (NotFound when there is none); without, a window live at Now must
-// apply to the user (Forbidden otherwise).
+// invite of that hash is spent (NotFound when there is none); with Recent, nothing more is needed;
+// without either, a window live at Now must apply to the user (Forbidden otherwise).
 type FirstFactor struct {
 	InviteHash []byte
 	Now        time.Time
+	// Recent says that the session used a second factor minutes ago, one its user has removed since
+	// (a lost phone replaced after a recovery code): it could have added another before removing.
+	Recent bool
 }
