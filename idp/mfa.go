@@ -637,11 +637,13 @@ func (s *Server) removeFactor(c *gin.Context) {
 		details["recovery_codes"] = "removed"
 	}
 	s.auditWith(c, "mfa.remove", m.user.Name, resultOK, details)
-	// Sessions elsewhere may have passed with the factor just removed (perhaps a lost one): they end.
+	// Sessions elsewhere may have passed with the factor just removed (perhaps a lost one): they end,
+	// and so do the device cookies bound to it, except this browser's, renewed.
 	if err := s.restartSession(c, m.webSession); err != nil {
 		s.failPage(c, err)
 		return
 	}
+	s.trustDevice(c, m.user)
 	c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
 }
 
