@@ -172,7 +172,9 @@ func TestECPRefusesWhatItMustWithAClearFaultAndAnAuditRecord(t *testing.T) {
 		{"a wrong password", func(w *awsWeb, call *ecpCall) { call.pw = "wrong" }, 401, "Wrong username or password", "login alice bad_credentials"},
 		{"an unknown user", func(w *awsWeb, call *ecpCall) { call.user = "nobody" }, 401, "Wrong username or password", "login nobody bad_credentials"},
 		{"a disabled user", func(w *awsWeb, call *ecpCall) { w.update(t, "alice", func(u *store.User) { u.Disabled = true }) }, 401, "Wrong username or password", "login alice disabled"},
-		{"a pending one-time password", func(w *awsWeb, call *ecpCall) { w.update(t, "alice", func(u *store.User) { u.MustChangePassword = true }) },
+		{"a pending one-time password", func(w *awsWeb, call *ecpCall) {
+			w.update(t, "alice", func(u *store.User) { u.MustChangePassword = true })
+		},
 			403, "one-time password", "assertion alice refused"},
 		{"an expired one-time password", func(w *awsWeb, call *ecpCall) {
 			w.update(t, "alice", func(u *store.User) { u.MustChangePassword, u.PasswordExpiresAt = true, w.clock.Now().Add(-time.Minute) })
@@ -195,8 +197,12 @@ func TestECPRefusesWhatItMustWithAClearFaultAndAnAuditRecord(t *testing.T) {
 		{"an IssueInstant an hour old", func(w *awsWeb, call *ecpCall) {
 			call.body = saml2awsBody("x1", w.clock.Now().Add(-time.Hour), signinACS, "urn:amazon:webservices")
 		}, 400, "ago", ""},
-		{"malformed XML", func(w *awsWeb, call *ecpCall) { call.body = "<S:Envelope xmlns:S='http://schemas.xmlsoap.org/soap/envelope/'><S:Body>" }, 400, "XML", ""},
-		{"XML that is no SOAP envelope", func(w *awsWeb, call *ecpCall) { call.body = `<AuthnRequest xmlns="urn:oasis:names:tc:SAML:2.0:protocol"/>` }, 400, "SOAP 1.1", ""},
+		{"malformed XML", func(w *awsWeb, call *ecpCall) {
+			call.body = "<S:Envelope xmlns:S='http://schemas.xmlsoap.org/soap/envelope/'><S:Body>"
+		}, 400, "XML", ""},
+		{"XML that is no SOAP envelope", func(w *awsWeb, call *ecpCall) {
+			call.body = `<AuthnRequest xmlns="urn:oasis:names:tc:SAML:2.0:protocol"/>`
+		}, 400, "SOAP 1.1", ""},
 		{"an entity bomb", func(w *awsWeb, call *ecpCall) {
 			call.body = `<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><x>&b;</x>`
 		}, 400, "", ""},
