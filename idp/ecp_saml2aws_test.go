@@ -1,6 +1,11 @@
 package idp_test
 
 import (
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,4 +102,49 @@ func credValue(file, key string) string {
 		}
 	}
 	return ""
+}
+
+func TestTheSTSStandInRefusesWhatSTSWould(t *testing.T) {
+	w := newAWSWeb(t)
+	sts := ststest.New(t, ststest.Config{MetadataURL: w.srv.URL + "/saml/metadata", Untrusted: []string{"arn:aws:iam::111122223333:role/ReadOnly"}})
+	resp, body := w.ecp(t, ecpCall{path: "/saml/ecp?account=prod", user: "alice", pw: "correct horse battery", body: w.ecpBody()})
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d\n%s", resp.StatusCode, body)
+	}
+	good := string(asSaml2aws(t, body))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sts.CAPool}}}
+	assume := func(response, role, duration string) (int, string) {
+		form := url.Values{"Action": {"AssumeRoleWithSAML"}, "Version": {"2011-06-15"}, "RoleArn": {role},
+			"PrincipalArn": {"arn:aws:iam::111122223333:saml-provider/Rolegate"}, "SAMLAssertion": {base64.StdEncoding.EncodeToString([]byte(response))}}
+		if duration != "" {
+			form.Set("DurationSeconds", duration)
+		}
+		r, err := client.PostForm(sts.Endpoint, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(b)
+	}
+	admin := "arn:aws:iam::111122223333:role/Admin"
+	for _, c := range []struct {
+		name, response, role, duration string
+		status                         int
+		code                           string
+	}{
+		{"the Response as issued", good, admin, "", 200, "<AccessKeyId>ASIA"},
+		{"a role the Response does not carry", good, "arn:aws:iam::111122223333:role/Root", "", 400, "<Code>IDPRejectedClaim</Code>"},
+		{"a role whose trust policy does not trust the provider", good, "arn:aws:iam::111122223333:role/ReadOnly", "", 403, "<Code>AccessDenied</Code>"},
+		{"a duration over the role's maximum", good, admin, "7200", 400, "<Code>ValidationError</Code>"},
+		{"a tampered session name", strings.Replace(good, ">alice<", ">root<", 1), admin, "", 400, "<Code>InvalidIdentityToken</Code>"},
+		{"not XML", "nothing", admin, "", 400, "<Code>InvalidIdentityToken</Code>"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := assume(c.response, c.role, c.duration)
+			if status != c.status || !strings.Contains(body, c.code) || !strings.HasPrefix(body, "<") {
+				t.Fatalf("%d, want %d with %s:\n%s", status, c.status, c.code, body)
+			}
+		})
+	}
 }

@@ -100,11 +100,12 @@ func New(t testing.TB, cfg Config) *Server {
 		t.Fatal(err)
 	}
 	h := http.HandlerFunc(s.serve)
+	// TLS under httptest's plain server: its own StartTLS would answer 127.0.0.1 with its own certificate.
 	direct := httptest.NewUnstartedServer(h)
-	direct.TLS = &tls.Config{GetCertificate: s.certificate}
-	direct.StartTLS()
+	direct.Listener = tls.NewListener(direct.Listener, &tls.Config{GetCertificate: s.certificate})
+	direct.Start()
 	t.Cleanup(direct.Close)
-	s.Endpoint = direct.URL + "/"
+	s.Endpoint = "https://" + strings.TrimPrefix(direct.URL, "http://") + "/"
 
 	// The proxy: CONNECT to an AWS host is answered here, over TLS with the test CA's certificate.
 	inner := newConnListener()
