@@ -13,6 +13,8 @@ import (
 	"github.com/beevik/etree"
 
 	"rolegate/assertions"
+	"rolegate/assertions/samltest"
+	"rolegate/idp"
 	"rolegate/idp/mfa"
 	"rolegate/store"
 )
@@ -151,6 +153,17 @@ func TestECPAnswersSaml2awsWithAnUnsolicitedSignedResponseAWSWouldAccept(t *test
 			}
 			if len(v.Roles) != 2 || v.SessionName != "alice" || v.AuthnContext != assertions.ContextPassword {
 				t.Fatalf("verdict %+v", v)
+			}
+			// xmlsec1, an implementation apart from Rolegate's, verifies both signatures of the
+			// Response as the client cut it out and wrote it again.
+			cur, err := w.ring.Current(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, xpath := range []string{samltest.AssertionSignature, samltest.ResponseSignature} {
+				if err := samltest.VerifyXMLSec(t, raw, cur.Cert, xpath); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if got := w.auditOf(t, "assertion"); len(got) != 1 || got[0] != "alice ok" {
 				t.Fatalf("audit: %v", got)
@@ -375,5 +388,50 @@ func TestECPRefusesAPasswordOnlySignInToAnAccountThatRequiresMFA(t *testing.T) {
 	v := assertions.InspectAWS(asSaml2aws(t, body), w.expect(t, "https://us-gov-west-1.signin.amazonaws-us-gov.com/saml"))
 	if !v.Accepted || len(v.Roles) != 1 || v.Roles[0].RoleARN != "arn:aws-us-gov:iam::444455556666:role/Auditor" {
 		t.Fatalf("%+v", v)
+	}
+}
+
+func TestECPCountsWrongCodesAndACorrectPasswordDoesNotResetThem(t *testing.T) {
+	w := newAWSWeb(t)
+	secret, _ := w.enrolled(t, "alice")
+	call := ecpCall{path: "/saml/ecp?account=prod", user: "alice", pw: "correct horse battery", body: w.ecpBody(),
+		hdr: []string{"X-Rolegate-OTP", "000000"}}
+	var resp *http.Response
+	var body string
+	for i := 0; i < 10; i++ {
+		if resp, body = w.ecp(t, call); resp.StatusCode == 429 {
+			break
+		}
+	}
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("guessing codes with the right password is not throttled: %d\n%s", resp.StatusCode, body)
+	}
+	// Each guess came with the right password, which clears only the password's counters: the
+	// right code now waits too.
+	call.hdr = []string{"X-Rolegate-OTP", mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)}
+	if resp, body = w.ecp(t, call); resp.StatusCode != 429 {
+		t.Fatalf("the right code while throttled: %d\n%s", resp.StatusCode, body)
+	}
+	// Once the wait is over, it signs in.
+	w.clock.Advance(20 * time.Minute)
+	call.body = w.ecpBody()
+	call.hdr = []string{"X-Rolegate-OTP", mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)}
+	if resp, body = w.ecp(t, call); resp.StatusCode != 200 {
+		t.Fatalf("after the wait: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestECPOverTheRateLimitGetsASOAPFaultAndNoWork(t *testing.T) {
+	w := newAWSWebWith(t, func(cfg *idp.Config) { cfg.RateBurst, cfg.RateEvery = 2, time.Minute })
+	call := ecpCall{path: "/saml/ecp?account=prod", user: "alice", pw: "wrong", body: w.ecpBody()}
+	for i := 0; i < 2; i++ {
+		w.ecp(t, call)
+	}
+	resp, body := w.ecp(t, call)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "<faultstring>Too many requests") {
+		t.Fatalf("%d\n%s", resp.StatusCode, body)
+	}
+	if got := w.auditOf(t, "login"); len(got) != 2 {
+		t.Fatalf("the password was checked over the rate: %v", got)
 	}
 }
