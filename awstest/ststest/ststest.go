@@ -260,7 +260,7 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 	call.Verdict = v
 	if !v.Accepted {
 		code := "InvalidIdentityToken"
-		if slices.ContainsFunc(v.Problems, func(p string) bool { return strings.Contains(p, "expired") || strings.Contains(p, "NotOnOrAfter") }) {
+		if slices.ContainsFunc(v.Problems, func(p string) bool { return strings.Contains(p, "expired") }) {
 			code = "ExpiredTokenException"
 		}
 		fail(400, code, strings.Join(v.Problems, "; "))
@@ -269,7 +269,8 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 	if !slices.ContainsFunc(v.Roles, func(p assertions.RolePair) bool {
 		return p.RoleARN == call.RoleArn && p.ProviderARN == call.PrincipalArn
 	}) {
-		fail(400, "IDPRejectedClaim", "Role "+call.RoleArn+" and provider "+call.PrincipalArn+" are not a pair in the SAML assertion's Role attribute")
+		// The message AWS is seen to give (aws-saml.md §6: de facto).
+		fail(400, "InvalidIdentityToken", "SAML Assertion doesn't contain the requested Role and Metadata in the attributes")
 		return
 	}
 	if slices.Contains(s.cfg.Untrusted, call.RoleArn) {
