@@ -134,7 +134,7 @@ func TestTheSTSStandInRefusesWhatSTSWould(t *testing.T) {
 		code                           string
 	}{
 		{"the Response as issued", good, admin, "", 200, "<AccessKeyId>ASIA"},
-		{"a role the Response does not carry", good, "arn:aws:iam::111122223333:role/Root", "", 400, "doesn't contain the requested Role"},
+		{"a role the Response does not carry", good, "arn:aws:iam::111122223333:role/Root", "", 400, "contain the requested Role and Metadata"},
 		{"a role whose trust policy does not trust the provider", good, "arn:aws:iam::111122223333:role/ReadOnly", "", 403, "<Code>AccessDenied</Code>"},
 		{"a duration over the role's maximum", good, admin, "7200", 400, "<Code>ValidationError</Code>"},
 		{"the right role with another account's provider", good, strings.Replace(admin, "111122223333", "999999999999", 1), "", 400, "<Code>InvalidIdentityToken</Code>"},
