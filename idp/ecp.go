@@ -170,14 +170,12 @@ func (s *Server) ecp(c *gin.Context) {
 		s.ecpFault(c, store.Errorf(store.Invalid, "the one-time code is too long"))
 		return
 	}
-	via := map[string]string{"via": "ecp"}
-
 	done, ok := s.admitHash(c, func(status int, msg string) { s.ecpFaultStatus(c, status, msg) })
 	if !ok {
 		return
 	}
 	defer done()
-	u, wait, err := s.checkPassword(c, name, pw, via)
+	u, wait, err := s.checkPassword(c, name, pw, map[string]string{"via": "ecp"})
 	if u == nil && err == nil {
 		err = store.Errorf(store.Unauthorized, "%s", msgBadCredentials)
 	}
@@ -185,66 +183,25 @@ func (s *Server) ecp(c *gin.Context) {
 		return
 	}
 	refuse := func(e *store.AuditEvent, err error) {
-		if e == nil {
-			e = s.assertionEvent(c, u.Name, map[string]string{"account": account, "via": "ecp"})
-		}
 		s.recordRefusal(c, e, err)
 		s.ecpFault(c, err)
 	}
 	if u.MustChangePassword {
-		refuse(nil, store.Errorf(store.Forbidden, "your password is a one-time password: change it in the browser first, at %s%s",
+		refuse(s.assertionEvent(c, u.Name, map[string]string{"account": account, "via": "ecp"}), store.Errorf(store.Forbidden, "your password is a one-time password: change it in the browser first, at %s%s",
 			strings.TrimRight(s.cfg.BaseURL, "/"), passwordPath))
 		return
 	}
 
-	// The second factor: a code of the authenticator app, when the user has a factor or every
-	// sign-in needs one, or when the account requires one (issueAWS says so). Never a recovery code:
-	// a script that holds one would spend the user's way back in.
-	methods := methodPassword
-	due, err := s.mfaDue(c, u)
-	if err != nil {
-		s.ecpFault(c, err)
+	methods, ok := s.ecpSecondFactor(c, u, code)
+	if !ok {
 		return
 	}
-	fs, err := s.confirmedFactors(c, u)
-	if err != nil {
-		s.ecpFault(c, err)
-		return
-	}
-	totp := factorOf(fs, store.FactorTOTP) != nil
-	switch {
-	case due && !totp:
-		s.auditWith(c, "mfa", u.Name, resultRefused, map[string]string{"via": "ecp", "method": methodTOTP})
-		s.ecpFault(c, store.Errorf(store.Forbidden, "a second factor is needed and the command line takes only an authenticator app's code: add an authenticator app at %s%s",
-			strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
-		return
-	case due && code == "":
-		s.auditWith(c, "mfa", u.Name, "missing_code", map[string]string{"via": "ecp", "method": methodTOTP})
-		s.ecpFault(c, errCodeNeeded)
-		return
-	case totp && code != "":
-		_, result, wait, err := s.checkSecondFactor(c, u, code, false, via)
-		switch {
-		case err == nil && result == resultReplayed:
-			err = store.Errorf(store.Unauthorized, "that code was used already: wait for your authenticator app to show the next one")
-		case err == nil && result != resultOK:
-			err = store.Errorf(store.Unauthorized, "the one-time code is wrong (a recovery code is not accepted here); check that this device's clock is right")
-		}
-		if s.ecpStopped(c, wait, err) {
-			return
-		}
-		methods += "," + methodTOTP
-	}
-
 	out, audit, err := s.issueAWS(c, awsIssue{User: u, Methods: methods, AuthnInstant: s.now(), Account: account, ACS: req.ACS,
 		Prefix: ecpProtocolPrefix, Details: map[string]string{"via": "ecp", "request_id": bounded(req.ID, 64)}})
 	if errors.Is(err, errStepUp) {
-		err = errCodeNeeded
-		if !totp {
-			err = store.Errorf(store.Forbidden, "this account requires a second factor: add an authenticator app at %s%s",
-				strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath)
-		}
-		refuse(audit, err)
+		// Only a user without any factor gets here: anyone with one gave a code already.
+		refuse(audit, store.Errorf(store.Forbidden, "this account requires a second factor: add an authenticator app at %s%s",
+			strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
 		return
 	} else if err != nil {
 		s.ecpFault(c, err)
@@ -280,6 +237,49 @@ func (s *Server) ecp(c *gin.Context) {
 	}
 	head, tail, _ := bytes.Cut(head, []byte("\x00"))
 	c.Data(http.StatusOK, "text/xml; charset=utf-8", slices.Concat([]byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"), head, resp, tail))
+}
+
+// ecpSecondFactor checks the second factor of an ECP sign-in: a code of the authenticator app,
+// required when the user has a factor or every sign-in needs one (an account that requires one
+// is issueAWS's to say). Never a recovery code: a script that holds one would spend the user's way
+// back in. It returns the methods of the authentication, or answers and returns false.
+func (s *Server) ecpSecondFactor(c *gin.Context, u *store.User, code string) (string, bool) {
+	via := map[string]string{"via": "ecp", "method": methodTOTP}
+	due, err := s.mfaDue(c, u)
+	if err != nil {
+		s.ecpFault(c, err)
+		return "", false
+	}
+	fs, err := s.confirmedFactors(c, u)
+	if err != nil {
+		s.ecpFault(c, err)
+		return "", false
+	}
+	totp := factorOf(fs, store.FactorTOTP) != nil
+	switch {
+	case due && !totp:
+		s.auditWith(c, "mfa", u.Name, resultRefused, via)
+		s.ecpFault(c, store.Errorf(store.Forbidden, "a second factor is needed and the command line takes only an authenticator app's code: add an authenticator app at %s%s",
+			strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
+		return "", false
+	case due && code == "":
+		s.auditWith(c, "mfa", u.Name, "missing_code", via)
+		s.ecpFault(c, errCodeNeeded)
+		return "", false
+	case !totp || code == "":
+		return methodPassword, true
+	}
+	_, result, wait, err := s.checkSecondFactor(c, u, code, false, map[string]string{"via": "ecp"})
+	switch {
+	case err == nil && result == resultReplayed:
+		err = store.Errorf(store.Unauthorized, "that code was used already: wait for your authenticator app to show the next one")
+	case err == nil && result != resultOK:
+		err = store.Errorf(store.Unauthorized, "the one-time code is wrong (a recovery code is not accepted here); check that this device's clock is right")
+	}
+	if s.ecpStopped(c, wait, err) {
+		return "", false
+	}
+	return methodPassword + "," + methodTOTP, true
 }
 
 // ecpStopped answers a check that failed (err) or must wait, and reports whether it did.
