@@ -41,11 +41,17 @@ func saml2awsBinary(t *testing.T) string {
 // and returns the credentials file it wrote.
 func (w *awsWeb) saml2aws(t *testing.T, bin string, sts *ststest.Server, args ...string) (string, error) {
 	t.Helper()
+	return w.saml2awsAt(t, bin, sts, "/saml/ecp?account=prod", "arn:aws:iam::111122223333:role/Admin", args...)
+}
+
+// saml2awsAt is saml2aws with the ECP URL's path and the role to pick.
+func (w *awsWeb) saml2awsAt(t *testing.T, bin string, sts *ststest.Server, path, role string, args ...string) (string, error) {
+	t.Helper()
 	home := t.TempDir()
 	creds := filepath.Join(home, "credentials")
-	cmd := exec.Command(bin, append([]string{"login", "--idp-provider", "ShibbolethECP", "--url", w.srv.URL + "/saml/ecp?account=prod",
+	cmd := exec.Command(bin, append([]string{"login", "--idp-provider", "ShibbolethECP", "--url", w.srv.URL + path,
 		"--username", "alice", "--password", "correct horse battery", "--skip-prompt", "--disable-keychain", "--force",
-		"--role", "arn:aws:iam::111122223333:role/Admin", "--profile", "rolegate-test", "--credentials-file", creds}, args...)...)
+		"--role", role, "--profile", "rolegate-test", "--credentials-file", creds}, args...)...)
 	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "HTTPS_PROXY=" + sts.ProxyURL, "NO_PROXY=127.0.0.1",
 		"AWS_CA_BUNDLE=" + sts.CAFile, "SSL_CERT_FILE=" + sts.CAFile}
 	out, err := cmd.CombinedOutput()
@@ -102,6 +108,19 @@ func credValue(file, key string) string {
 		}
 	}
 	return ""
+}
+
+func TestSaml2awsPicksARoleOfAnyAccountWhenTheURLNamesNone(t *testing.T) {
+	bin := saml2awsBinary(t)
+	w := newAWSWeb(t)
+	w.addStage(t)
+	sts := ststest.New(t, ststest.Config{MetadataURL: w.srv.URL + "/saml/metadata"})
+	file, err := w.saml2awsAt(t, bin, sts, "/saml/ecp", "arn:aws:iam::777788889999:role/Deployer", "--mfa", "auto")
+	calls := sts.Calls()
+	if err != nil || len(calls) != 1 || calls[0].Error != "" || len(calls[0].Verdict.Roles) != 3 ||
+		credValue(file, "x_principal_arn") != "arn:aws:sts::777788889999:assumed-role/Deployer/alice" {
+		t.Fatalf("saml2aws: %v, STS saw %+v\n%s", err, calls, file)
+	}
 }
 
 func TestTheSTSStandInRefusesWhatSTSWould(t *testing.T) {

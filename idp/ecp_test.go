@@ -334,10 +334,7 @@ func TestECPWithoutAnAccountListsEveryRoleWhoseSessionAttributesAgree(t *testing
 	// stage is set up like prod (source identity, the same tag): its roles join prod's. sandbox has
 	// no tag rule: with prod's tag its session would carry a tag its settings do not give, so it
 	// stays out. gov is another partition: its ACS is not the one asked for.
-	must(w.store.CreateAccount(ctx, &store.Account{ID: "777788889999", Alias: "stage", ProviderName: "Rolegate", Partition: store.PartitionAWS,
-		SourceIdentitySource: store.FromUsername}))
-	must(w.store.CreateTagRule(ctx, &store.TagRule{AccountID: "stage", Key: "team", FromAttr: "team", Transitive: true}))
-	must(w.store.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: "stage", Role: "Deployer", SessionDuration: 2 * time.Hour}))
+	w.addStage(t)
 	must(w.store.CreateAccount(ctx, &store.Account{ID: "123412341234", Alias: "sandbox", ProviderName: "Rolegate", Partition: store.PartitionAWS,
 		SourceIdentitySource: store.FromUsername}))
 	must(w.store.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: "sandbox", Role: "Admin", SessionDuration: 2 * time.Hour}))
@@ -433,5 +430,22 @@ func TestECPOverTheRateLimitGetsASOAPFaultAndNoWork(t *testing.T) {
 	}
 	if got := w.auditOf(t, "login"); len(got) != 2 {
 		t.Fatalf("the password was checked over the rate: %v", got)
+	}
+}
+
+// addStage adds the account stage, set up like prod (source identity from the user name, the
+// transitive tag team), where alice is Deployer for 2 hours, as she is Admin in prod.
+func (w *awsWeb) addStage(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for _, err := range []error{
+		w.store.CreateAccount(ctx, &store.Account{ID: "777788889999", Alias: "stage", ProviderName: "Rolegate", Partition: store.PartitionAWS,
+			SourceIdentitySource: store.FromUsername}),
+		w.store.CreateTagRule(ctx, &store.TagRule{AccountID: "stage", Key: "team", FromAttr: "team", Transitive: true}),
+		w.store.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: "stage", Role: "Deployer", SessionDuration: 2 * time.Hour}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
