@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -169,7 +171,7 @@ func checkSPMetadata(ed *saml.EntityDescriptor) error {
 	if posts == 0 {
 		return store.Errorf(store.Invalid, "the metadata of %q has no AssertionConsumerService with the HTTP-POST binding: Rolegate can only post assertions", id)
 	}
-	return nil
+	return checkSPKeys(ed)
 }
 
 // httpsURL reports whether s is an absolute https URL with a host and no user info.
@@ -183,6 +185,66 @@ func bindingName(b string) string {
 		return bounded(b[i+1:], 64)
 	}
 	return bounded(b, 64)
+}
+
+// checkSPKeys refuses certificates Rolegate could never use, rather than failing every sign-in to
+// the SP once its user has signed in: each must be an X.509 certificate, and the one assertions are
+// encrypted to must hold an RSA key.
+func checkSPKeys(ed *saml.EntityDescriptor) error {
+	for _, d := range ed.SPSSODescriptors {
+		for _, k := range d.KeyDescriptors {
+			for _, c := range k.KeyInfo.X509Data.X509Certificates {
+				if _, err := parseSPCert(c.Data); err != nil {
+					return store.Errorf(store.Invalid, "the metadata of %q has a KeyDescriptor (use %q) whose certificate is not a valid X.509 certificate: %s",
+						ed.EntityID, bounded(k.Use, 32), bounded(err.Error(), 200))
+				}
+			}
+		}
+		if cert := encryptionCert(&d); cert != nil {
+			if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+				return store.Errorf(store.Invalid, "the encryption certificate in the metadata of %q has a key of type %s; Rolegate encrypts assertions only to RSA keys (without that KeyDescriptor they are sent unencrypted)",
+					ed.EntityID, cert.PublicKeyAlgorithm)
+			}
+		}
+	}
+	return nil
+}
+
+// encryptionCert is the certificate crewjam encrypts assertions to: the first of a KeyDescriptor
+// with use="encryption", else of one without a use; nil when there is none.
+func encryptionCert(d *saml.SPSSODescriptor) *x509.Certificate {
+	for _, use := range []string{"encryption", ""} {
+		for _, k := range d.KeyDescriptors {
+			if k.Use != use {
+				continue
+			}
+			for _, c := range k.KeyInfo.X509Data.X509Certificates {
+				if cert, _ := parseSPCert(c.Data); cert != nil {
+					return cert
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// parseSPCert parses the base64 of a metadata certificate as crewjam does, ASCII white space
+// ignored; an empty one is nil (crewjam skips it).
+func parseSPCert(data string) (*x509.Certificate, error) {
+	data = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" \t\n\f\r", r) {
+			return -1
+		}
+		return r
+	}, data)
+	if data == "" {
+		return nil, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, errors.New("it is not base64")
+	}
+	return x509.ParseCertificate(der)
 }
 
 // SPACSURLs lists the https HTTP-POST ACS locations of an SP: where Rolegate may post its assertions.
