@@ -508,12 +508,20 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		return
 	}
 
-	// Answered at once, without a page that asks anything: a context Rolegate cannot reach, and
-	// IsPassive (with the session the browser has, or NoPassive).
-	if !satisfiable || isTrue(req.Request.IsPassive) {
+	// Answered at once, without a page that asks anything: a Subject Rolegate would not hold the
+	// sign-in to, a context Rolegate cannot reach, and IsPassive (with the session the browser
+	// has, or NoPassive).
+	var status *saml.StatusError
+	switch {
+	case req.Request.Subject != nil:
+		status = subjectUnsupported
+	case !satisfiable:
+		status = noAuthnContext
+	}
+	passive := isTrue(req.Request.IsPassive)
+	if status != nil || passive {
 		var w *webSession
-		status := noAuthnContext
-		if satisfiable {
+		if status == nil {
 			if w, status, err = s.passiveSession(c, p); err != nil {
 				s.failPage(c, err)
 				return
@@ -523,7 +531,7 @@ func (s *Server) ssoRequest(c *gin.Context) {
 			s.failPage(c, err)
 			return
 		}
-		s.ssoRespond(c, p, w, status)
+		s.ssoRespond(c, p, w, status, passive)
 		return
 	}
 	s.setSSOCookie(c, handle, int(ssoPendingFor/time.Second))
@@ -641,13 +649,14 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		return
 	}
 	s.setSSOCookie(c, "", -1)
-	s.ssoRespond(c, p, w, nil)
+	s.ssoRespond(c, p, w, nil, false)
 }
 
 // ssoRespond answers the request p with a page whose form posts the signed Response to its ACS:
 // with an assertion for w's user, or, when status is set, with that status alone (w, if any, only
-// names the user in the audit record).
-func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError) {
+// names the user in the audit record). A passive request's user who may not use the SP is answered
+// with RequestDenied rather than a page.
+func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError, passive bool) {
 	ctx, now := c.Request.Context(), s.now()
 	details := map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}
 	var user string
@@ -656,8 +665,12 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 	}
 	audit := s.assertionEvent(c, user, details)
 	deny := func(err error) { s.refuseAssertion(c, audit, err) }
+	answer := func(st *saml.StatusError) {
+		status = st
+		audit.Type, audit.Result = auditSSORequest, "answered "+strings.TrimPrefix(st.SecondLevel, "urn:oasis:names:tc:SAML:2.0:status:")
+	}
 	if status != nil {
-		audit.Type, audit.Result = auditSSORequest, "answered "+strings.TrimPrefix(status.SecondLevel, "urn:oasis:names:tc:SAML:2.0:status:")
+		answer(status)
 	}
 
 	spp := &spProvider{s: s, ctx: ctx}
@@ -695,16 +708,23 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 		Request:                 saml.AuthnRequest{ID: p.RequestID},
 	}
 	var maker *ssoAssertionMaker
+	var groups []string
 	if status == nil {
-		groups, err := s.store.UserGroups(ctx, w.user.Name)
-		if err != nil {
+		if groups, err = s.store.UserGroups(ctx, w.user.Name); err != nil {
 			s.failPage(c, err)
 			return
 		}
 		if !sp.Admits(groups) {
-			deny(store.Errorf(store.Forbidden, "you may not sign in to %q: it is open only to members of certain groups; ask an administrator", p.SPEntityID))
-			return
+			msg := fmt.Sprintf("you may not sign in to %q: it is open only to members of certain groups; ask an administrator", p.SPEntityID)
+			if !passive {
+				deny(store.Errorf(store.Forbidden, "%s", msg))
+				return
+			}
+			answer(requestDenied)
+			audit.Details["reason"] = msg
 		}
+	}
+	if status == nil {
 		nameID, err := s.store.PairwiseNameID(ctx, w.user.ID, ed.EntityID)
 		if err != nil {
 			s.failPage(c, err)
