@@ -455,6 +455,11 @@ func (s *Server) ssoRequest(c *gin.Context) {
 	case errors.Is(err, saml.ErrInvalidSignature):
 		refuse("the sign-in request's signature was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
 		return
+	case errors.Is(err, saml.ErrUnknownAssertionConsumerService):
+		// crewjam's own words end in "file does not exist"
+		refuse("the sign-in request was refused: cannot find assertion consumer service (URL %q, index %q) in the metadata of %q",
+			bounded(pre.AssertionConsumerServiceURL, 512), bounded(pre.AssertionConsumerServiceIndex, 16), bounded(issuer, 256))
+		return
 	case err != nil:
 		refuse("the sign-in request was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
 		return

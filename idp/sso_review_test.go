@@ -171,3 +171,14 @@ func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
 		}
 	}
 }
+
+func TestAnUnknownACSIsNamedInTheRefusal(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.browser(t)
+	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.AssertionConsumerServiceURL = "https://evil.example.com/saml/acs" })
+	resp, body := b.get(w.redirectPath(t, req, ""))
+	refused(t, "an ACS URL not in the metadata", resp, body, `cannot find assertion consumer service (URL "https://evil.example.com/saml/acs", index "") in the metadata of "`+testSPEntityID+`"`)
+	if strings.Contains(body, "file does not exist") {
+		t.Errorf("the page speaks of files: %q", alert(body))
+	}
+}
