@@ -65,7 +65,7 @@ func deviceMAC(key []byte, payload string) string {
 // deviceCookieOf returns the user ID and device ID of the browser's device cookie, when it is one
 // this deployment issued and it has not expired.
 func (s *Server) deviceCookieOf(c *gin.Context) (uid int64, dev string, ok bool) {
-	v, err := c.Cookie(deviceCookie)
+	v, err := s.cookie(c, deviceCookie)
 	if err != nil || len(v) > maxDeviceBytes {
 		return 0, "", false
 	}
