@@ -460,3 +460,25 @@ func TestAReturningBrowserGetsInUnderAnHTTPSBaseURL(t *testing.T) {
 	}
 	wantRedirect(t, login("198.51.100.7", goodPassword, device), "", "/")
 }
+
+// Wrong enrolment codes wait like wrong passwords; `rolegate user unlock` clears their counters
+// too, or a user whose invite a guesser blocked could not be let in by an administrator.
+func TestUnlockingAUserClearsTheirEnrolmentCodeCounters(t *testing.T) {
+	w := newWeb(t)
+	w.addUser(t, "alice", goodPassword)
+	b := w.browser(t)
+	wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
+	for range 6 {
+		b.get(mfaSettings + "?invite=wrong-code")
+	}
+	invite := w.invite(t, "alice", time.Hour)
+	if resp, _ := b.get(mfaSettings + "?invite=" + url.QueryEscape(invite)); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the invite after six wrong codes: %d, want 429", resp.StatusCode)
+	}
+	if _, err := idp.UnlockUser(context.Background(), w.store, "alice", w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := b.get(mfaSettings + "?invite=" + url.QueryEscape(invite)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the invite after unlock: %d %q", resp.StatusCode, alert(body))
+	}
+}
