@@ -217,3 +217,22 @@ func TestTheDemoAndAdminPasswordsExpireOnlyWhenOneTime(t *testing.T) {
 		t.Fatalf("at the expiry: %d", resp.StatusCode)
 	}
 }
+
+// A one-time password set before they expired (a store upgraded with the admin's password never
+// changed, perhaps still in a kept log) gets 24 hours from the next start, not forever.
+func TestAOneTimePasswordFromBeforeTheUpgradeExpiresAfterTheNextStart(t *testing.T) {
+	w := newWeb(t)
+	w.addUser(t, "admin", goodPassword, func(u *store.User) { u.MustChangePassword = true })
+	w.addUser(t, "alice", goodPassword)
+	if pw, err := idp.BootstrapAdmin(context.Background(), w.store, w.hasher, w.clock.Now()); err != nil || pw != "" {
+		t.Fatalf("bootstrap on a store with users: %q %v", pw, err)
+	}
+	w.clock.Advance(24 * time.Hour)
+	if resp, _ := w.browser(t).login("admin", goodPassword); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the old one-time password a day after the start: %d", resp.StatusCode)
+	}
+	wantRedirect(t, first(w.browser(t).login("alice", goodPassword)), "", "/")
+	if u, err := w.store.GetUser(context.Background(), "alice"); err != nil || !u.PasswordExpiresAt.IsZero() {
+		t.Fatalf("an ordinary password got an expiry: %+v %v", u, err)
+	}
+}
