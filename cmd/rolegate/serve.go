@@ -182,8 +182,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	fmt.Fprintf(a.stdout, "Rolegate is listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "IdP metadata: %s\n", assertions.EntityID(baseURL))
 	if adminPassword != "" {
-		a.showSecret(fmt.Sprintf("Created user %q with a one-time password, valid for %s; change it at first sign-in",
-			idp.AdminName, idp.OneTimePasswordTTL), adminPasswordFile, adminPassword, idp.AdminName)
+		a.showSecret(fmt.Sprintf("Created user %q with a one-time password, valid for %d hours; change it at first sign-in",
+			idp.AdminName, int(idp.OneTimePasswordTTL.Hours())), adminPasswordFile, adminPassword, idp.AdminName)
 	}
 	if o.demo {
 		fmt.Fprintf(a.stdout, "Demo mode: accounts %s sign in to %s/debug/aws-signin, a checker, not to AWS (%s requires MFA)\n",
