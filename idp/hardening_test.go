@@ -236,3 +236,21 @@ func TestAOneTimePasswordFromBeforeTheUpgradeExpiresAfterTheNextStart(t *testing
 		t.Fatalf("an ordinary password got an expiry: %+v %v", u, err)
 	}
 }
+
+// One reading of --trusted-proxies decides both whose X-Forwarded-For is believed and whose
+// X-Request-ID is kept: a proxy written as an IPv4-mapped address is one proxy to both.
+func TestAProxyWrittenAsAnIPv4MappedAddressIsTrustedForTheClientAddressToo(t *testing.T) {
+	for _, proxy := range []string{"127.0.0.1", "::ffff:127.0.0.1", "::ffff:127.0.0.0/104"} {
+		w := newWebWith(t, func(cfg *idp.Config) { cfg.TrustedProxies = []string{proxy} })
+		b := w.browserAt(t, "203.0.113.9")
+		resp, _ := b.do(http.MethodGet, "/login", nil, "X-Request-ID", "proxied-id-1234")
+		if got := resp.Header.Get("X-Request-ID"); got != "proxied-id-1234" {
+			t.Errorf("%s: the proxy's X-Request-ID was replaced by %q", proxy, got)
+		}
+		b.login("nobody", "wrong")
+		events, err := w.store.ListAudit(context.Background(), store.AuditFilter{})
+		if err != nil || len(events) != 1 || events[0].ClientAddr != "203.0.113.9" {
+			t.Errorf("%s: the sign-in was seen from %+v (%v); want the client the proxy named", proxy, events, err)
+		}
+	}
+}

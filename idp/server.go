@@ -127,8 +127,17 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // Handler returns the router with every route and middleware.
 func (s *Server) Handler() http.Handler {
 	r := gin.New()
-	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
-		panic(fmt.Sprintf("idp: trusted proxies: %v", err)) // checked by the caller; see CheckProxies
+	// Gin gets the proxies as fromProxy reads them, so that both agree on who is one (Gin would
+	// read ::ffff:10.0.0.1 as the IPv6 range ::/32).
+	trusted := make([]string, len(s.proxies))
+	for i, p := range s.proxies {
+		trusted[i] = p.String()
+	}
+	if len(trusted) != len(s.cfg.TrustedProxies) {
+		panic(fmt.Sprintf("idp: trusted proxies: %q are not all addresses or CIDRs", s.cfg.TrustedProxies)) // checked by the caller; see CheckProxies
+	}
+	if err := r.SetTrustedProxies(trusted); err != nil {
+		panic(fmt.Sprintf("idp: trusted proxies: %v", err))
 	}
 	r.HandleMethodNotAllowed = true
 	r.Use(s.requestLog, s.recover, s.securityHeaders, s.limitBody, s.oneTimeOnly)
