@@ -44,21 +44,19 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	audit := s.assertionEvent(c, u.Name, map[string]string{"account": account, "role": role})
 	deny := func(err error) { s.refuseAssertion(c, audit, err) }
 	// An unknown account, one where nothing is granted and a role not granted get one answer that
-	// names none of them, before anything else of the link is read: no probing for accounts or roles.
-	acct, err := s.store.GetAccount(ctx, account)
-	if store.IsCode(err, store.NotFound) {
-		deny(errNotGranted)
-		return
-	} else if err != nil {
-		s.failPage(c, err)
-		return
-	}
+	// names none of them, before anything else of the link is read, after the same reads (so not
+	// even the time taken tells): no probing for accounts or roles.
 	grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
 	if err != nil {
 		s.failPage(c, err)
 		return
 	}
-	if !slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID && (role == "" || g.Role == role) }) {
+	acct, err := s.store.GetAccount(ctx, account)
+	if err != nil && !store.IsCode(err, store.NotFound) {
+		s.failPage(c, err)
+		return
+	}
+	if err != nil || !slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID && (role == "" || g.Role == role) }) {
 		deny(errNotGranted)
 		return
 	}
