@@ -258,6 +258,9 @@ func (a *app) showSecret(intro, file, secret, user string) {
 		return
 	}
 	path := filepath.Join(a.dataDir, file)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs // whoever reads the log may not know serve's working directory
+	}
 	if err := writeSecret(path, secret); err != nil {
 		fmt.Fprintf(a.stdout, "%s, but standard output is not a terminal and writing the password to %s failed (%v): "+
 			"set one with `rolegate user passwd %s`\n", intro, path, err, user)
