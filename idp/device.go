@@ -90,7 +90,7 @@ func (s *Server) deviceBinding(c *gin.Context, uid int64) (*store.User, string, 
 // this deployment issued, it has not expired and the user's password and first factor are still
 // those it was issued under.
 func (s *Server) deviceCookieOf(c *gin.Context) (u *store.User, dev string, ok bool) {
-	v, err := c.Cookie(deviceCookie)
+	v, err := s.cookie(c, deviceCookie)
 	if err != nil || len(v) > maxDeviceBytes {
 		return nil, "", false
 	}

@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,5 +217,110 @@ func TestTheDemoAndAdminPasswordsExpireOnlyWhenOneTime(t *testing.T) {
 	w.clock.Advance(time.Second)
 	if resp, _ := w.browser(t).login("admin", pw); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("at the expiry: %d", resp.StatusCode)
+	}
+}
+
+// A one-time password set before they expired (a store upgraded with the admin's password never
+// changed, perhaps still in a kept log) gets 24 hours from the next start, not forever.
+func TestAOneTimePasswordFromBeforeTheUpgradeExpiresAfterTheNextStart(t *testing.T) {
+	w := newWeb(t)
+	w.addUser(t, "admin", goodPassword, func(u *store.User) { u.MustChangePassword = true })
+	w.addUser(t, "alice", goodPassword)
+	if pw, err := idp.BootstrapAdmin(context.Background(), w.store, w.hasher, w.clock.Now()); err != nil || pw != "" {
+		t.Fatalf("bootstrap on a store with users: %q %v", pw, err)
+	}
+	w.clock.Advance(24 * time.Hour)
+	if resp, _ := w.browser(t).login("admin", goodPassword); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the old one-time password a day after the start: %d", resp.StatusCode)
+	}
+	wantRedirect(t, first(w.browser(t).login("alice", goodPassword)), "", "/")
+	if u, err := w.store.GetUser(context.Background(), "alice"); err != nil || !u.PasswordExpiresAt.IsZero() {
+		t.Fatalf("an ordinary password got an expiry: %+v %v", u, err)
+	}
+}
+
+// One reading of --trusted-proxies decides both whose X-Forwarded-For is believed and whose
+// X-Request-ID is kept: a proxy written as an IPv4-mapped address is one proxy to both.
+func TestAProxyWrittenAsAnIPv4MappedAddressIsTrustedForTheClientAddressToo(t *testing.T) {
+	for _, proxy := range []string{"127.0.0.1", "::ffff:127.0.0.1", "::ffff:127.0.0.0/104"} {
+		w := newWebWith(t, func(cfg *idp.Config) { cfg.TrustedProxies = []string{proxy} })
+		b := w.browserAt(t, "203.0.113.9")
+		resp, _ := b.do(http.MethodGet, "/login", nil, "X-Request-ID", "proxied-id-1234")
+		if got := resp.Header.Get("X-Request-ID"); got != "proxied-id-1234" {
+			t.Errorf("%s: the proxy's X-Request-ID was replaced by %q", proxy, got)
+		}
+		b.login("nobody", "wrong")
+		events, err := w.store.ListAudit(context.Background(), store.AuditFilter{})
+		if err != nil || len(events) != 1 || events[0].ClientAddr != "203.0.113.9" {
+			t.Errorf("%s: the sign-in was seen from %+v (%v); want the client the proxy named", proxy, events, err)
+		}
+	}
+}
+
+// readLog records the store reads that decide a sign-in link's refusal.
+type readLog struct {
+	store.Store
+	mu    sync.Mutex
+	reads []string
+}
+
+func (l *readLog) note(what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reads = append(l.reads, what)
+}
+
+func (l *readLog) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := strings.Join(l.reads, ",")
+	l.reads = nil
+	return out
+}
+
+func (l *readLog) GetAccount(ctx context.Context, aliasOrID string) (*store.Account, error) {
+	l.note("GetAccount")
+	return l.Store.GetAccount(ctx, aliasOrID)
+}
+
+func (l *readLog) ListGrants(ctx context.Context, f store.GrantFilter) ([]*store.Grant, error) {
+	l.note("ListGrants")
+	return l.Store.ListGrants(ctx, f)
+}
+
+// Not even the work done tells an unknown account from one the user holds no role in: the same
+// reads come before each refusal, so their timing is alike too.
+func TestAnUnknownAccountAndAnUngrantedOneAreRefusedAfterTheSameReads(t *testing.T) {
+	st := testStore(t)
+	w := &web{store: st, clock: &clock{t: time.Now().UTC()}, hasher: newHasher()}
+	log := &readLog{Store: st}
+	w.srv = httptest.NewServer(idp.New(idp.Config{BaseURL: "http://localhost", Hasher: w.hasher, Now: w.clock.Now}, log, nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler())
+	t.Cleanup(w.srv.Close)
+	w.addUser(t, "alice", goodPassword)
+	ctx := context.Background()
+	for _, a := range []*store.Account{{ID: "111122223333", Alias: "prod"}, {ID: "777788889999", Alias: "sekrit"}} {
+		a.ProviderName, a.Partition = "Rolegate", store.PartitionAWS
+		if err := st.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: "prod", Role: "ReadOnly"}); err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser(t)
+	wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
+	var want string
+	for _, link := range []string{"account=999999999999", "account=sekrit", "account=prod&role=Admin"} {
+		log.take()
+		if resp, _ := b.get("/aws/signin?" + link); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s: %d; want 403", link, resp.StatusCode)
+		}
+		got := log.take()
+		if want == "" {
+			want = got
+		} else if got != want {
+			t.Errorf("%s: reads %q before the refusal; the unknown account's were %q", link, got, want)
+		}
 	}
 }

@@ -127,8 +127,17 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // Handler returns the router with every route and middleware.
 func (s *Server) Handler() http.Handler {
 	r := gin.New()
-	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
-		panic(fmt.Sprintf("idp: trusted proxies: %v", err)) // checked by the caller; see CheckProxies
+	// Gin gets the proxies as fromProxy reads them, so that both agree on who is one (Gin would
+	// read ::ffff:10.0.0.1 as the IPv6 range ::/32).
+	trusted := make([]string, len(s.proxies))
+	for i, p := range s.proxies {
+		trusted[i] = p.String()
+	}
+	if len(trusted) != len(s.cfg.TrustedProxies) {
+		panic(fmt.Sprintf("idp: trusted proxies: %q are not all addresses or CIDRs", s.cfg.TrustedProxies)) // checked by the caller; see CheckProxies
+	}
+	if err := r.SetTrustedProxies(trusted); err != nil {
+		panic(fmt.Sprintf("idp: trusted proxies: %v", err))
 	}
 	r.HandleMethodNotAllowed = true
 	r.Use(s.requestLog, s.recover, s.securityHeaders, s.limitBody, s.oneTimeOnly)
@@ -283,7 +292,7 @@ func (s *Server) limitBody(c *gin.Context) {
 
 // CheckProxies validates trusted-proxy entries (IP addresses or CIDRs) before New is called. It
 // refuses ranges that span the internet (IPv4 shorter than /8, IPv6 shorter than /16 outside the
-// private fc00::/7): trusting them lets any client pick the address that throttling and the audit
+// private fc00::/7, and IPv4 written as IPv6 wider than its /8): trusting them lets any client pick the address that throttling and the audit
 // log see, and the request ID.
 func CheckProxies(proxies []string) error {
 	for _, p := range proxies {
@@ -297,6 +306,11 @@ func CheckProxies(proxies []string) error {
 		} else if a.Is6() {
 			min = 16
 		}
+		for _, e := range embedV4 {
+			if e.Overlaps(pre) {
+				min = max(min, e.Bits()+8) // as wide as the IPv4 range inside it
+			}
+		}
 		if pre.Bits() < min {
 			return store.Errorf(store.Invalid, "trusted proxy %q covers much of the internet: name your proxies' addresses or a range no wider than /%d",
 				strings.TrimSpace(p), min)
@@ -307,6 +321,10 @@ func CheckProxies(proxies []string) error {
 
 // privateV6 is IPv6's unique-local range, the private addresses a proxy may sit in.
 var privateV6 = netip.MustParsePrefix("fc00::/7")
+
+// embedV4 are IPv6 ranges that hold every IPv4 address: NAT64/SIIT's well-known prefix (how an
+// IPv6-only server behind it sees IPv4 clients) and 6to4.
+var embedV4 = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("2002::/16")}
 
 // proxyPrefix parses an IP address or CIDR as a prefix, with IPv4-mapped IPv6 ranges (such as
 // ::ffff:0:0/96) turned into the IPv4 range they cover, as Go's matching treats them.

@@ -222,6 +222,9 @@ func TestTrustedProxiesThatSpanTheInternetAreRefused(t *testing.T) {
 	}{
 		{"0.0.0.0/0", false}, {"::/0", false}, {"128.0.0.0/1", false}, {"0.0.0.0/7", false},
 		{"::ffff:0:0/96", false}, // every IPv4 address, written as IPv6
+		// Every IPv4 client as an IPv6-only server behind NAT64/SIIT sees it, and every 6to4 address.
+		{"64:ff9b::/96", false}, {"64:ff9b::/100", false}, {"2002::/16", false}, {"2002::/20", false},
+		{"64:ff9b::a00:0/104", true}, {"64:ff9b::a00:1", true}, {"2002:c000:200::/40", true},
 		{"2000::/3", false}, {"2001:db8::/15", false}, {"fc00::/6", false},
 		{"10.0.0.0/8", true}, {"192.168.1.10", true}, {"::ffff:10.0.0.0/104", true},
 		{"fc00::/7", true}, {"fd12:3456::/32", true}, {"2001:db8::/16", true}, {"2001:db8::1", true},

@@ -3,6 +3,7 @@ package idp_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -525,4 +526,32 @@ func TestPasswordOnlySignInsOfAnMFAUserDoNotEndHerFinishedSessions(t *testing.T)
 			t.Errorf("bob's browser %d signed in: %v", i, got)
 		}
 	}
+}
+
+// Under an https base URL every cookie takes the __Host- prefix, the device cookie too: the
+// returning browser must still be known by it, or a password guesser elsewhere keeps it out.
+func TestAReturningBrowserGetsInUnderAnHTTPSBaseURL(t *testing.T) {
+	w := newWebWith(t, func(cfg *idp.Config) { cfg.BaseURL = "https://idp.example.com"; behindProxy(cfg) })
+	w.addUser(t, "admin", goodPassword)
+	_, body := w.browser(t).get("/login")
+	tok := html.UnescapeString(csrfRE.FindStringSubmatch(body)[1])
+	login := func(from, pw, cookies string) *http.Response {
+		resp, _ := w.browserAt(t, from).do(http.MethodPost, "/login", url.Values{"csrf_token": {tok}, "username": {"admin"}, "password": {pw}},
+			"Cookie", "__Host-rg_csrf="+tok+cookies, "Origin", "https://idp.example.com")
+		return resp
+	}
+	resp := login("198.51.100.7", goodPassword, "")
+	wantRedirect(t, resp, "", "/")
+	sc := setCookieHeader(resp, "__Host-rg_device")
+	if sc == "" {
+		t.Fatalf("no __Host-rg_device cookie among %q", resp.Header.Values("Set-Cookie"))
+	}
+	device := "; " + strings.SplitN(sc, ";", 2)[0]
+	for i := range 40 {
+		login(fmt.Sprintf("203.0.113.%d", i), "wrong guess", "")
+	}
+	if resp := login("192.0.2.2", goodPassword, ""); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a fresh browser during the attack: %d", resp.StatusCode)
+	}
+	wantRedirect(t, login("198.51.100.7", goodPassword, device), "", "/")
 }

@@ -29,6 +29,10 @@ func TestServeRefusesPlainHTTPToAnotherHostAndProxiesThatSpanTheInternet(t *test
 		refused(t, c, serve("--base-url", "http://10.0.0.5:8080"), "--insecure-http")
 		refused(t, c, serve("--trusted-proxies", "10.0.0.0/8, 0.0.0.0/0"), `trusted proxy "0.0.0.0/0" covers much of the internet`)
 		refused(t, c, serve("--trusted-proxies", "::/0"), `"::/0"`)
+		// An empty query or fragment, or white space, would be part of the entity ID: BASE#/saml/metadata.
+		for _, base := range []string{"https://idp.example.com#", "https://idp.example.com?", "https://idp.example.com/a b", "https://idp.example.com/\t"} {
+			refused(t, c, serve("--base-url", base), "invalid base URL")
+		}
 		c.env[envInsecureHTTP] = "maybe"
 		refused(t, c, serve("--base-url", "http://idp.example.com"), `invalid ROLEGATE_INSECURE_HTTP "maybe"`)
 		delete(c.env, envInsecureHTTP)

@@ -82,3 +82,18 @@ func TestWhenThePasswordCannotBeWrittenServeSaysHowToSetOne(t *testing.T) {
 		t.Fatalf("stdout %q; want the failed path and the command that sets a password, never the password", s)
 	}
 }
+
+// Under systemd or in a container the working directory is anyone's guess: the printed path of the
+// password file is absolute even when the data dir was given as a relative one.
+func TestThePasswordFilesPathIsPrintedInFull(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("data", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	(&app{stdout: &out, dataDir: "data"}).showSecret(`Created user "admin" with a one-time password`, adminPasswordFile, "s3cret-s3cret-s3cret", "admin")
+	if want := filepath.Join(dir, "data", adminPasswordFile); !strings.Contains(out.String(), " "+want+" ") {
+		t.Fatalf("stdout %q; want the full path %s", out.String(), want)
+	}
+}

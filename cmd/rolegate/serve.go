@@ -92,7 +92,8 @@ const (
 // than this machine unless insecure is set: passwords and cookies would cross the network in clear.
 func checkBaseURL(base string, insecure bool) error {
 	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	// An empty query or fragment ("?", "#") or white space would end up inside the entity ID.
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(base, "?# ") || u.User != nil {
 		return store.Errorf(store.Invalid, "invalid base URL %q: use an absolute http(s) URL such as https://idp.example.com", base)
 	}
 	if strings.EqualFold(u.Scheme, "http") && !insecure && !loopback(u.Hostname()) {
@@ -257,6 +258,9 @@ func (a *app) showSecret(intro, file, secret, user string) {
 		return
 	}
 	path := filepath.Join(a.dataDir, file)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs // whoever reads the log may not know serve's working directory
+	}
 	if err := writeSecret(path, secret); err != nil {
 		fmt.Fprintf(a.stdout, "%s, but standard output is not a terminal and writing the password to %s failed (%v): "+
 			"set one with `rolegate user passwd %s`\n", intro, path, err, user)
