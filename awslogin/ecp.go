@@ -211,9 +211,9 @@ func (e *ECP) exchange(ctx context.Context, account string) (*Response, error) {
 		return nil, store.Errorf(store.Internal, "the IdP's answer is larger than %d bytes", maxECPReply)
 	}
 	if res.StatusCode == http.StatusOK {
-		env, fault := parseEnvelope(raw)
-		if fault == "" && env != nil {
-			return env, nil
+		env, fault, err := parseEnvelope(raw)
+		if err != nil || env != nil {
+			return env, err
 		}
 		if fault == "" {
 			fault = "the answer is not a SOAP envelope with a SAML Response"
@@ -267,15 +267,15 @@ func (e *ECP) refusal(res *http.Response, msg string) error {
 }
 
 // parseEnvelope reads a SOAP 1.1 reply: the Response in the Body, the ACS from the ecp:Response
-// header; or the fault's words.
-func parseEnvelope(raw []byte) (*Response, string) {
+// header; or the fault's words; or, when the Response is there but unusable, why.
+func parseEnvelope(raw []byte) (*Response, string, error) {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
-		return nil, ""
+		return nil, "", nil
 	}
 	env := doc.Root()
 	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != nsSOAP11 {
-		return nil, ""
+		return nil, "", nil
 	}
 	var body, header *etree.Element
 	for _, el := range env.ChildElements() {
@@ -287,7 +287,7 @@ func parseEnvelope(raw []byte) (*Response, string) {
 		}
 	}
 	if body == nil {
-		return nil, ""
+		return nil, "", nil
 	}
 	for _, el := range body.ChildElements() {
 		if el.Tag == "Fault" && el.NamespaceURI() == nsSOAP11 {
@@ -295,18 +295,18 @@ func parseEnvelope(raw []byte) (*Response, string) {
 			if msg == "" {
 				msg = "a SOAP fault without words"
 			}
-			return nil, printable(msg)
+			return nil, printable(msg), nil
 		}
 		if el.Tag != "Response" || el.NamespaceURI() != assertions.NSProtocol {
 			continue
 		}
 		out, err := standalone(doc, el)
 		if err != nil {
-			return nil, ""
+			return nil, "", err
 		}
 		r, err := ParseResponse(out)
 		if err != nil {
-			return nil, store.ErrorMessage(err)
+			return nil, "", err
 		}
 		if header != nil {
 			for _, h := range header.ChildElements() {
@@ -315,9 +315,9 @@ func parseEnvelope(raw []byte) (*Response, string) {
 				}
 			}
 		}
-		return r, ""
+		return r, "", nil
 	}
-	return nil, ""
+	return nil, "", nil
 }
 
 // standalone serialises el as its own document. Namespaces that el inherits from the envelope are
@@ -357,7 +357,7 @@ func standalone(doc *etree.Document, el *etree.Element) ([]byte, error) {
 
 // message is the words of an error body: a SOAP fault, Rolegate's JSON error, or the first line of text.
 func message(raw []byte) string {
-	if _, fault := parseEnvelope(raw); fault != "" {
+	if _, fault, _ := parseEnvelope(raw); fault != "" {
 		return fault
 	}
 	var j struct {

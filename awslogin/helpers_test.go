@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
@@ -103,3 +104,5 @@ func readFile(t *testing.T, path string) string {
 func samltestKey(t *testing.T) (*rsa.PrivateKey, *x509.Certificate) {
 	return samltest.KeyPair(t, 2048, "impostor")
 }
+
+func now() time.Time { return time.Date(2026, 11, 30, 14, 0, 0, 0, time.UTC) }

@@ -54,7 +54,18 @@ func ParseResponse(raw []byte) (*Response, error) {
 		return nil, bad("the document is not a SAML 2.0 Response")
 	}
 	if st := resp.FindElement("./Status/StatusCode"); st == nil || st.SelectAttrValue("Value", "") != assertions.StatusSuccess {
-		return nil, bad("its Status is not Success")
+		status := "none"
+		if st != nil {
+			status = st.SelectAttrValue("Value", "")
+			if sub := st.FindElement("./StatusCode"); sub != nil {
+				status += " / " + sub.SelectAttrValue("Value", "")
+			}
+		}
+		msg := ""
+		if m := resp.FindElement("./Status/StatusMessage"); m != nil {
+			msg = ": " + printable(m.Text())
+		}
+		return nil, store.Errorf(store.Unauthorized, "the IdP refused the sign-in (SAML status %s)%s", printable(status), msg)
 	}
 	if resp.FindElement("./EncryptedAssertion") != nil {
 		return nil, store.Errorf(store.Invalid, "the IdP encrypted the assertion for AWS, so the CLI cannot read the roles in it: "+
