@@ -146,7 +146,8 @@ func loopback(host string) bool {
 }
 
 // authnRequest is the SOAP envelope with the AuthnRequest that a client makes on AWS's behalf
-// (AWS is no ECP SP): Issuer urn:amazon:webservices, the sign-in endpoint as ACS, PAOS binding.
+// (AWS is no ECP SP): Issuer urn:amazon:webservices, PAOS binding. It names no ACS: the IdP takes
+// the sign-in endpoint of the account's partition and region, which the CLI cannot know before.
 func authnRequest(now time.Time) ([]byte, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -162,7 +163,6 @@ func authnRequest(now time.Time) ([]byte, error) {
 	req.CreateAttr("Version", "2.0")
 	req.CreateAttr("IssueInstant", now.UTC().Format("2006-01-02T15:04:05Z"))
 	req.CreateAttr("ProtocolBinding", bindingPAOS)
-	req.CreateAttr("AssertionConsumerServiceURL", "https://signin.aws.amazon.com/saml")
 	req.CreateElement("saml:Issuer").SetText(assertions.AudienceAWS)
 	return doc.WriteToBytes()
 }
@@ -212,6 +212,9 @@ func (e *ECP) exchange(ctx context.Context, account string) (*Response, error) {
 	}
 	if res.StatusCode == http.StatusOK {
 		env, fault, err := parseEnvelope(raw)
+		if env != nil {
+			env.Omitted = printable(res.Header.Get("X-Rolegate-Omitted-Accounts"))
+		}
 		if err != nil || env != nil {
 			return env, err
 		}
@@ -231,7 +234,10 @@ func httpClient(c *http.Client) *http.Client {
 }
 
 // otpWords finds a refusal that is about the one-time code, in the IdP's words.
-var otpWords = regexp.MustCompile(`(?i)one-time|\botp\b|passcode|second factor|\bmfa\b|authenticator|verification code`)
+var otpWords = regexp.MustCompile(`(?i)one-time code|\botp\b|passcode|\bcode\b`)
+
+// secondFactorWords find a refusal about the person's factors or password rather than their roles.
+var secondFactorWords = regexp.MustCompile(`(?i)second factor|authenticator|\bmfa\b|password`)
 
 // refusal turns the IdP's refusal into words that say what to fix, with the exit status of its kind.
 func (e *ECP) refusal(res *http.Response, msg string) error {
@@ -239,29 +245,31 @@ func (e *ECP) refusal(res *http.Response, msg string) error {
 	if msg != "" {
 		said = " (the IdP says: " + msg + ")"
 	}
-	switch {
-	case res.StatusCode == http.StatusTooManyRequests:
+	switch status := res.StatusCode; {
+	case status == http.StatusTooManyRequests:
 		wait := "a while"
 		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 {
 			wait = (time.Duration(s) * time.Second).String()
 		}
 		return store.Errorf(store.Unauthorized, "too many failed sign-ins: wait %s before trying again, or ask an admin to unlock you (rolegate user unlock)%s", wait, said)
-	case otpWords.MatchString(msg) && (res.StatusCode == http.StatusOK || res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusBadRequest || res.StatusCode == http.StatusForbidden):
+	case status == http.StatusUnauthorized && otpWords.MatchString(msg):
 		if e.Creds.OTP == "" {
 			return &store.Error{Code: store.Unauthorized, Err: errOTPRequired, Message: "your account needs a one-time code from your authenticator app: " +
 				"set ROLEGATE_OTP, put it on the second line of standard input with --password-stdin, or run from a terminal to be asked" + said}
 		}
 		return store.Errorf(store.Unauthorized, "the one-time code was refused: check your authenticator app's clock and use a fresh code (each code works once)%s", said)
-	case res.StatusCode == http.StatusUnauthorized:
+	case status == http.StatusUnauthorized:
 		return store.Errorf(store.Unauthorized, "wrong username or password for %q: check them (the username is your Rolegate user name)%s", e.Creds.Username, said)
-	case res.StatusCode == http.StatusForbidden:
-		return store.Errorf(store.Forbidden, "the IdP granted you no role for this request: check --account, or ask an admin for a grant (rolegate grant add)%s", said)
-	case res.StatusCode == http.StatusNotFound:
-		return store.Errorf(store.NotFound, "not found at the IdP: check --url names a Rolegate server and --account an account it knows%s", said)
-	case res.StatusCode >= 300 && res.StatusCode < 400:
+	case status == http.StatusForbidden && secondFactorWords.MatchString(msg):
+		return store.Errorf(store.Forbidden, "the IdP will not sign you in from the command line yet%s", said)
+	case status == http.StatusForbidden:
+		return store.Errorf(store.Forbidden, "Rolegate granted you no role for this request: check --account, or ask an admin for a grant (rolegate grant add)%s", said)
+	case status == http.StatusNotFound:
+		return store.Errorf(store.NotFound, "not found at the IdP: check that --url names a Rolegate server%s", said)
+	case status >= 300 && status < 400:
 		return store.Errorf(store.Invalid, "the IdP redirected the request to %q: check --url", printable(res.Header.Get("Location")))
-	case res.StatusCode == http.StatusOK || (res.StatusCode >= 400 && res.StatusCode < 500):
-		return store.Errorf(store.Invalid, "the IdP refused the request (HTTP %d)%s", res.StatusCode, said)
+	case status == http.StatusOK || (status >= 400 && status < 500):
+		return store.Errorf(store.Invalid, "the IdP refused the request (HTTP %d)%s", status, said)
 	}
 	return store.Errorf(store.Internal, "the IdP failed (HTTP %d)%s; try again later", res.StatusCode, said)
 }

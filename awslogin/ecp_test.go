@@ -202,3 +202,60 @@ func TestReadECPCredentials(t *testing.T) {
 		})
 	}
 }
+
+// TestECPRefusalsInPlainWords gives each refusal of Rolegate's /saml/ecp contract (a SOAP fault
+// with the HTTP status of its kind, a Basic challenge on 401) and checks what the person is told.
+func TestECPRefusalsInPlainWords(t *testing.T) {
+	cases := []struct {
+		name, otp string
+		status    int
+		header    [2]string
+		fault     string
+		code      store.Code
+		words     []string
+	}{
+		{name: "a wrong password", status: 401, fault: "Wrong username or password.",
+			code: store.Unauthorized, words: []string{`wrong username or password for "alice"`}},
+		{name: "a missing code", status: 401, fault: "a one-time code is required: send your authenticator app's code in header X-Rolegate-OTP.",
+			code: store.Unauthorized, words: []string{"needs a one-time code", "ROLEGATE_OTP", "--password-stdin"}},
+		{name: "a wrong code", otp: "111111", status: 401, fault: "the one-time code is wrong (a recovery code is not accepted here).",
+			code: store.Unauthorized, words: []string{"one-time code was refused", "fresh code"}},
+		{name: "a code used twice", otp: "111111", status: 401, fault: "that code was used already: wait for your authenticator app to show the next one.",
+			code: store.Unauthorized, words: []string{"one-time code was refused", "each code works once"}},
+		{name: "throttled", status: 429, header: [2]string{"Retry-After", "300"}, fault: "Too many failed attempts. Try again in 5 minutes.",
+			code: store.Unauthorized, words: []string{"wait 5m0s", "rolegate user unlock"}},
+		{name: "a role not granted", status: 403, fault: "you may not sign in with that link; choose an account and role on your accounts page.",
+			code: store.Forbidden, words: []string{"granted you no role", "--account", "rolegate grant add"}},
+		{name: "a second factor the command line cannot use", status: 403, fault: "a second factor is needed and the command line takes only an authenticator app's code: add an authenticator app.",
+			code: store.Forbidden, words: []string{"will not sign you in from the command line", "add an authenticator app"}},
+		{name: "a bad request", status: 400, fault: "the ECP request was issued more than 5 minutes ago: check this machine's clock.",
+			code: store.Invalid, words: []string{"refused the request (HTTP 400)", "clock"}},
+		{name: "a server failure", status: 500, fault: "internal error.",
+			code: store.Internal, words: []string{"failed (HTTP 500)", "try again later"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c.status == 401 {
+					w.Header().Set("WWW-Authenticate", `Basic realm="Rolegate"`)
+				}
+				if c.header[0] != "" {
+					w.Header().Set(c.header[0], c.header[1])
+				}
+				w.WriteHeader(c.status)
+				doc := etree.NewDocument()
+				env := doc.CreateElement("soap11:Envelope")
+				env.CreateAttr("xmlns:soap11", "http://schemas.xmlsoap.org/soap/envelope/")
+				f := env.CreateElement("soap11:Body").CreateElement("soap11:Fault")
+				f.CreateElement("faultcode").SetText("soap11:Client")
+				f.CreateElement("faultstring").SetText(c.fault)
+				doc.WriteTo(w)
+			}))
+			defer idp.Close()
+			e := ecp(idp.URL)
+			e.Creds.OTP = c.otp
+			_, err := e.SAMLResponse(context.Background(), "")
+			wantErr(t, err, c.code, append(c.words, "the IdP says: "+c.fault)...)
+		})
+	}
+}

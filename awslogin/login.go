@@ -6,6 +6,7 @@ package awslogin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -58,6 +59,9 @@ func (l *Login) Run(ctx context.Context) (*Result, error) {
 	resp, err := l.Source.SAMLResponse(ctx, l.Account)
 	if err != nil {
 		return nil, err
+	}
+	if resp.Omitted != "" {
+		fmt.Fprintf(l.Out, "Rolegate left out: %s\n", resp.Omitted)
 	}
 	Label(resp.Roles, KnownAliases(path), l.Account)
 	role, err := Choose(resp.Roles, l.Account, l.Role, l.Prompt, l.Out)

@@ -21,9 +21,13 @@ func TestLoginWritesWhatSTSIssued(t *testing.T) {
 	r := newRig(t, map[string]logintest.User{"alice": alice})
 	r.idp.SessionDuration = 2 * time.Hour
 	r.sts.MaxDuration[pair(prodID, "admin").RoleARN] = 4 * time.Hour
+	r.idp.Omitted = "staging (444455556666): it requires a second factor"
 	res, err := r.login("alice", alice.Password, "", &fakePrompt{}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(r.out.String(), "Rolegate left out: staging (444455556666): it requires a second factor") {
+		t.Fatalf("the person was not told of the accounts left out: %q", r.out.String())
 	}
 	issued := r.sts.Issued()
 	if len(issued) != 1 {

@@ -20,6 +20,7 @@ type Response struct {
 	Roles           []Role
 	SessionName     string
 	SessionDuration time.Duration // the SessionDuration attribute; 0 when absent
+	Omitted         string        // accounts the IdP left out of an every-account Response, and why
 }
 
 // Role is one role the Response grants.

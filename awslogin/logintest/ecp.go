@@ -36,6 +36,8 @@ type IdP struct {
 	Aliases         map[string]string // account ID to alias, for ?account=ALIAS
 	SessionDuration time.Duration
 	Now             func() time.Time
+	// Omitted, when set, goes out in X-Rolegate-Omitted-Accounts: the accounts left out of the Response.
+	Omitted string
 	// RetryAfter, when set, throttles every request with 429 and this Retry-After.
 	RetryAfter time.Duration
 	// Key and Cert sign; Metadata publishes Cert. Swap Key for another to sign as an impostor.
@@ -162,6 +164,9 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 	h.CreateAttr("soap11:actor", "http://schemas.xmlsoap.org/soap/actor/next")
 	h.CreateAttr("AssertionConsumerServiceURL", acs)
 	env.CreateElement("soap11:Body").AddChild(resp.Root())
+	if p.Omitted != "" {
+		w.Header().Set("X-Rolegate-Omitted-Accounts", p.Omitted)
+	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	out.WriteTo(w)
 }
