@@ -45,9 +45,14 @@ func STSRegion(p store.Partition, flag string, env func(string) string) (string,
 }
 
 // STSEndpoint is the regional STS endpoint of partition p: --sts-endpoint, else AWS_ENDPOINT_URL_STS,
-// else AWS_ENDPOINT_URL (the SDKs' own order), else https://sts.REGION.amazonaws.com(.cn).
+// else AWS_ENDPOINT_URL (the SDKs' own order, and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true turns the
+// two off), else https://sts.REGION.amazonaws.com(.cn).
 func STSEndpoint(p store.Partition, region, flag string, env func(string) string) (string, error) {
-	for _, u := range []string{flag, env("AWS_ENDPOINT_URL_STS"), env("AWS_ENDPOINT_URL")} {
+	candidates := []string{flag, env("AWS_ENDPOINT_URL_STS"), env("AWS_ENDPOINT_URL")}
+	if strings.EqualFold(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
+		candidates = candidates[:1] // as the SDKs do: the environment's endpoints are off, the flag is not
+	}
+	for _, u := range candidates {
 		if u == "" {
 			continue
 		}

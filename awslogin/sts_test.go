@@ -31,6 +31,10 @@ func TestSTSEndpointPerPartition(t *testing.T) {
 		{name: "AWS_ENDPOINT_URL_STS overrides the endpoint", partition: "aws", env: map[string]string{"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:18501", "AWS_ENDPOINT_URL": "http://127.0.0.1:18502"}, region: "us-east-1", endpoint: "http://127.0.0.1:18501"},
 		{name: "AWS_ENDPOINT_URL applies when no STS one is set", partition: "aws", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:18502"}, region: "us-east-1", endpoint: "http://127.0.0.1:18502"},
 		{name: "--sts-endpoint overrides the environment", partition: "aws-cn", stsFlag: "https://sts.internal.example", env: map[string]string{"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:18501"}, region: "cn-north-1", endpoint: "https://sts.internal.example"},
+		{name: "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS turns the environment's endpoints off", partition: "aws",
+			env: map[string]string{"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:18501", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, region: "us-east-1", endpoint: "https://sts.us-east-1.amazonaws.com"},
+		{name: "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS leaves the flag", partition: "aws", stsFlag: "http://127.0.0.1:18503",
+			env: map[string]string{"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, region: "us-east-1", endpoint: "http://127.0.0.1:18503"},
 		{name: "an endpoint that is no URL is refused", partition: "aws", stsFlag: "sts.example.com", code: store.Invalid},
 	}
 	for _, c := range cases {
