@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 // typed, the password and the one-time code are not, and both reach the program.
 func TestTerminalDoesNotEchoThePassword(t *testing.T) {
 	master, tty := openPTY(t)
-	prompts := &syncBuffer{}
+	prompts := make(promptFeed, 16)
 	term := &awslogin.Terminal{In: tty, Out: prompts}
 	if !term.Interactive() {
 		t.Fatal("a pseudo-terminal is not taken for a terminal")
@@ -66,19 +65,24 @@ func TestTerminalDoesNotEchoThePassword(t *testing.T) {
 	}()
 	// Type a secret only once its prompt is out and the program has turned echo off: no race with
 	// the prompt decides the outcome.
-	typeAfter := func(prompt, text string) {
-		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-			tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-			if err == nil && tio.Lflag&unix.ECHO == 0 && prompts.contains(prompt) {
-				break
-			}
-		}
-		master.Write([]byte(text))
-	}
+	shownPrompts := make(chan string, 1)
 	go func() {
+		var seen strings.Builder
+		typeAfter := func(prompt, text string) {
+			for !strings.Contains(seen.String(), prompt) {
+				seen.WriteString(<-prompts)
+			}
+			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+				if tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS); err == nil && tio.Lflag&unix.ECHO == 0 {
+					break
+				}
+			}
+			master.Write([]byte(text))
+		}
 		master.Write([]byte("alice\n"))
 		typeAfter("Password for alice: ", "s3cret-Passw0rd\n")
 		typeAfter("One-time code: ", "424242\n")
+		shownPrompts <- seen.String()
 	}()
 	creds, err := awslogin.ReadECPCredentials(func(string) string { return "" }, "", tty, false, term)
 	if err != nil {
@@ -100,27 +104,15 @@ func TestTerminalDoesNotEchoThePassword(t *testing.T) {
 	if strings.Contains(shown, "s3cret") || strings.Contains(shown, "424242") {
 		t.Fatalf("the terminal echoed a secret: %q", shown)
 	}
-	if p := prompts.string(); !strings.Contains(p, "Username: ") || !strings.Contains(p, "Password for alice: ") {
+	if p := <-shownPrompts; !strings.Contains(p, "Username: ") || !strings.Contains(p, "Password for alice: ") {
 		t.Fatalf("prompts %q", p)
 	}
 }
 
-// syncBuffer is a buffer that the test's typist may read while the prompter writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// promptFeed hands what the prompter writes to the test's typist.
+type promptFeed chan string
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (p promptFeed) Write(b []byte) (int, error) {
+	p <- string(b)
+	return len(b), nil
 }
-
-func (s *syncBuffer) string() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) contains(sub string) bool { return strings.Contains(s.string(), sub) }
