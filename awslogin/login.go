@@ -68,7 +68,7 @@ func (l *Login) Run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	region, err := STSRegion(role.Partition, l.Region, l.Env)
+	region, err := STSRegion(role.Partition, l.Region, resp.ACS, l.Env)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"rolegate/assertions"
 	"rolegate/store"
 )
 
@@ -24,9 +25,11 @@ var defaultRegion = map[store.Partition]string{
 }
 
 // STSRegion picks the region for role's partition: the flag (which must be in that partition),
-// else AWS_REGION or AWS_DEFAULT_REGION when in that partition, else the partition's default.
-// A region of another partition in the environment is passed over: it belongs to other work.
-func STSRegion(p store.Partition, flag string, env func(string) string) (string, error) {
+// else AWS_REGION or AWS_DEFAULT_REGION when in that partition, else the region of the sign-in
+// endpoint the IdP addressed the Response to (the account's region, set by its admin), else the
+// partition's default. A region of another partition in the environment is passed over: it belongs
+// to other work.
+func STSRegion(p store.Partition, flag, acs string, env func(string) string) (string, error) {
 	if flag != "" {
 		if err := store.ValidateRegion(p, flag); err != nil {
 			return "", err
@@ -35,6 +38,11 @@ func STSRegion(p store.Partition, flag string, env func(string) string) (string,
 	}
 	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
 		if r := env(k); r != "" && store.KnownRegion(p, r) {
+			return r, nil
+		}
+	}
+	for _, r := range store.Regions[p] {
+		if u, err := assertions.SignInURL(p, r); err == nil && u == acs {
 			return r, nil
 		}
 	}

@@ -12,6 +12,7 @@ func TestSTSEndpointPerPartition(t *testing.T) {
 		name      string
 		partition store.Partition
 		flag      string
+		acs       string
 		stsFlag   string
 		env       map[string]string
 		region    string
@@ -26,6 +27,11 @@ func TestSTSEndpointPerPartition(t *testing.T) {
 		{name: "AWS_REGION of the partition is used", partition: "aws", env: map[string]string{"AWS_REGION": "ap-south-1"}, region: "ap-south-1", endpoint: "https://sts.ap-south-1.amazonaws.com"},
 		{name: "AWS_DEFAULT_REGION is used after AWS_REGION", partition: "aws-us-gov", env: map[string]string{"AWS_DEFAULT_REGION": "us-gov-east-1"}, region: "us-gov-east-1", endpoint: "https://sts.us-gov-east-1.amazonaws.com"},
 		{name: "AWS_REGION of another partition is passed over", partition: "aws-cn", env: map[string]string{"AWS_REGION": "eu-west-1"}, region: "cn-north-1", endpoint: "https://sts.cn-north-1.amazonaws.com.cn"},
+		{name: "the account's regional sign-in endpoint picks the region", partition: "aws", acs: "https://eu-central-1.signin.aws.amazon.com/saml", region: "eu-central-1", endpoint: "https://sts.eu-central-1.amazonaws.com"},
+		{name: "the account's GovCloud sign-in endpoint picks the region", partition: "aws-us-gov", acs: "https://us-gov-east-1.signin.amazonaws-us-gov.com/saml", region: "us-gov-east-1", endpoint: "https://sts.us-gov-east-1.amazonaws.com"},
+		{name: "AWS_REGION beats the account's region", partition: "aws", acs: "https://eu-central-1.signin.aws.amazon.com/saml", env: map[string]string{"AWS_REGION": "us-west-2"}, region: "us-west-2", endpoint: "https://sts.us-west-2.amazonaws.com"},
+		{name: "a sign-in endpoint of another partition picks nothing", partition: "aws-cn", acs: "https://eu-central-1.signin.aws.amazon.com/saml", region: "cn-north-1", endpoint: "https://sts.cn-north-1.amazonaws.com.cn"},
+		{name: "the partition's default sign-in endpoint picks the default region", partition: "aws", acs: "https://signin.aws.amazon.com/saml", region: "us-east-1", endpoint: "https://sts.us-east-1.amazonaws.com"},
 		{name: "--region of another partition is refused", partition: "aws-us-gov", flag: "us-east-1", code: store.Invalid},
 		{name: "an unknown --region is refused", partition: "aws", flag: "xx-nowhere-9", code: store.Invalid},
 		{name: "AWS_ENDPOINT_URL_STS overrides the endpoint", partition: "aws", env: map[string]string{"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:18501", "AWS_ENDPOINT_URL": "http://127.0.0.1:18502"}, region: "us-east-1", endpoint: "http://127.0.0.1:18501"},
@@ -40,7 +46,7 @@ func TestSTSEndpointPerPartition(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env := func(k string) string { return c.env[k] }
-			region, err := awslogin.STSRegion(c.partition, c.flag, env)
+			region, err := awslogin.STSRegion(c.partition, c.flag, c.acs, env)
 			var endpoint string
 			if err == nil {
 				endpoint, err = awslogin.STSEndpoint(c.partition, region, c.stsFlag, env)

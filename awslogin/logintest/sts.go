@@ -202,8 +202,8 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now()
 	dest := responseDestination(raw)
-	acs, ok := signInEndpoint(dest)
-	if !ok {
+	acs, ok := signInEndpoint(store.Partition(strings.Split(roleARN+":", ":")[1]), dest)
+	if !ok { // STS of one partition takes the sign-in endpoints of that partition only
 		fail(400, "InvalidIdentityToken", "Invalid SAML Response Destination "+dest)
 		return
 	}
@@ -275,14 +275,12 @@ func responseDestination(raw []byte) string {
 	return doc.Root().SelectAttrValue("Destination", "")
 }
 
-// signInEndpoint accepts dest when it is a sign-in endpoint of some partition, regional or not:
-// those are the ACS URLs AWS posts to STS from.
-func signInEndpoint(dest string) (string, bool) {
-	for _, p := range []store.Partition{store.PartitionAWS, store.PartitionGovCloud, store.PartitionChina} {
-		for _, region := range append([]string{""}, store.Regions[p]...) {
-			if acs, err := assertions.SignInURL(p, region); err == nil && acs == dest {
-				return acs, true
-			}
+// signInEndpoint accepts dest when it is a sign-in endpoint of partition p, regional or not: those
+// are the ACS URLs AWS posts to STS from.
+func signInEndpoint(p store.Partition, dest string) (string, bool) {
+	for _, region := range append([]string{""}, store.Regions[p]...) {
+		if acs, err := assertions.SignInURL(p, region); err == nil && acs == dest {
+			return acs, true
 		}
 	}
 	return "", false

@@ -72,7 +72,7 @@ first line, the code on the second), or from prompts on a terminal.`,
 	f.StringVar(&l.Account, "account", "", "the account's alias or ID; without it, roles of every account are offered")
 	f.StringVar(&l.Role, "role", "", "the role's name or ARN; without it, a single role is taken and several are asked about")
 	f.StringVar(&dur, "duration", "", "session length, e.g. 1h or 3600 (default: the session duration the IdP sets)")
-	f.StringVar(&l.Region, "region", "", "the region of the STS endpoint, also written into the profile (default: AWS_REGION, else us-east-1, us-gov-west-1 or cn-north-1 by the role's partition)")
+	f.StringVar(&l.Region, "region", "", "the region of the STS endpoint, also written into the profile (default: AWS_REGION, else the account's region, else us-east-1, us-gov-west-1 or cn-north-1 by partition)")
 	f.StringVar(&l.STSEndpoint, "sts-endpoint", "", "the STS endpoint URL (default: AWS_ENDPOINT_URL_STS, else the partition's regional endpoint)")
 	return c
 }
