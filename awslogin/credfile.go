@@ -69,6 +69,15 @@ func WriteProfile(path string, p Profile) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real // keep a symlinked file (dotfiles) a symlink
 	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return store.Errorf(store.Invalid, "cannot create %s: %v", dir, err)
+	}
+	unlock, err := lockFile(path)
+	if err != nil {
+		return store.Errorf(store.Invalid, "cannot lock the credentials file %s: %v", path, err)
+	}
+	defer unlock()
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return store.Errorf(store.Invalid, "cannot read the credentials file %s: %v", path, err)
@@ -77,10 +86,6 @@ func WriteProfile(path string, p Profile) error {
 		return store.Errorf(store.Conflict, "profile %q in %s holds long-term access keys, which a login would overwrite: pass another --profile", p.Name, path)
 	}
 	out := setProfile(string(old), p)
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return store.Errorf(store.Invalid, "cannot create %s: %v", dir, err)
-	}
 	tmp, err := os.CreateTemp(dir, ".credentials-*")
 	if err != nil {
 		return store.Errorf(store.Invalid, "cannot write in %s: %v", dir, err)

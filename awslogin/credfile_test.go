@@ -1,9 +1,11 @@
 package awslogin_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,9 +85,8 @@ func TestWriteProfileKeepsEverythingElse(t *testing.T) {
 	if strings.Replace(again, "ASIATHIRD", "ASIANEW", -1) != got {
 		t.Fatalf("a second write changed more than the credentials:\n%s\nvs\n%s", got, again)
 	}
-	ents, _ := os.ReadDir(filepath.Dir(path))
-	if len(ents) != 1 {
-		t.Fatalf("files left beside the credentials file: %v", ents)
+	if tmp, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".credentials-*")); len(tmp) != 0 {
+		t.Fatalf("temporary files left beside the credentials file: %v", tmp)
 	}
 }
 
@@ -164,5 +165,26 @@ func TestKnownAliasesComeFromEarlierLogins(t *testing.T) {
 	}
 	if len(awslogin.KnownAliases(filepath.Join(t.TempDir(), "none"))) != 0 {
 		t.Fatal("a missing file knows aliases")
+	}
+}
+
+func TestWriteProfileParallelLoginsLoseNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := awslogin.WriteProfile(path, profileFor(fmt.Sprintf("p%d", i), fmt.Sprintf("ASIA%d", i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got := readFile(t, path)
+	for i := range 20 {
+		if !strings.Contains(got, fmt.Sprintf("[p%d]\n", i)) {
+			t.Errorf("profile p%d was lost", i)
+		}
 	}
 }
