@@ -55,6 +55,9 @@ func ReadECPCredentials(env func(string) string, username string, stdin io.Reade
 		c.Username = env("ROLEGATE_USERNAME")
 	}
 	if fromStdin {
+		if p.Interactive() { // the password would be echoed as it is typed
+			return c, store.Errorf(store.Invalid, "--password-stdin reads a pipe, and standard input is a terminal: leave the flag off to be asked without echo")
+		}
 		br := bufio.NewReader(stdin)
 		pw, err := readLine(br)
 		if err != nil {

@@ -178,6 +178,8 @@ func TestReadECPCredentials(t *testing.T) {
 			want: awslogin.ECPCredentials{Username: "alice", Password: "pa ss", OTP: "654321"}},
 		{name: "standard input may hold the password alone", flag: "alice", fromStdin: true, stdin: "pw",
 			want: awslogin.ECPCredentials{Username: "alice", Password: "pw"}},
+		{name: "--password-stdin at a terminal is refused: the password would be echoed", flag: "alice", fromStdin: true, stdin: "pw\n",
+			prompt: &fakePrompt{interactive: true}, code: store.Invalid},
 		{name: "empty standard input is refused", flag: "alice", fromStdin: true, stdin: "", code: store.Invalid},
 		{name: "a terminal is asked for what is missing", prompt: &fakePrompt{interactive: true, answers: []string{"alice", "secret"}},
 			want: awslogin.ECPCredentials{Username: "alice", Password: "secret"}, asked: 2},
