@@ -253,3 +253,22 @@ func CheckRelayState(p store.Partition, relay string) error {
 	}
 	return nil
 }
+
+// SignInRegion returns the region of acs when it is exactly one of partition p's sign-in URLs
+// (SignInURL(p, region); "" for the partition's default endpoint), as a client names the ACS in
+// the AuthnRequest it makes on AWS's behalf. Anything else is an Invalid error.
+func SignInRegion(p store.Partition, acs string) (string, error) {
+	def, err := SignInURL(p, "")
+	if err != nil {
+		return "", err
+	}
+	if acs == def {
+		return "", nil
+	}
+	rest, ok := strings.CutPrefix(acs, "https://")
+	region, host, dot := strings.Cut(rest, ".")
+	if ok && dot && "https://"+host == def && store.KnownRegion(p, region) {
+		return region, nil
+	}
+	return "", store.Errorf(store.Invalid, "the AssertionConsumerServiceURL %q is not a sign-in endpoint of partition %s (%s)", acs, p, def)
+}

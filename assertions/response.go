@@ -55,6 +55,9 @@ type AWSResponse struct {
 	Now                     time.Time
 	ResponseID, AssertionID string // XML IDs: start with a letter or underscore
 	SignResponse            bool   // sign the Response as well as the Assertion
+	// ProtocolPrefix is the Response's namespace prefix, "samlp" when empty. ECP clients that
+	// match on prefixes (saml2aws's ShibbolethECP) want "saml2p", as the Shibboleth IdP writes it.
+	ProtocolPrefix string
 }
 
 // Check applies every AWS rule to r and names the one it breaks.
@@ -197,8 +200,12 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 		return nil, err
 	}
 
-	resp := etree.NewElement("samlp:Response")
-	resp.CreateAttr("xmlns:samlp", NSProtocol)
+	pp := r.ProtocolPrefix
+	if pp == "" {
+		pp = "samlp"
+	}
+	resp := etree.NewElement(pp + ":Response")
+	resp.CreateAttr("xmlns:"+pp, NSProtocol)
 	resp.CreateAttr("xmlns:saml", NSAssertion)
 	resp.CreateAttr("ID", r.ResponseID)
 	resp.CreateAttr("Version", "2.0")
@@ -208,7 +215,7 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 		resp.CreateAttr("InResponseTo", r.InResponseTo)
 	}
 	resp.CreateElement("saml:Issuer").SetText(issuer)
-	resp.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", StatusSuccess)
+	resp.CreateElement(pp+":Status").CreateElement(pp+":StatusCode").CreateAttr("Value", StatusSuccess)
 	resp.AddChild(signedAssertion)
 	if r.SignResponse {
 		if resp, err = sign(resp, s); err != nil {

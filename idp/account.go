@@ -102,6 +102,14 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	// The change ended the device cookies bound to the old password; this browser, signed in in
+	// full, stays the user's device.
+	if need, err := s.needsMFA(c, u, sess); err != nil {
+		s.failPage(c, err)
+		return
+	} else if !need {
+		s.trustDevice(c, u)
+	}
 	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
 }
 

@@ -7,13 +7,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"rolegate/assertions"
 	"rolegate/store"
 )
 
@@ -34,89 +32,34 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	if !ok || s.mustChange(c, u) {
 		return
 	}
-	ctx := c.Request.Context()
 	q := c.Request.URL.Query()
 	account, role, region, relay := q.Get("account"), q.Get("role"), q.Get("region"), q.Get("relay_state")
 	if account == "" || len(account) > 64 || len(role) > 576 || len(region) > 32 {
 		s.failPage(c, store.Errorf(store.Invalid, "the sign-in link names no account, or its values are too long"))
 		return
 	}
-	audit := s.assertionEvent(c, u.Name, map[string]string{"account": account, "role": role})
-	deny := func(err error) { s.refuseAssertion(c, audit, err) }
-	// An unknown account, one where nothing is granted and a role not granted get one answer that
-	// names none of them, before anything else of the link is read: no probing for accounts or roles.
-	acct, err := s.store.GetAccount(ctx, account)
-	if store.IsCode(err, store.NotFound) {
-		deny(errNotGranted)
+	out, audit, err := s.issueAWS(c, awsIssue{User: u, Methods: sess.AuthMethods, AuthnInstant: sess.AuthenticatedAt,
+		SessionIndex: sessionIndex(sess), Account: account, Role: role, Region: region, Relay: relay})
+	if errors.Is(err, errStepUp) {
+		s.stepUp(c)
 		return
 	} else if err != nil {
 		s.failPage(c, err)
 		return
 	}
-	grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
-	if err != nil {
-		s.failPage(c, err)
-		return
-	}
-	if !slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID && (role == "" || g.Role == role) }) {
-		deny(errNotGranted)
-		return
-	}
-	// Never a password-only session's assertion for an account that requires MFA: step up first.
-	if acct.RequireMFA && !hasMFA(sess) {
-		s.stepUp(c)
-		return
-	}
-	if err := assertions.CheckRelayState(acct.Partition, relay); err != nil {
-		deny(err)
-		return
-	}
-	rules, err := s.store.ListTagRules(ctx, acct.ID)
-	if err != nil {
-		s.failPage(c, err)
-		return
-	}
-	in := assertions.AWSSignIn{BaseURL: s.cfg.BaseURL, User: u, Account: acct, Grants: grants, TagRules: rules,
-		Role: role, Region: region, AuthnInstant: sess.AuthenticatedAt, MFA: hasMFA(sess), SessionIndex: sessionIndex(sess), Now: s.now(),
-		ResponseID: newXMLID(), AssertionID: newXMLID()}
-	if slices.Contains(s.cfg.DemoAccounts, acct.ID) {
-		in.ACS = strings.TrimRight(s.cfg.BaseURL, "/") + demoACSPath
-	}
-	plan, err := assertions.PlanAWS(in)
-	if err != nil {
-		deny(err)
-		return
-	}
-	key, err := s.keys.Current(ctx)
-	if err != nil {
-		s.failPage(c, err)
-		return
-	}
-	xml, err := assertions.BuildAWS(plan, assertions.Signer{Key: key.Signer, Cert: key.Cert})
-	if err != nil {
-		deny(err)
-		return
-	}
-	var roles []string
-	for _, r := range plan.Roles {
-		roles = append(roles, r.RoleARN)
-	}
-	audit.Details = map[string]string{"account": acct.ID, "roles": strings.Join(roles, " "), "session_name": plan.SessionName,
-		"source_identity": plan.SourceIdentity, "assertion_id": plan.AssertionID, "acs": plan.ACS,
-		"session_duration": plan.Duration().String(), "authn_context": plan.AuthnContext, "auth_methods": sess.AuthMethods, "signing_key": key.ID}
 	// Only a click on the portal's own link (which carries a token bound to this session) signs in
 	// at once. Any other link, such as one that came through the sign-in form's or the second
 	// step's next, or from another site, waits for a click: a page elsewhere cannot drop a
 	// signed-in person into the console at a place of its choosing.
 	site := c.GetHeader("Sec-Fetch-Site")
 	fromPortal := s.portalLink(c, q) && (site == "" || site == "same-origin")
-	s.postAssertion(c, audit, "aws_post", plan.ACS, gin.H{
+	s.postAssertion(c, audit, "aws_post", out.Plan.ACS, gin.H{
 		"Confirm":      !fromPortal,
 		"Title":        "Signing in to AWS",
-		"SAMLResponse": base64.StdEncoding.EncodeToString(xml),
+		"SAMLResponse": base64.StdEncoding.EncodeToString(out.XML),
 		"RelayState":   relay,
-		"Account":      acct,
-		"Roles":        roles,
+		"Account":      out.Account,
+		"Roles":        out.Roles,
 	})
 }
 

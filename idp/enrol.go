@@ -37,7 +37,8 @@ func (s *Server) recentMFA(sess *store.Session) bool {
 	return hasMFA(sess) && s.now().Sub(sess.AuthenticatedAt) < mfaFresh
 }
 
-// firstPass is what lets a session add its user's first factor: an invite's code, or a window.
+// firstPass is what lets a session add its user's first factor: an invite's code, a window, or a
+// second factor the session used within mfaFresh and its user has removed since.
 type firstPass struct {
 	invite string // the code as the user has it, carried on by the enrolment forms
 	gate   store.FirstFactor
@@ -94,11 +95,16 @@ func formValue(c *gin.Context, key string) string {
 	return c.Request.PostForm.Get(key)
 }
 
-// firstFactorPass finds what lets w add a first factor: the invite the request carries (wrong
-// ones counted per user and audited), else a window open for the user. Without either it shows the
-// refusal, audited when the request tried to change something, and returns false.
+// firstFactorPass finds what lets w add a first factor: a second factor the session used within
+// mfaFresh (the user removed their last one since, to replace it: they could have added the new one
+// first), else the invite the request carries (wrong ones counted per user and audited), else a
+// window open for the user. Without any it shows the refusal, audited when the request tried to
+// change something, and returns false.
 func (s *Server) firstFactorPass(c *gin.Context, w *webSession, change bool) (*firstPass, bool) {
 	u, now, next := w.user, s.now(), localNext(formValue(c, "next"))
+	if s.recentMFA(w.sess) {
+		return &firstPass{gate: store.FirstFactor{Now: now, Recent: true}, via: viaSecondFactor}, true
+	}
 	if raw := formValue(c, "invite"); raw != "" {
 		if len(raw) > maxCodeBytes {
 			s.failPage(c, store.Errorf(store.Invalid, "the enrolment code is too long"))

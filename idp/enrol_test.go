@@ -344,3 +344,64 @@ func TestChangingFactorsTakesASecondFactorUsedInTheLastMinutes(t *testing.T) {
 		t.Fatalf("factors after a fresh removal: %+v", fs)
 	}
 }
+
+// A user who mistyped their enrolment code asks the administrator, who runs `rolegate user unlock`:
+// the enrolment code's counters clear with the password's and the second factor's.
+func TestUnlockingAUserClearsTheirEnrolmentCodeCounters(t *testing.T) {
+	w := newAWSWeb(t)
+	invite := w.invite(t, "alice", time.Hour)
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	for range 5 {
+		wrong, _, _ := mfa.NewInvite()
+		b.get(mfaSettings + "?invite=" + wrong)
+	}
+	if resp, _ := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("after five wrong codes: %d", resp.StatusCode)
+	}
+	if _, err := idp.UnlockUser(context.Background(), w.store, "alice", w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after user unlock: %d %q", resp.StatusCode, alert(body))
+	}
+}
+
+// A lost phone: alice signs in with a recovery code, removes the lost app (the settings page told
+// her to remove it before setting up another) and sets up her new phone, all within minutes of the
+// recovery code. The session that just used a second factor needs no invite for that; later, or for
+// a session that never used one, the first factor takes an invite again.
+func TestASessionThatJustUsedItsSecondFactorReplacesItsLastOneWithoutAnInvite(t *testing.T) {
+	w := newAWSWeb(t)
+	_, recovery := w.enrolled(t, "alice")
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	wantRedirect(t, first(b.code(recovery[0])), "", "/")
+	_, body := b.get(mfaSettings)
+	id := factorIDRE.FindStringSubmatch(body)
+	if id == nil {
+		t.Fatalf("no factor on the page:\n%s", body)
+	}
+	resp, body := b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {id[1]}})
+	wantRedirect(t, resp, body, mfaSettings)
+	w.clock.Advance(time.Minute)
+	b.enrollTOTP(w.clock.Now())
+	if fs := w.factorsOf(t, "alice"); len(fs) != 1 || !fs[0].Confirmed {
+		t.Fatalf("factors after replacing the lost app: %+v", fs)
+	}
+	if got := w.auditOf(t, "mfa.enroll"); len(got) != 1 || got[0] != "alice ok" {
+		t.Fatalf("enrol audits %q", got)
+	}
+
+	// Removed again, but the second factor was used more than ten minutes ago: an invite it takes.
+	_, body = b.get(mfaSettings)
+	id = factorIDRE.FindStringSubmatch(body)
+	resp, body = b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {id[1]}})
+	wantRedirect(t, resp, body, mfaSettings)
+	w.clock.Advance(11 * time.Minute)
+	resp, body = b.post("/", mfaSettings+"/totp", nil)
+	wantWhomToAsk(t, "a stale session without factors", resp, body, "alice")
+	if fs := w.factorsOf(t, "alice"); len(fs) != 0 {
+		t.Fatalf("factors: %+v", fs)
+	}
+}

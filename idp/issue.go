@@ -3,9 +3,13 @@ package idp
 import (
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/assertions"
 	"rolegate/store"
 )
 
@@ -17,10 +21,7 @@ func (s *Server) assertionEvent(c *gin.Context, user string, details map[string]
 
 // refuseAssertion records a refused assertion and shows the person why.
 func (s *Server) refuseAssertion(c *gin.Context, e *store.AuditEvent, err error) {
-	e.Result = "refused: " + store.ErrorMessage(err)
-	if aerr := s.store.AppendAudit(c.Request.Context(), e); aerr != nil {
-		s.log.Error("audit", "request_id", c.GetString(ctxRequestID), "err", aerr)
-	}
+	s.recordRefusal(c, e, err)
 	s.failPage(c, err)
 }
 
@@ -28,10 +29,7 @@ func (s *Server) refuseAssertion(c *gin.Context, e *store.AuditEvent, err error)
 // whose form posts it to acs; the page's CSP lets forms go to acs's origin. No audit record, no
 // assertion.
 func (s *Server) postAssertion(c *gin.Context, e *store.AuditEvent, page, acs string, data gin.H) {
-	if e.Result == "" {
-		e.Result = "ok"
-	}
-	if err := s.store.AppendAudit(c.Request.Context(), e); err != nil {
+	if err := s.recordIssued(c, e); err != nil {
 		s.failPage(c, err)
 		return
 	}
@@ -40,4 +38,187 @@ func (s *Server) postAssertion(c *gin.Context, e *store.AuditEvent, page, acs st
 	}
 	data["ACS"] = acs
 	s.page(c, http.StatusOK, page, data)
+}
+
+// awsIssue asks for a Response for AWS: who, how and when they authenticated, and for what. Every
+// way in (the browser's sign-in links, ECP, and the command line's flows) comes through issueAWS
+// with one, so grants, MFA policy, the plan and the audit are the same whichever way it came.
+type awsIssue struct {
+	User         *store.User
+	Methods      string // how the user authenticated, as a session's AuthMethods ("pwd,otp")
+	AuthnInstant time.Time
+	SessionIndex string
+	Account      string // an alias or ID; "" for every account the user holds a role in
+	Role         string // "" for every role granted
+	Region       string
+	Relay        string
+	ACS          string            // the sign-in URL the client named; "" for the account's (or the demo checker)
+	Details      map[string]string // added to the audit record: the way in
+	Prefix       string            // the Response's namespace prefix; see assertions.AWSResponse
+}
+
+// issuedAWS is a signed Response and what went into it.
+type issuedAWS struct {
+	XML     []byte
+	Plan    *assertions.AWSResponse
+	Account *store.Account // the account asked for; nil for every account
+	Roles   []string       // role ARNs
+	Omitted []string       // accounts left out of an every-account Response, each with why
+}
+
+// errStepUp says that an account requires a second factor the authentication did not use.
+var errStepUp = store.Errorf(store.Unauthorized, "this account requires a second factor: sign in with your authenticator app's code")
+
+// issueAWS plans, signs and prepares the audit of a Response for in. A refusal is audited here and
+// returned with its reason; errStepUp and internal errors are returned unaudited. The caller
+// records the issued event (recordIssued) before it hands the Response out.
+func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.AuditEvent, error) {
+	ctx := c.Request.Context()
+	details := map[string]string{"account": in.Account, "role": in.Role}
+	for k, v := range in.Details {
+		details[k] = v
+	}
+	audit := s.assertionEvent(c, in.User.Name, details)
+	deny := func(err error) (*issuedAWS, *store.AuditEvent, error) {
+		s.recordRefusal(c, audit, err)
+		return nil, audit, err
+	}
+	grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: in.User.Name, Effective: true})
+	if err != nil {
+		return nil, audit, err
+	}
+	mfa := hasMFA(&store.Session{AuthMethods: in.Methods})
+	plan := func(acct *store.Account) (*assertions.AWSResponse, error) {
+		rules, err := s.store.ListTagRules(ctx, acct.ID)
+		if err != nil {
+			return nil, err
+		}
+		p := assertions.AWSSignIn{BaseURL: s.cfg.BaseURL, User: in.User, Account: acct, Grants: grants, TagRules: rules,
+			Role: in.Role, Region: in.Region, ACS: in.ACS, AuthnInstant: in.AuthnInstant, MFA: mfa, SessionIndex: in.SessionIndex,
+			Now: s.now(), ResponseID: newXMLID(), AssertionID: newXMLID()}
+		if in.ACS != "" {
+			if p.Region, err = assertions.SignInRegion(acct.Partition, in.ACS); err != nil {
+				return nil, err
+			}
+			p.ACS = ""
+		} else if slices.Contains(s.cfg.DemoAccounts, acct.ID) {
+			p.ACS = strings.TrimRight(s.cfg.BaseURL, "/") + demoACSPath
+		}
+		return assertions.PlanAWS(p)
+	}
+	out := &issuedAWS{}
+	if in.Account != "" {
+		// An unknown account, one where nothing is granted and a role not granted get one answer that
+		// names none of them, before anything else is read: no probing for accounts or roles.
+		acct, err := s.store.GetAccount(ctx, in.Account)
+		if store.IsCode(err, store.NotFound) {
+			return deny(errNotGranted)
+		} else if err != nil {
+			return nil, audit, err
+		}
+		if !slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID && (in.Role == "" || g.Role == in.Role) }) {
+			return deny(errNotGranted)
+		}
+		// Never a password-only assertion for an account that requires MFA.
+		if acct.RequireMFA && !mfa {
+			return nil, audit, errStepUp
+		}
+		if err := assertions.CheckRelayState(acct.Partition, in.Relay); err != nil {
+			return deny(err)
+		}
+		if out.Plan, err = plan(acct); err != nil && store.ErrorCode(err) == store.Internal {
+			return nil, audit, err
+		} else if err != nil {
+			return deny(err)
+		}
+		out.Account = acct
+		audit.Details["account"] = acct.ID
+	} else {
+		// Every account: each planned as if asked for alone, then those whose session attributes
+		// agree go in together (assertions.CombineAWS); the others are left out and named.
+		var ids []string
+		for _, g := range grants {
+			if !slices.Contains(ids, g.AccountID) {
+				ids = append(ids, g.AccountID)
+			}
+		}
+		slices.Sort(ids)
+		var plans []*assertions.AWSResponse
+		var planned []string
+		for _, id := range ids {
+			acct, err := s.store.GetAccount(ctx, id)
+			if err != nil {
+				return nil, audit, err
+			}
+			if acct.RequireMFA && !mfa {
+				out.Omitted = append(out.Omitted, acct.Alias+" ("+acct.ID+"): it requires a second factor")
+				continue
+			}
+			p, err := plan(acct)
+			if err != nil && store.ErrorCode(err) == store.Internal {
+				return nil, audit, err
+			} else if err != nil {
+				out.Omitted = append(out.Omitted, acct.Alias+" ("+acct.ID+"): "+store.ErrorMessage(err))
+				continue
+			}
+			plans, planned = append(plans, p), append(planned, acct.Alias+" ("+acct.ID+")")
+		}
+		if len(plans) == 0 {
+			if len(out.Omitted) == 0 {
+				return deny(store.Errorf(store.Forbidden, "you hold no role in any account"))
+			}
+			return deny(store.Errorf(store.Forbidden, "no account can be signed in to: %s", strings.Join(out.Omitted, "; ")))
+		}
+		var left []int
+		out.Plan, left = assertions.CombineAWS(plans)
+		for _, i := range left {
+			out.Omitted = append(out.Omitted, planned[i]+": its session name, duration, tags or source identity differ from the other accounts'; ask for it with account="+strings.Fields(planned[i])[0])
+		}
+		var accounts []string
+		for _, r := range out.Plan.Roles {
+			if a := strings.Split(r.RoleARN, ":")[4]; !slices.Contains(accounts, a) {
+				accounts = append(accounts, a)
+			}
+		}
+		audit.Details["account"] = strings.Join(accounts, " ")
+		if len(out.Omitted) > 0 {
+			audit.Details["omitted"] = strings.Join(out.Omitted, "; ")
+		}
+	}
+	out.Plan.ProtocolPrefix = in.Prefix
+	key, err := s.keys.Current(ctx)
+	if err != nil {
+		return nil, audit, err
+	}
+	if out.XML, err = assertions.BuildAWS(out.Plan, assertions.Signer{Key: key.Signer, Cert: key.Cert}); err != nil {
+		return deny(err)
+	}
+	p := out.Plan
+	for _, r := range p.Roles {
+		out.Roles = append(out.Roles, r.RoleARN)
+	}
+	for k, v := range map[string]string{"roles": strings.Join(out.Roles, " "), "session_name": p.SessionName,
+		"source_identity": p.SourceIdentity, "assertion_id": p.AssertionID, "acs": p.ACS,
+		"session_duration": p.Duration().String(), "authn_context": p.AuthnContext, "auth_methods": in.Methods, "signing_key": key.ID} {
+		audit.Details[k] = v
+	}
+	delete(audit.Details, "role")
+	return out, audit, nil
+}
+
+// recordRefusal records a refused assertion.
+func (s *Server) recordRefusal(c *gin.Context, e *store.AuditEvent, err error) {
+	e.Result = "refused: " + store.ErrorMessage(err)
+	if aerr := s.store.AppendAudit(c.Request.Context(), e); aerr != nil {
+		s.log.Error("audit", "request_id", c.GetString(ctxRequestID), "err", aerr)
+	}
+}
+
+// recordIssued records an issued assertion (result "ok" unless e has one). No audit record, no
+// assertion: the caller hands the Response out only without an error.
+func (s *Server) recordIssued(c *gin.Context, e *store.AuditEvent) error {
+	if e.Result == "" {
+		e.Result = "ok"
+	}
+	return s.store.AppendAudit(c.Request.Context(), e)
 }

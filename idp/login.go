@@ -74,38 +74,21 @@ func (s *Server) login(c *gin.Context) {
 	}
 	defer done()
 	// A throttled attempt writes nothing: the counter's lock event has been audited once already.
-	g, wait, err := s.enter(c, kindLogin, name)
-	if err != nil {
-		s.failPage(c, err)
-		return
-	} else if wait > 0 {
-		again(http.StatusTooManyRequests, tryLater(c, wait))
-		return
-	}
-
-	u, ok, err := s.verify(c.Request.Context(), name, pw)
-	if store.IsCode(err, store.Unauthorized) {
-		s.audit(c, "login", name, resultExpired)
+	u, wait, err := s.checkPassword(c, name, pw, nil)
+	switch {
+	case store.IsCode(err, store.Unauthorized):
 		again(http.StatusUnauthorized, sentence(store.ErrorMessage(err)))
 		return
-	} else if err != nil {
+	case err != nil:
 		s.failPage(c, err)
 		return
-	}
-	result := resultOK
-	switch {
-	case !ok:
-		result = resultBadCredentials
-	case u.Disabled:
-		result = resultDisabled
-	}
-	s.audit(c, "login", name, result)
-	if result != resultOK {
-		s.failed(c, g)
+	case wait > 0:
+		again(http.StatusTooManyRequests, tryLater(c, wait))
+		return
+	case u == nil:
 		again(http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
-	s.passed(c, g)
 	if err := s.startSession(c, u, methodPassword, time.Time{}); err != nil {
 		s.failPage(c, err)
 		return

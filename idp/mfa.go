@@ -97,11 +97,7 @@ func (s *Server) needsMFA(c *gin.Context, u *store.User, sess *store.Session) (b
 	if hasMFA(sess) {
 		return false, nil
 	}
-	if s.cfg.RequireMFA {
-		return true, nil
-	}
-	fs, err := s.confirmedFactors(c, u)
-	return len(fs) > 0, err
+	return s.mfaDue(c, u)
 }
 
 // stepUp sends the browser to the second-factor page, which comes back here afterwards.
@@ -214,26 +210,22 @@ func (s *Server) mfaVerify(c *gin.Context) {
 		s.mfaPage(c, http.StatusBadRequest, u, next, "Enter the code from your authenticator app, or a recovery code.")
 		return
 	}
-	g, ok := s.enterMFA(c, u, func(msg string) { s.mfaPage(c, http.StatusTooManyRequests, u, next, msg) })
-	if !ok {
-		return
-	}
-	method, result, err := s.checkCode(c, u, code)
-	if err != nil {
+	method, result, wait, err := s.checkSecondFactor(c, u, code, true, nil)
+	switch {
+	case err != nil:
 		s.failPage(c, err)
 		return
-	}
-	if result != resultOK {
-		s.auditWith(c, "mfa", u.Name, result, map[string]string{"method": method})
-		s.failed(c, g)
-		msg := "That code is not right. Check that your device's clock is correct, or use a recovery code."
-		if result == resultReplayed {
-			msg = "That code was used already. Wait for your app to show the next one."
-		}
-		s.mfaPage(c, http.StatusUnauthorized, u, next, msg)
+	case wait > 0:
+		s.mfaPage(c, http.StatusTooManyRequests, u, next, tryLater(c, wait))
+		return
+	case result == resultReplayed:
+		s.mfaPage(c, http.StatusUnauthorized, u, next, "That code was used already. Wait for your app to show the next one.")
+		return
+	case result != resultOK:
+		s.mfaPage(c, http.StatusUnauthorized, u, next, "That code is not right. Check that your device's clock is correct, or use a recovery code.")
 		return
 	}
-	s.passMFA(c, w, g, method, next)
+	s.finishMFA(c, w, method, next)
 }
 
 // enterMFA counts a second-factor attempt before it is checked, on the counters of codes: the
@@ -255,15 +247,21 @@ func (s *Server) enterMFA(c *gin.Context, u *store.User, again func(string)) (*g
 	return g, true
 }
 
-// passMFA finishes a second factor: the attempt's counters cleared, the session upgraded under a
-// new token, the success audited, the browser trusted as the user's device, and sent on.
+// passMFA finishes a second factor checked here (a security key): the attempt's counters cleared,
+// the success audited, then finishMFA.
 func (s *Server) passMFA(c *gin.Context, w *webSession, g *gate, method, next string) {
 	s.passed(c, g)
+	s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method})
+	s.finishMFA(c, w, method, next)
+}
+
+// finishMFA upgrades the session of a passed second factor under a new token, trusts the browser
+// as the user's device, and sends it on.
+func (s *Server) finishMFA(c *gin.Context, w *webSession, method, next string) {
 	if err := s.elevate(c, w, method); err != nil {
 		s.failPage(c, err)
 		return
 	}
-	s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method})
 	s.trustDevice(c, w.user)
 	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
 }
@@ -637,11 +635,13 @@ func (s *Server) removeFactor(c *gin.Context) {
 		details["recovery_codes"] = "removed"
 	}
 	s.auditWith(c, "mfa.remove", m.user.Name, resultOK, details)
-	// Sessions elsewhere may have passed with the factor just removed (perhaps a lost one): they end.
+	// Sessions elsewhere may have passed with the factor just removed (perhaps a lost one): they end,
+	// and so do the device cookies bound to it, except this browser's, renewed.
 	if err := s.restartSession(c, m.webSession); err != nil {
 		s.failPage(c, err)
 		return
 	}
+	s.trustDevice(c, m.user)
 	c.Redirect(http.StatusSeeOther, withNext(mfaSettingsPath, next))
 }
 

@@ -9,8 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// Anonymous requests that make Rolegate work or write (sign-in, second factor, SAML SSO, and ECP
-// when it comes) pass a token bucket per client address group first. The buckets live in this
+// Anonymous requests that make Rolegate work or write (sign-in, second factor, SAML SSO, ECP)
+// pass a token bucket per client address group first. The buckets live in this
 // replica's memory: a rate limit need not be exact across replicas, and keeping it in the store
 // would be the very write it exists to prevent. While a client is over its rate, nothing is written
 // but one audit event per client and window.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -169,7 +171,7 @@ func checkSPMetadata(ed *saml.EntityDescriptor) error {
 	if posts == 0 {
 		return store.Errorf(store.Invalid, "the metadata of %q has no AssertionConsumerService with the HTTP-POST binding: Rolegate can only post assertions", id)
 	}
-	return nil
+	return checkSPKeys(ed)
 }
 
 // httpsURL reports whether s is an absolute https URL with a host and no user info.
@@ -183,6 +185,66 @@ func bindingName(b string) string {
 		return bounded(b[i+1:], 64)
 	}
 	return bounded(b, 64)
+}
+
+// checkSPKeys refuses certificates Rolegate could never use, rather than failing every sign-in to
+// the SP once its user has signed in: each must be an X.509 certificate, and the one assertions are
+// encrypted to must hold an RSA key.
+func checkSPKeys(ed *saml.EntityDescriptor) error {
+	for _, d := range ed.SPSSODescriptors {
+		for _, k := range d.KeyDescriptors {
+			for _, c := range k.KeyInfo.X509Data.X509Certificates {
+				if _, err := parseSPCert(c.Data); err != nil {
+					return store.Errorf(store.Invalid, "the metadata of %q has a KeyDescriptor (use %q) whose certificate is not a valid X.509 certificate: %s",
+						ed.EntityID, bounded(k.Use, 32), bounded(err.Error(), 200))
+				}
+			}
+		}
+		if cert := encryptionCert(&d); cert != nil {
+			if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+				return store.Errorf(store.Invalid, "the encryption certificate in the metadata of %q has a key of type %s; Rolegate encrypts assertions only to RSA keys (without that KeyDescriptor they are sent unencrypted)",
+					ed.EntityID, cert.PublicKeyAlgorithm)
+			}
+		}
+	}
+	return nil
+}
+
+// encryptionCert is the certificate crewjam encrypts assertions to: the first of a KeyDescriptor
+// with use="encryption", else of one without a use; nil when there is none.
+func encryptionCert(d *saml.SPSSODescriptor) *x509.Certificate {
+	for _, use := range []string{"encryption", ""} {
+		for _, k := range d.KeyDescriptors {
+			if k.Use != use {
+				continue
+			}
+			for _, c := range k.KeyInfo.X509Data.X509Certificates {
+				if cert, _ := parseSPCert(c.Data); cert != nil {
+					return cert
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// parseSPCert parses the base64 of a metadata certificate as crewjam does, ASCII white space
+// ignored; an empty one is nil (crewjam skips it).
+func parseSPCert(data string) (*x509.Certificate, error) {
+	data = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" \t\n\f\r", r) {
+			return -1
+		}
+		return r
+	}, data)
+	if data == "" {
+		return nil, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, errors.New("it is not base64")
+	}
+	return x509.ParseCertificate(der)
 }
 
 // SPACSURLs lists the https HTTP-POST ACS locations of an SP: where Rolegate may post its assertions.
@@ -393,6 +455,11 @@ func (s *Server) ssoRequest(c *gin.Context) {
 	case errors.Is(err, saml.ErrInvalidSignature):
 		refuse("the sign-in request's signature was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
 		return
+	case errors.Is(err, saml.ErrUnknownAssertionConsumerService):
+		// crewjam's own words end in "file does not exist"
+		refuse("the sign-in request was refused: cannot find assertion consumer service (URL %q, index %q) in the metadata of %q",
+			bounded(pre.AssertionConsumerServiceURL, 512), bounded(pre.AssertionConsumerServiceIndex, 16), bounded(issuer, 256))
+		return
 	case err != nil:
 		refuse("the sign-in request was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
 		return
@@ -446,12 +513,20 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		return
 	}
 
-	// Answered at once, without a page that asks anything: a context Rolegate cannot reach, and
-	// IsPassive (with the session the browser has, or NoPassive).
-	if !satisfiable || isTrue(req.Request.IsPassive) {
+	// Answered at once, without a page that asks anything: a Subject Rolegate would not hold the
+	// sign-in to, a context Rolegate cannot reach, and IsPassive (with the session the browser
+	// has, or NoPassive).
+	var status *saml.StatusError
+	switch {
+	case req.Request.Subject != nil:
+		status = subjectUnsupported
+	case !satisfiable:
+		status = noAuthnContext
+	}
+	passive := isTrue(req.Request.IsPassive)
+	if status != nil || passive {
 		var w *webSession
-		status := noAuthnContext
-		if satisfiable {
+		if status == nil {
 			if w, status, err = s.passiveSession(c, p); err != nil {
 				s.failPage(c, err)
 				return
@@ -461,7 +536,7 @@ func (s *Server) ssoRequest(c *gin.Context) {
 			s.failPage(c, err)
 			return
 		}
-		s.ssoRespond(c, p, w, status)
+		s.ssoRespond(c, p, w, status, passive)
 		return
 	}
 	s.setSSOCookie(c, handle, int(ssoPendingFor/time.Second))
@@ -579,13 +654,14 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		return
 	}
 	s.setSSOCookie(c, "", -1)
-	s.ssoRespond(c, p, w, nil)
+	s.ssoRespond(c, p, w, nil, false)
 }
 
 // ssoRespond answers the request p with a page whose form posts the signed Response to its ACS:
 // with an assertion for w's user, or, when status is set, with that status alone (w, if any, only
-// names the user in the audit record).
-func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError) {
+// names the user in the audit record). A passive request's user who may not use the SP is answered
+// with RequestDenied rather than a page.
+func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError, passive bool) {
 	ctx, now := c.Request.Context(), s.now()
 	details := map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}
 	var user string
@@ -594,8 +670,12 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 	}
 	audit := s.assertionEvent(c, user, details)
 	deny := func(err error) { s.refuseAssertion(c, audit, err) }
+	answer := func(st *saml.StatusError) {
+		status = st
+		audit.Type, audit.Result = auditSSORequest, "answered "+strings.TrimPrefix(st.SecondLevel, "urn:oasis:names:tc:SAML:2.0:status:")
+	}
 	if status != nil {
-		audit.Type, audit.Result = auditSSORequest, "answered "+strings.TrimPrefix(status.SecondLevel, "urn:oasis:names:tc:SAML:2.0:status:")
+		answer(status)
 	}
 
 	spp := &spProvider{s: s, ctx: ctx}
@@ -633,16 +713,23 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 		Request:                 saml.AuthnRequest{ID: p.RequestID},
 	}
 	var maker *ssoAssertionMaker
+	var groups []string
 	if status == nil {
-		groups, err := s.store.UserGroups(ctx, w.user.Name)
-		if err != nil {
+		if groups, err = s.store.UserGroups(ctx, w.user.Name); err != nil {
 			s.failPage(c, err)
 			return
 		}
 		if !sp.Admits(groups) {
-			deny(store.Errorf(store.Forbidden, "you may not sign in to %q: it is open only to members of certain groups; ask an administrator", p.SPEntityID))
-			return
+			msg := fmt.Sprintf("you may not sign in to %q: it is open only to members of certain groups; ask an administrator", p.SPEntityID)
+			if !passive {
+				deny(store.Errorf(store.Forbidden, "%s", msg))
+				return
+			}
+			answer(requestDenied)
+			audit.Details["reason"] = msg
 		}
+	}
+	if status == nil {
 		nameID, err := s.store.PairwiseNameID(ctx, w.user.ID, ed.EntityID)
 		if err != nil {
 			s.failPage(c, err)

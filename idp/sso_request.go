@@ -216,6 +216,17 @@ func (s *Server) passiveSession(c *gin.Context, p *store.PendingRequest) (*webSe
 	return w, nil, nil
 }
 
+// requestDenied answers a passive request whose signed-in user may not use the SP: a 403 page
+// would be a page.
+var requestDenied = &saml.StatusError{TopLevel: saml.StatusResponder, SecondLevel: saml.StatusRequestDenied,
+	Message: "the user may not sign in to this application"}
+
+// subjectUnsupported answers a request that names its Subject: SAML core 3.4.1.4 wants the IdP to
+// authenticate exactly that principal or return an error, and Rolegate does not keep the Subject
+// while the user signs in, so anyone could sign in in its stead.
+var subjectUnsupported = &saml.StatusError{TopLevel: saml.StatusResponder, SecondLevel: saml.StatusRequestUnsupported,
+	Message: "Rolegate does not take a Subject in an AuthnRequest"}
+
 // noAuthnContext is the status of a request whose RequestedAuthnContext Rolegate cannot satisfy.
 var noAuthnContext = &saml.StatusError{TopLevel: saml.StatusResponder, SecondLevel: saml.StatusNoAuthnContext,
 	Message: "Rolegate cannot authenticate the user in the requested context"}

@@ -431,3 +431,98 @@ func TestAFloodOfSSORequestsKeepsABoundedNumberPending(t *testing.T) {
 		t.Fatalf("more than 20 pending: %v %v", ok, err)
 	}
 }
+
+// Someone with alice's password, before she has a second factor, signs in from many browsers and
+// keeps each one's device cookie. Once she enrols, those cookies must not let them guess her codes
+// past the user-wide counter (each would be five more free guesses, without end); nor may a cookie
+// from before a password change skip the password's counters.
+func TestDeviceCookiesEarnedBeforeTheFirstFactorOrAPasswordChangeDoNotSkipTheCounters(t *testing.T) {
+	w := newWebWith(t, behindProxy)
+	w.addUser(t, "alice", goodPassword)
+	var minted []string
+	for i := range 3 {
+		b := w.browserAt(t, fmt.Sprintf("203.0.113.%d", 100+i))
+		wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
+		minted = append(minted, b.cookie("rg_device"))
+	}
+	home := w.browserAt(t, "198.51.100.7")
+	home.login("alice", goodPassword)
+	secret, _ := home.enrollTOTP(w.clock.Now(), w.invite(t, "alice", time.Hour))
+	home.do(http.MethodPost, "/logout", url.Values{"csrf_token": {home.token("/")}})
+	w.clock.Advance(30 * time.Second)
+
+	// Ten wrong codes from ten addresses: the user-wide counter of codes now makes others wait.
+	for i := range 10 {
+		b := w.browserAt(t, fmt.Sprintf("203.0.113.%d", i))
+		b.login("alice", goodPassword)
+		if resp, _ := b.code("000000"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	for i, c := range minted {
+		b := w.browserAt(t, fmt.Sprintf("203.0.113.%d", 50+i))
+		b.setCookie("rg_device", c)
+		b.login("alice", goodPassword)
+		if resp, _ := b.code("000000"); resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("a device cookie earned by the password alone, before the first factor: %d, want 429", resp.StatusCode)
+		}
+	}
+	// Alice's own browser, trusted when she enrolled, still takes her code.
+	home.login("alice", goodPassword)
+	wantRedirect(t, first(home.code(mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits))), "", "/")
+	trusted := home.cookie("rg_device")
+
+	// After a password change, a cookie from before it no longer skips the password's counters; the
+	// browser that changed it gets a new one that does.
+	const newPassword = "a new and long password"
+	resp, _ := home.post("/account/password", "/account/password", url.Values{"current_password": {goodPassword},
+		"new_password": {newPassword}, "confirm_password": {newPassword}})
+	wantRedirect(t, resp, "", "/")
+	renewed := home.cookie("rg_device")
+	if renewed == "" || renewed == trusted {
+		t.Fatalf("the device cookie after a password change: %q", renewed)
+	}
+	for i := range 12 {
+		w.browserAt(t, fmt.Sprintf("203.0.113.%d", 150+i)).login("alice", "wrong guess")
+	}
+	again := w.browserAt(t, "192.0.2.21")
+	again.setCookie("rg_device", renewed)
+	wantRedirect(t, first(again.login("alice", newPassword)), "", "/login/mfa")
+	old := w.browserAt(t, "192.0.2.20")
+	old.setCookie("rg_device", trusted)
+	if resp, _ := old.login("alice", newPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a device cookie from before the password change: %d, want 429", resp.StatusCode)
+	}
+}
+
+// Someone with alice's password but not her second factor signs in again and again: their
+// half-finished sessions must not push her finished ones past the session cap and sign her out.
+func TestPasswordOnlySignInsOfAnMFAUserDoNotEndHerFinishedSessions(t *testing.T) {
+	w := newWebWith(t, func(cfg *idp.Config) { behindProxy(cfg); cfg.SessionsPerUser = 3 })
+	w.addUser(t, "alice", goodPassword)
+	home := w.browserAt(t, "198.51.100.7")
+	home.login("alice", goodPassword)
+	home.enrollTOTP(w.clock.Now(), w.invite(t, "alice", time.Hour))
+	for i := range 5 {
+		w.clock.Advance(time.Second)
+		b := w.browserAt(t, fmt.Sprintf("203.0.113.%d", i))
+		wantRedirect(t, first(b.login("alice", goodPassword)), "", "/login/mfa")
+	}
+	if !home.signedIn() {
+		t.Fatal("a password holder's sign-ins ended alice's session, which used her second factor")
+	}
+	// Without a second factor anywhere, the oldest session still ends first.
+	w.addUser(t, "bob", goodPassword)
+	var bs []*browser
+	for i := range 4 {
+		w.clock.Advance(time.Second)
+		b := w.browserAt(t, fmt.Sprintf("192.0.2.%d", i))
+		wantRedirect(t, first(b.login("bob", goodPassword)), "", "/")
+		bs = append(bs, b)
+	}
+	for i, b := range bs {
+		if got := b.signedIn(); got != (i > 0) {
+			t.Errorf("bob's browser %d signed in: %v", i, got)
+		}
+	}
+}

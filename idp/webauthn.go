@@ -304,7 +304,7 @@ func (s *Server) webAuthnRegisterBegin(c *gin.Context) {
 	case len(fs) > 0 && !s.recentMFA(w.sess):
 		s.fail(c, store.Errorf(store.Forbidden, "your second factor was used too long ago to add another: reload the page and use it again"))
 		return
-	case len(fs) == 0 && c.Request.PostForm.Get("invite") == "":
+	case len(fs) == 0 && c.Request.PostForm.Get("invite") == "" && !s.recentMFA(w.sess):
 		// The invite is checked, and counted when wrong, with the answer; a window is checked here.
 		if _, err := s.store.EnrolWindowFor(c.Request.Context(), w.user.ID, s.now()); store.IsCode(err, store.NotFound) {
 			s.fail(c, store.Errorf(store.Forbidden, "%s", whomToAsk(w.user.Name)))

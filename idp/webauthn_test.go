@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1063,5 +1064,66 @@ func TestRemovingAKeyEndsTheUsersOtherSessions(t *testing.T) {
 	}
 	if got := w.auditOf(t, "mfa.remove"); len(got) != 1 || got[0] != "alice ok" {
 		t.Errorf("audit %q", got)
+	}
+}
+
+// A key replaced by a key: alice signs in with her old key, removes it and registers a new one
+// within minutes, with no window and no invite; a session whose second factor is older may not.
+func TestASessionThatJustUsedItsKeyReplacesItWithoutAnInvite(t *testing.T) {
+	w := newKeyWeb(t)
+	old := w.withKey(t, "alice")
+	if err := w.store.CloseEnrolWindow(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	b := w.passwordOnly(t, "alice")
+	wantRedirect(t, first(w.finishLogin(b, "/", old.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
+	remove := func() {
+		t.Helper()
+		resp, body := b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {strconv.FormatInt(w.onlyKey(t, "alice").ID, 10)}})
+		wantRedirect(t, resp, body, mfaSettings)
+	}
+	remove()
+	w.register(t, b, newSoftKey(t), "New key")
+	if k := w.onlyKey(t, "alice"); k.Name != "New key" {
+		t.Fatalf("the key after replacing: %q", k.Name)
+	}
+	remove()
+	w.clock.Advance(11 * time.Minute)
+	if resp, body := w.send(b, "/", keyRegisterBegin, url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a stale session without factors begins registering a key: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Device cookies are bound to the oldest second factor: removing it ends them, except for the
+// browser that removed it, which gets a new one.
+func TestRemovingTheOldestFactorEndsOtherDeviceCookiesButNotThisBrowsers(t *testing.T) {
+	w := newKeyWeb(t)
+	old := w.withKey(t, "alice")
+	b := w.passwordOnly(t, "alice")
+	wantRedirect(t, first(w.finishLogin(b, "/", old.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
+	w.register(t, b, newSoftKey(t), "Second key")
+	before := b.cookie("rg_device")
+	var oldID int64
+	for _, k := range w.keys(t, "alice") {
+		if k.Name == "Security key" {
+			oldID = k.ID
+		}
+	}
+	resp, body := b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {strconv.FormatInt(oldID, 10)}})
+	wantRedirect(t, resp, body, mfaSettings)
+	after := b.cookie("rg_device")
+	if before == "" || after == before {
+		t.Fatalf("device cookie %q after removing the oldest factor", after)
+	}
+	for range 12 {
+		w.browser(t).login("alice", "wrong guess")
+	}
+	kept := w.browser(t)
+	kept.setCookie("rg_device", after)
+	wantRedirect(t, first(kept.login("alice", goodPassword)), "", "/login/mfa")
+	ended := w.browser(t)
+	ended.setCookie("rg_device", before)
+	if resp, _ := ended.login("alice", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a device cookie from before the oldest factor was removed: %d, want 429", resp.StatusCode)
 	}
 }

@@ -433,8 +433,9 @@ type Store interface {
 	// SavePendingRequestCapped is SavePendingRequest, except that it writes nothing and returns
 	// false when r.ClientAddr has max live, unused requests already.
 	SavePendingRequestCapped(ctx context.Context, r *PendingRequest, max int) (bool, error)
-	// CreateSessionCapped creates s and ends the user's oldest sessions beyond max, atomically. It
-	// returns how many it ended.
+	// CreateSessionCapped creates s and ends the user's oldest sessions beyond max, atomically:
+	// those of one method (a password alone) before those whose AuthMethods name more (a second
+	// factor too). It returns how many it ended.
 	CreateSessionCapped(ctx context.Context, s *Session, max int) (int, error)
 }
 
@@ -462,9 +463,12 @@ type EnrolWindow struct {
 // FirstFactor is what lets a session without a second factor add the user's first, checked by the
 // store in the same step as the addition, so that of two racing first enrolments one fails:
 // the user must have no confirmed factor (Forbidden otherwise); with InviteHash, the user's live
-// invite of that hash is spent (NotFound when there is none); without, a window live at Now must
-// apply to the user (Forbidden otherwise).
+// invite of that hash is spent (NotFound when there is none); with Recent, nothing more is needed;
+// without either, a window live at Now must apply to the user (Forbidden otherwise).
 type FirstFactor struct {
 	InviteHash []byte
 	Now        time.Time
+	// Recent says that the session used a second factor minutes ago, one its user has removed since
+	// (a lost phone replaced after a recovery code): it could have added another before removing.
+	Recent bool
 }

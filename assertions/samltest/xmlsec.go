@@ -2,6 +2,7 @@ package samltest
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -43,4 +44,26 @@ func VerifyXMLSec(t testing.TB, doc []byte, cert *x509.Certificate, xpath string
 		return fmt.Errorf("xmlsec1 did not say OK:\n%s", out.String())
 	}
 	return nil
+}
+
+// DecryptXMLSec decrypts the encrypted elements of doc with xmlsec1 and key, the recipient's private
+// key, and returns the document with them replaced by what they held.
+func DecryptXMLSec(t testing.TB, doc []byte, key *rsa.PrivateKey) ([]byte, error) {
+	t.Helper()
+	xmlsec := RequireTool(t, "xmlsec1", "xmlsec1")
+	dir := t.TempDir()
+	keyPath, docPath := filepath.Join(dir, "sp.key"), filepath.Join(dir, "response.xml")
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(docPath, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	cmd := exec.Command(xmlsec, "--decrypt", "--privkey-pem", keyPath, docPath)
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("xmlsec1 --decrypt: %v\n%s", err, errs.String())
+	}
+	return out.Bytes(), nil
 }

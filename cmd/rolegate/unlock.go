@@ -17,7 +17,7 @@ import (
 func userUnlockCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "unlock NAME",
-		Short: "Clear a user's failed sign-in and second-factor counters, on every client",
+		Short: "Clear a user's failed sign-in, second-factor and enrolment-code counters, on every client",
 		Args:  nargs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

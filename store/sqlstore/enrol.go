@@ -54,6 +54,9 @@ func (s *Store) firstFactorGate(ctx context.Context, q Querier, userID int64, ga
 	if n > 0 {
 		return store.Errorf(store.Forbidden, "the user has a second factor already: adding another takes signing in with it")
 	}
+	if gate.Recent && gate.InviteHash == nil {
+		return nil
+	}
 	if gate.InviteHash == nil {
 		_, err := enrolWindowFor(ctx, q, userID, gate.Now)
 		if store.IsCode(err, store.NotFound) {

@@ -175,8 +175,10 @@ func (s *Store) CreateSessionCapped(ctx context.Context, ss *store.Session, max 
 		if err := insertSession(ctx, q, ss); err != nil {
 			return err
 		}
+		// Sessions that used a second factor outlast those of a password alone: whoever holds only
+		// the password cannot sign the user out of finished sessions by signing in again and again.
 		rows, err := q.Query(ctx, `SELECT token_hash FROM sessions WHERE user_id = $1 AND token_hash <> $2
-			ORDER BY created_at DESC, token_hash DESC`, ss.UserID, ss.TokenHash)
+			ORDER BY CASE WHEN auth_methods LIKE '%,%' THEN 0 ELSE 1 END, created_at DESC, token_hash DESC`, ss.UserID, ss.TokenHash)
 		if err != nil {
 			return err
 		}

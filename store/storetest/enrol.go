@@ -106,6 +106,13 @@ func testFirstFactorNeedsAnInviteOrAWindow(t *testing.T, s store.Store) {
 		t.Fatalf("the confirmed app: %+v", f)
 	}
 	wantCode(t, s.ConfirmFirstTOTP(ctx, app.ID, 59001, gate), store.NotFound)
+
+	// A second factor used minutes ago (since removed) needs neither invite nor window, but it
+	// adds only a first factor.
+	recent := store.FirstFactor{Now: enrolNow, Recent: true}
+	wantCode(t, s.AddFirstFactor(ctx, webauthn(u.ID, "Key 3", "cred-4"), recent), store.Forbidden)
+	rae := mkUser(t, s, "rae")
+	must(t, s.AddFirstFactor(ctx, webauthn(rae.ID, "Key", "cred-5"), recent))
 }
 
 func testConcurrentFirstFactors(t *testing.T, s store.Store) {

@@ -215,4 +215,19 @@ func testSessionCap(t *testing.T, s store.Store) {
 	}
 	_, err = s.CreateSessionCapped(ctx, sess(u.ID, 20), 0)
 	wantCode(t, err, store.Invalid)
+
+	// Sessions that used a second factor outlast newer ones of a password alone.
+	mfa := mkUser(t, s, "uma")
+	full := sess(mfa.ID, 0)
+	full.AuthMethods = "pwd,otp"
+	must(t, s.CreateSession(ctx, full))
+	for i := 1; i <= 4; i++ {
+		_, err := s.CreateSessionCapped(ctx, sess(mfa.ID, i), 2)
+		must(t, err)
+	}
+	for i, live := range []bool{true, false, false, false, true} {
+		if _, err := s.GetSession(ctx, sess(mfa.ID, i).TokenHash, at); live != (err == nil) {
+			t.Fatalf("uma's session %d: %v; want the one with a second factor and the newest live", i, err)
+		}
+	}
 }

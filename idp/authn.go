@@ -1,0 +1,87 @@
+package idp
+
+import (
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"rolegate/idp/mfa"
+	"rolegate/store"
+)
+
+// The credential checks every way in shares (the sign-in form and its second step, ECP): each
+// attempt is counted on the throttles before anything is checked, audited, and its counters
+// cleared or advanced. A way in adds only how it asks and answers.
+
+// checkPassword checks name's password. It returns the user when the password is right and the user
+// enabled, nil when not (one answer for an unknown user, a wrong password and a disabled user),
+// wait > 0 when the attempt must wait instead (nothing checked, nothing written), and an Unauthorized
+// error that says what to do for the right one-time password past its expiry. The outcome is a
+// "login" event with details.
+func (s *Server) checkPassword(c *gin.Context, name, pw string, details map[string]string) (*store.User, time.Duration, error) {
+	g, wait, err := s.enter(c, kindLogin, name)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
+	u, ok, err := s.verify(c.Request.Context(), name, pw)
+	if store.IsCode(err, store.Unauthorized) {
+		s.auditWith(c, "login", name, resultExpired, details)
+		return nil, 0, err
+	} else if err != nil {
+		return nil, 0, err
+	}
+	result := resultOK
+	switch {
+	case !ok:
+		result = resultBadCredentials
+	case u.Disabled:
+		result = resultDisabled
+	}
+	s.auditWith(c, "login", name, result, details)
+	if result != resultOK {
+		s.failed(c, g)
+		return nil, 0, nil
+	}
+	s.passed(c, g)
+	return u, 0, nil
+}
+
+// checkSecondFactor checks a code of u's second factor: an authenticator app's code (each time
+// step accepted once), or with recovery a recovery code (each used once). It returns the method and
+// resultOK, resultWrongCode or resultReplayed, or wait > 0 when the attempt must wait instead
+// (nothing checked, nothing written). The outcome is an "mfa" event with the method and details.
+func (s *Server) checkSecondFactor(c *gin.Context, u *store.User, code string, recovery bool, details map[string]string) (method, result string, wait time.Duration, err error) {
+	g, wait, err := s.enter(c, kindMFA, u.Name)
+	if err != nil || wait > 0 {
+		return "", "", wait, err
+	}
+	if recovery || mfa.WellFormedCode(code) {
+		method, result, err = s.checkCode(c, u, code)
+	} else {
+		method, result = methodTOTP, resultWrongCode
+	}
+	if err != nil {
+		return method, "", 0, err
+	}
+	d := map[string]string{"method": method}
+	for k, v := range details {
+		d[k] = v
+	}
+	s.auditWith(c, "mfa", u.Name, result, d)
+	if result != resultOK {
+		s.failed(c, g)
+	} else {
+		s.passed(c, g)
+	}
+	return method, result, 0, nil
+}
+
+// mfaDue reports whether u must give a second factor at every sign-in: when u has one, or when
+// every sign-in needs one.
+func (s *Server) mfaDue(c *gin.Context, u *store.User) (bool, error) {
+	if s.cfg.RequireMFA {
+		return true, nil
+	}
+	fs, err := s.confirmedFactors(c, u)
+	return len(fs) > 0, err
+}

@@ -1,0 +1,336 @@
+package idp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/beevik/etree"
+	"github.com/gin-gonic/gin"
+	xrv "github.com/mattermost/xml-roundtrip-validator"
+
+	"rolegate/assertions"
+	"rolegate/store"
+)
+
+// ECP: the SAML 2.0 ECP profile's IdP leg over SOAP 1.1, for command-line clients (saml2aws
+// --idp-provider ShibbolethECP, rolegate login --ecp). AWS is no ECP service provider: the client
+// makes the AuthnRequest on AWS's behalf and hands the Response to STS itself. So the request is
+// unsigned and nobody at AWS issued it, and the Response is unsolicited: no InResponseTo.
+const (
+	ecpPath = "/saml/ecp"
+	// maxECPBody bounds the SOAP request: an AuthnRequest is well under 2 KiB.
+	maxECPBody = 32 << 10
+	// maxECPRequestAge is how old an AuthnRequest's IssueInstant may be. The request is unsigned
+	// and worth nothing without the credentials that come with it; the window only catches clocks
+	// that are far off.
+	maxECPRequestAge = 5 * time.Minute
+
+	headerOTP         = "X-Rolegate-OTP"
+	headerDuoCode     = "X-Shibboleth-Duo-Passcode"
+	headerAccount     = "X-Rolegate-Account"
+	headerOmitted     = "X-Rolegate-Omitted-Accounts"
+	nsSOAP11          = "http://schemas.xmlsoap.org/soap/envelope/"
+	nsECP             = "urn:oasis:names:tc:SAML:2.0:profiles:SSO:ecp"
+	soapActorNext     = "http://schemas.xmlsoap.org/soap/actor/next"
+	bindingPAOS       = "urn:oasis:names:tc:SAML:2.0:bindings:PAOS"
+	basicChallenge    = `Basic realm="Rolegate", charset="UTF-8"`
+	ecpProtocolPrefix = "saml2p"
+)
+
+// awsEntityIDs are the names clients give AWS in the AuthnRequest's Issuer (saml2aws's aws_urn).
+var awsEntityIDs = []string{"urn:amazon:webservices", "urn:amazon:webservices:govcloud",
+	"urn:amazon:webservices:cn-north-1", "urn:amazon:webservices:cn-northwest-1"}
+
+// ecpRequest is what Rolegate reads of an ECP AuthnRequest.
+type ecpRequest struct {
+	ID  string // the client's; often a bare UUID, which is not an XML ID, so it is only audited
+	ACS string // "" when the request names none
+}
+
+// parseECP reads the SOAP envelope around an AuthnRequest for AWS, tolerating what clients send:
+// a UUID for the ID, an IssueInstant with a UTC offset, an Issuer padded with white space.
+func parseECP(body []byte, now time.Time) (*ecpRequest, error) {
+	bad := func(msg string, args ...any) (*ecpRequest, error) {
+		return nil, store.Errorf(store.Invalid, "the ECP request "+msg, args...)
+	}
+	if err := xrv.Validate(bytes.NewReader(body)); err != nil {
+		return bad("is not well-formed XML that survives a round trip")
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(body); err != nil || doc.Root() == nil {
+		return bad("is not XML")
+	}
+	env := doc.Root()
+	if env.Tag != "Envelope" || env.NamespaceURI() != nsSOAP11 {
+		return bad("is not a SOAP 1.1 Envelope")
+	}
+	var soapBody *etree.Element
+	for _, el := range env.ChildElements() {
+		if el.Tag == "Body" && el.NamespaceURI() == nsSOAP11 {
+			if soapBody != nil {
+				return bad("has two SOAP Bodies")
+			}
+			soapBody = el
+		}
+	}
+	if soapBody == nil || len(soapBody.ChildElements()) != 1 {
+		return bad("must hold exactly one element, an AuthnRequest, in its SOAP Body")
+	}
+	ar := soapBody.ChildElements()[0]
+	if ar.Tag != "AuthnRequest" || ar.NamespaceURI() != assertions.NSProtocol {
+		return bad("holds a %s, not a SAML 2.0 AuthnRequest", bounded(ar.Tag, 64))
+	}
+	r := &ecpRequest{ID: ar.SelectAttrValue("ID", ""), ACS: ar.SelectAttrValue("AssertionConsumerServiceURL", "")}
+	if r.ID == "" || len(r.ID) > maxRequestID || strings.ContainsFunc(r.ID, unicode.IsSpace) || strings.ContainsFunc(r.ID, isControl) {
+		return bad("has no ID, or one that is too long or holds white space")
+	}
+	if v := ar.SelectAttrValue("Version", ""); v != "2.0" {
+		return bad("is not SAML 2.0 (Version %q)", bounded(v, 16))
+	}
+	at, err := time.Parse(time.RFC3339Nano, ar.SelectAttrValue("IssueInstant", ""))
+	switch {
+	case err != nil:
+		return bad("has no IssueInstant, or one that is not an xs:dateTime")
+	case at.After(now.Add(maxRequestSkew)):
+		return bad("was issued at %s, more than %d s in the future: check this machine's clock", at.UTC().Format(time.RFC3339), int(maxRequestSkew/time.Second))
+	case at.Before(now.Add(-maxECPRequestAge)):
+		return bad("was issued at %s, more than %d minutes ago: check this machine's clock", at.UTC().Format(time.RFC3339), int(maxECPRequestAge/time.Minute))
+	}
+	if b := ar.SelectAttrValue("ProtocolBinding", ""); b != "" && b != bindingPAOS {
+		return bad("asks for the binding %s; over ECP Rolegate answers in the SOAP response", bounded(b, 128))
+	}
+	if len(r.ACS) > 256 {
+		return bad("names an AssertionConsumerServiceURL longer than 256 characters")
+	}
+	var issuer *etree.Element
+	for _, el := range ar.ChildElements() {
+		if el.Tag == "Issuer" && el.NamespaceURI() == assertions.NSAssertion {
+			issuer = el
+		}
+	}
+	if issuer == nil || !slices.Contains(awsEntityIDs, strings.TrimSpace(issuer.Text())) {
+		got := ""
+		if issuer != nil {
+			got = strings.TrimSpace(issuer.Text())
+		}
+		return bad("must name AWS as its Issuer (%s), not %q", strings.Join(awsEntityIDs, ", "), bounded(got, 128))
+	}
+	return r, nil
+}
+
+// ecp is POST /saml/ecp: HTTP Basic credentials up front, the second factor's code in a header,
+// the account in the query or a header (none: every account whose roles can go in together).
+func (s *Server) ecp(c *gin.Context) {
+	name, pw, ok := c.Request.BasicAuth()
+	if !ok || name == "" || pw == "" {
+		s.ecpFault(c, store.Errorf(store.Unauthorized, "send your username and password with HTTP Basic authentication"))
+		return
+	}
+	if len(name) > maxUsernameBytes || len(pw) > maxPasswordBytes {
+		s.ecpFault(c, store.Errorf(store.Invalid, "the username or password is too long"))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxECPBody+1))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) || len(body) > maxECPBody {
+		c.Header("Connection", "close")
+		s.ecpFaultStatus(c, http.StatusRequestEntityTooLarge, "the ECP request is over the limit of 32 KiB")
+		return
+	} else if err != nil {
+		s.ecpFault(c, store.Errorf(store.Invalid, "the ECP request's body could not be read"))
+		return
+	}
+	req, err := parseECP(body, s.now())
+	if err != nil {
+		s.ecpFault(c, err)
+		return
+	}
+	account, hdr := c.Query("account"), c.GetHeader(headerAccount)
+	if account != "" && hdr != "" && account != hdr {
+		s.ecpFault(c, store.Errorf(store.Invalid, "the account parameter (%q) and header %s (%q) differ", bounded(account, 64), headerAccount, bounded(hdr, 64)))
+		return
+	} else if account == "" {
+		account = hdr
+	}
+	if len(account) > 64 {
+		s.ecpFault(c, store.Errorf(store.Invalid, "the account is too long"))
+		return
+	}
+	code := strings.Join(strings.Fields(c.GetHeader(headerOTP)), "")
+	if code == "" {
+		code = strings.Join(strings.Fields(c.GetHeader(headerDuoCode)), "")
+	}
+	if len(code) > maxCodeBytes {
+		s.ecpFault(c, store.Errorf(store.Invalid, "the one-time code is too long"))
+		return
+	}
+	done, ok := s.admitHash(c, func(status int, msg string) { s.ecpFaultStatus(c, status, msg) })
+	if !ok {
+		return
+	}
+	defer done()
+	u, wait, err := s.checkPassword(c, name, pw, map[string]string{"via": "ecp"})
+	if u == nil && err == nil {
+		err = store.Errorf(store.Unauthorized, "%s", msgBadCredentials)
+	}
+	if s.ecpStopped(c, wait, err) {
+		return
+	}
+	refuse := func(e *store.AuditEvent, err error) {
+		s.recordRefusal(c, e, err)
+		s.ecpFault(c, err)
+	}
+	if u.MustChangePassword {
+		refuse(s.assertionEvent(c, u.Name, map[string]string{"account": account, "via": "ecp"}), store.Errorf(store.Forbidden, "your password is a one-time password: change it in the browser first, at %s%s",
+			strings.TrimRight(s.cfg.BaseURL, "/"), passwordPath))
+		return
+	}
+
+	methods, ok := s.ecpSecondFactor(c, u, code)
+	if !ok {
+		return
+	}
+	out, audit, err := s.issueAWS(c, awsIssue{User: u, Methods: methods, AuthnInstant: s.now(), Account: account, ACS: req.ACS,
+		Prefix: ecpProtocolPrefix, Details: map[string]string{"via": "ecp", "request_id": bounded(req.ID, 64)}})
+	if errors.Is(err, errStepUp) {
+		// Only a user without any factor gets here: anyone with one gave a code already.
+		refuse(audit, store.Errorf(store.Forbidden, "this account requires a second factor: add an authenticator app at %s%s",
+			strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
+		return
+	} else if err != nil {
+		s.ecpFault(c, err)
+		return
+	}
+	start := bytes.Index(out.XML, []byte("?>"))
+	resp := bytes.TrimSpace(out.XML[start+2:])
+	// Clients cut the Response out and write it again; a carriage return in it would not survive.
+	if start < 0 || bytes.ContainsAny(resp, "\r") || bytes.Contains(resp, []byte("&#xD;")) || bytes.Contains(resp, []byte("&#13;")) {
+		s.ecpFault(c, errors.New("idp: the ECP Response holds a carriage return"))
+		return
+	}
+	if err := s.recordIssued(c, audit); err != nil {
+		s.ecpFault(c, err)
+		return
+	}
+	if len(out.Omitted) > 0 {
+		c.Header(headerOmitted, bounded(strings.Join(out.Omitted, "; "), 2000))
+	}
+	env := etree.NewDocument()
+	root := env.CreateElement("soap11:Envelope")
+	root.CreateAttr("xmlns:soap11", nsSOAP11)
+	h := root.CreateElement("soap11:Header").CreateElement("ecp:Response")
+	h.CreateAttr("xmlns:ecp", nsECP)
+	h.CreateAttr("soap11:mustUnderstand", "1")
+	h.CreateAttr("soap11:actor", soapActorNext)
+	h.CreateAttr("AssertionConsumerServiceURL", out.Plan.ACS)
+	root.CreateElement("soap11:Body").CreateText("\x00")
+	head, err := env.WriteToBytes()
+	if err != nil {
+		s.ecpFault(c, err)
+		return
+	}
+	head, tail, _ := bytes.Cut(head, []byte("\x00"))
+	c.Data(http.StatusOK, "text/xml; charset=utf-8", slices.Concat([]byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"), head, resp, tail))
+}
+
+// ecpSecondFactor checks the second factor of an ECP sign-in: a code of the authenticator app,
+// required when the user has a factor or every sign-in needs one (an account that requires one
+// is issueAWS's to say). Never a recovery code: a script that holds one would spend the user's way
+// back in. It returns the methods of the authentication, or answers and returns false.
+func (s *Server) ecpSecondFactor(c *gin.Context, u *store.User, code string) (string, bool) {
+	via := map[string]string{"via": "ecp", "method": methodTOTP}
+	due, err := s.mfaDue(c, u)
+	if err != nil {
+		s.ecpFault(c, err)
+		return "", false
+	}
+	fs, err := s.confirmedFactors(c, u)
+	if err != nil {
+		s.ecpFault(c, err)
+		return "", false
+	}
+	totp := factorOf(fs, store.FactorTOTP) != nil
+	switch {
+	case due && !totp:
+		s.auditWith(c, "mfa", u.Name, resultRefused, via)
+		s.ecpFault(c, store.Errorf(store.Forbidden, "a second factor is needed and the command line takes only an authenticator app's code: add an authenticator app at %s%s",
+			strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
+		return "", false
+	case due && code == "":
+		s.auditWith(c, "mfa", u.Name, "missing_code", via)
+		s.ecpFault(c, errCodeNeeded)
+		return "", false
+	case !totp || code == "":
+		return methodPassword, true
+	}
+	_, result, wait, err := s.checkSecondFactor(c, u, code, false, map[string]string{"via": "ecp"})
+	switch {
+	case err == nil && result == resultReplayed:
+		err = store.Errorf(store.Unauthorized, "that code was used already: wait for your authenticator app to show the next one")
+	case err == nil && result != resultOK:
+		err = store.Errorf(store.Unauthorized, "the one-time code is wrong (a recovery code is not accepted here); check that this device's clock is right")
+	}
+	if s.ecpStopped(c, wait, err) {
+		return "", false
+	}
+	return methodPassword + "," + methodTOTP, true
+}
+
+// ecpStopped answers a check that failed (err) or must wait, and reports whether it did.
+func (s *Server) ecpStopped(c *gin.Context, wait time.Duration, err error) bool {
+	switch {
+	case wait > 0:
+		s.ecpFaultStatus(c, http.StatusTooManyRequests, tryLater(c, wait))
+	case err != nil:
+		s.ecpFault(c, err)
+	default:
+		return false
+	}
+	return true
+}
+
+// errCodeNeeded is the answer to a sign-in over ECP that needs the code and came without one.
+var errCodeNeeded = store.Errorf(store.Unauthorized, "a one-time code is required: send your authenticator app's code in header %s (saml2aws: --mfa passcode --mfa-token CODE)", headerOTP)
+
+// ecpFault answers with a SOAP 1.1 Fault whose HTTP status is err's code's; a 401 challenges for
+// HTTP Basic credentials. Internal details go to the log only.
+func (s *Server) ecpFault(c *gin.Context, err error) {
+	code := store.ErrorCode(err)
+	if code == store.Internal {
+		s.log.Error("ecp failed", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+	s.ecpFaultStatus(c, statusOf[code], store.ErrorMessage(err))
+}
+
+func (s *Server) ecpFaultStatus(c *gin.Context, status int, msg string) {
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", basicChallenge)
+	}
+	who := "soap11:Client"
+	if status >= 500 {
+		who = "soap11:Server"
+	}
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	env := doc.CreateElement("soap11:Envelope")
+	env.CreateAttr("xmlns:soap11", nsSOAP11)
+	f := env.CreateElement("soap11:Body").CreateElement("soap11:Fault")
+	f.CreateElement("faultcode").SetText(who)
+	f.CreateElement("faultstring").SetText(sentence(msg))
+	f.CreateElement("detail").CreateElement("rolegate:RequestID").SetText(c.GetString(ctxRequestID))
+	f.FindElement("detail/*").CreateAttr("xmlns:rolegate", "urn:rolegate:ecp")
+	out, _ := doc.WriteToBytes()
+	c.Data(status, "text/xml; charset=utf-8", out)
+	c.Abort()
+}
+
+// tooManySOAP answers an ECP client over the rate limit.
+func (s *Server) tooManySOAP(c *gin.Context, msg string) {
+	s.ecpFaultStatus(c, http.StatusTooManyRequests, msg)
+}
