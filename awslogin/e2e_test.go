@@ -2,10 +2,12 @@ package awslogin_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"rolegate/awslogin"
 	"rolegate/awslogin/logintest"
+	"rolegate/awstest/ststest"
 	"rolegate/certs"
 	"rolegate/idp"
 	"rolegate/idp/mfa"
@@ -142,6 +145,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%+v %v; the alias must come from the earlier login", res, err)
 		}
 	})
+	var used string // the code bob signed in with
 	t.Run("with an authenticator app: a missing code is refused in plain words", func(t *testing.T) {
 		_, err := login("bob", "", "prod", nil)
 		wantErr(t, err, store.Unauthorized, "needs a one-time code", "ROLEGATE_OTP")
@@ -154,7 +158,8 @@ func TestEndToEnd(t *testing.T) {
 		wantErr(t, err, store.Unauthorized, "one-time code was refused")
 	})
 	t.Run("with an authenticator app: the code asked at the terminal signs in", func(t *testing.T) {
-		_, err := login("bob", "", "prod", &fakePrompt{interactive: true, answers: []string{p.code(0)}})
+		used = p.code(0)
+		_, err := login("bob", "", "prod", &fakePrompt{interactive: true, answers: []string{used}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,12 +168,43 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("with an authenticator app: the same code twice is refused", func(t *testing.T) {
-		_, err := login("bob", p.code(0), "prod", nil)
+		_, err := login("bob", used, "prod", nil)
 		wantErr(t, err, store.Unauthorized, "one-time code was refused")
 	})
 	t.Run("an account without a grant is refused", func(t *testing.T) {
 		_, err := login("alice", "", "staging", nil)
 		wantErr(t, err, store.Forbidden, "granted you no role", "rolegate grant add")
+	})
+	t.Run("without an override the client reaches the regional STS host, and the other STS stand-in agrees", func(t *testing.T) {
+		// awstest/ststest checks the Response on its own and answers for AWS's host names through
+		// a proxy with a test CA: the request goes to the real name, sts.eu-west-1.amazonaws.com.
+		other := ststest.New(t, ststest.Config{MetadataURL: p.url + "/saml/metadata", MaxSessionDuration: 4 * time.Hour})
+		proxy, _ := url.Parse(other.ProxyURL)
+		var hosts []string
+		hc := &http.Client{Transport: &http.Transport{
+			Proxy:           func(r *http.Request) (*url.URL, error) { hosts = append(hosts, r.URL.Host); return proxy, nil },
+			TLSClientConfig: &tls.Config{RootCAs: other.CAPool},
+		}}
+		regional := filepath.Join(t.TempDir(), "credentials")
+		env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": regional, "AWS_REGION": "eu-west-1"}
+		l := &awslogin.Login{
+			Source:  &awslogin.ECP{URL: p.url, Creds: awslogin.ECPCredentials{Username: "alice", Password: "correct horse battery"}},
+			Out:     io.Discard,
+			Env:     func(k string) string { return env[k] },
+			HTTP:    hc,
+			Profile: "regional",
+			Account: "prod",
+		}
+		if _, err := l.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		calls := other.Calls()
+		if len(hosts) != 1 || hosts[0] != "sts.eu-west-1.amazonaws.com" || len(calls) != 1 || calls[0].Error != "" || calls[0].DurationSeconds != 7200 {
+			t.Fatalf("hosts %q, calls %+v", hosts, calls)
+		}
+		if !strings.Contains(readFile(t, regional), "aws_access_key_id = "+calls[0].AccessKeyID) {
+			t.Fatal("the profile does not hold the credentials the other stand-in issued")
+		}
 	})
 	t.Run("a wrong password is refused", func(t *testing.T) {
 		l := &awslogin.ECP{URL: p.url, Creds: awslogin.ECPCredentials{Username: "alice", Password: "wrong"}}
