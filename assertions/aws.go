@@ -85,6 +85,21 @@ type RolePair struct {
 // RoleValue is the attribute value: provider first, which every CLI helper parses and AWS accepts.
 func (r RolePair) RoleValue() string { return r.ProviderARN + "," + r.RoleARN }
 
+// RoleFromValue splits a Role attribute value into its two ARNs. AWS takes either order, so the one
+// naming a saml-provider is the provider; ok is false when the value is not two comma-separated parts.
+// The ARNs themselves are left to CheckRoles.
+func RoleFromValue(v string) (rp RolePair, ok bool) {
+	parts := strings.Split(v, ",")
+	if len(parts) != 2 {
+		return RolePair{}, false
+	}
+	rp = RolePair{RoleARN: strings.TrimSpace(parts[0]), ProviderARN: strings.TrimSpace(parts[1])}
+	if strings.Contains(rp.RoleARN, ":saml-provider/") {
+		rp.RoleARN, rp.ProviderARN = rp.ProviderARN, rp.RoleARN
+	}
+	return rp, true
+}
+
 // Tag is one session tag.
 type Tag struct {
 	Key, Value string

@@ -160,14 +160,10 @@ func inspectAttributes(v *Verdict, a, authn *etree.Element, now time.Time) {
 		}
 	}
 	for _, val := range attrs[AttrRole] {
-		parts := strings.Split(val, ",")
-		if len(parts) != 2 {
+		rp, ok := RoleFromValue(val)
+		if !ok {
 			v.Problems = append(v.Problems, fmt.Sprintf("Role value %q is not a pair of ARNs", val))
 			continue
-		}
-		rp := RolePair{RoleARN: strings.TrimSpace(parts[0]), ProviderARN: strings.TrimSpace(parts[1])}
-		if strings.Contains(rp.RoleARN, ":saml-provider/") { // AWS takes either order
-			rp.RoleARN, rp.ProviderARN = rp.ProviderARN, rp.RoleARN
 		}
 		v.Roles = append(v.Roles, rp)
 	}

@@ -41,6 +41,7 @@ const (
 	bindingPAOS       = "urn:oasis:names:tc:SAML:2.0:bindings:PAOS"
 	basicChallenge    = `Basic realm="Rolegate", charset="UTF-8"`
 	ecpProtocolPrefix = "saml2p"
+	ecpSlot           = "saml2p:Response"
 )
 
 // awsEntityIDs are the names clients give AWS in the AuthnRequest's Issuer (saml2aws's aws_urn).
@@ -229,13 +230,19 @@ func (s *Server) ecp(c *gin.Context) {
 	h.CreateAttr("soap11:mustUnderstand", "1")
 	h.CreateAttr("soap11:actor", soapActorNext)
 	h.CreateAttr("AssertionConsumerServiceURL", out.Plan.ACS)
-	root.CreateElement("soap11:Body").CreateText("\x00")
+	// The Response goes in where this comment is: etree would write a NUL as U+FFFD, so a comment
+	// marks the place, and a place not found is an error, never a Response after the envelope.
+	root.CreateElement("soap11:Body").CreateComment(ecpSlot)
 	head, err := env.WriteToBytes()
 	if err != nil {
 		s.ecpFault(c, err)
 		return
 	}
-	head, tail, _ := bytes.Cut(head, []byte("\x00"))
+	head, tail, found := bytes.Cut(head, []byte("<!--"+ecpSlot+"-->"))
+	if !found {
+		s.ecpFault(c, errors.New("idp: the ECP envelope has no place for the Response"))
+		return
+	}
 	c.Data(http.StatusOK, "text/xml; charset=utf-8", slices.Concat([]byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"), head, resp, tail))
 }
 

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package awslogin
+
+// lockFile does nothing where flock does not exist: the rename alone keeps the file whole.
+func lockFile(string) (func(), error) { return func() {}, nil }

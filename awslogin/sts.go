@@ -1,0 +1,154 @@
+package awslogin
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"rolegate/assertions"
+	"rolegate/store"
+)
+
+// defaultRegion is each partition's region when none is given: where its STS is sure to be enabled.
+var defaultRegion = map[store.Partition]string{
+	store.PartitionAWS:      "us-east-1",
+	store.PartitionGovCloud: "us-gov-west-1",
+	store.PartitionChina:    "cn-north-1",
+}
+
+// STSRegion picks the region for role's partition: the flag (which must be in that partition),
+// else AWS_REGION or AWS_DEFAULT_REGION when in that partition, else the region of the sign-in
+// endpoint the IdP addressed the Response to (the account's region, set by its admin), else the
+// partition's default. A region of another partition in the environment is passed over: it belongs
+// to other work.
+func STSRegion(p store.Partition, flag, acs string, env func(string) string) (string, error) {
+	if flag != "" {
+		if err := store.ValidateRegion(p, flag); err != nil {
+			return "", err
+		}
+		return flag, nil
+	}
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if r := env(k); r != "" && store.KnownRegion(p, r) {
+			return r, nil
+		}
+	}
+	for _, r := range store.Regions[p] {
+		if u, err := assertions.SignInURL(p, r); err == nil && u == acs {
+			return r, nil
+		}
+	}
+	if r := defaultRegion[p]; r != "" {
+		return r, nil
+	}
+	return "", store.Errorf(store.Invalid, "unknown partition %q", p)
+}
+
+// STSEndpoint is the regional STS endpoint of partition p: --sts-endpoint, else AWS_ENDPOINT_URL_STS,
+// else AWS_ENDPOINT_URL (the SDKs' own order, and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true turns the
+// two off), else https://sts.REGION.amazonaws.com(.cn).
+func STSEndpoint(p store.Partition, region, flag string, env func(string) string) (string, error) {
+	candidates := []string{flag, env("AWS_ENDPOINT_URL_STS"), env("AWS_ENDPOINT_URL")}
+	if strings.EqualFold(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
+		candidates = candidates[:1] // as the SDKs do: the environment's endpoints are off, the flag is not
+	}
+	for _, u := range candidates {
+		if u == "" {
+			continue
+		}
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host == "" || (pu.Scheme != "https" && pu.Scheme != "http") || pu.User != nil {
+			return "", store.Errorf(store.Invalid, "STS endpoint %q is not an http(s) URL", u)
+		}
+		return u, nil
+	}
+	switch p {
+	case store.PartitionAWS, store.PartitionGovCloud:
+		return "https://sts." + region + ".amazonaws.com", nil
+	case store.PartitionChina:
+		return "https://sts." + region + ".amazonaws.com.cn", nil
+	}
+	return "", store.Errorf(store.Invalid, "unknown partition %q", p)
+}
+
+// Credentials are temporary AWS credentials from STS.
+type Credentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	Expiration                                 time.Time
+	AssumedRoleARN                             string
+}
+
+// AssumeRole calls STS AssumeRoleWithSAML, unsigned as AWS documents it, at endpoint. duration 0
+// leaves DurationSeconds to STS (one hour).
+func AssumeRole(ctx context.Context, hc *http.Client, endpoint, region string, role Role, resp *Response, duration time.Duration) (*Credentials, error) {
+	client := sts.New(sts.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  aws.AnonymousCredentials{},
+		HTTPClient:   httpClient(hc),
+	})
+	in := &sts.AssumeRoleWithSAMLInput{
+		RoleArn:       aws.String(role.RoleARN),
+		PrincipalArn:  aws.String(role.ProviderARN),
+		SAMLAssertion: aws.String(base64.StdEncoding.EncodeToString(resp.Raw)),
+	}
+	if duration > 0 {
+		in.DurationSeconds = aws.Int32(int32(duration / time.Second))
+	}
+	out, err := client.AssumeRoleWithSAML(ctx, in)
+	if err != nil {
+		return nil, stsError(err, role, duration, endpoint)
+	}
+	c := out.Credentials
+	if c == nil || c.AccessKeyId == nil || c.SecretAccessKey == nil || c.SessionToken == nil || c.Expiration == nil {
+		return nil, store.Errorf(store.Internal, "STS at %s answered without credentials", endpoint)
+	}
+	cr := &Credentials{AccessKeyID: *c.AccessKeyId, SecretAccessKey: *c.SecretAccessKey, SessionToken: *c.SessionToken, Expiration: c.Expiration.UTC()}
+	if out.AssumedRoleUser != nil && out.AssumedRoleUser.Arn != nil {
+		cr.AssumedRoleARN = *out.AssumedRoleUser.Arn
+	}
+	return cr, nil
+}
+
+// stsError says what to fix for each refusal STS gives a SAML login, with the exit status of its kind.
+func stsError(err error, role Role, duration time.Duration, endpoint string) error {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return store.Errorf(store.Internal, "cannot reach STS at %s: %v", endpoint, err)
+	}
+	said := " (STS says: " + ae.ErrorCode() + ": " + printable(ae.ErrorMessage()) + ")"
+	provider := role.ProviderARN[strings.LastIndex(role.ProviderARN, "/")+1:]
+	switch ae.ErrorCode() {
+	case "IDPRejectedClaim":
+		return store.Errorf(store.Unauthorized, "AWS rejected the sign-in claim from Rolegate: ask an admin to check that IAM identity provider %s in account %s holds Rolegate's current metadata (from /saml/metadata)%s",
+			provider, role.Account, said)
+	case "InvalidIdentityToken":
+		return store.Errorf(store.Unauthorized, "AWS could not validate the SAML Response: the IAM identity provider %s in account %s may hold stale metadata after a key rotation; ask an admin to upload Rolegate's current metadata (from /saml/metadata) to it%s",
+			provider, role.Account, said)
+	case "ExpiredTokenException", "ExpiredToken":
+		return store.Errorf(store.Unauthorized, "the SAML Response expired before it reached STS: check this computer's clock, then run rolegate login again%s", said)
+	case "AccessDenied":
+		return store.Errorf(store.Forbidden, "AWS refused role %s: its trust policy does not trust the provider %s for sts:AssumeRoleWithSAML (or a condition in it failed); ask an admin to fix the role's trust policy%s",
+			role.RoleARN, role.ProviderARN, said)
+	case "RegionDisabledException":
+		return store.Errorf(store.Forbidden, "STS is not enabled in this region for account %s: pass --region with a region the account has enabled%s", role.Account, said)
+	case "ValidationError":
+		if strings.Contains(strings.ToLower(ae.ErrorMessage()), "duration") {
+			return store.Errorf(store.Invalid, "the session length %s is more than role %s allows: pass a shorter --duration, or ask an admin to raise the role's maximum session duration in IAM%s",
+				duration, role.Name, said)
+		}
+		return store.Errorf(store.Invalid, "STS refused the request as invalid%s", said)
+	}
+	if ae.ErrorFault() == smithy.FaultServer {
+		return store.Errorf(store.Internal, "STS failed; try again later%s", said)
+	}
+	return store.Errorf(store.Invalid, "STS refused the request%s", said)
+}

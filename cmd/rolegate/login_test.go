@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"rolegate/assertions"
+	"rolegate/awslogin/logintest"
+	"rolegate/store"
+)
+
+// loginRig is an ECP stand-in and an STS stand-in trusting it, for `rolegate login`.
+type loginRig struct {
+	idp  *logintest.IdP
+	sts  *logintest.STS
+	file string
+	env  map[string]string
+}
+
+func rolePair(account, role string) assertions.RolePair {
+	return assertions.RolePair{RoleARN: assertions.ARN(store.PartitionAWS, account, "role/"+role),
+		ProviderARN: assertions.ARN(store.PartitionAWS, account, "saml-provider/Rolegate")}
+}
+
+func newLoginRig(t *testing.T) *loginRig {
+	t.Helper()
+	idp := logintest.NewIdP(t, map[string]logintest.User{
+		"alice": {Password: goodPassword, Roles: []assertions.RolePair{rolePair("111122223333", "admin")}},
+		"bob":   {Password: goodPassword, OTP: "246810", Roles: []assertions.RolePair{rolePair("111122223333", "dev"), rolePair("444455556666", "dev")}},
+	})
+	idp.Aliases = map[string]string{"111122223333": "prod", "444455556666": "staging"}
+	r := &loginRig{idp: idp, sts: logintest.NewSTS(t, idp.Metadata(t)), file: filepath.Join(t.TempDir(), "credentials")}
+	r.env = map[string]string{"AWS_SHARED_CREDENTIALS_FILE": r.file, "AWS_ENDPOINT_URL_STS": r.sts.URL}
+	return r
+}
+
+// run runs `rolegate login --ecp --url IDP` with args and stdin; no terminal.
+func (r *loginRig) run(stdin string, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	full := append([]string{"login", "--ecp", "--url", r.idp.URL}, args...)
+	code := run(context.Background(), full, strings.NewReader(stdin), &out, &errOut, func(k string) string { return r.env[k] })
+	return code, out.String(), errOut.String()
+}
+
+func TestLoginCommand(t *testing.T) {
+	t.Run("a script logs in with the password on standard input", func(t *testing.T) {
+		r := newLoginRig(t)
+		code, out, errOut := r.run(goodPassword+"\n", "--username", "alice", "--password-stdin", "--profile", "ci")
+		if code != 0 || !strings.Contains(out, "profile ci in "+r.file+": 111122223333 admin, until ") {
+			t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
+		}
+		iss := r.sts.Issued()
+		b, _ := os.ReadFile(r.file)
+		if len(iss) != 1 || !strings.Contains(string(b), "[ci]\n") || !strings.Contains(string(b), "aws_session_token = "+iss[0].SessionToken) {
+			t.Fatalf("credentials file:\n%s", b)
+		}
+	})
+	t.Run("the environment gives username, password and one-time code; --account and --role pick", func(t *testing.T) {
+		r := newLoginRig(t)
+		r.env["ROLEGATE_USERNAME"], r.env["ROLEGATE_PASSWORD"], r.env["ROLEGATE_OTP"] = "bob", goodPassword, "246810"
+		r.env["AWS_PROFILE"] = "from-env"
+		code, out, errOut := r.run("", "--account", "staging", "--role", "dev", "--duration", "15m")
+		if code != 0 || !strings.Contains(out, "profile from-env in ") || !strings.Contains(out, "staging (444455556666) dev") {
+			t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
+		}
+		if iss := r.sts.Issued(); iss[0].Duration != 15*time.Minute || !strings.Contains(iss[0].RoleARN, "444455556666") {
+			t.Fatalf("STS got %+v", iss)
+		}
+		if h := r.idp.Requests()[0]; h.Get("X-Rolegate-Account") != "staging" || h.Get("X-Rolegate-OTP") != "246810" {
+			t.Fatalf("ECP headers %v", h)
+		}
+	})
+	t.Run("the one-time code may follow the password on standard input", func(t *testing.T) {
+		r := newLoginRig(t)
+		code, _, errOut := r.run(goodPassword+"\n246810\n", "--username", "bob", "--password-stdin", "--account", "prod")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	})
+}
+
+func TestLoginCommandRefusals(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(*loginRig)
+		stdin string
+		args  []string
+		exit  int
+		words []string
+	}{
+		{name: "without --url", args: []string{"--url", ""}, exit: 2, words: []string{"needs --url"}},
+		{name: "a wrong password exits unauthorized", stdin: "wrong\n", args: []string{"--username", "alice", "--password-stdin"},
+			exit: 3, words: []string{"wrong username or password"}},
+		{name: "a missing one-time code exits unauthorized and says how to give one", args: []string{"--username", "bob", "--password-stdin", "--account", "prod"},
+			stdin: goodPassword + "\n", exit: 3, words: []string{"one-time code", "ROLEGATE_OTP"}},
+		{name: "a wrong one-time code exits unauthorized", args: []string{"--username", "bob", "--password-stdin", "--account", "prod"},
+			stdin: goodPassword + "\n000000\n", exit: 3, words: []string{"one-time code was refused"}},
+		{name: "throttling exits unauthorized with the wait", setup: func(r *loginRig) { r.idp.RetryAfter = time.Minute },
+			stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin"}, exit: 3, words: []string{"wait 1m0s"}},
+		{name: "an ungranted account exits forbidden", stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin", "--account", "staging"},
+			exit: 4, words: []string{"no role", "grant"}},
+		{name: "several roles without a terminal exit invalid naming them", stdin: goodPassword + "\n246810\n", args: []string{"--username", "bob", "--password-stdin"},
+			exit: 2, words: []string{"several roles", "111122223333 dev", "444455556666 dev"}},
+		{name: "a trust policy that does not trust the provider exits forbidden", setup: func(r *loginRig) {
+			r.sts.Trust[rolePair("111122223333", "admin").RoleARN] = "arn:aws:iam::111122223333:saml-provider/Okta"
+		}, stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin"}, exit: 4, words: []string{"trust policy"}},
+		{name: "a duration over the role's maximum exits invalid", stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin", "--duration", "2h"},
+			exit: 2, words: []string{"shorter --duration"}},
+		{name: "a duration AWS never accepts exits invalid before signing in", args: []string{"--username", "alice", "--duration", "13h"}, exit: 2, words: []string{"duration"}},
+		{name: "a profile with long-term keys exits conflict", setup: func(r *loginRig) {
+			os.WriteFile(r.file, []byte("[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s\n"), 0o600)
+		}, stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin"}, exit: 6, words: []string{"long-term access keys"}},
+		{name: "without --ecp", args: []string{"--ecp=false"}, exit: 2, words: []string{"needs --ecp"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newLoginRig(t)
+			if c.setup != nil {
+				c.setup(r)
+			}
+			before, _ := os.ReadFile(r.file)
+			code, out, errOut := r.run(c.stdin, c.args...)
+			if code != c.exit || out != "" {
+				t.Fatalf("exit %d (want %d), out %q, err %q", code, c.exit, out, errOut)
+			}
+			for _, w := range c.words {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr %q lacks %q", errOut, w)
+				}
+			}
+			if after, _ := os.ReadFile(r.file); !bytes.Equal(before, after) {
+				t.Fatalf("the credentials file changed after a refusal:\n%s", after)
+			}
+		})
+	}
+}
