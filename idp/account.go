@@ -2,6 +2,7 @@ package idp
 
 import (
 	"net/http"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -119,5 +120,9 @@ func sentence(msg string) string {
 	if n == 0 {
 		return msg
 	}
-	return string(unicode.ToUpper(r)) + msg[n:] + "."
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if strings.HasSuffix(msg, ".") {
+		return msg
+	}
+	return msg + "."
 }

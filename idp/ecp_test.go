@@ -182,9 +182,9 @@ func TestECPRefusesWhatItMustWithAClearFaultAndAnAuditRecord(t *testing.T) {
 		audit  string // "type user result" expected among the audit records, when set
 	}{
 		{"no credentials", func(w *awsWeb, call *ecpCall) { call.user = "" }, 401, "HTTP Basic", ""},
-		{"a wrong password", func(w *awsWeb, call *ecpCall) { call.pw = "wrong" }, 401, "Wrong username or password", "login alice bad_credentials"},
-		{"an unknown user", func(w *awsWeb, call *ecpCall) { call.user = "nobody" }, 401, "Wrong username or password", "login nobody bad_credentials"},
-		{"a disabled user", func(w *awsWeb, call *ecpCall) { w.update(t, "alice", func(u *store.User) { u.Disabled = true }) }, 401, "Wrong username or password", "login alice disabled"},
+		{"a wrong password", func(w *awsWeb, call *ecpCall) { call.pw = "wrong" }, 401, "<faultstring>Wrong username or password.</faultstring>", "login alice bad_credentials"},
+		{"an unknown user", func(w *awsWeb, call *ecpCall) { call.user = "nobody" }, 401, "<faultstring>Wrong username or password.</faultstring>", "login nobody bad_credentials"},
+		{"a disabled user", func(w *awsWeb, call *ecpCall) { w.update(t, "alice", func(u *store.User) { u.Disabled = true }) }, 401, "<faultstring>Wrong username or password.</faultstring>", "login alice disabled"},
 		{"a pending one-time password", func(w *awsWeb, call *ecpCall) {
 			w.update(t, "alice", func(u *store.User) { u.MustChangePassword = true })
 		},
