@@ -71,9 +71,6 @@ func TestReplicasStartingTogetherMigrateOnce(t *testing.T) {
 func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
 	url := pgtest.URL(t)
 	s := open(t, url)
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,11 @@ func New(db DB, d Dialect) *Store {
 
 // Migrate applies the dialect's pending migrations in one transaction, under the dialect's lock,
 // so that replicas starting together migrate once. It returns the versions it applied.
-func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+func (s *Store) Migrate(ctx context.Context) ([]int, error) { return s.MigrateTo(ctx, 0) }
+
+// MigrateTo applies the migrations not yet applied up to version upTo (0 for all of them), for
+// tests of an upgrade from an older schema.
+func (s *Store) MigrateTo(ctx context.Context, upTo int) ([]int, error) {
 	ms, err := migrations.For(s.d.Name)
 	if err != nil {
 		return nil, err
@@ -55,6 +59,9 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 			return store.Errorf(store.Conflict, "the database schema is at version %d, newer than this binary knows (%d): upgrade rolegate", current, len(ms))
 		}
 		for _, m := range ms[current:] {
+			if upTo > 0 && m.Version > upTo {
+				break
+			}
 			if _, err := q.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}

@@ -106,18 +106,16 @@ func testPasswordExpiry(t *testing.T, s store.Store) {
 type Migrator interface {
 	store.Store
 	Migrate(ctx context.Context) ([]int, error)
+	MigrateTo(ctx context.Context, version int) ([]int, error)
 }
 
-// EmailMigration checks migration 7 on a database that has users sharing an address: it fails
-// naming them and changes nothing, and succeeds once they differ. s is migrated; exec runs SQL on
-// the same database, to take migration 7 back and to write what the store no longer accepts.
+// EmailMigration checks migration 7 on a database, not yet migrated, that has users sharing an
+// address when it reaches version 6: it fails, names them, writes nothing, and passes once they no
+// longer share one.
 func EmailMigration(t *testing.T, s Migrator, exec func(sql string, args ...any) error) {
 	t.Helper()
-	for _, q := range []string{
-		`DROP INDEX users_email_key`, `ALTER TABLE users DROP COLUMN email_key`,
-		`ALTER TABLE users DROP COLUMN password_expires_at`, `DELETE FROM schema_migrations WHERE version = 7`,
-	} {
-		must(t, exec(q))
+	if _, err := s.MigrateTo(ctx, 6); err != nil {
+		t.Fatal(err)
 	}
 	for i, u := range [][2]string{{"alice", "Alice@Example.com"}, {"mallory", "alice@example.com"}, {"bob", "bob@example.com"}, {"carol", ""}} {
 		must(t, exec(`INSERT INTO users (name, name_key, subject, email, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, 1)`,
@@ -133,7 +131,7 @@ func EmailMigration(t *testing.T, s Migrator, exec func(sql string, args ...any)
 	}
 	must(t, exec(`UPDATE users SET email = '' WHERE name = 'mallory'`))
 	applied, err := s.Migrate(ctx)
-	if err != nil || len(applied) != 1 || applied[0] != 7 {
+	if err != nil || len(applied) == 0 || applied[0] != 7 {
 		t.Fatalf("migrating after the fix: %v %v", applied, err)
 	}
 	wantCode(t, s.CreateUser(ctx, &store.User{Name: "eve", Email: "ALICE@example.com"}), store.Conflict)
