@@ -15,11 +15,13 @@ import (
 // would be the very write it exists to prevent. While a client is over its rate, nothing is written
 // but one audit event per client and window.
 const (
-	// DefaultRateBurst is how many requests a client may send at once: more than an office's
-	// people signing in together at 9:00 behind one NAT address.
-	DefaultRateBurst = 60
-	// DefaultRateEvery is how often a client earns one more request, up to the burst.
-	DefaultRateEvery = time.Second
+	// DefaultRateBurst is how many requests a client may send at once: an office's few hundred
+	// people signing in together at 9:00 behind one NAT address (a password and a code each).
+	DefaultRateBurst = 300
+	// DefaultRateEvery is how often a client earns one more request, up to the burst: 5 a second
+	// keeps a flood's writes to a few rows a second, and a loop with one good password to a small
+	// share of the hashing capacity.
+	DefaultRateEvery = 200 * time.Millisecond
 	// rateAuditEvery bounds the audit events of one throttled client.
 	rateAuditEvery = 15 * time.Minute
 	// maxBuckets bounds the limiter's memory; beyond it, full buckets (idle clients) are dropped.

@@ -36,6 +36,17 @@ func TestServeRefusesPlainHTTPToAnotherHostAndProxiesThatSpanTheInternet(t *test
 		c.env[envInsecureHTTP] = "maybe"
 		refused(t, c, serve("--base-url", "http://idp.example.com"), `invalid ROLEGATE_INSECURE_HTTP "maybe"`)
 		delete(c.env, envInsecureHTTP)
+		// A rate limit that limits nothing, or lets no office in, is refused; so is one that is not a number.
+		refused(t, c, serve("--rate-burst", "0"), "invalid rate burst 0")
+		refused(t, c, serve("--rate-burst", "1000000"), "invalid rate burst")
+		refused(t, c, serve("--rate-per-second", "0"), "invalid rate per second")
+		refused(t, c, serve("--rate-per-second", "NaN"), "invalid rate per second")
+		c.env["ROLEGATE_RATE_BURST"] = "lots"
+		refused(t, c, serve(), `invalid ROLEGATE_RATE_BURST "lots"`)
+		delete(c.env, "ROLEGATE_RATE_BURST")
+		c.env["ROLEGATE_RATE_PER_SECOND"] = "-1"
+		refused(t, c, serve(), "invalid rate per second -1")
+		delete(c.env, "ROLEGATE_RATE_PER_SECOND")
 		if _, err := os.Stat(c.dataDir); !os.IsNotExist(err) {
 			t.Errorf("a refused serve created the data directory (stat: %v)", err)
 		}

@@ -44,6 +44,42 @@ func migrateCmd(a *app) *cobra.Command {
 type serveOptions struct {
 	addr, baseURL, proxies         string
 	demo, requireMFA, insecureHTTP bool
+	// rateBurst and ratePerSecond shape each client address's token bucket on the anonymous routes.
+	rateBurst     int
+	ratePerSecond float64
+}
+
+// Bounds of the anonymous rate limit: below them an office's people could not sign in together,
+// above them the limit bounds nothing.
+const (
+	maxRateBurst     = 100000
+	minRatePerSecond = 0.01
+	maxRatePerSecond = 10000
+)
+
+// rateFlags reads the rate limit's settings from the environment unless given as flags, and checks them.
+func rateFlags(cmd *cobra.Command, a *app, o *serveOptions) error {
+	if v := a.env("ROLEGATE_RATE_BURST"); v != "" && !cmd.Flags().Changed("rate-burst") {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return store.Errorf(store.Invalid, "invalid ROLEGATE_RATE_BURST %q: use a whole number", v)
+		}
+		o.rateBurst = n
+	}
+	if v := a.env("ROLEGATE_RATE_PER_SECOND"); v != "" && !cmd.Flags().Changed("rate-per-second") {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return store.Errorf(store.Invalid, "invalid ROLEGATE_RATE_PER_SECOND %q: use a number such as 5 or 0.5", v)
+		}
+		o.ratePerSecond = r
+	}
+	if o.rateBurst < 1 || o.rateBurst > maxRateBurst {
+		return store.Errorf(store.Invalid, "invalid rate burst %d: use 1 to %d", o.rateBurst, maxRateBurst)
+	}
+	if !(o.ratePerSecond >= minRatePerSecond && o.ratePerSecond <= maxRatePerSecond) {
+		return store.Errorf(store.Invalid, "invalid rate per second %v: use %v to %v", o.ratePerSecond, minRatePerSecond, maxRatePerSecond)
+	}
+	return nil
 }
 
 func serveCmd(a *app) *cobra.Command {
@@ -65,6 +101,9 @@ func serveCmd(a *app) *cobra.Command {
 					*f.v = b
 				}
 			}
+			if err := rateFlags(cmd, a, &o); err != nil {
+				return err
+			}
 			return a.serve(cmd.Context(), o)
 		},
 	}
@@ -75,6 +114,10 @@ func serveCmd(a *app) *cobra.Command {
 		"seed a demo user, group and account 111122223333 whose sign-in goes to this server's checker at /debug/aws-signin")
 	c.Flags().BoolVar(&o.requireMFA, "require-mfa", false,
 		"make a second factor part of every sign-in, not only for accounts set with --require-mfa (env "+envRequireMFA+"=true|false)")
+	c.Flags().IntVar(&o.rateBurst, "rate-burst", idp.DefaultRateBurst,
+		"requests one client address (an IPv6 /64) may send at once to the sign-in and SSO endpoints (env ROLEGATE_RATE_BURST)")
+	c.Flags().Float64Var(&o.ratePerSecond, "rate-per-second", float64(time.Second)/float64(idp.DefaultRateEvery),
+		"requests per second one client address earns back, up to --rate-burst (env ROLEGATE_RATE_PER_SECOND)")
 	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false,
 		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
@@ -156,7 +199,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := idp.Config{BaseURL: baseURL, TrustedProxies: proxies, Hasher: hasher, Secrets: kek, RequireMFA: o.requireMFA}
+	cfg := idp.Config{BaseURL: baseURL, TrustedProxies: proxies, Hasher: hasher, Secrets: kek, RequireMFA: o.requireMFA,
+		RateBurst: o.rateBurst, RateEvery: time.Duration(float64(time.Second) / o.ratePerSecond)}
 	var demoPassword string
 	if o.demo {
 		if demoPassword, err = idp.SeedDemo(ctx, st, hasher); err != nil {
