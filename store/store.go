@@ -437,6 +437,30 @@ type Store interface {
 	// those of one method (a password alone) before those whose AuthMethods name more (a second
 	// factor too). It returns how many it ended.
 	CreateSessionCapped(ctx context.Context, s *Session, max int) (int, error)
+
+	// ---- CLI flows (rolegate login's browser and device-code flows)
+	// CreateCLIAuthCode stores a confirmed authorization code; Invalid for a short hash. It deletes
+	// codes expired by c.CreatedAt on the way.
+	CreateCLIAuthCode(ctx context.Context, c *CLIAuthCode) error
+	// TakeCLIAuthCode returns a live code and deletes it, atomically: of two concurrent takes one
+	// gets NotFound, as does an expired or unknown code.
+	TakeCLIAuthCode(ctx context.Context, codeHash []byte, now time.Time) (*CLIAuthCode, error)
+}
+
+// CLIAuthCode is a /cli/authorize the signed-in person confirmed: the command line trades it once,
+// with the verifier of Challenge and the same RedirectURI, for a Response planned from the rest.
+type CLIAuthCode struct {
+	CodeHash     []byte
+	Challenge    string // base64url SHA-256 of the client's verifier (PKCE S256)
+	RedirectURI  string
+	UserID       int64
+	Account      string // the account chosen, ID
+	Role         string // the role chosen; "" for every role in the account
+	Methods      string // the browser session's AuthMethods
+	AuthnInstant time.Time
+	SessionIndex string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
 }
 
 // EnrolInvite lets one user add a first second factor after signing in with their password: an

@@ -1,2 +1,17 @@
--- Reserved for the browser (loopback) and device-code flows of rolegate login.
-SELECT 1;
+-- The browser (loopback) and device-code flows of rolegate login. Codes are kept only as hashes.
+-- cli_auth_codes: a confirmed /cli/authorize, exchanged once at /cli/token within a minute for the
+-- Response planned with what the browser session proved (methods, authn_instant, session_index).
+CREATE TABLE cli_auth_codes (
+    code_hash      BYTEA PRIMARY KEY,
+    challenge      TEXT NOT NULL,
+    redirect_uri   TEXT NOT NULL,
+    user_id        BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    account        TEXT NOT NULL,
+    role           TEXT NOT NULL,
+    methods        TEXT NOT NULL,
+    authn_instant  BIGINT NOT NULL,
+    session_index  TEXT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    expires_at     BIGINT NOT NULL
+);
+CREATE INDEX cli_auth_codes_expires ON cli_auth_codes (expires_at);
