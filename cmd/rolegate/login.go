@@ -17,13 +17,19 @@ func loginCmd(a *app) *cobra.Command {
 	var (
 		l                     awslogin.Login
 		idpURL, username, dur string
-		ecp, passwordStdin    bool
+		ecp, browser          bool
+		passwordStdin         bool
 	)
 	c := &cobra.Command{
-		Use:   "login --url IDP_URL --ecp [--profile P] [--account A] [--role R] [--duration D] [--region R] [--sts-endpoint URL]",
+		Use:   "login --url IDP_URL [--browser | --ecp] [--profile P] [--account A] [--role R] [--duration D] [--region R] [--sts-endpoint URL]",
 		Short: "Sign in at a Rolegate server and write temporary AWS credentials into a profile",
 		Long: `Sign in at a Rolegate server and write temporary AWS credentials into a profile of the shared
 credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials).
+
+--browser (the default) signs in through your web browser: rolegate listens on a random port of
+127.0.0.1 and opens the server's sign-in page (it prints the address too); an existing browser
+session is reused, passkeys and security keys work; you pick or confirm the role there, and the
+browser hands a one-time code back to rolegate only on this machine.
 
 --ecp signs in with SAML ECP: username, password and one-time code from ROLEGATE_USERNAME,
 ROLEGATE_PASSWORD and ROLEGATE_OTP, or from standard input with --password-stdin (password on the
@@ -33,8 +39,11 @@ first line, the code on the second), or from prompts on a terminal.`,
 			if idpURL == "" {
 				return store.Errorf(store.Invalid, "login needs --url: the address of your Rolegate server")
 			}
-			if !ecp {
-				return store.Errorf(store.Invalid, "login needs --ecp: sign in with username, password and one-time code")
+			if ecp && browser {
+				return store.Errorf(store.Invalid, "choose one way to sign in: --browser or --ecp")
+			}
+			if !ecp && (username != "" || passwordStdin) {
+				return store.Errorf(store.Invalid, "--username and --password-stdin go with --ecp")
 			}
 			d, err := parseDuration(dur)
 			if err != nil {
@@ -47,12 +56,16 @@ first line, the code on the second), or from prompts on a terminal.`,
 				return err
 			}
 			prompt := &awslogin.Terminal{In: a.stdin, Out: a.stderr}
-			creds, err := awslogin.ReadECPCredentials(a.env, username, a.stdin, passwordStdin, prompt)
-			if err != nil {
-				return err
-			}
 			hc := &http.Client{Timeout: time.Minute}
-			l.Source = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc}
+			if ecp {
+				creds, err := awslogin.ReadECPCredentials(a.env, username, a.stdin, passwordStdin, prompt)
+				if err != nil {
+					return err
+				}
+				l.Source = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc}
+			} else {
+				l.Source = &awslogin.Browser{URL: idpURL, Role: l.Role, Open: awslogin.OpenBrowser(a.env), Out: a.stderr, HTTP: hc}
+			}
 			l.Prompt, l.Out, l.Env, l.HTTP, l.Duration = prompt, a.stderr, a.env, hc, d
 			res, err := l.Run(cmd.Context())
 			if err != nil {
@@ -65,6 +78,7 @@ first line, the code on the second), or from prompts on a terminal.`,
 	}
 	f := c.Flags()
 	f.StringVar(&idpURL, "url", a.env("ROLEGATE_URL"), "the Rolegate server, e.g. https://idp.example.com (env ROLEGATE_URL)")
+	f.BoolVar(&browser, "browser", false, "sign in through your web browser (the default)")
 	f.BoolVar(&ecp, "ecp", false, "sign in with SAML ECP: username, password and one-time code")
 	f.StringVar(&username, "username", "", "your Rolegate user name (env ROLEGATE_USERNAME; asked when absent)")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input and the one-time code from the second")

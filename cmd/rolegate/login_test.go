@@ -115,7 +115,7 @@ func TestLoginCommandRefusals(t *testing.T) {
 		{name: "a profile with long-term keys exits conflict", setup: func(r *loginRig) {
 			os.WriteFile(r.file, []byte("[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s\n"), 0o600)
 		}, stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin"}, exit: 6, words: []string{"long-term access keys"}},
-		{name: "without --ecp", args: []string{"--ecp=false"}, exit: 2, words: []string{"needs --ecp"}},
+		{name: "two ways at once", args: []string{"--browser"}, exit: 2, words: []string{"choose one way to sign in"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
