@@ -445,6 +445,44 @@ type Store interface {
 	// TakeCLIAuthCode returns a live code and deletes it, atomically: of two concurrent takes one
 	// gets NotFound, as does an expired or unknown code.
 	TakeCLIAuthCode(ctx context.Context, codeHash []byte, now time.Time) (*CLIAuthCode, error)
+	// CreateDeviceCode stores a pending device authorization; Conflict when its user code's hash is
+	// taken. It deletes codes expired by d.CreatedAt on the way.
+	CreateDeviceCode(ctx context.Context, d *DeviceCode) error
+	// GetDeviceCode returns the live, pending code of a user code; NotFound otherwise.
+	GetDeviceCode(ctx context.Context, userHash []byte, now time.Time) (*DeviceCode, error)
+	// DecideDeviceCode records d's Status (approved or denied), UserID, Account, Role, Methods,
+	// AuthnInstant and SessionIndex on the live, pending code of userHash, atomically: NotFound
+	// when there is none (decided already, expired, unknown).
+	DecideDeviceCode(ctx context.Context, userHash []byte, d *DeviceCode, now time.Time) error
+	// PollDeviceCode is one poll of the command line: NotFound for an unknown or used code. A poll
+	// sooner than Interval after the last one sets SlowDown and adds 5 s to the interval (RFC 8628
+	// §3.5). Otherwise a decided or expired code is returned and deleted, so it is used once.
+	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time) (*DeviceCode, error)
+}
+
+// Device authorization states.
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+)
+
+// DeviceCode is a device authorization (RFC 8628): a command line somewhere waits, polling with
+// the device code, for a signed-in person to approve its user code. Only hashes of both are kept.
+type DeviceCode struct {
+	DeviceHash, UserHash []byte
+	ClientName           string // the host name the command line gave
+	ClientAddr           string // the address it asked from
+	Account, Role        string // what it asked for; once approved, what the person chose
+	CreatedAt, ExpiresAt time.Time
+	Interval             time.Duration // the least wait between polls
+	LastPollAt           time.Time
+	Status               string
+	UserID               int64 // who decided
+	Methods              string
+	AuthnInstant         time.Time
+	SessionIndex         string
+	SlowDown             bool // set by PollDeviceCode
 }
 
 // CLIAuthCode is a /cli/authorize the signed-in person confirmed: the command line trades it once,
