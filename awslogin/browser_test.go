@@ -96,12 +96,17 @@ func (p *webPerson) answer(decision string) func(string) error {
 	}
 }
 
-func TestBrowserLoginWritesTheProfile(t *testing.T) {
-	p := newRealIdP(t)
+// stsAndFile is an STS stand-in trusting p (Admin up to 4 h) and a credentials file, named in env.
+func (p *realIdP) stsAndFile(t *testing.T) (*logintest.STS, string, map[string]string) {
 	sts := logintest.NewSTS(t, p.metadata(t))
 	sts.MaxDuration[pair(prodID, "Admin").RoleARN] = 4 * time.Hour
 	file := filepath.Join(t.TempDir(), "credentials")
-	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL}
+	return sts, file, map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL}
+}
+
+func TestBrowserLoginWritesTheProfile(t *testing.T) {
+	p := newRealIdP(t)
+	sts, file, env := p.stsAndFile(t)
 	person := signedIn(t, p.url, "alice")
 	var opened string
 	var out strings.Builder
