@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -197,4 +198,37 @@ func TestBrowserLoginStopsInPlainWords(t *testing.T) {
 		_, err := b.SAMLResponse(context.Background(), "")
 		wantErr(t, err, store.Invalid, "plain http")
 	})
+}
+
+func TestOpenBrowserRunsTheBrowserVariable(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "browser")
+	got := filepath.Join(dir, "opened")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s|' \"$@\" > "+got+"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const u = "http://127.0.0.1:8443/cli/authorize?state=a&code_challenge=b"
+	for _, c := range []struct{ browser, want string }{
+		{script, u + "|"},
+		{script + " --new-window:/usr/bin/firefox", "--new-window|" + u + "|"}, // the first of a list
+		{script + " --app=%s", "--app=" + u + "|"},                               // %s stands for the URL
+	} {
+		os.Remove(got)
+		if err := awslogin.OpenBrowser(func(k string) string { return map[string]string{"BROWSER": c.browser}[k] })(u); err != nil {
+			t.Fatal(err)
+		}
+		var b []byte
+		for range 100 {
+			if b, _ = os.ReadFile(got); len(b) > 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if string(b) != c.want {
+			t.Errorf("BROWSER=%q got %q; want %q", c.browser, b, c.want)
+		}
+	}
+	if err := awslogin.OpenBrowser(func(string) string { return filepath.Join(dir, "missing") })(u); err == nil {
+		t.Error("a browser that does not exist opened")
+	}
 }
