@@ -211,7 +211,7 @@ func TestOpenBrowserRunsTheBrowserVariable(t *testing.T) {
 	for _, c := range []struct{ browser, want string }{
 		{script, u + "|"},
 		{script + " --new-window:/usr/bin/firefox", "--new-window|" + u + "|"}, // the first of a list
-		{script + " --app=%s", "--app=" + u + "|"},                               // %s stands for the URL
+		{script + " --app=%s", "--app=" + u + "|"},                             // %s stands for the URL
 	} {
 		os.Remove(got)
 		if err := awslogin.OpenBrowser(func(k string) string { return map[string]string{"BROWSER": c.browser}[k] })(u); err != nil {
