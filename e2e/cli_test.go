@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -123,6 +124,57 @@ func TestCLIBrowserLoginThroughChromium(t *testing.T) {
 	if !strings.Contains(string(b), "[chromium]") || !strings.Contains(string(b), "aws_access_key_id = "+calls[0].AccessKeyID) {
 		t.Fatalf("the credentials file:\n%s", b)
 	}
+	if v := f.cspViolations(); len(v) > 0 {
+		t.Errorf("Content Security Policy violations: %q", v)
+	}
+}
+
+// TestCLIDeviceApprovalInChromium approves a device-code login on the approval page in Chromium:
+// the code's link fills the form in, the page names the requesting machine, and after the click
+// the command line's poll gets alice's Admin Response.
+func TestCLIDeviceApprovalInChromium(t *testing.T) {
+	f := newFixture(t)
+	post := func(path string, form url.Values, into any) int {
+		t.Helper()
+		res, err := http.PostForm(f.base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if err := json.NewDecoder(res.Body).Decode(into); err != nil {
+			t.Fatalf("%s: %d, not JSON", path, res.StatusCode)
+		}
+		return res.StatusCode
+	}
+	var g struct {
+		DeviceCode string `json:"device_code"`
+		UserCode   string `json:"user_code"`
+		Complete   string `json:"verification_uri_complete"`
+	}
+	if status := post("/cli/device/code", url.Values{"client_id": {"rolegate-cli"}, "account": {"prod"}, "role": {"Admin"},
+		"device_name": {"build-host"}}, &g); status != http.StatusOK {
+		t.Fatalf("device code: %d", status)
+	}
+	f.signIn()
+	f.do("open the code's link", chromedp.Navigate(g.Complete), chromedp.WaitVisible(chromedp.ID("device-continue")))
+	if v := run(f, "the code field", chromedp.Evaluate[string](`document.getElementById("user_code").value`)); v != g.UserCode {
+		t.Fatalf("the form holds %q; want %q", v, g.UserCode)
+	}
+	f.clickThrough("continue with the code", chromedp.CSS("#device-continue"), chromedp.CSS("#device-approve"))
+	if name := run(f, "the machine shown", chromedp.Text(chromedp.ID("device-name"))); name != "build-host" {
+		t.Fatalf("the page names %q", name)
+	}
+	f.screenshot("cli-device")
+	f.clickThrough("approve", chromedp.CSS("#device-approve"), chromedp.CSS("#device-done"))
+	var a struct {
+		SAMLResponse string `json:"saml_response"`
+		Error        string `json:"error"`
+	}
+	if status := post("/cli/device/token", url.Values{"client_id": {"rolegate-cli"}, "device_code": {g.DeviceCode},
+		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}}, &a); status != http.StatusOK {
+		t.Fatalf("poll after approval: %d %s", status, a.Error)
+	}
+	f.checkResponse(acsPost{Host: "signin.aws.amazon.com", SAMLResponse: a.SAMLResponse}, f.metadataCerts())
 	if v := f.cspViolations(); len(v) > 0 {
 		t.Errorf("Content Security Policy violations: %q", v)
 	}
