@@ -347,7 +347,11 @@ func (s *Server) cliIssue(c *gin.Context, in awsIssue) {
 		s.fail(c, err)
 		return
 	}
+	account := ""
+	if out.Account != nil {
+		account = out.Account.ID
+	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"saml_response": base64.StdEncoding.EncodeToString(out.XML), "acs": out.Plan.ACS,
-		"account": out.Account.ID, "roles": out.Roles, "omitted": strings.Join(out.Omitted, "; ")})
+		"account": account, "roles": out.Roles, "omitted": strings.Join(out.Omitted, "; ")})
 }
