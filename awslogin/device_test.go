@@ -133,20 +133,19 @@ func TestDeviceLoginStopsInPlainWords(t *testing.T) {
 	t.Run("asked for an account where the approver holds no role", func(t *testing.T) {
 		alice := signedIn(t, p.url, "alice")
 		r := &deviceRun{p: p}
-		var page string
+		var tried, denied string
 		r.act = func(n int, code string) {
 			r.advance(5 * time.Second)
 			if n == 0 {
-				page = alice.decide(code, "approve")
-			}
-			if n > 2 {
-				r.advance(10 * time.Minute)
+				// No role to approve: approving is refused, denying stops the command line.
+				tried = alice.decide(code, "approve")
+				denied = alice.decide(code, "deny")
 			}
 		}
 		_, err := r.source().SAMLResponse(context.Background(), "staging")
-		wantErr(t, err, store.Unauthorized, "expired")
-		if !strings.Contains(page, "hold no role") {
-			t.Errorf("the approval page:\n%s", page)
+		wantErr(t, err, store.Forbidden, "not approved")
+		if !strings.Contains(tried, "hold no role") || strings.Contains(tried, "device-approve") || !strings.Contains(denied, "Denied") {
+			t.Errorf("the approval pages:\n%s\n%s", tried, denied)
 		}
 	})
 	t.Run("an IdP that is not Rolegate", func(t *testing.T) {

@@ -240,12 +240,19 @@ func (s *Server) deviceAnswer(c *gin.Context) {
 	}
 	s.passed(c, g)
 	r := &authorizeRequest{Account: d.Account, Role: d.Role}
+	// With no role to offer, the page still lets the person deny, so the command line stops now.
 	choices, err := s.cliChoices(c, u, r)
-	if err != nil {
+	noRole := ""
+	if store.IsCode(err, store.Forbidden) {
+		noRole = store.ErrorMessage(err)
+	} else if err != nil {
 		s.failPage(c, err)
 		return
 	}
 	show := func(msg string) {
+		if msg == "" {
+			msg = noRole
+		}
 		s.page(c, http.StatusOK, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "UserCode": normal[:4] + "-" + normal[4:],
 			"Device": d, "Asked": d.CreatedAt.UTC().Format("2006-01-02 15:04:05 MST"), "Choices": choices, "Error": msg})
 	}
@@ -254,7 +261,10 @@ func (s *Server) deviceAnswer(c *gin.Context) {
 	switch f.Get("step") {
 	case "approve":
 		i := slices.IndexFunc(choices, func(ch cliChoice) bool { return ch.Value == f.Get("choice") })
-		if i < 0 {
+		if i < 0 && noRole != "" {
+			show("")
+			return
+		} else if i < 0 {
 			show("Choose one of the roles offered.")
 			return
 		}
