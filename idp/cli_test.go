@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"rolegate/assertions"
+	"rolegate/idp/mfa"
 	"rolegate/store"
 )
 
@@ -286,5 +287,31 @@ func TestCLIBrowserFlowAsksForTheSecondFactorAnAccountRequires(t *testing.T) {
 	code := r.code(t, b, "444455556666 Auditor")
 	if status, a := w.exchange(t, code, r.verifier, r.redirect); status != http.StatusOK {
 		t.Fatalf("gov: %d %+v", status, a)
+	}
+}
+
+func TestCLIBrowserFlowWithASecondFactorGoesBackToTheConfirmation(t *testing.T) {
+	w := newAWSWeb(t)
+	if _, err := w.store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := w.enrolled(t, "alice")
+	b := w.browser(t)
+	r := newCLIRequest()
+	// Signed out, the sign-in form carries the request on, and so does the second step.
+	resp, body := b.login("alice", goodPassword, "next", r.path())
+	wantRedirect(t, resp, body, "/login/mfa?"+url.Values{"next": {r.path()}}.Encode())
+	resp, body = b.post("/login/mfa", "/login/mfa", url.Values{"code": {mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)},
+		"next": {r.path()}})
+	wantRedirect(t, resp, body, r.path())
+	// With the factor, the account that requires one is given at once, and says so.
+	code := r.code(t, b, "111122223333 Admin")
+	status, a := w.exchange(t, code, r.verifier, r.redirect)
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %+v", status, a)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(a.SAMLResponse)
+	if v := assertions.InspectAWS(raw, w.expect(t, a.ACS)); !v.Accepted || v.AuthnContext != assertions.ContextMFA {
+		t.Fatalf("accepted %v, AuthnContext %s: %v", v.Accepted, v.AuthnContext, v.Problems)
 	}
 }
