@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +30,8 @@ import (
 type realIdP struct {
 	url    string
 	st     store.Store
-	secret []byte // bob's TOTP secret
+	secret []byte        // bob's TOTP secret
+	skew   *atomic.Int64 // how far the server's clock is ahead, in nanoseconds
 }
 
 func newRealIdP(t *testing.T) *realIdP {
@@ -47,7 +49,8 @@ func newRealIdP(t *testing.T) *realIdP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := func() time.Time { return time.Now().UTC() }
+	skew := new(atomic.Int64)
+	now := func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }
 	ring := certs.NewKeyring(st, kek, 2048, "e2e", now)
 	if err := ring.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -81,7 +84,7 @@ func newRealIdP(t *testing.T) *realIdP {
 	sealed, err := mfa.SealSecret(kek, bob.Subject, secret)
 	must(err)
 	must(st.CreateMFAFactor(ctx, &store.MFAFactor{UserID: bob.ID, Kind: store.FactorTOTP, Name: mfa.TOTPName, Secret: sealed, Confirmed: true}))
-	return &realIdP{url: srv.URL, st: st, secret: secret}
+	return &realIdP{url: srv.URL, st: st, secret: secret, skew: skew}
 }
 
 func (p *realIdP) metadata(t *testing.T) []byte {

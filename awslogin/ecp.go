@@ -121,16 +121,9 @@ var errOTPRequired = errors.New("one-time code required")
 
 // Endpoint is the ECP URL for the IdP at base, with the account in the query when one is named.
 func Endpoint(base, account string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(base))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.Fragment != "" {
-		return "", store.Errorf(store.Invalid, "--url %q is not the https URL of a Rolegate server", base)
-	}
-	// The password goes in every request: only TLS may carry it, except to this machine.
-	if u.Scheme == "http" && !loopback(u.Hostname()) {
-		return "", store.Errorf(store.Invalid, "--url %q is plain http: the password would cross the network unencrypted; use https", base)
-	}
-	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), ecpPath) {
-		u.Path = strings.TrimRight(u.Path, "/") + ecpPath
+	u, err := idpURL(base, ecpPath)
+	if err != nil {
+		return "", err
 	}
 	if account != "" {
 		q := u.Query()
@@ -138,6 +131,25 @@ func Endpoint(base, account string) (string, error) {
 		u.RawQuery = q.Encode()
 	}
 	return u.String(), nil
+}
+
+// idpURL is the IdP's endpoint at path, for --url naming the server (or that endpoint). Secrets
+// go to it (a password, a code worth a Response): only TLS may carry them, except to this machine.
+func idpURL(base, path string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(base))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.Fragment != "" {
+		return nil, store.Errorf(store.Invalid, "--url %q is not the https URL of a Rolegate server", base)
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, store.Errorf(store.Invalid, "--url %q is plain http: your password or sign-in would cross the network unencrypted; use https", base)
+	}
+	// The server's address, whichever of its endpoints --url names, then path.
+	u.Path = strings.TrimRight(u.Path, "/")
+	for _, p := range []string{ecpPath, cliAuthorizePath} {
+		u.Path = strings.TrimSuffix(u.Path, p)
+	}
+	u.Path += path
+	return u, nil
 }
 
 func loopback(host string) bool {
@@ -198,20 +210,9 @@ func (e *ECP) exchange(ctx context.Context, account string) (*Response, error) {
 	if account != "" {
 		req.Header.Set("X-Rolegate-Account", account)
 	}
-	client := *httpClient(e.HTTP)
-	// A redirect would re-send the password somewhere --url did not name.
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err := client.Do(req)
+	res, raw, err := send(e.HTTP, req)
 	if err != nil {
-		return nil, store.Errorf(store.Internal, "cannot reach the IdP at %s: %v", endpoint, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, maxECPReply+1))
-	if err != nil {
-		return nil, store.Errorf(store.Internal, "reading the IdP's answer: %v", err)
-	}
-	if len(raw) > maxECPReply {
-		return nil, store.Errorf(store.Internal, "the IdP's answer is larger than %d bytes", maxECPReply)
+		return nil, err
 	}
 	if res.StatusCode == http.StatusOK {
 		env, fault, err := parseEnvelope(raw)
@@ -227,6 +228,26 @@ func (e *ECP) exchange(ctx context.Context, account string) (*Response, error) {
 		return nil, e.refusal(res, fault)
 	}
 	return nil, e.refusal(res, message(raw))
+}
+
+// send makes one request to the IdP and reads its answer, at most maxECPReply bytes. It follows no
+// redirect: that would re-send a password or a code somewhere --url did not name.
+func send(hc *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	client := *httpClient(hc)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := client.Do(req)
+	if err != nil {
+		return nil, nil, store.Errorf(store.Internal, "cannot reach the IdP at %s: %v", req.URL.Redacted(), err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, maxECPReply+1))
+	if err != nil {
+		return nil, nil, store.Errorf(store.Internal, "reading the IdP's answer: %v", err)
+	}
+	if len(raw) > maxECPReply {
+		return nil, nil, store.Errorf(store.Internal, "the IdP's answer is larger than %d bytes", maxECPReply)
+	}
+	return res, raw, nil
 }
 
 func httpClient(c *http.Client) *http.Client {

@@ -152,6 +152,8 @@ func (s *Server) Handler() http.Handler {
 	s.mfaRoutes(r)
 	r.GET("/aws/signin", s.awsSignIn)
 	s.ssoRoutes(r)
+	s.cliRoutes(r)
+	s.deviceRoutes(r)
 	r.POST(ecpPath, s.limitAnonymous(s.tooManySOAP), s.ecp)
 	if len(s.cfg.DemoAccounts) > 0 {
 		r.POST(demoACSPath, s.debugAWSSignIn)

@@ -39,6 +39,7 @@ const (
 	kindLogin  = "login"
 	kindMFA    = "mfa"
 	kindInvite = "invite" // enrolment codes
+	kindDevice = "device" // device-flow user codes
 )
 
 // Key prefixes of the throttles table.
@@ -170,11 +171,11 @@ func tryLater(c *gin.Context, wait time.Duration) string {
 
 // ---- unlocking, for `rolegate user unlock` and `rolegate unlock --address`
 
-// UnlockUser clears every sign-in, second-factor and enrolment-code counter of the user called
+// UnlockUser clears every sign-in, second-factor, enrolment-code and device-code counter of the user called
 // name, on every client, and returns how many it cleared.
 func UnlockUser(ctx context.Context, st store.Store, name string, now time.Time) (int64, error) {
 	var keys []string
-	for _, kind := range []string{kindLogin, kindMFA, kindInvite} {
+	for _, kind := range []string{kindLogin, kindMFA, kindInvite, kindDevice} {
 		keys = append(keys, userKey(kind, name))
 		ts, err := st.ListThrottles(ctx, clientKey(kind, name, ""), now)
 		if err != nil {

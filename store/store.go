@@ -437,6 +437,68 @@ type Store interface {
 	// those of one method (a password alone) before those whose AuthMethods name more (a second
 	// factor too). It returns how many it ended.
 	CreateSessionCapped(ctx context.Context, s *Session, max int) (int, error)
+
+	// ---- CLI flows (rolegate login's browser and device-code flows)
+	// CreateCLIAuthCode stores a confirmed authorization code; Invalid for a short hash. It deletes
+	// codes expired by c.CreatedAt on the way.
+	CreateCLIAuthCode(ctx context.Context, c *CLIAuthCode) error
+	// TakeCLIAuthCode returns a live code and deletes it, atomically: of two concurrent takes one
+	// gets NotFound, as does an expired or unknown code.
+	TakeCLIAuthCode(ctx context.Context, codeHash []byte, now time.Time) (*CLIAuthCode, error)
+	// CreateDeviceCode stores a pending device authorization; Conflict when its user code's hash is
+	// taken. It deletes codes expired by d.CreatedAt on the way.
+	CreateDeviceCode(ctx context.Context, d *DeviceCode) error
+	// GetDeviceCode returns the live, pending code of a user code; NotFound otherwise.
+	GetDeviceCode(ctx context.Context, userHash []byte, now time.Time) (*DeviceCode, error)
+	// DecideDeviceCode records d's Status (approved or denied), UserID, Account, Role, Methods,
+	// AuthnInstant and SessionIndex on the live, pending code of userHash, atomically: NotFound
+	// when there is none (decided already, expired, unknown).
+	DecideDeviceCode(ctx context.Context, userHash []byte, d *DeviceCode, now time.Time) error
+	// PollDeviceCode is one poll of the command line: NotFound for an unknown or used code. A poll
+	// sooner than Interval after the last one sets SlowDown and adds 5 s to the interval (RFC 8628
+	// §3.5). Otherwise a decided or expired code is returned and deleted, so it is used once.
+	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time) (*DeviceCode, error)
+}
+
+// Device authorization states.
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+)
+
+// DeviceCode is a device authorization (RFC 8628): a command line somewhere waits, polling with
+// the device code, for a signed-in person to approve its user code. Only hashes of both are kept.
+type DeviceCode struct {
+	DeviceHash, UserHash []byte
+	ClientName           string // the host name the command line gave
+	ClientAddr           string // the address it asked from
+	Account, Role        string // what it asked for; once approved, what the person chose
+	CreatedAt, ExpiresAt time.Time
+	Interval             time.Duration // the least wait between polls
+	LastPollAt           time.Time
+	Status               string
+	UserID               int64 // who decided
+	Methods              string
+	AuthnInstant         time.Time
+	SessionIndex         string
+	SlowDown             bool // set by PollDeviceCode
+}
+
+// CLIAuthCode is a /cli/authorize the signed-in person confirmed: the command line trades it once,
+// with the verifier of Challenge and the same RedirectURI, for a Response planned from the rest.
+type CLIAuthCode struct {
+	CodeHash     []byte
+	Challenge    string // base64url SHA-256 of the client's verifier (PKCE S256)
+	RedirectURI  string
+	UserID       int64
+	Account      string // the account chosen, ID
+	Role         string // the role chosen; "" for every role in the account
+	Methods      string // the browser session's AuthMethods
+	AuthnInstant time.Time
+	SessionIndex string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
 }
 
 // EnrolInvite lets one user add a first second factor after signing in with their password: an

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,13 +18,24 @@ func loginCmd(a *app) *cobra.Command {
 	var (
 		l                     awslogin.Login
 		idpURL, username, dur string
-		ecp, passwordStdin    bool
+		ecp, browser, device  bool
+		passwordStdin         bool
 	)
 	c := &cobra.Command{
-		Use:   "login --url IDP_URL --ecp [--profile P] [--account A] [--role R] [--duration D] [--region R] [--sts-endpoint URL]",
+		Use:   "login --url IDP_URL [--browser | --device-code | --ecp] [--profile P] [--account A] [--role R] [--duration D] [--region R] [--sts-endpoint URL]",
 		Short: "Sign in at a Rolegate server and write temporary AWS credentials into a profile",
 		Long: `Sign in at a Rolegate server and write temporary AWS credentials into a profile of the shared
 credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials).
+
+--browser (the default where a browser can be opened) signs in through your web browser:
+rolegate listens on a random port of 127.0.0.1 and opens the server's sign-in page ($BROWSER,
+else the system's opener; it prints the address too); an existing browser session is reused,
+passkeys and security keys work; you pick or confirm the role there, and the browser hands a
+one-time code back to rolegate, on this machine only.
+
+--device-code shows an address and a short code: sign in on any device (a phone, a laptop),
+type the code, check the machine named there and approve; rolegate polls until then. It is the
+default over SSH and wherever no display is found.
 
 --ecp signs in with SAML ECP: username, password and one-time code from ROLEGATE_USERNAME,
 ROLEGATE_PASSWORD and ROLEGATE_OTP, or from standard input with --password-stdin (password on the
@@ -33,8 +45,12 @@ first line, the code on the second), or from prompts on a terminal.`,
 			if idpURL == "" {
 				return store.Errorf(store.Invalid, "login needs --url: the address of your Rolegate server")
 			}
-			if !ecp {
-				return store.Errorf(store.Invalid, "login needs --ecp: sign in with username, password and one-time code")
+			mode, err := loginMode(ecp, browser, device, a.env, runtime.GOOS)
+			if err != nil {
+				return err
+			}
+			if mode != "ecp" && (username != "" || passwordStdin) {
+				return store.Errorf(store.Invalid, "--username and --password-stdin go with --ecp")
 			}
 			d, err := parseDuration(dur)
 			if err != nil {
@@ -47,12 +63,19 @@ first line, the code on the second), or from prompts on a terminal.`,
 				return err
 			}
 			prompt := &awslogin.Terminal{In: a.stdin, Out: a.stderr}
-			creds, err := awslogin.ReadECPCredentials(a.env, username, a.stdin, passwordStdin, prompt)
-			if err != nil {
-				return err
-			}
 			hc := &http.Client{Timeout: time.Minute}
-			l.Source = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc}
+			switch mode {
+			case "ecp":
+				creds, err := awslogin.ReadECPCredentials(a.env, username, a.stdin, passwordStdin, prompt)
+				if err != nil {
+					return err
+				}
+				l.Source = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc}
+			case "device-code":
+				l.Source = &awslogin.Device{URL: idpURL, Role: l.Role, Out: a.stderr, HTTP: hc}
+			default:
+				l.Source = &awslogin.Browser{URL: idpURL, Role: l.Role, Open: awslogin.OpenBrowser(a.env), Out: a.stderr, HTTP: hc}
+			}
 			l.Prompt, l.Out, l.Env, l.HTTP, l.Duration = prompt, a.stderr, a.env, hc, d
 			res, err := l.Run(cmd.Context())
 			if err != nil {
@@ -65,6 +88,8 @@ first line, the code on the second), or from prompts on a terminal.`,
 	}
 	f := c.Flags()
 	f.StringVar(&idpURL, "url", a.env("ROLEGATE_URL"), "the Rolegate server, e.g. https://idp.example.com (env ROLEGATE_URL)")
+	f.BoolVar(&browser, "browser", false, "sign in through your web browser (the default)")
+	f.BoolVar(&device, "device-code", false, "sign in by approving a short code on any device (the default over SSH without a display)")
 	f.BoolVar(&ecp, "ecp", false, "sign in with SAML ECP: username, password and one-time code")
 	f.StringVar(&username, "username", "", "your Rolegate user name (env ROLEGATE_USERNAME; asked when absent)")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input and the one-time code from the second")
@@ -75,4 +100,35 @@ first line, the code on the second), or from prompts on a terminal.`,
 	f.StringVar(&l.Region, "region", "", "the region of the STS endpoint, also written into the profile (default: AWS_REGION, else the account's region, else us-east-1, us-gov-west-1 or cn-north-1 by partition)")
 	f.StringVar(&l.STSEndpoint, "sts-endpoint", "", "the STS endpoint URL (default: AWS_ENDPOINT_URL_STS, else the partition's regional endpoint)")
 	return c
+}
+
+// loginMode is how `rolegate login` authenticates: the flag given, else the browser where one can
+// be opened (a display: DISPLAY or WAYLAND_DISPLAY, or macOS and Windows outside SSH), else the
+// device code (over SSH, or with no display at all).
+func loginMode(ecp, browser, device bool, env func(string) string, goos string) (string, error) {
+	switch n := btoi(ecp) + btoi(browser) + btoi(device); {
+	case n > 1:
+		return "", store.Errorf(store.Invalid, "choose one way to sign in: --browser, --device-code or --ecp")
+	case ecp:
+		return "ecp", nil
+	case browser:
+		return "browser", nil
+	case device:
+		return "device-code", nil
+	}
+	ssh := env("SSH_CONNECTION") != "" || env("SSH_TTY") != ""
+	switch {
+	case env("DISPLAY") != "" || env("WAYLAND_DISPLAY") != "":
+		return "browser", nil
+	case (goos == "darwin" || goos == "windows") && !ssh:
+		return "browser", nil
+	}
+	return "device-code", nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -115,7 +115,7 @@ func TestLoginCommandRefusals(t *testing.T) {
 		{name: "a profile with long-term keys exits conflict", setup: func(r *loginRig) {
 			os.WriteFile(r.file, []byte("[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s\n"), 0o600)
 		}, stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin"}, exit: 6, words: []string{"long-term access keys"}},
-		{name: "without --ecp", args: []string{"--ecp=false"}, exit: 2, words: []string{"needs --ecp"}},
+		{name: "two ways at once", args: []string{"--browser"}, exit: 2, words: []string{"choose one way to sign in"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -135,6 +135,35 @@ func TestLoginCommandRefusals(t *testing.T) {
 			}
 			if after, _ := os.ReadFile(r.file); !bytes.Equal(before, after) {
 				t.Fatalf("the credentials file changed after a refusal:\n%s", after)
+			}
+		})
+	}
+}
+
+func TestLoginModeFollowsTheFlagElseTheDisplay(t *testing.T) {
+	cases := []struct {
+		name                 string
+		ecp, browser, device bool
+		env                  map[string]string
+		goos, want           string
+	}{
+		{name: "a Linux desktop opens the browser", env: map[string]string{"DISPLAY": ":0"}, goos: "linux", want: "browser"},
+		{name: "Wayland opens the browser", env: map[string]string{"WAYLAND_DISPLAY": "wayland-0"}, goos: "linux", want: "browser"},
+		{name: "SSH without a display uses the device code", env: map[string]string{"SSH_CONNECTION": "192.0.2.1 5000 192.0.2.2 22"}, goos: "linux", want: "device-code"},
+		{name: "SSH with X forwarding opens the browser", env: map[string]string{"SSH_CONNECTION": "x", "DISPLAY": "localhost:10.0"}, goos: "linux", want: "browser"},
+		{name: "a Linux console without a display uses the device code", goos: "linux", want: "device-code"},
+		{name: "a Mac opens the browser", goos: "darwin", want: "browser"},
+		{name: "SSH into a Mac uses the device code", env: map[string]string{"SSH_TTY": "/dev/ttys001"}, goos: "darwin", want: "device-code"},
+		{name: "--device-code wins over a display", device: true, env: map[string]string{"DISPLAY": ":0"}, goos: "linux", want: "device-code"},
+		{name: "--browser wins over SSH", browser: true, env: map[string]string{"SSH_CONNECTION": "x"}, goos: "linux", want: "browser"},
+		{name: "--ecp", ecp: true, goos: "linux", want: "ecp"},
+		{name: "two flags are refused", ecp: true, device: true, goos: "linux", want: ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := loginMode(c.ecp, c.browser, c.device, func(k string) string { return c.env[k] }, c.goos)
+			if got != c.want || (c.want == "") != (err != nil) {
+				t.Fatalf("got %q, %v; want %q", got, err, c.want)
 			}
 		})
 	}

@@ -78,6 +78,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"two users cannot share an e-mail address, whatever its case", testUniqueEmail},
 		{"concurrent creates of one e-mail address let exactly one win", testConcurrentEmail},
 		{"a one-time password's expiry is kept and cleared", testPasswordExpiry},
+		{"a CLI authorization code is taken once, live, and goes with its user", testCLIAuthCodes},
+		{"concurrent takes of one CLI authorization code let exactly one win", testConcurrentCLIAuthCodeTake},
+		{"a device code is found by its user code while pending, decided once and used at one poll", testDeviceCodes},
+		{"polling a device code sooner than its interval slows it down by 5 s", testDeviceCodeSlowDown},
+		{"concurrent decisions on one device code let exactly one win", testConcurrentDeviceDecisions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

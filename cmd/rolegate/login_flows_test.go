@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"rolegate/awslogin/logintest"
+)
+
+var (
+	shownCodeRE = regexp.MustCompile(`\n    ([A-Z]{4}-[A-Z]{4})\n`)
+	hiddenRE    = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+	choiceRE    = regexp.MustCompile(`<input type="radio" name="choice" value="([^"]*)"`)
+)
+
+// TestLoginWithADeviceCodeAgainstARunningServer is what a new user does over SSH: the admin sets
+// up a user, an account and a grant with the CLI and runs serve; `rolegate login --device-code`
+// shows a code; the user approves it in a browser elsewhere; the profile is written.
+func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
+	c := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
+	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
+	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
+	srv := c.serve(t)
+	sts := logintest.NewSTS(t, []byte(srv.get(t, "/saml/metadata")))
+	file := filepath.Join(t.TempDir(), "credentials")
+	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL, "SSH_CONNECTION": "192.0.2.1 50000 192.0.2.2 22"}
+	var stdout syncBuffer
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		// No --device-code: over SSH without a display it is the default.
+		done <- run(context.Background(), []string{"login", "--url", srv.url, "--account", "prod", "--profile", "ssh"},
+			strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })
+	}()
+	var code string
+	for deadline := time.Now().Add(time.Minute); code == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := shownCodeRE.FindStringSubmatch(stderr.String()); m != nil {
+			code = m[1]
+		}
+	}
+	if code == "" || !strings.Contains(stderr.String(), "/cli/device on any device") {
+		t.Fatalf("login showed no code and address:\n%s", stderr.String())
+	}
+
+	// Elsewhere, alice signs in, types the code and approves.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	page := func(res *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	form := func(p string) url.Values {
+		f := url.Values{}
+		for _, m := range hiddenRE.FindAllStringSubmatch(p, -1) {
+			f.Set(m[1], html.UnescapeString(m[2]))
+		}
+		return f
+	}
+	f := form(page(browser.Get(srv.url + "/login")))
+	f.Set("username", "alice")
+	f.Set("password", goodPassword)
+	page(browser.PostForm(srv.url+"/login", f))
+	f = form(page(browser.Get(srv.url + "/cli/device")))
+	f.Set("user_code", strings.ToLower(code))
+	shown := page(browser.PostForm(srv.url+"/cli/device", f))
+	host, _ := os.Hostname()
+	m := choiceRE.FindStringSubmatch(shown)
+	if m == nil || !strings.Contains(shown, html.EscapeString(host)) {
+		t.Fatalf("the approval page does not show this machine (%s) and a role:\n%s", host, shown)
+	}
+	f = form(shown)
+	f.Set("choice", html.UnescapeString(m[1]))
+	f.Set("step", "approve")
+	if approved := page(browser.PostForm(srv.url+"/cli/device", f)); !strings.Contains(approved, "Approved") {
+		t.Fatalf("approving:\n%s", approved)
+	}
+
+	select {
+	case exit := <-done:
+		if exit != 0 || !strings.Contains(stdout.String(), "profile ssh in "+file+": prod (111122223333) Admin") {
+			t.Fatalf("exit %d\nstdout %s\nstderr %s", exit, stdout.String(), stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("login did not finish after the approval:\n%s", stderr.String())
+	}
+	if iss := sts.Issued(); len(iss) != 1 || !strings.HasSuffix(iss[0].RoleARN, ":role/Admin") {
+		t.Fatalf("STS issued %+v", iss)
+	}
+	srv.stop(t)
+}
