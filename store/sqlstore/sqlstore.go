@@ -267,7 +267,7 @@ func (s *Store) UpdateUser(ctx context.Context, name string, fn func(*User) erro
 		}
 		if u.Disabled {
 			// A disabled user loses every session at once.
-			if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID); err != nil {
+			if err := endUserSessions(ctx, q, u.ID); err != nil {
 				return err
 			}
 		}
@@ -727,8 +727,17 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 }
 
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
-	return err
+	return s.db.InTx(ctx, func(q Querier) error { return endUserSessions(ctx, q, userID) })
+}
+
+// endUserSessions ends every web and CLI session of the user.
+func endUserSessions(ctx context.Context, q Querier, userID int64) error {
+	for _, table := range []string{"sessions", "cli_sessions"} {
+		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
