@@ -153,6 +153,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/aws/signin", s.awsSignIn)
 	s.ssoRoutes(r)
 	r.POST(ecpPath, s.limitAnonymous(s.tooManySOAP), s.ecp)
+	r.POST(cliRefreshPath, s.limitAnonymous(s.tooManySOAP), s.cliRefresh)
 	if len(s.cfg.DemoAccounts) > 0 {
 		r.POST(demoACSPath, s.debugAWSSignIn)
 	}
