@@ -68,7 +68,7 @@ func newRoot(a *app) *cobra.Command {
 	root.PersistentFlags().StringVar(&a.databaseURL, "database-url", a.env("ROLEGATE_DATABASE_URL"),
 		"PostgreSQL URL; when empty, the embedded store in the data directory (env ROLEGATE_DATABASE_URL)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return store.Errorf(store.Invalid, "%v", err) })
-	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a))
+	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a), sessionCmd(a))
 	return root
 }
 
