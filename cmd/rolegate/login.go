@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +53,9 @@ first line, the code on the second), or from prompts on a terminal.`,
 				return err
 			}
 			hc := &http.Client{Timeout: time.Minute}
-			l.Source = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc}
+			host, _ := os.Hostname()
+			src := &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc, WantSession: true, Host: host}
+			l.Source = src
 			l.Prompt, l.Out, l.Env, l.HTTP, l.Duration = prompt, a.stderr, a.env, hc, d
 			res, err := l.Run(cmd.Context())
 			if err != nil {
@@ -60,7 +63,13 @@ first line, the code on the second), or from prompts on a terminal.`,
 			}
 			fmt.Fprintf(a.stdout, "profile %s in %s: %s, until %s\n", l.Profile, res.File, res.Role.Label(),
 				res.Creds.Expiration.Local().Format(time.RFC3339))
-			return nil
+			if src.Session == nil {
+				fmt.Fprintf(a.stderr, "the IdP issued no Rolegate session: credential-process and exec will ask you to log in again when these expire\n")
+				return nil
+			}
+			// The session and the credentials cache, for credential-process and exec.
+			return awslogin.SaveState(a.env, l.Profile, &awslogin.State{URL: idpURL, Session: src.Session, Account: res.Role.Account,
+				RoleARN: res.Role.RoleARN, RoleName: res.Role.Name, Region: l.Region, STSEndpoint: l.STSEndpoint, Duration: d, Creds: res.Creds})
 		},
 	}
 	f := c.Flags()
