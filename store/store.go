@@ -472,6 +472,8 @@ type Store interface {
 	// DeleteCLISession ends the session id; with userID other than 0 only if it is that user's.
 	// NotFound otherwise. DeleteUserSessions ends a user's CLI sessions with their web sessions.
 	DeleteCLISession(ctx context.Context, id string, userID int64) error
+	// ListUserSessions lists the user's live web sessions at now, newest first.
+	ListUserSessions(ctx context.Context, userID int64, now time.Time) ([]*Session, error)
 }
 
 // EnrolInvite lets one user add a first second factor after signing in with their password: an

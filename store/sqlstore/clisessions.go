@@ -121,3 +121,21 @@ func (s *Store) DeleteCLISession(ctx context.Context, id string, userID int64) e
 	}
 	return err
 }
+
+func (s *Store) ListUserSessions(ctx context.Context, userID int64, now time.Time) ([]*store.Session, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = $1 AND expires_at > $2 AND idle_expires_at > $2
+		ORDER BY created_at DESC, token_hash DESC`, userID, toDB(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Session
+	for rows.Next() {
+		ss, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss)
+	}
+	return out, rows.Err()
+}

@@ -698,14 +698,20 @@ func insertSession(ctx context.Context, q Querier, ss *store.Session) error {
 }
 
 func (s *Store) GetSession(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error) {
-	var ss store.Session
-	var authAt, created, seen, idle, exp int64
-	err := s.db.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions s WHERE token_hash = $1 AND idle_expires_at > $2
-		AND expires_at > $2 AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND NOT u.disabled)`,
-		tokenHash, toDB(now)).Scan(&ss.TokenHash, &ss.UserID, &ss.AuthMethods, &authAt, &created, &seen, &idle, &exp,
-		&ss.ClientAddr, &ss.UserAgent)
+	ss, err := scanSession(s.db.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions s WHERE token_hash = $1 AND idle_expires_at > $2
+		AND expires_at > $2 AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND NOT u.disabled)`, tokenHash, toDB(now)))
 	if err != nil {
 		return nil, wrap(err, "session")
+	}
+	return ss, nil
+}
+
+// scanSession reads one row of sessionCols.
+func scanSession(r interface{ Scan(...any) error }) (*store.Session, error) {
+	var ss store.Session
+	var authAt, created, seen, idle, exp int64
+	if err := r.Scan(&ss.TokenHash, &ss.UserID, &ss.AuthMethods, &authAt, &created, &seen, &idle, &exp, &ss.ClientAddr, &ss.UserAgent); err != nil {
+		return nil, err
 	}
 	ss.AuthenticatedAt, ss.CreatedAt, ss.LastSeenAt = fromDB(authAt), fromDB(created), fromDB(seen)
 	ss.IdleExpiresAt, ss.ExpiresAt = fromDB(idle), fromDB(exp)

@@ -109,3 +109,26 @@ func testCLISessionsEnd(t *testing.T, s store.Store) {
 		t.Fatalf("a deleted user's CLI sessions remain")
 	}
 }
+
+func testListUserSessions(t *testing.T, s store.Store) {
+	now := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	ann, bob := mkUser(t, s, "ann"), mkUser(t, s, "bob")
+	web := func(u *store.User, name string, created time.Time, idle time.Duration) *store.Session {
+		ss := &store.Session{TokenHash: []byte(name + "-web-token-hash-0123456"), UserID: u.ID, AuthMethods: "pwd", AuthenticatedAt: created,
+			CreatedAt: created, LastSeenAt: created, IdleExpiresAt: created.Add(idle), ExpiresAt: created.Add(12 * time.Hour), UserAgent: name}
+		must(t, s.CreateSession(ctx, ss))
+		return ss
+	}
+	web(ann, "old", now, time.Hour)
+	web(ann, "new", now.Add(time.Minute), time.Hour)
+	web(ann, "idle", now, time.Minute)
+	web(bob, "bob", now, time.Hour)
+	got, err := s.ListUserSessions(ctx, ann.ID, now.Add(10*time.Minute))
+	must(t, err)
+	if len(got) != 2 || got[0].UserAgent != "new" || got[1].UserAgent != "old" || !got[1].CreatedAt.Equal(now) {
+		t.Fatalf("ann's web sessions: %d", len(got))
+	}
+	if none, _ := s.ListUserSessions(ctx, ann.ID, now.Add(13*time.Hour)); len(none) != 0 {
+		t.Fatalf("expired web sessions listed")
+	}
+}

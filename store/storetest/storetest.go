@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"concurrent creates of one e-mail address let exactly one win", testConcurrentEmail},
 		{"a one-time password's expiry is kept and cleared", testPasswordExpiry},
 		{"a CLI session is found by its token until it expires or is revoked, by its own user only", testCLISessions},
+		{"a user's live web sessions are listed, newest first, and no one else's", testListUserSessions},
 		{"a user's CLI sessions end with their web sessions, when disabled, beyond the cap and with the user", testCLISessionsEnd},
 	}
 	for _, tt := range tests {
