@@ -111,6 +111,53 @@ func execCmd(a *app) *cobra.Command {
 	return c
 }
 
+func consoleCmd(a *app) *cobra.Command {
+	var profile, federation string
+	var print bool
+	c := &cobra.Command{
+		Use:   "console --profile P [--print]",
+		Short: "Open the AWS console as the profile's role (or print the sign-in URL)",
+		Long: `Open the AWS console as the profile's role: its credentials (refreshed as credential-process does)
+go to the partition's federation endpoint (signin.aws.amazon.com, signin.amazonaws-us-gov.com or
+signin.amazonaws.cn) for a sign-in token, and the sign-in URL opens in $BROWSER, else xdg-open.
+--print, or no way to open a browser, prints the URL instead: it signs anyone in who has it, for
+15 minutes.`,
+		Args: nargs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := a.process(profile)
+			creds, st, err := p.Credentials(cmd.Context())
+			if err != nil {
+				return err
+			}
+			part := strings.SplitN(st.RoleARN, ":", 3)
+			if len(part) < 3 {
+				return store.Errorf(store.Invalid, "the role of profile %s (%q) is not an ARN: run rolegate login again", p.Profile, st.RoleARN)
+			}
+			link, err := awslogin.ConsoleLogin(cmd.Context(), p.HTTP, store.Partition(part[1]), creds, st.URL, federation)
+			if err != nil {
+				return err
+			}
+			if !print {
+				for _, opener := range []string{a.env("BROWSER"), "xdg-open"} {
+					if opener == "" {
+						continue
+					}
+					if err := exec.Command(opener, link).Start(); err == nil {
+						fmt.Fprintf(a.stderr, "opened the AWS console for %s\n", st.RoleARN)
+						return nil
+					}
+				}
+			}
+			fmt.Fprintln(a.stdout, link)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&profile, "profile", "", "the profile rolegate login wrote (default $AWS_PROFILE, else default)")
+	c.Flags().BoolVar(&print, "print", false, "print the sign-in URL instead of opening a browser")
+	c.Flags().StringVar(&federation, "federation-endpoint", "", "the federation endpoint URL (default: the role's partition's)")
+	return c
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {

@@ -119,6 +119,12 @@ func TestCredentialProcessRefreshesAcrossAnExpiryUntilTheSessionEnds(t *testing.
 			t.Fatalf("exec without --: exit %d", res.code)
 		}
 
+		// console sends the keys to an https federation endpoint only.
+		if res := c.run("", "console", "--profile", "work", "--print", "--federation-endpoint", "http://127.0.0.1:1/federation"); res.code != 2 || res.stdout != "" ||
+			!strings.Contains(res.stderr, "not an https URL") {
+			t.Fatalf("console over http: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+		}
+
 		// An admin revokes it: the next refresh is refused, and no STS call is made.
 		var list []cliSessionJSON
 		c.list(t, &list, "session", "list", "--user", "alice", "--json")
@@ -139,10 +145,12 @@ func TestCredentialProcessRefreshesAcrossAnExpiryUntilTheSessionEnds(t *testing.
 		if n := len(r.sts.Issued()); n != 4 {
 			t.Fatalf("STS was called %d times, want 4 (three logins, one refresh)", n)
 		}
-		// Nothing of the profile: the same one line.
-		res = c.run("", "credential-process", "--profile", "other")
-		if res.code != 3 || !strings.Contains(res.stderr, "has no Rolegate session") {
-			t.Fatalf("exit %d %q", res.code, res.stderr)
+		// Nothing of the profile: the same one line, from each command.
+		for _, args := range [][]string{{"credential-process"}, {"exec", "--", "true"}, {"console", "--print"}} {
+			res = c.run("", append([]string{args[0], "--profile", "other"}, args[1:]...)...)
+			if res.code != 3 || res.stdout != "" || !strings.Contains(res.stderr, "profile other has no Rolegate session") {
+				t.Fatalf("%v: exit %d %q", args, res.code, res.stderr)
+			}
 		}
 	})
 }
