@@ -28,7 +28,11 @@ credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials).
 
 --ecp signs in with SAML ECP: username, password and one-time code from ROLEGATE_USERNAME,
 ROLEGATE_PASSWORD and ROLEGATE_OTP, or from standard input with --password-stdin (password on the
-first line, the code on the second), or from prompts on a terminal.`,
+first line, the code on the second), or from prompts on a terminal.
+
+The IdP also issues a Rolegate CLI session (as long as a web session may last, 12 h by default),
+kept with the credentials cache in $XDG_CONFIG_HOME/rolegate/profiles/P.json (mode 0600), so that
+rolegate credential-process, exec and console renew the credentials without asking again.`,
 		Args: nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if idpURL == "" {
