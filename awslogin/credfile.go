@@ -85,8 +85,14 @@ func WriteProfile(path string, p Profile) error {
 	if longTermKeys(string(old), p.Name) {
 		return store.Errorf(store.Conflict, "profile %q in %s holds long-term access keys, which a login would overwrite: pass another --profile", p.Name, path)
 	}
-	out := setProfile(string(old), p)
-	tmp, err := os.CreateTemp(dir, ".credentials-*")
+	return writeAtomic(path, []byte(setProfile(string(old), p)))
+}
+
+// writeAtomic replaces path with data by an atomic rename of a 0600 file written beside it: a
+// reader sees the old file or the new one, never half.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return store.Errorf(store.Invalid, "cannot write in %s: %v", dir, err)
 	}
@@ -95,7 +101,7 @@ func WriteProfile(path string, p Profile) error {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.WriteString(out); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -107,7 +113,7 @@ func WriteProfile(path string, p Profile) error {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return store.Errorf(store.Invalid, "cannot replace the credentials file %s: %v", path, err)
+		return store.Errorf(store.Invalid, "cannot replace %s: %v", path, err)
 	}
 	return nil
 }

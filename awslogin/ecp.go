@@ -100,6 +100,11 @@ type ECP struct {
 	Prompt Prompter // asks for the one-time code when the IdP wants one that was not given
 	HTTP   *http.Client
 	Now    func() time.Time
+	// WantSession asks the IdP for a CLI session, for credential-process to refresh with; Host
+	// names this machine in the user's list of sessions. Session is the one the IdP issued.
+	WantSession bool
+	Host        string
+	Session     *Session
 }
 
 // SAMLResponse implements Source.
@@ -210,6 +215,17 @@ func (e *ECP) exchange(ctx context.Context, account string) (*Response, error) {
 	if account != "" {
 		req.Header.Set("X-Rolegate-Account", account)
 	}
+	if e.WantSession {
+		req.Header.Set(headerCLISession, "request")
+		if h := strings.Map(func(r rune) rune {
+			if r <= ' ' || r >= 0x7f {
+				return -1
+			}
+			return r
+		}, e.Host); h != "" {
+			req.Header.Set("X-Rolegate-Host", h)
+		}
+	}
 	res, raw, err := send(e.HTTP, req)
 	if err != nil {
 		return nil, err
@@ -218,6 +234,9 @@ func (e *ECP) exchange(ctx context.Context, account string) (*Response, error) {
 		env, fault, err := parseEnvelope(raw)
 		if env != nil {
 			env.Omitted = printable(res.Header.Get("X-Rolegate-Omitted-Accounts"))
+			if e.WantSession && err == nil {
+				e.Session = issuedSession(res)
+			}
 		}
 		if err != nil || env != nil {
 			return env, err

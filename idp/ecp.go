@@ -197,28 +197,24 @@ func (s *Server) ecp(c *gin.Context) {
 	if !ok {
 		return
 	}
-	out, audit, err := s.issueAWS(c, awsIssue{User: u, Methods: methods, AuthnInstant: s.now(), Account: account, ACS: req.ACS,
-		Prefix: ecpProtocolPrefix, Details: map[string]string{"via": "ecp", "request_id": bounded(req.ID, 64)}})
-	if errors.Is(err, errStepUp) {
-		// Only a user without any factor gets here: anyone with one gave a code already.
-		refuse(audit, store.Errorf(store.Forbidden, "this account requires a second factor: add an authenticator app at %s%s",
-			strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
-		return
-	} else if err != nil {
-		s.ecpFault(c, err)
+	// Only a user without any factor can lack one here: anyone with one gave a code already.
+	out, resp, ok := s.ecpIssue(c, awsIssue{User: u, Methods: methods, AuthnInstant: s.now(), Account: account, ACS: req.ACS,
+		Prefix: ecpProtocolPrefix, Details: map[string]string{"via": "ecp", "request_id": bounded(req.ID, 64)}},
+		store.Errorf(store.Forbidden, "this account requires a second factor: add an authenticator app at %s%s", strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
+	if !ok {
 		return
 	}
-	start := bytes.Index(out.XML, []byte("?>"))
-	resp := bytes.TrimSpace(out.XML[start+2:])
-	// Clients cut the Response out and write it again; a carriage return in it would not survive.
-	if start < 0 || bytes.ContainsAny(resp, "\r") || bytes.Contains(resp, []byte("&#xD;")) || bytes.Contains(resp, []byte("&#13;")) {
-		s.ecpFault(c, errors.New("idp: the ECP Response holds a carriage return"))
-		return
+	if c.GetHeader(headerCLISession) == "request" {
+		if err := s.startCLISession(c, u, methods, out); err != nil {
+			s.ecpFault(c, err)
+			return
+		}
 	}
-	if err := s.recordIssued(c, audit); err != nil {
-		s.ecpFault(c, err)
-		return
-	}
+	s.ecpReply(c, out, resp)
+}
+
+// ecpReply answers with the SOAP envelope around resp, the signed Response of out.
+func (s *Server) ecpReply(c *gin.Context, out *issuedAWS, resp []byte) {
 	if len(out.Omitted) > 0 {
 		c.Header(headerOmitted, bounded(strings.Join(out.Omitted, "; "), 2000))
 	}
@@ -244,6 +240,43 @@ func (s *Server) ecp(c *gin.Context) {
 		return
 	}
 	c.Data(http.StatusOK, "text/xml; charset=utf-8", slices.Concat([]byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"), head, resp, tail))
+}
+
+// ecpIssue issues and records a Response for in, ready for the SOAP Body; stepUp is the refusal
+// when the account requires a second factor the sign-in lacks. It answers and returns false when
+// it fails.
+func (s *Server) ecpIssue(c *gin.Context, in awsIssue, stepUp error) (*issuedAWS, []byte, bool) {
+	out, audit, err := s.issueAWS(c, in)
+	if errors.Is(err, errStepUp) {
+		s.recordRefusal(c, audit, stepUp)
+		err = stepUp
+	}
+	var resp []byte
+	if err == nil {
+		resp, err = ecpResponse(out)
+	}
+	if err == nil {
+		err = s.recordIssued(c, audit)
+	}
+	if err != nil {
+		s.ecpFault(c, err)
+		return nil, nil, false
+	}
+	return out, resp, true
+}
+
+// ecpResponse is out's Response without its XML declaration, for the SOAP Body.
+func ecpResponse(out *issuedAWS) ([]byte, error) {
+	start := bytes.Index(out.XML, []byte("?>"))
+	if start < 0 {
+		return nil, errors.New("idp: the ECP Response has no XML declaration")
+	}
+	resp := bytes.TrimSpace(out.XML[start+2:])
+	// Clients cut the Response out and write it again; a carriage return in it would not survive.
+	if bytes.ContainsAny(resp, "\r") || bytes.Contains(resp, []byte("&#xD;")) || bytes.Contains(resp, []byte("&#13;")) {
+		return nil, errors.New("idp: the ECP Response holds a carriage return")
+	}
+	return resp, nil
 }
 
 // ecpSecondFactor checks the second factor of an ECP sign-in: a code of the authenticator app,
@@ -316,7 +349,9 @@ func (s *Server) ecpFault(c *gin.Context, err error) {
 }
 
 func (s *Server) ecpFaultStatus(c *gin.Context, status int, msg string) {
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && c.Request.URL.Path == cliRefreshPath {
+		c.Header("WWW-Authenticate", `Bearer realm="Rolegate"`)
+	} else if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", basicChallenge)
 	}
 	who := "soap11:Client"

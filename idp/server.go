@@ -155,6 +155,7 @@ func (s *Server) Handler() http.Handler {
 	s.cliRoutes(r)
 	s.deviceRoutes(r)
 	r.POST(ecpPath, s.limitAnonymous(s.tooManySOAP), s.ecp)
+	r.POST(cliRefreshPath, s.limitAnonymous(s.tooManySOAP), s.cliRefresh)
 	if len(s.cfg.DemoAccounts) > 0 {
 		r.POST(demoACSPath, s.debugAWSSignIn)
 	}

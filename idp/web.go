@@ -110,6 +110,8 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	r.GET("/", s.portal)
 	r.GET("/account/password", s.passwordForm)
 	r.POST("/account/password", s.changePassword)
+	r.GET(sessionsPath, s.sessionsPage)
+	r.POST(sessionsPath+"/revoke", s.revokeSession)
 }
 
 // asset serves an embedded file by exact name: there is nothing else to list or climb to.

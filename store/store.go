@@ -177,6 +177,25 @@ type Session struct {
 	UserAgent       string
 }
 
+// CLISession is a command-line session: rolegate credential-process trades its token for a fresh
+// Response without a prompt until it expires. Only the hash of its token is stored; ID is public.
+type CLISession struct {
+	ID           string
+	TokenHash    []byte
+	UserID       int64
+	UserName     string // filled in by reads
+	AccountID    string // the account it was issued for; "" for every account of the user
+	AuthMethods  string // how the user authenticated at login, as a Session's
+	AuthnInstant time.Time
+	Binding      []byte // a hash of the password and factors it was created with
+	CreatedAt    time.Time
+	LastUsedAt   time.Time
+	ExpiresAt    time.Time
+	ClientAddr   string // of the last use
+	UserAgent    string
+	HostName     string // the client's machine, as it says
+}
+
 // FactorKind is the kind of a second factor.
 type FactorKind string
 
@@ -458,6 +477,25 @@ type Store interface {
 	// sooner than Interval after the last one sets SlowDown and adds 5 s to the interval (RFC 8628
 	// §3.5). Otherwise a decided or expired code is returned and deleted, so it is used once.
 	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time) (*DeviceCode, error)
+
+	// ---- CLI sessions
+
+	// CreateCLISession stores s (ID, token hash, user and binding required; Invalid otherwise) and
+	// ends the user's oldest CLI sessions beyond max, atomically. It returns how many it ended.
+	CreateCLISession(ctx context.Context, s *CLISession, max int) (int, error)
+	// GetCLISession returns the session whose token hashes to tokenHash, with UserName filled in;
+	// NotFound when it is unknown, expired at now, revoked, or its user is disabled.
+	GetCLISession(ctx context.Context, tokenHash []byte, now time.Time) (*CLISession, error)
+	// TouchCLISession records a use of the session; NotFound when it is gone.
+	TouchCLISession(ctx context.Context, id string, now time.Time, clientAddr string) error
+	// ListCLISessions lists the live CLI sessions at now of one user (userID 0: of everyone),
+	// newest first, with UserName filled in.
+	ListCLISessions(ctx context.Context, userID int64, now time.Time) ([]*CLISession, error)
+	// DeleteCLISession ends the session id; with userID other than 0 only if it is that user's.
+	// NotFound otherwise. DeleteUserSessions ends a user's CLI sessions with their web sessions.
+	DeleteCLISession(ctx context.Context, id string, userID int64) error
+	// ListUserSessions lists the user's live web sessions at now, newest first.
+	ListUserSessions(ctx context.Context, userID int64, now time.Time) ([]*Session, error)
 }
 
 // Device authorization states.

@@ -1,4 +1,5 @@
-// Package ststest is a stand-in for AWS STS and the AWS sign-in page, for tests of clients that
+// Package ststest is a stand-in for AWS STS, the AWS sign-in page and its federation endpoint
+// (console sign-in from temporary credentials), for tests of clients that
 // turn a Rolegate SAML Response into AWS credentials (saml2aws, rolegate login). It speaks STS's
 // wire protocol (Query API form POST, XML AssumeRoleWithSAMLResponse, AWS error XML), checks each
 // Response as AWS would (assertions.InspectAWS: the signature against the IdP's metadata, times,
@@ -20,6 +21,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
@@ -29,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,7 +85,9 @@ type Server struct {
 	caKey  *ecdsa.PrivateKey
 	mu     sync.Mutex
 	calls  []Call
-	issued map[string]string // access key ID -> assumed role ARN
+	issued map[string]string    // access key ID -> assumed role ARN
+	keys   map[string]issuedKey // access key ID -> its secret, token and expiry
+	tokens map[string]string    // sign-in token -> assumed role ARN, for Action=login
 	certs  map[string]*tls.Certificate
 }
 
@@ -95,7 +100,7 @@ func New(t testing.TB, cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, issued: map[string]string{}, certs: map[string]*tls.Certificate{}}
+	s := &Server{cfg: cfg, issued: map[string]string{}, keys: map[string]issuedKey{}, tokens: map[string]string{}, certs: map[string]*tls.Certificate{}}
 	if err := s.newCA(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +156,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.Contains(host, "signin.") && r.URL.Path == "/saml" {
 		s.signIn(w, r)
+		return
+	}
+	if strings.Contains(host, "signin.") && r.URL.Path == "/federation" {
+		s.federation(w, r)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -299,8 +308,10 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(call.RoleArn, ":")
 	roleName := strings.TrimPrefix(parts[5], "role/")
 	assumed := "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + roleName + "/" + v.SessionName
+	secret, token, expires := randHex(20), base64.StdEncoding.EncodeToString([]byte(randHex(48))), now.Add(d).UTC()
 	s.mu.Lock()
 	s.issued[akid] = assumed
+	s.keys[akid] = issuedKey{secret: secret, token: token, expires: expires}
 	s.mu.Unlock()
 	call.AccessKeyID = akid
 	s.record(call)
@@ -328,8 +339,7 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 	out.Result.Audience = acs
 	out.Result.AssumedRoleUser.Arn = assumed
 	out.Result.AssumedRoleUser.AssumedRoleId = "AROA" + strings.ToUpper(randHex(8)) + ":" + v.SessionName
-	out.Result.Credentials = creds{AccessKeyID: akid, SecretAccessKey: randHex(20), SessionToken: base64.StdEncoding.EncodeToString([]byte(randHex(48))),
-		Expiration: now.Add(d).UTC().Format(time.RFC3339)}
+	out.Result.Credentials = creds{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token, Expiration: expires.Format(time.RFC3339)}
 	out.Result.Issuer, out.Result.Subject, out.Result.SubjectType, out.Result.SourceIdentity = entity, v.NameID, "persistent", v.SourceIdentity
 	out.RequestID = randUUID()
 	writeXML(w, http.StatusOK, out)
@@ -406,6 +416,73 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(`</fieldset></form></body></html>`)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	io.WriteString(w, b.String())
+}
+
+// issuedKey is what the stand-in remembers of credentials it issued.
+type issuedKey struct {
+	secret, token string
+	expires       time.Time
+}
+
+// consoleHosts are the console hosts a login may send the browser to, by sign-in host.
+var consoleHosts = map[string]string{"signin.aws.amazon.com": "console.aws.amazon.com",
+	"signin.amazonaws-us-gov.com": "console.amazonaws-us-gov.com", "signin.amazonaws.cn": "console.amazonaws.cn"}
+
+// federation is the sign-in federation endpoint (the custom identity broker's protocol):
+// Action=getSigninToken trades temporary credentials, as Session JSON, for a sign-in token;
+// Action=login with that token redirects to Destination, a console URL of the same partition.
+func (s *Server) federation(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	q := r.URL.Query()
+	switch q.Get("Action") {
+	case "getSigninToken":
+		var sess struct{ SessionID, SessionKey, SessionToken string }
+		raw := q.Get("Session")
+		if err := json.Unmarshal([]byte(raw), &sess); err != nil || !strings.Contains(raw, `"sessionId"`) {
+			http.Error(w, "Session must be JSON with sessionId, sessionKey and sessionToken", http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		k, ok := s.keys[sess.SessionID]
+		s.mu.Unlock()
+		if !ok || k.secret != sess.SessionKey || k.token != sess.SessionToken || !s.cfg.Now().Before(k.expires) {
+			// AWS answers bad credentials with a bare 400.
+			http.Error(w, "", http.StatusBadRequest)
+			return
+		}
+		tok := randHex(64)
+		s.mu.Lock()
+		s.tokens[tok] = s.issued[sess.SessionID]
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"SigninToken": tok})
+	case "login":
+		s.mu.Lock()
+		_, ok := s.tokens[q.Get("SigninToken")]
+		s.mu.Unlock()
+		dest, err := url.Parse(q.Get("Destination"))
+		if !ok || err != nil || dest.Scheme != "https" || !strings.HasSuffix(dest.Hostname(), consoleHosts[host]) || consoleHosts[host] == "" {
+			http.Error(w, "Your request included an invalid sign-in token or destination", http.StatusBadRequest)
+			return
+		}
+		http.Redirect(w, r, dest.String(), http.StatusFound)
+	default:
+		http.Error(w, "unknown Action", http.StatusBadRequest)
+	}
+}
+
+// Consoles returns the role ARNs of sign-in tokens handed out so far, one per token.
+func (s *Server) Consoles() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, arn := range s.tokens {
+		out = append(out, arn)
+	}
+	return out
 }
 
 func awsError(w http.ResponseWriter, status int, code, msg string) {

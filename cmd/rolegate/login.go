@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"time"
 
@@ -39,7 +40,11 @@ default over SSH and wherever no display is found.
 
 --ecp signs in with SAML ECP: username, password and one-time code from ROLEGATE_USERNAME,
 ROLEGATE_PASSWORD and ROLEGATE_OTP, or from standard input with --password-stdin (password on the
-first line, the code on the second), or from prompts on a terminal.`,
+first line, the code on the second), or from prompts on a terminal.
+
+The IdP also issues a Rolegate CLI session (as long as a web session may last, 12 h by default),
+kept with the credentials cache in $XDG_CONFIG_HOME/rolegate/profiles/P.json (mode 0600), so that
+rolegate credential-process, exec and console renew the credentials without asking again.`,
 		Args: nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if idpURL == "" {
@@ -64,13 +69,16 @@ first line, the code on the second), or from prompts on a terminal.`,
 			}
 			prompt := &awslogin.Terminal{In: a.stdin, Out: a.stderr}
 			hc := &http.Client{Timeout: time.Minute}
+			var ecpSrc *awslogin.ECP // the one flow that brings a Rolegate CLI session home, for now
 			switch mode {
 			case "ecp":
 				creds, err := awslogin.ReadECPCredentials(a.env, username, a.stdin, passwordStdin, prompt)
 				if err != nil {
 					return err
 				}
-				l.Source = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc}
+				host, _ := os.Hostname()
+				ecpSrc = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc, WantSession: true, Host: host}
+				l.Source = ecpSrc
 			case "device-code":
 				l.Source = &awslogin.Device{URL: idpURL, Role: l.Role, Out: a.stderr, HTTP: hc}
 			default:
@@ -83,7 +91,13 @@ first line, the code on the second), or from prompts on a terminal.`,
 			}
 			fmt.Fprintf(a.stdout, "profile %s in %s: %s, until %s\n", l.Profile, res.File, res.Role.Label(),
 				res.Creds.Expiration.Local().Format(time.RFC3339))
-			return nil
+			if ecpSrc == nil || ecpSrc.Session == nil {
+				fmt.Fprintf(a.stderr, "the IdP issued no Rolegate session: credential-process and exec will ask you to log in again when these expire\n")
+				return nil
+			}
+			// The session and the credentials cache, for credential-process and exec.
+			return awslogin.SaveState(a.env, l.Profile, &awslogin.State{URL: idpURL, Session: ecpSrc.Session, Account: res.Role.Account,
+				RoleARN: res.Role.RoleARN, RoleName: res.Role.Name, Region: l.Region, STSEndpoint: l.STSEndpoint, Duration: d, Creds: res.Creds})
 		},
 	}
 	f := c.Flags()

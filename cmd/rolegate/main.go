@@ -40,8 +40,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	var child *exitStatus
 	if err == nil {
 		return 0
+	} else if errors.As(err, &child) {
+		return child.code // rolegate exec: the command's own status, which said its own words
 	}
 	msg := store.ErrorMessage(err)
 	if store.ErrorCode(err) == store.Internal {
@@ -68,7 +71,8 @@ func newRoot(a *app) *cobra.Command {
 	root.PersistentFlags().StringVar(&a.databaseURL, "database-url", a.env("ROLEGATE_DATABASE_URL"),
 		"PostgreSQL URL; when empty, the embedded store in the data directory (env ROLEGATE_DATABASE_URL)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return store.Errorf(store.Invalid, "%v", err) })
-	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a))
+	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a), sessionCmd(a),
+		credentialProcessCmd(a), execCmd(a), consoleCmd(a))
 	return root
 }
 

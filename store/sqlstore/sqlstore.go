@@ -274,7 +274,7 @@ func (s *Store) UpdateUser(ctx context.Context, name string, fn func(*User) erro
 		}
 		if u.Disabled {
 			// A disabled user loses every session at once.
-			if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID); err != nil {
+			if err := endUserSessions(ctx, q, u.ID); err != nil {
 				return err
 			}
 		}
@@ -705,14 +705,20 @@ func insertSession(ctx context.Context, q Querier, ss *store.Session) error {
 }
 
 func (s *Store) GetSession(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error) {
-	var ss store.Session
-	var authAt, created, seen, idle, exp int64
-	err := s.db.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions s WHERE token_hash = $1 AND idle_expires_at > $2
-		AND expires_at > $2 AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND NOT u.disabled)`,
-		tokenHash, toDB(now)).Scan(&ss.TokenHash, &ss.UserID, &ss.AuthMethods, &authAt, &created, &seen, &idle, &exp,
-		&ss.ClientAddr, &ss.UserAgent)
+	ss, err := scanSession(s.db.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions s WHERE token_hash = $1 AND idle_expires_at > $2
+		AND expires_at > $2 AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND NOT u.disabled)`, tokenHash, toDB(now)))
 	if err != nil {
 		return nil, wrap(err, "session")
+	}
+	return ss, nil
+}
+
+// scanSession reads one row of sessionCols.
+func scanSession(r interface{ Scan(...any) error }) (*store.Session, error) {
+	var ss store.Session
+	var authAt, created, seen, idle, exp int64
+	if err := r.Scan(&ss.TokenHash, &ss.UserID, &ss.AuthMethods, &authAt, &created, &seen, &idle, &exp, &ss.ClientAddr, &ss.UserAgent); err != nil {
+		return nil, err
 	}
 	ss.AuthenticatedAt, ss.CreatedAt, ss.LastSeenAt = fromDB(authAt), fromDB(created), fromDB(seen)
 	ss.IdleExpiresAt, ss.ExpiresAt = fromDB(idle), fromDB(exp)
@@ -734,8 +740,17 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 }
 
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
-	return err
+	return s.db.InTx(ctx, func(q Querier) error { return endUserSessions(ctx, q, userID) })
+}
+
+// endUserSessions ends every web and CLI session of the user.
+func endUserSessions(ctx context.Context, q Querier, userID int64) error {
+	for _, table := range []string{"sessions", "cli_sessions"} {
+		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {

@@ -83,6 +83,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a device code is found by its user code while pending, decided once and used at one poll", testDeviceCodes},
 		{"polling a device code sooner than its interval slows it down by 5 s", testDeviceCodeSlowDown},
 		{"concurrent decisions on one device code let exactly one win", testConcurrentDeviceDecisions},
+		{"a CLI session is found by its token until it expires or is revoked, by its own user only", testCLISessions},
+		{"a user's live web sessions are listed, newest first, and no one else's", testListUserSessions},
+		{"a user's CLI sessions end with their web sessions, when disabled, beyond the cap and with the user", testCLISessionsEnd},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"rolegate/awslogin/logintest"
+)
+
+// credRig is a real `rolegate serve`, an STS stand-in trusting its metadata, and a user's home.
+type credRig struct {
+	c     *cli
+	srv   *server
+	sts   *logintest.STS
+	state string // the profile's state file
+}
+
+func newCredRig(t *testing.T, c *cli) *credRig {
+	t.Helper()
+	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
+	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
+	r := &credRig{c: c, srv: c.serve(t)}
+	r.sts = logintest.NewSTS(t, []byte(r.srv.get(t, "/saml/metadata")))
+	home := t.TempDir()
+	c.env["XDG_CONFIG_HOME"] = filepath.Join(home, "config")
+	c.env["AWS_SHARED_CREDENTIALS_FILE"] = filepath.Join(home, "aws", "credentials")
+	c.env["AWS_ENDPOINT_URL_STS"] = r.sts.URL
+	c.env["ROLEGATE_USERNAME"] = "alice"
+	r.state = filepath.Join(home, "config", "rolegate", "profiles", "work.json")
+	return r
+}
+
+// login is `rolegate login --ecp` for profile work with alice's password pw.
+func (r *credRig) login(t *testing.T, pw string) {
+	t.Helper()
+	r.c.env["ROLEGATE_PASSWORD"] = pw
+	r.c.ok(t, "", "login", "--ecp", "--url", r.srv.url, "--profile", "work", "--account", "prod")
+}
+
+// age makes the cached credentials expire in d, as if time had passed.
+func (r *credRig) age(t *testing.T, d time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile(r.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["credentials"].(map[string]any)["Expiration"] = time.Now().Add(d).UTC().Format(time.RFC3339)
+	b, _ = json.Marshal(st)
+	if err := os.WriteFile(r.state, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type processJSON struct {
+	Version                                                int
+	AccessKeyId, SecretAccessKey, SessionToken, Expiration string
+}
+
+func (r *credRig) process(t *testing.T) processJSON {
+	t.Helper()
+	var p processJSON
+	out := r.c.ok(t, "", "credential-process", "--profile", "work")
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.Version != 1 {
+		t.Fatalf("credential-process printed %q", out)
+	}
+	return p
+}
+
+// ended asserts that credential-process is refused with one line saying to log in again.
+func (r *credRig) ended(t *testing.T) {
+	t.Helper()
+	r.age(t, 4*time.Minute)
+	res := r.c.run("", "credential-process", "--profile", "work")
+	if res.code != 3 || res.stdout != "" || strings.Count(res.stderr, "\n") != 1 || !strings.Contains(res.stderr, "run rolegate login --ecp --profile work again") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+}
+
+func TestCredentialProcessRefreshesAcrossAnExpiryUntilTheSessionEnds(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		r := newCredRig(t, c)
+		r.login(t, goodPassword)
+		if fi, err := os.Stat(r.state); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("state file: %v %v", fi, err)
+		}
+		first := r.sts.Issued()[0]
+		p := r.process(t)
+		if p.AccessKeyId != first.AccessKeyID || p.SessionToken != first.SessionToken || len(r.sts.Issued()) != 1 {
+			t.Fatalf("not the cached credentials: %+v", p)
+		}
+		// Four minutes left: fresh keys from STS, with no password given.
+		delete(c.env, "ROLEGATE_PASSWORD")
+		r.age(t, 4*time.Minute)
+		p = r.process(t)
+		iss := r.sts.Issued()
+		if len(iss) != 2 || p.AccessKeyId != iss[1].AccessKeyID || p.AccessKeyId == first.AccessKeyID || iss[1].RoleARN != first.RoleARN {
+			t.Fatalf("no refresh: %+v, STS issued %d", p, len(iss))
+		}
+		if exp, err := time.Parse(time.RFC3339, p.Expiration); err != nil || time.Until(exp) < 30*time.Minute {
+			t.Fatalf("expiration %q", p.Expiration)
+		}
+
+		// exec hands the keys to the command and its exit status back.
+		res := c.run("", "exec", "--profile", "work", "--", "sh", "-c", `echo "$AWS_ACCESS_KEY_ID $AWS_PROFILE"; exit 7`)
+		if res.code != 7 || strings.TrimSpace(res.stdout) != p.AccessKeyId || res.stderr != "" {
+			t.Fatalf("exec: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+		}
+		if res := c.run("", "exec", "--profile", "work", "sh"); res.code != 2 {
+			t.Fatalf("exec without --: exit %d", res.code)
+		}
+
+		// console sends the keys to an https federation endpoint only.
+		if res := c.run("", "console", "--profile", "work", "--print", "--federation-endpoint", "http://127.0.0.1:1/federation"); res.code != 2 || res.stdout != "" ||
+			!strings.Contains(res.stderr, "not an https URL") {
+			t.Fatalf("console over http: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+		}
+
+		// An admin revokes it: the next refresh is refused, and no STS call is made.
+		var list []cliSessionJSON
+		c.list(t, &list, "session", "list", "--user", "alice", "--json")
+		if len(list) != 1 {
+			t.Fatalf("sessions %+v", list)
+		}
+		c.ok(t, "", "session", "revoke", list[0].ID)
+		r.ended(t)
+
+		// A new password ends it too; so does disabling the user.
+		r.login(t, goodPassword)
+		c.ok(t, "another good long password\n", "user", "passwd", "alice", "--password-stdin")
+		r.ended(t)
+		r.login(t, "another good long password")
+		r.process(t)
+		c.ok(t, "", "user", "disable", "alice")
+		r.ended(t)
+		if n := len(r.sts.Issued()); n != 4 {
+			t.Fatalf("STS was called %d times, want 4 (three logins, one refresh)", n)
+		}
+		// Nothing of the profile: the same one line, from each command.
+		for _, args := range [][]string{{"credential-process"}, {"exec", "--", "true"}, {"console", "--print"}} {
+			res = c.run("", append([]string{args[0], "--profile", "other"}, args[1:]...)...)
+			if res.code != 3 || res.stdout != "" || !strings.Contains(res.stderr, "profile other has no Rolegate session") {
+				t.Fatalf("%v: exit %d %q", args, res.code, res.stderr)
+			}
+		}
+	})
+}

@@ -1,0 +1,170 @@
+package idp
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"rolegate/store"
+)
+
+// CLI sessions let `rolegate credential-process` get a fresh Response without a prompt: the ECP
+// sign-in issues one when the client asks (saml2aws never does), and POST /cli/refresh trades it,
+// with the methods and AuthnInstant of that sign-in and never more, for a Response through issueAWS.
+const (
+	cliRefreshPath = "/cli/refresh"
+	// headerCLISession asks for a session ("request") and carries its token back.
+	headerCLISession        = "X-Rolegate-CLI-Session"
+	headerCLISessionID      = "X-Rolegate-CLI-Session-ID"
+	headerCLISessionExpires = "X-Rolegate-CLI-Session-Expires"
+	// headerCLIHost is the client's machine name, shown in the session lists.
+	headerCLIHost = "X-Rolegate-Host"
+	// maxCLISessions caps a user's CLI sessions; a new one ends the oldest.
+	maxCLISessions = 20
+)
+
+// errCLISessionEnded is the one answer to a token that is unknown, expired, revoked or bound to
+// credentials that changed: nothing tells which.
+var errCLISessionEnded = store.Errorf(store.Unauthorized, "your command-line session has ended (expired, revoked, or your password or factors changed): run rolegate login again")
+
+// credentialBinding is a hash of what the user signs in with: the password's hash and the
+// confirmed factors. A CLI session keeps the one it was created with and dies when it changes.
+func (s *Server) credentialBinding(c *gin.Context, u *store.User) ([]byte, error) {
+	fs, err := s.confirmedFactors(c, u)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\n%s\n", u.ID, u.PasswordHash)
+	for _, f := range fs {
+		fmt.Fprintf(h, "%d %s\n", f.ID, f.Kind)
+	}
+	return h.Sum(nil), nil
+}
+
+// startCLISession creates a CLI session for the sign-in that produced out and hands its token to
+// the client in response headers. It lives as long as a web session may, at most.
+func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, out *issuedAWS) error {
+	tok, err := newToken()
+	if err != nil {
+		return err
+	}
+	idb, err := newToken()
+	if err != nil {
+		return err
+	}
+	binding, err := s.credentialBinding(c, u)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: hashToken(tok), UserID: u.ID, AuthMethods: methods,
+		AuthnInstant: out.Plan.AuthnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.SessionAbsolute),
+		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), HostName: bounded(strings.Map(printableRune, c.GetHeader(headerCLIHost)), 64)}
+	if out.Account != nil {
+		cs.AccountID = out.Account.ID
+	}
+	if _, err := s.store.CreateCLISession(c.Request.Context(), cs, maxCLISessions); err != nil {
+		return err
+	}
+	s.auditWith(c, "cli_session", u.Name, "created", map[string]string{"id": cs.ID, "account": cs.AccountID, "auth_methods": methods,
+		"host": cs.HostName, "expires": cs.ExpiresAt.UTC().Format(time.RFC3339)})
+	c.Header(headerCLISession, tok)
+	c.Header(headerCLISessionID, cs.ID)
+	c.Header(headerCLISessionExpires, cs.ExpiresAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// printableRune drops control characters from what a client says about itself.
+func printableRune(r rune) rune {
+	if isControl(r) {
+		return -1
+	}
+	return r
+}
+
+// cliRefresh is POST /cli/refresh: Authorization: Bearer TOKEN, the account and role in the query.
+// It answers as /saml/ecp does, with a Response made from the session's sign-in.
+func (s *Server) cliRefresh(c *gin.Context) {
+	ctx := c.Request.Context()
+	tok, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || !wellFormed(strings.TrimSpace(tok)) {
+		s.ecpFault(c, store.Errorf(store.Unauthorized, "send your command-line session's token as Authorization: Bearer TOKEN (rolegate login --ecp makes one)"))
+		return
+	}
+	cs, err := s.store.GetCLISession(ctx, hashToken(strings.TrimSpace(tok)), s.now())
+	if store.IsCode(err, store.NotFound) {
+		s.auditWith(c, "cli_session", "", "refused", map[string]string{"reason": "unknown, expired or revoked token"})
+		s.ecpFault(c, errCLISessionEnded)
+		return
+	} else if err != nil {
+		s.ecpFault(c, err)
+		return
+	}
+	u, err := s.store.GetUser(ctx, cs.UserName)
+	if err != nil {
+		s.ecpFault(c, err)
+		return
+	}
+	binding, err := s.credentialBinding(c, u)
+	if err != nil {
+		s.ecpFault(c, err)
+		return
+	}
+	if subtle.ConstantTimeCompare(binding, cs.Binding) != 1 {
+		// The password or the factors changed since: the session is over for good.
+		if err := s.store.DeleteCLISession(ctx, cs.ID, 0); err != nil && !store.IsCode(err, store.NotFound) {
+			s.ecpFault(c, err)
+			return
+		}
+		s.auditWith(c, "cli_session", u.Name, "ended", map[string]string{"id": cs.ID, "reason": "password or factors changed"})
+		s.ecpFault(c, errCLISessionEnded)
+		return
+	}
+	details := map[string]string{"via": "cli_refresh", "cli_session": cs.ID}
+	if u.MustChangePassword {
+		s.recordRefusal(c, s.assertionEvent(c, u.Name, details), store.Errorf(store.Forbidden, "your password is a one-time password"))
+		s.ecpFault(c, store.Errorf(store.Forbidden, "your password is a one-time password: change it in the browser first, at %s%s",
+			strings.TrimRight(s.cfg.BaseURL, "/"), passwordPath))
+		return
+	}
+	account, role := c.Query("account"), c.Query("role")
+	if len(account) > 64 || len(role) > 64 {
+		s.ecpFault(c, store.Errorf(store.Invalid, "the account or role is too long"))
+		return
+	}
+	if cs.AccountID != "" {
+		// A session issued for one account refreshes that account alone.
+		if account != "" {
+			acct, err := s.store.GetAccount(ctx, account)
+			if err != nil && !store.IsCode(err, store.NotFound) {
+				s.ecpFault(c, err)
+				return
+			}
+			if acct == nil || acct.ID != cs.AccountID {
+				e := s.assertionEvent(c, u.Name, details)
+				e.Details["account"] = account
+				s.recordRefusal(c, e, errNotGranted)
+				s.ecpFault(c, errNotGranted)
+				return
+			}
+		}
+		account = cs.AccountID
+	}
+	out, resp, ok := s.ecpIssue(c, awsIssue{User: u, Methods: cs.AuthMethods, AuthnInstant: cs.AuthnInstant, Account: account, Role: role,
+		Prefix: ecpProtocolPrefix, Details: details},
+		store.Errorf(store.Forbidden, "this account requires a second factor and your command-line session was made without one: run rolegate login again with your one-time code"))
+	if !ok {
+		return
+	}
+	if err := s.store.TouchCLISession(ctx, cs.ID, s.now(), c.ClientIP()); err != nil && !store.IsCode(err, store.NotFound) {
+		s.ecpFault(c, err)
+		return
+	}
+	c.Header(headerCLISessionExpires, cs.ExpiresAt.UTC().Format(time.RFC3339))
+	s.ecpReply(c, out, resp)
+}
