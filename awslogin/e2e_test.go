@@ -14,6 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
+
 	"rolegate/awslogin"
 	"rolegate/awslogin/logintest"
 	"rolegate/awstest/ststest"
@@ -207,6 +212,24 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if !strings.Contains(readFile(t, regional), "aws_access_key_id = "+calls[0].AccessKeyID) {
 			t.Fatal("the profile does not hold the credentials the other stand-in issued")
+		}
+		// A standard AWS client, the SDK's own shared-file loader, takes the profile as written and
+		// signs a call with it that the stand-in answers for the role it issued the keys to.
+		// Pointed at the stand-in as a user would point it: the proxy, and the CA in AWS_CA_BUNDLE.
+		t.Setenv("AWS_CA_BUNDLE", other.CAFile)
+		sdkHTTP := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.Proxy = http.ProxyURL(proxy) })
+		cfg, err := config.LoadDefaultConfig(context.Background(), config.WithSharedCredentialsFiles([]string{regional}),
+			config.WithSharedConfigFiles([]string{filepath.Join(t.TempDir(), "no-config")}), config.WithSharedConfigProfile("regional"),
+			config.WithRegion("eu-west-1"), config.WithHTTPClient(sdkHTTP))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := awssts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &awssts.GetCallerIdentityInput{})
+		if err != nil {
+			t.Fatalf("the SDK with the written profile: %v", err)
+		}
+		if got := aws.ToString(id.Arn); !strings.HasPrefix(got, "arn:aws:sts::111122223333:assumed-role/") {
+			t.Fatalf("GetCallerIdentity with the written profile: %q", got)
 		}
 	})
 	t.Run("a wrong password is refused", func(t *testing.T) {
