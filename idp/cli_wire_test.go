@@ -135,3 +135,32 @@ func TestADeviceFlowLoginBringsACLISessionOnlyWhenAsked(t *testing.T) {
 		t.Fatalf("another account: %d\n%s", resp.StatusCode, body)
 	}
 }
+
+func TestAnAccountsCLISessionLifetimeCapsTheSessionsOfEveryFlow(t *testing.T) {
+	w := newAWSWeb(t)
+	if _, err := w.store.UpdateAccount(context.Background(), "gov", func(a *store.Account) error { a.CLISessionMax = 2 * time.Hour; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	r := newCLIRequest()
+	status, a := w.exchange(t, r.code(t, b, "444455556666 Auditor"), r.verifier, r.redirect, "cli_session", "request", "host", "laptop")
+	tok := w.wantCLISession(t, status, a, "444455556666", "pwd", w.clock.Now(), w.clock.Now().Add(2*time.Hour))
+	// prod keeps the default.
+	status, a = w.exchange(t, r.code(t, b, "111122223333 Admin"), r.verifier, r.redirect, "cli_session", "request", "host", "laptop")
+	w.wantCLISession(t, status, a, "111122223333", "pwd", w.clock.Now(), w.clock.Now().Add(12*time.Hour))
+	// An ECP session for every account gets the shortest of alice's accounts: gov's.
+	resp, body := w.ecp(t, ecpCall{path: "/saml/ecp", user: "alice", pw: goodPassword, body: w.ecpBody(),
+		hdr: []string{"X-Rolegate-CLI-Session", "request"}})
+	if exp := resp.Header.Get("X-Rolegate-CLI-Session-Expires"); resp.StatusCode != 200 || exp != w.clock.Now().Add(2*time.Hour).Format(time.RFC3339) {
+		t.Fatalf("an unscoped session until %q, want gov's 2 h\n%s", exp, body)
+	}
+	w.clock.Advance(2*time.Hour - time.Second)
+	if resp, body := w.refresh(t, tok, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("within the 2 h: %d\n%s", resp.StatusCode, body)
+	}
+	w.clock.Advance(time.Second)
+	if resp, body := w.refresh(t, tok, ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after gov's 2 h: %d\n%s", resp.StatusCode, body)
+	}
+}

@@ -69,9 +69,13 @@ func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, 
 	if err != nil {
 		return nil, err
 	}
+	life, err := s.cliSessionLife(c, u, account)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: hashToken(tok), UserID: u.ID, AuthMethods: methods, AccountID: account,
-		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.SessionAbsolute),
+		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(life),
 		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), HostName: bounded(strings.Map(printableRune, host), 64)}
 	if _, err := s.store.CreateCLISession(c.Request.Context(), cs, maxCLISessions); err != nil {
 		return nil, err
@@ -79,6 +83,41 @@ func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, 
 	s.auditWith(c, "cli_session", u.Name, "created", map[string]string{"id": cs.ID, "account": cs.AccountID, "auth_methods": methods,
 		"host": cs.HostName, "expires": cs.ExpiresAt.UTC().Format(time.RFC3339)})
 	return &cliSessionIssued{Token: tok, ID: cs.ID, Expires: cs.ExpiresAt.UTC()}, nil
+}
+
+// cliSessionLife is how long a new CLI session lives: the web session's absolute limit, or less
+// where an account says so (rolegate account set --cli-session): the account's own for a session
+// scoped to it, else the shortest among the accounts the user holds a role in, since an unscoped
+// session reaches every one of them.
+func (s *Server) cliSessionLife(c *gin.Context, u *store.User, account string) (time.Duration, error) {
+	ctx := c.Request.Context()
+	ids := []string{account}
+	if account == "" {
+		grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
+		if err != nil {
+			return 0, err
+		}
+		ids = ids[:0]
+		for _, g := range grants {
+			ids = append(ids, g.AccountID)
+		}
+	}
+	life := s.cfg.SessionAbsolute
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		a, err := s.store.GetAccount(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if a.CLISessionMax > 0 && a.CLISessionMax < life {
+			life = a.CLISessionMax
+		}
+	}
+	return life, nil
 }
 
 // printableRune drops control characters from what a client says about itself.

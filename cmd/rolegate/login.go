@@ -42,7 +42,8 @@ default over SSH and wherever no display is found.
 ROLEGATE_PASSWORD and ROLEGATE_OTP, or from standard input with --password-stdin (password on the
 first line, the code on the second), or from prompts on a terminal.
 
-The IdP also issues a Rolegate CLI session (as long as a web session may last, 12 h by default),
+In every mode the IdP also issues a Rolegate CLI session (as long as a web session may last,
+12 h by default, or less where an account sets it with rolegate account set --cli-session),
 kept with the credentials cache in $XDG_CONFIG_HOME/rolegate/profiles/P.json (mode 0600), so that
 rolegate credential-process, exec and console renew the credentials without asking again.`,
 		Args: nargs(),
