@@ -43,7 +43,15 @@ type Browser struct {
 	Out     io.Writer          // where the URL is shown
 	HTTP    *http.Client
 	Timeout time.Duration // 0: five minutes
+	// WantSession asks the IdP for a CLI session; Host names this machine in the user's list of
+	// sessions. Session is the one the IdP issued.
+	WantSession bool
+	Host        string
+	Session     *Session
 }
+
+// CLISession implements SessionSource.
+func (b *Browser) CLISession() *Session { return b.Session }
 
 // randomValue is 32 random bytes in base64url: a state or a PKCE verifier (43 characters).
 func randomValue() (string, error) {
@@ -134,8 +142,20 @@ func (b *Browser) SAMLResponse(ctx context.Context, account string) (*Response, 
 	if err != nil {
 		return nil, err
 	}
-	return postToken(ctx, b.HTTP, token.String(), url.Values{"grant_type": {"authorization_code"}, "client_id": {cliClientID},
-		"code": {cb.code}, "code_verifier": {verifier}, "redirect_uri": {redirect}})
+	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {cliClientID},
+		"code": {cb.code}, "code_verifier": {verifier}, "redirect_uri": {redirect}}
+	askSession(form, b.WantSession, b.Host)
+	resp, sess, err := postToken(ctx, b.HTTP, token.String(), form)
+	b.Session = sess
+	return resp, err
+}
+
+// askSession adds to a token request the ask for a CLI session, and the machine's name.
+func askSession(form url.Values, want bool, host string) {
+	if want {
+		form.Set("cli_session", "request")
+		form.Set("host", host)
+	}
 }
 
 // callbackHandler answers the browser at the listener. Only an answer that carries this login's
@@ -183,11 +203,12 @@ func callbackHandler(state string, got chan<- callback) http.Handler {
 
 // tokenAnswer is a token endpoint's JSON: the Response, or an OAuth error (RFC 6749 §5.2).
 type tokenAnswer struct {
-	SAMLResponse string `json:"saml_response"`
-	ACS          string `json:"acs"`
-	Omitted      string `json:"omitted"`
-	Error        string `json:"error"`
-	Description  string `json:"error_description"`
+	SAMLResponse string   `json:"saml_response"`
+	ACS          string   `json:"acs"`
+	Omitted      string   `json:"omitted"`
+	Session      *Session `json:"cli_session"`
+	Error        string   `json:"error"`
+	Description  string   `json:"error_description"`
 }
 
 // errToken is a token endpoint's refusal; Code is its OAuth error code.
@@ -200,35 +221,41 @@ type errToken struct {
 func (e *errToken) Error() string { return e.Err.Error() }
 func (e *errToken) Unwrap() error { return e.Err }
 
-// postToken posts form to a token endpoint and reads the Response, or the refusal in plain words.
-func postToken(ctx context.Context, hc *http.Client, endpoint string, form url.Values) (*Response, error) {
+// postToken posts form to a token endpoint and reads the Response and the CLI session issued with
+// it (nil when none was), or the refusal in plain words.
+func postToken(ctx context.Context, hc *http.Client, endpoint string, form url.Values) (*Response, *Session, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	res, raw, err := send(hc, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var a tokenAnswer
 	if json.Unmarshal(raw, &a) != nil {
-		return nil, store.Errorf(store.Internal, "the IdP at %s answered %d without JSON: is --url a Rolegate server?", endpoint, res.StatusCode)
+		return nil, nil, store.Errorf(store.Internal, "the IdP at %s answered %d without JSON: is --url a Rolegate server?", endpoint, res.StatusCode)
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, tokenRefusal(res, a)
+		return nil, nil, tokenRefusal(res, a)
 	}
 	doc, err := base64.StdEncoding.DecodeString(a.SAMLResponse)
 	if err != nil {
-		return nil, store.Errorf(store.Internal, "the IdP's answer holds no base64 SAML Response")
+		return nil, nil, store.Errorf(store.Internal, "the IdP's answer holds no base64 SAML Response")
 	}
 	resp, err := ParseResponse(doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp.ACS, resp.Omitted = a.ACS, printable(a.Omitted)
-	return resp, nil
+	if a.Session != nil && (a.Session.Token == "" || len(a.Session.Token) > 128 || a.Session.Expires.IsZero()) {
+		a.Session = nil
+	} else if a.Session != nil {
+		a.Session.ID = printable(a.Session.ID)
+	}
+	return resp, a.Session, nil
 }
 
 // tokenRefusal puts a token endpoint's refusal in words, with the exit status of its kind.

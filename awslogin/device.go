@@ -31,7 +31,13 @@ type Device struct {
 	HTTP *http.Client
 	// Sleep waits d or until ctx ends; nil sleeps for real.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// WantSession asks the IdP for a CLI session (named Host too); Session is the one issued.
+	WantSession bool
+	Session     *Session
 }
+
+// CLISession implements SessionSource.
+func (d *Device) CLISession() *Session { return d.Session }
 
 // deviceGrant is the IdP's answer to a device authorization request (RFC 8628 §3.2).
 type deviceGrant struct {
@@ -109,10 +115,12 @@ func (d *Device) SAMLResponse(ctx context.Context, account string) (*Response, e
 		if err := wait(ctx, interval); err != nil {
 			return nil, err
 		}
-		resp, err := postToken(ctx, d.HTTP, tokenURL.String(), url.Values{"grant_type": {deviceGrantType},
-			"client_id": {cliClientID}, "device_code": {g.DeviceCode}})
+		poll := url.Values{"grant_type": {deviceGrantType}, "client_id": {cliClientID}, "device_code": {g.DeviceCode}}
+		askSession(poll, d.WantSession, host)
+		resp, sess, err := postToken(ctx, d.HTTP, tokenURL.String(), poll)
 		switch errorCode(err) {
 		case "":
+			d.Session = sess
 			return resp, err
 		case "authorization_pending":
 		case "slow_down":

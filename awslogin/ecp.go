@@ -107,6 +107,9 @@ type ECP struct {
 	Session     *Session
 }
 
+// CLISession implements SessionSource.
+func (e *ECP) CLISession() *Session { return e.Session }
+
 // SAMLResponse implements Source.
 func (e *ECP) SAMLResponse(ctx context.Context, account string) (*Response, error) {
 	resp, err := e.exchange(ctx, account)

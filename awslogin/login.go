@@ -20,6 +20,13 @@ type Source interface {
 	SAMLResponse(ctx context.Context, account string) (*Response, error)
 }
 
+// SessionSource is a Source that can bring home a Rolegate CLI session with the Response: every
+// flow of rolegate login (ECP, browser, device code). CLISession is nil when the IdP issued none.
+type SessionSource interface {
+	Source
+	CLISession() *Session
+}
+
 // Login is one `rolegate login`.
 type Login struct {
 	Source Source

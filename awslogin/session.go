@@ -17,7 +17,7 @@ import (
 )
 
 // A CLI session lets credential-process and exec get fresh credentials without a prompt: `rolegate
-// login --ecp` asks the IdP for one and keeps it with the profile's state, in a 0600 file of its
+// login` (every mode) asks the IdP for one and keeps it with the profile's state, in a 0600 file of its
 // own (never in the shared credentials file, which other tools read and rewrite).
 const (
 	headerCLISession = "X-Rolegate-CLI-Session"
@@ -92,7 +92,7 @@ func SaveState(env func(string) string, profile string, st *State) error {
 
 // loginAgain is the refusal when the profile has no live CLI session.
 func loginAgain(profile, why string) error {
-	return store.Errorf(store.Unauthorized, "%s: run rolegate login --ecp --profile %s again", why, profile)
+	return store.Errorf(store.Unauthorized, "%s: run rolegate login --profile %s again", why, profile)
 }
 
 // loadState reads the profile's state; Unauthorized when there is none.
@@ -222,7 +222,7 @@ func (p *Process) Credentials(ctx context.Context) (*Credentials, *State, error)
 		}
 	}
 	if chosen == nil {
-		return nil, nil, store.Errorf(store.Forbidden, "Rolegate no longer grants you %s: ask an admin, or run rolegate login --ecp --profile %s to pick another role", st.RoleARN, p.Profile)
+		return nil, nil, store.Errorf(store.Forbidden, "Rolegate no longer grants you %s: ask an admin, or run rolegate login --profile %s to pick another role", st.RoleARN, p.Profile)
 	}
 	region, err := STSRegion(chosen.Partition, st.Region, resp.ACS, p.Env)
 	if err != nil {

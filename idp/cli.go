@@ -329,7 +329,8 @@ func (s *Server) cliToken(c *gin.Context) {
 		Account: ac.Account, Role: ac.Role, Details: map[string]string{"via": "cli-browser"}})
 }
 
-// cliIssue answers a command line's exchange with the Response issueAWS makes for in, as JSON.
+// cliIssue answers a command line's exchange with the Response issueAWS makes for in, as JSON,
+// with a CLI session when the form asks for one (cli_session=request; host names the machine).
 func (s *Server) cliIssue(c *gin.Context, in awsIssue) {
 	out, audit, err := s.issueAWS(c, in)
 	if errors.Is(err, errStepUp) {
@@ -351,7 +352,17 @@ func (s *Server) cliIssue(c *gin.Context, in awsIssue) {
 	if out.Account != nil {
 		account = out.Account.ID
 	}
+	answer := gin.H{"saml_response": base64.StdEncoding.EncodeToString(out.XML), "acs": out.Plan.ACS,
+		"account": account, "roles": out.Roles, "omitted": strings.Join(out.Omitted, "; ")}
+	if c.Request.PostForm.Get("cli_session") == "request" {
+		// The methods and instant of the browser session that confirmed, never more.
+		cs, err := s.startCLISession(c, in.User, in.Methods, out.Plan.AuthnInstant, account, c.Request.PostForm.Get("host"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		answer["cli_session"] = cs
+	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"saml_response": base64.StdEncoding.EncodeToString(out.XML), "acs": out.Plan.ACS,
-		"account": account, "roles": out.Roles, "omitted": strings.Join(out.Omitted, "; ")})
+	c.JSON(http.StatusOK, answer)
 }

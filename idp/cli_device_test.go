@@ -40,20 +40,11 @@ func (w *web) requestDevice(t *testing.T, account string) deviceGrant {
 	return g
 }
 
-// poll is one poll of the command line.
-func (w *web) poll(t *testing.T, device string) (int, tokenAnswer) {
+// poll is one poll of the command line; extra are more fields of the form, in pairs.
+func (w *web) poll(t *testing.T, device string, extra ...string) (int, tokenAnswer) {
 	t.Helper()
-	resp, err := http.PostForm(w.srv.URL+"/cli/device/token", url.Values{"client_id": {"rolegate-cli"},
-		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {device}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var a tokenAnswer
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		t.Fatalf("/cli/device/token: %d, not JSON", resp.StatusCode)
-	}
-	return resp.StatusCode, a
+	return w.tokenPost(t, "/cli/device/token", url.Values{"client_id": {"rolegate-cli"},
+		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {device}}, extra...)
 }
 
 func (w *web) wantPoll(t *testing.T, device, want string) {

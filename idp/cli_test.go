@@ -67,23 +67,36 @@ type tokenAnswer struct {
 	ACS          string   `json:"acs"`
 	Account      string   `json:"account"`
 	Roles        []string `json:"roles"`
-	Error        string   `json:"error"`
-	Description  string   `json:"error_description"`
+	Session      *struct {
+		Token, ID string
+		Expires   time.Time
+	} `json:"cli_session"`
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
 }
 
-// exchange posts the code to /cli/token as the command line does: with no cookies.
-func (w *web) exchange(t *testing.T, code, verifier, redirect string) (int, tokenAnswer) {
+// exchange posts the code to /cli/token as the command line does: with no cookies; extra are
+// more fields of the form, in pairs.
+func (w *web) exchange(t *testing.T, code, verifier, redirect string, extra ...string) (int, tokenAnswer) {
 	t.Helper()
-	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {"rolegate-cli"}, "code": {code},
-		"code_verifier": {verifier}, "redirect_uri": {redirect}}
-	resp, err := http.PostForm(w.srv.URL+"/cli/token", form)
+	return w.tokenPost(t, "/cli/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {"rolegate-cli"}, "code": {code},
+		"code_verifier": {verifier}, "redirect_uri": {redirect}}, extra...)
+}
+
+// tokenPost posts form, with the extra fields, to a token endpoint and reads its JSON answer.
+func (w *web) tokenPost(t *testing.T, path string, form url.Values, extra ...string) (int, tokenAnswer) {
+	t.Helper()
+	for i := 0; i+1 < len(extra); i += 2 {
+		form.Set(extra[i], extra[i+1])
+	}
+	resp, err := http.PostForm(w.srv.URL+path, form)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var a tokenAnswer
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		t.Fatalf("/cli/token: %d, not JSON: %v", resp.StatusCode, err)
+		t.Fatalf("%s: %d, not JSON: %v", path, resp.StatusCode, err)
 	}
 	return resp.StatusCode, a
 }

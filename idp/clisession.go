@@ -46,37 +46,78 @@ func (s *Server) credentialBinding(c *gin.Context, u *store.User) ([]byte, error
 	return h.Sum(nil), nil
 }
 
-// startCLISession creates a CLI session for the sign-in that produced out and hands its token to
-// the client in response headers. It lives as long as a web session may, at most.
-func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, out *issuedAWS) error {
+// cliSessionIssued is a new CLI session as the client receives it.
+type cliSessionIssued struct {
+	Token   string    `json:"token"`
+	ID      string    `json:"id"`
+	Expires time.Time `json:"expires"`
+}
+
+// startCLISession creates a CLI session for a sign-in of u with methods at authnInstant, scoped to
+// account ("" for none), for every flow of rolegate login (ECP, browser, device code), and audits
+// it. It lives as long as a web session may, at most. host is the client's own machine name.
+func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, authnInstant time.Time, account, host string) (*cliSessionIssued, error) {
 	tok, err := newToken()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	idb, err := newToken()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	binding, err := s.credentialBinding(c, u)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	life, err := s.cliSessionLife(c, u, account)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
-	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: hashToken(tok), UserID: u.ID, AuthMethods: methods,
-		AuthnInstant: out.Plan.AuthnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.SessionAbsolute),
-		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), HostName: bounded(strings.Map(printableRune, c.GetHeader(headerCLIHost)), 64)}
-	if out.Account != nil {
-		cs.AccountID = out.Account.ID
-	}
+	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: hashToken(tok), UserID: u.ID, AuthMethods: methods, AccountID: account,
+		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(life),
+		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), HostName: bounded(strings.Map(printableRune, host), 64)}
 	if _, err := s.store.CreateCLISession(c.Request.Context(), cs, maxCLISessions); err != nil {
-		return err
+		return nil, err
 	}
 	s.auditWith(c, "cli_session", u.Name, "created", map[string]string{"id": cs.ID, "account": cs.AccountID, "auth_methods": methods,
 		"host": cs.HostName, "expires": cs.ExpiresAt.UTC().Format(time.RFC3339)})
-	c.Header(headerCLISession, tok)
-	c.Header(headerCLISessionID, cs.ID)
-	c.Header(headerCLISessionExpires, cs.ExpiresAt.UTC().Format(time.RFC3339))
-	return nil
+	return &cliSessionIssued{Token: tok, ID: cs.ID, Expires: cs.ExpiresAt.UTC()}, nil
+}
+
+// cliSessionLife is how long a new CLI session lives: the web session's absolute limit, or less
+// where an account says so (rolegate account set --cli-session): the account's own for a session
+// scoped to it, else the shortest among the accounts the user holds a role in, since an unscoped
+// session reaches every one of them.
+func (s *Server) cliSessionLife(c *gin.Context, u *store.User, account string) (time.Duration, error) {
+	ctx := c.Request.Context()
+	ids := []string{account}
+	if account == "" {
+		grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
+		if err != nil {
+			return 0, err
+		}
+		ids = ids[:0]
+		for _, g := range grants {
+			ids = append(ids, g.AccountID)
+		}
+	}
+	life := s.cfg.SessionAbsolute
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		a, err := s.store.GetAccount(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if a.CLISessionMax > 0 && a.CLISessionMax < life {
+			life = a.CLISessionMax
+		}
+	}
+	return life, nil
 }
 
 // printableRune drops control characters from what a client says about itself.
@@ -93,7 +134,7 @@ func (s *Server) cliRefresh(c *gin.Context) {
 	ctx := c.Request.Context()
 	tok, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || !wellFormed(strings.TrimSpace(tok)) {
-		s.ecpFault(c, store.Errorf(store.Unauthorized, "send your command-line session's token as Authorization: Bearer TOKEN (rolegate login --ecp makes one)"))
+		s.ecpFault(c, store.Errorf(store.Unauthorized, "send your command-line session's token as Authorization: Bearer TOKEN (rolegate login makes one)"))
 		return
 	}
 	cs, err := s.store.GetCLISession(ctx, hashToken(strings.TrimSpace(tok)), s.now())

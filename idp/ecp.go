@@ -205,10 +205,18 @@ func (s *Server) ecp(c *gin.Context) {
 		return
 	}
 	if c.GetHeader(headerCLISession) == "request" {
-		if err := s.startCLISession(c, u, methods, out); err != nil {
+		account := ""
+		if out.Account != nil {
+			account = out.Account.ID
+		}
+		cs, err := s.startCLISession(c, u, methods, out.Plan.AuthnInstant, account, c.GetHeader(headerCLIHost))
+		if err != nil {
 			s.ecpFault(c, err)
 			return
 		}
+		c.Header(headerCLISession, cs.Token)
+		c.Header(headerCLISessionID, cs.ID)
+		c.Header(headerCLISessionExpires, cs.Expires.Format(time.RFC3339))
 	}
 	s.ecpReply(c, out, resp)
 }

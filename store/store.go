@@ -58,7 +58,10 @@ type Account struct {
 	SourceIdentitySource NameSource
 	// RequireMFA refuses this account's roles to a session that did not use a second factor.
 	RequireMFA bool
-	CreatedAt  time.Time
+	// CLISessionMax caps the lifetime of CLI sessions for this account; 0 is the web session's
+	// absolute limit. It is never longer than that.
+	CLISessionMax time.Duration
+	CreatedAt     time.Time
 }
 
 // NameSource says which of a user's names goes into an AWS attribute.

@@ -144,6 +144,18 @@ func ValidateSessionDuration(d time.Duration) error {
 	return nil
 }
 
+// MaxCLISession is the longest a CLI session may live: as long as a web session may.
+const MaxCLISession = 12 * time.Hour
+
+// ValidateCLISessionMax checks an account's CLI session lifetime: 0 (the default), or whole seconds
+// from 15m to 12h.
+func ValidateCLISessionMax(d time.Duration) error {
+	if d != 0 && (d%time.Second != 0 || d < 15*time.Minute || d > MaxCLISession) {
+		return Errorf(Invalid, "invalid CLI session lifetime %s: use whole seconds from 15m to 12h, or 0 for the default (12h)", d)
+	}
+	return nil
+}
+
 // ValidateAccountID checks a 12-digit AWS account ID.
 func ValidateAccountID(id string) error {
 	if !accountIDRE.MatchString(id) {
@@ -175,6 +187,9 @@ func (a *Account) Validate() error {
 		}
 	}
 	if err := ValidateSessionDuration(a.SessionDuration); err != nil {
+		return err
+	}
+	if err := ValidateCLISessionMax(a.CLISessionMax); err != nil {
 		return err
 	}
 	if a.SessionNameSource != FromUsername && a.SessionNameSource != FromEmail {

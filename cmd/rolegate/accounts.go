@@ -32,7 +32,7 @@ func nameSource(flag, v string, allowNone bool) (store.NameSource, error) {
 }
 
 func accountAddCmd(a *app) *cobra.Command {
-	var alias, provider, partition, region, duration, nameSrc, idSrc string
+	var alias, provider, partition, region, duration, nameSrc, idSrc, cliSession string
 	var requireMFA bool
 	c := &cobra.Command{
 		Use:   "add ACCOUNT_ID --alias ALIAS",
@@ -43,8 +43,12 @@ func accountAddCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cliMax, err := parseCLISession(cliSession)
+			if err != nil {
+				return err
+			}
 			acct := &store.Account{ID: args[0], Alias: alias, ProviderName: provider, Partition: store.Partition(partition),
-				Region: region, SessionDuration: d, RequireMFA: requireMFA}
+				Region: region, SessionDuration: d, RequireMFA: requireMFA, CLISessionMax: cliMax}
 			if alias == "" {
 				return store.Errorf(store.Invalid, "--alias is required")
 			}
@@ -75,11 +79,27 @@ func accountAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&nameSrc, "session-name-source", "username", "RoleSessionName from the user's username or email")
 	c.Flags().StringVar(&idSrc, "source-identity", "none", "SourceIdentity from the user's username or email, or none")
 	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "refuse this account's roles to a sign-in without a second factor")
+	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
 	return c
 }
 
+// cliSessionUsage describes --cli-session of account add and set.
+const cliSessionUsage = "the longest a rolegate login CLI session for this account lives, 15m to 12h (0 or empty: 12h, the web session's limit)"
+
+// parseCLISession parses --cli-session: a duration such as 2h, or 0 for the default.
+func parseCLISession(v string) (time.Duration, error) {
+	if v == "" || v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, store.Errorf(store.Invalid, "invalid --cli-session %q: use a duration such as 8h or 90m, from 15m to 12h, or 0 for 12h", v)
+	}
+	return d, store.ValidateCLISessionMax(d)
+}
+
 func accountSetCmd(a *app) *cobra.Command {
-	var alias, provider, region, duration, nameSrc, idSrc string
+	var alias, provider, region, duration, nameSrc, idSrc, cliSession string
 	var requireMFA bool
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
@@ -91,6 +111,10 @@ func accountSetCmd(a *app) *cobra.Command {
 			var ns, is store.NameSource
 			var err error
 			if d, err = parseDuration(duration); err != nil {
+				return err
+			}
+			cliMax, err := parseCLISession(cliSession)
+			if err != nil {
 				return err
 			}
 			if fl.Changed("session-name-source") {
@@ -126,6 +150,9 @@ func accountSetCmd(a *app) *cobra.Command {
 					if fl.Changed("require-mfa") {
 						ac.RequireMFA = requireMFA
 					}
+					if fl.Changed("cli-session") {
+						ac.CLISessionMax = cliMax
+					}
 					return nil
 				})
 				if err != nil {
@@ -135,6 +162,9 @@ func accountSetCmd(a *app) *cobra.Command {
 				details := map[string]string{"account": acct.ID}
 				if fl.Changed("require-mfa") {
 					details["require_mfa"] = strconv.FormatBool(acct.RequireMFA)
+				}
+				if fl.Changed("cli-session") {
+					details["cli_session_seconds"] = strconv.FormatInt(int64(acct.CLISessionMax.Seconds()), 10)
 				}
 				return a.audit(cmd.Context(), st, "account.set", "", details)
 			})
@@ -147,6 +177,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&nameSrc, "session-name-source", "", "RoleSessionName from the user's username or email")
 	c.Flags().StringVar(&idSrc, "source-identity", "", "SourceIdentity from the user's username or email, or none")
 	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "--require-mfa=true refuses the account's roles to a sign-in without a second factor; =false lifts that")
+	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
 	return c
 }
 
@@ -173,23 +204,25 @@ func accountListCmd(a *app) *cobra.Command {
 						SessionNameSrc  string `json:"session_name_source"`
 						SourceIdentity  string `json:"source_identity_source,omitempty"`
 						RequireMFA      bool   `json:"require_mfa"`
+						CLISession      int64  `json:"cli_session_seconds,omitempty"`
 					}
 					out := make([]accountJSON, 0, len(accts))
 					for _, ac := range accts {
 						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
-							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA})
+							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
+							int64(ac.CLISessionMax.Seconds())})
 					}
 					return a.printJSON(out)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA")
+				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA\tCLI SESSION")
 				for _, ac := range accts {
 					mfa := "-"
 					if ac.RequireMFA {
 						mfa = "required"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
-						durText(ac.SessionDuration), mfa)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
+						durText(ac.SessionDuration), mfa, durText(ac.CLISessionMax))
 				}
 				return tw.Flush()
 			})

@@ -15,7 +15,7 @@ import (
 	"rolegate/store"
 )
 
-// credential-process, exec and console: the client side after `rolegate login --ecp`, fed from the
+// credential-process, exec and console: the client side after `rolegate login`, fed from the
 // profile's cache and its CLI session. They open no store.
 
 // exitStatus carries a child's exit status out of run unchanged, with nothing printed.
@@ -37,7 +37,7 @@ func credentialProcessCmd(a *app) *cobra.Command {
 		Use:   "credential-process --profile P",
 		Short: "Print a profile's credentials as credential_process JSON, refreshed through its Rolegate session",
 		Long: `Print the profile's temporary credentials as the AWS credential_process JSON. They come from a 0600
-cache and are renewed through the profile's Rolegate session (made by rolegate login --ecp) when
+cache and are renewed through the profile's Rolegate session (made by rolegate login) when
 fewer than 5 minutes remain, with no prompt. In ~/.aws/config:
 
   [profile work]

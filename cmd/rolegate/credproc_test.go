@@ -80,7 +80,7 @@ func (r *credRig) ended(t *testing.T) {
 	t.Helper()
 	r.age(t, 4*time.Minute)
 	res := r.c.run("", "credential-process", "--profile", "work")
-	if res.code != 3 || res.stdout != "" || strings.Count(res.stderr, "\n") != 1 || !strings.Contains(res.stderr, "run rolegate login --ecp --profile work again") {
+	if res.code != 3 || res.stdout != "" || strings.Count(res.stderr, "\n") != 1 || !strings.Contains(res.stderr, "run rolegate login --profile work again") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
 }

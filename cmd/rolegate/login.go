@@ -42,7 +42,8 @@ default over SSH and wherever no display is found.
 ROLEGATE_PASSWORD and ROLEGATE_OTP, or from standard input with --password-stdin (password on the
 first line, the code on the second), or from prompts on a terminal.
 
-The IdP also issues a Rolegate CLI session (as long as a web session may last, 12 h by default),
+In every mode the IdP also issues a Rolegate CLI session (as long as a web session may last,
+12 h by default, or less where an account sets it with rolegate account set --cli-session),
 kept with the credentials cache in $XDG_CONFIG_HOME/rolegate/profiles/P.json (mode 0600), so that
 rolegate credential-process, exec and console renew the credentials without asking again.`,
 		Args: nargs(),
@@ -69,21 +70,21 @@ rolegate credential-process, exec and console renew the credentials without aski
 			}
 			prompt := &awslogin.Terminal{In: a.stdin, Out: a.stderr}
 			hc := &http.Client{Timeout: time.Minute}
-			var ecpSrc *awslogin.ECP // the one flow that brings a Rolegate CLI session home, for now
+			host, _ := os.Hostname()
+			var src awslogin.SessionSource
 			switch mode {
 			case "ecp":
 				creds, err := awslogin.ReadECPCredentials(a.env, username, a.stdin, passwordStdin, prompt)
 				if err != nil {
 					return err
 				}
-				host, _ := os.Hostname()
-				ecpSrc = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc, WantSession: true, Host: host}
-				l.Source = ecpSrc
+				src = &awslogin.ECP{URL: idpURL, Creds: creds, Prompt: prompt, HTTP: hc, WantSession: true, Host: host}
 			case "device-code":
-				l.Source = &awslogin.Device{URL: idpURL, Role: l.Role, Out: a.stderr, HTTP: hc}
+				src = &awslogin.Device{URL: idpURL, Role: l.Role, Out: a.stderr, HTTP: hc, WantSession: true, Host: host}
 			default:
-				l.Source = &awslogin.Browser{URL: idpURL, Role: l.Role, Open: awslogin.OpenBrowser(a.env), Out: a.stderr, HTTP: hc}
+				src = &awslogin.Browser{URL: idpURL, Role: l.Role, Open: awslogin.OpenBrowser(a.env), Out: a.stderr, HTTP: hc, WantSession: true, Host: host}
 			}
+			l.Source = src
 			l.Prompt, l.Out, l.Env, l.HTTP, l.Duration = prompt, a.stderr, a.env, hc, d
 			res, err := l.Run(cmd.Context())
 			if err != nil {
@@ -91,12 +92,13 @@ rolegate credential-process, exec and console renew the credentials without aski
 			}
 			fmt.Fprintf(a.stdout, "profile %s in %s: %s, until %s\n", l.Profile, res.File, res.Role.Label(),
 				res.Creds.Expiration.Local().Format(time.RFC3339))
-			if ecpSrc == nil || ecpSrc.Session == nil {
+			sess := src.CLISession()
+			if sess == nil {
 				fmt.Fprintf(a.stderr, "the IdP issued no Rolegate session: credential-process and exec will ask you to log in again when these expire\n")
 				return nil
 			}
 			// The session and the credentials cache, for credential-process and exec.
-			return awslogin.SaveState(a.env, l.Profile, &awslogin.State{URL: idpURL, Session: ecpSrc.Session, Account: res.Role.Account,
+			return awslogin.SaveState(a.env, l.Profile, &awslogin.State{URL: idpURL, Session: sess, Account: res.Role.Account,
 				RoleARN: res.Role.RoleARN, RoleName: res.Role.Name, Region: l.Region, STSEndpoint: l.STSEndpoint, Duration: d, Creds: res.Creds})
 		},
 	}

@@ -34,7 +34,8 @@ func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
 	srv := c.serve(t)
 	sts := logintest.NewSTS(t, []byte(srv.get(t, "/saml/metadata")))
 	file := filepath.Join(t.TempDir(), "credentials")
-	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL, "SSH_CONNECTION": "192.0.2.1 50000 192.0.2.2 22"}
+	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL, "SSH_CONNECTION": "192.0.2.1 50000 192.0.2.2 22",
+		"XDG_CONFIG_HOME": t.TempDir()}
 	var stdout syncBuffer
 	var stderr syncBuffer
 	done := make(chan int, 1)
@@ -43,6 +44,26 @@ func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
 		done <- run(context.Background(), []string{"login", "--url", srv.url, "--account", "prod", "--profile", "ssh"},
 			strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })
 	}()
+	approveDeviceCode(t, srv.url, &stderr)
+
+	select {
+	case exit := <-done:
+		if exit != 0 || !strings.Contains(stdout.String(), "profile ssh in "+file+": prod (111122223333) Admin") {
+			t.Fatalf("exit %d\nstdout %s\nstderr %s", exit, stdout.String(), stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("login did not finish after the approval:\n%s", stderr.String())
+	}
+	if iss := sts.Issued(); len(iss) != 1 || !strings.HasSuffix(iss[0].RoleARN, ":role/Admin") {
+		t.Fatalf("STS issued %+v", iss)
+	}
+	srv.stop(t)
+}
+
+// approveDeviceCode waits for the code a device-code login shows on stderr, then, as alice in a
+// browser elsewhere, signs in, types it, checks that the page names this machine, and approves.
+func approveDeviceCode(t *testing.T, idpURL string, stderr *syncBuffer) {
+	t.Helper()
 	var code string
 	for deadline := time.Now().Add(time.Minute); code == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := shownCodeRE.FindStringSubmatch(stderr.String()); m != nil {
@@ -72,13 +93,13 @@ func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
 		}
 		return f
 	}
-	f := form(page(browser.Get(srv.url + "/login")))
+	f := form(page(browser.Get(idpURL + "/login")))
 	f.Set("username", "alice")
 	f.Set("password", goodPassword)
-	page(browser.PostForm(srv.url+"/login", f))
-	f = form(page(browser.Get(srv.url + "/cli/device")))
+	page(browser.PostForm(idpURL+"/login", f))
+	f = form(page(browser.Get(idpURL + "/cli/device")))
 	f.Set("user_code", strings.ToLower(code))
-	shown := page(browser.PostForm(srv.url+"/cli/device", f))
+	shown := page(browser.PostForm(idpURL+"/cli/device", f))
 	host, _ := os.Hostname()
 	m := choiceRE.FindStringSubmatch(shown)
 	if m == nil || !strings.Contains(shown, html.EscapeString(host)) {
@@ -87,20 +108,44 @@ func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
 	f = form(shown)
 	f.Set("choice", html.UnescapeString(m[1]))
 	f.Set("step", "approve")
-	if approved := page(browser.PostForm(srv.url+"/cli/device", f)); !strings.Contains(approved, "Approved") {
+	if approved := page(browser.PostForm(idpURL+"/cli/device", f)); !strings.Contains(approved, "Approved") {
 		t.Fatalf("approving:\n%s", approved)
 	}
+}
 
+// TestCredentialProcessRefreshesAfterADeviceCodeLogin: the device-code login keeps a CLI session
+// too, so credential-process renews the credentials with no prompt and no password anywhere.
+func TestCredentialProcessRefreshesAfterADeviceCodeLogin(t *testing.T) {
+	c := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
+	r := newCredRig(t, c)
+	delete(c.env, "ROLEGATE_USERNAME")
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), c.args("login", "--device-code", "--url", r.srv.url, "--profile", "work", "--account", "prod"),
+			strings.NewReader(""), &stdout, &stderr, c.getenv)
+	}()
+	approveDeviceCode(t, r.srv.url, &stderr)
 	select {
 	case exit := <-done:
-		if exit != 0 || !strings.Contains(stdout.String(), "profile ssh in "+file+": prod (111122223333) Admin") {
+		if exit != 0 || strings.Contains(stderr.String(), "issued no Rolegate session") {
 			t.Fatalf("exit %d\nstdout %s\nstderr %s", exit, stdout.String(), stderr.String())
 		}
 	case <-time.After(time.Minute):
 		t.Fatalf("login did not finish after the approval:\n%s", stderr.String())
 	}
-	if iss := sts.Issued(); len(iss) != 1 || !strings.HasSuffix(iss[0].RoleARN, ":role/Admin") {
-		t.Fatalf("STS issued %+v", iss)
+	var list []cliSessionJSON
+	c.list(t, &list, "session", "list", "--user", "alice", "--json")
+	if len(list) != 1 {
+		t.Fatalf("sessions %+v", list)
 	}
-	srv.stop(t)
+	r.age(t, 4*time.Minute)
+	p := r.process(t)
+	if iss := r.sts.Issued(); len(iss) != 2 || p.AccessKeyId != iss[1].AccessKeyID {
+		t.Fatalf("no refresh through the device-code login's session: %+v, STS issued %d", p, len(iss))
+	}
+	// Revoked, it refreshes nothing.
+	c.ok(t, "", "session", "revoke", list[0].ID)
+	r.ended(t)
+	r.srv.stop(t)
 }

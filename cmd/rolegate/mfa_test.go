@@ -376,8 +376,8 @@ func TestAccountRequireMFACanBeSetAtAddAndChangedWithSet(t *testing.T) {
 		}
 		for _, l := range lines[1:] {
 			f := strings.Fields(l)
-			if want := map[string]string{"prod": "required", "dev": "-"}[f[0]]; f[len(f)-1] != want {
-				t.Errorf("account list row %q: MFA column %q, want %q", l, f[len(f)-1], want)
+			if want := map[string]string{"prod": "required", "dev": "-"}[f[0]]; f[6] != want {
+				t.Errorf("account list row %q: MFA column %q, want %q", l, f[6], want)
 			}
 		}
 

@@ -10,7 +10,7 @@ import (
 	"rolegate/store"
 )
 
-// Command-line sessions (rolegate login --ecp makes them; credential-process refreshes with them),
+// Command-line sessions (rolegate login makes them; credential-process refreshes with them),
 // listed and ended by admins. Ending a user's sessions ends their web sessions too.
 
 func sessionCmd(a *app) *cobra.Command {

@@ -437,16 +437,16 @@ func (s *Store) UserGroups(ctx context.Context, user string) ([]string, error) {
 // ---- accounts
 
 const accountCols = `id, alias, provider_name, partition, region, session_duration, session_name_source,
-	source_identity_source, require_mfa, created_at`
+	source_identity_source, require_mfa, created_at, cli_session_max`
 
 func scanAccount(r Row) (*store.Account, error) {
 	var a store.Account
 	var part, nameSrc, idSrc string
-	var d, created int64
-	if err := r.Scan(&a.ID, &a.Alias, &a.ProviderName, &part, &a.Region, &d, &nameSrc, &idSrc, &a.RequireMFA, &created); err != nil {
+	var d, created, cliMax int64
+	if err := r.Scan(&a.ID, &a.Alias, &a.ProviderName, &part, &a.Region, &d, &nameSrc, &idSrc, &a.RequireMFA, &created, &cliMax); err != nil {
 		return nil, err
 	}
-	a.Partition, a.SessionDuration, a.CreatedAt = store.Partition(part), dur(d), fromDB(created)
+	a.Partition, a.SessionDuration, a.CreatedAt, a.CLISessionMax = store.Partition(part), dur(d), fromDB(created), dur(cliMax)
 	a.SessionNameSource, a.SourceIdentitySource = store.NameSource(nameSrc), store.NameSource(idSrc)
 	return &a, nil
 }
@@ -459,9 +459,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 		return err
 	}
 	now := s.now()
-	_, err := s.db.Exec(ctx, `INSERT INTO accounts (`+accountCols+`, alias_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO accounts (`+accountCols+`, alias_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		a.ID, a.Alias, a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration), string(a.SessionNameSource),
-		string(a.SourceIdentitySource), a.RequireMFA, toDB(now), store.Key(a.Alias))
+		string(a.SourceIdentitySource), a.RequireMFA, toDB(now), secs(a.CLISessionMax), store.Key(a.Alias))
 	if errors.Is(err, ErrUnique) {
 		if existing, gerr := s.GetAccount(ctx, a.ID); gerr == nil {
 			return store.Errorf(store.Conflict, "account %s already exists (alias %q)", existing.ID, existing.Alias)
@@ -515,9 +515,9 @@ func (s *Store) UpdateAccount(ctx context.Context, aliasOrID string, fn func(*st
 			return err
 		}
 		_, err = q.Exec(ctx, `UPDATE accounts SET alias = $1, alias_key = $2, provider_name = $3, partition = $4, region = $5,
-			session_duration = $6, session_name_source = $7, source_identity_source = $8, require_mfa = $9 WHERE id = $10`,
+			session_duration = $6, session_name_source = $7, source_identity_source = $8, require_mfa = $9, cli_session_max = $10 WHERE id = $11`,
 			a.Alias, store.Key(a.Alias), a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration),
-			string(a.SessionNameSource), string(a.SourceIdentitySource), a.RequireMFA, a.ID)
+			string(a.SessionNameSource), string(a.SourceIdentitySource), a.RequireMFA, secs(a.CLISessionMax), a.ID)
 		if err != nil {
 			return wrap(err, fmt.Sprintf("alias %q", a.Alias))
 		}

@@ -86,6 +86,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a CLI session is found by its token until it expires or is revoked, by its own user only", testCLISessions},
 		{"a user's live web sessions are listed, newest first, and no one else's", testListUserSessions},
 		{"a user's CLI sessions end with their web sessions, when disabled, beyond the cap and with the user", testCLISessionsEnd},
+		{"an account's CLI session lifetime is kept, changed, and refused beyond 15m to 12h", testAccountCLISessionMax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
