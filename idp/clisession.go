@@ -196,6 +196,17 @@ func (s *Server) cliRefresh(c *gin.Context) {
 		}
 		account = cs.AccountID
 	}
+	// The account's limit as it is now: an admin may have shortened it, or granted a role in an
+	// account with a shorter one, since the session was made.
+	if life, err := s.cliSessionLife(c, u, account); err != nil && !store.IsCode(err, store.NotFound) {
+		s.ecpFault(c, err)
+		return
+	} else if err == nil && !s.now().Before(cs.CreatedAt.Add(life)) {
+		s.auditWith(c, "cli_session", u.Name, "refused", map[string]string{"id": cs.ID, "account": bounded(account, 64),
+			"reason": "older than the account's CLI session limit"})
+		s.ecpFault(c, errCLISessionEnded)
+		return
+	}
 	out, resp, ok := s.ecpIssue(c, awsIssue{User: u, Methods: cs.AuthMethods, AuthnInstant: cs.AuthnInstant, Account: account, Role: role,
 		Prefix: ecpProtocolPrefix, Details: details},
 		store.Errorf(store.Forbidden, "this account requires a second factor and your command-line session was made without one: run rolegate login again with your one-time code"))
