@@ -55,7 +55,9 @@ type cliSessionIssued struct {
 
 // startCLISession creates a CLI session for a sign-in of u with methods at authnInstant, scoped to
 // account ("" for none), for every flow of rolegate login (ECP, browser, device code), and audits
-// it. It lives as long as a web session may, at most. host is the client's own machine name.
+// it. It lives as long as a web session may, at most, counted from the sign-in, not from the
+// exchange: a browser session about to end must not hand on a fresh twelve hours. host is the
+// client's own machine name.
 func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, authnInstant time.Time, account, host string) (*cliSessionIssued, error) {
 	tok, err := newToken()
 	if err != nil {
@@ -75,7 +77,7 @@ func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, 
 	}
 	now := s.now()
 	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: hashToken(tok), UserID: u.ID, AuthMethods: methods, AccountID: account,
-		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(life),
+		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: earliest(now.Add(life), authnInstant.Add(life)),
 		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), HostName: bounded(strings.Map(printableRune, host), 64)}
 	if _, err := s.store.CreateCLISession(c.Request.Context(), cs, maxCLISessions); err != nil {
 		return nil, err
@@ -201,7 +203,7 @@ func (s *Server) cliRefresh(c *gin.Context) {
 	if life, err := s.cliSessionLife(c, u, account); err != nil && !store.IsCode(err, store.NotFound) {
 		s.ecpFault(c, err)
 		return
-	} else if err == nil && !s.now().Before(cs.CreatedAt.Add(life)) {
+	} else if err == nil && !s.now().Before(cs.AuthnInstant.Add(life)) {
 		s.auditWith(c, "cli_session", u.Name, "refused", map[string]string{"id": cs.ID, "account": bounded(account, 64),
 			"reason": "older than the account's CLI session limit"})
 		s.ecpFault(c, errCLISessionEnded)
