@@ -85,7 +85,7 @@ func (s *Server) deviceCode(c *gin.Context) {
 		s.oauthError(c, http.StatusBadRequest, "invalid_client", "client_id must be "+cliClientID)
 		return
 	}
-	account, role, host := f.Get("account"), f.Get("role"), strings.TrimSpace(f.Get("device_name"))
+	account, role, host := f.Get("account"), f.Get("role"), strings.TrimSpace(strings.Map(printableRune, f.Get("device_name")))
 	if len(account) > 64 || len(role) > 576 || len(host) > 255 {
 		s.oauthError(c, http.StatusBadRequest, "invalid_request", "the account, role or device name is too long")
 		return

@@ -249,3 +249,25 @@ func TestDeviceFlowGuessesAreNotForgivenByTypingOnesOwnCode(t *testing.T) {
 		t.Fatalf("a right code while locked: %d", resp.StatusCode)
 	}
 }
+
+func TestDeviceFlowApprovalPageShowsNoBidiTrickInTheMachineName(t *testing.T) {
+	w := newAWSWeb(t)
+	// The requester names its machine so that the rest of the sentence, the address among it,
+	// reads right to left, or hides behind zero-width characters.
+	resp, err := http.PostForm(w.srv.URL+"/cli/device/code", url.Values{"client_id": {"rolegate-cli"}, "account": {"prod"},
+		"device_name": {"alice-laptop\u202e\u2066\u200b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g deviceGrant
+	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("device code: %d %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	resp, body := b.enterCode(g.UserCode)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<strong id="device-name">alice-laptop</strong>`) {
+		t.Fatalf("%d\n%s", resp.StatusCode, body)
+	}
+}

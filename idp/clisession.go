@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -122,9 +123,10 @@ func (s *Server) cliSessionLife(c *gin.Context, u *store.User, account string) (
 	return life, nil
 }
 
-// printableRune drops control characters from what a client says about itself.
+// printableRune drops control and format characters (bidi overrides, zero-width ones) from what a
+// client says about itself: shown on an approval page, they could turn the text after it round.
 func printableRune(r rune) rune {
-	if isControl(r) {
+	if isControl(r) || unicode.Is(unicode.Cf, r) {
 		return -1
 	}
 	return r
