@@ -28,6 +28,10 @@ const (
 	// (RFC 8628 §6.1): 20^8, about 2^34.6 codes, against a throttled guesser.
 	userCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
 	userCodeLen      = 8
+	// deviceWrongLimit wrong user codes a user may type in deviceWrongWindow, right ones between
+	// them or not.
+	deviceWrongLimit  = 10
+	deviceWrongWindow = time.Hour
 )
 
 func (s *Server) deviceRoutes(r *gin.Engine) {
@@ -81,7 +85,7 @@ func (s *Server) deviceCode(c *gin.Context) {
 		s.oauthError(c, http.StatusBadRequest, "invalid_client", "client_id must be "+cliClientID)
 		return
 	}
-	account, role, host := f.Get("account"), f.Get("role"), strings.TrimSpace(f.Get("device_name"))
+	account, role, host := f.Get("account"), f.Get("role"), strings.TrimSpace(strings.Map(printableRune, f.Get("device_name")))
 	if len(account) > 64 || len(role) > 576 || len(host) > 255 {
 		s.oauthError(c, http.StatusBadRequest, "invalid_request", "the account, role or device name is too long")
 		return
@@ -223,6 +227,16 @@ func (s *Server) deviceAnswer(c *gin.Context) {
 		again(http.StatusTooManyRequests, tryLater(c, wait))
 		return
 	}
+	// Wrong codes are counted apart as well, and a right one clears nothing there: anyone may ask
+	// for codes of their own and type one between guesses at another person's.
+	wrong := clientKey(kindDevice, u.Name, "wrong")
+	if t, err := s.store.GetThrottle(c.Request.Context(), wrong, s.now()); err != nil {
+		s.failPage(c, err)
+		return
+	} else if t.Count >= deviceWrongLimit {
+		again(http.StatusTooManyRequests, tryLater(c, max(t.ResetAt.Sub(s.now()), time.Second)))
+		return
+	}
 	normal := normalUserCode(typed)
 	var d *store.DeviceCode
 	if normal != "" {
@@ -234,6 +248,11 @@ func (s *Server) deviceAnswer(c *gin.Context) {
 	}
 	if d == nil {
 		s.failed(c, g)
+		if t, err := s.store.HitThrottle(c.Request.Context(), wrong, deviceWrongWindow, s.now()); err != nil {
+			s.log.Error("counting a wrong user code", "request_id", c.GetString(ctxRequestID), "err", err)
+		} else if t.Count == deviceWrongLimit {
+			s.lockEvent(c, g, "wrong user codes", t.ResetAt)
+		}
 		s.auditWith(c, "cli.device", u.Name, "refused: a wrong user code", nil)
 		again(http.StatusNotFound, "No sign-in waits for that code: check it on the terminal, or run rolegate login again if it expired.")
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -220,4 +221,53 @@ func TestDeviceFlowAsksForTheSecondFactorAnAccountRequires(t *testing.T) {
 		t.Fatalf("password-only approval for an MFA account: %d to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 	w.wantPoll(t, g.DeviceCode, "authorization_pending")
+}
+
+func TestDeviceFlowGuessesAreNotForgivenByTypingOnesOwnCode(t *testing.T) {
+	w := newAWSWeb(t)
+	own := w.requestDevice(t, "prod")
+	m := w.browser(t)
+	m.login("mallory", goodPassword)
+	// Mallory asks for a code of her own (anyone may) and types it after every four guesses,
+	// hoping that a right code clears her count of wrong ones.
+	for guess := 1; guess <= 11; guess++ {
+		resp, _ := m.enterCode(fmt.Sprintf("BCDF-G%c%c%c", "HJKLM"[guess/9], "HJKLMNPQRS"[guess%9/3], "HJKL"[guess%3]))
+		switch {
+		case guess <= 10 && resp.StatusCode != http.StatusNotFound:
+			t.Fatalf("guess %d: %d", guess, resp.StatusCode)
+		case guess > 10 && resp.StatusCode != http.StatusTooManyRequests:
+			t.Fatalf("guess %d, her own code typed between: %d; want the throttle", guess, resp.StatusCode)
+		}
+		if guess%4 == 0 {
+			if resp, _ := m.enterCode(own.UserCode); resp.StatusCode != http.StatusOK {
+				t.Fatalf("her own code: %d", resp.StatusCode)
+			}
+		}
+	}
+	// Locked, even her own right code gets no answer, so nothing tells a right guess.
+	if resp, body := m.enterCode(own.UserCode); resp.StatusCode != http.StatusTooManyRequests || strings.Contains(body, "build-host") {
+		t.Fatalf("a right code while locked: %d", resp.StatusCode)
+	}
+}
+
+func TestDeviceFlowApprovalPageShowsNoBidiTrickInTheMachineName(t *testing.T) {
+	w := newAWSWeb(t)
+	// The requester names its machine so that the rest of the sentence, the address among it,
+	// reads right to left, or hides behind zero-width characters.
+	resp, err := http.PostForm(w.srv.URL+"/cli/device/code", url.Values{"client_id": {"rolegate-cli"}, "account": {"prod"},
+		"device_name": {"alice-laptop\u202e\u2066\u200b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g deviceGrant
+	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("device code: %d %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	resp, body := b.enterCode(g.UserCode)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<strong id="device-name">alice-laptop</strong>`) {
+		t.Fatalf("%d\n%s", resp.StatusCode, body)
+	}
 }

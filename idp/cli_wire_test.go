@@ -59,7 +59,7 @@ func TestABrowserFlowLoginBringsACLISessionBoundToTheConfirmingSignIn(t *testing
 
 	// Asked for, it carries the browser session's password-only sign-in and its instant, not the exchange's.
 	status, a = w.exchange(t, r.code(t, b, "444455556666 Auditor"), r.verifier, r.redirect, "cli_session", "request", "host", "laptop\n")
-	tok := w.wantCLISession(t, status, a, "444455556666", "pwd", authn, w.clock.Now().Add(12*time.Hour))
+	tok := w.wantCLISession(t, status, a, "444455556666", "pwd", authn, authn.Add(12*time.Hour))
 	if got := w.auditOf(t, "cli_session"); len(got) != 1 || got[0] != "alice created" {
 		t.Errorf("cli_session audit %v", got)
 	}
@@ -126,7 +126,7 @@ func TestADeviceFlowLoginBringsACLISessionOnlyWhenAsked(t *testing.T) {
 		t.Fatalf("pending: %d %+v", status, a)
 	}
 	status, a := w.poll(t, approve(), "cli_session", "request", "host", "laptop")
-	tok := w.wantCLISession(t, status, a, "111122223333", "pwd", authn, w.clock.Now().Add(12*time.Hour))
+	tok := w.wantCLISession(t, status, a, "111122223333", "pwd", authn, authn.Add(12*time.Hour))
 	w.clock.Advance(2 * time.Hour)
 	if resp, body := w.refresh(t, tok, "?role=ReadOnly"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("refresh: %d\n%s", resp.StatusCode, body)
@@ -162,5 +162,29 @@ func TestAnAccountsCLISessionLifetimeCapsTheSessionsOfEveryFlow(t *testing.T) {
 	w.clock.Advance(time.Second)
 	if resp, body := w.refresh(t, tok, ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("after gov's 2 h: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestABrowserSessionAboutToEndHandsOnNoFreshCLISession(t *testing.T) {
+	w := newAWSWeb(t)
+	b := w.browser(t)
+	b.login("alice", goodPassword)
+	authn := w.clock.Now()
+	// Eleven hours into the browser session's twelve, a login asks for a CLI session, hoping for
+	// twelve more hours than the sign-in is good for.
+	for range 33 { // used every 20 minutes, within the idle limit
+		w.clock.Advance(20 * time.Minute)
+		b.get("/")
+	}
+	r := newCLIRequest()
+	status, a := w.exchange(t, r.code(t, b, "111122223333 Admin"), r.verifier, r.redirect, "cli_session", "request", "host", "laptop")
+	tok := w.wantCLISession(t, status, a, "111122223333", "pwd", authn, authn.Add(12*time.Hour))
+	w.clock.Advance(59 * time.Minute)
+	if resp, body := w.refresh(t, tok, "?role=Admin"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("within the sign-in's twelve hours: %d\n%s", resp.StatusCode, body)
+	}
+	w.clock.Advance(2 * time.Minute)
+	if resp, body := w.refresh(t, tok, "?role=Admin"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("past the sign-in's twelve hours: %d\n%s", resp.StatusCode, body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,7 +56,9 @@ type cliSessionIssued struct {
 
 // startCLISession creates a CLI session for a sign-in of u with methods at authnInstant, scoped to
 // account ("" for none), for every flow of rolegate login (ECP, browser, device code), and audits
-// it. It lives as long as a web session may, at most. host is the client's own machine name.
+// it. It lives as long as a web session may, at most, counted from the sign-in, not from the
+// exchange: a browser session about to end must not hand on a fresh twelve hours. host is the
+// client's own machine name.
 func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, authnInstant time.Time, account, host string) (*cliSessionIssued, error) {
 	tok, err := newToken()
 	if err != nil {
@@ -75,7 +78,7 @@ func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, 
 	}
 	now := s.now()
 	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: hashToken(tok), UserID: u.ID, AuthMethods: methods, AccountID: account,
-		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(life),
+		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: earliest(now.Add(life), authnInstant.Add(life)),
 		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), HostName: bounded(strings.Map(printableRune, host), 64)}
 	if _, err := s.store.CreateCLISession(c.Request.Context(), cs, maxCLISessions); err != nil {
 		return nil, err
@@ -120,9 +123,10 @@ func (s *Server) cliSessionLife(c *gin.Context, u *store.User, account string) (
 	return life, nil
 }
 
-// printableRune drops control characters from what a client says about itself.
+// printableRune drops control and format characters (bidi overrides, zero-width ones) from what a
+// client says about itself: shown on an approval page, they could turn the text after it round.
 func printableRune(r rune) rune {
-	if isControl(r) {
+	if isControl(r) || unicode.Is(unicode.Cf, r) {
 		return -1
 	}
 	return r
@@ -195,6 +199,17 @@ func (s *Server) cliRefresh(c *gin.Context) {
 			}
 		}
 		account = cs.AccountID
+	}
+	// The account's limit as it is now: an admin may have shortened it, or granted a role in an
+	// account with a shorter one, since the session was made.
+	if life, err := s.cliSessionLife(c, u, account); err != nil && !store.IsCode(err, store.NotFound) {
+		s.ecpFault(c, err)
+		return
+	} else if err == nil && !s.now().Before(cs.AuthnInstant.Add(life)) {
+		s.auditWith(c, "cli_session", u.Name, "refused", map[string]string{"id": cs.ID, "account": bounded(account, 64),
+			"reason": "older than the account's CLI session limit"})
+		s.ecpFault(c, errCLISessionEnded)
+		return
 	}
 	out, resp, ok := s.ecpIssue(c, awsIssue{User: u, Methods: cs.AuthMethods, AuthnInstant: cs.AuthnInstant, Account: account, Role: role,
 		Prefix: ecpProtocolPrefix, Details: details},

@@ -153,3 +153,24 @@ func TestAPasswordOnlyCLISessionNeverRefreshesIntoAnAccountThatRequiresMFA(t *te
 		t.Fatalf("ungranted role: %d\n%s", resp.StatusCode, body)
 	}
 }
+
+func TestARefreshKeepsToTheCLISessionLimitAnAccountHasNow(t *testing.T) {
+	w := newAWSWeb(t)
+	// An unscoped session, made before prod's admin limited CLI sessions to an hour.
+	tok := w.cliLogin(t, "/saml/ecp")
+	if _, err := w.store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.CLISessionMax = time.Hour; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(30 * time.Minute)
+	if resp, body := w.refresh(t, tok, "?account=prod"); resp.StatusCode != 200 {
+		t.Fatalf("within the hour: %d\n%s", resp.StatusCode, body)
+	}
+	w.clock.Advance(time.Hour)
+	resp, body := w.refresh(t, tok, "?account=prod")
+	if resp.StatusCode != 401 || !strings.Contains(body, "run rolegate login again") {
+		t.Fatalf("after prod's hour: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body = w.refresh(t, tok, ""); resp.StatusCode != 401 {
+		t.Fatalf("every account, prod among them, after prod's hour: %d\n%s", resp.StatusCode, body)
+	}
+}
