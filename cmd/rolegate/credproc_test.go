@@ -198,3 +198,28 @@ func TestExecPassesSignalsOnAndReportsDeathBySignal(t *testing.T) {
 		t.Fatalf("killed: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+// A profiles directory other users can write is refused by credential-process and login alike:
+// one of them could have put their own state, CLI session and keys there.
+func TestProfileStateInADirectoryOthersCanWriteIsRefused(t *testing.T) {
+	t.Parallel()
+	c := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
+	r := newCredRig(t, c)
+	r.login(t, goodPassword)
+	dir := filepath.Dir(r.state)
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		res := c.run("", "credential-process", "--profile", "work")
+		if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "chmod 700 "+d) {
+			t.Fatalf("credential-process with %s 0777: exit %d, stdout %q, stderr %q", d, res.code, res.stdout, res.stderr)
+		}
+		res = c.run("", "login", "--ecp", "--url", r.srv.url, "--profile", "work", "--account", "prod")
+		if res.code != 2 || !strings.Contains(res.stderr, "chmod 700 "+d) {
+			t.Fatalf("login with %s 0777: exit %d, stderr %q", d, res.code, res.stderr)
+		}
+		os.Chmod(d, 0o700)
+	}
+	r.process(t)
+}
