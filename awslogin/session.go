@@ -86,6 +86,12 @@ func SaveState(env func(string) string, profile string, st *State) error {
 	if err := privateDirs(path); err != nil {
 		return err
 	}
+	// The lock credential-process holds while it refreshes, which would write the state it read.
+	unlock, err := lockFile(path)
+	if err != nil {
+		return store.Errorf(store.Invalid, "cannot lock %s: %v", path, err)
+	}
+	defer unlock()
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
