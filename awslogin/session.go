@@ -116,6 +116,19 @@ func privateDirs(path string) error {
 	return nil
 }
 
+// CheckStateDir refuses, before a login, the profile's state directory when SaveState would: one
+// that exists and another user could change. No place for state (no HOME) is no refusal.
+func CheckStateDir(env func(string) string, profile string) error {
+	path, err := StatePath(env, profile)
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return privateDirs(path)
+}
+
 // loadState reads the profile's state; Unauthorized when there is none.
 func loadState(path, profile string) (*State, error) {
 	b, err := os.ReadFile(path)

@@ -215,9 +215,14 @@ func TestProfileStateInADirectoryOthersCanWriteIsRefused(t *testing.T) {
 		if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "chmod 700 "+d) {
 			t.Fatalf("credential-process with %s 0777: exit %d, stdout %q, stderr %q", d, res.code, res.stdout, res.stderr)
 		}
+		before, _ := os.ReadFile(c.env["AWS_SHARED_CREDENTIALS_FILE"])
 		res = c.run("", "login", "--ecp", "--url", r.srv.url, "--profile", "work", "--account", "prod")
 		if res.code != 2 || !strings.Contains(res.stderr, "chmod 700 "+d) {
 			t.Fatalf("login with %s 0777: exit %d, stderr %q", d, res.code, res.stderr)
+		}
+		// Refused before the sign-in: the credentials file is as it was.
+		if after, _ := os.ReadFile(c.env["AWS_SHARED_CREDENTIALS_FILE"]); string(after) != string(before) {
+			t.Fatalf("login with %s 0777 changed the credentials file", d)
 		}
 		os.Chmod(d, 0o700)
 	}

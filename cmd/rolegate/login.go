@@ -68,6 +68,10 @@ rolegate credential-process, exec and console renew the credentials without aski
 			if err := awslogin.CheckProfile(l.Profile); err != nil {
 				return err
 			}
+			// A state directory that will be refused after the sign-in is refused before it, with nothing written.
+			if err := awslogin.CheckStateDir(a.env, l.Profile); err != nil {
+				return err
+			}
 			prompt := &awslogin.Terminal{In: a.stdin, Out: a.stderr}
 			hc := &http.Client{Timeout: time.Minute}
 			host, _ := os.Hostname()
