@@ -3,6 +3,7 @@ package awslogin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -49,6 +50,9 @@ func ConsoleLogin(ctx context.Context, hc *http.Client, p store.Partition, creds
 		return "", err
 	}
 	res, err := httpClient(hc).Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // its URL holds the keys in the query
+	}
 	if err != nil {
 		return "", store.Errorf(store.Internal, "cannot reach the AWS federation endpoint %s: %v", endpoint, err)
 	}

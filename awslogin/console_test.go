@@ -94,3 +94,16 @@ func TestConsoleSignInGoesThroughThePartitionsFederationEndpoint(t *testing.T) {
 		t.Fatalf("plain http endpoint: %v", err)
 	}
 }
+
+// A federation endpoint that cannot be reached says so without the request's URL, which carries
+// the secret key and session token in its query (the error went to stderr, and so to CI logs).
+func TestConsoleUnreachableEndpointKeepsTheKeysOutOfTheError(t *testing.T) {
+	creds := &awslogin.Credentials{AccessKeyID: "ASIAEXAMPLEEXAMPLE01", SecretAccessKey: "SECRETsecretSECRETsecretSECRETsecret0000",
+		SessionToken: "TOKENtokenTOKENtoken", Expiration: time.Now().Add(time.Hour)}
+	_, err := awslogin.ConsoleLogin(context.Background(), &http.Client{Timeout: 5 * time.Second}, store.PartitionAWS, creds,
+		"https://idp.example", "https://127.0.0.1:1/federation")
+	if err == nil || store.ErrorCode(err) != store.Internal || strings.Contains(err.Error(), "SECRET") ||
+		strings.Contains(err.Error(), "TOKEN") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -164,6 +164,9 @@ func setProfile(text string, p Profile) string {
 		fresh = append(fresh, "region = "+p.Region)
 	}
 
+	// A file with Windows line endings keeps them, for the new lines too.
+	crlf := strings.Contains(text, "\r\n")
+	text = strings.ReplaceAll(text, "\r\n", "\n")
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	if text == "" {
 		lines = nil
@@ -200,7 +203,11 @@ func setProfile(text string, p Profile) string {
 		out = append(out, "["+p.Name+"]")
 		out = append(out, fresh...)
 	}
-	return strings.Join(out, "\n") + "\n"
+	nl := "\n"
+	if crlf {
+		nl = "\r\n"
+	}
+	return strings.Join(out, nl) + nl
 }
 
 func isOwn(k string) bool { return slices.Contains(ownKeys, k) }

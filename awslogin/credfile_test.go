@@ -188,3 +188,27 @@ func TestWriteProfileParallelLoginsLoseNothing(t *testing.T) {
 		}
 	}
 }
+
+// A file with Windows line endings keeps them: the profile's new lines end in CRLF too, not a
+// mixture that editors and diff tools show as damage.
+func TestWriteProfileKeepsCRLFLineEndings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	old := "# mine\r\n[other]\r\naws_access_key_id = AKIAOTHER\r\naws_secret_access_key = s\r\n\r\n[work]\r\nregion = eu-west-1\r\n"
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"ASIANEW", "ASIAAGAIN", "ASIAMORE"} {
+		for _, name := range []string{"work", "new"} {
+			if err := awslogin.WriteProfile(path, profileFor(name, key)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b, _ := os.ReadFile(path)
+	text := string(b)
+	if strings.Count(text, "\n") != strings.Count(text, "\r\n") || strings.Contains(text, "\r\r") ||
+		!strings.Contains(text, "aws_access_key_id = ASIAMORE\r\n") || !strings.HasPrefix(text, "# mine\r\n[other]\r\n") ||
+		strings.Count(text, "aws_access_key_id = ASIAMORE\r\n") != 2 || !strings.Contains(text, "region = eu-west-1\r\n") {
+		t.Fatalf("credentials file:\n%q", text)
+	}
+}

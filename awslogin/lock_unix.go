@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"rolegate/store"
 )
 
 // lockFile holds an exclusive lock on path+".lock" until the returned function runs, so that two
@@ -21,4 +23,20 @@ func lockFile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil // closing releases the lock
+}
+
+// private refuses a directory another user could change: one not owned by this user, or writable
+// by its group or others. Such a user could put their own state, with their own CLI session and
+// credentials, where credential-process and exec would hand it to this user's programs.
+func private(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return store.Errorf(store.Invalid, "cannot read %s: %v", dir, err)
+	}
+	st, ok := fi.Sys().(*unix.Stat_t)
+	if fi.Mode().Perm()&0o022 != 0 || (ok && int(st.Uid) != os.Geteuid()) {
+		return store.Errorf(store.Invalid, "%s is not private to you (owner or mode %v): another user could replace Rolegate's state in it; make it yours with chmod 700 %s",
+			dir, fi.Mode().Perm(), dir)
+	}
+	return nil
 }

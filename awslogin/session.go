@@ -83,6 +83,15 @@ func SaveState(env func(string) string, profile string, st *State) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return store.Errorf(store.Invalid, "cannot create %s: %v", filepath.Dir(path), err)
 	}
+	if err := privateDirs(path); err != nil {
+		return err
+	}
+	// The lock credential-process holds while it refreshes, which would write the state it read.
+	unlock, err := lockFile(path)
+	if err != nil {
+		return store.Errorf(store.Invalid, "cannot lock %s: %v", path, err)
+	}
+	defer unlock()
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -93,6 +102,31 @@ func SaveState(env func(string) string, profile string, st *State) error {
 // loginAgain is the refusal when the profile has no live CLI session.
 func loginAgain(profile, why string) error {
 	return store.Errorf(store.Unauthorized, "%s: run rolegate login --profile %s again", why, profile)
+}
+
+// privateDirs refuses the state file at path when another user could change its directory or
+// the rolegate directory above it, both made 0700 by the first login.
+func privateDirs(path string) error {
+	profiles := filepath.Dir(path)
+	for _, dir := range []string{profiles, filepath.Dir(profiles)} {
+		if err := private(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckStateDir refuses, before a login, the profile's state directory when SaveState would: one
+// that exists and another user could change. No place for state (no HOME) is no refusal.
+func CheckStateDir(env func(string) string, profile string) error {
+	path, err := StatePath(env, profile)
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return privateDirs(path)
 }
 
 // loadState reads the profile's state; Unauthorized when there is none.
@@ -192,6 +226,9 @@ func (p *Process) Credentials(ctx context.Context) (*Credentials, *State, error)
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, loginAgain(p.Profile, "profile "+p.Profile+" has no Rolegate session")
+	}
+	if err := privateDirs(path); err != nil {
+		return nil, nil, err
 	}
 	// The SDKs run credential_process from many processes at once: one refreshes, the others wait
 	// and read what it wrote.

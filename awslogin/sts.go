@@ -124,7 +124,7 @@ func stsError(err error, role Role, duration time.Duration, endpoint string) err
 	if !errors.As(err, &ae) {
 		return store.Errorf(store.Internal, "cannot reach STS at %s: %v", endpoint, err)
 	}
-	said := " (STS says: " + ae.ErrorCode() + ": " + printable(ae.ErrorMessage()) + ")"
+	said := " (STS says: " + printable(ae.ErrorCode()) + ": " + printable(ae.ErrorMessage()) + ")"
 	provider := role.ProviderARN[strings.LastIndex(role.ProviderARN, "/")+1:]
 	switch ae.ErrorCode() {
 	case "IDPRejectedClaim":

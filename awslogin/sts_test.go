@@ -1,7 +1,13 @@
 package awslogin_test
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"rolegate/awslogin"
 	"rolegate/store"
@@ -59,5 +65,24 @@ func TestSTSEndpointPerPartition(t *testing.T) {
 				t.Fatalf("got %q %q %v; want %q %q", region, endpoint, err, c.region, c.endpoint)
 			}
 		})
+	}
+}
+
+// STS's error code, like its message, reaches the terminal without control characters (C1 ones:
+// XML carries no C0 but U+009B, CSI, is allowed): an endpoint from AWS_ENDPOINT_URL need not be AWS.
+func TestSTSErrorCodeIsShownWithoutControlCharacters(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>`+
+			`<Code>Bad&#x9b;2J&#x85;</Code><Message>no&#x9b;31m</Message></Error><RequestId>r</RequestId></ErrorResponse>`)
+	}))
+	defer srv.Close()
+	role := awslogin.Role{Partition: store.PartitionAWS, Account: "111122223333", Name: "admin",
+		RoleARN: "arn:aws:iam::111122223333:role/admin", ProviderARN: "arn:aws:iam::111122223333:saml-provider/Rolegate"}
+	_, err := awslogin.AssumeRole(context.Background(), srv.Client(), srv.URL, "us-east-1", role,
+		&awslogin.Response{Raw: []byte("<Response/>")}, time.Hour)
+	if err == nil || strings.ContainsAny(err.Error(), "\u009b\u0085") || !strings.Contains(err.Error(), "Bad") {
+		t.Fatalf("error %q", err)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,13 +94,39 @@ func execCmd(a *app) *cobra.Command {
 			if st.Region != "" {
 				env = append(env, "AWS_REGION="+st.Region, "AWS_DEFAULT_REGION="+st.Region)
 			}
-			child := exec.CommandContext(cmd.Context(), args[0], args[1:]...)
+			// The command is not killed when rolegate is told to stop: a SIGTERM or SIGHUP goes on to it,
+			// and a Ctrl-C reaches it from the terminal already (sending it again would be a second
+			// Ctrl-C, which terraform takes as "stop now"). It decides how to end, and rolegate waits.
+			child := exec.Command(args[0], args[1:]...)
 			child.Env, child.Stdin, child.Stdout, child.Stderr = env, a.stdin, a.stdout, a.stderr
-			err = child.Run()
+			sigs := make(chan os.Signal, 4)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(sigs)
+			if err = child.Start(); err == nil {
+				done := make(chan error, 1)
+				go func() { done <- child.Wait() }()
+			wait:
+				for {
+					select {
+					case err = <-done:
+						break wait
+					case s := <-sigs:
+						if s != os.Interrupt {
+							child.Process.Signal(s)
+						}
+					}
+				}
+			}
 			var exited *exec.ExitError
 			switch {
 			case errors.As(err, &exited) && exited.ExitCode() >= 0:
 				return &exitStatus{code: exited.ExitCode()}
+			case errors.As(err, &exited):
+				// Killed by a signal: the status a shell gives, 128 and the signal's number.
+				if ws, ok := exited.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return &exitStatus{code: 128 + int(ws.Signal())}
+				}
+				return store.Errorf(store.Internal, "exec %s: %v", args[0], err)
 			case errors.Is(err, exec.ErrNotFound):
 				return store.Errorf(store.NotFound, "exec: command %q not found", args[0])
 			case err != nil:

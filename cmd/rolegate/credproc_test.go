@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,4 +157,74 @@ func TestCredentialProcessRefreshesAcrossAnExpiryUntilTheSessionEnds(t *testing.
 			}
 		}
 	})
+}
+
+// exec leaves the ending to the command: a SIGTERM to rolegate goes on to it (it was killed
+// outright, and terraform under exec lost its state lock), rolegate waits and passes its status,
+// and a command killed by a signal ends rolegate with 128 and the signal's number, as a shell does.
+// Not parallel: it signals the test process itself, as main's NotifyContext would see it.
+func TestExecPassesSignalsOnAndReportsDeathBySignal(t *testing.T) {
+	c := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
+	r := newCredRig(t, c)
+	r.login(t, goodPassword)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ready := filepath.Join(t.TempDir(), "ready")
+	got := make(chan result, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, c.args("exec", "--profile", "work", "--", "sh", "-c",
+			`trap 'echo cleaned up; exit 5' TERM; : > "$1"; i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exit 9`, "sh", ready),
+			strings.NewReader(""), &stdout, &stderr, c.getenv)
+		got <- result{code, stdout.String(), stderr.String()}
+	}()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		} else if i == 100 {
+			t.Fatal("the command did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	res := <-got
+	if res.code != 5 || strings.TrimSpace(res.stdout) != "cleaned up" || res.stderr != "" {
+		t.Fatalf("SIGTERM: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+
+	res = c.run("", "exec", "--profile", "work", "--", "sh", "-c", `kill -KILL $$`)
+	if res.code != 128+9 || res.stderr != "" {
+		t.Fatalf("killed: exit %d, stderr %q", res.code, res.stderr)
+	}
+}
+
+// A profiles directory other users can write is refused by credential-process and login alike:
+// one of them could have put their own state, CLI session and keys there.
+func TestProfileStateInADirectoryOthersCanWriteIsRefused(t *testing.T) {
+	t.Parallel()
+	c := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
+	r := newCredRig(t, c)
+	r.login(t, goodPassword)
+	dir := filepath.Dir(r.state)
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		res := c.run("", "credential-process", "--profile", "work")
+		if res.code != 2 || res.stdout != "" || !strings.Contains(res.stderr, "chmod 700 "+d) {
+			t.Fatalf("credential-process with %s 0777: exit %d, stdout %q, stderr %q", d, res.code, res.stdout, res.stderr)
+		}
+		before, _ := os.ReadFile(c.env["AWS_SHARED_CREDENTIALS_FILE"])
+		res = c.run("", "login", "--ecp", "--url", r.srv.url, "--profile", "work", "--account", "prod")
+		if res.code != 2 || !strings.Contains(res.stderr, "chmod 700 "+d) {
+			t.Fatalf("login with %s 0777: exit %d, stderr %q", d, res.code, res.stderr)
+		}
+		// Refused before the sign-in: the credentials file is as it was.
+		if after, _ := os.ReadFile(c.env["AWS_SHARED_CREDENTIALS_FILE"]); string(after) != string(before) {
+			t.Fatalf("login with %s 0777 changed the credentials file", d)
+		}
+		os.Chmod(d, 0o700)
+	}
+	r.process(t)
 }

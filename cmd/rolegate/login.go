@@ -68,6 +68,10 @@ rolegate credential-process, exec and console renew the credentials without aski
 			if err := awslogin.CheckProfile(l.Profile); err != nil {
 				return err
 			}
+			// A state directory that will be refused after the sign-in is refused before it, with nothing written.
+			if err := awslogin.CheckStateDir(a.env, l.Profile); err != nil {
+				return err
+			}
 			prompt := &awslogin.Terminal{In: a.stdin, Out: a.stderr}
 			hc := &http.Client{Timeout: time.Minute}
 			host, _ := os.Hostname()
@@ -95,9 +99,12 @@ rolegate credential-process, exec and console renew the credentials without aski
 			sess := src.CLISession()
 			if sess == nil {
 				fmt.Fprintf(a.stderr, "the IdP issued no Rolegate session: credential-process and exec will ask you to log in again when these expire\n")
-				return nil
+				if _, err := awslogin.StatePath(a.env, l.Profile); err != nil {
+					return nil // no place for state, so none of an earlier login either
+				}
 			}
-			// The session and the credentials cache, for credential-process and exec.
+			// The session and the credentials cache, for credential-process and exec; saved without a
+			// session too, so that an earlier login's role and session do not outlive this one.
 			return awslogin.SaveState(a.env, l.Profile, &awslogin.State{URL: idpURL, Session: sess, Account: res.Role.Account,
 				RoleARN: res.Role.RoleARN, RoleName: res.Role.Name, Region: l.Region, STSEndpoint: l.STSEndpoint, Duration: d, Creds: res.Creds})
 		},

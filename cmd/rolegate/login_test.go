@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"rolegate/assertions"
+	"rolegate/awslogin"
 	"rolegate/awslogin/logintest"
 	"rolegate/store"
 )
@@ -166,5 +167,28 @@ func TestLoginModeFollowsTheFlagElseTheDisplay(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", got, err, c.want)
 			}
 		})
+	}
+}
+
+// A login the IdP gave no CLI session replaces the profile's earlier state all the same:
+// credential-process then serves this login's credentials until they expire, never the earlier
+// login's role and keys (nor refreshes them through its session).
+func TestLoginWithoutACLISessionReplacesTheProfilesOldState(t *testing.T) {
+	r := newLoginRig(t)
+	r.env["XDG_CONFIG_HOME"] = filepath.Join(t.TempDir(), "config")
+	stale := &awslogin.State{URL: "https://old.example", Session: &awslogin.Session{ID: "cs_old", Token: "old-token", Expires: time.Now().Add(time.Hour)},
+		Account: "999988887777", RoleARN: "arn:aws:iam::999988887777:role/old", RoleName: "old",
+		Creds: &awslogin.Credentials{AccessKeyID: "ASIAOLDOLDOLDOLDOLD1", SecretAccessKey: "old", SessionToken: "old", Expiration: time.Now().Add(time.Hour)}}
+	if err := awslogin.SaveState(func(k string) string { return r.env[k] }, "ci", stale); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := r.run(goodPassword+"\n", "--username", "alice", "--password-stdin", "--profile", "ci")
+	if code != 0 || !strings.Contains(errOut, "issued no Rolegate session") {
+		t.Fatalf("login: exit %d, stderr %q", code, errOut)
+	}
+	var out, errBuf bytes.Buffer
+	code = run(context.Background(), []string{"credential-process", "--profile", "ci"}, strings.NewReader(""), &out, &errBuf, func(k string) string { return r.env[k] })
+	if iss := r.sts.Issued(); code != 0 || !strings.Contains(out.String(), `"AccessKeyId":"`+iss[0].AccessKeyID+`"`) {
+		t.Fatalf("credential-process: exit %d, stdout %q, stderr %q", code, out.String(), errBuf.String())
 	}
 }
