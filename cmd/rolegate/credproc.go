@@ -147,7 +147,7 @@ func consoleCmd(a *app) *cobra.Command {
 		Short: "Open the AWS console as the profile's role (or print the sign-in URL)",
 		Long: `Open the AWS console as the profile's role: its credentials (refreshed as credential-process does)
 go to the partition's federation endpoint (signin.aws.amazon.com, signin.amazonaws-us-gov.com or
-signin.amazonaws.cn) for a sign-in token, and the sign-in URL opens in $BROWSER, else xdg-open.
+signin.amazonaws.cn) for a sign-in token, and the sign-in URL opens in $BROWSER (its first command, %s standing for the URL), else the system's opener.
 --print, or no way to open a browser, prints the URL instead: it signs anyone in who has it, for
 15 minutes.`,
 		Args: nargs(),
@@ -165,16 +165,10 @@ signin.amazonaws.cn) for a sign-in token, and the sign-in URL opens in $BROWSER,
 			if err != nil {
 				return err
 			}
-			if !print {
-				for _, opener := range []string{a.env("BROWSER"), "xdg-open"} {
-					if opener == "" {
-						continue
-					}
-					if err := exec.Command(opener, link).Start(); err == nil {
-						fmt.Fprintf(a.stderr, "opened the AWS console for %s\n", st.RoleARN)
-						return nil
-					}
-				}
+			// The one way to open a browser, as login's: $BROWSER with %s, else the system's opener.
+			if !print && awslogin.OpenBrowser(a.env)(link) == nil {
+				fmt.Fprintf(a.stderr, "opened the AWS console for %s\n", st.RoleARN)
+				return nil
 			}
 			fmt.Fprintln(a.stdout, link)
 			return nil
