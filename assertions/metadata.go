@@ -96,3 +96,34 @@ func checkCert(c *x509.Certificate) error {
 	}
 	return nil
 }
+
+// ReadMetadata reads an IdP's entity ID and signing certificates from its metadata, as IAM does:
+// every certificate of a KeyDescriptor whose use is "signing" or unset. It refuses metadata that
+// is not XML or has no signing certificate.
+func ReadMetadata(md []byte) (string, []*x509.Certificate, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(md); err != nil || doc.Root() == nil {
+		return "", nil, fmt.Errorf("assertions: the metadata is not XML")
+	}
+	var certs []*x509.Certificate
+	for _, kd := range doc.FindElements("//IDPSSODescriptor/KeyDescriptor") {
+		if use := kd.SelectAttrValue("use", ""); use != "" && use != "signing" {
+			continue
+		}
+		for _, c := range kd.FindElements(".//X509Certificate") {
+			der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Text()), ""))
+			if err != nil {
+				return "", nil, fmt.Errorf("assertions: a signing certificate in the metadata: %w", err)
+			}
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				return "", nil, fmt.Errorf("assertions: a signing certificate in the metadata: %w", err)
+			}
+			certs = append(certs, cert)
+		}
+	}
+	if len(certs) == 0 {
+		return "", nil, fmt.Errorf("assertions: the metadata has no signing certificate")
+	}
+	return doc.Root().SelectAttrValue("entityID", ""), certs, nil
+}

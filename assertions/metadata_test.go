@@ -113,3 +113,29 @@ func TestEntityIDIgnoresATrailingSlash(t *testing.T) {
 		}
 	}
 }
+
+func TestReadMetadataTakesWhatIAMTrustsAndNothingElse(t *testing.T) {
+	current, next := selfSigned(t, 2048, "current"), selfSigned(t, 2048, "next")
+	md, err := assertions.Metadata(assertions.MetadataInput{BaseURL: "https://idp.example.com", SigningCerts: []*x509.Certificate{current, next}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entity, certs, err := assertions.ReadMetadata(md)
+	if err != nil || entity != "https://idp.example.com/saml/metadata" || len(certs) != 2 || !certs[0].Equal(current) || !certs[1].Equal(next) {
+		t.Fatalf("our own metadata read back: %q, %d certificates, %v", entity, len(certs), err)
+	}
+	der := base64.StdEncoding.EncodeToString(current.Raw)
+	for _, tc := range []struct{ name, md string }{
+		{"not XML", "entityID=x"},
+		{"no key at all", `<EntityDescriptor entityID="x"><IDPSSODescriptor/></EntityDescriptor>`},
+		{"an encryption key only", `<EntityDescriptor entityID="x"><IDPSSODescriptor><KeyDescriptor use="encryption"><KeyInfo><X509Data><X509Certificate>` +
+			der + `</X509Certificate></X509Data></KeyInfo></KeyDescriptor></IDPSSODescriptor></EntityDescriptor>`},
+		{"a signing key of an SP, not the IdP", `<EntityDescriptor entityID="x"><SPSSODescriptor><KeyDescriptor use="signing"><KeyInfo><X509Data><X509Certificate>` +
+			der + `</X509Certificate></X509Data></KeyInfo></KeyDescriptor></SPSSODescriptor></EntityDescriptor>`},
+		{"a certificate that is not one", `<EntityDescriptor entityID="x"><IDPSSODescriptor><KeyDescriptor><KeyInfo><X509Data><X509Certificate>bm90IGEgY2VydA==</X509Certificate></X509Data></KeyInfo></KeyDescriptor></IDPSSODescriptor></EntityDescriptor>`},
+	} {
+		if _, certs, err := assertions.ReadMetadata([]byte(tc.md)); err == nil {
+			t.Errorf("%s: read %d certificates; want a refusal", tc.name, len(certs))
+		}
+	}
+}

@@ -57,7 +57,7 @@ type Issued struct {
 // NewSTS starts an STS stand-in that trusts the IdP described by metadata.
 func NewSTS(t testing.TB, metadata []byte) *STS {
 	t.Helper()
-	entityID, certs, err := ParseMetadata(metadata)
+	entityID, certs, err := assertions.ReadMetadata(metadata)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,35 +75,6 @@ func (s *STS) Issued() []Issued {
 	return append([]Issued(nil), s.issued...)
 }
 
-// ParseMetadata reads an IdP's entity ID and signing certificates from its metadata, as IAM does.
-func ParseMetadata(md []byte) (string, []*x509.Certificate, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(md); err != nil || doc.Root() == nil {
-		return "", nil, fmt.Errorf("metadata is not XML")
-	}
-	ed := doc.Root()
-	var certs []*x509.Certificate
-	for _, kd := range ed.FindElements("./IDPSSODescriptor/KeyDescriptor") {
-		if use := kd.SelectAttrValue("use", "signing"); use != "signing" {
-			continue
-		}
-		for _, c := range kd.FindElements("./KeyInfo/X509Data/X509Certificate") {
-			der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Text()), ""))
-			if err != nil {
-				return "", nil, err
-			}
-			cert, err := x509.ParseCertificate(der)
-			if err != nil {
-				return "", nil, err
-			}
-			certs = append(certs, cert)
-		}
-	}
-	if len(certs) == 0 {
-		return "", nil, fmt.Errorf("metadata has no signing certificate")
-	}
-	return ed.SelectAttrValue("entityID", ""), certs, nil
-}
 
 type stsError struct {
 	XMLName   xml.Name `xml:"ErrorResponse"`

@@ -192,28 +192,11 @@ func (s *Server) metadata() (string, []*x509.Certificate, error) {
 		return "", nil, err
 	}
 	defer resp.Body.Close()
-	doc := etree.NewDocument()
-	if _, err := doc.ReadFrom(resp.Body); err != nil || doc.Root() == nil {
-		return "", nil, fmt.Errorf("ststest: the metadata is not XML")
+	md, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", nil, err
 	}
-	var out []*x509.Certificate
-	for _, kd := range doc.FindElements("//IDPSSODescriptor/KeyDescriptor") {
-		if u := kd.SelectAttrValue("use", ""); u != "" && u != "signing" {
-			continue
-		}
-		for _, c := range kd.FindElements(".//X509Certificate") {
-			der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Text()), ""))
-			if err != nil {
-				return "", nil, err
-			}
-			cert, err := x509.ParseCertificate(der)
-			if err != nil {
-				return "", nil, err
-			}
-			out = append(out, cert)
-		}
-	}
-	return doc.Root().SelectAttrValue("entityID", ""), out, nil
+	return assertions.ReadMetadata(md)
 }
 
 func (s *Server) record(c Call) {
