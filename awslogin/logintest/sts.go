@@ -75,7 +75,6 @@ func (s *STS) Issued() []Issued {
 	return append([]Issued(nil), s.issued...)
 }
 
-
 type stsError struct {
 	XMLName   xml.Name `xml:"ErrorResponse"`
 	NS        string   `xml:"xmlns,attr"`
