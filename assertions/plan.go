@@ -47,8 +47,10 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 	}
 	acs := in.ACS
 	if acs == "" {
+		// A region the link asks for must be one Rolegate knows (SignInURL checks it); the account's
+		// own, stored before AWS's list grew, signs in at the partition's default endpoint meanwhile.
 		region := in.Region
-		if region == "" {
+		if region == "" && store.KnownRegion(a.Partition, a.Region) {
 			region = a.Region
 		}
 		var err error

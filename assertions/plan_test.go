@@ -126,3 +126,31 @@ func TestPlanAWS(t *testing.T) {
 		})
 	}
 }
+
+// An account saved with a region AWS opened after Rolegate's list was written (or the list lacks)
+// still signs in, at the partition's default endpoint; a link that asks for such a region is refused.
+func TestAStoredRegionTheListDoesNotKnowSignsInAtTheDefaultEndpoint(t *testing.T) {
+	in := signIn()
+	in.Account.Region = "eu-west-9"
+	if err := in.Account.Validate(); err != nil {
+		t.Fatalf("a stored account with a well-formed region of its partition: %v", err)
+	}
+	r, err := assertions.PlanAWS(in)
+	if err != nil || r.ACS != "https://signin.aws.amazon.com/saml" {
+		t.Fatalf("ACS %q, %v; want the default endpoint", r.ACS, err)
+	}
+	in.Account.Region = "eu-west-2"
+	if r, err := assertions.PlanAWS(in); err != nil || r.ACS != "https://eu-west-2.signin.aws.amazon.com/saml" {
+		t.Fatalf("a known region: ACS %v, %v", r, err)
+	}
+	in.Region = "eu-west-9"
+	if _, err := assertions.PlanAWS(in); err == nil {
+		t.Fatal("a link asking for a region Rolegate does not know was planned")
+	}
+	for _, bad := range []string{"cn-north-1", "us-gov-west-1", "EU-WEST-1", "eu-west"} {
+		in.Account.Region = bad
+		if err := in.Account.Validate(); err == nil {
+			t.Errorf("region %q stored for a commercial account", bad)
+		}
+	}
+}

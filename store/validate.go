@@ -117,7 +117,22 @@ var Regions = map[Partition][]string{
 // KnownRegion reports whether region is one of partition p's Regions.
 func KnownRegion(p Partition, region string) bool { return slices.Contains(Regions[p], region) }
 
-// ValidateRegion checks that region is a region of partition p.
+// ValidateRegionShape checks that region is written as a region code of partition p: what a stored
+// account must hold. A region AWS opens after this list was written passes it, so an account saved
+// with one keeps working (it signs in at the partition's default endpoint until the list knows it).
+func ValidateRegionShape(p Partition, region string) error {
+	if !regionRE.MatchString(region) {
+		return Errorf(Invalid, "invalid region %q: expected a region code such as us-east-2", region)
+	}
+	gov, cn := strings.HasPrefix(region, "us-gov-"), strings.HasPrefix(region, "cn-")
+	if (p == PartitionGovCloud) != gov || (p == PartitionChina) != cn {
+		return Errorf(Invalid, "region %q is not in partition %s", region, p)
+	}
+	return nil
+}
+
+// ValidateRegion checks that region is one of partition p's known Regions: what an admin may set
+// and a sign-in link may ask for.
 func ValidateRegion(p Partition, region string) error {
 	if !regionRE.MatchString(region) {
 		return Errorf(Invalid, "invalid region %q: expected a region code such as us-east-2", region)
@@ -182,7 +197,7 @@ func (a *Account) Validate() error {
 		return Errorf(Invalid, "invalid partition %q: use aws, aws-us-gov or aws-cn", a.Partition)
 	}
 	if a.Region != "" {
-		if err := ValidateRegion(a.Partition, a.Region); err != nil {
+		if err := ValidateRegionShape(a.Partition, a.Region); err != nil {
 			return err
 		}
 	}

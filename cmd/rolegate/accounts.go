@@ -52,6 +52,11 @@ func accountAddCmd(a *app) *cobra.Command {
 			if alias == "" {
 				return store.Errorf(store.Invalid, "--alias is required")
 			}
+			if region != "" && store.ValidPartition(acct.Partition) {
+				if err := store.ValidateRegion(acct.Partition, region); err != nil { // a region set now must be one AWS has
+					return err
+				}
+			}
 			if acct.SessionNameSource, err = nameSource("session-name-source", nameSrc, false); err != nil {
 				return err
 			}
@@ -136,6 +141,11 @@ func accountSetCmd(a *app) *cobra.Command {
 						ac.ProviderName = provider
 					}
 					if fl.Changed("region") {
+						if region != "" {
+							if err := store.ValidateRegion(ac.Partition, region); err != nil { // a region set now must be one AWS has
+								return err
+							}
+						}
 						ac.Region = region
 					}
 					if fl.Changed("session-duration") {
