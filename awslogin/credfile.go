@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"rolegate/store"
 )
@@ -81,6 +82,14 @@ func WriteProfile(path string, p Profile) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return store.Errorf(store.Invalid, "cannot read the credentials file %s: %v", path, err)
+	}
+	// Values come from STS and the IdP: one with a line break could add a section or a key of its
+	// choosing (long-term keys in [default], say), so nothing unprintable goes in.
+	for _, v := range []string{p.Creds.AccessKeyID, p.Creds.SecretAccessKey, p.Creds.SessionToken, p.Creds.AssumedRoleARN,
+		p.Role.Account, p.Role.Alias, p.Role.Name, p.Role.RoleARN, p.Region} {
+		if strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
+			return store.Errorf(store.Internal, "refusing to write profile %q: a value from STS or the IdP holds a line break or other control character", p.Name)
+		}
 	}
 	if longTermKeys(string(old), p.Name) {
 		return store.Errorf(store.Conflict, "profile %q in %s holds long-term access keys, which a login would overwrite: pass another --profile", p.Name, path)

@@ -212,3 +212,20 @@ func TestWriteProfileKeepsCRLFLineEndings(t *testing.T) {
 		t.Fatalf("credentials file:\n%q", text)
 	}
 }
+
+// A hostile STS (an --sts-endpoint or AWS_ENDPOINT_URL_STS the user was given) answers a key with a
+// line break in it, to plant long-term keys in another profile: nothing is written.
+func TestWriteProfileRefusesValuesThatWouldAddLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(path, []byte(existing), 0o600)
+	for _, bad := range []string{"ASIANEW\n[default]\naws_access_key_id = AKIAEVIL", "ASIANEW\raws_x = 1", "ASIA\u202eNEW"} {
+		err := awslogin.WriteProfile(path, profileFor("work", bad))
+		wantErr(t, err, store.Internal, "control character")
+	}
+	p := profileFor("work", "ASIANEW")
+	p.Role.Alias = "prod\n[default]"
+	wantErr(t, awslogin.WriteProfile(path, p), store.Internal, "control character")
+	if readFile(t, path) != existing {
+		t.Fatal("the file changed after a refusal")
+	}
+}

@@ -430,7 +430,8 @@ func message(raw []byte) string {
 // printable keeps the IdP's words from driving the terminal: no control characters, at most 300.
 func printable(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+		// Format characters too: a bidi override or a zero-width character could disguise a URL.
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
 			return ' '
 		}
 		return r

@@ -69,13 +69,13 @@ func TestECPDoesNotFollowARedirectWithThePassword(t *testing.T) {
 func TestECPRefusalWordsCannotDriveTheTerminal(t *testing.T) {
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, `{"error":"bad\u001b[2J\u001b]0;pwned\u0007 request"}`)
+		io.WriteString(w, `{"error":"bad\u001b[2J\u001b]0;pwned\u0007 request, see https://idp.example.com\u202emoc.live"}`)
 	}))
 	defer idp.Close()
 	_, err := ecp(idp.URL).SAMLResponse(context.Background(), "")
 	wantErr(t, err, store.Invalid, "the IdP says: bad")
-	if strings.ContainsAny(store.ErrorMessage(err), "\x1b\x07") {
-		t.Fatalf("control characters reached the message: %q", store.ErrorMessage(err))
+	if strings.ContainsAny(store.ErrorMessage(err), "\x1b\x07\u202e") {
+		t.Fatalf("control or bidi characters reached the message: %q", store.ErrorMessage(err))
 	}
 }
 
