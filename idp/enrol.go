@@ -110,13 +110,20 @@ func (s *Server) firstFactorPass(c *gin.Context, w *webSession, change bool) (*f
 			s.failPage(c, store.Errorf(store.Invalid, "the enrolment code is too long"))
 			return nil, false
 		}
-		g, wait, err := s.enter(c, kindInvite, u.Name)
-		if err != nil {
-			s.failPage(c, err)
-			return nil, false
-		} else if wait > 0 {
-			s.refuseEnrol(c, w, http.StatusTooManyRequests, next, tryLater(c, wait))
-			return nil, false
+		// Only a POST, which carries the session's CSRF token, counts a wrong code: a GET may be a
+		// navigation another site started, and must not let that site spend the user's attempts (or,
+		// through the address counter, an office's). A GET only reads: codes have 120 random bits.
+		var g *gate
+		if c.Request.Method != http.MethodGet {
+			var wait time.Duration
+			var err error
+			if g, wait, err = s.enter(c, kindInvite, u.Name); err != nil {
+				s.failPage(c, err)
+				return nil, false
+			} else if wait > 0 {
+				s.refuseEnrol(c, w, http.StatusTooManyRequests, next, tryLater(c, wait))
+				return nil, false
+			}
 		}
 		hash, ok := mfa.InviteHash(raw)
 		if ok {
@@ -128,8 +135,10 @@ func (s *Server) firstFactorPass(c *gin.Context, w *webSession, change bool) (*f
 			ok = err == nil
 		}
 		if !ok {
-			s.failed(c, g)
-			s.auditWith(c, "mfa.invite", u.Name, resultBadInvite, nil)
+			if g != nil {
+				s.failed(c, g)
+				s.auditWith(c, "mfa.invite", u.Name, resultBadInvite, nil)
+			}
 			s.refuseEnrol(c, w, http.StatusForbidden, next, "That enrolment code is wrong, used, replaced by a newer one or expired.")
 			return nil, false
 		}

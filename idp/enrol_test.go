@@ -230,14 +230,29 @@ func TestWrongInviteCodesAreCountedPerUser(t *testing.T) {
 	invite := w.invite(t, "alice", time.Hour)
 	b := w.browser(t)
 	b.login("alice", goodPassword)
+	// Another site can navigate alice's browser to invite links as often as it likes: those GETs
+	// are refused, but spend none of her attempts and write nothing.
+	for range 12 {
+		wrong, _, _ := mfa.NewInvite()
+		if resp, _ := b.do(http.MethodGet, mfaSettings+"?invite="+wrong, nil, "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a wrong code by GET: %d", resp.StatusCode)
+		}
+	}
+	if got := append(w.auditOf(t, "mfa.invite"), w.auditOf(t, "throttle.lock")...); len(got) != 0 {
+		t.Fatalf("GETs with wrong codes wrote %q", got)
+	}
+	// Tried with the form (which carries her CSRF token), wrong codes count.
+	tryCode := func(code string) (*http.Response, string) {
+		return b.post("/", mfaSettings+"/totp", url.Values{"invite": {code}})
+	}
 	for i := range 5 {
 		wrong, _, _ := mfa.NewInvite()
-		if resp, _ := b.get(mfaSettings + "?invite=" + wrong); resp.StatusCode != http.StatusForbidden {
+		if resp, _ := tryCode(wrong); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("wrong code %d: %d", i, resp.StatusCode)
 		}
 	}
 	// Over the limit, even the right code waits: no one tries a sixth guess.
-	resp, body := b.get(mfaSettings + "?invite=" + invite)
+	resp, body := tryCode(invite)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("after five wrong codes: %d %q", resp.StatusCode, alert(body))
 	}
@@ -248,7 +263,7 @@ func TestWrongInviteCodesAreCountedPerUser(t *testing.T) {
 		t.Errorf("wrong-code audits %q; want 5", got)
 	}
 	w.clock.Advance(16 * time.Minute)
-	if resp, body := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusOK {
+	if resp, body := tryCode(invite); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the window: %d %q", resp.StatusCode, alert(body))
 	}
 }
@@ -352,17 +367,20 @@ func TestUnlockingAUserClearsTheirEnrolmentCodeCounters(t *testing.T) {
 	invite := w.invite(t, "alice", time.Hour)
 	b := w.browser(t)
 	b.login("alice", goodPassword)
+	tryCode := func(code string) (*http.Response, string) {
+		return b.post("/", mfaSettings+"/totp", url.Values{"invite": {code}})
+	}
 	for range 5 {
 		wrong, _, _ := mfa.NewInvite()
-		b.get(mfaSettings + "?invite=" + wrong)
+		tryCode(wrong)
 	}
-	if resp, _ := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := tryCode(invite); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("after five wrong codes: %d", resp.StatusCode)
 	}
 	if _, err := idp.UnlockUser(context.Background(), w.store, "alice", w.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if resp, body := b.get(mfaSettings + "?invite=" + invite); resp.StatusCode != http.StatusOK {
+	if resp, body := tryCode(invite); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after user unlock: %d %q", resp.StatusCode, alert(body))
 	}
 }
