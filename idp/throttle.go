@@ -84,14 +84,21 @@ type gate struct {
 func (s *Server) enter(c *gin.Context, kind, name string) (*gate, time.Duration, error) {
 	ctx, now := c.Request.Context(), s.now()
 	g := &gate{kind: kind, name: name, addr: clientGroup(c)}
+	// A name no one can hold gets no counters of its own (a guesser would write a row for each
+	// made-up name): its failures count on the address alone.
+	nobody := store.ValidateUserName(name) != nil
 	client := g.addr
-	if dev, ok := s.deviceOf(c, name); ok {
-		g.device, client = true, "device:"+dev
+	if !nobody {
+		if dev, ok := s.deviceOf(c, name); ok {
+			g.device, client = true, "device:"+dev
+		}
+		g.takes = []store.Take{{Key: clientKey(kind, name, client), Backoff: clientBackoff}}
 	}
-	g.takes = []store.Take{{Key: clientKey(kind, name, client), Backoff: clientBackoff}}
 	var wait time.Duration
 	if !g.device {
-		g.takes = append(g.takes, store.Take{Key: userKey(kind, name), Backoff: userBackoff})
+		if !nobody {
+			g.takes = append(g.takes, store.Take{Key: userKey(kind, name), Backoff: userBackoff})
+		}
 		t, err := s.store.GetThrottle(ctx, keyAddr+g.addr, now)
 		if err != nil {
 			return nil, 0, fmt.Errorf("idp: reading the address's failures: %w", err)
@@ -99,6 +106,9 @@ func (s *Server) enter(c *gin.Context, kind, name string) (*gate, time.Duration,
 		if t.Count >= addrLimit {
 			return g, max(t.ResetAt.Sub(now), time.Second), nil
 		}
+	}
+	if nobody {
+		return g, 0, nil
 	}
 	ts, ok, err := s.store.TakeThrottles(ctx, now, g.takes...)
 	if err != nil {

@@ -555,3 +555,29 @@ func TestAReturningBrowserGetsInUnderAnHTTPSBaseURL(t *testing.T) {
 	}
 	wantRedirect(t, login("198.51.100.7", goodPassword, device), "", "/")
 }
+
+// Names no one can hold (a character user names never have, or too long) are refused like any wrong
+// password, but write no counters of their own: a guesser cycling made-up names grows only the
+// address's one counter.
+func TestImpossibleUserNamesWriteNoCountersOfTheirOwn(t *testing.T) {
+	w := newWeb(t)
+	b := w.browser(t)
+	tok := b.token("/login")
+	_, throttles0 := w.rows(t)
+	for i := range 10 {
+		name := fmt.Sprintf("no|body:%d", i)
+		if i%2 == 1 {
+			name = strings.Repeat("x", 65) + strconv.Itoa(i)
+		}
+		if resp, _ := b.do(http.MethodPost, "/login", url.Values{"csrf_token": {tok}, "username": {name}, "password": {"x"}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%q: %d, want the usual 401", name, resp.StatusCode)
+		}
+	}
+	ts, err := w.store.ListThrottles(context.Background(), "", w.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts)-throttles0 != 1 || ts[0].Key != "addr:127.0.0.1" || ts[0].Count != 10 {
+		t.Fatalf("counters after ten impossible names: %+v", ts)
+	}
+}
