@@ -24,7 +24,8 @@ const (
 	DefaultRateEvery = 200 * time.Millisecond
 	// rateAuditEvery bounds the audit events of one throttled client.
 	rateAuditEvery = 15 * time.Minute
-	// maxBuckets bounds the limiter's memory; beyond it, full buckets (idle clients) are dropped.
+	// maxBuckets bounds the limiter's memory; beyond it, full buckets (idle clients) are dropped, at
+	// most once a second, and clients still beyond it share one bucket.
 	maxBuckets = 100_000
 )
 
@@ -40,6 +41,10 @@ type rateLimiter struct {
 	burst   float64
 	every   time.Duration
 	buckets map[string]*bucket
+	// swept is the last sweep; overflow is the one bucket of new clients while the map is full
+	// (an attacker with many IPv6 /64s may not grow it without end, nor make each request a sweep).
+	swept    time.Time
+	overflow *bucket
 }
 
 func newRateLimiter(burst int, every time.Duration) *rateLimiter {
@@ -53,11 +58,20 @@ func (l *rateLimiter) take(key string, now time.Time) (wait time.Duration, audit
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
-		if len(l.buckets) >= maxBuckets {
+		if len(l.buckets) >= maxBuckets && now.Sub(l.swept) >= time.Second {
 			l.sweep(now)
+			l.swept = now
 		}
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[key] = b
+		switch {
+		case len(l.buckets) < maxBuckets:
+			b = &bucket{tokens: l.burst, at: now}
+			l.buckets[key] = b
+		case l.overflow == nil:
+			l.overflow = &bucket{tokens: l.burst, at: now}
+			fallthrough
+		default:
+			b = l.overflow
+		}
 	}
 	l.refill(b, now)
 	if b.tokens >= 1 {

@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -71,5 +72,29 @@ func TestTheTokenBucketRefillsAndForgetsIdleClients(t *testing.T) {
 	l.sweep(now.Add(rateAuditEvery))
 	if len(l.buckets) != 0 {
 		t.Fatalf("%d idle buckets kept", len(l.buckets))
+	}
+}
+
+// An attacker with many IPv6 /64s (a /48 holds 65,536) fills the limiter with busy buckets: it
+// grows no further, sweeps at most once a second, and the clients beyond it share one bucket.
+func TestAFullRateLimiterGrowsNoFurther(t *testing.T) {
+	l := newRateLimiter(2, time.Second)
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for i := range maxBuckets {
+		l.take(fmt.Sprintf("2001:db8:%x::/64", i), now) // each bucket spent a token: none is idle
+	}
+	refused := 0
+	for i := range 1000 {
+		if wait, _ := l.take(fmt.Sprintf("2001:db9:%x::/64", i), now); wait > 0 {
+			refused++
+		}
+	}
+	if len(l.buckets) != maxBuckets || refused != 998 {
+		t.Fatalf("%d buckets, %d of 1000 new clients refused; want %d and 998 (one shared burst of 2)", len(l.buckets), refused, maxBuckets)
+	}
+	// Once the old clients are idle again, a sweep (at most once a second) makes room.
+	later := now.Add(rateAuditEvery)
+	if wait, _ := l.take("2001:dba::/64", later); wait != 0 || len(l.buckets) != 1 {
+		t.Fatalf("after the clients went idle: wait %v, %d buckets", wait, len(l.buckets))
 	}
 }
