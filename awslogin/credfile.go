@@ -184,13 +184,17 @@ func setProfile(text string, p Profile) string {
 	found := false
 	for i := 0; i < len(lines); i++ {
 		name, isHeader := section(lines[i])
-		if !isHeader || name != p.Name || found {
+		if !isHeader || name != p.Name {
 			out = append(out, lines[i])
 			continue
 		}
-		found = true
+		// The profile's first section gets the fresh keys; a second section of the same name (a
+		// careless edit) loses its stale ones too, or tools would read those instead or refuse the file.
 		out = append(out, lines[i])
-		out = append(out, fresh...)
+		if !found {
+			out = append(out, fresh...)
+		}
+		found = true
 		// Keep the section's other lines: comments, blank lines and keys that are not ours.
 		for i+1 < len(lines) {
 			if _, next := section(lines[i+1]); next {

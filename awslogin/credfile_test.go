@@ -229,3 +229,18 @@ func TestWriteProfileRefusesValuesThatWouldAddLines(t *testing.T) {
 		t.Fatal("the file changed after a refusal")
 	}
 }
+
+// A file edited by hand may hold the profile twice: the stale keys of the second section go too,
+// or the SDKs would take them (later keys win) and other tools refuse the file.
+func TestWriteProfileLeavesNoStaleKeysInARepeatedSection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(path, []byte("[work]\naws_access_key_id = ASIAOLD1\n\n[other]\nregion = x\n\n[work]\naws_session_token = STALE2\naws_secret_access_key = STALESECRET\noutput = json\n"), 0o600)
+	if err := awslogin.WriteProfile(path, profileFor("work", "ASIANEW")); err != nil {
+		t.Fatal(err)
+	}
+	got := readFile(t, path)
+	if strings.Contains(got, "STALE") || strings.Contains(got, "ASIAOLD1") || strings.Count(got, "aws_access_key_id = ASIANEW") != 1 ||
+		!strings.Contains(got, "output = json") || !strings.Contains(got, "[other]\nregion = x") {
+		t.Fatalf("got:\n%s", got)
+	}
+}
