@@ -25,9 +25,8 @@ func (s *Store) CreateCLISession(ctx context.Context, cs *store.CLISession, max 
 	err := s.db.InTx(ctx, func(q Querier) error {
 		ended = 0
 		// The user's row serialises concurrent logins of one user, so the cap holds.
-		var id int64
-		if err := q.QueryRow(ctx, `SELECT id FROM users WHERE id = $1`+s.d.ForUpdate, cs.UserID).Scan(&id); err != nil {
-			return wrap(err, "user")
+		if err := s.lockUser(ctx, q, cs.UserID); err != nil {
+			return err
 		}
 		if _, err := q.Exec(ctx, `DELETE FROM cli_sessions WHERE user_id = $1 AND expires_at <= $2`, cs.UserID, toDB(cs.CreatedAt)); err != nil {
 			return err

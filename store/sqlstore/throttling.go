@@ -164,9 +164,8 @@ func (s *Store) CreateSessionCapped(ctx context.Context, ss *store.Session, max 
 	err := s.db.InTx(ctx, func(q Querier) error {
 		ended = 0
 		// The user's row serialises concurrent sign-ins of one user, so the cap holds.
-		var id int64
-		if err := q.QueryRow(ctx, `SELECT id FROM users WHERE id = $1`+s.d.ForUpdate, ss.UserID).Scan(&id); err != nil {
-			return wrap(err, "user")
+		if err := s.lockUser(ctx, q, ss.UserID); err != nil {
+			return err
 		}
 		if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND (expires_at <= $2 OR idle_expires_at <= $2)`,
 			ss.UserID, toDB(ss.CreatedAt)); err != nil {
