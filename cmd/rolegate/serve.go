@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,22 +56,26 @@ const (
 	maxRatePerSecond = 10000
 )
 
-// rateFlags reads the rate limit's settings from the environment unless given as flags, and checks them.
-func rateFlags(cmd *cobra.Command, a *app, o *serveOptions) error {
-	if v := a.env("ROLEGATE_RATE_BURST"); v != "" && !cmd.Flags().Changed("rate-burst") {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return store.Errorf(store.Invalid, "invalid ROLEGATE_RATE_BURST %q: use a whole number", v)
+// envFlags sets serve's flags that are not strings from the environment, unless given as flags:
+// one way to read them all, through the flags' own parsers. (String flags take theirs as defaults.)
+func envFlags(cmd *cobra.Command, a *app) error {
+	for _, f := range []struct{ flag, env, hint string }{
+		{"require-mfa", envRequireMFA, "use true or false"},
+		{"insecure-http", envInsecureHTTP, "use true or false"},
+		{"rate-burst", "ROLEGATE_RATE_BURST", "use a whole number"},
+		{"rate-per-second", "ROLEGATE_RATE_PER_SECOND", "use a number such as 5 or 0.5"},
+	} {
+		if v := a.env(f.env); v != "" && !cmd.Flags().Changed(f.flag) {
+			if err := cmd.Flags().Set(f.flag, v); err != nil {
+				return store.Errorf(store.Invalid, "invalid %s %q: %s", f.env, v, f.hint)
+			}
 		}
-		o.rateBurst = n
 	}
-	if v := a.env("ROLEGATE_RATE_PER_SECOND"); v != "" && !cmd.Flags().Changed("rate-per-second") {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return store.Errorf(store.Invalid, "invalid ROLEGATE_RATE_PER_SECOND %q: use a number such as 5 or 0.5", v)
-		}
-		o.ratePerSecond = r
-	}
+	return nil
+}
+
+// checkRate refuses a rate limit that limits nothing, or lets no office in.
+func checkRate(o serveOptions) error {
 	if o.rateBurst < 1 || o.rateBurst > maxRateBurst {
 		return store.Errorf(store.Invalid, "invalid rate burst %d: use 1 to %d", o.rateBurst, maxRateBurst)
 	}
@@ -89,19 +92,10 @@ func serveCmd(a *app) *cobra.Command {
 		Short: "Run the identity provider",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, f := range []struct {
-				flag, env string
-				v         *bool
-			}{{"require-mfa", envRequireMFA, &o.requireMFA}, {"insecure-http", envInsecureHTTP, &o.insecureHTTP}} {
-				if v := a.env(f.env); v != "" && !cmd.Flags().Changed(f.flag) {
-					b, err := strconv.ParseBool(v)
-					if err != nil {
-						return store.Errorf(store.Invalid, "invalid %s %q: use true or false", f.env, v)
-					}
-					*f.v = b
-				}
+			if err := envFlags(cmd, a); err != nil {
+				return err
 			}
-			if err := rateFlags(cmd, a, &o); err != nil {
+			if err := checkRate(o); err != nil {
 				return err
 			}
 			return a.serve(cmd.Context(), o)
