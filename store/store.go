@@ -326,8 +326,6 @@ type Store interface {
 	ListServiceProviders(ctx context.Context) ([]*ServiceProvider, error)
 	DeleteServiceProvider(ctx context.Context, entityID string) error
 
-	// SavePendingRequest stores a validated request; Conflict when the SP sent that request ID before.
-	SavePendingRequest(ctx context.Context, r *PendingRequest) error
 	// GetPendingRequest returns a live, unconsumed request; NotFound otherwise.
 	GetPendingRequest(ctx context.Context, handleHash []byte, now time.Time) (*PendingRequest, error)
 	// ConsumePendingRequest marks it used, atomically: of two concurrent calls, one gets NotFound.
@@ -452,8 +450,9 @@ type Store interface {
 	// ServerSecret returns the deployment's secret called name; the first call anywhere stores
 	// fresh, so that every replica reads the same one.
 	ServerSecret(ctx context.Context, name string, fresh []byte, now time.Time) ([]byte, error)
-	// SavePendingRequestCapped is SavePendingRequest, except that it writes nothing and returns
-	// false when r.ClientAddr has max live, unused requests already.
+	// SavePendingRequestCapped stores a validated request (Conflict when the SP sent that request ID
+	// before), except that it writes nothing and returns false when r.ClientAddr has max live, unused
+	// requests already.
 	SavePendingRequestCapped(ctx context.Context, r *PendingRequest, max int) (bool, error)
 	// CreateSessionCapped creates s and ends the user's oldest sessions beyond max, atomically:
 	// those of one method (a password alone) before those whose AuthMethods name more (a second

@@ -148,13 +148,6 @@ func (s *Store) DeleteServiceProvider(ctx context.Context, entityID string) erro
 
 // ---- pending AuthnRequests
 
-func (s *Store) SavePendingRequest(ctx context.Context, r *store.PendingRequest) error {
-	if err := checkPendingRequest(r); err != nil {
-		return err
-	}
-	return insertPendingRequest(ctx, s.db, r)
-}
-
 // checkPendingRequest refuses a pending request that is incomplete or cannot be stored as it is.
 func checkPendingRequest(r *store.PendingRequest) error {
 	if len(r.HandleHash) < 16 || r.SPEntityID == "" || r.RequestID == "" || r.ACSURL == "" || !r.ExpiresAt.After(r.CreatedAt) {

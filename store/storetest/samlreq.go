@@ -51,8 +51,8 @@ func testPendingRequestAuthnOptions(t *testing.T, s store.Store) {
 	}
 	a := req("a", "id-1", true, "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport", "https://refeds.org/profile/mfa")
 	b := req("b", "id-2", false)
-	must(t, s.SavePendingRequest(ctx, a))
-	must(t, s.SavePendingRequest(ctx, b))
+	must(t, savePending(ctx, s, a))
+	must(t, savePending(ctx, s, b))
 	got, err := s.GetPendingRequest(ctx, a.HandleHash, now)
 	must(t, err)
 	if !got.ForceAuthn || strings.Join(got.AuthnContexts, "|") != strings.Join(a.AuthnContexts, "|") {
@@ -66,7 +66,7 @@ func testPendingRequestAuthnOptions(t *testing.T, s store.Store) {
 	// A class that would not read back as itself is refused, and nothing is stored.
 	for i, bad := range []string{"urn:a urn:b", "", "urn:a\n"} {
 		r := req("bad"+string(rune('0'+i)), "id-bad", false, bad)
-		wantCode(t, s.SavePendingRequest(ctx, r), store.Invalid)
+		wantCode(t, savePending(ctx, s, r), store.Invalid)
 		_, err := s.GetPendingRequest(ctx, r.HandleHash, now)
 		wantCode(t, err, store.NotFound)
 	}
