@@ -172,7 +172,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		var left []int
 		out.Plan, left = assertions.CombineAWS(plans)
 		for _, i := range left {
-			out.Omitted = append(out.Omitted, planned[i]+": its session name, duration, tags or source identity differ from the other accounts'; ask for it with account="+strings.Fields(planned[i])[0])
+			out.Omitted = append(out.Omitted, planned[i]+": its session name, duration, tags, source identity, sign-in endpoint or authentication context differ from the other accounts'; ask for it with account="+strings.Fields(planned[i])[0])
 		}
 		var accounts []string
 		for _, r := range out.Plan.Roles {
