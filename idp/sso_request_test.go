@@ -441,6 +441,16 @@ func TestUnsignedRequestsFromSPsThatMustSignAreRefused(t *testing.T) {
 		refused(t, tc.name+" (Redirect)", resp, body, tc.frag)
 		resp, body = b.do(http.MethodPost, "/saml/sso", postForm(t, w.authnRequest(t, tc.sp, saml.HTTPPostBinding), ""))
 		refused(t, tc.name+" (POST)", resp, body, tc.frag)
+		// An empty signature is no signature: a bare Signature= or SigAlg= must not pass as one.
+		bare := redirectOf(t, tc.sp, w.authnRequest(t, tc.sp, saml.HTTPRedirectBinding), "")
+		for _, extra := range []string{"&Signature=", "&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod) + "&Signature="} {
+			resp, body = b.get(bare + extra)
+			refused(t, tc.name+" (Redirect with "+extra+")", resp, body, "")
+		}
+		form := postForm(t, w.authnRequest(t, tc.sp, saml.HTTPPostBinding), "")
+		form.Set("SigAlg", dsig.RSASHA256SignatureMethod)
+		resp, body = b.do(http.MethodPost, "/saml/sso", form)
+		refused(t, tc.name+" (POST with a SigAlg and no signature)", resp, body, "")
 
 		// Signed, both bindings go through.
 		tc.sp.SignatureMethod = method
