@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"rolegate/store"
@@ -156,12 +154,10 @@ type Refresh struct {
 
 // SAMLResponse implements Source.
 func (r *Refresh) SAMLResponse(ctx context.Context, account string) (*Response, error) {
-	ecp, err := Endpoint(r.URL, "")
+	u, err := idpURL(r.URL, refreshPath)
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(ecp)
-	u.Path = strings.TrimSuffix(u.Path, ecpPath) + refreshPath
 	q := url.Values{}
 	if account != "" {
 		q.Set("account", account)
@@ -175,17 +171,9 @@ func (r *Refresh) SAMLResponse(ctx context.Context, account string) (*Response, 
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+r.Session.Token)
-	client := *httpClient(r.HTTP)
-	// A redirect would send the token somewhere the login did not name.
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err := client.Do(req)
+	res, raw, err := send(r.HTTP, req) // no redirect: it would carry the token where the login did not go
 	if err != nil {
-		return nil, store.Errorf(store.Internal, "cannot reach the IdP at %s: %v", u.Host, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, maxECPReply+1))
-	if err != nil || len(raw) > maxECPReply {
-		return nil, store.Errorf(store.Internal, "reading the IdP's answer failed or it is too large")
+		return nil, err
 	}
 	said := message(raw)
 	switch res.StatusCode {
