@@ -15,6 +15,8 @@ func TestAccountCLISessionLifetimeIsValidatedAndListed(t *testing.T) {
 		{"account", "set", "prod", "--cli-session", "10m"},
 		{"account", "set", "prod", "--cli-session", "-1h"},
 		{"account", "set", "prod", "--cli-session", "forever"},
+		{"account", "set", "prod", "--cli-session", "600"},
+		{"account", "set", "prod", "--cli-session", "99999999999999999999"},
 		{"account", "add", "444455556666", "--alias", "gov", "--cli-session", "13h"},
 	} {
 		res := c.run("", args...)
@@ -33,6 +35,13 @@ func TestAccountCLISessionLifetimeIsValidatedAndListed(t *testing.T) {
 	}
 	if out := c.ok(t, "", "account", "list"); !strings.Contains(out, "CLI SESSION") || !strings.Contains(out, "7200s") {
 		t.Fatalf("account list:\n%s", out)
+	}
+	// Seconds, as --session-duration and account list --json speak them.
+	c.ok(t, "", "account", "set", "prod", "--cli-session", "3600")
+	list = nil
+	c.list(t, &list, "account", "list", "--json")
+	if len(list) != 1 || list[0].CLISession != 3600 {
+		t.Fatalf("--cli-session 3600: %+v", list)
 	}
 	c.ok(t, "", "account", "set", "prod", "--cli-session", "0")
 	list = nil

@@ -97,8 +97,11 @@ func parseCLISession(v string) (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
+	if n, nerr := strconv.ParseInt(v, 10, 64); nerr == nil && n > 0 && n <= int64(store.MaxSessionDuration/time.Second) {
+		d, err = time.Duration(n)*time.Second, nil // seconds, as --session-duration and account list --json take them
+	}
 	if err != nil {
-		return 0, store.Errorf(store.Invalid, "invalid --cli-session %q: use a duration such as 8h or 90m, from 15m to 12h, or 0 for 12h", v)
+		return 0, store.Errorf(store.Invalid, "invalid --cli-session %q: use seconds or a duration such as 8h or 90m, from 15m to 12h, or 0 for 12h", v)
 	}
 	return d, store.ValidateCLISessionMax(d)
 }
