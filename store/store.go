@@ -62,7 +62,40 @@ type Account struct {
 	// absolute limit. It is never longer than that.
 	CLISessionMax time.Duration
 	CreatedAt     time.Time
+	// AWS is what Rolegate knows of the account's side of the trust: set by the admin
+	// (rolegate account set) and by rolegate aws register|check.
+	AWS AWSLink
 }
+
+// AWSLink is the IAM side of an account: how to reach its IAM, the SAML provider found there, and
+// whether responses to it are encrypted.
+type AWSLink struct {
+	// AdminProfile and AdminRoleARN say which credentials rolegate aws register|check|revoke use
+	// for this account: a shared-config profile, then a role assumed with it; empty means the
+	// default chain.
+	AdminProfile string
+	AdminRoleARN string
+	// Encrypt says whether responses to the account carry an EncryptedAssertion.
+	Encrypt EncryptMode
+	// IdPID is the unique ID AWS gave the account's SAML provider (SAMLProviderUUID); encrypted
+	// responses go to https://REGION.signin.aws.amazon.com/saml/acs/IdPID.
+	IdPID string
+	// ProviderARN is the SAML provider's ARN as IAM last reported it.
+	ProviderARN string
+	// TrustedCerts are the SHA-256 fingerprints (certs.Fingerprint) of the signing certificates
+	// IAM held at CheckedAt, as rolegate aws register or check last read them.
+	TrustedCerts []string
+	CheckedAt    time.Time
+}
+
+// EncryptMode says whether an account's responses carry an EncryptedAssertion.
+type EncryptMode string
+
+const (
+	EncryptOff      EncryptMode = ""         // never
+	EncryptAllowed  EncryptMode = "allowed"  // when the account's IAM holds the key; plain otherwise
+	EncryptRequired EncryptMode = "required" // always; no sign-in without the key and IdP ID
+)
 
 // NameSource says which of a user's names goes into an AWS attribute.
 type NameSource string

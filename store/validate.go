@@ -215,6 +215,46 @@ func (a *Account) Validate() error {
 	default:
 		return Errorf(Invalid, "invalid source identity source %q: use none, username or email", a.SourceIdentitySource)
 	}
+	return a.AWS.Validate(a.Partition)
+}
+
+var (
+	idpIDRE        = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	profileRE      = regexp.MustCompile(`^[A-Za-z0-9._@+=,-]{1,128}$`)
+	fingerprintRE  = regexp.MustCompile(`^([0-9A-F]{2}:){31}[0-9A-F]{2}$`)
+	roleARNShapeRE = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+)
+
+// Validate checks the IAM side of an account in partition p.
+func (l *AWSLink) Validate(p Partition) error {
+	switch l.Encrypt {
+	case EncryptOff, EncryptAllowed, EncryptRequired:
+	default:
+		return Errorf(Invalid, "invalid encryption mode %q: use required, allowed or off", l.Encrypt)
+	}
+	if l.IdPID != "" && !idpIDRE.MatchString(l.IdPID) {
+		return Errorf(Invalid, "invalid IdP ID %q: AWS's SAML provider IDs are letters, digits and hyphens", l.IdPID)
+	}
+	if l.AdminProfile != "" && !profileRE.MatchString(l.AdminProfile) {
+		return Errorf(Invalid, "invalid AWS profile name %q", l.AdminProfile)
+	}
+	if l.AdminRoleARN != "" {
+		m := roleARNShapeRE.FindStringSubmatch(l.AdminRoleARN)
+		if m == nil {
+			return Errorf(Invalid, "invalid role ARN %q: want arn:PARTITION:iam::ACCOUNT:role/NAME", l.AdminRoleARN)
+		}
+		if Partition(m[1]) != p {
+			return Errorf(Invalid, "role ARN %q is in partition %s, the account is in %s", l.AdminRoleARN, m[1], p)
+		}
+	}
+	if l.ProviderARN != "" && !strings.HasPrefix(l.ProviderARN, "arn:"+string(p)+":iam::") {
+		return Errorf(Invalid, "invalid SAML provider ARN %q for partition %s", l.ProviderARN, p)
+	}
+	for _, f := range l.TrustedCerts {
+		if !fingerprintRE.MatchString(f) {
+			return Errorf(Invalid, "invalid certificate fingerprint %q: want 32 upper-case hex pairs joined by colons", f)
+		}
+	}
 	return nil
 }
 

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"service providers are stored by entity ID", testServiceProviders},
 		{"a pending request is accepted once and consumed once", testPendingRequests},
 		{"an account's MFA requirement is kept through create, get, list and update", testAccountRequireMFA},
+		{"an account's IAM side is kept, validated, and cleared", testAccountAWSLink},
 		{"second factors are created, listed oldest first and deleted only by their user", testMFAFactors},
 		{"an invalid second factor is refused and nothing is written", testMFAFactorInvalid},
 		{"factor names are unique per user regardless of case", testMFAFactorNames},
