@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"rolegate/awstest/iamtest"
+	"rolegate/certs"
 	"rolegate/store"
 )
 
@@ -382,5 +384,110 @@ func TestAWSCommandsRefuseBadTargets(t *testing.T) {
 	}
 	if len(w.iam.Calls()) != 0 {
 		t.Errorf("refused commands called IAM: %+v", w.iam.Calls())
+	}
+}
+
+// stageEncryptionKey makes a next encryption key for the account, as account set --encrypt and
+// --rotate-encryption-key do, and sets the account's encryption mode.
+func (w *awsWorld) stageEncryptionKey(t *testing.T, accountID string, mode store.EncryptMode) *store.EncryptionKey {
+	t.Helper()
+	ctx := context.Background()
+	st := w.openStore(t)
+	kek, _, err := certs.LoadKEK(w.getenv, w.dataDir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := certs.NewEncryptionKey(kek, accountID, "Rolegate encryption", time.Now().UTC(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateEncryptionKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateAccount(ctx, accountID, func(a *store.Account) error { a.AWS.Encrypt = mode; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (w *awsWorld) encryptionKeys(t *testing.T, accountID string) []*store.EncryptionKey {
+	t.Helper()
+	keys, err := w.openStore(t).ListEncryptionKeys(context.Background(), accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func TestAWSRegisterUploadsAndRotatesEncryptionKeysAddThenRemove(t *testing.T) {
+	w := newAWSWorld(t)
+	w.ok(t, "", "aws", "register", "--all", "--endpoint-url", w.iam.URL())
+	first := w.stageEncryptionKey(t, prodID, store.EncryptRequired)
+
+	// Required with no key in IAM yet: check says sign-in fails now.
+	if r := w.aws("check", "--account", "prod"); r.code == 0 || !strings.Contains(r.stdout, "no encryption key has been uploaded") {
+		t.Fatalf("check before the upload: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A dry run names the upload and changes nothing.
+	before := len(w.writes())
+	if r := w.aws("register", "--account", "prod", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "would be encryption key "+first.ID+" uploaded (mode Required)") ||
+		len(w.writes()) != before || w.encryptionKeys(t, prodID)[0].State != store.KeyNext {
+		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	out := w.ok(t, "", "aws", "register", "--account", "prod", "--endpoint-url", w.iam.URL())
+	p, _ := w.iam.Provider(prodID, "Rolegate")
+	keys := w.encryptionKeys(t, prodID)
+	if !strings.Contains(out, "encryption key "+first.ID+" uploaded (mode Required)") || p.EncryptionMode != "Required" || len(p.PrivateKeys) != 1 ||
+		len(keys) != 1 || keys[0].State != store.KeyCurrent || keys[0].AWSKeyID != p.PrivateKeys[0].ID {
+		t.Fatalf("register printed %q; IAM holds %s %+v; the store %+v", out, p.EncryptionMode, p.PrivateKeys, keys[0])
+	}
+	kek, _, _ := certs.LoadKEK(w.getenv, w.dataDir, false)
+	if want, _ := certs.EncryptionKeyPEM(kek, keys[0]); p.PrivateKeys[0].PEM != want {
+		t.Fatal("IAM holds another private key than the account's")
+	}
+	if a := w.accounts(t)[prodID]; a.AWS.IdPID != p.UUID || a.AWS.Encrypt != "required" {
+		t.Fatalf("account records %+v, IAM's provider ID is %s", a.AWS, p.UUID)
+	}
+	if r := w.aws("check", "--account", "prod"); r.code != 0 {
+		t.Fatalf("check after the upload: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out := w.ok(t, "", "aws", "register", "--account", "prod", "--endpoint-url", w.iam.URL()); !strings.HasSuffix(out, ": unchanged\n") {
+		t.Fatalf("a second run printed %q", out)
+	}
+
+	// Rotation: the new key is added, then the old one removed in a request of its own.
+	second := w.stageEncryptionKey(t, prodID, store.EncryptRequired)
+	before = len(w.writes())
+	out = w.ok(t, "", "aws", "register", "--account", "prod", "--endpoint-url", w.iam.URL())
+	sent := w.writes()[before:]
+	if len(sent) != 2 || sent[0].Params.Get("AddPrivateKey") == "" || sent[0].Params.Has("RemovePrivateKey") ||
+		sent[1].Params.Get("RemovePrivateKey") != keys[0].AWSKeyID || sent[1].Params.Has("AddPrivateKey") {
+		t.Fatalf("rotation sent %+v", sent)
+	}
+	p, _ = w.iam.Provider(prodID, "Rolegate")
+	now := w.encryptionKeys(t, prodID)
+	states := map[string]*store.EncryptionKey{}
+	for _, k := range now {
+		states[k.ID] = k
+	}
+	if len(p.PrivateKeys) != 1 || states[second.ID].State != store.KeyCurrent || states[second.ID].AWSKeyID != p.PrivateKeys[0].ID ||
+		states[first.ID].State != store.KeyRetired || !strings.Contains(out, "retired encryption key "+first.ID+" removed (KeyId "+keys[0].AWSKeyID+")") {
+		t.Fatalf("after rotation IAM holds %+v; the store %+v %+v; printed %q", p.PrivateKeys, states[first.ID], states[second.ID], out)
+	}
+	if r := w.aws("check", "--account", "prod"); r.code != 0 {
+		t.Fatalf("check after the rotation: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Encryption off again: register lowers Required to Allowed, as Rolegate now sends plain assertions.
+	if _, err := w.openStore(t).UpdateAccount(context.Background(), prodID, func(a *store.Account) error { a.AWS.Encrypt = store.EncryptOff; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.aws("check", "--account", "prod"); r.code == 0 || !strings.Contains(r.stdout, "IAM requires encrypted assertions, and encryption is off") {
+		t.Fatalf("check with encryption off: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	out = w.ok(t, "", "aws", "register", "--account", "prod", "--endpoint-url", w.iam.URL())
+	if p, _ := w.iam.Provider(prodID, "Rolegate"); p.EncryptionMode != "Allowed" || !strings.Contains(out, "Required lowered to Allowed") {
+		t.Fatalf("register with encryption off: %q; mode %s", out, p.EncryptionMode)
 	}
 }
