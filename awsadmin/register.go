@@ -142,7 +142,9 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 		if err != nil {
 			return nil, fmt.Errorf("creating SAML provider %s: %w", acct.ProviderName, err)
 		}
-		r.ProviderARN = aws.ToString(out.SAMLProviderArn)
+		if got := aws.ToString(out.SAMLProviderArn); got != arn {
+			return nil, fmt.Errorf("IAM made SAML provider %s, not %s: the credentials act in another account or partition", got, arn)
+		}
 	} else {
 		update := &iam.UpdateSAMLProviderInput{SAMLProviderArn: aws.String(arn)}
 		// IAM keeps the document as sent: the same bytes (but for surrounding white space) are the same trust.

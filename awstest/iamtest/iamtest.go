@@ -393,8 +393,12 @@ func (s *IAM) provider(a *account, acct, arn string) (*Provider, *apiError) {
 	if m == nil {
 		return nil, validation(arn, "sAMLProviderArn", "Member must be an ARN of a SAML provider")
 	}
+	if m[1] != acct {
+		// IAM authorizes before it looks: another account's provider is not the caller's to read.
+		return nil, errorf(403, "AccessDenied", "User: arn:aws:iam::"+acct+":user/admin is not authorized to perform: iam:*SAMLProvider on resource: "+arn)
+	}
 	p := a.providers[m[2]]
-	if m[1] != acct || p == nil {
+	if p == nil {
 		return nil, errorf(404, "NoSuchEntity", "Manifest not found for arn "+arn)
 	}
 	return p, nil

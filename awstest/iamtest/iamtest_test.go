@@ -266,7 +266,7 @@ func TestAnAccountSeesOnlyItsOwnProviders(t *testing.T) {
 	other := client(s, s.Credentials("444455556666"))
 	arn := "arn:aws:iam::" + acct + ":saml-provider/Rolegate"
 	_, err := other.GetSAMLProvider(ctx, &iam.GetSAMLProviderInput{SAMLProviderArn: &arn})
-	want(t, err, "NoSuchEntity", 404)
+	want(t, err, "AccessDenied", 403)
 	list, err := other.ListSAMLProviders(ctx, &iam.ListSAMLProvidersInput{})
 	if err != nil || len(list.SAMLProviderList) != 0 {
 		t.Fatalf("the other account lists %+v, %v", list, err)

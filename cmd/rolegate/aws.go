@@ -44,7 +44,11 @@ func (t *awsTarget) accounts(ctx context.Context, st store.Store) ([]*store.Acco
 		return nil, store.Errorf(store.Invalid, "pass --account ALIAS_OR_ID or --all")
 	}
 	if t.all {
-		return st.ListAccounts(ctx)
+		accts, err := st.ListAccounts(ctx)
+		if err == nil && len(accts) == 0 {
+			return nil, store.Errorf(store.NotFound, "no accounts: add one with rolegate account add")
+		}
+		return accts, err
 	}
 	acct, err := st.GetAccount(ctx, t.account)
 	if err != nil {

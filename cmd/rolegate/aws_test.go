@@ -337,6 +337,14 @@ func TestAWSCredentialsComeFromTheAccountsProfileOrAnAssumedRole(t *testing.T) {
 		t.Fatalf("register --profile: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// Credentials of another account are refused by IAM, and nothing is made with them.
+	r = w.aws("register", "--account", "dev", "--profile", "prod-admin")
+	if _, ok := w.iam.Provider(prodID, "Rolegate"); r.code == 0 || !strings.Contains(r.stdout, "AccessDenied") {
+		t.Fatalf("register with another account's credentials: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	} else if !ok {
+		t.Fatal("prod's provider is gone")
+	}
+
 	// The hub profile assumes an admin role in prod.
 	w.iam.CreateRole(prodID, "RolegateAdmin")
 	w.ok(t, "", "account", "set", "prod", "--aws-profile", "hub", "--admin-role-arn", "arn:aws:iam::"+prodID+":role/RolegateAdmin")
@@ -384,6 +392,10 @@ func TestAWSCommandsRefuseBadTargets(t *testing.T) {
 	}
 	if len(w.iam.Calls()) != 0 {
 		t.Errorf("refused commands called IAM: %+v", w.iam.Calls())
+	}
+	empty := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{"ROLEGATE_BASE_URL": testBase}}
+	if r := empty.run("", "aws", "register", "--all"); r.code != exitCodes[store.NotFound] || !strings.Contains(r.stderr, "no accounts") {
+		t.Errorf("register --all with no accounts: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 
