@@ -398,35 +398,67 @@ type AccountRevocation struct {
 	Roles      []RoleChange  // one per role
 }
 
+// RevokeResult is what a revocation did.
+type RevokeResult struct {
+	Accounts []*AccountRevocation
+	// Redeemable, when not zero, is until when AWS may still accept an assertion Rolegate issued to
+	// the user before the revocation: a session made from it later is issued after the revocation
+	// time, so the policy does not deny it.
+	Redeemable time.Time
+}
+
 // Revoke writes, on every role the user is granted (directly or through groups, as sign-in sees
 // grants) in the account or accounts asked for, a statement that denies the sessions carrying the
 // user's SourceIdentity issued before req.Now. Per-account and per-role failures are in the result;
 // the error is for a request that cannot start (unknown user or account).
-func Revoke(ctx context.Context, st store.Store, req RevokeRequest) ([]*AccountRevocation, error) {
+func Revoke(ctx context.Context, st store.Store, req RevokeRequest) (*RevokeResult, error) {
+	accts, u, err := revoke(ctx, st, req)
+	if err != nil {
+		return nil, err
+	}
+	res := &RevokeResult{Accounts: accts}
+	if u == nil {
+		return res, nil
+	}
+	window := assertions.AssertionLifetime + ClockSkew
+	issued, err := st.ListAudit(ctx, store.AuditFilter{User: u.Name, Since: req.Now.Add(-window)})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range issued {
+		if e.Type == "assertion" && e.Result == "ok" && e.Time.Add(window).After(res.Redeemable) {
+			res.Redeemable = e.Time.Add(window)
+		}
+	}
+	return res, nil
+}
+
+// revoke does Revoke's work and returns the user it revoked (nil when pruning only).
+func revoke(ctx context.Context, st store.Store, req RevokeRequest) ([]*AccountRevocation, *store.User, error) {
 	var u *store.User
 	var held []*store.Grant
 	if req.User != "" {
 		var err error
 		if u, err = st.GetUser(ctx, req.User); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if held, err = st.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else if !req.Prune {
-		return nil, store.Errorf(store.Invalid, "name the user whose sessions to revoke (--user), or only prune (--prune)")
+		return nil, nil, store.Errorf(store.Invalid, "name the user whose sessions to revoke (--user), or only prune (--prune)")
 	}
 	var accts []*store.Account
 	if req.Account != "" {
 		a, err := st.GetAccount(ctx, req.Account)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		accts = append(accts, a)
 	} else {
 		all, err := st.ListAccounts(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, a := range all {
 			if u == nil || len(grantedRoles(held, a.ID)) > 0 {
@@ -434,7 +466,7 @@ func Revoke(ctx context.Context, st store.Store, req RevokeRequest) ([]*AccountR
 			}
 		}
 		if u != nil && len(accts) == 0 {
-			return nil, store.Errorf(store.NotFound, "user %s holds no role in any account: there is nothing to revoke", u.Name)
+			return nil, nil, store.Errorf(store.NotFound, "user %s holds no role in any account: there is nothing to revoke", u.Name)
 		}
 	}
 
@@ -444,7 +476,7 @@ func Revoke(ctx context.Context, st store.Store, req RevokeRequest) ([]*AccountR
 		out = append(out, res)
 		grants, err := st.ListGrants(ctx, store.GrantFilter{Account: a.ID})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		res.Longest = LongestSession(a, grants)
 		roles := grantedRoles(grants, a.ID)
@@ -477,7 +509,7 @@ func Revoke(ctx context.Context, st store.Store, req RevokeRequest) ([]*AccountR
 			res.Roles = append(res.Roles, ReviseRole(ctx, client, role, res.Revocation, req.Prune, cutoff, req.DryRun))
 		}
 	}
-	return out, nil
+	return out, u, nil
 }
 
 // grantedRoles lists the roles grants give in account, one per IAM role name, in grant order.

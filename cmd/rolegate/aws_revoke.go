@@ -54,10 +54,11 @@ func awsRevokeCmd(a *app) *cobra.Command {
 // revokeAWS runs a revocation, prints and audits what it did in each account and role, and fails
 // when anything failed or, for a user, when nothing at all was revoked.
 func (a *app) revokeAWS(ctx context.Context, st store.Store, req awsadmin.RevokeRequest) error {
-	results, err := awsadmin.Revoke(ctx, st, req)
+	res, err := awsadmin.Revoke(ctx, st, req)
 	if err != nil {
 		return err
 	}
+	results := res.Accounts
 	failed, revoked := 0, 0
 	var refusal error
 	for _, r := range results {
@@ -116,6 +117,10 @@ func (a *app) revokeAWS(ctx context.Context, st store.Store, req awsadmin.Revoke
 				return err
 			}
 		}
+	}
+	if !res.Redeemable.IsZero() && revoked > 0 {
+		fmt.Fprintf(a.stdout, "note: %s was issued a SAML assertion that AWS may accept until about %s; a session made from it after now is not denied: run `rolegate aws revoke --user %s` again after that (a disabled user gets no new one)\n",
+			req.User, res.Redeemable.UTC().Format(time.RFC3339), req.User)
 	}
 	switch {
 	case failed > 0:

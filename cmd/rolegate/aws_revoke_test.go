@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"rolegate/assertions"
 	"rolegate/awsadmin"
 	"rolegate/awstest/iamtest"
 	"rolegate/store"
@@ -425,6 +426,30 @@ func TestAWSRevoke(t *testing.T) {
 				t.Errorf("%d writes; want none", n)
 			}
 			e.put(t, prodID, admin, "Big", big(1))
+		})
+
+		t.Run("an assertion AWS may still accept is pointed out, one past its time is not", func(t *testing.T) {
+			ctx := context.Background()
+			issued := time.Now().Add(-time.Minute)
+			for _, ev := range []*store.AuditEvent{
+				{Time: time.Now().Add(-time.Hour), Type: "assertion", User: "alice", Result: "ok"},
+				{Time: issued, Type: "assertion", User: "alice", Result: "refused: not granted"},
+				{Time: issued, Type: "assertion", User: "bob", Result: "ok"},
+			} {
+				if err := st.AppendAudit(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r := e.revoke("--user", "alice", "--account", "prod"); r.code != 0 || strings.Contains(r.stdout, "note:") {
+				t.Errorf("exit %d, stdout %q; want no note: alice's only assertion expired long ago", r.code, r.stdout)
+			}
+			if err := st.AppendAudit(ctx, &store.AuditEvent{Time: issued, Type: "assertion", User: "alice", Result: "ok"}); err != nil {
+				t.Fatal(err)
+			}
+			want := issued.Add(assertions.AssertionLifetime + awsadmin.ClockSkew).UTC().Format(time.RFC3339)
+			if r := e.revoke("--user", "alice", "--account", "prod"); r.code != 0 || !strings.Contains(r.stdout, "AWS may accept until about "+want) {
+				t.Errorf("exit %d, stdout %q; want the note naming %s", r.code, r.stdout, want)
+			}
 		})
 
 		t.Run("user disable --revoke-aws disables, then revokes", func(t *testing.T) {
