@@ -97,16 +97,19 @@ func WriteProfile(path string, p Profile) error {
 	return writeAtomic(path, []byte(setProfile(string(old), p)))
 }
 
-// writeAtomic replaces path with data by an atomic rename of a 0600 file written beside it: a
-// reader sees the old file or the new one, never half.
-func writeAtomic(path string, data []byte) error {
+// writeAtomic replaces path with data in a 0600 file (see WriteFileAtomic).
+func writeAtomic(path string, data []byte) error { return WriteFileAtomic(path, data, 0o600) }
+
+// WriteFileAtomic replaces path with data by an atomic rename of a file of that mode written beside
+// it: a reader sees the old file or the new one, never half.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return store.Errorf(store.Invalid, "cannot write in %s: %v", dir, err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -174,22 +174,27 @@ func (s *Server) readyz(c *gin.Context) {
 }
 
 func (s *Server) metadata(c *gin.Context) {
-	keys, err := s.keys.Published(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	in := assertions.MetadataInput{BaseURL: s.cfg.BaseURL}
-	for _, k := range keys {
-		in.SigningCerts = append(in.SigningCerts, k.Cert)
-	}
-	body, err := assertions.Metadata(in)
+	body, err := Metadata(c.Request.Context(), s.keys, s.cfg.BaseURL)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Header("Content-Disposition", `inline; filename="rolegate-metadata.xml"`)
 	c.Data(http.StatusOK, "application/samlmetadata+xml; charset=utf-8", body)
+}
+
+// Metadata is the document /saml/metadata serves (and rolegate aws register uploads to IAM): the
+// IdP at baseURL with the certificates of the published signing keys.
+func Metadata(ctx context.Context, keys Keys, baseURL string) ([]byte, error) {
+	published, err := keys.Published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := assertions.MetadataInput{BaseURL: baseURL}
+	for _, k := range published {
+		in.SigningCerts = append(in.SigningCerts, k.Cert)
+	}
+	return assertions.Metadata(in)
 }
 
 // statusOf maps an error code to its one HTTP status.

@@ -77,6 +77,7 @@ type role struct {
 }
 
 type account struct {
+	partition string               // of the region the caller signed for: aws, aws-us-gov, aws-cn
 	providers map[string]*Provider // by name
 	roles     map[string]*role     // by name
 }
@@ -221,7 +222,7 @@ func (s *IAM) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(400, "InvalidParameterValue", "Version must be 2010-05-08"))
 		return
 	}
-	acct, aerr := s.authenticate(r, body, service)
+	acct, region, aerr := s.authenticate(r, body, service)
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Action: action, Account: acct, Params: form})
 	s.mu.Unlock()
@@ -262,7 +263,9 @@ func (s *IAM) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	out, aerr := h(s, s.account(acct), acct, form)
+	a := s.account(acct)
+	a.partition = partitions[region]
+	out, aerr := h(s, a, acct, form)
 	s.mu.Unlock()
 	if aerr != nil {
 		writeError(w, aerr)
@@ -370,7 +373,7 @@ func (s *IAM) createProvider(a *account, acct string, f url.Values) (any, *apiEr
 	if len(a.providers) >= maxProviders {
 		return nil, errorf(409, "LimitExceeded", "Cannot exceed quota for SamlProvidersPerAccount: 100")
 	}
-	p := &Provider{ARN: "arn:aws:iam::" + acct + ":saml-provider/" + name, Metadata: md, UUID: randUUID(), EncryptionMode: mode, Created: s.now().UTC()}
+	p := &Provider{ARN: "arn:" + a.partition + ":iam::" + acct + ":saml-provider/" + name, Metadata: md, UUID: randUUID(), EncryptionMode: mode, Created: s.now().UTC()}
 	if k := f.Get("AddPrivateKey"); k != "" {
 		if err := s.addKey(p, k); err != nil {
 			return nil, err
@@ -522,7 +525,7 @@ func (s *IAM) getRole(a *account, acct string, f url.Values) (any, *apiError) {
 	var out struct {
 		Role roleOut `xml:"Role"`
 	}
-	out.Role = roleOut{Path: "/", RoleName: name, RoleId: r.id, Arn: "arn:aws:iam::" + acct + ":role/" + name, CreateDate: stamp(r.created), MaxSessionDuration: 3600}
+	out.Role = roleOut{Path: "/", RoleName: name, RoleId: r.id, Arn: "arn:" + a.partition + ":iam::" + acct + ":role/" + name, CreateDate: stamp(r.created), MaxSessionDuration: 3600}
 	return out, nil
 }
 

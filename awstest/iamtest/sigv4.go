@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// regions IAM's endpoints are signed for (one per partition); STS takes any.
-var iamRegions = []string{"us-east-1", "us-gov-west-1", "cn-north-1"}
+// partitions are the regions IAM's endpoints are signed for, one per partition; STS takes any region.
+var partitions = map[string]string{"us-east-1": "aws", "us-gov-west-1": "aws-us-gov", "cn-north-1": "aws-cn"}
 
 // maxSkew is how far X-Amz-Date may be from the stand-in's clock, as AWS allows.
 const maxSkew = 15 * time.Minute
@@ -21,11 +21,11 @@ const maxSkew = 15 * time.Minute
 const badSignature = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 
 // authenticate verifies the request's SigV4 Authorization header and returns the account of
-// its access key.
-func (s *IAM) authenticate(r *http.Request, body []byte, service string) (string, *apiError) {
+// its access key and the region it was signed for.
+func (s *IAM) authenticate(r *http.Request, body []byte, service string) (acct, region string, _ *apiError) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return "", errorf(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		return "", "", errorf(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
 	}
 	alg, rest, _ := strings.Cut(auth, " ")
 	fields := map[string]string{}
@@ -38,41 +38,42 @@ func (s *IAM) authenticate(r *http.Request, body []byte, service string) (string
 	cred, signed, sig := fields["Credential"], fields["SignedHeaders"], fields["Signature"]
 	scope := strings.Split(cred, "/")
 	if alg != "AWS4-HMAC-SHA256" || len(scope) != 5 || signed == "" || sig == "" {
-		return "", errorf(400, "IncompleteSignature", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters with AWS4-HMAC-SHA256. Authorization="+auth)
+		return "", "", errorf(400, "IncompleteSignature", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters with AWS4-HMAC-SHA256. Authorization="+auth)
 	}
-	akid, date, region, svc, term := scope[0], scope[1], scope[2], scope[3], scope[4]
+	akid, date, svc, term := scope[0], scope[1], scope[3], scope[4]
+	region = scope[2]
 	s.mu.Lock()
 	k, known := s.keys[akid]
 	now := s.now()
 	s.mu.Unlock()
 	if !known {
-		return "", errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return "", "", errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	if k.token != "" && r.Header.Get("X-Amz-Security-Token") != k.token {
-		return "", errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return "", "", errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	if svc != service || term != "aws4_request" {
-		return "", errorf(403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '"+service+"'. ")
+		return "", "", errorf(403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: '"+service+"'. ")
 	}
-	if service == "iam" && !slices.Contains(iamRegions, region) {
-		return "", errorf(403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region. ")
+	if _, ok := partitions[region]; service == "iam" && !ok {
+		return "", "", errorf(403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region. ")
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	t, err := time.Parse("20060102T150405Z", amzDate)
 	if err != nil || !strings.HasPrefix(amzDate, date) {
-		return "", errorf(400, "IncompleteSignature", "X-Amz-Date must be a basic ISO 8601 time of the credential scope's date")
+		return "", "", errorf(400, "IncompleteSignature", "X-Amz-Date must be a basic ISO 8601 time of the credential scope's date")
 	}
 	if d := now.Sub(t); d > maxSkew || d < -maxSkew {
-		return "", errorf(403, "SignatureDoesNotMatch", "Signature expired: "+amzDate+" is now earlier or later than "+now.UTC().Format("20060102T150405Z")+" by more than 15 min.")
+		return "", "", errorf(403, "SignatureDoesNotMatch", "Signature expired: "+amzDate+" is now earlier or later than "+now.UTC().Format("20060102T150405Z")+" by more than 15 min.")
 	}
 	headers := strings.Split(signed, ";")
 	if !slices.Contains(headers, "host") || !slices.IsSorted(headers) {
-		return "", errorf(403, "SignatureDoesNotMatch", badSignature)
+		return "", "", errorf(403, "SignatureDoesNotMatch", badSignature)
 	}
 	payload := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(payload[:])
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
-		return "", errorf(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+		return "", "", errorf(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 	var canon strings.Builder
 	canon.WriteString(r.Method + "\n")
@@ -94,9 +95,9 @@ func (s *IAM) authenticate(r *http.Request, body []byte, service string) (string
 	}
 	want := hex.EncodeToString(hmacSHA256(key, toSign))
 	if !hmac.Equal([]byte(want), []byte(sig)) {
-		return "", errorf(403, "SignatureDoesNotMatch", badSignature)
+		return "", "", errorf(403, "SignatureDoesNotMatch", badSignature)
 	}
-	return k.account, nil
+	return k.account, region, nil
 }
 
 func hmacSHA256(key []byte, data string) []byte {

@@ -107,7 +107,7 @@ func parseCLISession(v string) (time.Duration, error) {
 }
 
 func accountSetCmd(a *app) *cobra.Command {
-	var alias, provider, region, duration, nameSrc, idSrc, cliSession string
+	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole string
 	var requireMFA bool
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
@@ -166,6 +166,12 @@ func accountSetCmd(a *app) *cobra.Command {
 					if fl.Changed("cli-session") {
 						ac.CLISessionMax = cliMax
 					}
+					if fl.Changed("aws-profile") {
+						ac.AWS.AdminProfile = awsProfile
+					}
+					if fl.Changed("admin-role-arn") {
+						ac.AWS.AdminRoleARN = adminRole
+					}
 					return nil
 				})
 				if err != nil {
@@ -179,6 +185,9 @@ func accountSetCmd(a *app) *cobra.Command {
 				if fl.Changed("cli-session") {
 					details["cli_session_seconds"] = strconv.FormatInt(int64(acct.CLISessionMax.Seconds()), 10)
 				}
+				if fl.Changed("aws-profile") || fl.Changed("admin-role-arn") {
+					details["aws_profile"], details["admin_role_arn"] = acct.AWS.AdminProfile, acct.AWS.AdminRoleARN
+				}
 				return a.audit(cmd.Context(), st, "account.set", "", details)
 			})
 		},
@@ -191,6 +200,8 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&idSrc, "source-identity", "", "SourceIdentity from the user's username or email, or none")
 	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "--require-mfa=true refuses the account's roles to a sign-in without a second factor; =false lifts that")
 	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
+	c.Flags().StringVar(&awsProfile, "aws-profile", "", "AWS shared-config profile that rolegate aws register|check|revoke use for this account (empty: the default credential chain)")
+	c.Flags().StringVar(&adminRole, "admin-role-arn", "", "IAM role those commands assume (with the profile's credentials) to act in this account (empty: none)")
 	return c
 }
 
@@ -208,22 +219,23 @@ func accountListCmd(a *app) *cobra.Command {
 				}
 				if asJSON {
 					type accountJSON struct {
-						ID              string `json:"id"`
-						Alias           string `json:"alias"`
-						ProviderName    string `json:"provider_name"`
-						Partition       string `json:"partition"`
-						Region          string `json:"region,omitempty"`
-						SessionDuration int64  `json:"session_duration_seconds,omitempty"`
-						SessionNameSrc  string `json:"session_name_source"`
-						SourceIdentity  string `json:"source_identity_source,omitempty"`
-						RequireMFA      bool   `json:"require_mfa"`
-						CLISession      int64  `json:"cli_session_seconds,omitempty"`
+						ID              string      `json:"id"`
+						Alias           string      `json:"alias"`
+						ProviderName    string      `json:"provider_name"`
+						Partition       string      `json:"partition"`
+						Region          string      `json:"region,omitempty"`
+						SessionDuration int64       `json:"session_duration_seconds,omitempty"`
+						SessionNameSrc  string      `json:"session_name_source"`
+						SourceIdentity  string      `json:"source_identity_source,omitempty"`
+						RequireMFA      bool        `json:"require_mfa"`
+						CLISession      int64       `json:"cli_session_seconds,omitempty"`
+						AWS             awsLinkJSON `json:"aws"`
 					}
 					out := make([]accountJSON, 0, len(accts))
 					for _, ac := range accts {
 						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
 							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
-							int64(ac.CLISessionMax.Seconds())})
+							int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS)})
 					}
 					return a.printJSON(out)
 				}
@@ -243,6 +255,29 @@ func accountListCmd(a *app) *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// awsLinkJSON is an account's IAM side as account list --json shows it.
+type awsLinkJSON struct {
+	AdminProfile string    `json:"admin_profile,omitempty"`
+	AdminRoleARN string    `json:"admin_role_arn,omitempty"`
+	Encrypt      string    `json:"encrypt"`
+	IdPID        string    `json:"idp_id,omitempty"`
+	ProviderARN  string    `json:"provider_arn,omitempty"`
+	TrustedCerts []string  `json:"trusted_certs"`
+	CheckedAt    time.Time `json:"checked_at,omitzero"`
+}
+
+func awsLinkOf(l store.AWSLink) awsLinkJSON {
+	enc := string(l.Encrypt)
+	if enc == "" {
+		enc = "off"
+	}
+	trusted := l.TrustedCerts
+	if trusted == nil {
+		trusted = []string{}
+	}
+	return awsLinkJSON{l.AdminProfile, l.AdminRoleARN, enc, l.IdPID, l.ProviderARN, trusted, l.CheckedAt.UTC()}
 }
 
 func durText(d interface{ Seconds() float64 }) string {

@@ -12,22 +12,10 @@ import (
 	"rolegate/store"
 )
 
-// awsFlags are the flags that pick the admin's AWS credentials and endpoint for a run.
-type awsFlags struct{ profile, endpointURL string }
-
-func (f *awsFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&f.profile, "profile", "", "AWS shared-config profile for the admin's credentials (default: the account's, else the default chain)")
-	c.Flags().StringVar(&f.endpointURL, "endpoint-url", "", "send IAM (and STS) calls to this URL, such as an emulator")
-}
-
-func (f *awsFlags) options() awsadmin.Options {
-	return awsadmin.Options{Profile: f.profile, EndpointURL: f.endpointURL}
-}
-
 func awsRevokeCmd(a *app) *cobra.Command {
-	var user, account string
+	var user string
 	var prune, dryRun bool
-	var flags awsFlags
+	var target awsTarget
 	c := &cobra.Command{
 		Use:   "revoke --user U [--account A] [--prune]",
 		Short: "End a person's live AWS sessions: deny, on each role they are granted, what their SourceIdentity was issued before now",
@@ -38,16 +26,16 @@ func awsRevokeCmd(a *app) *cobra.Command {
 				return store.Errorf(store.Invalid, "--user is required (or --prune alone, to drop expired statements)")
 			}
 			return a.withStore(ctx, func(st store.Store) error {
-				return a.revokeAWS(ctx, st, awsadmin.RevokeRequest{User: user, Account: account, Prune: prune, DryRun: dryRun,
-					Now: time.Now(), Options: flags.options()})
+				return a.revokeAWS(ctx, st, awsadmin.RevokeRequest{User: user, Account: target.account, Prune: prune, DryRun: dryRun,
+					Now: time.Now(), Options: target.options()})
 			})
 		},
 	}
 	c.Flags().StringVar(&user, "user", "", "the user whose sessions to end")
-	c.Flags().StringVar(&account, "account", "", "only this account (alias or ID); default: every account where the user holds a role")
+	c.Flags().StringVar(&target.account, "account", "", "only this account (alias or ID); default: every account where the user holds a role")
 	c.Flags().BoolVar(&prune, "prune", false, "also drop statements older than the longest session the account's grants give")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the policies that would be written; change nothing")
-	flags.add(c)
+	target.iamFlags(c)
 	return c
 }
 
@@ -153,9 +141,4 @@ func roleOutcome(r *awsadmin.AccountRevocation, rc awsadmin.RoleChange) string {
 		return "skipped: IAM has no such role (NoSuchEntity)"
 	}
 	return fmt.Sprintf("failed: %v", rc.Err)
-}
-
-// awsGroup holds rolegate aws until it joins the group of branch iam (cmd/rolegate/aws.go).
-func awsGroup(a *app) *cobra.Command {
-	return group("aws", "Work with IAM in the accounts Rolegate serves", awsRevokeCmd(a))
 }

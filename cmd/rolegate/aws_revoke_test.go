@@ -84,11 +84,8 @@ func (e *revokeEnv) setup(t *testing.T) string {
 	e.ok(t, "", "grant", "add", "--group", "admins", "--account", "prod", "--role", "Admin"+sfx)
 	e.ok(t, "", "grant", "add", "--user", "alice", "--account", "dev", "--role", "ops/ReadOnly"+sfx, "--session-duration", "8h")
 	e.ok(t, "", "grant", "add", "--group", "admins", "--account", "legacy", "--role", "Admin"+sfx)
-	st := e.openStore(t)
-	for _, a := range []string{"prod", "dev", "legacy"} {
-		if _, err := st.UpdateAccount(context.Background(), a, func(a *store.Account) error { a.AWS.AdminProfile = "p" + a.ID; return nil }); err != nil {
-			t.Fatal(err)
-		}
+	for alias, id := range map[string]string{"prod": prodID, "dev": devID, "legacy": legacyID} {
+		e.ok(t, "", "account", "set", alias, "--aws-profile", "p"+id)
 	}
 	e.iam.CreateRole(prodID, "Admin"+sfx)
 	e.iam.CreateRole(devID, "ReadOnly"+sfx)

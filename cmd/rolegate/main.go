@@ -72,7 +72,7 @@ func newRoot(a *app) *cobra.Command {
 		"PostgreSQL URL; when empty, the embedded store in the data directory (env ROLEGATE_DATABASE_URL)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return store.Errorf(store.Invalid, "%v", err) })
 	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a), sessionCmd(a),
-		credentialProcessCmd(a), execCmd(a), consoleCmd(a), awsGroup(a))
+		credentialProcessCmd(a), execCmd(a), consoleCmd(a), awsCmd(a))
 	return root
 }
 

@@ -109,7 +109,7 @@ func userPasswdCmd(a *app) *cobra.Command {
 
 func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {
 	var revokeAWS bool
-	var flags awsFlags
+	var target awsTarget
 	c := &cobra.Command{
 		Use:   verb + " NAME",
 		Short: map[bool]string{true: "Disable a user: no sign-in, sessions end", false: "Enable a disabled user"}[disable],
@@ -126,7 +126,7 @@ func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {
 					return err
 				}
 				// The disable stands whatever happens next: no new sign-in, and the revocation can be re-run.
-				err = a.revokeAWS(ctx, st, awsadmin.RevokeRequest{User: u.Name, Now: time.Now(), Options: flags.options()})
+				err = a.revokeAWS(ctx, st, awsadmin.RevokeRequest{User: u.Name, Now: time.Now(), Options: target.options()})
 				if err != nil {
 					return store.Errorf(store.ErrorCode(err), "%s stays disabled, but revoking their AWS sessions failed: %s; run `rolegate aws revoke --user %s` again",
 						u.Name, err.Error(), u.Name)
@@ -137,7 +137,7 @@ func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {
 	}
 	if disable {
 		c.Flags().BoolVar(&revokeAWS, "revoke-aws", false, "also end their live AWS sessions (as rolegate aws revoke --user NAME)")
-		flags.add(c)
+		target.iamFlags(c)
 	}
 	return c
 }
