@@ -400,6 +400,7 @@ type AccountRevocation struct {
 
 // RevokeResult is what a revocation did.
 type RevokeResult struct {
+	User     string // the user's name as the store spells it; "" when pruning only
 	Accounts []*AccountRevocation
 	// Redeemable, when not zero, is until when AWS may still accept an assertion Rolegate issued to
 	// the user before the revocation: a session made from it later is issued after the revocation
@@ -420,13 +421,14 @@ func Revoke(ctx context.Context, st store.Store, req RevokeRequest) (*RevokeResu
 	if u == nil {
 		return res, nil
 	}
+	res.User = u.Name
 	window := assertions.AssertionLifetime + ClockSkew
-	issued, err := st.ListAudit(ctx, store.AuditFilter{User: u.Name, Since: req.Now.Add(-window)})
+	issued, err := st.ListAudit(ctx, store.AuditFilter{User: u.Name, Since: req.Now.Add(-window), Types: []string{"assertion"}})
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range issued {
-		if e.Type == "assertion" && e.Result == "ok" && e.Time.Add(window).After(res.Redeemable) {
+		if e.Result == "ok" && e.Time.Add(window).After(res.Redeemable) {
 			res.Redeemable = e.Time.Add(window)
 		}
 	}

@@ -68,7 +68,7 @@ func (a *app) revokeAWS(ctx context.Context, st store.Store, req awsadmin.Revoke
 			if req.DryRun {
 				return nil
 			}
-			return a.auditResult(ctx, st, "aws.revoke", req.User, err, details(role, extra...))
+			return a.auditResult(ctx, st, "aws.revoke", res.User, err, details(role, extra...))
 		}
 		switch {
 		case r.Refused != nil:
@@ -108,13 +108,13 @@ func (a *app) revokeAWS(ctx context.Context, st store.Store, req awsadmin.Revoke
 	}
 	if !res.Redeemable.IsZero() && revoked > 0 {
 		fmt.Fprintf(a.stdout, "note: %s was issued a SAML assertion that AWS may accept until about %s; a session made from it after now is not denied: run `rolegate aws revoke --user %s` again after that (a disabled user gets no new one)\n",
-			req.User, res.Redeemable.UTC().Format(time.RFC3339), req.User)
+			res.User, res.Redeemable.UTC().Format(time.RFC3339), res.User)
 	}
 	switch {
 	case failed > 0:
 		return store.Errorf(store.Internal, "%d of the revocation's steps failed (see above)", failed)
 	case req.User != "" && revoked == 0 && refusal != nil:
-		return store.Errorf(store.ErrorCode(refusal), "nothing was revoked for %s", req.User)
+		return store.Errorf(store.ErrorCode(refusal), "nothing was revoked for %s", res.User)
 	}
 	return nil
 }

@@ -274,6 +274,9 @@ func TestAWSRevoke(t *testing.T) {
 				t.Fatalf("statements %v, others %s; want alice's and bob's, and the foreign one", got, others)
 			}
 			between(t, "alice again", got["alice"], start, time.Now())
+			if evs := auditTypes(t, st, "aws.revoke"); evs[len(evs)-1].User != "alice" {
+				t.Errorf("--user ALICE audited as %q; want the user's name, alice", evs[len(evs)-1].User)
+			}
 		})
 
 		t.Run("prune drops only the statements no live session can match", func(t *testing.T) {
