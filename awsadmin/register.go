@@ -101,9 +101,20 @@ func listOrNone(l []string) string {
 type RegisterInput struct {
 	// Metadata is the document /saml/metadata serves.
 	Metadata []byte
+	// Keys and KEK give the account's encryption keys, for an account whose assertions are
+	// encrypted; nil Keys leaves IAM's private keys alone.
+	Keys KeyStore
+	KEK  *certs.KEK
 	// DryRun reads IAM and says what would change, and sends no write.
 	DryRun bool
 	Now    time.Time
+}
+
+// KeyStore is the part of store.Store that Register uses for an account's encryption keys.
+type KeyStore interface {
+	ListEncryptionKeys(ctx context.Context, accountID string) ([]*store.EncryptionKey, error)
+	SetEncryptionKeyAWSID(ctx context.Context, id, awsKeyID string) error
+	PromoteEncryptionKey(ctx context.Context, id string, now time.Time) error
 }
 
 // Register creates the account's SAML provider with the metadata, or updates it when the metadata
@@ -144,6 +155,7 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 			update.SAMLMetadataDocument = aws.String(md)
 		}
 		if acct.AWS.Encrypt == store.EncryptOff && got.AssertionEncryptionMode == types.AssertionEncryptionModeTypeRequired {
+			// Rolegate sends this account plain assertions, which Required would refuse.
 			r.Changes = append(r.Changes, "encryption mode Required lowered to Allowed (encryption is off for this account)")
 			update.AssertionEncryptionMode = types.AssertionEncryptionModeTypeAllowed
 		}
@@ -153,6 +165,11 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 			}
 		}
 	}
+	if acct.AWS.Encrypt != store.EncryptOff && in.Keys != nil {
+		if err := encryptionKeys(ctx, c, acct, in, r, got); err != nil {
+			return nil, err
+		}
+	}
 	if in.DryRun {
 		return r, nil
 	}
@@ -160,6 +177,119 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 		return nil, err
 	}
 	return r, nil
+}
+
+// encryptionKeys rotates the account's encryption keys in IAM as AWS documents it: the next key
+// is added (with the account's AssertionEncryptionMode), its KeyId read back and recorded, and it
+// is promoted, so Rolegate encrypts to it from then on; then each retired key IAM still holds is
+// removed, one separate request each. got is the provider as Register found it (nil when it
+// created it).
+func encryptionKeys(ctx context.Context, c *iam.Client, acct *store.Account, in RegisterInput, r *Registration, got *iam.GetSAMLProviderOutput) error {
+	mode := types.AssertionEncryptionModeTypeAllowed
+	if acct.AWS.Encrypt == store.EncryptRequired {
+		mode = types.AssertionEncryptionModeTypeRequired
+	}
+	keys, err := in.Keys.ListEncryptionKeys(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	var held []string // the KeyIds IAM holds
+	haveMode := types.AssertionEncryptionModeType("")
+	if got != nil {
+		for _, k := range got.PrivateKeyList {
+			held = append(held, aws.ToString(k.KeyId))
+		}
+		haveMode = got.AssertionEncryptionMode
+	}
+	arn := aws.String(r.ProviderARN)
+	// remove takes a retired key out of IAM, in a request of its own.
+	remove := func(k *store.EncryptionKey) error {
+		if k.AWSKeyID == "" || !slices.Contains(held, k.AWSKeyID) {
+			return nil
+		}
+		r.Changes = append(r.Changes, fmt.Sprintf("retired encryption key %s removed (KeyId %s)", k.ID, k.AWSKeyID))
+		held = slices.DeleteFunc(held, func(id string) bool { return id == k.AWSKeyID })
+		if in.DryRun {
+			return nil
+		}
+		if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, RemovePrivateKey: aws.String(k.AWSKeyID)}); err != nil {
+			return fmt.Errorf("removing retired encryption key %s (KeyId %s): %w", k.ID, k.AWSKeyID, err)
+		}
+		return nil
+	}
+	// Keys retired before this run encrypt nothing: they go first, freeing IAM's two key slots.
+	for _, k := range keys {
+		if k.State == store.KeyRetired {
+			if err := remove(k); err != nil {
+				return err
+			}
+		}
+	}
+	var next, cur *store.EncryptionKey
+	for _, k := range keys {
+		switch k.State {
+		case store.KeyNext:
+			next = k
+		case store.KeyCurrent:
+			cur = k
+		}
+	}
+	switch {
+	case next != nil && next.AWSKeyID != "" && slices.Contains(held, next.AWSKeyID):
+		// Uploaded by a run that stopped before promoting it.
+	case next != nil:
+		r.Changes = append(r.Changes, fmt.Sprintf("encryption key %s uploaded (mode %s)", next.ID, mode))
+		if in.DryRun {
+			break
+		}
+		pemText, err := certs.EncryptionKeyPEM(in.KEK, next)
+		if err != nil {
+			return err
+		}
+		if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, AddPrivateKey: aws.String(pemText), AssertionEncryptionMode: mode}); err != nil {
+			return fmt.Errorf("uploading encryption key %s: %w", next.ID, err)
+		}
+		after, err := provider(ctx, c, r.ProviderARN)
+		if err != nil || after == nil {
+			return fmt.Errorf("reading back the uploaded encryption key %s: %v", next.ID, err)
+		}
+		var added []string
+		for _, k := range after.PrivateKeyList {
+			if id := aws.ToString(k.KeyId); !slices.Contains(held, id) {
+				added = append(added, id)
+			}
+		}
+		if len(added) != 1 {
+			return fmt.Errorf("IAM shows %d new private keys after uploading encryption key %s, want 1", len(added), next.ID)
+		}
+		if err := in.Keys.SetEncryptionKeyAWSID(ctx, next.ID, added[0]); err != nil {
+			return err
+		}
+		held, haveMode = append(held, added[0]), mode
+		next.AWSKeyID = added[0]
+	case cur != nil && haveMode != mode:
+		r.Changes = append(r.Changes, fmt.Sprintf("encryption mode set to %s", mode))
+		if !in.DryRun {
+			if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, AssertionEncryptionMode: mode}); err != nil {
+				return fmt.Errorf("setting the encryption mode: %w", err)
+			}
+		}
+	case cur == nil:
+		r.Changes = append(r.Changes, "no encryption key to upload: make one with rolegate account set "+acct.Alias+" --rotate-encryption-key")
+	}
+	if next == nil {
+		return nil
+	}
+	if !in.DryRun {
+		if err := in.Keys.PromoteEncryptionKey(ctx, next.ID, in.Now); err != nil {
+			return err
+		}
+	}
+	// The promotion retired the old current key: once the new one is in IAM and encrypting, it goes.
+	if cur != nil {
+		return remove(cur)
+	}
+	return nil
 }
 
 // readBack records in r.Link what IAM now holds for the provider.

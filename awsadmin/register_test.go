@@ -180,3 +180,95 @@ func privateKeyPEM(t *testing.T) string {
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
+
+// keyStore is an account's encryption keys in memory, with the store's promotion rule.
+type keyStore struct{ keys []*store.EncryptionKey }
+
+func (s *keyStore) ListEncryptionKeys(_ context.Context, _ string) ([]*store.EncryptionKey, error) {
+	var out []*store.EncryptionKey
+	for _, k := range s.keys {
+		c := *k
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+func (s *keyStore) find(id string) *store.EncryptionKey {
+	for _, k := range s.keys {
+		if k.ID == id {
+			return k
+		}
+	}
+	return nil
+}
+
+func (s *keyStore) SetEncryptionKeyAWSID(_ context.Context, id, awsID string) error {
+	s.find(id).AWSKeyID = awsID
+	return nil
+}
+
+func (s *keyStore) PromoteEncryptionKey(_ context.Context, id string, now time.Time) error {
+	for _, k := range s.keys {
+		if k.State == store.KeyCurrent {
+			k.State, k.RetiredAt = store.KeyRetired, now
+		}
+	}
+	k := s.find(id)
+	k.State, k.ActivatedAt = store.KeyCurrent, now
+	return nil
+}
+
+func TestRegisterFreesIAMsKeySlotsBeforeAddingTheNextKey(t *testing.T) {
+	s, acct, c := setup(t)
+	ctx := context.Background()
+	kek, _, err := certs.GenerateKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey := func() *store.EncryptionKey {
+		k, err := certs.NewEncryptionKey(kek, acct.ID, "Rolegate", time.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	md := metadata(t, base, newCert(t))
+	acct.AWS.Encrypt = store.EncryptAllowed
+	ks := &keyStore{keys: []*store.EncryptionKey{newKey()}}
+	in := awsadmin.RegisterInput{Metadata: md, Keys: ks, KEK: kek, Now: time.Now()}
+	if _, err := awsadmin.Register(ctx, c, acct, in); err != nil {
+		t.Fatal(err)
+	}
+	// A second key, uploaded by hand as a run that stopped before removing the old one would leave
+	// it: IAM holds two keys, the old one retired in Rolegate.
+	old := ks.keys[0]
+	ks.keys = append(ks.keys, newKey())
+	if _, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: md, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	pemText, _ := certs.EncryptionKeyPEM(kek, ks.keys[1])
+	arn := awsadmin.ProviderARN(acct)
+	if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: &arn, AddPrivateKey: &pemText}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Provider(acct.ID, "Rolegate")
+	if len(p.PrivateKeys) != 2 {
+		t.Fatalf("IAM holds %d keys", len(p.PrivateKeys))
+	}
+	ks.SetEncryptionKeyAWSID(ctx, ks.keys[1].ID, p.PrivateKeys[1].ID)
+	ks.PromoteEncryptionKey(ctx, ks.keys[1].ID, time.Now())
+	third := newKey()
+	ks.keys = append(ks.keys, third)
+
+	r, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: md, Keys: ks, KEK: kek, Now: time.Now()})
+	if err != nil {
+		t.Fatalf("register with IAM's two key slots full: %v", err)
+	}
+	p, _ = s.Provider(acct.ID, "Rolegate")
+	if len(p.PrivateKeys) != 1 || p.PrivateKeys[0].ID != ks.find(third.ID).AWSKeyID || ks.find(third.ID).State != store.KeyCurrent || ks.find(old.ID).State != store.KeyRetired {
+		t.Fatalf("IAM holds %+v; keys %+v; said %q", p.PrivateKeys, ks.keys, r.Summary())
+	}
+	if !strings.Contains(r.Summary(), "retired encryption key "+old.ID+" removed") || !strings.Contains(r.Summary(), "encryption key "+third.ID+" uploaded (mode Allowed)") {
+		t.Fatalf("said %q", r.Summary())
+	}
+}

@@ -199,6 +199,23 @@ type SigningKey struct {
 	RetiredAt   time.Time // zero unless retired
 }
 
+// EncryptionKey is an account's key pair for encrypted assertions: Rolegate encrypts to its
+// certificate, and the account's IAM SAML provider holds its private key to decrypt. The private
+// key is sealed under the key-encryption key, as signing keys are.
+type EncryptionKey struct {
+	ID        string
+	AccountID string
+	// State: KeyNext (made, not yet uploaded to IAM), KeyCurrent (encrypting), KeyRetired.
+	State       KeyState
+	Certificate []byte // DER
+	SealedKey   []byte // PKCS#8, sealed with AES-GCM under the KEK
+	KEKID       string
+	AWSKeyID    string // the KeyId IAM assigned on upload; "" before
+	CreatedAt   time.Time
+	ActivatedAt time.Time // zero while next
+	RetiredAt   time.Time // zero unless retired
+}
+
 // Session is a signed-in browser session. Only the hash of its token is stored.
 type Session struct {
 	TokenHash       []byte
@@ -531,6 +548,21 @@ type Store interface {
 	DeleteCLISession(ctx context.Context, id string, userID int64) error
 	// ListUserSessions lists the user's live web sessions at now, newest first.
 	ListUserSessions(ctx context.Context, userID int64, now time.Time) ([]*Session, error)
+
+	// ---- encryption keys
+
+	// CreateEncryptionKey stores an account's next or current key; Conflict when the account has a
+	// key in that state already, NotFound for an unknown account.
+	CreateEncryptionKey(ctx context.Context, k *EncryptionKey) error
+	// ListEncryptionKeys lists an account's keys (ID), newest first.
+	ListEncryptionKeys(ctx context.Context, accountID string) ([]*EncryptionKey, error)
+	// SetEncryptionKeyAWSID records the KeyId IAM gave the key on upload; NotFound for an unknown key.
+	SetEncryptionKeyAWSID(ctx context.Context, id, awsKeyID string) error
+	// PromoteEncryptionKey makes the next key current and retires its account's current one,
+	// atomically; Conflict when the key is not next.
+	PromoteEncryptionKey(ctx context.Context, id string, now time.Time) error
+	// RetireEncryptionKey retires a next or current key; Conflict when it is retired already.
+	RetireEncryptionKey(ctx context.Context, id string, now time.Time) error
 }
 
 // Device authorization states.

@@ -171,7 +171,8 @@ func (s *IAM) Calls() []Call {
 }
 
 // FailNext makes the next authenticated call of action ("" for any action) fail with code and
-// status, as IAM would send that error.
+// status, as IAM would send that error. It fails one request: a client that retries the error
+// (aws-sdk-go-v2 retries 5xx and throttling) sees its retry succeed.
 func (s *IAM) FailNext(action, code string, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

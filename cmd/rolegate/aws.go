@@ -75,20 +75,21 @@ func needBaseURL(base string) error {
 	return checkBaseURL(base, true) // serve decides whether plain http may be served; the document is the same
 }
 
-// metadata is the document /saml/metadata serves for base, from the keys in st.
-func (a *app) metadata(ctx context.Context, st store.Store, base string) ([]byte, *certs.Keyring, error) {
+// metadata is the document /saml/metadata serves for base, from the keys in st; it also returns
+// the signing keyring and the KEK that opens the keys.
+func (a *app) metadata(ctx context.Context, st store.Store, base string) ([]byte, *certs.Keyring, *certs.KEK, error) {
 	if err := needBaseURL(base); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ring, _, _, err := a.keyring(st)
+	ring, kek, _, err := a.keyring(st)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := ring.Ensure(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	md, err := idp.Metadata(ctx, ring, base)
-	return md, ring, err
+	return md, ring, kek, err
 }
 
 // accountName is how the aws commands name an account in their output.
@@ -102,7 +103,7 @@ func awsMetadataCmd(a *app) *cobra.Command {
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withStore(cmd.Context(), func(st store.Store) error {
-				md, _, err := a.metadata(cmd.Context(), st, base)
+				md, _, _, err := a.metadata(cmd.Context(), st, base)
 				if err != nil {
 					return err
 				}
@@ -143,13 +144,13 @@ would do, and writes nothing.`,
 				if err != nil {
 					return err
 				}
-				md, _, err := a.metadata(ctx, st, base)
+				md, _, kek, err := a.metadata(ctx, st, base)
 				if err != nil {
 					return err
 				}
 				var failed []string
 				for _, acct := range accts {
-					r, err := a.register(ctx, st, acct, t, md, dryRun)
+					r, err := a.register(ctx, st, acct, t, awsadmin.RegisterInput{Metadata: md, Keys: st, KEK: kek, DryRun: dryRun})
 					if err != nil {
 						failed = append(failed, acct.Alias)
 						fmt.Fprintf(a.stdout, "%s: not registered: %v\n", accountName(acct), err)
@@ -171,13 +172,14 @@ would do, and writes nothing.`,
 }
 
 // register registers one account and records (and audits) the outcome; a dry run writes nothing.
-func (a *app) register(ctx context.Context, st store.Store, acct *store.Account, t awsTarget, md []byte, dryRun bool) (*awsadmin.Registration, error) {
+func (a *app) register(ctx context.Context, st store.Store, acct *store.Account, t awsTarget, in awsadmin.RegisterInput) (*awsadmin.Registration, error) {
+	in.Now = time.Now().UTC()
 	c, err := awsadmin.IAM(ctx, acct, t.options())
 	var r *awsadmin.Registration
 	if err == nil {
-		r, err = awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: md, DryRun: dryRun, Now: time.Now().UTC()})
+		r, err = awsadmin.Register(ctx, c, acct, in)
 	}
-	if dryRun {
+	if in.DryRun {
 		return r, err
 	}
 	details := map[string]string{"account": acct.ID, "provider_arn": awsadmin.ProviderARN(acct)}
@@ -219,7 +221,7 @@ every account checked.`,
 				if err != nil {
 					return err
 				}
-				_, ring, err := a.metadata(ctx, st, base)
+				_, ring, _, err := a.metadata(ctx, st, base)
 				if err != nil {
 					return err
 				}
@@ -272,6 +274,15 @@ every account checked.`,
 // check checks one account, records what IAM trusts and audits the outcome.
 func (a *app) check(ctx context.Context, st store.Store, acct *store.Account, t awsTarget, exp awsadmin.Expect) (*awsadmin.Verdict, error) {
 	exp.Now = time.Now().UTC()
+	keys, err := st.ListEncryptionKeys(ctx, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if k.State == store.KeyCurrent {
+			exp.EncryptionKeyID = k.AWSKeyID
+		}
+	}
 	c, err := awsadmin.IAM(ctx, acct, t.options())
 	var v *awsadmin.Verdict
 	if err == nil {

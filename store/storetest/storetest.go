@@ -88,6 +88,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a user's live web sessions are listed, newest first, and no one else's", testListUserSessions},
 		{"a user's CLI sessions end with their web sessions, when disabled, beyond the cap and with the user", testCLISessionsEnd},
 		{"an account's CLI session lifetime is kept, changed, and refused beyond 15m to 12h", testAccountCLISessionMax},
+		{"encryption keys: one current and one next per account, promoted atomically, with their AWS key ID, gone with their account", testEncryptionKeys},
+		{"concurrent promotions of one encryption key, and concurrent next keys, let exactly one win", testConcurrentEncryptionKeyPromotions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
