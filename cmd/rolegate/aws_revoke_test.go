@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -23,11 +22,13 @@ import (
 	"rolegate/store/postgres/pgtest"
 )
 
-const (
-	prodID   = "111122223333" // source identity from the user name; alice and bob hold Admin through group admins
-	devID    = "444455556666" // source identity from the email; alice holds ops/ReadOnly directly, for up to 8 h
-	legacyID = "777788889999" // no source identity; admins hold Admin
-)
+// The accounts: prod (prodID) takes SourceIdentity from the user name, and alice and bob hold Admin
+// there through group admins; dev (devID) takes it from the email, and alice holds ops/ReadOnly
+// directly, for up to 8 h; legacy sends none, and admins hold Admin.
+const legacyID = "777788889999"
+
+// adminProfiles are the profiles whose credentials act in each account.
+var adminProfiles = map[string]string{"prod": prodID, "dev": devID, "legacy": legacyID}
 
 // revokeEnv is a store with three accounts, two users and their grants, and an IAM stand-in that
 // holds the granted roles; each account's admin profile has credentials that act in it.
@@ -40,23 +41,7 @@ type revokeEnv struct {
 // process environment, which a parallel test may not set.
 func forEachBackendSerial(t *testing.T, fn func(t *testing.T, e *revokeEnv)) {
 	s := iamtest.New(t)
-	dir := t.TempDir()
-	var creds strings.Builder
-	for _, id := range []string{prodID, devID, legacyID} {
-		c := s.Credentials(id)
-		fmt.Fprintf(&creds, "[p%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", id, c.AccessKeyID, c.SecretAccessKey)
-	}
-	for name, text := range map[string]string{"credentials": creds.String(), "config": ""} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM"} {
-		t.Setenv(k, "")
-	}
+	setAWSEnv(t, s, t.TempDir(), adminProfiles)
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			c := &cli{backend: backend, dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
@@ -84,8 +69,8 @@ func (e *revokeEnv) setup(t *testing.T) string {
 	e.ok(t, "", "grant", "add", "--group", "admins", "--account", "prod", "--role", "Admin"+sfx)
 	e.ok(t, "", "grant", "add", "--user", "alice", "--account", "dev", "--role", "ops/ReadOnly"+sfx, "--session-duration", "8h")
 	e.ok(t, "", "grant", "add", "--group", "admins", "--account", "legacy", "--role", "Admin"+sfx)
-	for alias, id := range map[string]string{"prod": prodID, "dev": devID, "legacy": legacyID} {
-		e.ok(t, "", "account", "set", alias, "--aws-profile", "p"+id)
+	for alias := range adminProfiles {
+		e.ok(t, "", "account", "set", alias, "--aws-profile", alias)
 	}
 	e.iam.CreateRole(prodID, "Admin"+sfx)
 	e.iam.CreateRole(devID, "ReadOnly"+sfx)
@@ -477,6 +462,26 @@ func TestAWSRevoke(t *testing.T) {
 			}
 			if !failed {
 				t.Errorf("the failed revocation was not audited with its cause")
+			}
+		})
+
+		t.Run("the statement names the SourceIdentity that sign-in sends", func(t *testing.T) {
+			ctx := context.Background()
+			e.ok(t, "", "user", "add", "dara", "--email", "o'brien@example.com", "--no-password")
+			e.ok(t, "", "grant", "add", "--user", "dara", "--account", "dev", "--role", "ops/ReadOnly"+sfx)
+			if r := e.revoke("--user", "dara"); r.code != 0 {
+				t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+			}
+			u, _ := st.GetUser(ctx, "dara")
+			acct, _ := st.GetAccount(ctx, "dev")
+			grants, _ := st.ListGrants(ctx, store.GrantFilter{User: "dara", Effective: true})
+			plan, err := assertions.PlanAWS(assertions.AWSSignIn{BaseURL: "https://idp.example.com", User: u, Account: acct, Grants: grants, Now: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := e.denials(t, devID, readOnly)
+			if plan.SourceIdentity == u.Email || got[plan.SourceIdentity].IsZero() {
+				t.Errorf("statements %v; want one for %q, the mapped value sign-in sends for %s", got, plan.SourceIdentity, u.Email)
 			}
 		})
 	})
