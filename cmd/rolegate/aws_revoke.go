@@ -18,7 +18,7 @@ func awsRevokeCmd(a *app) *cobra.Command {
 	var target awsTarget
 	c := &cobra.Command{
 		Use:   "revoke --user U [--account A] [--prune]",
-		Short: "End a person's live AWS sessions: deny, on each role they are granted, what their SourceIdentity was issued before now",
+		Short: "End a person's live AWS sessions: on each role they are granted, deny sessions with their SourceIdentity issued before now",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

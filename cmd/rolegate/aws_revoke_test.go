@@ -447,6 +447,12 @@ func TestAWSRevoke(t *testing.T) {
 				t.Errorf("bob's statement denies before %v; want this run's time", got["bob"])
 			}
 			e.ok(t, "", "user", "enable", "bob")
+			if r := e.run("", "user", "disable", "bob", "--endpoint-url", e.iam.URL()); r.code != exitCodes[store.Invalid] || !strings.Contains(r.stderr, "--revoke-aws") {
+				t.Errorf("--endpoint-url without --revoke-aws: exit %d, stderr %q; want it refused", r.code, r.stderr)
+			}
+			if u, _ := st.GetUser(context.Background(), "bob"); u.Disabled {
+				t.Errorf("a refused disable disabled bob")
+			}
 			e.iam.FailNext("PutRolePolicy", "AccessDenied", 403)
 			r := e.run("", "user", "disable", "bob", "--revoke-aws", "--endpoint-url", e.iam.URL())
 			if r.code == 0 || !strings.Contains(r.stderr, "bob stays disabled, but revoking their AWS sessions failed") {

@@ -116,6 +116,9 @@ func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {
 		Args:  nargs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if !revokeAWS && (target.profile != "" || target.endpointURL != "") {
+				return store.Errorf(store.Invalid, "--profile and --endpoint-url go with --revoke-aws")
+			}
 			return a.withStore(ctx, func(st store.Store) error {
 				u, err := st.UpdateUser(ctx, args[0], func(u *store.User) error { u.Disabled = disable; return nil })
 				if err != nil {
