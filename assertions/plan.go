@@ -84,15 +84,9 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 	if name, err = SessionName(name); err != nil {
 		return nil, err
 	}
-	var sourceIdentity string
-	if a.SourceIdentitySource != store.FromNone {
-		raw, err := nameFrom(u, a.SourceIdentitySource, "SourceIdentity")
-		if err != nil {
-			return nil, err
-		}
-		if sourceIdentity, err = SessionName(raw); err != nil {
-			return nil, err
-		}
+	sourceIdentity, err := SourceIdentity(u, a)
+	if err != nil {
+		return nil, err
 	}
 
 	var tags []Tag
@@ -134,6 +128,19 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 		AssertionID:     in.AssertionID,
 		SignResponse:    true,
 	}, nil
+}
+
+// SourceIdentity is the SourceIdentity a sign-in by u to account a carries; "" when the account
+// sends none. Revocation (awsadmin) denies sessions by this value, so it has one definition.
+func SourceIdentity(u *store.User, a *store.Account) (string, error) {
+	if a.SourceIdentitySource == store.FromNone {
+		return "", nil
+	}
+	raw, err := nameFrom(u, a.SourceIdentitySource, "SourceIdentity")
+	if err != nil {
+		return "", err
+	}
+	return SessionName(raw)
 }
 
 func nameFrom(u *store.User, src store.NameSource, attr string) (string, error) {

@@ -116,6 +116,15 @@ func newHasher() *password.Hasher { return password.New(password.DefaultParams, 
 
 // audit records an admin action taken from the CLI.
 func (a *app) audit(ctx context.Context, st store.Store, typ, subject string, details map[string]string) error {
+	return a.auditResult(ctx, st, typ, subject, nil, details)
+}
+
+// auditResult records an admin action taken from the CLI that failed when err is not nil.
+func (a *app) auditResult(ctx context.Context, st store.Store, typ, subject string, err error, details map[string]string) error {
+	result := "ok"
+	if err != nil {
+		result = err.Error()
+	}
 	if details == nil {
 		details = map[string]string{}
 	}
@@ -123,7 +132,7 @@ func (a *app) audit(ctx context.Context, st store.Store, typ, subject string, de
 	if u, err := user.Current(); err == nil {
 		details["os_user"] = u.Username
 	}
-	return st.AppendAudit(ctx, &store.AuditEvent{Type: typ, User: subject, Result: "ok", Details: details})
+	return st.AppendAudit(ctx, &store.AuditEvent{Type: typ, User: subject, Result: result, Details: details})
 }
 
 // readPassword reads a new password from standard input (--password-stdin) or a terminal prompt.

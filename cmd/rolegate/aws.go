@@ -22,6 +22,7 @@ func awsCmd(a *app) *cobra.Command {
 		awsMetadataCmd(a),
 		awsRegisterCmd(a),
 		awsCheckCmd(a),
+		awsRevokeCmd(a),
 	)
 }
 
@@ -34,6 +35,11 @@ type awsTarget struct {
 func (t *awsTarget) flags(c *cobra.Command) {
 	c.Flags().StringVar(&t.account, "account", "", "the account (alias or ID)")
 	c.Flags().BoolVar(&t.all, "all", false, "every account")
+	t.iamFlags(c)
+}
+
+// iamFlags adds --profile and --endpoint-url, which say how to reach the accounts' IAM.
+func (t *awsTarget) iamFlags(c *cobra.Command) {
 	c.Flags().StringVar(&t.profile, "profile", "", "AWS shared-config profile for every account (default: each account's --aws-profile, else the default credential chain)")
 	c.Flags().StringVar(&t.endpointURL, "endpoint-url", "", "send IAM and STS calls to this URL (an emulator) instead of AWS")
 }

@@ -65,28 +65,35 @@ func newAWSWorld(t *testing.T) *awsWorld {
 	t.Helper()
 	w := &awsWorld{cli: &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{"ROLEGATE_BASE_URL": testBase}},
 		iam: iamtest.New(t), dir: t.TempDir()}
-	profiles := map[string]string{"prod-admin": prodID, "dev-admin": devID, "hub": hubID}
+	setAWSEnv(t, w.iam, w.dir, map[string]string{"prod-admin": prodID, "dev-admin": devID, "hub": hubID})
+	w.ok(t, "", "account", "add", prodID, "--alias", "prod")
+	w.ok(t, "", "account", "add", devID, "--alias", "dev")
+	w.ok(t, "", "account", "set", "prod", "--aws-profile", "prod-admin")
+	w.ok(t, "", "account", "set", "dev", "--aws-profile", "dev-admin")
+	return w
+}
+
+// setAWSEnv writes, in dir, the shared config and credentials files the AWS SDK's default chain
+// reads, with a profile per name holding stand-in credentials for its account, and points the
+// process environment at them (so tests using it are not parallel).
+func setAWSEnv(t *testing.T, s *iamtest.IAM, dir string, profiles map[string]string) {
+	t.Helper()
 	var creds, config strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(profiles)) {
-		k := w.iam.Credentials(profiles[name])
+		k := s.Credentials(profiles[name])
 		creds.WriteString("[" + name + "]\naws_access_key_id = " + k.AccessKeyID + "\naws_secret_access_key = " + k.SecretAccessKey + "\n")
 		config.WriteString("[profile " + name + "]\nregion = eu-west-1\n")
 	}
-	os.WriteFile(filepath.Join(w.dir, "credentials"), []byte(creds.String()), 0o600)
-	os.WriteFile(filepath.Join(w.dir, "config"), []byte(config.String()), 0o600)
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(w.dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(w.dir, "credentials"))
+	os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds.String()), 0o600)
+	os.WriteFile(filepath.Join(dir, "config"), []byte(config.String()), 0o600)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	w.ok(t, "", "account", "add", prodID, "--alias", "prod")
-	w.ok(t, "", "account", "add", devID, "--alias", "dev")
-	w.ok(t, "", "account", "set", "prod", "--aws-profile", "prod-admin")
-	w.ok(t, "", "account", "set", "dev", "--aws-profile", "dev-admin")
-	return w
 }
 
 // aws runs `rolegate aws CMD ... --endpoint-url STAND-IN`.

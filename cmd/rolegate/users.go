@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"rolegate/awsadmin"
 	"rolegate/store"
 )
 
@@ -107,22 +108,41 @@ func userPasswdCmd(a *app) *cobra.Command {
 }
 
 func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {
-	return &cobra.Command{
+	var revokeAWS bool
+	var target awsTarget
+	c := &cobra.Command{
 		Use:   verb + " NAME",
 		Short: map[bool]string{true: "Disable a user: no sign-in, sessions end", false: "Enable a disabled user"}[disable],
 		Args:  nargs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if !revokeAWS && (target.profile != "" || target.endpointURL != "") {
+				return store.Errorf(store.Invalid, "--profile and --endpoint-url go with --revoke-aws")
+			}
 			return a.withStore(ctx, func(st store.Store) error {
 				u, err := st.UpdateUser(ctx, args[0], func(u *store.User) error { u.Disabled = disable; return nil })
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "%sd user %s\n", verb, u.Name)
-				return a.audit(ctx, st, "user."+verb, u.Name, nil)
+				if err := a.audit(ctx, st, "user."+verb, u.Name, nil); err != nil || !revokeAWS {
+					return err
+				}
+				// The disable stands whatever happens next: no new sign-in, and the revocation can be re-run.
+				err = a.revokeAWS(ctx, st, awsadmin.RevokeRequest{User: u.Name, Now: time.Now(), Options: target.options()})
+				if err != nil {
+					return store.Errorf(store.ErrorCode(err), "%s stays disabled, but revoking their AWS sessions failed: %s; run `rolegate aws revoke --user %s` again",
+						u.Name, err.Error(), u.Name)
+				}
+				return nil
 			})
 		},
 	}
+	if disable {
+		c.Flags().BoolVar(&revokeAWS, "revoke-aws", false, "also end their live AWS sessions (as rolegate aws revoke --user NAME)")
+		target.iamFlags(c)
+	}
+	return c
 }
 
 func userSetAttrCmd(a *app) *cobra.Command {
