@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/authn"
 	"rolegate/idp/mfa"
 	"rolegate/store"
 )
@@ -24,15 +25,15 @@ const (
 	mfaPath         = "/login/mfa"
 	mfaSettingsPath = "/account/mfa"
 
-	maxCodeBytes = 64
+	maxCodeBytes = authn.MaxCodeBytes
 )
 
 // Methods a session records in AuthMethods, in the order they were used.
 const (
-	methodPassword = "pwd"
-	methodTOTP     = "otp"
-	methodWebAuthn = "webauthn"
-	methodRecovery = "recovery"
+	methodPassword = authn.MethodPassword
+	methodTOTP     = authn.MethodTOTP
+	methodWebAuthn = authn.MethodWebAuthn
+	methodRecovery = authn.MethodRecovery
 )
 
 // hasMFA reports whether the session used a second factor.
@@ -176,8 +177,8 @@ func (s *Server) mfaForm(c *gin.Context) {
 // Results of a second factor, as the audit log records them.
 const (
 	resultWrongCode = "wrong_code"
-	resultReplayed  = "replayed"
-	resultRefused   = "refused"
+	resultReplayed  = authn.ResultReplayed
+	resultRefused   = authn.ResultRefused
 )
 
 // secondStep guards a POST that answers /login/mfa: a password session, the form's token, and no

@@ -22,7 +22,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
-	"rolegate/idp"
+	"rolegate/idp/sso"
 	"rolegate/store"
 )
 
@@ -56,7 +56,7 @@ func newSSOWeb(t *testing.T, encrypt bool) *ssoWeb {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := idp.ParseSPMetadata(md); err != nil {
+	if _, err := sso.ParseSPMetadata(md); err != nil {
 		t.Fatalf("the test SP's metadata is refused: %v\n%s", err, md)
 	}
 	if err := w.store.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: testSPEntityID, Metadata: md, Release: store.ReleaseAttrs}); err != nil {
