@@ -51,7 +51,7 @@ func (s *Server) mfaRoutes(r *gin.Engine) {
 	r.POST(mfaPath, s.limitAnonymous(s.tooManyPage), s.mfaVerify)
 	r.POST(mfaPath+"/webauthn/begin", s.limitAnonymous(s.tooManyJSON), s.webAuthnLoginBegin)
 	r.POST(mfaPath+"/webauthn", s.limitAnonymous(s.tooManyPage), s.webAuthnLoginFinish)
-	r.GET(mfaSettingsPath, s.mfaSettings)
+	r.GET(mfaSettingsPath, s.MFASettings)
 	r.POST(mfaSettingsPath+"/totp", s.totpStart)
 	r.POST(mfaSettingsPath+"/totp/confirm", s.totpConfirm)
 	r.POST(mfaSettingsPath+"/webauthn/begin", s.webAuthnRegisterBegin)
@@ -406,7 +406,7 @@ type factorView struct {
 	CreatedAt, LastUsed string
 }
 
-func (s *Server) mfaSettings(c *gin.Context) {
+func (s *Server) MFASettings(c *gin.Context) {
 	m, ok := s.requireManage(c, false)
 	if !ok {
 		return
