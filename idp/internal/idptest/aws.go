@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// AWSWeb is a web fixture with signing keys and AWS data: alice is in devs, which has ReadOnly in
+// AWSWeb is a Web fixture with signing keys and AWS data: alice is in devs, which has ReadOnly in
 // prod; alice herself has Admin there; prod has a tag rule; gov is a GovCloud account.
 type AWSWeb struct {
 	*Web
@@ -31,7 +31,7 @@ func NewAWSWeb(t *testing.T, demo ...string) *AWSWeb {
 	return NewAWSWebWith(t, func(cfg *idp.Config) { cfg.DemoAccounts = demo })
 }
 
-// NewAWSWebWith is newAWSWeb with settings changed by mod.
+// NewAWSWebWith is NewAWSWeb with settings changed by mod.
 func NewAWSWebWith(t *testing.T, mod func(*idp.Config)) *AWSWeb {
 	t.Helper()
 	ctx := context.Background()

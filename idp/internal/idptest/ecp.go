@@ -107,7 +107,7 @@ func (w *AWSWeb) CLILogin(t *testing.T, path string, hdr ...string) string {
 	return tok
 }
 
-// Refresh is POST /cli/Refresh with the token (none when "") and a query.
+// Refresh is POST /cli/refresh with the token (none when "") and a query.
 func (w *AWSWeb) Refresh(t *testing.T, tok, query string) (*http.Response, string) {
 	t.Helper()
 	hdr := []string{}

@@ -65,7 +65,7 @@ func (b *Browser) EnrollTOTP(now time.Time, invite ...string) ([]byte, []string)
 	return secret, codes
 }
 
-// Invite issues an enrolment Invite for name as `rolegate user mfa Invite` does, and returns its code.
+// Invite issues an enrolment invite for name as `rolegate user mfa invite` does, and returns its code.
 func (w *Web) Invite(t *testing.T, name string, ttl time.Duration) string {
 	t.Helper()
 	ctx := context.Background()
@@ -93,7 +93,7 @@ func (w *Web) OpenWindow(t *testing.T, account string, d time.Duration) {
 	}
 }
 
-// EnrollGoingOn is enrollTOTP started from a page that goes on to next afterwards; it returns
+// EnrollGoingOn is EnrollTOTP started from a page that goes on to next afterwards; it returns
 // the answer to the confirmation, the recovery codes page.
 func (b *Browser) EnrollGoingOn(now time.Time, next string) (*http.Response, string) {
 	b.T.Helper()
@@ -107,7 +107,7 @@ func (b *Browser) EnrollGoingOn(now time.Time, next string) (*http.Response, str
 		"next": {next}, "code": {mfa.Code(secret, mfa.Step(now), mfa.Digits)}})
 }
 
-// Code submits a second-factor Code on /login/mfa.
+// Code submits a second-factor code on /login/mfa.
 func (b *Browser) Code(code string) (*http.Response, string) {
 	b.T.Helper()
 	return b.Post("/login/mfa", "/login/mfa", url.Values{"code": {code}})

@@ -109,7 +109,7 @@ func NewWeb(t *testing.T, baseURL ...string) *Web {
 	})
 }
 
-// NewWebWith is newWeb with settings changed by mod.
+// NewWebWith is NewWeb with settings changed by mod.
 func NewWebWith(t *testing.T, mod func(*idp.Config)) *Web {
 	t.Helper()
 	st := NewStore(t)
@@ -209,7 +209,7 @@ func (b *Browser) Get(path string) (*http.Response, string) { return b.Do(http.M
 
 var CSRFRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 
-// Token returns the CSRF Token of the first form on the page at path.
+// Token returns the CSRF token of the first form on the page at path.
 func (b *Browser) Token(path string) string {
 	b.T.Helper()
 	resp, body := b.Get(path)
