@@ -2,13 +2,11 @@ package idp
 
 import (
 	"net/http"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/text"
 	"rolegate/idp/password"
 	"rolegate/store"
 )
@@ -51,7 +49,7 @@ func (s *Server) changePassword(c *gin.Context) {
 		return
 	}
 	if err := password.CheckPolicy(pw); err != nil {
-		again(http.StatusBadRequest, "invalid", sentence(store.ErrorMessage(err)))
+		again(http.StatusBadRequest, "invalid", text.Sentence(store.ErrorMessage(err)))
 		return
 	}
 
@@ -112,17 +110,4 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.trustDevice(c, u)
 	}
 	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
-}
-
-// sentence capitalises a message for a page: "the password is too short" → "The password is too short."
-func sentence(msg string) string {
-	r, n := utf8.DecodeRuneInString(msg)
-	if n == 0 {
-		return msg
-	}
-	msg = string(unicode.ToUpper(r)) + msg[n:]
-	if strings.HasSuffix(msg, ".") {
-		return msg
-	}
-	return msg + "."
 }

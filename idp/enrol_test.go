@@ -15,34 +15,10 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/idp"
+	"rolegate/idp/internal/idptest"
 	"rolegate/idp/mfa"
 	"rolegate/store"
 )
-
-// pageToken is the CSRF token on any page the signed-in browser gets, whatever its status.
-func (b *browser) pageToken(path string) string {
-	b.t.Helper()
-	_, body := b.get(path)
-	m := csrfRE.FindStringSubmatch(body)
-	if m == nil {
-		b.t.Fatalf("GET %s: no csrf_token in:\n%s", path, body)
-	}
-	return html.UnescapeString(m[1])
-}
-
-// factorsOf is what the store keeps of name's factors, confirmed or not.
-func (w *web) factorsOf(t *testing.T, name string) []*store.MFAFactor {
-	t.Helper()
-	u, err := w.store.GetUser(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := w.store.ListMFAFactors(context.Background(), u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fs
-}
 
 // wantWhomToAsk fails unless the page refuses a first factor with the words that say whom to ask.
 func wantWhomToAsk(t *testing.T, what string, resp *http.Response, body, user string) {
@@ -56,24 +32,24 @@ func wantWhomToAsk(t *testing.T, what string, resp *http.Response, body, user st
 func TestAPasswordAloneCannotEnrolAFirstFactor(t *testing.T) {
 	w := newKeyWeb(t)
 	ctx := context.Background()
-	if err := w.store.CloseEnrolWindow(ctx, ""); err != nil {
+	if err := w.Store.CloseEnrolWindow(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.store.UpdateAccount(ctx, "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
+	if _, err := w.Store.UpdateAccount(ctx, "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	attacker := w.browser(t)
-	wantRedirect(t, first(attacker.login("alice", goodPassword)), "", "/")
-	tok := attacker.pageToken("/")
+	attacker := w.Browser(t)
+	idptest.WantRedirect(t, first(attacker.Login("alice", idptest.GoodPassword)), "", "/")
+	tok := attacker.PageToken("/")
 
-	resp, body := attacker.get(mfaSettings)
+	resp, body := attacker.Get(idptest.MFASettings)
 	wantWhomToAsk(t, "GET /account/mfa", resp, body, "alice")
 	if strings.Contains(body, `action="/account/mfa/totp"`) || strings.Contains(body, `data-webauthn="register"`) {
 		t.Fatalf("the refusal offers enrolment forms:\n%s", body)
 	}
-	resp, body = attacker.do(http.MethodPost, mfaSettings+"/totp", url.Values{"csrf_token": {tok}})
+	resp, body = attacker.Do(http.MethodPost, idptest.MFASettings+"/totp", url.Values{"csrf_token": {tok}})
 	wantWhomToAsk(t, "starting an app", resp, body, "alice")
-	resp, body = attacker.do(http.MethodPost, mfaSettings+"/totp/confirm", url.Values{"csrf_token": {tok}, "code": {"123456"}})
+	resp, body = attacker.Do(http.MethodPost, idptest.MFASettings+"/totp/confirm", url.Values{"csrf_token": {tok}, "code": {"123456"}})
 	wantWhomToAsk(t, "confirming an app", resp, body, "alice")
 	resp, body = w.send(attacker, "/", keyRegisterBegin, url.Values{})
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "rolegate user mfa invite alice") {
@@ -86,38 +62,38 @@ func TestAPasswordAloneCannotEnrolAFirstFactor(t *testing.T) {
 	wantWhomToAsk(t, "registering a key", resp, body, "alice")
 	// A made-up invite is no better.
 	madeUp, _, _ := mfa.NewInvite()
-	resp, body = attacker.do(http.MethodPost, mfaSettings+"/totp", url.Values{"csrf_token": {tok}, "invite": {madeUp}})
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(alert(body), "wrong, used") {
-		t.Fatalf("a made-up invite: %d %q", resp.StatusCode, alert(body))
+	resp, body = attacker.Do(http.MethodPost, idptest.MFASettings+"/totp", url.Values{"csrf_token": {tok}, "invite": {madeUp}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(idptest.Alert(body), "wrong, used") {
+		t.Fatalf("a made-up invite: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 
-	if fs := w.factorsOf(t, "alice"); len(fs) != 0 {
+	if fs := w.FactorsOf(t, "alice"); len(fs) != 0 {
 		t.Fatalf("the attacker stored factors: %+v", fs)
 	}
 	// No MFA assertion: prod sends the session to enrolment, which refuses it.
-	resp, body = attacker.get("/aws/signin?account=prod")
-	wantRedirect(t, resp, body, "/login/mfa?next="+url.QueryEscape("/aws/signin?account=prod"))
-	resp, body = attacker.get(resp.Header.Get("Location"))
-	resp, body = attacker.get(resp.Header.Get("Location"))
+	resp, body = attacker.Get("/aws/signin?account=prod")
+	idptest.WantRedirect(t, resp, body, "/login/mfa?next="+url.QueryEscape("/aws/signin?account=prod"))
+	resp, body = attacker.Get(resp.Header.Get("Location"))
+	resp, body = attacker.Get(resp.Header.Get("Location"))
 	wantWhomToAsk(t, "the step-up", resp, body, "alice")
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Fatalf("assertions issued: %q", got)
 	}
 	if got := w.authnContext(t, attacker, "gov"); got != assertions.ContextPassword {
 		t.Fatalf("gov AuthnContext %s; want password only", got)
 	}
-	if got := strings.Join(w.auditOf(t, "mfa.enroll"), "|"); got != "alice no_invite|alice no_invite|alice no_invite" {
+	if got := strings.Join(w.AuditOf(t, "mfa.enroll"), "|"); got != "alice no_invite|alice no_invite|alice no_invite" {
 		t.Errorf("enrol audit %q; want each attempt refused as no_invite", got)
 	}
-	if got := w.auditOf(t, "mfa.invite"); len(got) != 1 || got[0] != "alice wrong_code" {
+	if got := w.AuditOf(t, "mfa.invite"); len(got) != 1 || got[0] != "alice wrong_code" {
 		t.Errorf("invite audit %q", got)
 	}
 	// The real user sees the attempts on the portal once enrolled.
-	invite := w.invite(t, "alice", time.Hour)
-	real := w.browser(t)
-	real.login("alice", goodPassword)
-	real.enrollTOTP(w.clock.Now(), invite)
-	_, body = real.get("/")
+	invite := w.Invite(t, "alice", time.Hour)
+	real := w.Browser(t)
+	real.Login("alice", idptest.GoodPassword)
+	real.EnrollTOTP(w.Clock.Now(), invite)
+	_, body = real.Get("/")
 	if !strings.Contains(body, "Refused: adding a first factor without an enrolment code") || !strings.Contains(body, "Refused: a wrong enrolment code") ||
 		!strings.Contains(body, "Added Authenticator app") {
 		t.Errorf("the portal does not show the factor changes:\n%s", body)
@@ -125,68 +101,68 @@ func TestAPasswordAloneCannotEnrolAFirstFactor(t *testing.T) {
 }
 
 func TestAnInviteWorksOnceForItsUserUntilItExpires(t *testing.T) {
-	w := newAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
+	w := idptest.NewAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
 	ctx := context.Background()
-	theirs := w.invite(t, "mallory", time.Hour)
-	stale := w.invite(t, "alice", time.Hour)
-	invite := w.invite(t, "alice", 2*time.Hour) // replaces the first
+	theirs := w.Invite(t, "mallory", time.Hour)
+	stale := w.Invite(t, "alice", time.Hour)
+	invite := w.Invite(t, "alice", 2*time.Hour) // replaces the first
 
 	// The link, followed before signing in, comes back to itself after the password.
-	b := w.browser(t)
-	link := mfaSettings + "?invite=" + url.QueryEscape(invite)
-	resp, body := b.get(link)
-	wantRedirect(t, resp, body, "/login?next="+url.QueryEscape(link))
-	resp, body = b.login("alice", goodPassword, "next", link)
-	resp, body = b.get(resp.Header.Get("Location"))
-	wantRedirect(t, resp, body, link)
+	b := w.Browser(t)
+	link := idptest.MFASettings + "?invite=" + url.QueryEscape(invite)
+	resp, body := b.Get(link)
+	idptest.WantRedirect(t, resp, body, "/login?next="+url.QueryEscape(link))
+	resp, body = b.Login("alice", idptest.GoodPassword, "next", link)
+	resp, body = b.Get(resp.Header.Get("Location"))
+	idptest.WantRedirect(t, resp, body, link)
 
 	for _, c := range []struct{ name, code string }{
 		{"another user's invite", theirs},
 		{"a replaced invite", stale},
 		{"a mangled invite", invite[:len(invite)-1] + map[bool]string{true: "b", false: "a"}[strings.HasSuffix(invite, "a")]},
 	} {
-		resp, body := b.get(mfaSettings + "?invite=" + url.QueryEscape(c.code))
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(alert(body), "wrong, used") {
-			t.Errorf("%s: %d %q; want 403", c.name, resp.StatusCode, alert(body))
+		resp, body := b.Get(idptest.MFASettings + "?invite=" + url.QueryEscape(c.code))
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(idptest.Alert(body), "wrong, used") {
+			t.Errorf("%s: %d %q; want 403", c.name, resp.StatusCode, idptest.Alert(body))
 		}
 	}
-	resp, body = b.get(link)
+	resp, body = b.Get(link)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Your enrolment code is accepted") {
 		t.Fatalf("the invite's page: %d\n%s", resp.StatusCode, body)
 	}
-	b.enrollTOTP(w.clock.Now(), invite)
-	if got := w.authnContext(t, b, "gov"); got != assertions.ContextMFA {
+	b.EnrollTOTP(w.Clock.Now(), invite)
+	if got := w.AuthnContext(t, b, "gov"); got != assertions.ContextMFA {
 		t.Errorf("after enrolling with the invite, AuthnContext %s", got)
 	}
-	es, err := w.store.ListAudit(ctx, store.AuditFilter{Types: []string{"mfa.enroll"}})
+	es, err := w.Store.ListAudit(ctx, store.AuditFilter{Types: []string{"mfa.enroll"}})
 	if err != nil || len(es) != 1 || es[0].Result != "ok" || es[0].Details["via"] != "invite" {
 		t.Fatalf("enrol audit %+v %v; want one ok via invite", es, err)
 	}
 
 	// Spent: after a reset the same code adds nothing.
-	alice, _ := w.store.GetUser(ctx, "alice")
-	if _, err := w.store.ResetMFA(ctx, alice.ID); err != nil {
+	alice, _ := w.Store.GetUser(ctx, "alice")
+	if _, err := w.Store.ResetMFA(ctx, alice.ID); err != nil {
 		t.Fatal(err)
 	}
-	b2 := w.browser(t)
-	b2.login("alice", goodPassword)
-	resp, body = b2.get(link)
+	b2 := w.Browser(t)
+	b2.Login("alice", idptest.GoodPassword)
+	resp, body = b2.Get(link)
 	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("a spent invite: %d %q", resp.StatusCode, alert(body))
+		t.Fatalf("a spent invite: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	resp, _ = b2.do(http.MethodPost, mfaSettings+"/totp", url.Values{"csrf_token": {b2.pageToken(mfaSettings)}, "invite": {invite}})
+	resp, _ = b2.Do(http.MethodPost, idptest.MFASettings+"/totp", url.Values{"csrf_token": {b2.PageToken(idptest.MFASettings)}, "invite": {invite}})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("starting an app with a spent invite: %d", resp.StatusCode)
 	}
 
 	// Expired: refused from its end on, and nothing is stored.
-	late := w.invite(t, "alice", 10*time.Minute)
-	w.clock.Advance(10 * time.Minute)
-	resp, body = b2.get(mfaSettings + "?invite=" + url.QueryEscape(late))
+	late := w.Invite(t, "alice", 10*time.Minute)
+	w.Clock.Advance(10 * time.Minute)
+	resp, body = b2.Get(idptest.MFASettings + "?invite=" + url.QueryEscape(late))
 	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("an expired invite: %d %q", resp.StatusCode, alert(body))
+		t.Fatalf("an expired invite: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	if fs := w.factorsOf(t, "alice"); len(fs) != 0 {
+	if fs := w.FactorsOf(t, "alice"); len(fs) != 0 {
 		t.Fatalf("factors after refused invites: %+v", fs)
 	}
 }
@@ -194,15 +170,15 @@ func TestAnInviteWorksOnceForItsUserUntilItExpires(t *testing.T) {
 // Two tabs (or the user and someone else) redeem one invite at the same moment.
 func TestAnInviteRedeemedTwiceAtOnceAddsOneFactor(t *testing.T) {
 	w, st := newRacingKeyWeb(t)
-	invite := w.invite(t, "alice", time.Hour)
+	invite := w.Invite(t, "alice", time.Hour)
 	var forms []url.Values
-	var bs []*browser
+	var bs []*idptest.Browser
 	for i := range 2 {
-		b := w.browser(t)
-		b.login("alice", goodPassword)
-		from := mfaSettings + "?invite=" + url.QueryEscape(invite)
+		b := w.Browser(t)
+		b.Login("alice", idptest.GoodPassword)
+		from := idptest.MFASettings + "?invite=" + url.QueryEscape(invite)
 		c := w.begin(t, b, from, keyRegisterBegin, url.Values{"invite": {invite}})
-		forms = append(forms, url.Values{"csrf_token": {b.token(from)}, "invite": {invite}, "name": {"Key " + string(rune('A'+i))},
+		forms = append(forms, url.Values{"csrf_token": {b.Token(from)}, "invite": {invite}, "name": {"Key " + string(rune('A'+i))},
 			"credential": {newSoftKey(t).create(t, c)}})
 		bs = append(bs, b)
 	}
@@ -211,7 +187,7 @@ func TestAnInviteRedeemedTwiceAtOnceAddsOneFactor(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, b := range bs {
 		wg.Go(func() {
-			resp, _ := b.do(http.MethodPost, keyRegister, forms[i], "Origin", w.origin)
+			resp, _ := b.Do(http.MethodPost, keyRegister, forms[i], "Origin", w.origin)
 			results[i] = strconv.Itoa(resp.StatusCode) + " " + resp.Header.Get("Location")
 		})
 	}
@@ -226,24 +202,24 @@ func TestAnInviteRedeemedTwiceAtOnceAddsOneFactor(t *testing.T) {
 }
 
 func TestWrongInviteCodesAreCountedPerUser(t *testing.T) {
-	w := newAWSWeb(t)
-	invite := w.invite(t, "alice", time.Hour)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	w := idptest.NewAWSWeb(t)
+	invite := w.Invite(t, "alice", time.Hour)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 	// Another site can navigate alice's browser to invite links as often as it likes: those GETs
 	// are refused, but spend none of her attempts and write nothing.
 	for range 12 {
 		wrong, _, _ := mfa.NewInvite()
-		if resp, _ := b.do(http.MethodGet, mfaSettings+"?invite="+wrong, nil, "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusForbidden {
+		if resp, _ := b.Do(http.MethodGet, idptest.MFASettings+"?invite="+wrong, nil, "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("a wrong code by GET: %d", resp.StatusCode)
 		}
 	}
-	if got := append(w.auditOf(t, "mfa.invite"), w.auditOf(t, "throttle.lock")...); len(got) != 0 {
+	if got := append(w.AuditOf(t, "mfa.invite"), w.AuditOf(t, "throttle.lock")...); len(got) != 0 {
 		t.Fatalf("GETs with wrong codes wrote %q", got)
 	}
 	// Tried with the form (which carries her CSRF token), wrong codes count.
 	tryCode := func(code string) (*http.Response, string) {
-		return b.post("/", mfaSettings+"/totp", url.Values{"invite": {code}})
+		return b.Post("/", idptest.MFASettings+"/totp", url.Values{"invite": {code}})
 	}
 	for i := range 5 {
 		wrong, _, _ := mfa.NewInvite()
@@ -254,55 +230,55 @@ func TestWrongInviteCodesAreCountedPerUser(t *testing.T) {
 	// Over the limit, even the right code waits: no one tries a sixth guess.
 	resp, body := tryCode(invite)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("after five wrong codes: %d %q", resp.StatusCode, alert(body))
+		t.Fatalf("after five wrong codes: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	if got := w.auditOf(t, "throttle.lock"); strings.Join(got, ",") != "alice locked" {
+	if got := w.AuditOf(t, "throttle.lock"); strings.Join(got, ",") != "alice locked" {
 		t.Errorf("lock events %q; want the one that began the wait", got)
 	}
-	if got := w.auditOf(t, "mfa.invite"); len(got) != 5 {
+	if got := w.AuditOf(t, "mfa.invite"); len(got) != 5 {
 		t.Errorf("wrong-code audits %q; want 5", got)
 	}
-	w.clock.Advance(16 * time.Minute)
+	w.Clock.Advance(16 * time.Minute)
 	if resp, body := tryCode(invite); resp.StatusCode != http.StatusOK {
-		t.Fatalf("after the window: %d %q", resp.StatusCode, alert(body))
+		t.Fatalf("after the window: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 }
 
 func TestAnEnrolmentWindowLetsItsUsersInUntilItEnds(t *testing.T) {
-	w := newAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
-	w.openWindow(t, "prod", time.Hour) // alice holds roles in prod; mallory none
+	w := idptest.NewAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
+	w.OpenWindow(t, "prod", time.Hour) // alice holds roles in prod; mallory none
 
-	m := w.browser(t)
-	m.login("mallory", goodPassword)
-	resp, body := m.get(mfaSettings)
+	m := w.Browser(t)
+	m.Login("mallory", idptest.GoodPassword)
+	resp, body := m.Get(idptest.MFASettings)
 	wantWhomToAsk(t, "mallory, outside prod's window", resp, body, "mallory")
 
-	a := w.browser(t)
-	a.login("alice", goodPassword)
-	a.enrollTOTP(w.clock.Now())
-	es, err := w.store.ListAudit(context.Background(), store.AuditFilter{Types: []string{"mfa.enroll"}})
+	a := w.Browser(t)
+	a.Login("alice", idptest.GoodPassword)
+	a.EnrollTOTP(w.Clock.Now())
+	es, err := w.Store.ListAudit(context.Background(), store.AuditFilter{Types: []string{"mfa.enroll"}})
 	if err != nil || len(es) != 1 || es[0].Details["via"] != "window" {
 		t.Fatalf("enrol audit %+v %v; want one via window", es, err)
 	}
 
 	// At its end the window closes by itself: bob, who had not enrolled, is refused, and told whom to ask.
-	w.addUser(t, "bob", goodPassword)
-	if err := w.store.CreateGrant(context.Background(), &store.Grant{User: "bob", AccountID: "prod", Role: "ReadOnly"}); err != nil {
+	w.AddUser(t, "bob", idptest.GoodPassword)
+	if err := w.Store.CreateGrant(context.Background(), &store.Grant{User: "bob", AccountID: "prod", Role: "ReadOnly"}); err != nil {
 		t.Fatal(err)
 	}
-	w.clock.Advance(time.Hour)
-	b := w.browser(t)
-	wantRedirect(t, first(b.login("bob", goodPassword)), "", "/login/mfa")
-	resp, body = b.get("/login/mfa")
-	resp, body = b.get(resp.Header.Get("Location"))
+	w.Clock.Advance(time.Hour)
+	b := w.Browser(t)
+	idptest.WantRedirect(t, first(b.Login("bob", idptest.GoodPassword)), "", "/login/mfa")
+	resp, body = b.Get("/login/mfa")
+	resp, body = b.Get(resp.Header.Get("Location"))
 	wantWhomToAsk(t, "bob after the window", resp, body, "bob")
-	if want := "Self-enrolment closed on " + w.clock.Now().Format("2 Jan 2006 15:04 MST"); !strings.Contains(body, want) {
+	if want := "Self-enrolment closed on " + w.Clock.Now().Format("2 Jan 2006 15:04 MST"); !strings.Contains(body, want) {
 		t.Errorf("the refusal does not say %q:\n%s", want, body)
 	}
-	if _, body := b.get("/aws/signin?account=prod"); strings.Contains(body, "SAMLResponse") {
+	if _, body := b.Get("/aws/signin?account=prod"); strings.Contains(body, "SAMLResponse") {
 		t.Fatal("an assertion for a user who could not enrol")
 	}
-	if fs := w.factorsOf(t, "bob"); len(fs) != 0 {
+	if fs := w.FactorsOf(t, "bob"); len(fs) != 0 {
 		t.Fatalf("bob's factors: %+v", fs)
 	}
 }
@@ -311,51 +287,51 @@ var factorIDRE = regexp.MustCompile(`name="factor" value="(\d+)"`)
 
 // Someone at a browser whose second factor was used long ago cannot add, remove or renew factors.
 func TestChangingFactorsTakesASecondFactorUsedInTheLastMinutes(t *testing.T) {
-	w := newAWSWeb(t)
-	secret, _ := w.enrolled(t, "alice")
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	wantRedirect(t, first(b.code(mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits))), "", "/")
-	_, body := b.get(mfaSettings)
+	w := idptest.NewAWSWeb(t)
+	secret, _ := w.Enrolled(t, "alice")
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	idptest.WantRedirect(t, first(b.Code(mfa.Code(secret, mfa.Step(w.Clock.Now()), mfa.Digits))), "", "/")
+	_, body := b.Get(idptest.MFASettings)
 	id := factorIDRE.FindStringSubmatch(body)
 	if id == nil {
 		t.Fatalf("no factor on the page:\n%s", body)
 	}
-	alice, _ := w.store.GetUser(context.Background(), "alice")
-	codesBefore, _ := w.store.CountRecoveryCodes(context.Background(), alice.ID)
+	alice, _ := w.Store.GetUser(context.Background(), "alice")
+	codesBefore, _ := w.Store.CountRecoveryCodes(context.Background(), alice.ID)
 
-	w.clock.Advance(11 * time.Minute)
+	w.Clock.Advance(11 * time.Minute)
 	// Changing the password does not make the old second factor recent.
-	resp, body := b.post("/account/password", "/account/password", url.Values{"current_password": {goodPassword},
-		"new_password": {goodPassword + "!"}, "confirm_password": {goodPassword + "!"}})
-	wantRedirect(t, resp, body, "/")
-	tok := b.token("/")
-	back := "/login/mfa?next=" + url.QueryEscape(mfaSettings)
+	resp, body := b.Post("/account/password", "/account/password", url.Values{"current_password": {idptest.GoodPassword},
+		"new_password": {idptest.GoodPassword + "!"}, "confirm_password": {idptest.GoodPassword + "!"}})
+	idptest.WantRedirect(t, resp, body, "/")
+	tok := b.Token("/")
+	back := "/login/mfa?next=" + url.QueryEscape(idptest.MFASettings)
 	// Even the settings page asks for the second factor again first, so its forms work when shown.
-	resp, body = b.get(mfaSettings)
-	wantRedirect(t, resp, body, back)
+	resp, body = b.Get(idptest.MFASettings)
+	idptest.WantRedirect(t, resp, body, back)
 	for _, path := range []string{"/remove", "/recovery", "/totp"} {
-		resp, body := b.do(http.MethodPost, mfaSettings+path, url.Values{"csrf_token": {tok}, "factor": {id[1]}})
-		wantRedirect(t, resp, body, back)
+		resp, body := b.Do(http.MethodPost, idptest.MFASettings+path, url.Values{"csrf_token": {tok}, "factor": {id[1]}})
+		idptest.WantRedirect(t, resp, body, back)
 	}
-	if fs := w.factorsOf(t, "alice"); len(fs) != 1 {
+	if fs := w.FactorsOf(t, "alice"); len(fs) != 1 {
 		t.Fatalf("factors changed with a stale second factor: %+v", fs)
 	}
-	if n, _ := w.store.CountRecoveryCodes(context.Background(), alice.ID); n != codesBefore {
+	if n, _ := w.Store.CountRecoveryCodes(context.Background(), alice.ID); n != codesBefore {
 		t.Fatalf("recovery codes %d -> %d with a stale second factor", codesBefore, n)
 	}
 
 	// A fresh second step, and the change goes through.
-	resp, body = b.get(back)
+	resp, body = b.Get(back)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="code"`) {
 		t.Fatalf("the second step for a stale session: %d\n%s", resp.StatusCode, body)
 	}
-	w.clock.Advance(mfa.Period)
-	resp, body = b.post(back, "/login/mfa", url.Values{"code": {mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)}, "next": {mfaSettings}})
-	wantRedirect(t, resp, body, mfaSettings)
-	resp, body = b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {id[1]}})
-	wantRedirect(t, resp, body, mfaSettings)
-	if fs := w.factorsOf(t, "alice"); len(fs) != 0 {
+	w.Clock.Advance(mfa.Period)
+	resp, body = b.Post(back, "/login/mfa", url.Values{"code": {mfa.Code(secret, mfa.Step(w.Clock.Now()), mfa.Digits)}, "next": {idptest.MFASettings}})
+	idptest.WantRedirect(t, resp, body, idptest.MFASettings)
+	resp, body = b.Post(idptest.MFASettings, idptest.MFASettings+"/remove", url.Values{"factor": {id[1]}})
+	idptest.WantRedirect(t, resp, body, idptest.MFASettings)
+	if fs := w.FactorsOf(t, "alice"); len(fs) != 0 {
 		t.Fatalf("factors after a fresh removal: %+v", fs)
 	}
 }
@@ -363,12 +339,12 @@ func TestChangingFactorsTakesASecondFactorUsedInTheLastMinutes(t *testing.T) {
 // A user who mistyped their enrolment code asks the administrator, who runs `rolegate user unlock`:
 // the enrolment code's counters clear with the password's and the second factor's.
 func TestUnlockingAUserClearsTheirEnrolmentCodeCounters(t *testing.T) {
-	w := newAWSWeb(t)
-	invite := w.invite(t, "alice", time.Hour)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	w := idptest.NewAWSWeb(t)
+	invite := w.Invite(t, "alice", time.Hour)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 	tryCode := func(code string) (*http.Response, string) {
-		return b.post("/", mfaSettings+"/totp", url.Values{"invite": {code}})
+		return b.Post("/", idptest.MFASettings+"/totp", url.Values{"invite": {code}})
 	}
 	for range 5 {
 		wrong, _, _ := mfa.NewInvite()
@@ -377,11 +353,11 @@ func TestUnlockingAUserClearsTheirEnrolmentCodeCounters(t *testing.T) {
 	if resp, _ := tryCode(invite); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("after five wrong codes: %d", resp.StatusCode)
 	}
-	if _, err := idp.UnlockUser(context.Background(), w.store, "alice", w.clock.Now()); err != nil {
+	if _, err := idp.UnlockUser(context.Background(), w.Store, "alice", w.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if resp, body := tryCode(invite); resp.StatusCode != http.StatusOK {
-		t.Fatalf("after user unlock: %d %q", resp.StatusCode, alert(body))
+		t.Fatalf("after user unlock: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 }
 
@@ -390,36 +366,36 @@ func TestUnlockingAUserClearsTheirEnrolmentCodeCounters(t *testing.T) {
 // recovery code. The session that just used a second factor needs no invite for that; later, or for
 // a session that never used one, the first factor takes an invite again.
 func TestASessionThatJustUsedItsSecondFactorReplacesItsLastOneWithoutAnInvite(t *testing.T) {
-	w := newAWSWeb(t)
-	_, recovery := w.enrolled(t, "alice")
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	wantRedirect(t, first(b.code(recovery[0])), "", "/")
-	_, body := b.get(mfaSettings)
+	w := idptest.NewAWSWeb(t)
+	_, recovery := w.Enrolled(t, "alice")
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	idptest.WantRedirect(t, first(b.Code(recovery[0])), "", "/")
+	_, body := b.Get(idptest.MFASettings)
 	id := factorIDRE.FindStringSubmatch(body)
 	if id == nil {
 		t.Fatalf("no factor on the page:\n%s", body)
 	}
-	resp, body := b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {id[1]}})
-	wantRedirect(t, resp, body, mfaSettings)
-	w.clock.Advance(time.Minute)
-	b.enrollTOTP(w.clock.Now())
-	if fs := w.factorsOf(t, "alice"); len(fs) != 1 || !fs[0].Confirmed {
+	resp, body := b.Post(idptest.MFASettings, idptest.MFASettings+"/remove", url.Values{"factor": {id[1]}})
+	idptest.WantRedirect(t, resp, body, idptest.MFASettings)
+	w.Clock.Advance(time.Minute)
+	b.EnrollTOTP(w.Clock.Now())
+	if fs := w.FactorsOf(t, "alice"); len(fs) != 1 || !fs[0].Confirmed {
 		t.Fatalf("factors after replacing the lost app: %+v", fs)
 	}
-	if got := w.auditOf(t, "mfa.enroll"); len(got) != 1 || got[0] != "alice ok" {
+	if got := w.AuditOf(t, "mfa.enroll"); len(got) != 1 || got[0] != "alice ok" {
 		t.Fatalf("enrol audits %q", got)
 	}
 
 	// Removed again, but the second factor was used more than ten minutes ago: an invite it takes.
-	_, body = b.get(mfaSettings)
+	_, body = b.Get(idptest.MFASettings)
 	id = factorIDRE.FindStringSubmatch(body)
-	resp, body = b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {id[1]}})
-	wantRedirect(t, resp, body, mfaSettings)
-	w.clock.Advance(11 * time.Minute)
-	resp, body = b.post("/", mfaSettings+"/totp", nil)
+	resp, body = b.Post(idptest.MFASettings, idptest.MFASettings+"/remove", url.Values{"factor": {id[1]}})
+	idptest.WantRedirect(t, resp, body, idptest.MFASettings)
+	w.Clock.Advance(11 * time.Minute)
+	resp, body = b.Post("/", idptest.MFASettings+"/totp", nil)
 	wantWhomToAsk(t, "a stale session without factors", resp, body, "alice")
-	if fs := w.factorsOf(t, "alice"); len(fs) != 0 {
+	if fs := w.FactorsOf(t, "alice"); len(fs) != 0 {
 		t.Fatalf("factors: %+v", fs)
 	}
 }

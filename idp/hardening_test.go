@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rolegate/idp"
+	"rolegate/idp/internal/idptest"
 	"rolegate/store"
 )
 
@@ -42,20 +43,20 @@ var oneTimeAllowed = map[string]bool{
 }
 
 func TestAOneTimePasswordSessionReachesNothingButThePasswordChange(t *testing.T) {
-	w := newAWSWeb(t, "111122223333") // demo mode too, for its routes
+	w := idptest.NewAWSWeb(t, "111122223333") // demo mode too, for its routes
 	ctx := context.Background()
 	const oneTime = "one-time-password-1"
-	w.addUser(t, "admin", oneTime, func(u *store.User) {
-		u.MustChangePassword, u.PasswordExpiresAt = true, w.clock.Now().Add(idp.OneTimePasswordTTL)
+	w.AddUser(t, "admin", oneTime, func(u *store.User) {
+		u.MustChangePassword, u.PasswordExpiresAt = true, w.Clock.Now().Add(idp.OneTimePasswordTTL)
 	})
-	if err := w.store.CreateGrant(ctx, &store.Grant{User: "admin", AccountID: "prod", Role: "Admin"}); err != nil {
+	if err := w.Store.CreateGrant(ctx, &store.Grant{User: "admin", AccountID: "prod", Role: "Admin"}); err != nil {
 		t.Fatal(err)
 	}
-	w.openWindow(t, "", time.Hour) // so that alice's enrolment below is not refused for want of an invite
-	admin, alice := w.browser(t), w.browser(t)
-	admin.login("admin", oneTime)
-	alice.login("alice", "correct horse battery")
-	csrf := admin.token("/account/password") // a valid token: the refusal must not come from a missing one
+	w.OpenWindow(t, "", time.Hour) // so that alice's enrolment below is not refused for want of an invite
+	admin, alice := w.Browser(t), w.Browser(t)
+	admin.Login("admin", oneTime)
+	alice.Login("alice", "correct horse battery")
+	csrf := admin.Token("/account/password") // a valid token: the refusal must not come from a missing one
 
 	var walked int
 	for _, r := range routes(t) {
@@ -70,15 +71,15 @@ func TestAOneTimePasswordSessionReachesNothingButThePasswordChange(t *testing.T)
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				form = url.Values{"csrf_token": {csrf}, "account": {"prod"}}
 			}
-			resp, body := admin.do(r.Method, path, form)
+			resp, body := admin.Do(r.Method, path, form)
 			switch r.Method {
 			case http.MethodGet, http.MethodHead:
 				if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/account/password") {
 					t.Fatalf("%d to %q; want 303 to the password change\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 				}
 			default:
-				if resp.StatusCode != http.StatusForbidden || !strings.Contains(alert(body), "change your one-time password first") {
-					t.Fatalf("%d %q; want 403 saying to change the one-time password first", resp.StatusCode, alert(body))
+				if resp.StatusCode != http.StatusForbidden || !strings.Contains(idptest.Alert(body), "change your one-time password first") {
+					t.Fatalf("%d %q; want 403 saying to change the one-time password first", resp.StatusCode, idptest.Alert(body))
 				}
 			}
 		})
@@ -86,74 +87,74 @@ func TestAOneTimePasswordSessionReachesNothingButThePasswordChange(t *testing.T)
 	if walked < 10 {
 		t.Fatalf("walked only %d routes: the route list is not the server's", walked)
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Fatalf("a one-time password session got assertions: %q", got)
 	}
 	// The same requests from a full session are not stopped: the gate above is what refused.
-	if resp, body := alice.get("/aws/signin?account=prod&role=Admin"); resp.StatusCode != http.StatusOK {
+	if resp, body := alice.Get("/aws/signin?account=prod&role=Admin"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("alice's sign-in: %d\n%s", resp.StatusCode, body)
 	}
-	if resp, _ := alice.post("/account/mfa", "/account/mfa/totp", nil); resp.StatusCode != http.StatusOK {
+	if resp, _ := alice.Post("/account/mfa", "/account/mfa/totp", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("alice's enrollment: %d", resp.StatusCode)
 	}
 	// The password change itself works, and then everything does.
-	resp, body := admin.do(http.MethodPost, "/account/password", url.Values{"csrf_token": {csrf},
+	resp, body := admin.Do(http.MethodPost, "/account/password", url.Values{"csrf_token": {csrf},
 		"current_password": {oneTime}, "new_password": {"a much longer passphrase"}, "confirm_password": {"a much longer passphrase"}})
-	wantRedirect(t, resp, body, "/")
-	if resp, _ := admin.get("/aws/signin?account=prod&role=Admin"); resp.StatusCode != http.StatusOK {
+	idptest.WantRedirect(t, resp, body, "/")
+	if resp, _ := admin.Get("/aws/signin?account=prod&role=Admin"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the change, the sign-in: %d", resp.StatusCode)
 	}
 }
 
 func TestAnExpiredOneTimePasswordSignsNoOneIn(t *testing.T) {
-	w := newWeb(t)
+	w := idptest.NewWeb(t)
 	const oneTime = "one-time-password-1"
-	w.addUser(t, "admin", oneTime, func(u *store.User) {
-		u.MustChangePassword, u.PasswordExpiresAt = true, w.clock.Now().Add(idp.OneTimePasswordTTL)
+	w.AddUser(t, "admin", oneTime, func(u *store.User) {
+		u.MustChangePassword, u.PasswordExpiresAt = true, w.Clock.Now().Add(idp.OneTimePasswordTTL)
 	})
-	w.clock.Advance(idp.OneTimePasswordTTL - time.Minute)
-	early := w.browser(t)
-	resp, body := early.login("admin", oneTime)
-	wantRedirect(t, resp, body, "/account/password")
-	csrf := early.token("/account/password")
+	w.Clock.Advance(idp.OneTimePasswordTTL - time.Minute)
+	early := w.Browser(t)
+	resp, body := early.Login("admin", oneTime)
+	idptest.WantRedirect(t, resp, body, "/account/password")
+	csrf := early.Token("/account/password")
 
-	w.clock.Advance(time.Minute)
-	resp, body = w.browser(t).login("admin", oneTime)
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(alert(body), "rolegate user passwd admin") || w.browser(t).signedIn() {
-		t.Fatalf("the expired one-time password: %d %q; want 401 saying to run rolegate user passwd admin", resp.StatusCode, alert(body))
+	w.Clock.Advance(time.Minute)
+	resp, body = w.Browser(t).Login("admin", oneTime)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(idptest.Alert(body), "rolegate user passwd admin") || w.Browser(t).SignedIn() {
+		t.Fatalf("the expired one-time password: %d %q; want 401 saying to run rolegate user passwd admin", resp.StatusCode, idptest.Alert(body))
 	}
 	// A wrong password still gets the one answer: the expiry tells nothing to who lacks the password.
-	if resp, body := w.browser(t).login("admin", "wrong-password-0"); alert(body) != "Wrong username or password." {
-		t.Fatalf("a wrong password after the expiry: %d %q", resp.StatusCode, alert(body))
+	if resp, body := w.Browser(t).Login("admin", "wrong-password-0"); idptest.Alert(body) != "Wrong username or password." {
+		t.Fatalf("a wrong password after the expiry: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 	// A session from before the expiry cannot use the expired password to set a new one.
-	resp, body = early.do(http.MethodPost, "/account/password", url.Values{"csrf_token": {csrf},
+	resp, body = early.Do(http.MethodPost, "/account/password", url.Values{"csrf_token": {csrf},
 		"current_password": {oneTime}, "new_password": {"a much longer passphrase"}, "confirm_password": {"a much longer passphrase"}})
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(alert(body), "rolegate user passwd admin") {
-		t.Fatalf("changing an expired one-time password: %d %q", resp.StatusCode, alert(body))
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(idptest.Alert(body), "rolegate user passwd admin") {
+		t.Fatalf("changing an expired one-time password: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	if u, _ := w.store.GetUser(context.Background(), "admin"); !u.MustChangePassword {
+	if u, _ := w.Store.GetUser(context.Background(), "admin"); !u.MustChangePassword {
 		t.Fatal("the expired password was changed")
 	}
-	if got := w.auditOf(t, "login"); !strings.Contains(strings.Join(got, ","), "admin expired") {
+	if got := w.AuditOf(t, "login"); !strings.Contains(strings.Join(got, ","), "admin expired") {
 		t.Errorf("the refused sign-in is not audited as expired: %q", got)
 	}
 }
 
 func TestAOneTimePasswordIsChangedBeforeASecondFactorIsSetUp(t *testing.T) {
-	w := newAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
+	w := idptest.NewAWSWebWith(t, func(cfg *idp.Config) { cfg.RequireMFA = true })
 	const oneTime = "one-time-password-1"
-	w.addUser(t, "admin", oneTime, func(u *store.User) { u.MustChangePassword = true })
-	b := w.browser(t)
-	resp, body := b.login("admin", oneTime)
-	wantRedirect(t, resp, body, "/account/password")
-	resp, body = b.get("/account/mfa") // enrollment waits for the change
-	wantRedirect(t, resp, body, "/account/password?next=%2Faccount%2Fmfa")
-	resp, body = b.do(http.MethodPost, "/account/password", url.Values{"csrf_token": {b.token("/account/password")},
+	w.AddUser(t, "admin", oneTime, func(u *store.User) { u.MustChangePassword = true })
+	b := w.Browser(t)
+	resp, body := b.Login("admin", oneTime)
+	idptest.WantRedirect(t, resp, body, "/account/password")
+	resp, body = b.Get("/account/mfa") // enrollment waits for the change
+	idptest.WantRedirect(t, resp, body, "/account/password?next=%2Faccount%2Fmfa")
+	resp, body = b.Do(http.MethodPost, "/account/password", url.Values{"csrf_token": {b.Token("/account/password")},
 		"current_password": {oneTime}, "new_password": {"a much longer passphrase"}, "confirm_password": {"a much longer passphrase"}})
-	wantRedirect(t, resp, body, "/")
-	resp, body = b.get("/")
-	wantRedirect(t, resp, body, "/login/mfa")
+	idptest.WantRedirect(t, resp, body, "/")
+	resp, body = b.Get("/")
+	idptest.WantRedirect(t, resp, body, "/login/mfa")
 }
 
 var (
@@ -162,13 +163,13 @@ var (
 )
 
 func TestAnUnknownAccountAnUngrantedOneAndAnUngrantedRoleGetByteIdenticalRefusals(t *testing.T) {
-	w := newAWSWeb(t)
-	if err := w.store.CreateAccount(context.Background(), &store.Account{ID: "777788889999", Alias: "sekrit-acct",
+	w := idptest.NewAWSWeb(t)
+	if err := w.Store.CreateAccount(context.Background(), &store.Account{ID: "777788889999", Alias: "sekrit-acct",
 		ProviderName: "Rolegate", Partition: store.PartitionAWS, RequireMFA: true}); err != nil {
 		t.Fatal(err)
 	}
-	b := w.browser(t)
-	b.login("alice", "correct horse battery")
+	b := w.Browser(t)
+	b.Login("alice", "correct horse battery")
 	var first string
 	for _, path := range []string{
 		"/aws/signin?account=999999999999",
@@ -179,7 +180,7 @@ func TestAnUnknownAccountAnUngrantedOneAndAnUngrantedRoleGetByteIdenticalRefusal
 		"/aws/signin?account=sekrit-acct&relay_state=" + url.QueryEscape("https://evil.example/"), // grants come before RelayState
 		"/aws/signin?account=nosuch-alias&region=cn-north-1",
 	} {
-		resp, body := b.get(path)
+		resp, body := b.Get(path)
 		norm := nonceAttrRE.ReplaceAllString(requestIDRE.ReplaceAllString(body, ""), "")
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s: %d; want 403", path, resp.StatusCode)
@@ -195,27 +196,27 @@ func TestAnUnknownAccountAnUngrantedOneAndAnUngrantedRoleGetByteIdenticalRefusal
 			t.Errorf("%s: the refusal differs from the first one:\n%s\n---\n%s", path, norm, first)
 		}
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 7 || strings.Contains(strings.Join(got, ","), "alice ok") {
+	if got := w.AuditOf(t, "assertion"); len(got) != 7 || strings.Contains(strings.Join(got, ","), "alice ok") {
 		t.Errorf("refusals audited %q; want 7 refusals", got)
 	}
 }
 
 func TestTheDemoAndAdminPasswordsExpireOnlyWhenOneTime(t *testing.T) {
-	w := newWeb(t)
-	pw, err := idp.BootstrapAdmin(context.Background(), w.store, w.hasher, w.clock.Now())
+	w := idptest.NewWeb(t)
+	pw, err := idp.BootstrapAdmin(context.Background(), w.Store, w.Hasher, w.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := w.store.GetUser(context.Background(), "admin")
-	if err != nil || !u.PasswordExpiresAt.Equal(w.clock.Now().Add(24*time.Hour)) || !u.MustChangePassword {
+	u, err := w.Store.GetUser(context.Background(), "admin")
+	if err != nil || !u.PasswordExpiresAt.Equal(w.Clock.Now().Add(24*time.Hour)) || !u.MustChangePassword {
 		t.Fatalf("the bootstrap admin: %+v %v; want a one-time password expiring in 24 h", u, err)
 	}
-	w.clock.Advance(24*time.Hour - time.Second)
-	if resp, body := w.browser(t).login("admin", pw); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("a second before the expiry: %d %q", resp.StatusCode, alert(body))
+	w.Clock.Advance(24*time.Hour - time.Second)
+	if resp, body := w.Browser(t).Login("admin", pw); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a second before the expiry: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	w.clock.Advance(time.Second)
-	if resp, _ := w.browser(t).login("admin", pw); resp.StatusCode != http.StatusUnauthorized {
+	w.Clock.Advance(time.Second)
+	if resp, _ := w.Browser(t).Login("admin", pw); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("at the expiry: %d", resp.StatusCode)
 	}
 }
@@ -223,18 +224,18 @@ func TestTheDemoAndAdminPasswordsExpireOnlyWhenOneTime(t *testing.T) {
 // A one-time password set before they expired (a store upgraded with the admin's password never
 // changed, perhaps still in a kept log) gets 24 hours from the next start, not forever.
 func TestAOneTimePasswordFromBeforeTheUpgradeExpiresAfterTheNextStart(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "admin", goodPassword, func(u *store.User) { u.MustChangePassword = true })
-	w.addUser(t, "alice", goodPassword)
-	if pw, err := idp.BootstrapAdmin(context.Background(), w.store, w.hasher, w.clock.Now()); err != nil || pw != "" {
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "admin", idptest.GoodPassword, func(u *store.User) { u.MustChangePassword = true })
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	if pw, err := idp.BootstrapAdmin(context.Background(), w.Store, w.Hasher, w.Clock.Now()); err != nil || pw != "" {
 		t.Fatalf("bootstrap on a store with users: %q %v", pw, err)
 	}
-	w.clock.Advance(24 * time.Hour)
-	if resp, _ := w.browser(t).login("admin", goodPassword); resp.StatusCode != http.StatusUnauthorized {
+	w.Clock.Advance(24 * time.Hour)
+	if resp, _ := w.Browser(t).Login("admin", idptest.GoodPassword); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the old one-time password a day after the start: %d", resp.StatusCode)
 	}
-	wantRedirect(t, first(w.browser(t).login("alice", goodPassword)), "", "/")
-	if u, err := w.store.GetUser(context.Background(), "alice"); err != nil || !u.PasswordExpiresAt.IsZero() {
+	idptest.WantRedirect(t, first(w.Browser(t).Login("alice", idptest.GoodPassword)), "", "/")
+	if u, err := w.Store.GetUser(context.Background(), "alice"); err != nil || !u.PasswordExpiresAt.IsZero() {
 		t.Fatalf("an ordinary password got an expiry: %+v %v", u, err)
 	}
 }
@@ -243,14 +244,14 @@ func TestAOneTimePasswordFromBeforeTheUpgradeExpiresAfterTheNextStart(t *testing
 // X-Request-ID is kept: a proxy written as an IPv4-mapped address is one proxy to both.
 func TestAProxyWrittenAsAnIPv4MappedAddressIsTrustedForTheClientAddressToo(t *testing.T) {
 	for _, proxy := range []string{"127.0.0.1", "::ffff:127.0.0.1", "::ffff:127.0.0.0/104"} {
-		w := newWebWith(t, func(cfg *idp.Config) { cfg.TrustedProxies = []string{proxy} })
-		b := w.browserAt(t, "203.0.113.9")
-		resp, _ := b.do(http.MethodGet, "/login", nil, "X-Request-ID", "proxied-id-1234")
+		w := idptest.NewWebWith(t, func(cfg *idp.Config) { cfg.TrustedProxies = []string{proxy} })
+		b := w.BrowserAt(t, "203.0.113.9")
+		resp, _ := b.Do(http.MethodGet, "/login", nil, "X-Request-ID", "proxied-id-1234")
 		if got := resp.Header.Get("X-Request-ID"); got != "proxied-id-1234" {
 			t.Errorf("%s: the proxy's X-Request-ID was replaced by %q", proxy, got)
 		}
-		b.login("nobody", "wrong")
-		events, err := w.store.ListAudit(context.Background(), store.AuditFilter{})
+		b.Login("nobody", "wrong")
+		events, err := w.Store.ListAudit(context.Background(), store.AuditFilter{})
 		if err != nil || len(events) != 1 || events[0].ClientAddr != "203.0.113.9" {
 			t.Errorf("%s: the sign-in was seen from %+v (%v); want the client the proxy named", proxy, events, err)
 		}
@@ -291,13 +292,13 @@ func (l *readLog) ListGrants(ctx context.Context, f store.GrantFilter) ([]*store
 // Not even the work done tells an unknown account from one the user holds no role in: the same
 // reads come before each refusal, so their timing is alike too.
 func TestAnUnknownAccountAndAnUngrantedOneAreRefusedAfterTheSameReads(t *testing.T) {
-	st := testStore(t)
-	w := &web{store: st, clock: &clock{t: time.Now().UTC()}, hasher: newHasher()}
+	st := idptest.NewStore(t)
+	w := &idptest.Web{Store: st, Clock: idptest.NewClock(time.Now().UTC()), Hasher: idptest.NewHasher()}
 	log := &readLog{Store: st}
-	w.srv = httptest.NewServer(idp.New(idp.Config{BaseURL: "http://localhost", Hasher: w.hasher, Now: w.clock.Now}, log, nil,
+	w.Srv = httptest.NewServer(idp.New(idp.Config{BaseURL: "http://localhost", Hasher: w.Hasher, Now: w.Clock.Now}, log, nil,
 		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler())
-	t.Cleanup(w.srv.Close)
-	w.addUser(t, "alice", goodPassword)
+	t.Cleanup(w.Srv.Close)
+	w.AddUser(t, "alice", idptest.GoodPassword)
 	ctx := context.Background()
 	for _, a := range []*store.Account{{ID: "111122223333", Alias: "prod"}, {ID: "777788889999", Alias: "sekrit"}} {
 		a.ProviderName, a.Partition = "Rolegate", store.PartitionAWS
@@ -308,12 +309,12 @@ func TestAnUnknownAccountAndAnUngrantedOneAreRefusedAfterTheSameReads(t *testing
 	if err := st.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: "prod", Role: "ReadOnly"}); err != nil {
 		t.Fatal(err)
 	}
-	b := w.browser(t)
-	wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
+	b := w.Browser(t)
+	idptest.WantRedirect(t, first(b.Login("alice", idptest.GoodPassword)), "", "/")
 	var want string
 	for _, link := range []string{"account=999999999999", "account=sekrit", "account=prod&role=Admin"} {
 		log.take()
-		if resp, _ := b.get("/aws/signin?" + link); resp.StatusCode != http.StatusForbidden {
+		if resp, _ := b.Get("/aws/signin?" + link); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("%s: %d; want 403", link, resp.StatusCode)
 		}
 		got := log.take()

@@ -11,22 +11,24 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/authn"
+	"rolegate/idp/internal/text"
 	"rolegate/idp/password"
 	"rolegate/store"
 )
 
 // Bounds of the sign-in form's fields; throttling is in throttle.go.
 const (
-	maxUsernameBytes = 256
-	maxPasswordBytes = password.MaxLen
+	maxUsernameBytes = authn.MaxUsernameBytes
+	maxPasswordBytes = authn.MaxPasswordBytes
 )
 
 // msgBadCredentials is the one message for an unknown user, a wrong password and a disabled user.
-const msgBadCredentials = "Wrong username or password."
+const msgBadCredentials = authn.MsgBadCredentials
 
 // Results of a sign-in attempt, as the audit log records them.
 const (
-	resultOK             = "ok"
+	resultOK             = authn.ResultOK
 	resultBadCredentials = "bad_credentials"
 	resultThrottled      = "throttled"
 	resultDisabled       = "disabled"
@@ -77,7 +79,7 @@ func (s *Server) login(c *gin.Context) {
 	u, wait, err := s.checkPassword(c, name, pw, nil)
 	switch {
 	case store.IsCode(err, store.Unauthorized):
-		again(http.StatusUnauthorized, sentence(store.ErrorMessage(err)))
+		again(http.StatusUnauthorized, text.Sentence(store.ErrorMessage(err)))
 		return
 	case err != nil:
 		s.failPage(c, err)

@@ -5,11 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"html"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -17,243 +13,29 @@ import (
 	"testing"
 	"time"
 
-	"rolegate/idp"
+	"rolegate/idp/internal/idptest"
 	"rolegate/idp/password"
 	"rolegate/store"
-	"rolegate/store/sqlstore"
 )
 
-// clock is the fake time a web fixture's server reads.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// web is a server with a real SQLite store, a fast hasher and a fake clock.
-type web struct {
-	srv    *httptest.Server
-	store  *sqlstore.Store
-	clock  *clock
-	hasher *password.Hasher
-}
-
-// newWeb starts a server whose base URL is its own (http) address, or baseURL when given.
-func newWeb(t *testing.T, baseURL ...string) *web {
-	t.Helper()
-	return newWebWith(t, func(cfg *idp.Config) {
-		if len(baseURL) > 0 {
-			cfg.BaseURL = baseURL[0]
-		}
-	})
-}
-
-// newWebWith is newWeb with settings changed by mod.
-func newWebWith(t *testing.T, mod func(*idp.Config)) *web {
-	t.Helper()
-	st := testStore(t)
-	w := &web{store: st, clock: &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}, hasher: newHasher()}
-	var h http.Handler
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
-	t.Cleanup(w.srv.Close)
-	cfg := idp.Config{BaseURL: w.srv.URL, Hasher: w.hasher, Now: w.clock.Now, Secrets: testKEK(t)}
-	mod(&cfg)
-	w.hasher = cfg.Hasher
-	h = idp.New(cfg, st, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
-	return w
-}
-
-func (w *web) addUser(t *testing.T, name, pw string, mod ...func(*store.User)) *store.User {
-	t.Helper()
-	hash, err := w.hasher.Hash(context.Background(), pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &store.User{Name: name, PasswordHash: hash}
-	for _, m := range mod {
-		m(u)
-	}
-	if err := w.store.CreateUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-func (w *web) auditOf(t *testing.T, typ string) []string {
-	t.Helper()
-	events, err := w.store.ListAudit(context.Background(), store.AuditFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range events {
-		if e.Type == typ {
-			out = append(out, e.User+" "+e.Result)
-		}
-	}
-	return out
-}
-
-// browser is a client with a cookie jar that does not follow redirects.
-type browser struct {
-	t    *testing.T
-	w    *web
-	jar  *cookiejar.Jar
-	c    *http.Client
-	from string // the client address a trusted proxy reports (X-Forwarded-For), when set
-}
-
-func (w *web) browser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &browser{t: t, w: w, jar: jar, c: &http.Client{Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-// do sends a request; hdr is pairs of header names and values.
-func (b *browser) do(method, path string, form url.Values, hdr ...string) (*http.Response, string) {
-	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, b.w.srv.URL+path, body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if b.from != "" {
-		req.Header.Set("X-Forwarded-For", b.from)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return resp, string(out)
-}
-
-func (b *browser) get(path string) (*http.Response, string) { return b.do(http.MethodGet, path, nil) }
-
-var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
-
-// token returns the CSRF token of the first form on the page at path.
-func (b *browser) token(path string) string {
-	b.t.Helper()
-	resp, body := b.get(path)
-	m := csrfRE.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		b.t.Fatalf("GET %s: %d, no csrf_token in:\n%s", path, resp.StatusCode, body)
-	}
-	return html.UnescapeString(m[1])
-}
-
-// login posts the sign-in form as a person would: token from the form, then the credentials.
-func (b *browser) login(user, pw string, extra ...string) (*http.Response, string) {
-	b.t.Helper()
-	form := url.Values{"csrf_token": {b.token("/login")}, "username": {user}, "password": {pw}}
-	for i := 0; i+1 < len(extra); i += 2 {
-		form.Set(extra[i], extra[i+1])
-	}
-	return b.do(http.MethodPost, "/login", form)
-}
-
-func (b *browser) cookie(name string) string {
-	u, _ := url.Parse(b.w.srv.URL)
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return ""
-}
-
-func (b *browser) setCookie(name, value string) {
-	u, _ := url.Parse(b.w.srv.URL)
-	b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
-}
-
-// signedIn reports whether GET / shows the portal rather than sending the browser to sign in.
-func (b *browser) signedIn() bool {
-	b.t.Helper()
-	resp, _ := b.get("/")
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return true
-	case resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login?"):
-		return false
-	}
-	b.t.Fatalf("GET /: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
-	return false
-}
-
-func setCookieHeader(resp *http.Response, name string) string {
-	for _, v := range resp.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(v, name+"=") {
-			return v
-		}
-	}
-	return ""
-}
-
-var alertRE = regexp.MustCompile(`<p class="alert" role="alert">([^<]*)</p>`)
-
-func alert(body string) string {
-	if m := alertRE.FindStringSubmatch(body); m != nil {
-		return html.UnescapeString(m[1])
-	}
-	return ""
-}
-
-func wantRedirect(t *testing.T, resp *http.Response, body, loc string) {
-	t.Helper()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != loc {
-		t.Fatalf("got %d to %q; want 303 to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), loc, body)
-	}
-}
-
-const goodPassword = "correct horse battery"
-
 func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
-	w := newWeb(t)
+	w := idptest.NewWeb(t)
 	ctx := context.Background()
-	alice := w.addUser(t, "alice", goodPassword, func(u *store.User) { u.DisplayName = "Alice Example" })
+	alice := w.AddUser(t, "alice", idptest.GoodPassword, func(u *store.User) { u.DisplayName = "Alice Example" })
 	for _, a := range []*store.Account{
 		{ID: "111111111111", Alias: "prod"},
 		{ID: "222222222222", Alias: "dev"},
 		{ID: "333333333333", Alias: "other"},
 	} {
 		a.ProviderName, a.Partition = "rolegate", store.PartitionAWS
-		if err := w.store.CreateAccount(ctx, a); err != nil {
+		if err := w.Store.CreateAccount(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.store.CreateGroup(ctx, &store.Group{Name: "eng"}); err != nil {
+	if err := w.Store.CreateGroup(ctx, &store.Group{Name: "eng"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.store.AddGroupMember(ctx, "eng", "alice"); err != nil {
+	if err := w.Store.AddGroupMember(ctx, "eng", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []*store.Grant{
@@ -264,17 +46,17 @@ func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
 		{User: "nobody-else", AccountID: "333333333333", Role: "Admin"},
 	} {
 		if g.User == "nobody-else" {
-			w.addUser(t, g.User, goodPassword)
+			w.AddUser(t, g.User, idptest.GoodPassword)
 		}
-		if err := w.store.CreateGrant(ctx, g); err != nil {
+		if err := w.Store.CreateGrant(ctx, g); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	b := w.browser(t)
-	resp, body := b.login("alice", goodPassword)
-	wantRedirect(t, resp, body, "/")
-	sc := setCookieHeader(resp, "rg_session")
+	b := w.Browser(t)
+	resp, body := b.Login("alice", idptest.GoodPassword)
+	idptest.WantRedirect(t, resp, body, "/")
+	sc := idptest.SetCookieHeader(resp, "rg_session")
 	for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(sc, attr) {
 			t.Errorf("session cookie %q lacks %s", sc, attr)
@@ -283,14 +65,14 @@ func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
 	if strings.Contains(sc, "Secure") {
 		t.Errorf("session cookie %q is Secure on an http base URL", sc)
 	}
-	tok := b.cookie("rg_session")
+	tok := b.Cookie("rg_session")
 	sum := sha256.Sum256([]byte(tok))
-	sess, err := w.store.GetSession(ctx, sum[:], w.clock.Now())
-	if err != nil || sess.UserID != alice.ID || sess.AuthMethods != "pwd" || !sess.AuthenticatedAt.Equal(w.clock.Now()) {
+	sess, err := w.Store.GetSession(ctx, sum[:], w.Clock.Now())
+	if err != nil || sess.UserID != alice.ID || sess.AuthMethods != "pwd" || !sess.AuthenticatedAt.Equal(w.Clock.Now()) {
 		t.Fatalf("the stored session under sha256(cookie): %+v, %v", sess, err)
 	}
 
-	resp, body = b.get("/")
+	resp, body = b.Get("/")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("portal: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -330,11 +112,11 @@ func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
 }
 
 func TestThePortalSaysSoWhenNothingIsGranted(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "bob", goodPassword)
-	b := w.browser(t)
-	b.login("bob", goodPassword)
-	resp, body := b.get("/")
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "bob", idptest.GoodPassword)
+	b := w.Browser(t)
+	b.Login("bob", idptest.GoodPassword)
+	resp, body := b.Get("/")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "No AWS roles are granted to you yet. Ask an administrator.") {
 		t.Fatalf("%d\n%s", resp.StatusCode, body)
 	}
@@ -344,22 +126,22 @@ func TestThePortalSaysSoWhenNothingIsGranted(t *testing.T) {
 }
 
 func TestWrongPasswordUnknownUserAndDisabledUserGetTheSameAnswer(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
-	w.addUser(t, "carol", goodPassword, func(u *store.User) { u.Disabled = true })
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	w.AddUser(t, "carol", idptest.GoodPassword, func(u *store.User) { u.Disabled = true })
 	for _, tc := range []struct{ name, user, pw string }{
 		{"a wrong password", "alice", "not the password"},
 		{"an unknown user", "mallory", "not the password"},
-		{"a disabled user with the right password", "carol", goodPassword},
+		{"a disabled user with the right password", "carol", idptest.GoodPassword},
 		{"a user name that is no valid name", "a b/c", "x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := w.browser(t)
-			resp, body := b.login(tc.user, tc.pw)
-			if resp.StatusCode != http.StatusUnauthorized || alert(body) != "Wrong username or password." {
-				t.Fatalf("%d %q", resp.StatusCode, alert(body))
+			b := w.Browser(t)
+			resp, body := b.Login(tc.user, tc.pw)
+			if resp.StatusCode != http.StatusUnauthorized || idptest.Alert(body) != "Wrong username or password." {
+				t.Fatalf("%d %q", resp.StatusCode, idptest.Alert(body))
 			}
-			if setCookieHeader(resp, "rg_session") != "" || b.signedIn() {
+			if idptest.SetCookieHeader(resp, "rg_session") != "" || b.SignedIn() {
 				t.Fatalf("a failed sign-in made a session")
 			}
 		})
@@ -367,69 +149,69 @@ func TestWrongPasswordUnknownUserAndDisabledUserGetTheSameAnswer(t *testing.T) {
 }
 
 func TestFailuresFromOneClientMakeItWaitLongerAndLongerButNeverLockTheUser(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
-	w.addUser(t, "bob", goodPassword)
-	b := w.browser(t)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	w.AddUser(t, "bob", idptest.GoodPassword)
+	b := w.Browser(t)
 	for i := range 5 {
-		if resp, _ := b.login("alice", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+		if resp, _ := b.Login("alice", "wrong"); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i+1, resp.StatusCode)
 		}
 	}
-	resp, body := b.login("ALICE", goodPassword) // user names are case-insensitive; so are the counters
-	if resp.StatusCode != http.StatusTooManyRequests || alert(body) != "Too many failed attempts. Try again in 1 minute." {
-		t.Fatalf("with the right password while waiting: %d %q", resp.StatusCode, alert(body))
+	resp, body := b.Login("ALICE", idptest.GoodPassword) // user names are case-insensitive; so are the counters
+	if resp.StatusCode != http.StatusTooManyRequests || idptest.Alert(body) != "Too many failed attempts. Try again in 1 minute." {
+		t.Fatalf("with the right password while waiting: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	if resp.Header.Get("Retry-After") != "60" || b.signedIn() {
+	if resp.Header.Get("Retry-After") != "60" || b.SignedIn() {
 		t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
 	}
-	if resp, _ := w.browser(t).login("bob", goodPassword); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := w.Browser(t).Login("bob", idptest.GoodPassword); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("another user of the same address waits too: %d", resp.StatusCode)
 	}
 	// Each further failure doubles the wait, up to 15 minutes.
 	for _, want := range []string{"120", "240", "480", "900", "900"} {
-		w.clock.Advance(15 * time.Minute)
-		if resp, _ := b.login("alice", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+		w.Clock.Advance(15 * time.Minute)
+		if resp, _ := b.Login("alice", "wrong"); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("a failure after the wait: %d", resp.StatusCode)
 		}
-		if resp, _ := b.login("alice", goodPassword); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != want {
+		if resp, _ := b.Login("alice", idptest.GoodPassword); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != want {
 			t.Fatalf("Retry-After %q, want %s", resp.Header.Get("Retry-After"), want)
 		}
 	}
-	w.clock.Advance(15 * time.Minute)
-	resp, body = b.login("alice", goodPassword)
-	wantRedirect(t, resp, body, "/")
+	w.Clock.Advance(15 * time.Minute)
+	resp, body = b.Login("alice", idptest.GoodPassword)
+	idptest.WantRedirect(t, resp, body, "/")
 	// The success cleared the counters: the next typo is free again.
-	b = w.browser(t)
-	b.login("alice", "wrong")
-	resp, body = b.login("alice", goodPassword)
-	wantRedirect(t, resp, body, "/")
+	b = w.Browser(t)
+	b.Login("alice", "wrong")
+	resp, body = b.Login("alice", idptest.GoodPassword)
+	idptest.WantRedirect(t, resp, body, "/")
 }
 
 func TestTwentyFailuresFromOneAddressLockIt(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
-	b := w.browser(t)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	b := w.Browser(t)
 	for i := range 20 {
 		user := "guess" + string(rune('a'+i%5)) + string(rune('a'+i/5)) // 20 names, none tried 5 times
-		if resp, _ := b.login(user, "wrong"); resp.StatusCode != http.StatusUnauthorized {
+		if resp, _ := b.Login(user, "wrong"); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i+1, resp.StatusCode)
 		}
 	}
-	resp, body := w.browser(t).login("alice", goodPassword)
-	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(alert(body), "Try again in 15 minutes") {
-		t.Fatalf("a fresh user from a locked address: %d %q", resp.StatusCode, alert(body))
+	resp, body := w.Browser(t).Login("alice", idptest.GoodPassword)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(idptest.Alert(body), "Try again in 15 minutes") {
+		t.Fatalf("a fresh user from a locked address: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	w.clock.Advance(15 * time.Minute)
-	resp, body = w.browser(t).login("alice", goodPassword)
-	wantRedirect(t, resp, body, "/")
+	w.Clock.Advance(15 * time.Minute)
+	resp, body = w.Browser(t).Login("alice", idptest.GoodPassword)
+	idptest.WantRedirect(t, resp, body, "/")
 }
 
 func TestFormsWithoutTheRightTokenOrFromAnotherSiteAreRefused(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
 	creds := func(tok string) url.Values {
-		v := url.Values{"username": {"alice"}, "password": {goodPassword}}
+		v := url.Values{"username": {"alice"}, "password": {idptest.GoodPassword}}
 		if tok != "" {
 			v.Set("csrf_token", tok)
 		}
@@ -437,41 +219,41 @@ func TestFormsWithoutTheRightTokenOrFromAnotherSiteAreRefused(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		send   func(b *browser) (*http.Response, string)
+		send   func(b *idptest.Browser) (*http.Response, string)
 		wanted int
 	}{
-		{"no csrf_token", func(b *browser) (*http.Response, string) {
-			b.token("/login")
-			return b.do(http.MethodPost, "/login", creds(""))
+		{"no csrf_token", func(b *idptest.Browser) (*http.Response, string) {
+			b.Token("/login")
+			return b.Do(http.MethodPost, "/login", creds(""))
 		}, http.StatusForbidden},
-		{"a wrong csrf_token", func(b *browser) (*http.Response, string) {
-			tok := b.token("/login")
-			return b.do(http.MethodPost, "/login", creds(strings.Repeat("A", len(tok))))
+		{"a wrong csrf_token", func(b *idptest.Browser) (*http.Response, string) {
+			tok := b.Token("/login")
+			return b.Do(http.MethodPost, "/login", creds(strings.Repeat("A", len(tok))))
 		}, http.StatusForbidden},
-		{"another browser's token, without its cookie", func(b *browser) (*http.Response, string) {
-			return b.do(http.MethodPost, "/login", creds(b.w.browser(t).token("/login")))
+		{"another browser's token, without its cookie", func(b *idptest.Browser) (*http.Response, string) {
+			return b.Do(http.MethodPost, "/login", creds(b.W.Browser(t).Token("/login")))
 		}, http.StatusForbidden},
-		{"a cross-site Origin", func(b *browser) (*http.Response, string) {
-			return b.do(http.MethodPost, "/login", creds(b.token("/login")), "Origin", "https://evil.example")
+		{"a cross-site Origin", func(b *idptest.Browser) (*http.Response, string) {
+			return b.Do(http.MethodPost, "/login", creds(b.Token("/login")), "Origin", "https://evil.example")
 		}, http.StatusForbidden},
-		{"Origin null from a sandboxed or cross-site page", func(b *browser) (*http.Response, string) {
-			return b.do(http.MethodPost, "/login", creds(b.token("/login")), "Origin", "null")
+		{"Origin null from a sandboxed or cross-site page", func(b *idptest.Browser) (*http.Response, string) {
+			return b.Do(http.MethodPost, "/login", creds(b.Token("/login")), "Origin", "null")
 		}, http.StatusForbidden},
-		{"Origin null that the browser marks cross-site", func(b *browser) (*http.Response, string) {
-			return b.do(http.MethodPost, "/login", creds(b.token("/login")), "Origin", "null", "Sec-Fetch-Site", "cross-site")
+		{"Origin null that the browser marks cross-site", func(b *idptest.Browser) (*http.Response, string) {
+			return b.Do(http.MethodPost, "/login", creds(b.Token("/login")), "Origin", "null", "Sec-Fetch-Site", "cross-site")
 		}, http.StatusForbidden},
-		{"Origin null that the browser marks same-origin (a privacy setting)", func(b *browser) (*http.Response, string) {
-			return b.do(http.MethodPost, "/login", creds(b.token("/login")), "Origin", "null", "Sec-Fetch-Site", "same-origin")
+		{"Origin null that the browser marks same-origin (a privacy setting)", func(b *idptest.Browser) (*http.Response, string) {
+			return b.Do(http.MethodPost, "/login", creds(b.Token("/login")), "Origin", "null", "Sec-Fetch-Site", "same-origin")
 		}, http.StatusSeeOther},
-		{"Sec-Fetch-Site cross-site", func(b *browser) (*http.Response, string) {
-			return b.do(http.MethodPost, "/login", creds(b.token("/login")), "Sec-Fetch-Site", "cross-site")
+		{"Sec-Fetch-Site cross-site", func(b *idptest.Browser) (*http.Response, string) {
+			return b.Do(http.MethodPost, "/login", creds(b.Token("/login")), "Sec-Fetch-Site", "cross-site")
 		}, http.StatusForbidden},
-		{"the right token from our own origin", func(b *browser) (*http.Response, string) {
-			return b.do(http.MethodPost, "/login", creds(b.token("/login")), "Origin", b.w.srv.URL, "Sec-Fetch-Site", "same-origin")
+		{"the right token from our own origin", func(b *idptest.Browser) (*http.Response, string) {
+			return b.Do(http.MethodPost, "/login", creds(b.Token("/login")), "Origin", b.W.Srv.URL, "Sec-Fetch-Site", "same-origin")
 		}, http.StatusSeeOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := w.browser(t)
+			b := w.Browser(t)
 			resp, body := tc.send(b)
 			if resp.StatusCode != tc.wanted {
 				t.Fatalf("%d; want %d\n%s", resp.StatusCode, tc.wanted, body)
@@ -480,7 +262,7 @@ func TestFormsWithoutTheRightTokenOrFromAnotherSiteAreRefused(t *testing.T) {
 				if !strings.Contains(body, "the form expired or was not sent by Rolegate; reload and try again") {
 					t.Errorf("403 page: %s", body)
 				}
-				if setCookieHeader(resp, "rg_session") != "" || b.signedIn() {
+				if idptest.SetCookieHeader(resp, "rg_session") != "" || b.SignedIn() {
 					t.Errorf("a refused form made a session")
 				}
 			}
@@ -488,130 +270,130 @@ func TestFormsWithoutTheRightTokenOrFromAnotherSiteAreRefused(t *testing.T) {
 	}
 
 	t.Run("signing out needs the session's token", func(t *testing.T) {
-		b := w.browser(t)
-		b.login("alice", goodPassword)
-		preLogin := b.cookie("rg_csrf")
+		b := w.Browser(t)
+		b.Login("alice", idptest.GoodPassword)
+		preLogin := b.Cookie("rg_csrf")
 		for _, tok := range []string{"", preLogin} {
-			if resp, _ := b.do(http.MethodPost, "/logout", url.Values{"csrf_token": {tok}}); resp.StatusCode != http.StatusForbidden {
+			if resp, _ := b.Do(http.MethodPost, "/logout", url.Values{"csrf_token": {tok}}); resp.StatusCode != http.StatusForbidden {
 				t.Fatalf("logout with token %q: %d", tok, resp.StatusCode)
 			}
 		}
-		if !b.signedIn() {
+		if !b.SignedIn() {
 			t.Fatal("a refused logout ended the session")
 		}
 	})
 }
 
 func TestLogoutRevokesTheSessionOnTheServer(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	old := b.cookie("rg_session")
-	resp, body := b.do(http.MethodPost, "/logout", url.Values{"csrf_token": {b.token("/")}})
-	wantRedirect(t, resp, body, "/login")
-	if sc := setCookieHeader(resp, "rg_session"); !strings.Contains(sc, "Max-Age=0") {
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	old := b.Cookie("rg_session")
+	resp, body := b.Do(http.MethodPost, "/logout", url.Values{"csrf_token": {b.Token("/")}})
+	idptest.WantRedirect(t, resp, body, "/login")
+	if sc := idptest.SetCookieHeader(resp, "rg_session"); !strings.Contains(sc, "Max-Age=0") {
 		t.Errorf("logout does not clear the cookie: %q", sc)
 	}
-	thief := w.browser(t)
-	thief.setCookie("rg_session", old)
-	if thief.signedIn() {
+	thief := w.Browser(t)
+	thief.SetCookie("rg_session", old)
+	if thief.SignedIn() {
 		t.Fatal("the session cookie still works after logout")
 	}
 	sum := sha256.Sum256([]byte(old))
-	if _, err := w.store.GetSession(context.Background(), sum[:], w.clock.Now()); !store.IsCode(err, store.NotFound) {
+	if _, err := w.Store.GetSession(context.Background(), sum[:], w.Clock.Now()); !store.IsCode(err, store.NotFound) {
 		t.Fatalf("the session is still stored: %v", err)
 	}
-	if got := w.auditOf(t, "logout"); len(got) != 1 || got[0] != "alice ok" {
+	if got := w.AuditOf(t, "logout"); len(got) != 1 || got[0] != "alice ok" {
 		t.Errorf("audit: %q", got)
 	}
 	// Signing out again, without a session, just goes to the sign-in page.
-	resp, body = b.do(http.MethodPost, "/logout", url.Values{})
-	wantRedirect(t, resp, body, "/login")
+	resp, body = b.Do(http.MethodPost, "/logout", url.Values{})
+	idptest.WantRedirect(t, resp, body, "/login")
 }
 
 func TestSessionsEndAfterTheIdleAndTheAbsoluteTimeout(t *testing.T) {
 	t.Run("30 idle minutes end it; activity keeps it", func(t *testing.T) {
-		w := newWeb(t)
-		w.addUser(t, "alice", goodPassword)
-		b := w.browser(t)
-		b.login("alice", goodPassword)
+		w := idptest.NewWeb(t)
+		w.AddUser(t, "alice", idptest.GoodPassword)
+		b := w.Browser(t)
+		b.Login("alice", idptest.GoodPassword)
 		for range 3 {
-			w.clock.Advance(29 * time.Minute)
-			if !b.signedIn() {
+			w.Clock.Advance(29 * time.Minute)
+			if !b.SignedIn() {
 				t.Fatal("signed out while active")
 			}
 		}
-		w.clock.Advance(30 * time.Minute)
-		resp, body := b.get("/")
-		wantRedirect(t, resp, body, "/login?next=%2F")
+		w.Clock.Advance(30 * time.Minute)
+		resp, body := b.Get("/")
+		idptest.WantRedirect(t, resp, body, "/login?next=%2F")
 	})
 	t.Run("12 hours end it however active", func(t *testing.T) {
-		w := newWeb(t)
-		w.addUser(t, "alice", goodPassword)
-		b := w.browser(t)
-		b.login("alice", goodPassword)
+		w := idptest.NewWeb(t)
+		w.AddUser(t, "alice", idptest.GoodPassword)
+		b := w.Browser(t)
+		b.Login("alice", idptest.GoodPassword)
 		for i := range 28 { // 11 h 40 min
-			w.clock.Advance(25 * time.Minute)
-			if !b.signedIn() {
+			w.Clock.Advance(25 * time.Minute)
+			if !b.SignedIn() {
 				t.Fatalf("signed out after %v", time.Duration(i+1)*25*time.Minute)
 			}
 		}
-		w.clock.Advance(25 * time.Minute)
-		if b.signedIn() {
+		w.Clock.Advance(25 * time.Minute)
+		if b.SignedIn() {
 			t.Fatal("still signed in after 12 h 5 min")
 		}
 	})
 }
 
 func TestSignInRotatesTheSessionCookie(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
 
 	// A token planted in the browser before sign-in (session fixation) is not the one signed in.
-	b := w.browser(t)
+	b := w.Browser(t)
 	planted := "dGhpcy1pcy1hLXBsYW50ZWQtdG9rZW4tMzItYnl0ZXM"
-	b.setCookie("rg_session", planted)
-	b.login("alice", goodPassword)
-	first := b.cookie("rg_session")
-	if first == planted || first == "" || !b.signedIn() {
+	b.SetCookie("rg_session", planted)
+	b.Login("alice", idptest.GoodPassword)
+	first := b.Cookie("rg_session")
+	if first == planted || first == "" || !b.SignedIn() {
 		t.Fatalf("cookie after sign-in %q", first)
 	}
 
 	// Signing in again replaces the session, and the old one ends.
-	resp, body := b.do(http.MethodPost, "/login", url.Values{"csrf_token": {b.token("/")}, "username": {"alice"},
-		"password": {goodPassword}})
-	wantRedirect(t, resp, body, "/")
-	second := b.cookie("rg_session")
-	if second == first || !b.signedIn() {
+	resp, body := b.Do(http.MethodPost, "/login", url.Values{"csrf_token": {b.Token("/")}, "username": {"alice"},
+		"password": {idptest.GoodPassword}})
+	idptest.WantRedirect(t, resp, body, "/")
+	second := b.Cookie("rg_session")
+	if second == first || !b.SignedIn() {
 		t.Fatalf("the cookie was not rotated")
 	}
-	old := w.browser(t)
-	old.setCookie("rg_session", first)
-	if old.signedIn() {
+	old := w.Browser(t)
+	old.SetCookie("rg_session", first)
+	if old.SignedIn() {
 		t.Fatal("the session before the second sign-in still works")
 	}
 }
 
 func TestDisablingTheUserEndsTheSession(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	if _, err := w.store.UpdateUser(context.Background(), "alice", func(u *store.User) error {
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	if _, err := w.Store.UpdateUser(context.Background(), "alice", func(u *store.User) error {
 		u.Disabled = true
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if b.signedIn() {
+	if b.SignedIn() {
 		t.Fatal("a disabled user is still signed in")
 	}
 }
 
 func TestNextOnlyLeadsToPagesOfThisSite(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
 	for _, tc := range []struct{ next, want string }{
 		{"/", "/"},
 		{"/?tab=roles", "/?tab=roles"},
@@ -634,47 +416,47 @@ func TestNextOnlyLeadsToPagesOfThisSite(t *testing.T) {
 		{"/%zz", "/"},
 	} {
 		t.Run(tc.next, func(t *testing.T) {
-			resp, body := w.browser(t).login("alice", goodPassword, "next", tc.next)
-			wantRedirect(t, resp, body, tc.want)
+			resp, body := w.Browser(t).Login("alice", idptest.GoodPassword, "next", tc.next)
+			idptest.WantRedirect(t, resp, body, tc.want)
 		})
 	}
 
 	t.Run("a page that needs sign-in names itself as next", func(t *testing.T) {
-		resp, body := w.browser(t).get("/?tab=roles&x=%2F")
-		wantRedirect(t, resp, body, "/login?next=%2F%3Ftab%3Droles%26x%3D%252F")
-		_, body = w.browser(t).get("/login?next=%2F%3Ftab%3Droles")
+		resp, body := w.Browser(t).Get("/?tab=roles&x=%2F")
+		idptest.WantRedirect(t, resp, body, "/login?next=%2F%3Ftab%3Droles%26x%3D%252F")
+		_, body = w.Browser(t).Get("/login?next=%2F%3Ftab%3Droles")
 		if !strings.Contains(body, `name="next" value="/?tab=roles"`) {
 			t.Fatalf("the form does not carry next:\n%s", body)
 		}
-		_, body = w.browser(t).get("/login?next=%2F%2Fevil.com")
+		_, body = w.Browser(t).Get("/login?next=%2F%2Fevil.com")
 		if !strings.Contains(body, `name="next" value="/"`) {
 			t.Fatalf("the form carries a foreign next:\n%s", body)
 		}
 	})
 	t.Run("a signed-in browser is sent on from /login, only locally", func(t *testing.T) {
-		b := w.browser(t)
-		b.login("alice", goodPassword)
-		resp, body := b.get("/login?next=%2F%3Ftab%3Droles")
-		wantRedirect(t, resp, body, "/?tab=roles")
-		resp, body = b.get("/login?next=https%3A%2F%2Fevil.com")
-		wantRedirect(t, resp, body, "/")
+		b := w.Browser(t)
+		b.Login("alice", idptest.GoodPassword)
+		resp, body := b.Get("/login?next=%2F%3Ftab%3Droles")
+		idptest.WantRedirect(t, resp, body, "/?tab=roles")
+		resp, body = b.Get("/login?next=https%3A%2F%2Fevil.com")
+		idptest.WantRedirect(t, resp, body, "/")
 	})
 }
 
 func TestAOneTimePasswordMustBeChangedFirst(t *testing.T) {
-	w := newWeb(t)
+	w := idptest.NewWeb(t)
 	ctx := context.Background()
 	const oneTime = "one-time-password-1"
-	w.addUser(t, "admin", oneTime, func(u *store.User) { u.MustChangePassword = true })
-	other := w.browser(t) // another browser of the same user, signed in before the change
-	other.login("admin", oneTime)
+	w.AddUser(t, "admin", oneTime, func(u *store.User) { u.MustChangePassword = true })
+	other := w.Browser(t) // another browser of the same user, signed in before the change
+	other.Login("admin", oneTime)
 
-	b := w.browser(t)
-	resp, body := b.login("admin", oneTime, "next", "/?tab=roles")
-	wantRedirect(t, resp, body, "/account/password?next=%2F%3Ftab%3Droles")
-	resp, body = b.get("/")
-	wantRedirect(t, resp, body, "/account/password")
-	resp, body = b.get("/account/password?next=%2F%3Ftab%3Droles")
+	b := w.Browser(t)
+	resp, body := b.Login("admin", oneTime, "next", "/?tab=roles")
+	idptest.WantRedirect(t, resp, body, "/account/password?next=%2F%3Ftab%3Droles")
+	resp, body = b.Get("/")
+	idptest.WantRedirect(t, resp, body, "/account/password")
+	resp, body = b.Get("/account/password?next=%2F%3Ftab%3Droles")
 	for _, f := range []string{`name="current_password"`, `name="new_password"`, `name="confirm_password"`,
 		`name="csrf_token"`, `name="next" value="/?tab=roles"`, `<label for="new_password">`} {
 		if !strings.Contains(body, f) {
@@ -683,7 +465,7 @@ func TestAOneTimePasswordMustBeChangedFirst(t *testing.T) {
 	}
 
 	change := func(cur, pw, confirm string) (*http.Response, string) {
-		return b.do(http.MethodPost, "/account/password", url.Values{"csrf_token": {b.token("/account/password")},
+		return b.Do(http.MethodPost, "/account/password", url.Values{"csrf_token": {b.Token("/account/password")},
 			"current_password": {cur}, "new_password": {pw}, "confirm_password": {confirm}, "next": {"/?tab=roles"}})
 	}
 	const fresh = "a much longer passphrase"
@@ -699,110 +481,110 @@ func TestAOneTimePasswordMustBeChangedFirst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := change(tc.cur, tc.pw, tc.confirm)
-			if resp.StatusCode != tc.status || alert(body) != tc.msg {
-				t.Fatalf("%d %q; want %d %q", resp.StatusCode, alert(body), tc.status, tc.msg)
+			if resp.StatusCode != tc.status || idptest.Alert(body) != tc.msg {
+				t.Fatalf("%d %q; want %d %q", resp.StatusCode, idptest.Alert(body), tc.status, tc.msg)
 			}
 		})
 	}
-	if resp, _ := b.do(http.MethodPost, "/account/password", url.Values{"current_password": {oneTime},
+	if resp, _ := b.Do(http.MethodPost, "/account/password", url.Values{"current_password": {oneTime},
 		"new_password": {fresh}, "confirm_password": {fresh}}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a change without csrf_token: %d", resp.StatusCode)
 	}
 
-	before := b.cookie("rg_session")
+	before := b.Cookie("rg_session")
 	resp, body = change(oneTime, fresh, fresh)
-	wantRedirect(t, resp, body, "/?tab=roles")
-	u, err := w.store.GetUser(ctx, "admin")
+	idptest.WantRedirect(t, resp, body, "/?tab=roles")
+	u, err := w.Store.GetUser(ctx, "admin")
 	if err != nil || u.MustChangePassword {
 		t.Fatalf("the flag is still set: %v", err)
 	}
-	if ok, _, _ := w.hasher.Verify(ctx, fresh, u.PasswordHash); !ok {
+	if ok, _, _ := w.Hasher.Verify(ctx, fresh, u.PasswordHash); !ok {
 		t.Fatal("the new password does not verify")
 	}
-	if b.cookie("rg_session") == before || !b.signedIn() {
+	if b.Cookie("rg_session") == before || !b.SignedIn() {
 		t.Fatal("this browser has no fresh session")
 	}
-	if other.signedIn() {
+	if other.SignedIn() {
 		t.Fatal("the other browser's session survived the password change")
 	}
-	if resp, _ := w.browser(t).login("admin", oneTime); resp.StatusCode != http.StatusUnauthorized {
+	if resp, _ := w.Browser(t).Login("admin", oneTime); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the old password still works: %d", resp.StatusCode)
 	}
-	if resp, _ := w.browser(t).login("admin", fresh); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+	if resp, _ := w.Browser(t).Login("admin", fresh); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 		t.Fatalf("the new password: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	want := []string{"admin bad_credentials", "admin invalid", "admin invalid", "admin invalid", "admin ok"}
-	if got := w.auditOf(t, "user.passwd"); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got := w.AuditOf(t, "user.passwd"); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("audit %q; want %q", got, want)
 	}
 }
 
 func TestEverySignInAttemptIsAudited(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
-	w.addUser(t, "carol", goodPassword, func(u *store.User) { u.Disabled = true })
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	w.browser(t).login(" alice ", "wrong")
-	w.browser(t).login("ghost", goodPassword)
-	w.browser(t).login("carol", goodPassword)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	w.AddUser(t, "carol", idptest.GoodPassword, func(u *store.User) { u.Disabled = true })
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	w.Browser(t).Login(" alice ", "wrong")
+	w.Browser(t).Login("ghost", idptest.GoodPassword)
+	w.Browser(t).Login("carol", idptest.GoodPassword)
 	for range 5 {
-		w.browser(t).login("dave", "wrong")
+		w.Browser(t).Login("dave", "wrong")
 	}
-	w.browser(t).login("dave", "wrong")
-	w.browser(t).login(strings.Repeat("x", 100), "wrong")
+	w.Browser(t).Login("dave", "wrong")
+	w.Browser(t).Login(strings.Repeat("x", 100), "wrong")
 
 	// The sixth of dave's attempts is refused unchecked and writes nothing: the lock event says it.
 	want := []string{"alice ok", "alice bad_credentials", "ghost bad_credentials", "carol disabled",
 		"dave bad_credentials", "dave bad_credentials", "dave bad_credentials", "dave bad_credentials",
 		"dave bad_credentials", strings.Repeat("x", 64) + " bad_credentials"}
-	if got := w.auditOf(t, "login"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := w.AuditOf(t, "login"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := w.auditOf(t, "throttle.lock"); strings.Join(got, ",") != "dave locked" {
+	if got := w.AuditOf(t, "throttle.lock"); strings.Join(got, ",") != "dave locked" {
 		t.Fatalf("lock events %q", got)
 	}
-	events, _ := w.store.ListAudit(context.Background(), store.AuditFilter{User: "alice"})
-	if e := events[0]; e.ClientAddr != "127.0.0.1" || !strings.HasPrefix(e.UserAgent, "Go-http-client") || !e.Time.Equal(w.clock.Now()) {
+	events, _ := w.Store.ListAudit(context.Background(), store.AuditFilter{User: "alice"})
+	if e := events[0]; e.ClientAddr != "127.0.0.1" || !strings.HasPrefix(e.UserAgent, "Go-http-client") || !e.Time.Equal(w.Clock.Now()) {
 		t.Errorf("event: %+v", e)
 	}
 }
 
 func TestOversizedFieldsGetA400Page(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
 	for _, tc := range []struct{ name, user, pw string }{
 		{"a 12 KB username", strings.Repeat("u", 12<<10), "pw"},
 		{"a 257-byte username", strings.Repeat("u", 257), "pw"},
 		{"a 1025-byte password", "alice", strings.Repeat("p", 1025)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := w.browser(t).login(tc.user, tc.pw)
+			resp, body := w.Browser(t).Login(tc.user, tc.pw)
 			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
 				!strings.Contains(body, "too long") {
 				t.Fatalf("%d %q\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 			}
 		})
 	}
-	if got := w.auditOf(t, "login"); len(got) != 0 {
+	if got := w.AuditOf(t, "login"); len(got) != 0 {
 		t.Errorf("oversized forms are no sign-in attempts: %q", got)
 	}
-	if resp, _ := w.browser(t).login("alice", goodPassword); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := w.Browser(t).Login("alice", idptest.GoodPassword); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("afterwards: %d", resp.StatusCode)
 	}
 }
 
 func TestHTMLPagesHaveAStrictPolicyWithANonce(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
-	b := w.browser(t)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	b := w.Browser(t)
 	nonceRE := regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9_-]{22})';`)
 	seen := map[string]bool{}
 	for _, path := range []string{"/login", "/login", "/account/password", "/"} {
 		if path == "/account/password" {
-			b.login("alice", goodPassword)
+			b.Login("alice", idptest.GoodPassword)
 		}
-		resp, _ := b.get(path)
+		resp, _ := b.Get(path)
 		policy := resp.Header.Get("Content-Security-Policy")
 		m := nonceRE.FindStringSubmatch(policy)
 		if resp.StatusCode != http.StatusOK || m == nil || strings.Contains(policy, "unsafe-inline") ||
@@ -821,21 +603,21 @@ func TestHTMLPagesHaveAStrictPolicyWithANonce(t *testing.T) {
 }
 
 func TestCookiesAreSecureAndHostOnlyWhenTheBaseURLIsHTTPS(t *testing.T) {
-	w := newWeb(t, "https://idp.example.com")
-	w.addUser(t, "alice", goodPassword)
-	b := w.browser(t)
+	w := idptest.NewWeb(t, "https://idp.example.com")
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	b := w.Browser(t)
 	hostOnly := func(sc string) bool {
 		return strings.Contains(sc, "Secure") && strings.Contains(sc, "HttpOnly") && strings.Contains(sc, "SameSite=Lax") &&
 			strings.Contains(sc, "Path=/;") && !strings.Contains(strings.ToLower(sc), "domain=")
 	}
-	resp, body := b.get("/login")
-	if sc := setCookieHeader(resp, "__Host-rg_csrf"); !hostOnly(sc) {
+	resp, body := b.Get("/login")
+	if sc := idptest.SetCookieHeader(resp, "__Host-rg_csrf"); !hostOnly(sc) {
 		t.Fatalf("pre-login CSRF cookie %q", sc)
 	}
-	tok := html.UnescapeString(csrfRE.FindStringSubmatch(body)[1])
+	tok := html.UnescapeString(idptest.CSRFRE.FindStringSubmatch(body)[1])
 	login := func(cookie string) (*http.Response, string) {
 		// Cookies are sent by hand, from a browser with an empty jar: exactly these and no others.
-		return w.browser(t).do(http.MethodPost, "/login", url.Values{"csrf_token": {tok}, "username": {"alice"}, "password": {goodPassword}},
+		return w.Browser(t).Do(http.MethodPost, "/login", url.Values{"csrf_token": {tok}, "username": {"alice"}, "password": {idptest.GoodPassword}},
 			"Cookie", cookie, "Origin", "https://idp.example.com")
 	}
 	// A sibling subdomain or a plain-http page can plant rg_csrf, but never a __Host- cookie.
@@ -843,16 +625,16 @@ func TestCookiesAreSecureAndHostOnlyWhenTheBaseURLIsHTTPS(t *testing.T) {
 		t.Fatalf("a planted cookie without the __Host- prefix was accepted: %d", resp.StatusCode)
 	}
 	resp, body = login("__Host-rg_csrf=" + tok)
-	wantRedirect(t, resp, body, "/")
-	sc := setCookieHeader(resp, "__Host-rg_session")
+	idptest.WantRedirect(t, resp, body, "/")
+	sc := idptest.SetCookieHeader(resp, "__Host-rg_session")
 	if !hostOnly(sc) {
 		t.Fatalf("session cookie %q", sc)
 	}
 	session := strings.TrimPrefix(strings.SplitN(sc, ";", 2)[0], "__Host-rg_session=")
-	if resp, _ := w.browser(t).do(http.MethodGet, "/", nil, "Cookie", "rg_session="+session); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := w.Browser(t).Do(http.MethodGet, "/", nil, "Cookie", "rg_session="+session); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the session under the plain name opened the portal: %d", resp.StatusCode)
 	}
-	if resp, _ := w.browser(t).do(http.MethodGet, "/", nil, "Cookie", "__Host-rg_session="+session); resp.StatusCode != http.StatusOK {
+	if resp, _ := w.Browser(t).Do(http.MethodGet, "/", nil, "Cookie", "__Host-rg_session="+session); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the session under its __Host- name: %d", resp.StatusCode)
 	}
 	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains" {
@@ -864,51 +646,51 @@ func TestCookiesAreSecureAndHostOnlyWhenTheBaseURLIsHTTPS(t *testing.T) {
 }
 
 func TestPlainHTTPGetsNoHSTSButKeepsTheOpenerPolicy(t *testing.T) {
-	w := newWeb(t)
-	resp, _ := w.browser(t).get("/login")
+	w := idptest.NewWeb(t)
+	resp, _ := w.Browser(t).Get("/login")
 	if resp.Header.Get("Strict-Transport-Security") != "" || resp.Header.Get("Cross-Origin-Opener-Policy") != "same-origin" {
 		t.Fatalf("HSTS %q, COOP %q", resp.Header.Get("Strict-Transport-Security"), resp.Header.Get("Cross-Origin-Opener-Policy"))
 	}
-	if setCookieHeader(resp, "rg_csrf") == "" {
+	if idptest.SetCookieHeader(resp, "rg_csrf") == "" {
 		t.Fatal("over http the cookie keeps its plain name (a __Host- cookie needs https)")
 	}
 }
 
 func TestSignInRehashesAPasswordHashWithWeakerParameters(t *testing.T) {
-	w := newWeb(t)
+	w := idptest.NewWeb(t)
 	ctx := context.Background()
 	weak := password.New(password.Params{Memory: 512, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1)
-	hash, err := weak.Hash(ctx, goodPassword)
+	hash, err := weak.Hash(ctx, idptest.GoodPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.store.CreateUser(ctx, &store.User{Name: "alice", PasswordHash: hash}); err != nil {
+	if err := w.Store.CreateUser(ctx, &store.User{Name: "alice", PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
-	resp, body := w.browser(t).login("alice", goodPassword)
-	wantRedirect(t, resp, body, "/")
-	u, _ := w.store.GetUser(ctx, "alice")
+	resp, body := w.Browser(t).Login("alice", idptest.GoodPassword)
+	idptest.WantRedirect(t, resp, body, "/")
+	u, _ := w.Store.GetUser(ctx, "alice")
 	if !strings.Contains(u.PasswordHash, "m=1024,") {
 		t.Fatalf("the hash was not raised: %s", u.PasswordHash)
 	}
-	if ok, rehash, err := w.hasher.Verify(ctx, goodPassword, u.PasswordHash); !ok || rehash || err != nil {
+	if ok, rehash, err := w.Hasher.Verify(ctx, idptest.GoodPassword, u.PasswordHash); !ok || rehash || err != nil {
 		t.Fatalf("Verify after rehash = %v %v %v", ok, rehash, err)
 	}
 }
 
 func TestConcurrentGuessesCannotSlipPastTheLimit(t *testing.T) {
-	w := newWeb(t)
-	w.addUser(t, "alice", goodPassword)
+	w := idptest.NewWeb(t)
+	w.AddUser(t, "alice", idptest.GoodPassword)
 	const n = 30
 	type attempt struct {
-		b    *browser
+		b    *idptest.Browser
 		form url.Values
 	}
 	attempts := make([]attempt, n)
 	for i := range attempts {
-		b := w.browser(t)
+		b := w.Browser(t)
 		pw := fmt.Sprintf("wrong guess %d", i)
-		attempts[i] = attempt{b, url.Values{"csrf_token": {b.token("/login")}, "username": {"alice"}, "password": {pw}}}
+		attempts[i] = attempt{b, url.Values{"csrf_token": {b.Token("/login")}, "username": {"alice"}, "password": {pw}}}
 	}
 	var wg sync.WaitGroup
 	statuses := make(chan int, n)
@@ -916,9 +698,9 @@ func TestConcurrentGuessesCannotSlipPastTheLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/login", strings.NewReader(a.form.Encode()))
+			req, _ := http.NewRequest(http.MethodPost, w.Srv.URL+"/login", strings.NewReader(a.form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := a.b.c.Do(req)
+			resp, err := a.b.Client.Do(req)
 			if err != nil {
 				statuses <- 0
 				return
@@ -940,7 +722,7 @@ func TestConcurrentGuessesCannotSlipPastTheLimit(t *testing.T) {
 	if checked > 5 {
 		t.Fatalf("%d of %d concurrent guesses had their password checked; the limit is 5", checked, n)
 	}
-	if resp, _ := w.browser(t).login("alice", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := w.Browser(t).Login("alice", idptest.GoodPassword); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("the right password after the storm: %d, want 429", resp.StatusCode)
 	}
 }

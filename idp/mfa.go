@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/authn"
 	"rolegate/idp/mfa"
 	"rolegate/store"
 )
@@ -24,15 +25,15 @@ const (
 	mfaPath         = "/login/mfa"
 	mfaSettingsPath = "/account/mfa"
 
-	maxCodeBytes = 64
+	maxCodeBytes = authn.MaxCodeBytes
 )
 
 // Methods a session records in AuthMethods, in the order they were used.
 const (
-	methodPassword = "pwd"
-	methodTOTP     = "otp"
-	methodWebAuthn = "webauthn"
-	methodRecovery = "recovery"
+	methodPassword = authn.MethodPassword
+	methodTOTP     = authn.MethodTOTP
+	methodWebAuthn = authn.MethodWebAuthn
+	methodRecovery = authn.MethodRecovery
 )
 
 // hasMFA reports whether the session used a second factor.
@@ -50,7 +51,7 @@ func (s *Server) mfaRoutes(r *gin.Engine) {
 	r.POST(mfaPath, s.limitAnonymous(s.tooManyPage), s.mfaVerify)
 	r.POST(mfaPath+"/webauthn/begin", s.limitAnonymous(s.tooManyJSON), s.webAuthnLoginBegin)
 	r.POST(mfaPath+"/webauthn", s.limitAnonymous(s.tooManyPage), s.webAuthnLoginFinish)
-	r.GET(mfaSettingsPath, s.mfaSettings)
+	r.GET(mfaSettingsPath, s.MFASettings)
 	r.POST(mfaSettingsPath+"/totp", s.totpStart)
 	r.POST(mfaSettingsPath+"/totp/confirm", s.totpConfirm)
 	r.POST(mfaSettingsPath+"/webauthn/begin", s.webAuthnRegisterBegin)
@@ -176,8 +177,8 @@ func (s *Server) mfaForm(c *gin.Context) {
 // Results of a second factor, as the audit log records them.
 const (
 	resultWrongCode = "wrong_code"
-	resultReplayed  = "replayed"
-	resultRefused   = "refused"
+	resultReplayed  = authn.ResultReplayed
+	resultRefused   = authn.ResultRefused
 )
 
 // secondStep guards a POST that answers /login/mfa: a password session, the form's token, and no
@@ -405,7 +406,7 @@ type factorView struct {
 	CreatedAt, LastUsed string
 }
 
-func (s *Server) mfaSettings(c *gin.Context) {
+func (s *Server) MFASettings(c *gin.Context) {
 	m, ok := s.requireManage(c, false)
 	if !ok {
 		return

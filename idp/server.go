@@ -151,11 +151,8 @@ func (s *Server) Handler() http.Handler {
 	s.webRoutes(r)
 	s.mfaRoutes(r)
 	r.GET("/aws/signin", s.awsSignIn)
-	s.ssoRoutes(r)
-	s.cliRoutes(r)
-	s.deviceRoutes(r)
-	r.POST(ecpPath, s.limitAnonymous(s.tooManySOAP), s.ecp)
-	r.POST(cliRefreshPath, s.limitAnonymous(s.tooManySOAP), s.cliRefresh)
+	s.ssoFlow().Routes(r)
+	s.cliFlows().Routes(r)
 	if len(s.cfg.DemoAccounts) > 0 {
 		r.POST(demoACSPath, s.debugAWSSignIn)
 	}

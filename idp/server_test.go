@@ -17,6 +17,7 @@ import (
 	"rolegate/assertions/samltest"
 	"rolegate/certs"
 	"rolegate/idp"
+	"rolegate/idp/internal/idptest"
 	"rolegate/store/sqlstore"
 )
 
@@ -28,8 +29,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, proxies ...string) *fixture {
 	t.Helper()
-	st := testStore(t)
-	ring := testRing(t, st, nil)
+	st := idptest.NewStore(t)
+	ring := idptest.NewRing(t, st, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(idp.New(idp.Config{BaseURL: "https://idp.example.com", TrustedProxies: proxies}, st, ring, log).Handler())
 	t.Cleanup(srv.Close)
@@ -197,7 +198,7 @@ func TestRequestIDsAndSecurityHeaders(t *testing.T) {
 func TestBootstrapAdminOnlyOnAnEmptyStore(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	h := newHasher()
+	h := idptest.NewHasher()
 	pw, err := idp.BootstrapAdmin(ctx, f.store, h, time.Now())
 	if err != nil || len(pw) < 20 {
 		t.Fatalf("first bootstrap: %q %v", pw, err)

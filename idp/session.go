@@ -2,10 +2,8 @@ package idp
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/authn"
+	"rolegate/idp/internal/text"
+	"rolegate/idp/internal/token"
 	"rolegate/store"
 )
 
@@ -24,9 +25,8 @@ const (
 	csrfCookie = "rg_csrf"
 	// touchEvery bounds how often a session's idle timeout is pushed back: one write a minute at most.
 	touchEvery = time.Minute
-	tokenBytes = 32 // 256 bits
 	// maxUserAgent bounds what a session and the audit log keep of a User-Agent header.
-	maxUserAgent = 256
+	maxUserAgent = authn.MaxUserAgent
 )
 
 // webSession is what one request knows about its signed-in browser.
@@ -36,26 +36,15 @@ type webSession struct {
 	token string // the cookie's value; only its hash is stored
 }
 
-var tokenEncoding = base64.RawURLEncoding
-
-func newToken() (string, error) {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("idp: random token: %w", err)
-	}
-	return tokenEncoding.EncodeToString(b), nil
-}
-
-// wellFormed reports whether tok could be a token newToken made, so junk never reaches the store.
-func wellFormed(tok string) bool {
-	b, err := tokenEncoding.Strict().DecodeString(tok)
-	return err == nil && len(b) == tokenBytes
-}
-
-func hashToken(tok string) []byte {
-	h := sha256.Sum256([]byte(tok))
-	return h[:]
-}
+// The token and text helpers are shared with the flows in idp/cliauth and idp/sso.
+var (
+	tokenEncoding = token.Encoding
+	newToken      = token.New
+	wellFormed    = token.WellFormed
+	hashToken     = token.Hash
+	isControl     = text.IsControl
+	bounded       = text.Bounded
+)
 
 // sessionCSRF is the CSRF token bound to a session: derived from its token, so nothing more is stored.
 func sessionCSRF(tok string) string {
@@ -228,8 +217,6 @@ func localPath(p string) bool {
 	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && utf8.ValidString(p) &&
 		!strings.ContainsRune(p, '\\') && !strings.ContainsFunc(p, isControl)
 }
-
-func isControl(r rune) bool { return r < ' ' || (r >= 0x7f && r < 0xa0) }
 
 // startSession signs u in on this browser: a fresh token every time (so a token planted before sign-in
 // is worth nothing), and the session the old cookie named, if any, is ended. authAt is when methods
@@ -419,22 +406,6 @@ func normalOrigin(raw string) string {
 		}
 	}
 	return scheme + "://" + host
-}
-
-// bounded cuts s to at most n runes of valid UTF-8, with control characters replaced, so that what
-// a client sent is safe to keep and to print in a terminal.
-func bounded(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-	if utf8.RuneCountInString(s) > n {
-		s = string([]rune(s)[:n])
-	}
-	return s
 }
 
 // audit appends an event; a failure to record is logged, as the request itself has been served.

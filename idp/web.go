@@ -19,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/text"
 	"rolegate/store"
 )
 
@@ -181,15 +182,13 @@ func csp(nonce string, formAction []string) string {
 	actions := []string{"'self'"}
 	for _, a := range formAction {
 		// A source is one token; anything that could end the directive is a programmer error, dropped.
-		if a != "" && !strings.ContainsAny(a, ";,'\"") && !strings.ContainsFunc(a, isSpaceOrControl) {
+		if a != "" && !strings.ContainsAny(a, ";,'\"") && !strings.ContainsFunc(a, text.IsSpaceOrControl) {
 			actions = append(actions, a)
 		}
 	}
 	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 		"form-action " + strings.Join(actions, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
-
-func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
 // nonce returns this response's CSP nonce: 16 random bytes in base64url: no "+" for html/template to escape.
 func (s *Server) nonce(c *gin.Context) (string, error) {

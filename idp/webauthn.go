@@ -14,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"rolegate/idp/internal/text"
 	"rolegate/store"
 )
 
@@ -344,7 +345,7 @@ func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
 	}
 	name, err := factorName(form.Get("name"))
 	if err != nil {
-		again(http.StatusBadRequest, "invalid", sentence(store.ErrorMessage(err)))
+		again(http.StatusBadRequest, "invalid", text.Sentence(store.ErrorMessage(err)))
 		return
 	}
 	sd, err := s.takeChallenge(c, w, "register")
@@ -353,7 +354,7 @@ func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
 			s.failPage(c, err)
 			return
 		}
-		again(http.StatusBadRequest, resultRefused, sentence(store.ErrorMessage(err)))
+		again(http.StatusBadRequest, resultRefused, text.Sentence(store.ErrorMessage(err)))
 		return
 	}
 	raw := form.Get("credential")
@@ -391,7 +392,7 @@ func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
 	if s.firstFactorRefused(c, m, next, err) {
 		return
 	} else if store.IsCode(err, store.Conflict) || store.IsCode(err, store.Invalid) {
-		again(http.StatusConflict, "conflict", sentence(strings.TrimSuffix(store.ErrorMessage(err), ".")))
+		again(http.StatusConflict, "conflict", text.Sentence(strings.TrimSuffix(store.ErrorMessage(err), ".")))
 		return
 	} else if err != nil {
 		s.failPage(c, err)

@@ -27,14 +27,15 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/idp"
+	"rolegate/idp/internal/idptest"
 	"rolegate/store"
 	"rolegate/store/sqlstore"
 )
 
 // The WebAuthn routes, as the pages' script calls them.
 const (
-	keyRegisterBegin = mfaSettings + "/webauthn/begin"
-	keyRegister      = mfaSettings + "/webauthn"
+	keyRegisterBegin = idptest.MFASettings + "/webauthn/begin"
+	keyRegister      = idptest.MFASettings + "/webauthn"
 	keyLoginBegin    = "/login/mfa/webauthn/begin"
 	keyLogin         = "/login/mfa/webauthn"
 )
@@ -44,14 +45,14 @@ var b64url = base64.RawURLEncoding
 // keyWeb is an AWS web fixture whose base URL names its host (http://localhost:PORT), since a
 // WebAuthn RP ID cannot be an IP address; origin is that base URL.
 type keyWeb struct {
-	*awsWeb
+	*idptest.AWSWeb
 	origin string
 }
 
 func newKeyWeb(t *testing.T) *keyWeb {
 	t.Helper()
 	var origin string
-	w := newAWSWebWith(t, func(cfg *idp.Config) {
+	w := idptest.NewAWSWebWith(t, func(cfg *idp.Config) {
 		cfg.BaseURL = strings.Replace(cfg.BaseURL, "://127.0.0.1:", "://localhost:", 1)
 		origin = cfg.BaseURL
 	})
@@ -59,8 +60,8 @@ func newKeyWeb(t *testing.T) *keyWeb {
 		t.Fatalf("base URL %q does not name localhost", origin)
 	}
 	// Self-enrolment is open, as during a rollout: these tests are about the keys, not the way in.
-	w.openWindow(t, "", 24*time.Hour)
-	return &keyWeb{awsWeb: w, origin: origin}
+	w.OpenWindow(t, "", 24*time.Hour)
+	return &keyWeb{AWSWeb: w, origin: origin}
 }
 
 // softKey is a software security key holding one ES256 (COSE -7) credential on P-256.
@@ -244,15 +245,15 @@ func (k *softKey) credential(t *testing.T, resp map[string]any) string {
 }
 
 // send posts form to path with the CSRF token of the page at from and the Origin a browser sends.
-func (w *keyWeb) send(b *browser, from, path string, form url.Values) (*http.Response, string) {
-	b.t.Helper()
-	form.Set("csrf_token", b.token(from))
-	return b.do(http.MethodPost, path, form, "Origin", w.origin)
+func (w *keyWeb) send(b *idptest.Browser, from, path string, form url.Values) (*http.Response, string) {
+	b.T.Helper()
+	form.Set("csrf_token", b.Token(from))
+	return b.Do(http.MethodPost, path, form, "Origin", w.origin)
 }
 
 // begin fetches a ceremony's options as the page's script does, with the token of the page at from
 // (and the page's other fields, such as an invite, in form).
-func (w *keyWeb) begin(t *testing.T, b *browser, from, path string, form ...url.Values) ceremony {
+func (w *keyWeb) begin(t *testing.T, b *idptest.Browser, from, path string, form ...url.Values) ceremony {
 	t.Helper()
 	f := url.Values{}
 	if len(form) > 0 {
@@ -281,48 +282,48 @@ func (w *keyWeb) begin(t *testing.T, b *browser, from, path string, form ...url.
 	return c
 }
 
-func (w *keyWeb) finishRegister(b *browser, name, cred string) (*http.Response, string) {
-	b.t.Helper()
-	return w.send(b, mfaSettings, keyRegister, url.Values{"name": {name}, "credential": {cred}})
+func (w *keyWeb) finishRegister(b *idptest.Browser, name, cred string) (*http.Response, string) {
+	b.T.Helper()
+	return w.send(b, idptest.MFASettings, keyRegister, url.Values{"name": {name}, "credential": {cred}})
 }
 
-func (w *keyWeb) finishLogin(b *browser, next, cred string) (*http.Response, string) {
-	b.t.Helper()
+func (w *keyWeb) finishLogin(b *idptest.Browser, next, cred string) (*http.Response, string) {
+	b.T.Helper()
 	return w.send(b, "/login/mfa", keyLogin, url.Values{"next": {next}, "credential": {cred}})
 }
 
 // register adds k to the signed-in user at /account/mfa, as the page does.
-func (w *keyWeb) register(t *testing.T, b *browser, k *softKey, name string) {
+func (w *keyWeb) register(t *testing.T, b *idptest.Browser, k *softKey, name string) {
 	t.Helper()
-	resp, body := w.finishRegister(b, name, k.create(t, w.begin(t, b, mfaSettings, keyRegisterBegin)))
+	resp, body := w.finishRegister(b, name, k.create(t, w.begin(t, b, idptest.MFASettings, keyRegisterBegin)))
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("registering %q: %d %q", name, resp.StatusCode, alert(body))
+		t.Fatalf("registering %q: %d %q", name, resp.StatusCode, idptest.Alert(body))
 	}
 }
 
 // withKey gives user a new key, registered through the browser, and signs that browser out.
 func (w *keyWeb) withKey(t *testing.T, user string) *softKey {
 	t.Helper()
-	b := w.browser(t)
-	wantRedirect(t, first(b.login(user, goodPassword)), "", "/")
+	b := w.Browser(t)
+	idptest.WantRedirect(t, first(b.Login(user, idptest.GoodPassword)), "", "/")
 	k := newSoftKey(t)
 	w.register(t, b, k, "Security key")
-	b.post("/", "/logout", nil)
+	b.Post("/", "/logout", nil)
 	return k
 }
 
 // passwordOnly signs user in with the password on a new browser, which is sent on to /login/mfa.
-func (w *keyWeb) passwordOnly(t *testing.T, user string) *browser {
+func (w *keyWeb) passwordOnly(t *testing.T, user string) *idptest.Browser {
 	t.Helper()
-	b := w.browser(t)
-	wantRedirect(t, first(b.login(user, goodPassword)), "", "/login/mfa")
+	b := w.Browser(t)
+	idptest.WantRedirect(t, first(b.Login(user, idptest.GoodPassword)), "", "/login/mfa")
 	return b
 }
 
 // wantNoMFA fails unless b's session still has to show a second factor.
-func wantNoMFA(t *testing.T, b *browser) {
+func wantNoMFA(t *testing.T, b *idptest.Browser) {
 	t.Helper()
-	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login/mfa") {
+	if resp, _ := b.Get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login/mfa") {
 		t.Fatalf("GET / after a refused key: %d to %q; want the second-factor page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
@@ -331,11 +332,11 @@ func wantNoMFA(t *testing.T, b *browser) {
 func (w *keyWeb) keys(t *testing.T, user string) []*store.MFAFactor {
 	t.Helper()
 	ctx := context.Background()
-	u, err := w.store.GetUser(ctx, user)
+	u, err := w.Store.GetUser(ctx, user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, err := w.store.ListMFAFactors(ctx, u.ID)
+	fs, err := w.Store.ListMFAFactors(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +372,7 @@ func signCount(t *testing.T, f *store.MFAFactor) uint32 {
 // audits are the audit events of type typ, oldest first.
 func (w *keyWeb) audits(t *testing.T, typ string) []*store.AuditEvent {
 	t.Helper()
-	events, err := w.store.ListAudit(context.Background(), store.AuditFilter{})
+	events, err := w.Store.ListAudit(context.Background(), store.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,12 +398,12 @@ func (w *keyWeb) wantLastAudit(t *testing.T, typ, user, result, k, v string) {
 }
 
 // authnContext is the AuthnContextClassRef of b's assertion for account, checked as AWS would.
-func (w *keyWeb) authnContext(t *testing.T, b *browser, account string) string {
+func (w *keyWeb) authnContext(t *testing.T, b *idptest.Browser, account string) string {
 	t.Helper()
-	p := signInPost(t, b, "/aws/signin?account="+account)
-	want := w.expect(t, p.action)
+	p := idptest.SignInPost(t, b, "/aws/signin?account="+account)
+	want := w.Expect(t, p.Action)
 	want.EntityID = assertions.EntityID(w.origin)
-	v := assertions.InspectAWS([]byte(p.response), want)
+	v := assertions.InspectAWS([]byte(p.Response), want)
 	if !v.Accepted {
 		t.Fatalf("AWS would refuse: %v", v.Problems)
 	}
@@ -411,16 +412,16 @@ func (w *keyWeb) authnContext(t *testing.T, b *browser, account string) string {
 
 func TestAKeyRegisteredAtAccountMFASignsInAsTheSecondFactor(t *testing.T) {
 	w := newKeyWeb(t)
-	b := w.browser(t)
-	wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
-	if _, body := b.get(mfaSettings); !strings.Contains(body, `data-webauthn="register"`) {
+	b := w.Browser(t)
+	idptest.WantRedirect(t, first(b.Login("alice", idptest.GoodPassword)), "", "/")
+	if _, body := b.Get(idptest.MFASettings); !strings.Contains(body, `data-webauthn="register"`) {
 		t.Fatalf("/account/mfa offers no security key:\n%s", body)
 	}
-	before := b.cookie("rg_session")
+	before := b.Cookie("rg_session")
 
 	k := newSoftKey(t)
-	c := w.begin(t, b, mfaSettings, keyRegisterBegin)
-	alice, err := w.store.GetUser(context.Background(), "alice")
+	c := w.begin(t, b, idptest.MFASettings, keyRegisterBegin)
+	alice, err := w.Store.GetUser(context.Background(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,10 +431,10 @@ func TestAKeyRegisteredAtAccountMFASignsInAsTheSecondFactor(t *testing.T) {
 			c.user, alice.Subject, c.opts.PublicKey.Exclude, c.opts.PublicKey.Params)
 	}
 	resp, body := w.finishRegister(b, "YubiKey 5", k.create(t, c))
-	if codes := recoveryRE.FindAllStringSubmatch(body, -1); resp.StatusCode != http.StatusOK || len(codes) != 10 {
-		t.Fatalf("registering: %d with %d recovery codes %q", resp.StatusCode, len(codes), alert(body))
+	if codes := idptest.RecoveryRE.FindAllStringSubmatch(body, -1); resp.StatusCode != http.StatusOK || len(codes) != 10 {
+		t.Fatalf("registering: %d with %d recovery codes %q", resp.StatusCode, len(codes), idptest.Alert(body))
 	}
-	if b.cookie("rg_session") == before {
+	if b.Cookie("rg_session") == before {
 		t.Error("the session kept its token when it gained a second factor")
 	}
 	if got := w.authnContext(t, b, "prod"); got != assertions.ContextMFA {
@@ -446,30 +447,30 @@ func TestAKeyRegisteredAtAccountMFASignsInAsTheSecondFactor(t *testing.T) {
 	}
 	w.wantLastAudit(t, "mfa.enroll", "alice", "ok", "kind", "webauthn")
 
-	b.post("/", "/logout", nil)
+	b.Post("/", "/logout", nil)
 	b = w.passwordOnly(t, "alice")
-	if _, body := b.get("/login/mfa"); !strings.Contains(body, `data-webauthn="login"`) {
+	if _, body := b.Get("/login/mfa"); !strings.Contains(body, `data-webauthn="login"`) {
 		t.Fatalf("/login/mfa offers no security key:\n%s", body)
 	}
 	c = w.begin(t, b, "/login/mfa", keyLoginBegin)
 	if a := c.opts.PublicKey.Allow; len(a) != 1 || a[0].ID != b64url.EncodeToString(k.id) {
 		t.Fatalf("allowCredentials %v; want the one key", a)
 	}
-	w.clock.Advance(30 * time.Second)
+	w.Clock.Advance(30 * time.Second)
 	const next = "/aws/signin?account=prod"
 	resp, body = w.finishLogin(b, next, k.get(t, c))
-	wantRedirect(t, resp, body, next)
+	idptest.WantRedirect(t, resp, body, next)
 	if got := w.authnContext(t, b, "prod"); got != assertions.ContextMFA {
 		t.Errorf("after password and key, AuthnContext %s; want MFA", got)
 	}
 	if keys = w.keys(t, "alice"); len(keys) != 1 {
 		t.Fatalf("%d keys after signing in", len(keys))
 	}
-	if got := signCount(t, keys[0]); got != 1 || !keys[0].LastUsedAt.Equal(w.clock.Now()) {
-		t.Errorf("after signing in: sign count %d, last used %v; want 1 and %v", got, keys[0].LastUsedAt, w.clock.Now())
+	if got := signCount(t, keys[0]); got != 1 || !keys[0].LastUsedAt.Equal(w.Clock.Now()) {
+		t.Errorf("after signing in: sign count %d, last used %v; want 1 and %v", got, keys[0].LastUsedAt, w.Clock.Now())
 	}
 	w.wantLastAudit(t, "mfa", "alice", "ok", "method", "webauthn")
-	if got := w.auditOf(t, "mfa"); len(got) != 2 {
+	if got := w.AuditOf(t, "mfa"); len(got) != 2 {
 		t.Errorf("mfa audit %q; want two successes: the registration's and the sign-in's", got)
 	}
 }
@@ -498,8 +499,8 @@ func TestALoginAnswerFromAKeyThatIsNotTheUsersIsRefused(t *testing.T) {
 			b := w.passwordOnly(t, "alice")
 			c := w.begin(t, b, "/login/mfa", keyLoginBegin)
 			resp, body := w.finishLogin(b, "/", other.get(t, c))
-			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(alert(body), "not accepted") {
-				t.Fatalf("got %d %q; want 401", resp.StatusCode, alert(body))
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(idptest.Alert(body), "not accepted") {
+				t.Fatalf("got %d %q; want 401", resp.StatusCode, idptest.Alert(body))
 			}
 			w.wantLastAudit(t, "mfa", "alice", "refused", "method", "webauthn")
 			wantNoMFA(t, b)
@@ -510,7 +511,7 @@ func TestALoginAnswerFromAKeyThatIsNotTheUsersIsRefused(t *testing.T) {
 			}
 			// Her own key still works on the same session.
 			resp, body = w.finishLogin(b, "/", alice.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))
-			wantRedirect(t, resp, body, "/")
+			idptest.WantRedirect(t, resp, body, "/")
 		})
 	}
 }
@@ -521,19 +522,19 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 		k := w.withKey(t, "alice")
 		a := w.passwordOnly(t, "alice")
 		answer := k.get(t, w.begin(t, a, "/login/mfa", keyLoginBegin))
-		wantRedirect(t, first(w.finishLogin(a, "/", answer)), "", "/")
+		idptest.WantRedirect(t, first(w.finishLogin(a, "/", answer)), "", "/")
 
 		b := w.passwordOnly(t, "alice")
 		resp, body := w.finishLogin(b, "/", answer)
 		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("replay with no challenge pending: %d %q", resp.StatusCode, alert(body))
+			t.Fatalf("replay with no challenge pending: %d %q", resp.StatusCode, idptest.Alert(body))
 		}
 		w.begin(t, b, "/login/mfa", keyLoginBegin)
 		if resp, body := w.finishLogin(b, "/", answer); resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("replay against a new challenge: %d %q", resp.StatusCode, alert(body))
+			t.Fatalf("replay against a new challenge: %d %q", resp.StatusCode, idptest.Alert(body))
 		}
 		wantNoMFA(t, b)
-		if got := strings.Join(w.auditOf(t, "mfa"), "|"); got != "alice ok|alice ok|alice refused|alice refused" {
+		if got := strings.Join(w.AuditOf(t, "mfa"), "|"); got != "alice ok|alice ok|alice refused|alice refused" {
 			t.Errorf("mfa audit %q", got)
 		}
 		if keys := w.keys(t, "alice"); len(keys) != 1 || signCount(t, keys[0]) != 1 {
@@ -550,7 +551,7 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 			t.Fatalf("a stranger's answer: %d", resp.StatusCode)
 		}
 		if resp, body := w.finishLogin(b, "/", k.get(t, c)); resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("the right key on a spent challenge: %d %q", resp.StatusCode, alert(body))
+			t.Fatalf("the right key on a spent challenge: %d %q", resp.StatusCode, idptest.Alert(body))
 		}
 		wantNoMFA(t, b)
 	})
@@ -566,12 +567,12 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 				k := w.withKey(t, "alice")
 				b := w.passwordOnly(t, "alice")
 				c := w.begin(t, b, "/login/mfa", keyLoginBegin)
-				w.clock.Advance(tc.after)
+				w.Clock.Advance(tc.after)
 				resp, body := w.finishLogin(b, "/", k.get(t, c))
 				if tc.ok {
-					wantRedirect(t, resp, body, "/")
+					idptest.WantRedirect(t, resp, body, "/")
 				} else if resp.StatusCode != http.StatusUnauthorized {
-					t.Fatalf("got %d %q; want 401", resp.StatusCode, alert(body))
+					t.Fatalf("got %d %q; want 401", resp.StatusCode, idptest.Alert(body))
 				}
 			})
 		}
@@ -579,19 +580,19 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 
 	t.Run("a registration challenge cannot finish a login", func(t *testing.T) {
 		w := newKeyWeb(t)
-		b := w.browser(t)
-		wantRedirect(t, first(b.login("mallory", goodPassword)), "", "/")
+		b := w.Browser(t)
+		idptest.WantRedirect(t, first(b.Login("mallory", idptest.GoodPassword)), "", "/")
 		k := newSoftKey(t)
-		answer := k.create(t, w.begin(t, b, mfaSettings, keyRegisterBegin))
-		resp, body := w.send(b, mfaSettings, keyLogin, url.Values{"next": {"/"}, "credential": {answer}})
+		answer := k.create(t, w.begin(t, b, idptest.MFASettings, keyRegisterBegin))
+		resp, body := w.send(b, idptest.MFASettings, keyLogin, url.Values{"next": {"/"}, "credential": {answer}})
 		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("a registration answer at the login step: %d %q", resp.StatusCode, alert(body))
+			t.Fatalf("a registration answer at the login step: %d %q", resp.StatusCode, idptest.Alert(body))
 		}
 		w.wantLastAudit(t, "mfa", "mallory", "refused", "method", "webauthn")
 		// That spent the challenge: the registration it was for cannot finish either.
 		resp, body = w.finishRegister(b, "Key", answer)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "expired or was used") {
-			t.Fatalf("registering on a spent challenge: %d %q", resp.StatusCode, alert(body))
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), "expired or was used") {
+			t.Fatalf("registering on a spent challenge: %d %q", resp.StatusCode, idptest.Alert(body))
 		}
 		if keys := w.keys(t, "mallory"); len(keys) != 0 {
 			t.Fatalf("mallory has %d keys", len(keys))
@@ -604,16 +605,16 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 		b := w.passwordOnly(t, "alice")
 		c := w.begin(t, b, "/login/mfa", keyLoginBegin)
 		fresh := newSoftKey(t)
-		resp, body := b.do(http.MethodPost, keyRegister, url.Values{"csrf_token": {b.token("/login/mfa")}, "name": {"Another"},
+		resp, body := b.Do(http.MethodPost, keyRegister, url.Values{"csrf_token": {b.Token("/login/mfa")}, "name": {"Another"},
 			"credential": {fresh.create(t, ceremony{typ: "webauthn.create", challenge: c.challenge, origin: w.origin,
 				rpID: "localhost", user: k.user})}}, "Origin", w.origin)
 		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login/mfa") {
-			t.Fatalf("registering on a password-only session: %d to %q %q", resp.StatusCode, resp.Header.Get("Location"), alert(body))
+			t.Fatalf("registering on a password-only session: %d to %q %q", resp.StatusCode, resp.Header.Get("Location"), idptest.Alert(body))
 		}
 		if keys := w.keys(t, "alice"); len(keys) != 1 {
 			t.Fatalf("alice has %d keys", len(keys))
 		}
-		wantRedirect(t, first(w.finishLogin(b, "/", k.get(t, c))), "", "/")
+		idptest.WantRedirect(t, first(w.finishLogin(b, "/", k.get(t, c))), "", "/")
 	})
 
 	for _, tc := range []struct {
@@ -621,13 +622,13 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 		run  func(t *testing.T, w *keyWeb)
 	}{
 		{"an answer of type webauthn.get cannot finish a registration", func(t *testing.T, w *keyWeb) {
-			b := w.browser(t)
-			wantRedirect(t, first(b.login("mallory", goodPassword)), "", "/")
-			c := w.begin(t, b, mfaSettings, keyRegisterBegin)
+			b := w.Browser(t)
+			idptest.WantRedirect(t, first(b.Login("mallory", idptest.GoodPassword)), "", "/")
+			c := w.begin(t, b, idptest.MFASettings, keyRegisterBegin)
 			c.typ = "webauthn.get"
 			resp, body := w.finishRegister(b, "Key", newSoftKey(t).create(t, c))
 			if resp.StatusCode != http.StatusBadRequest {
-				t.Fatalf("got %d %q; want 400", resp.StatusCode, alert(body))
+				t.Fatalf("got %d %q; want 400", resp.StatusCode, idptest.Alert(body))
 			}
 			w.wantLastAudit(t, "mfa.enroll", "mallory", "refused", "kind", "webauthn")
 			if keys := w.keys(t, "mallory"); len(keys) != 0 {
@@ -641,7 +642,7 @@ func TestASecurityKeyChallengeIsAnsweredOnceAndOnlyByItsOwnCeremony(t *testing.T
 			c.typ = "webauthn.create"
 			resp, body := w.finishLogin(b, "/", k.get(t, c))
 			if resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("got %d %q; want 401", resp.StatusCode, alert(body))
+				t.Fatalf("got %d %q; want 401", resp.StatusCode, idptest.Alert(body))
 			}
 			w.wantLastAudit(t, "mfa", "alice", "refused", "method", "webauthn")
 			wantNoMFA(t, b)
@@ -663,13 +664,13 @@ func TestASecurityKeyAnswerForAnotherOriginOrRPIsRefused(t *testing.T) {
 	} {
 		t.Run("registration with "+tamper.name, func(t *testing.T) {
 			w := newKeyWeb(t)
-			b := w.browser(t)
-			wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
-			c := w.begin(t, b, mfaSettings, keyRegisterBegin)
+			b := w.Browser(t)
+			idptest.WantRedirect(t, first(b.Login("alice", idptest.GoodPassword)), "", "/")
+			c := w.begin(t, b, idptest.MFASettings, keyRegisterBegin)
 			tamper.bend(&c)
 			resp, body := w.finishRegister(b, "Key", newSoftKey(t).create(t, c))
-			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "did not check out") {
-				t.Fatalf("got %d %q; want 400", resp.StatusCode, alert(body))
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), "did not check out") {
+				t.Fatalf("got %d %q; want 400", resp.StatusCode, idptest.Alert(body))
 			}
 			w.wantLastAudit(t, "mfa.enroll", "alice", "refused", "kind", "webauthn")
 			if keys := w.keys(t, "alice"); len(keys) != 0 {
@@ -687,7 +688,7 @@ func TestASecurityKeyAnswerForAnotherOriginOrRPIsRefused(t *testing.T) {
 			tamper.bend(&c)
 			resp, body := w.finishLogin(b, "/", k.get(t, c))
 			if resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("got %d %q; want 401", resp.StatusCode, alert(body))
+				t.Fatalf("got %d %q; want 401", resp.StatusCode, idptest.Alert(body))
 			}
 			w.wantLastAudit(t, "mfa", "alice", "refused", "method", "webauthn")
 			wantNoMFA(t, b)
@@ -715,7 +716,7 @@ func TestASecurityKeySignCounterThatDoesNotGoUpIsRefusedAsAClone(t *testing.T) {
 			k.step = tc.step
 			k.count = tc.stored
 			b := w.passwordOnly(t, "alice")
-			wantRedirect(t, first(w.finishLogin(b, "/", k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
+			idptest.WantRedirect(t, first(w.finishLogin(b, "/", k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
 			if got := signCount(t, w.onlyKey(t, "alice")); got != tc.stored {
 				t.Fatalf("stored count %d after the first sign-in; want %d", got, tc.stored)
 			}
@@ -725,12 +726,12 @@ func TestASecurityKeySignCounterThatDoesNotGoUpIsRefusedAsAClone(t *testing.T) {
 			resp, body := w.finishLogin(b, "/", k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))
 			want := tc.stored
 			if tc.ok {
-				wantRedirect(t, resp, body, "/")
+				idptest.WantRedirect(t, resp, body, "/")
 				w.wantLastAudit(t, "mfa", "alice", "ok", "method", "webauthn")
 				want = tc.reported
 			} else {
 				if resp.StatusCode != http.StatusUnauthorized {
-					t.Fatalf("got %d %q; want 401", resp.StatusCode, alert(body))
+					t.Fatalf("got %d %q; want 401", resp.StatusCode, idptest.Alert(body))
 				}
 				w.wantLastAudit(t, "mfa", "alice", "clone_warning", "method", "webauthn")
 				wantNoMFA(t, b)
@@ -745,22 +746,22 @@ func TestASecurityKeySignCounterThatDoesNotGoUpIsRefusedAsAClone(t *testing.T) {
 func TestRegisteringAKeyTwiceOrWithATooLongNameIsRefused(t *testing.T) {
 	t.Run("the same key again for the same user", func(t *testing.T) {
 		w := newKeyWeb(t)
-		b := w.browser(t)
-		wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
+		b := w.Browser(t)
+		idptest.WantRedirect(t, first(b.Login("alice", idptest.GoodPassword)), "", "/")
 		k := newSoftKey(t)
 		w.register(t, b, k, "First")
-		c := w.begin(t, b, mfaSettings, keyRegisterBegin)
+		c := w.begin(t, b, idptest.MFASettings, keyRegisterBegin)
 		if ex := c.opts.PublicKey.Exclude; len(ex) != 1 || ex[0].ID != b64url.EncodeToString(k.id) {
 			t.Fatalf("excludeCredentials %v; want the registered key", ex)
 		}
 		resp, body := w.finishRegister(b, "Second", k.create(t, c))
-		if resp.StatusCode != http.StatusConflict || !strings.Contains(alert(body), "already registered") {
-			t.Fatalf("got %d %q; want 409", resp.StatusCode, alert(body))
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(idptest.Alert(body), "already registered") {
+			t.Fatalf("got %d %q; want 409", resp.StatusCode, idptest.Alert(body))
 		}
 		if keys := w.keys(t, "alice"); len(keys) != 1 || keys[0].Name != "First" {
 			t.Fatalf("stored keys %+v", keys)
 		}
-		if got := strings.Join(w.auditOf(t, "mfa.enroll"), "|"); got != "alice ok|alice conflict" {
+		if got := strings.Join(w.AuditOf(t, "mfa.enroll"), "|"); got != "alice ok|alice conflict" {
 			t.Errorf("enroll audit %q", got)
 		}
 	})
@@ -768,12 +769,12 @@ func TestRegisteringAKeyTwiceOrWithATooLongNameIsRefused(t *testing.T) {
 	t.Run("another user's key", func(t *testing.T) {
 		w := newKeyWeb(t)
 		k := w.withKey(t, "alice")
-		b := w.browser(t)
-		wantRedirect(t, first(b.login("mallory", goodPassword)), "", "/")
-		before := b.cookie("rg_session")
-		resp, body := w.finishRegister(b, "Borrowed", k.create(t, w.begin(t, b, mfaSettings, keyRegisterBegin)))
+		b := w.Browser(t)
+		idptest.WantRedirect(t, first(b.Login("mallory", idptest.GoodPassword)), "", "/")
+		before := b.Cookie("rg_session")
+		resp, body := w.finishRegister(b, "Borrowed", k.create(t, w.begin(t, b, idptest.MFASettings, keyRegisterBegin)))
 		if resp.StatusCode != http.StatusConflict {
-			t.Fatalf("got %d %q; want 409", resp.StatusCode, alert(body))
+			t.Fatalf("got %d %q; want 409", resp.StatusCode, idptest.Alert(body))
 		}
 		if keys := w.keys(t, "mallory"); len(keys) != 0 {
 			t.Fatalf("mallory has %d keys", len(keys))
@@ -782,7 +783,7 @@ func TestRegisteringAKeyTwiceOrWithATooLongNameIsRefused(t *testing.T) {
 			t.Fatalf("alice has %d keys", len(keys))
 		}
 		w.wantLastAudit(t, "mfa.enroll", "mallory", "conflict", "kind", "webauthn")
-		if b.cookie("rg_session") != before {
+		if b.Cookie("rg_session") != before {
 			t.Error("the refused registration still upgraded mallory's session")
 		}
 	})
@@ -799,13 +800,13 @@ func TestRegisteringAKeyTwiceOrWithATooLongNameIsRefused(t *testing.T) {
 	} {
 		t.Run("a name of "+tc.name, func(t *testing.T) {
 			w := newKeyWeb(t)
-			b := w.browser(t)
-			wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
-			resp, body := w.finishRegister(b, tc.given, newSoftKey(t).create(t, w.begin(t, b, mfaSettings, keyRegisterBegin)))
+			b := w.Browser(t)
+			idptest.WantRedirect(t, first(b.Login("alice", idptest.GoodPassword)), "", "/")
+			resp, body := w.finishRegister(b, tc.given, newSoftKey(t).create(t, w.begin(t, b, idptest.MFASettings, keyRegisterBegin)))
 			keys := w.keys(t, "alice")
 			if tc.stored == "" {
-				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "1-64 characters") {
-					t.Fatalf("got %d %q; want 400", resp.StatusCode, alert(body))
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), "1-64 characters") {
+					t.Fatalf("got %d %q; want 400", resp.StatusCode, idptest.Alert(body))
 				}
 				w.wantLastAudit(t, "mfa.enroll", "alice", "invalid", "kind", "webauthn")
 				if len(keys) != 0 {
@@ -814,7 +815,7 @@ func TestRegisteringAKeyTwiceOrWithATooLongNameIsRefused(t *testing.T) {
 				return
 			}
 			if resp.StatusCode != http.StatusOK || len(keys) != 1 || keys[0].Name != tc.stored {
-				t.Fatalf("got %d %q with keys %+v; want one named %q", resp.StatusCode, alert(body), keys, tc.stored)
+				t.Fatalf("got %d %q with keys %+v; want one named %q", resp.StatusCode, idptest.Alert(body), keys, tc.stored)
 			}
 		})
 	}
@@ -888,12 +889,12 @@ func TestGarbageInTheSecurityKeyAnswerGetsA4xxPage(t *testing.T) {
 	for _, g := range register {
 		t.Run("registering "+g.name, func(t *testing.T) {
 			w := newKeyWeb(t)
-			b := w.browser(t)
-			wantRedirect(t, first(b.login("alice", goodPassword)), "", "/")
-			c := w.begin(t, b, mfaSettings, keyRegisterBegin)
+			b := w.Browser(t)
+			idptest.WantRedirect(t, first(b.Login("alice", idptest.GoodPassword)), "", "/")
+			c := w.begin(t, b, idptest.MFASettings, keyRegisterBegin)
 			resp, body := w.finishRegister(b, "Key", g.cred(t, newSoftKey(t), c))
 			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "<html") {
-				t.Fatalf("got %d %q; want a 400 page", resp.StatusCode, alert(body))
+				t.Fatalf("got %d %q; want a 400 page", resp.StatusCode, idptest.Alert(body))
 			}
 			if keys := w.keys(t, "alice"); len(keys) != 0 {
 				t.Fatalf("stored keys %+v", keys)
@@ -908,7 +909,7 @@ func TestGarbageInTheSecurityKeyAnswerGetsA4xxPage(t *testing.T) {
 			c := w.begin(t, b, "/login/mfa", keyLoginBegin)
 			resp, body := w.finishLogin(b, "/", g.cred(t, k, c))
 			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "<html") {
-				t.Fatalf("got %d %q; want a 401 page", resp.StatusCode, alert(body))
+				t.Fatalf("got %d %q; want a 401 page", resp.StatusCode, idptest.Alert(body))
 			}
 			w.wantLastAudit(t, "mfa", "alice", "refused", "method", "webauthn")
 			wantNoMFA(t, b)
@@ -964,37 +965,37 @@ func (s *racingStore) AddFirstFactor(ctx context.Context, f *store.MFAFactor, ga
 // newRacingKeyWeb is a keyWeb for alice over a racingStore.
 func newRacingKeyWeb(t *testing.T) (*keyWeb, *racingStore) {
 	t.Helper()
-	st := &racingStore{Store: testStore(t)}
-	base := &web{store: st.Store, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, hasher: newHasher()}
+	st := &racingStore{Store: idptest.NewStore(t)}
+	base := &idptest.Web{Store: st.Store, Clock: idptest.NewClock(time.Now().UTC().Truncate(time.Second)), Hasher: idptest.NewHasher()}
 	var h http.Handler
-	base.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
-	t.Cleanup(base.srv.Close)
-	origin := strings.Replace(base.srv.URL, "://127.0.0.1:", "://localhost:", 1)
-	h = idp.New(idp.Config{BaseURL: origin, Hasher: base.hasher, Now: base.clock.Now, Secrets: testKEK(t)}, st, nil,
+	base.Srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
+	t.Cleanup(base.Srv.Close)
+	origin := strings.Replace(base.Srv.URL, "://127.0.0.1:", "://localhost:", 1)
+	h = idp.New(idp.Config{BaseURL: origin, Hasher: base.Hasher, Now: base.Clock.Now, Secrets: idptest.NewKEK(t)}, st, nil,
 		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
-	base.addUser(t, "alice", goodPassword)
-	return &keyWeb{awsWeb: &awsWeb{web: base}, origin: origin}, st
+	base.AddUser(t, "alice", idptest.GoodPassword)
+	return &keyWeb{AWSWeb: &idptest.AWSWeb{Web: base}, origin: origin}, st
 }
 
 // Copies of a key that answer at once with the same counter are clones however the requests
 // interleave, as two uses of one TOTP step are.
 func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
 	w, st := newRacingKeyWeb(t)
-	w.openWindow(t, "", time.Hour)
+	w.OpenWindow(t, "", time.Hour)
 
 	k := w.withKey(t, "alice")
 	k.count = 10
 	b := w.passwordOnly(t, "alice")
-	wantRedirect(t, first(w.finishLogin(b, "/", k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
+	idptest.WantRedirect(t, first(w.finishLogin(b, "/", k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
 
 	// Two copies of the key, each at count 10, answer two sessions' challenges with 11.
 	var forms []url.Values
-	var bs []*browser
+	var bs []*idptest.Browser
 	for range 2 {
 		b := w.passwordOnly(t, "alice")
 		k.count = 11
 		answer := k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin))
-		forms = append(forms, url.Values{"csrf_token": {b.token("/login/mfa")}, "next": {"/"}, "credential": {answer}})
+		forms = append(forms, url.Values{"csrf_token": {b.Token("/login/mfa")}, "next": {"/"}, "credential": {answer}})
 		bs = append(bs, b)
 	}
 	st.arm(len(bs))
@@ -1002,7 +1003,7 @@ func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, b := range bs {
 		wg.Go(func() {
-			resp, _ := b.do(http.MethodPost, keyLogin, forms[i], "Origin", w.origin)
+			resp, _ := b.Do(http.MethodPost, keyLogin, forms[i], "Origin", w.origin)
 			codes[i] = resp.StatusCode
 		})
 	}
@@ -1012,7 +1013,7 @@ func TestTwoSignInsWithTheSameSecurityKeyCounterCannotBothPass(t *testing.T) {
 		t.Errorf("statuses %v; want one 303 and one 401", codes)
 	}
 	// The two racing requests may be audited in either order.
-	got := w.auditOf(t, "mfa")
+	got := w.AuditOf(t, "mfa")
 	slices.Sort(got)
 	if strings.Join(got, "|") != "alice clone_warning|alice ok|alice ok|alice ok" {
 		t.Errorf("mfa audit %q", got)
@@ -1025,14 +1026,14 @@ func TestWrongCodesDoNotLockOutTheUsersSecurityKey(t *testing.T) {
 	k := w.withKey(t, "alice")
 	attacker := w.passwordOnly(t, "alice")
 	for range 6 {
-		attacker.code("000000")
+		attacker.Code("000000")
 	}
-	if resp, _ := attacker.code("000000"); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := attacker.Code("000000"); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("the codes were not throttled: %d", resp.StatusCode)
 	}
 	b := w.passwordOnly(t, "alice")
 	resp, body := w.finishLogin(b, "/", k.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))
-	wantRedirect(t, resp, body, "/")
+	idptest.WantRedirect(t, resp, body, "/")
 }
 
 // A removed key, perhaps a lost one, is worth nothing in sessions that used it, and its name
@@ -1041,28 +1042,28 @@ func TestRemovingAKeyEndsTheUsersOtherSessions(t *testing.T) {
 	w := newKeyWeb(t)
 	k := w.withKey(t, "alice")
 	elsewhere := w.passwordOnly(t, "alice")
-	wantRedirect(t, first(w.finishLogin(elsewhere, "/", k.get(t, w.begin(t, elsewhere, "/login/mfa", keyLoginBegin)))), "", "/")
+	idptest.WantRedirect(t, first(w.finishLogin(elsewhere, "/", k.get(t, w.begin(t, elsewhere, "/login/mfa", keyLoginBegin)))), "", "/")
 	here := w.passwordOnly(t, "alice")
-	wantRedirect(t, first(w.finishLogin(here, "/", k.get(t, w.begin(t, here, "/login/mfa", keyLoginBegin)))), "", "/")
+	idptest.WantRedirect(t, first(w.finishLogin(here, "/", k.get(t, w.begin(t, here, "/login/mfa", keyLoginBegin)))), "", "/")
 
-	resp, body := w.finishRegister(here, "authenticator APP", newSoftKey(t).create(t, w.begin(t, here, mfaSettings, keyRegisterBegin)))
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "kept for the authenticator app") {
-		t.Errorf("a key named like the app: %d %q", resp.StatusCode, alert(body))
+	resp, body := w.finishRegister(here, "authenticator APP", newSoftKey(t).create(t, w.begin(t, here, idptest.MFASettings, keyRegisterBegin)))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), "kept for the authenticator app") {
+		t.Errorf("a key named like the app: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	_, body = here.get(mfaSettings)
+	_, body = here.Get(idptest.MFASettings)
 	id := regexp.MustCompile(`name="factor" value="(\d+)"`).FindStringSubmatch(body)
 	if id == nil {
 		t.Fatalf("no key on the page:\n%s", body)
 	}
-	resp, body = here.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {id[1]}})
-	wantRedirect(t, resp, body, mfaSettings)
-	if elsewhere.signedIn() {
+	resp, body = here.Post(idptest.MFASettings, idptest.MFASettings+"/remove", url.Values{"factor": {id[1]}})
+	idptest.WantRedirect(t, resp, body, idptest.MFASettings)
+	if elsewhere.SignedIn() {
 		t.Error("another session that used the removed key is still signed in")
 	}
-	if !here.signedIn() {
+	if !here.SignedIn() {
 		t.Error("the browser that removed the key was signed out")
 	}
-	if got := w.auditOf(t, "mfa.remove"); len(got) != 1 || got[0] != "alice ok" {
+	if got := w.AuditOf(t, "mfa.remove"); len(got) != 1 || got[0] != "alice ok" {
 		t.Errorf("audit %q", got)
 	}
 }
@@ -1072,15 +1073,15 @@ func TestRemovingAKeyEndsTheUsersOtherSessions(t *testing.T) {
 func TestASessionThatJustUsedItsKeyReplacesItWithoutAnInvite(t *testing.T) {
 	w := newKeyWeb(t)
 	old := w.withKey(t, "alice")
-	if err := w.store.CloseEnrolWindow(context.Background(), ""); err != nil {
+	if err := w.Store.CloseEnrolWindow(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	b := w.passwordOnly(t, "alice")
-	wantRedirect(t, first(w.finishLogin(b, "/", old.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
+	idptest.WantRedirect(t, first(w.finishLogin(b, "/", old.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
 	remove := func() {
 		t.Helper()
-		resp, body := b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {strconv.FormatInt(w.onlyKey(t, "alice").ID, 10)}})
-		wantRedirect(t, resp, body, mfaSettings)
+		resp, body := b.Post(idptest.MFASettings, idptest.MFASettings+"/remove", url.Values{"factor": {strconv.FormatInt(w.onlyKey(t, "alice").ID, 10)}})
+		idptest.WantRedirect(t, resp, body, idptest.MFASettings)
 	}
 	remove()
 	w.register(t, b, newSoftKey(t), "New key")
@@ -1088,7 +1089,7 @@ func TestASessionThatJustUsedItsKeyReplacesItWithoutAnInvite(t *testing.T) {
 		t.Fatalf("the key after replacing: %q", k.Name)
 	}
 	remove()
-	w.clock.Advance(11 * time.Minute)
+	w.Clock.Advance(11 * time.Minute)
 	if resp, body := w.send(b, "/", keyRegisterBegin, url.Values{}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a stale session without factors begins registering a key: %d %s", resp.StatusCode, body)
 	}
@@ -1100,30 +1101,30 @@ func TestRemovingTheOldestFactorEndsOtherDeviceCookiesButNotThisBrowsers(t *test
 	w := newKeyWeb(t)
 	old := w.withKey(t, "alice")
 	b := w.passwordOnly(t, "alice")
-	wantRedirect(t, first(w.finishLogin(b, "/", old.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
+	idptest.WantRedirect(t, first(w.finishLogin(b, "/", old.get(t, w.begin(t, b, "/login/mfa", keyLoginBegin)))), "", "/")
 	w.register(t, b, newSoftKey(t), "Second key")
-	before := b.cookie("rg_device")
+	before := b.Cookie("rg_device")
 	var oldID int64
 	for _, k := range w.keys(t, "alice") {
 		if k.Name == "Security key" {
 			oldID = k.ID
 		}
 	}
-	resp, body := b.post(mfaSettings, mfaSettings+"/remove", url.Values{"factor": {strconv.FormatInt(oldID, 10)}})
-	wantRedirect(t, resp, body, mfaSettings)
-	after := b.cookie("rg_device")
+	resp, body := b.Post(idptest.MFASettings, idptest.MFASettings+"/remove", url.Values{"factor": {strconv.FormatInt(oldID, 10)}})
+	idptest.WantRedirect(t, resp, body, idptest.MFASettings)
+	after := b.Cookie("rg_device")
 	if before == "" || after == before {
 		t.Fatalf("device cookie %q after removing the oldest factor", after)
 	}
 	for range 12 {
-		w.browser(t).login("alice", "wrong guess")
+		w.Browser(t).Login("alice", "wrong guess")
 	}
-	kept := w.browser(t)
-	kept.setCookie("rg_device", after)
-	wantRedirect(t, first(kept.login("alice", goodPassword)), "", "/login/mfa")
-	ended := w.browser(t)
-	ended.setCookie("rg_device", before)
-	if resp, _ := ended.login("alice", goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+	kept := w.Browser(t)
+	kept.SetCookie("rg_device", after)
+	idptest.WantRedirect(t, first(kept.Login("alice", idptest.GoodPassword)), "", "/login/mfa")
+	ended := w.Browser(t)
+	ended.SetCookie("rg_device", before)
+	if resp, _ := ended.Login("alice", idptest.GoodPassword); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("a device cookie from before the oldest factor was removed: %d, want 429", resp.StatusCode)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/spf13/cobra"
 
-	"rolegate/idp"
+	"rolegate/idp/sso"
 	"rolegate/store"
 )
 
@@ -46,14 +46,14 @@ func spAddCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ed, err := idp.ParseSPMetadata(raw)
+			ed, err := sso.ParseSPMetadata(raw)
 			if err != nil {
 				return err
 			}
 			if err := canVerifyRequests(ed, requireSigned); err != nil {
 				return err
 			}
-			acs := idp.SPACSURLs(ed)
+			acs := sso.SPACSURLs(ed)
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, Release: rel, AllowedGroups: allow, RequireSignedRequests: requireSigned}
 				if err := st.CreateServiceProvider(cmd.Context(), sp); err != nil {
@@ -101,7 +101,7 @@ func spSetCmd(a *app) *cobra.Command {
 						sp.Release = rel
 					}
 					if fl.Changed("require-signed-requests") {
-						ed, err := idp.ParseSPMetadata(sp.Metadata)
+						ed, err := sso.ParseSPMetadata(sp.Metadata)
 						if err != nil {
 							return err
 						}
@@ -150,8 +150,8 @@ func signingText(sp *store.ServiceProvider) string {
 	if sp.RequireSignedRequests {
 		return "its requests must be signed"
 	}
-	if ed, err := idp.ParseSPMetadata(sp.Metadata); err == nil {
-		if promised, _ := idp.SPRequestSigning(ed); promised {
+	if ed, err := sso.ParseSPMetadata(sp.Metadata); err == nil {
+		if promised, _ := sso.SPRequestSigning(ed); promised {
 			return `its requests must be signed (its metadata says AuthnRequestsSigned="true")`
 		}
 	}
@@ -179,7 +179,7 @@ func accessText(sp *store.ServiceProvider) string {
 // canVerifyRequests refuses an SP that must sign its requests (its metadata promises it, or
 // requireSigned) but whose metadata has no signing certificate: every request of it would be refused.
 func canVerifyRequests(ed *saml.EntityDescriptor, requireSigned bool) error {
-	promised, verifiable := idp.SPRequestSigning(ed)
+	promised, verifiable := sso.SPRequestSigning(ed)
 	switch {
 	case verifiable:
 	case requireSigned:
@@ -190,7 +190,7 @@ func canVerifyRequests(ed *saml.EntityDescriptor, requireSigned bool) error {
 	return nil
 }
 
-// readMetadata reads at most idp.MaxSPMetadataBytes from a file or, for "-", standard input.
+// readMetadata reads at most sso.MaxSPMetadataBytes from a file or, for "-", standard input.
 func (a *app) readMetadata(file string) ([]byte, error) {
 	var r io.Reader = a.stdin
 	if file != "-" {
@@ -201,11 +201,11 @@ func (a *app) readMetadata(file string) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, idp.MaxSPMetadataBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(r, sso.MaxSPMetadataBytes+1))
 	if err != nil {
 		return nil, store.Errorf(store.Invalid, "cannot read the metadata: %v", err)
 	}
-	if len(raw) > idp.MaxSPMetadataBytes {
+	if len(raw) > sso.MaxSPMetadataBytes {
 		return nil, store.Errorf(store.Invalid, "the metadata is larger than 1 MiB")
 	}
 	return raw, nil
@@ -237,10 +237,10 @@ func spListCmd(a *app) *cobra.Command {
 				for _, sp := range sps {
 					j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, Release: sp.Release, Restricted: sp.Restricted,
 						AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC(), RequireSignedRequests: sp.RequireSignedRequests}
-					if ed, err := idp.ParseSPMetadata(sp.Metadata); err != nil {
+					if ed, err := sso.ParseSPMetadata(sp.Metadata); err != nil {
 						j.Problem = store.ErrorMessage(err)
 					} else {
-						j.ACSURLs = idp.SPACSURLs(ed)
+						j.ACSURLs = sso.SPACSURLs(ed)
 					}
 					out = append(out, j)
 				}

@@ -1,4 +1,4 @@
-package idp_test
+package cliauth_test
 
 import (
 	"crypto/tls"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"rolegate/awstest/ststest"
+	"rolegate/idp/internal/idptest"
 	"rolegate/idp/mfa"
 )
 
@@ -49,7 +50,7 @@ func (w *awsWeb) saml2awsAt(t *testing.T, bin string, sts *ststest.Server, path,
 	t.Helper()
 	home := t.TempDir()
 	creds := filepath.Join(home, "credentials")
-	cmd := exec.Command(bin, append([]string{"login", "--idp-provider", "ShibbolethECP", "--url", w.srv.URL + path,
+	cmd := exec.Command(bin, append([]string{"login", "--idp-provider", "ShibbolethECP", "--url", w.Srv.URL + path,
 		"--username", "alice", "--password", "correct horse battery", "--skip-prompt", "--disable-keychain", "--force",
 		"--role", role, "--profile", "rolegate-test", "--credentials-file", creds}, args...)...)
 	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "HTTPS_PROXY=" + sts.ProxyURL, "NO_PROXY=127.0.0.1",
@@ -63,7 +64,7 @@ func (w *awsWeb) saml2awsAt(t *testing.T, bin string, sts *ststest.Server, path,
 func TestAnUnmodifiedSaml2awsLogsInThroughECP(t *testing.T) {
 	bin := saml2awsBinary(t)
 	w := newAWSWeb(t)
-	sts := ststest.New(t, ststest.Config{MetadataURL: w.srv.URL + "/saml/metadata"})
+	sts := ststest.New(t, ststest.Config{MetadataURL: w.Srv.URL + "/saml/metadata"})
 
 	// Password only.
 	file, err := w.saml2aws(t, bin, sts, "--mfa", "auto")
@@ -80,11 +81,11 @@ func TestAnUnmodifiedSaml2awsLogsInThroughECP(t *testing.T) {
 	}
 
 	// With a factor: the code is required, and then accepted once.
-	secret, _ := w.enrolled(t, "alice")
+	secret, _ := w.Enrolled(t, "alice")
 	if _, err := w.saml2aws(t, bin, sts, "--mfa", "auto"); err == nil {
 		t.Fatal("saml2aws signed in without the code")
 	}
-	code := mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)
+	code := mfa.Code(secret, mfa.Step(w.Clock.Now()), mfa.Digits)
 	file, err = w.saml2aws(t, bin, sts, "--mfa", "passcode", "--mfa-token", code)
 	calls = sts.Calls()
 	last := calls[len(calls)-1]
@@ -95,8 +96,8 @@ func TestAnUnmodifiedSaml2awsLogsInThroughECP(t *testing.T) {
 	if _, err := w.saml2aws(t, bin, sts, "--mfa", "passcode", "--mfa-token", code); err == nil {
 		t.Fatal("saml2aws signed in with a code used already")
 	}
-	if !containsPrefix(w.auditOf(t, "mfa"), "alice replayed") || !containsPrefix(w.auditOf(t, "mfa"), "alice missing_code") {
-		t.Fatalf("audit: %v", w.auditOf(t, "mfa"))
+	if !containsPrefix(w.AuditOf(t, "mfa"), "alice replayed") || !containsPrefix(w.AuditOf(t, "mfa"), "alice missing_code") {
+		t.Fatalf("audit: %v", w.AuditOf(t, "mfa"))
 	}
 }
 
@@ -114,7 +115,7 @@ func TestSaml2awsPicksARoleOfAnyAccountWhenTheURLNamesNone(t *testing.T) {
 	bin := saml2awsBinary(t)
 	w := newAWSWeb(t)
 	w.addStage(t)
-	sts := ststest.New(t, ststest.Config{MetadataURL: w.srv.URL + "/saml/metadata"})
+	sts := ststest.New(t, ststest.Config{MetadataURL: w.Srv.URL + "/saml/metadata"})
 	file, err := w.saml2awsAt(t, bin, sts, "/saml/ecp", "arn:aws:iam::777788889999:role/Deployer", "--mfa", "auto")
 	calls := sts.Calls()
 	if err != nil || len(calls) != 1 || calls[0].Error != "" || len(calls[0].Verdict.Roles) != 3 ||
@@ -125,8 +126,8 @@ func TestSaml2awsPicksARoleOfAnyAccountWhenTheURLNamesNone(t *testing.T) {
 
 func TestTheSTSStandInRefusesWhatSTSWould(t *testing.T) {
 	w := newAWSWeb(t)
-	sts := ststest.New(t, ststest.Config{MetadataURL: w.srv.URL + "/saml/metadata", Untrusted: []string{"arn:aws:iam::111122223333:role/ReadOnly"}})
-	resp, body := w.ecp(t, ecpCall{path: "/saml/ecp?account=prod", user: "alice", pw: "correct horse battery", body: w.ecpBody()})
+	sts := ststest.New(t, ststest.Config{MetadataURL: w.Srv.URL + "/saml/metadata", Untrusted: []string{"arn:aws:iam::111122223333:role/ReadOnly"}})
+	resp, body := w.ECP(t, idptest.ECPCall{Path: "/saml/ecp?account=prod", User: "alice", PW: "correct horse battery", Body: w.ECPBody()})
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d\n%s", resp.StatusCode, body)
 	}

@@ -1,4 +1,4 @@
-package idp_test
+package sso_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 
+	"rolegate/idp/internal/idptest"
 	"rolegate/store"
 )
 
@@ -27,7 +28,7 @@ func (w *ssoWeb) addSP(t *testing.T, entityID, acs string, reg store.ServiceProv
 		t.Fatal(err)
 	}
 	reg.EntityID, reg.Metadata = entityID, md
-	if err := w.store.CreateServiceProvider(context.Background(), &reg); err != nil {
+	if err := w.Store.CreateServiceProvider(context.Background(), &reg); err != nil {
 		t.Fatal(err)
 	}
 	return sp
@@ -35,31 +36,31 @@ func (w *ssoWeb) addSP(t *testing.T, entityID, acs string, reg store.ServiceProv
 
 func (w *ssoWeb) setPolicy(t *testing.T, entityID string, fn func(*store.ServiceProvider)) {
 	t.Helper()
-	if _, err := w.store.UpdateServiceProvider(context.Background(), entityID, func(sp *store.ServiceProvider) error { fn(sp); return nil }); err != nil {
+	if _, err := w.Store.UpdateServiceProvider(context.Background(), entityID, func(sp *store.ServiceProvider) error { fn(sp); return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // ssoTry sends a fresh AuthnRequest from sp with a signed-in browser and returns the continue page.
-func (w *ssoWeb) ssoTry(t *testing.T, b *browser, sp *saml.ServiceProvider) (*http.Response, string, *saml.AuthnRequest) {
+func (w *ssoWeb) ssoTry(t *testing.T, b *idptest.Browser, sp *saml.ServiceProvider) (*http.Response, string, *saml.AuthnRequest) {
 	t.Helper()
 	req := w.authnRequest(t, sp, saml.HTTPRedirectBinding)
-	resp, body := b.get(w.redirectPath(t, req, ""))
+	resp, body := b.Get(w.redirectPath(t, req, ""))
 	start(t, b, resp, body)
-	resp, body = b.get("/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	return resp, body, req
 }
 
 // signInTo runs SP-initiated sign-in to sp, has sp accept the posted Response at its ACS, and
 // returns the Response's XML.
-func (w *ssoWeb) signInTo(t *testing.T, b *browser, sp *saml.ServiceProvider) string {
+func (w *ssoWeb) signInTo(t *testing.T, b *idptest.Browser, sp *saml.ServiceProvider) string {
 	t.Helper()
 	resp, body, req := w.ssoTry(t, b, sp)
 	p := ssoPost(t, resp, body)
-	if _, err := sp.ParseXMLResponse([]byte(p.response), []string{req.ID}, sp.AcsURL); err != nil {
+	if _, err := sp.ParseXMLResponse([]byte(p.Response), []string{req.ID}, sp.AcsURL); err != nil {
 		t.Fatalf("the SP refuses the Response: %v", err)
 	}
-	return p.response
+	return p.Response
 }
 
 // subjectAndAttrs reads a Response's NameID and its attributes as "FriendlyName Name=v1|v2".
@@ -86,13 +87,13 @@ func subjectAndAttrs(t *testing.T, response string) (nameID string, attrs []stri
 func TestEachSPGetsItsOwnStableNameIDThatIsNotTheAWSSubject(t *testing.T) {
 	w := newSSOWeb(t, false)
 	other := w.addSP(t, otherSPEntityID, otherSPACS, store.ServiceProvider{})
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 
 	first, _ := subjectAndAttrs(t, w.signInTo(t, b, w.sp))
 	again, _ := subjectAndAttrs(t, w.signInTo(t, b, w.sp))
 	elsewhere, _ := subjectAndAttrs(t, w.signInTo(t, b, other))
-	aws, _ := subjectAndAttrs(t, signInPost(t, b, "/aws/signin?account=prod&role=ReadOnly").response)
+	aws, _ := subjectAndAttrs(t, idptest.SignInPost(t, b, "/aws/signin?account=prod&role=ReadOnly").Response)
 	if first == "" || first != again {
 		t.Fatalf("one SP got NameID %q, then %q", first, again)
 	}
@@ -108,9 +109,9 @@ func TestEachSPGetsItsOwnStableNameIDThatIsNotTheAWSSubject(t *testing.T) {
 		}
 	}
 	// Another user gets another NameID at the same SP.
-	w.store.AddGroupMember(context.Background(), "devs", "mallory")
-	m := w.browser(t)
-	m.login("mallory", ssoPassword)
+	w.Store.AddGroupMember(context.Background(), "devs", "mallory")
+	m := w.Browser(t)
+	m.Login("mallory", ssoPassword)
 	if theirs, _ := subjectAndAttrs(t, w.signInTo(t, m, w.sp)); theirs == first {
 		t.Fatalf("mallory and alice share NameID %q", theirs)
 	}
@@ -118,8 +119,8 @@ func TestEachSPGetsItsOwnStableNameIDThatIsNotTheAWSSubject(t *testing.T) {
 
 func TestAnSPGetsOnlyTheAttributesItsReleaseListNames(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 	for _, tc := range []struct {
 		name    string
 		release []string
@@ -157,16 +158,16 @@ func TestAnSPGetsOnlyTheAttributesItsReleaseListNames(t *testing.T) {
 func TestOnlyMembersOfAnAllowedGroupGetAnAssertion(t *testing.T) {
 	w := newSSOWeb(t, false)
 	ctx := context.Background()
-	if err := w.store.CreateGroup(ctx, &store.Group{Name: "ops"}); err != nil {
+	if err := w.Store.CreateGroup(ctx, &store.Group{Name: "ops"}); err != nil {
 		t.Fatal(err)
 	}
 	w.setPolicy(t, testSPEntityID, func(sp *store.ServiceProvider) { sp.AllowedGroups = []string{"ops"} })
-	b := w.browser(t)
-	b.login("alice", ssoPassword) // in devs, not ops
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword) // in devs, not ops
 
 	count := func(prefix string) int {
 		n := 0
-		for _, e := range w.auditOf(t, "assertion") {
+		for _, e := range w.AuditOf(t, "assertion") {
 			if strings.HasPrefix(e, prefix) {
 				n++
 			}
@@ -179,13 +180,13 @@ func TestOnlyMembersOfAnAllowedGroupGetAnAssertion(t *testing.T) {
 		t.Helper()
 		before := count(refusal)
 		resp, body, _ := w.ssoTry(t, b, w.sp)
-		if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "SAMLResponse") || !strings.Contains(alert(body), "open only to members of certain groups") {
-			t.Fatalf("%s: %d %q; want 403 and no Response", when, resp.StatusCode, alert(body))
+		if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "SAMLResponse") || !strings.Contains(idptest.Alert(body), "open only to members of certain groups") {
+			t.Fatalf("%s: %d %q; want 403 and no Response", when, resp.StatusCode, idptest.Alert(body))
 		}
 		if count(refusal) != before+1 || count("alice ok") != issued {
-			t.Fatalf("%s: audit %q", when, w.auditOf(t, "assertion"))
+			t.Fatalf("%s: audit %q", when, w.AuditOf(t, "assertion"))
 		}
-		events, err := w.store.ListAudit(ctx, store.AuditFilter{})
+		events, err := w.Store.ListAudit(ctx, store.AuditFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +198,7 @@ func TestOnlyMembersOfAnAllowedGroupGetAnAssertion(t *testing.T) {
 	}
 	refused("alice outside ops")
 
-	if err := w.store.AddGroupMember(ctx, "ops", "alice"); err != nil {
+	if err := w.Store.AddGroupMember(ctx, "ops", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	response := w.signInTo(t, b, w.sp)
@@ -205,18 +206,18 @@ func TestOnlyMembersOfAnAllowedGroupGetAnAssertion(t *testing.T) {
 		t.Fatal("a member of ops got no NameID")
 	}
 	if issued++; count("alice ok") != issued {
-		t.Fatalf("audit %q", w.auditOf(t, "assertion"))
+		t.Fatalf("audit %q", w.AuditOf(t, "assertion"))
 	}
 
 	// Deleting the only allowed group does not open the SP to everyone.
-	if err := w.store.DeleteGroup(ctx, "ops"); err != nil {
+	if err := w.Store.DeleteGroup(ctx, "ops"); err != nil {
 		t.Fatal(err)
 	}
 	refused("after ops was deleted")
-	if err := w.store.CreateGroup(ctx, &store.Group{Name: "ops"}); err != nil {
+	if err := w.Store.CreateGroup(ctx, &store.Group{Name: "ops"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.store.AddGroupMember(ctx, "ops", "alice"); err != nil {
+	if err := w.Store.AddGroupMember(ctx, "ops", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	refused("in a new group named ops")

@@ -1,4 +1,4 @@
-package idp
+package cliauth
 
 import (
 	"crypto/sha256"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/text"
+	"rolegate/idp/internal/token"
 	"rolegate/store"
 )
 
@@ -31,10 +33,10 @@ const (
 )
 
 // cliRoutes adds the command line's flows.
-func (s *Server) cliRoutes(r *gin.Engine) {
-	r.GET(cliAuthorizePath, s.limitAnonymous(s.tooManyPage), s.cliAuthorize)
-	r.POST(cliAuthorizePath, s.limitAnonymous(s.tooManyPage), s.cliConfirm)
-	r.POST(cliTokenPath, s.limitAnonymous(s.tooManyOAuth), s.cliToken)
+func (s *Handler) cliRoutes(r *gin.Engine) {
+	r.GET(cliAuthorizePath, s.LimitAnonymous(s.TooManyPage), s.cliAuthorize)
+	r.POST(cliAuthorizePath, s.LimitAnonymous(s.TooManyPage), s.cliConfirm)
+	r.POST(cliTokenPath, s.LimitAnonymous(s.tooManyOAuth), s.cliToken)
 }
 
 // authorizeRequest is what /cli/authorize was asked, checked.
@@ -49,7 +51,7 @@ type authorizeRequest struct {
 func loopbackRedirect(raw string) (string, error) {
 	bad := store.Errorf(store.Invalid, "redirect_uri must be http://127.0.0.1:PORT/PATH or http://[::1]:PORT/PATH, "+
 		"the command line's own listener on this machine")
-	if raw == "" || len(raw) > 256 || strings.ContainsAny(raw, "#?\\") || strings.ContainsFunc(raw, isSpaceOrControl) {
+	if raw == "" || len(raw) > 256 || strings.ContainsAny(raw, "#?\\") || strings.ContainsFunc(raw, text.IsSpaceOrControl) {
 		return "", bad
 	}
 	u, err := url.Parse(raw)
@@ -130,9 +132,9 @@ type cliChoice struct {
 }
 
 // cliChoices are the user's granted roles that match what the command line asked for.
-func (s *Server) cliChoices(c *gin.Context, u *store.User, r *authorizeRequest) ([]cliChoice, error) {
+func (s *Handler) cliChoices(c *gin.Context, u *store.User, r *authorizeRequest) ([]cliChoice, error) {
 	ctx := c.Request.Context()
-	grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
+	grants, err := s.Store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +143,7 @@ func (s *Server) cliChoices(c *gin.Context, u *store.User, r *authorizeRequest) 
 	for _, g := range grants {
 		a, ok := accounts[g.AccountID]
 		if !ok {
-			if a, err = s.store.GetAccount(ctx, g.AccountID); err != nil {
+			if a, err = s.Store.GetAccount(ctx, g.AccountID); err != nil {
 				return nil, err
 			}
 			accounts[g.AccountID] = a
@@ -159,7 +161,7 @@ func (s *Server) cliChoices(c *gin.Context, u *store.User, r *authorizeRequest) 
 	}
 	if len(out) == 0 {
 		return nil, store.Errorf(store.Forbidden, "you hold no role that matches what the command line asked for (account %q, role %q)",
-			bounded(r.Account, 64), bounded(r.Role, 64))
+			text.Bounded(r.Account, 64), text.Bounded(r.Role, 64))
 	}
 	slices.SortFunc(out, func(a, b cliChoice) int {
 		return strings.Compare(a.Account.Alias+" "+a.Role, b.Account.Alias+" "+b.Role)
@@ -169,23 +171,23 @@ func (s *Server) cliChoices(c *gin.Context, u *store.User, r *authorizeRequest) 
 
 // cliAuthorize is GET /cli/authorize: after the checks, the sign-in (an existing session is
 // reused), then a page to pick a role and confirm that the command line may have it.
-func (s *Server) cliAuthorize(c *gin.Context) {
+func (s *Handler) cliAuthorize(c *gin.Context) {
 	r, err := readAuthorize(c.Query)
 	if err != nil {
-		s.auditWith(c, "cli.authorize", "", "refused: "+store.ErrorMessage(err), map[string]string{
-			"redirect_uri": bounded(c.Query("redirect_uri"), 256)})
-		s.failPage(c, err)
+		s.AuditWith(c, "cli.authorize", "", "refused: "+store.ErrorMessage(err), map[string]string{
+			"redirect_uri": text.Bounded(c.Query("redirect_uri"), 256)})
+		s.FailPage(c, err)
 		return
 	}
-	u, _, ok := s.requireLogin(c)
-	if !ok || s.mustChange(c, u) {
+	u, _, ok := s.RequireLogin(c)
+	if !ok || s.MustChange(c, u) {
 		return
 	}
 	choices, err := s.cliChoices(c, u, r)
 	if err != nil {
-		s.auditWith(c, "cli.authorize", u.Name, "refused: "+store.ErrorMessage(err), map[string]string{"account": bounded(r.Account, 64),
-			"role": bounded(r.Role, 64), "redirect_uri": r.RedirectURI})
-		s.failPage(c, err)
+		s.AuditWith(c, "cli.authorize", u.Name, "refused: "+store.ErrorMessage(err), map[string]string{"account": text.Bounded(r.Account, 64),
+			"role": text.Bounded(r.Role, 64), "redirect_uri": r.RedirectURI})
+		s.FailPage(c, err)
 		return
 	}
 	s.cliConfirmPage(c, r, choices)
@@ -193,26 +195,26 @@ func (s *Server) cliAuthorize(c *gin.Context) {
 
 // cliConfirmPage shows the choices; the form's redirect goes to the loopback origin, which the
 // page's CSP must allow (form-action covers where a form's answer redirects).
-func (s *Server) cliConfirmPage(c *gin.Context, r *authorizeRequest, choices []cliChoice) {
-	c.Set(ctxAction, []string{r.origin})
-	s.page(c, http.StatusOK, "cli_authorize", gin.H{"Title": "Sign in on the command line", "Request": r,
+func (s *Handler) cliConfirmPage(c *gin.Context, r *authorizeRequest, choices []cliChoice) {
+	s.AllowFormAction(c, []string{r.origin})
+	s.Page(c, http.StatusOK, "cli_authorize", gin.H{"Title": "Sign in on the command line", "Request": r,
 		"Choices": choices, "Target": r.origin})
 }
 
 // cliConfirm is POST /cli/authorize: the person's answer. Approved, the browser goes to the
 // command line's listener with a one-time code bound to the challenge and the redirect URI;
 // cancelled, with error=access_denied.
-func (s *Server) cliConfirm(c *gin.Context) {
-	if !s.checkCSRF(c) {
+func (s *Handler) cliConfirm(c *gin.Context) {
+	if !s.CheckCSRF(c) {
 		return
 	}
 	r, err := readAuthorize(c.Request.PostForm.Get)
 	if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
-	u, sess, ok := s.requireLogin(c)
-	if !ok || s.mustChange(c, u) {
+	u, sess, ok := s.RequireLogin(c)
+	if !ok || s.MustChange(c, u) {
 		return
 	}
 	details := map[string]string{"redirect_uri": r.RedirectURI}
@@ -222,53 +224,53 @@ func (s *Server) cliConfirm(c *gin.Context) {
 		c.Abort()
 	}
 	if c.Request.PostForm.Get("decision") != "approve" {
-		s.auditWith(c, "cli.authorize", u.Name, "denied", details)
+		s.AuditWith(c, "cli.authorize", u.Name, "denied", details)
 		back(url.Values{"error": {"access_denied"}})
 		return
 	}
 	choices, err := s.cliChoices(c, u, r)
 	if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
 	i := slices.IndexFunc(choices, func(ch cliChoice) bool { return ch.Value == c.Request.PostForm.Get("choice") })
 	if i < 0 {
-		s.auditWith(c, "cli.authorize", u.Name, "refused: no such choice", details)
-		s.failPage(c, store.Errorf(store.Invalid, "choose one of the roles offered"))
+		s.AuditWith(c, "cli.authorize", u.Name, "refused: no such choice", details)
+		s.FailPage(c, store.Errorf(store.Invalid, "choose one of the roles offered"))
 		return
 	}
 	ch := choices[i]
 	details["account"], details["role"] = ch.Account.ID, ch.Role
 	// Checked here, where the person can still give the second factor; the exchange checks again.
-	if ch.Account.RequireMFA && !hasMFA(sess) {
-		c.Redirect(http.StatusSeeOther, withNext(mfaPath, cliAuthorizePath+"?"+r.query().Encode()))
+	if ch.Account.RequireMFA && !s.HasMFA(sess) {
+		c.Redirect(http.StatusSeeOther, s.MFAURL(cliAuthorizePath+"?"+r.query().Encode()))
 		c.Abort()
 		return
 	}
-	code, err := newToken()
+	code, err := token.New()
 	if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
-	now := s.now()
-	if err := s.store.CreateCLIAuthCode(c.Request.Context(), &store.CLIAuthCode{CodeHash: hashToken(code), Challenge: r.Challenge,
+	now := s.Now()
+	if err := s.Store.CreateCLIAuthCode(c.Request.Context(), &store.CLIAuthCode{CodeHash: token.Hash(code), Challenge: r.Challenge,
 		RedirectURI: r.RedirectURI, UserID: u.ID, Account: ch.Account.ID, Role: ch.Role, Methods: sess.AuthMethods,
-		AuthnInstant: sess.AuthenticatedAt, SessionIndex: sessionIndex(sess), CreatedAt: now, ExpiresAt: now.Add(cliCodeTTL)}); err != nil {
-		s.failPage(c, err)
+		AuthnInstant: sess.AuthenticatedAt, SessionIndex: s.SessionIndex(sess), CreatedAt: now, ExpiresAt: now.Add(cliCodeTTL)}); err != nil {
+		s.FailPage(c, err)
 		return
 	}
-	s.auditWith(c, "cli.authorize", u.Name, "ok", details)
+	s.AuditWith(c, "cli.authorize", u.Name, "ok", details)
 	back(url.Values{"code": {code}})
 }
 
 // oauthError answers a token endpoint's refusal as RFC 6749 §5.2 (and RFC 8628 §3.5) do.
-func (s *Server) oauthError(c *gin.Context, status int, code, description string) {
+func (s *Handler) oauthError(c *gin.Context, status int, code, description string) {
 	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(status, gin.H{"error": code, "error_description": description, "request_id": c.GetString(ctxRequestID)})
+	c.AbortWithStatusJSON(status, gin.H{"error": code, "error_description": description, "request_id": s.RequestID(c)})
 }
 
 // tooManyOAuth answers a token request over the rate.
-func (s *Server) tooManyOAuth(c *gin.Context, msg string) {
+func (s *Handler) tooManyOAuth(c *gin.Context, msg string) {
 	s.oauthError(c, http.StatusTooManyRequests, "slow_down", msg)
 }
 
@@ -278,37 +280,37 @@ const errBadCode = "the code is unknown, used, expired or not yours: run rolegat
 
 // cliToken is POST /cli/token: a confirmed code, its verifier and redirect URI, for the Response.
 // The code is spent by its first exchange, right or wrong.
-func (s *Server) cliToken(c *gin.Context) {
+func (s *Handler) cliToken(c *gin.Context) {
 	if err := c.Request.ParseForm(); err != nil {
 		s.oauthError(c, http.StatusBadRequest, "invalid_request", "the form is too large or malformed")
 		return
 	}
 	f := c.Request.PostForm
 	code, verifier, redirect := f.Get("code"), f.Get("code_verifier"), f.Get("redirect_uri")
-	details := map[string]string{"redirect_uri": bounded(redirect, 256), "via": "cli-browser"}
+	details := map[string]string{"redirect_uri": text.Bounded(redirect, 256), "via": "cli-browser"}
 	refuse := func(user, why string) {
-		s.auditWith(c, "cli.token", user, "refused: "+why, details)
+		s.AuditWith(c, "cli.token", user, "refused: "+why, details)
 		s.oauthError(c, http.StatusBadRequest, "invalid_grant", errBadCode)
 	}
 	if f.Get("grant_type") != "authorization_code" || f.Get("client_id") != cliClientID {
 		s.oauthError(c, http.StatusBadRequest, "invalid_request", "grant_type must be authorization_code and client_id "+cliClientID)
 		return
 	}
-	if !wellFormed(code) || !pkceValue(verifier, 43) {
+	if !token.WellFormed(code) || !pkceValue(verifier, 43) {
 		refuse("", "a malformed code or verifier")
 		return
 	}
-	ac, err := s.store.TakeCLIAuthCode(c.Request.Context(), hashToken(code), s.now())
+	ac, err := s.Store.TakeCLIAuthCode(c.Request.Context(), token.Hash(code), s.Now())
 	if store.IsCode(err, store.NotFound) {
 		refuse("", store.ErrorMessage(err))
 		return
 	} else if err != nil {
-		s.fail(c, err)
+		s.Fail(c, err)
 		return
 	}
-	u, err := s.store.GetUserByID(c.Request.Context(), ac.UserID)
+	u, err := s.Store.GetUserByID(c.Request.Context(), ac.UserID)
 	if err != nil {
-		s.fail(c, err)
+		s.Fail(c, err)
 		return
 	}
 	switch {
@@ -325,27 +327,27 @@ func (s *Server) cliToken(c *gin.Context) {
 		refuse(u.Name, "the user must change a one-time password")
 		return
 	}
-	s.cliIssue(c, awsIssue{User: u, Methods: ac.Methods, AuthnInstant: ac.AuthnInstant, SessionIndex: ac.SessionIndex,
+	s.cliIssue(c, Issue{User: u, Methods: ac.Methods, AuthnInstant: ac.AuthnInstant, SessionIndex: ac.SessionIndex,
 		Account: ac.Account, Role: ac.Role, Details: map[string]string{"via": "cli-browser"}})
 }
 
 // cliIssue answers a command line's exchange with the Response issueAWS makes for in, as JSON,
 // with a CLI session when the form asks for one (cli_session=request; host names the machine).
-func (s *Server) cliIssue(c *gin.Context, in awsIssue) {
-	out, audit, err := s.issueAWS(c, in)
-	if errors.Is(err, errStepUp) {
-		s.recordRefusal(c, audit, err)
+func (s *Handler) cliIssue(c *gin.Context, in Issue) {
+	out, audit, err := s.IssueAWS(c, in)
+	if errors.Is(err, s.ErrStepUp) {
+		s.RecordRefusal(c, audit, err)
 	}
 	if err != nil {
 		if store.ErrorCode(err) == store.Internal {
-			s.fail(c, err)
+			s.Fail(c, err)
 			return
 		}
-		s.oauthError(c, statusOf[store.ErrorCode(err)], "access_denied", store.ErrorMessage(err))
+		s.oauthError(c, s.StatusOf[store.ErrorCode(err)], "access_denied", store.ErrorMessage(err))
 		return
 	}
-	if err := s.recordIssued(c, audit); err != nil {
-		s.fail(c, err)
+	if err := s.RecordIssued(c, audit); err != nil {
+		s.Fail(c, err)
 		return
 	}
 	account := ""
@@ -358,7 +360,7 @@ func (s *Server) cliIssue(c *gin.Context, in awsIssue) {
 		// The methods and instant of the browser session that confirmed, never more.
 		cs, err := s.startCLISession(c, in.User, in.Methods, out.Plan.AuthnInstant, account, c.Request.PostForm.Get("host"))
 		if err != nil {
-			s.fail(c, err)
+			s.Fail(c, err)
 			return
 		}
 		answer["cli_session"] = cs

@@ -1,4 +1,4 @@
-package idp_test
+package sso_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"rolegate/assertions/samltest"
+	"rolegate/idp/internal/idptest"
 	"rolegate/store"
 )
 
@@ -18,39 +19,39 @@ import (
 
 func TestAPassiveRequestFromAUserOutsideTheAllowedGroupsIsDeniedWithoutAPage(t *testing.T) {
 	w := newSSOWeb(t, false)
-	if err := w.store.CreateGroup(context.Background(), &store.Group{Name: "ops"}); err != nil {
+	if err := w.Store.CreateGroup(context.Background(), &store.Group{Name: "ops"}); err != nil {
 		t.Fatal(err)
 	}
 	w.setPolicy(t, testSPEntityID, func(sp *store.ServiceProvider) { sp.AllowedGroups = []string{"ops"} })
-	b := w.browser(t)
-	b.login("alice", ssoPassword) // in devs, not ops
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword) // in devs, not ops
 
 	// IsPassive: no page, not even a 403 one; a signed Response that says no, and no assertion.
 	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { yes := true; r.IsPassive = &yes })
-	resp, body := b.get(w.redirectPath(t, req, "rs"))
+	resp, body := b.Get(w.redirectPath(t, req, "rs"))
 	a := w.statusAnswer(t, resp, body)
 	if a.top != "Responder" || a.second != "RequestDenied" || a.inResponse != req.ID {
 		t.Fatalf("status %s/%s in response to %q; want Responder/RequestDenied to %q", a.top, a.second, a.inResponse, req.ID)
 	}
-	if got := w.auditOf(t, "sso.request"); len(got) != 1 || got[0] != "alice answered RequestDenied" {
+	if got := w.AuditOf(t, "sso.request"); len(got) != 1 || got[0] != "alice answered RequestDenied" {
 		t.Errorf("sso.request audit %q", got)
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Errorf("assertions issued: %q", got)
 	}
 
 	// Without IsPassive, the 403 page as before.
 	resp, body, _ = w.ssoTry(t, b, w.sp)
 	if resp.StatusCode != 403 || strings.Contains(body, "SAMLResponse") {
-		t.Fatalf("an active request: %d %q; want 403 and no Response", resp.StatusCode, alert(body))
+		t.Fatalf("an active request: %d %q; want 403 and no Response", resp.StatusCode, idptest.Alert(body))
 	}
 
 	// A member gets the assertion at once, passive or not.
-	if err := w.store.AddGroupMember(context.Background(), "ops", "alice"); err != nil {
+	if err := w.Store.AddGroupMember(context.Background(), "ops", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	req = w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { yes := true; r.IsPassive = &yes })
-	resp, body = b.get(w.redirectPath(t, req, "rs"))
+	resp, body = b.Get(w.redirectPath(t, req, "rs"))
 	if got := w.accept(t, w.sp, autoPost(t, resp, body), req.ID); got.Subject.NameID.Value != w.nameID(t, w.alice, testSPEntityID) {
 		t.Fatalf("NameID %q", got.Subject.NameID.Value)
 	}
@@ -60,8 +61,8 @@ func TestARequestThatNamesASubjectGetsNoAssertionForAnyoneElse(t *testing.T) {
 	// SAML core 3.4.1.4: an IdP given a Subject authenticates that principal or returns an error.
 	// Rolegate used to ignore it, so whoever signed in at the browser got the assertion.
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 	for _, tc := range []struct {
 		name, nameID string
 	}{
@@ -71,7 +72,7 @@ func TestARequestThatNamesASubjectGetsNoAssertionForAnyoneElse(t *testing.T) {
 		req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) {
 			r.Subject = &saml.Subject{NameID: &saml.NameID{Format: string(saml.PersistentNameIDFormat), Value: tc.nameID}}
 		})
-		resp, body := b.get(w.redirectPath(t, req, ""))
+		resp, body := b.Get(w.redirectPath(t, req, ""))
 		if strings.Contains(body, `name="password"`) {
 			t.Fatalf("%s: a page that asks for a password", tc.name)
 		}
@@ -80,7 +81,7 @@ func TestARequestThatNamesASubjectGetsNoAssertionForAnyoneElse(t *testing.T) {
 			t.Errorf("%s: status %s/%s in response to %q; want Responder/RequestUnsupported to %q", tc.name, a.top, a.second, a.inResponse, req.ID)
 		}
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Errorf("assertions issued: %q", got)
 	}
 }
@@ -108,7 +109,7 @@ func (w *ssoWeb) encryptingSP(t *testing.T, name string, methods ...string) *sam
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.store.CreateServiceProvider(context.Background(), &store.ServiceProvider{EntityID: sp.EntityID, Metadata: md, Release: []string{"email"}}); err != nil {
+	if err := w.Store.CreateServiceProvider(context.Background(), &store.ServiceProvider{EntityID: sp.EntityID, Metadata: md, Release: []string{"email"}}); err != nil {
 		t.Fatal(err)
 	}
 	return sp
@@ -118,12 +119,12 @@ func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
 	// crewjam v0.5.1's AES-GCM encrypter sealed zeros instead of the assertion; v0.6.3 picks GCM
 	// when the SP lists it. Someone else's code, xmlsec1, must get the signed assertion back.
 	w := newSSOWeb(t, false)
-	cur, err := w.ring.Current(context.Background())
+	cur, err := w.Ring.Current(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 	strangerKey, _ := samltest.KeyPair(t, 2048, "stranger")
 	for _, tc := range []struct {
 		name    string
@@ -140,14 +141,14 @@ func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
 		resp, body, req := w.ssoTry(t, b, sp)
 		p := ssoPost(t, resp, body)
 		doc := etree.NewDocument()
-		if err := doc.ReadFromString(p.response); err != nil {
+		if err := doc.ReadFromString(p.Response); err != nil {
 			t.Fatal(err)
 		}
 		em := doc.FindElement("//EncryptedAssertion/EncryptedData/EncryptionMethod")
 		if em == nil || em.SelectAttrValue("Algorithm", "") != tc.want || doc.FindElement("//Assertion") != nil {
-			t.Fatalf("%s: not encrypted with %s:\n%s", tc.name, tc.want, p.response)
+			t.Fatalf("%s: not encrypted with %s:\n%s", tc.name, tc.want, p.Response)
 		}
-		plain, err := samltest.DecryptXMLSec(t, []byte(p.response), sp.Key.(*rsa.PrivateKey))
+		plain, err := samltest.DecryptXMLSec(t, []byte(p.Response), sp.Key.(*rsa.PrivateKey))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -159,14 +160,14 @@ func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
 			t.Fatalf("%s: decrypted NameID %q, attributes %q", tc.name, nameID, attrs)
 		}
 		// The negatives: another key does not decrypt it, and a changed value does not verify.
-		if _, err := samltest.DecryptXMLSec(t, []byte(p.response), strangerKey); err == nil {
+		if _, err := samltest.DecryptXMLSec(t, []byte(p.Response), strangerKey); err == nil {
 			t.Fatalf("%s: a stranger's key decrypts the assertion", tc.name)
 		}
 		forged := strings.Replace(string(plain), "alice@example.com", "alicf@example.com", 1)
 		if err := samltest.VerifyXMLSec(t, []byte(forged), cur.Cert, samltest.AssertionSignature); err == nil {
 			t.Fatalf("%s: xmlsec1 verifies a changed assertion", tc.name)
 		}
-		if _, err := sp.ParseXMLResponse([]byte(p.response), []string{req.ID}, sp.AcsURL); err != nil {
+		if _, err := sp.ParseXMLResponse([]byte(p.Response), []string{req.ID}, sp.AcsURL); err != nil {
 			t.Fatalf("%s: crewjam's SP refuses the Response: %v", tc.name, err)
 		}
 	}
@@ -174,11 +175,11 @@ func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
 
 func TestAnUnknownACSIsNamedInTheRefusal(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
+	b := w.Browser(t)
 	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.AssertionConsumerServiceURL = "https://evil.example.com/saml/acs" })
-	resp, body := b.get(w.redirectPath(t, req, ""))
+	resp, body := b.Get(w.redirectPath(t, req, ""))
 	refused(t, "an ACS URL not in the metadata", resp, body, `cannot find assertion consumer service (URL "https://evil.example.com/saml/acs", index "") in the metadata of "`+testSPEntityID+`"`)
 	if strings.Contains(body, "file does not exist") {
-		t.Errorf("the page speaks of files: %q", alert(body))
+		t.Errorf("the page speaks of files: %q", idptest.Alert(body))
 	}
 }

@@ -1,8 +1,9 @@
-package idp_test
+package cliauth_test
 
 import (
 	"encoding/xml"
 	"io"
+	"rolegate/idp/internal/idptest"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,7 @@ import (
 // replacement character left in the Body, is caught here (etree's // searches would still find it).
 func TestECPAnswerIsOneEnvelopeWithTheResponseInItsBody(t *testing.T) {
 	w := newAWSWeb(t)
-	resp, body := w.ecp(t, ecpCall{path: "/saml/ecp?account=prod", user: "alice", pw: "correct horse battery", body: w.ecpBody()})
+	resp, body := w.ECP(t, idptest.ECPCall{Path: "/saml/ecp?account=prod", User: "alice", PW: "correct horse battery", Body: w.ECPBody()})
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d\n%s", resp.StatusCode, body)
 	}

@@ -1,4 +1,4 @@
-package idp_test
+package cliauth_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"rolegate/assertions"
+	"rolegate/idp/internal/idptest"
 	"rolegate/idp/mfa"
 	"rolegate/store"
 )
@@ -40,16 +41,16 @@ func (r *cliRequest) query() url.Values {
 func (r *cliRequest) path() string { return "/cli/authorize?" + r.query().Encode() }
 
 // confirm answers the confirmation page with decision and choice, and returns the redirect.
-func (r *cliRequest) confirm(t *testing.T, b *browser, decision, choice string) (*http.Response, string) {
+func (r *cliRequest) confirm(t *testing.T, b *idptest.Browser, decision, choice string) (*http.Response, string) {
 	t.Helper()
 	form := r.query()
 	form.Set("decision", decision)
 	form.Set("choice", choice)
-	return b.post(r.path(), "/cli/authorize", form)
+	return b.Post(r.path(), "/cli/authorize", form)
 }
 
 // code confirms as the person would and returns the code the listener receives.
-func (r *cliRequest) code(t *testing.T, b *browser, choice string) string {
+func (r *cliRequest) code(t *testing.T, b *idptest.Browser, choice string) string {
 	t.Helper()
 	resp, body := r.confirm(t, b, "approve", choice)
 	loc, err := url.Parse(resp.Header.Get("Location"))
@@ -77,19 +78,19 @@ type tokenAnswer struct {
 
 // exchange posts the code to /cli/token as the command line does: with no cookies; extra are
 // more fields of the form, in pairs.
-func (w *web) exchange(t *testing.T, code, verifier, redirect string, extra ...string) (int, tokenAnswer) {
+func (w *awsWeb) exchange(t *testing.T, code, verifier, redirect string, extra ...string) (int, tokenAnswer) {
 	t.Helper()
 	return w.tokenPost(t, "/cli/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {"rolegate-cli"}, "code": {code},
 		"code_verifier": {verifier}, "redirect_uri": {redirect}}, extra...)
 }
 
 // tokenPost posts form, with the extra fields, to a token endpoint and reads its JSON answer.
-func (w *web) tokenPost(t *testing.T, path string, form url.Values, extra ...string) (int, tokenAnswer) {
+func (w *awsWeb) tokenPost(t *testing.T, path string, form url.Values, extra ...string) (int, tokenAnswer) {
 	t.Helper()
 	for i := 0; i+1 < len(extra); i += 2 {
 		form.Set(extra[i], extra[i+1])
 	}
-	resp, err := http.PostForm(w.srv.URL+path, form)
+	resp, err := http.PostForm(w.Srv.URL+path, form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +104,15 @@ func (w *web) tokenPost(t *testing.T, path string, form url.Values, extra ...str
 
 func TestCLIBrowserFlowHandsTheListenerACodeWorthOneResponse(t *testing.T) {
 	w := newAWSWeb(t)
-	b := w.browser(t)
+	b := w.Browser(t)
 	r := newCLIRequest()
 	r.extra = url.Values{"account": {"prod"}}
 
 	// Signed out: to the sign-in page, coming back to the same request.
-	resp, body := b.get(r.path())
-	wantRedirect(t, resp, body, "/login?"+url.Values{"next": {r.path()}}.Encode())
-	b.login("alice", goodPassword)
-	resp, body = b.get(r.path())
+	resp, body := b.Get(r.path())
+	idptest.WantRedirect(t, resp, body, "/login?"+url.Values{"next": {r.path()}}.Encode())
+	b.Login("alice", idptest.GoodPassword)
+	resp, body = b.Get(r.path())
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `value="111122223333 Admin"`) ||
 		!strings.Contains(body, `value="111122223333 ReadOnly"`) || strings.Contains(body, "Auditor") {
 		t.Fatalf("the confirmation page: %d\n%s", resp.StatusCode, body)
@@ -129,7 +130,7 @@ func TestCLIBrowserFlowHandsTheListenerACodeWorthOneResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := assertions.InspectAWS(raw, w.expect(t, a.ACS)); !v.Accepted {
+	if v := assertions.InspectAWS(raw, w.Expect(t, a.ACS)); !v.Accepted {
 		t.Fatalf("AWS would refuse the Response: %v", v.Problems)
 	}
 
@@ -137,21 +138,21 @@ func TestCLIBrowserFlowHandsTheListenerACodeWorthOneResponse(t *testing.T) {
 	if status, a := w.exchange(t, code, r.verifier, r.redirect); status != http.StatusBadRequest || a.Error != "invalid_grant" {
 		t.Fatalf("a replayed code: %d %+v", status, a)
 	}
-	if got := strings.Join(w.auditOf(t, "cli.authorize"), "|"); got != "alice ok" {
+	if got := strings.Join(w.AuditOf(t, "cli.authorize"), "|"); got != "alice ok" {
 		t.Errorf("authorize audit %q", got)
 	}
-	if got := w.auditOf(t, "cli.token"); len(got) != 1 || !strings.HasPrefix(got[0], " refused: ") {
+	if got := w.AuditOf(t, "cli.token"); len(got) != 1 || !strings.HasPrefix(got[0], " refused: ") {
 		t.Errorf("token audit %q", got)
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 1 || got[0] != "alice ok" {
+	if got := w.AuditOf(t, "assertion"); len(got) != 1 || got[0] != "alice ok" {
 		t.Errorf("assertion audit %q", got)
 	}
 }
 
 func TestCLIBrowserFlowRefusesAStolenCodeWithoutItsVerifierOrListener(t *testing.T) {
 	w := newAWSWeb(t)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 	r := newCLIRequest()
 	for _, tc := range []struct {
 		name               string
@@ -164,7 +165,7 @@ func TestCLIBrowserFlowRefusesAStolenCodeWithoutItsVerifierOrListener(t *testing
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code := r.code(t, b, "111122223333 Admin")
-			w.clock.Advance(tc.wait)
+			w.Clock.Advance(tc.wait)
 			if status, a := w.exchange(t, code, tc.verifier, tc.redirect); status != http.StatusBadRequest || a.Error != "invalid_grant" {
 				t.Fatalf("%d %+v", status, a)
 			}
@@ -174,7 +175,7 @@ func TestCLIBrowserFlowRefusesAStolenCodeWithoutItsVerifierOrListener(t *testing
 			}
 		})
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Errorf("assertions issued: %q", got)
 	}
 }
@@ -201,7 +202,7 @@ func TestCLIAuthorizeRefusesARedirectOffThisMachineBeforeSignIn(t *testing.T) {
 		t.Run(redirect, func(t *testing.T) {
 			r := newCLIRequest()
 			r.redirect = redirect
-			resp, body := w.browser(t).get(r.path())
+			resp, body := w.Browser(t).Get(r.path())
 			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "redirect_uri must be") {
 				t.Fatalf("%d to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 			}
@@ -211,23 +212,23 @@ func TestCLIAuthorizeRefusesARedirectOffThisMachineBeforeSignIn(t *testing.T) {
 	for _, redirect := range []string{"http://127.0.0.1:53682/cb", "http://[::1]:53682/callback"} {
 		r := newCLIRequest()
 		r.redirect = redirect
-		if resp, _ := w.browser(t).get(r.path()); resp.StatusCode != http.StatusSeeOther {
+		if resp, _ := w.Browser(t).Get(r.path()); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("%s: %d", redirect, resp.StatusCode)
 		}
 	}
 	// A signed-in person is refused the same way, and nothing is confirmed.
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 	r := newCLIRequest()
 	r.redirect = "http://evil.example/cb"
-	if resp, _ := b.get(r.path()); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := b.Get(r.path()); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("signed in: %d", resp.StatusCode)
 	}
 	for _, bad := range []url.Values{{"code_challenge_method": {"plain"}}, {"state": {"short"}}, {"client_id": {"other"}},
 		{"code_challenge": {"not-a-challenge"}}} {
 		r := newCLIRequest()
 		r.extra = bad
-		if resp, _ := b.get(r.path()); resp.StatusCode != http.StatusBadRequest {
+		if resp, _ := b.Get(r.path()); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%v: %d", bad, resp.StatusCode)
 		}
 	}
@@ -235,15 +236,15 @@ func TestCLIAuthorizeRefusesARedirectOffThisMachineBeforeSignIn(t *testing.T) {
 
 func TestCLIConfirmRefusesForgedAndUngrantedAnswers(t *testing.T) {
 	w := newAWSWeb(t)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 	r := newCLIRequest()
 
 	// Another site's form: no CSRF token.
 	form := r.query()
 	form.Set("decision", "approve")
 	form.Set("choice", "111122223333 Admin")
-	if resp, _ := b.do(http.MethodPost, "/cli/authorize", form, "Origin", "https://evil.example"); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := b.Do(http.MethodPost, "/cli/authorize", form, "Origin", "https://evil.example"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site confirm: %d", resp.StatusCode)
 	}
 	// A role the page never offered, and one of an account alice holds nothing in.
@@ -253,44 +254,44 @@ func TestCLIConfirmRefusesForgedAndUngrantedAnswers(t *testing.T) {
 		}
 	}
 	// Mallory holds nothing: refused on the page, before any code.
-	m := w.browser(t)
-	m.login("mallory", goodPassword)
-	if resp, body := m.get(r.path()); resp.StatusCode != http.StatusForbidden {
+	m := w.Browser(t)
+	m.Login("mallory", idptest.GoodPassword)
+	if resp, body := m.Get(r.path()); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("ungranted user: %d\n%s", resp.StatusCode, body)
 	}
 	// Cancel tells the listener so, with the state.
 	resp, body := r.confirm(t, b, "deny", "111122223333 Admin")
-	wantRedirect(t, resp, body, r.redirect+"?error=access_denied&state="+r.state)
-	if got := strings.Join(w.auditOf(t, "cli.authorize"), "|"); !strings.Contains(got, "alice denied") || strings.Contains(got, "alice ok") {
+	idptest.WantRedirect(t, resp, body, r.redirect+"?error=access_denied&state="+r.state)
+	if got := strings.Join(w.AuditOf(t, "cli.authorize"), "|"); !strings.Contains(got, "alice denied") || strings.Contains(got, "alice ok") {
 		t.Errorf("authorize audit %q", got)
 	}
 }
 
 func TestCLIBrowserFlowRefusesAOneTimePasswordSession(t *testing.T) {
 	w := newAWSWeb(t)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	w.update(t, "alice", func(u *store.User) { u.MustChangePassword, u.PasswordExpiresAt = true, w.clock.Now().Add(time.Hour) })
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	w.Update(t, "alice", func(u *store.User) { u.MustChangePassword, u.PasswordExpiresAt = true, w.Clock.Now().Add(time.Hour) })
 	r := newCLIRequest()
-	if resp, _ := b.get(r.path()); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/account/password") {
+	if resp, _ := b.Get(r.path()); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/account/password") {
 		t.Fatalf("GET with a one-time password: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	form := r.query()
 	form.Set("decision", "approve")
 	form.Set("choice", "111122223333 Admin")
-	form.Set("csrf_token", b.token("/account/password"))
-	if resp, _ := b.do(http.MethodPost, "/cli/authorize", form); resp.StatusCode != http.StatusForbidden {
+	form.Set("csrf_token", b.Token("/account/password"))
+	if resp, _ := b.Do(http.MethodPost, "/cli/authorize", form); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("POST with a one-time password: %d", resp.StatusCode)
 	}
 }
 
 func TestCLIBrowserFlowAsksForTheSecondFactorAnAccountRequires(t *testing.T) {
 	w := newAWSWeb(t)
-	if _, err := w.store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
+	if _, err := w.Store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 	r := newCLIRequest()
 	resp, body := r.confirm(t, b, "approve", "111122223333 Admin")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login/mfa?next=%2Fcli%2Fauthorize") {
@@ -305,18 +306,18 @@ func TestCLIBrowserFlowAsksForTheSecondFactorAnAccountRequires(t *testing.T) {
 
 func TestCLIBrowserFlowWithASecondFactorGoesBackToTheConfirmation(t *testing.T) {
 	w := newAWSWeb(t)
-	if _, err := w.store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
+	if _, err := w.Store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	secret, _ := w.enrolled(t, "alice")
-	b := w.browser(t)
+	secret, _ := w.Enrolled(t, "alice")
+	b := w.Browser(t)
 	r := newCLIRequest()
 	// Signed out, the sign-in form carries the request on, and so does the second step.
-	resp, body := b.login("alice", goodPassword, "next", r.path())
-	wantRedirect(t, resp, body, "/login/mfa?"+url.Values{"next": {r.path()}}.Encode())
-	resp, body = b.post("/login/mfa", "/login/mfa", url.Values{"code": {mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)},
+	resp, body := b.Login("alice", idptest.GoodPassword, "next", r.path())
+	idptest.WantRedirect(t, resp, body, "/login/mfa?"+url.Values{"next": {r.path()}}.Encode())
+	resp, body = b.Post("/login/mfa", "/login/mfa", url.Values{"code": {mfa.Code(secret, mfa.Step(w.Clock.Now()), mfa.Digits)},
 		"next": {r.path()}})
-	wantRedirect(t, resp, body, r.path())
+	idptest.WantRedirect(t, resp, body, r.path())
 	// With the factor, the account that requires one is given at once, and says so.
 	code := r.code(t, b, "111122223333 Admin")
 	status, a := w.exchange(t, code, r.verifier, r.redirect)
@@ -324,7 +325,7 @@ func TestCLIBrowserFlowWithASecondFactorGoesBackToTheConfirmation(t *testing.T) 
 		t.Fatalf("exchange: %d %+v", status, a)
 	}
 	raw, _ := base64.StdEncoding.DecodeString(a.SAMLResponse)
-	if v := assertions.InspectAWS(raw, w.expect(t, a.ACS)); !v.Accepted || v.AuthnContext != assertions.ContextMFA {
+	if v := assertions.InspectAWS(raw, w.Expect(t, a.ACS)); !v.Accepted || v.AuthnContext != assertions.ContextMFA {
 		t.Fatalf("accepted %v, AuthnContext %s: %v", v.Accepted, v.AuthnContext, v.Problems)
 	}
 }

@@ -1,4 +1,4 @@
-package idp_test
+package cliauth_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"rolegate/assertions"
+	"rolegate/idp/internal/idptest"
 	"rolegate/store"
 )
 
@@ -26,9 +27,9 @@ type deviceGrant struct {
 }
 
 // requestDevice is the command line's first call.
-func (w *web) requestDevice(t *testing.T, account string) deviceGrant {
+func (w *awsWeb) requestDevice(t *testing.T, account string) deviceGrant {
 	t.Helper()
-	resp, err := http.PostForm(w.srv.URL+"/cli/device/code", url.Values{"client_id": {"rolegate-cli"}, "account": {account},
+	resp, err := http.PostForm(w.Srv.URL+"/cli/device/code", url.Values{"client_id": {"rolegate-cli"}, "account": {account},
 		"device_name": {"build-host"}})
 	if err != nil {
 		t.Fatal(err)
@@ -42,13 +43,13 @@ func (w *web) requestDevice(t *testing.T, account string) deviceGrant {
 }
 
 // poll is one poll of the command line; extra are more fields of the form, in pairs.
-func (w *web) poll(t *testing.T, device string, extra ...string) (int, tokenAnswer) {
+func (w *awsWeb) poll(t *testing.T, device string, extra ...string) (int, tokenAnswer) {
 	t.Helper()
 	return w.tokenPost(t, "/cli/device/token", url.Values{"client_id": {"rolegate-cli"},
 		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {device}}, extra...)
 }
 
-func (w *web) wantPoll(t *testing.T, device, want string) {
+func (w *awsWeb) wantPoll(t *testing.T, device, want string) {
 	t.Helper()
 	if status, a := w.poll(t, device); status != http.StatusBadRequest || a.Error != want {
 		t.Fatalf("poll: %d %s (%s); want %s", status, a.Error, a.Description, want)
@@ -56,15 +57,15 @@ func (w *web) wantPoll(t *testing.T, device, want string) {
 }
 
 // enterCode types the code on /cli/device and returns the page.
-func (b *browser) enterCode(code string) (*http.Response, string) {
-	b.t.Helper()
-	return b.post("/cli/device", "/cli/device", url.Values{"step": {"show"}, "user_code": {code}})
+func enterCode(b *idptest.Browser, code string) (*http.Response, string) {
+	b.T.Helper()
+	return b.Post("/cli/device", "/cli/device", url.Values{"step": {"show"}, "user_code": {code}})
 }
 
 // decide answers the request of code with step (approve or deny) and choice.
-func (b *browser) decide(code, step, choice string) (*http.Response, string) {
-	b.t.Helper()
-	return b.post("/cli/device", "/cli/device", url.Values{"step": {step}, "user_code": {code}, "choice": {choice}})
+func decide(b *idptest.Browser, code, step, choice string) (*http.Response, string) {
+	b.T.Helper()
+	return b.Post("/cli/device", "/cli/device", url.Values{"step": {step}, "user_code": {code}, "choice": {choice}})
 }
 
 var userCodeRE = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
@@ -72,82 +73,82 @@ var userCodeRE = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRS
 func TestDeviceFlowApprovedOnAnotherDeviceGivesOneResponse(t *testing.T) {
 	w := newAWSWeb(t)
 	g := w.requestDevice(t, "prod")
-	if !userCodeRE.MatchString(g.UserCode) || g.VerificationURI != w.srv.URL+"/cli/device" || g.ExpiresIn != 600 || g.Interval != 5 ||
+	if !userCodeRE.MatchString(g.UserCode) || g.VerificationURI != w.Srv.URL+"/cli/device" || g.ExpiresIn != 600 || g.Interval != 5 ||
 		g.Complete != g.VerificationURI+"?user_code="+g.UserCode {
 		t.Fatalf("device grant %+v", g)
 	}
 	w.wantPoll(t, g.DeviceCode, "authorization_pending")
 	// A poll one second after the last is too fast.
-	w.clock.Advance(time.Second)
+	w.Clock.Advance(time.Second)
 	w.wantPoll(t, g.DeviceCode, "slow_down")
 
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	resp, body := b.get("/cli/device?user_code=" + g.UserCode)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	resp, body := b.Get("/cli/device?user_code=" + g.UserCode)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `value="`+g.UserCode+`"`) || strings.Contains(body, "build-host") {
 		t.Fatalf("the code's link must fill the form in and show nothing yet: %d\n%s", resp.StatusCode, body)
 	}
 	// Typed in small letters without the dash, it is found; the page names the machine.
-	resp, body = b.enterCode(strings.ToLower(strings.ReplaceAll(g.UserCode, "-", "")))
+	resp, body = enterCode(b, strings.ToLower(strings.ReplaceAll(g.UserCode, "-", "")))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "build-host") || !strings.Contains(body, g.UserCode) ||
 		!strings.Contains(body, `value="111122223333 Admin"`) || strings.Contains(body, "Auditor") {
 		t.Fatalf("the request page: %d\n%s", resp.StatusCode, body)
 	}
-	resp, body = b.decide(g.UserCode, "approve", "111122223333 Admin")
+	resp, body = decide(b, g.UserCode, "approve", "111122223333 Admin")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Approved") {
 		t.Fatalf("approve: %d\n%s", resp.StatusCode, body)
 	}
 	// Five seconds later is still too fast: the interval is ten seconds now.
-	w.clock.Advance(5 * time.Second)
+	w.Clock.Advance(5 * time.Second)
 	w.wantPoll(t, g.DeviceCode, "slow_down")
-	w.clock.Advance(15 * time.Second)
+	w.Clock.Advance(15 * time.Second)
 	status, a := w.poll(t, g.DeviceCode)
 	if status != http.StatusOK || a.Account != "111122223333" || len(a.Roles) != 1 || !strings.HasSuffix(a.Roles[0], ":role/Admin") {
 		t.Fatalf("approved poll: %d %+v", status, a)
 	}
 	raw, _ := base64.StdEncoding.DecodeString(a.SAMLResponse)
-	if v := assertions.InspectAWS(raw, w.expect(t, a.ACS)); !v.Accepted {
+	if v := assertions.InspectAWS(raw, w.Expect(t, a.ACS)); !v.Accepted {
 		t.Fatalf("AWS would refuse: %v", v.Problems)
 	}
 	// Used once: the device code again, and the user code again, get nothing.
-	w.clock.Advance(time.Minute)
+	w.Clock.Advance(time.Minute)
 	w.wantPoll(t, g.DeviceCode, "invalid_grant")
-	if resp, _ := b.enterCode(g.UserCode); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := enterCode(b, g.UserCode); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a used user code: %d", resp.StatusCode)
 	}
-	if got := strings.Join(w.auditOf(t, "cli.device"), "|"); !strings.Contains(got, "alice approved") {
+	if got := strings.Join(w.AuditOf(t, "cli.device"), "|"); !strings.Contains(got, "alice approved") {
 		t.Errorf("device audit %q", got)
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 1 || got[0] != "alice ok" {
+	if got := w.AuditOf(t, "assertion"); len(got) != 1 || got[0] != "alice ok" {
 		t.Errorf("assertion audit %q", got)
 	}
 }
 
 func TestDeviceFlowDeniedOrExpiredGivesNothing(t *testing.T) {
 	w := newAWSWeb(t)
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 
 	denied := w.requestDevice(t, "")
-	if resp, body := b.decide(denied.UserCode, "deny", ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Denied") {
+	if resp, body := decide(b, denied.UserCode, "deny", ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Denied") {
 		t.Fatalf("deny: %d\n%s", resp.StatusCode, body)
 	}
 	w.wantPoll(t, denied.DeviceCode, "access_denied")
-	w.clock.Advance(10 * time.Second)
+	w.Clock.Advance(10 * time.Second)
 	w.wantPoll(t, denied.DeviceCode, "invalid_grant")
 	// Denied is final: no approval afterwards.
-	if resp, _ := b.decide(denied.UserCode, "approve", "111122223333 Admin"); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := decide(b, denied.UserCode, "approve", "111122223333 Admin"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("approve after deny: %d", resp.StatusCode)
 	}
 
 	expired := w.requestDevice(t, "prod")
-	w.clock.Advance(10 * time.Minute)
-	if resp, _ := b.decide(expired.UserCode, "approve", "111122223333 Admin"); resp.StatusCode != http.StatusNotFound {
+	w.Clock.Advance(10 * time.Minute)
+	if resp, _ := decide(b, expired.UserCode, "approve", "111122223333 Admin"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("approve after expiry: %d", resp.StatusCode)
 	}
 	w.wantPoll(t, expired.DeviceCode, "expired_token")
 	w.wantPoll(t, "not-a-device-code", "invalid_grant")
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Errorf("assertions issued: %q", got)
 	}
 }
@@ -155,25 +156,25 @@ func TestDeviceFlowDeniedOrExpiredGivesNothing(t *testing.T) {
 func TestDeviceFlowThrottlesGuessedUserCodes(t *testing.T) {
 	w := newAWSWeb(t)
 	g := w.requestDevice(t, "prod")
-	m := w.browser(t)
-	m.login("mallory", goodPassword)
+	m := w.Browser(t)
+	m.Login("mallory", idptest.GoodPassword)
 	// Mallory, signed in, guesses codes to approve someone else's machine into her roles.
 	for i := range 5 {
-		if resp, _ := m.enterCode("BCDF-GHJ" + string("KLMNP"[i])); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := enterCode(m, "BCDF-GHJ"+string("KLMNP"[i])); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("guess %d: %d", i, resp.StatusCode)
 		}
 	}
-	resp, body := m.enterCode(g.UserCode)
+	resp, body := enterCode(m, g.UserCode)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || strings.Contains(body, "build-host") {
 		t.Fatalf("the right code after five wrong ones: %d\n%s", resp.StatusCode, body)
 	}
-	if got := w.auditOf(t, "throttle.lock"); len(got) == 0 {
+	if got := w.AuditOf(t, "throttle.lock"); len(got) == 0 {
 		t.Error("no lock event")
 	}
 	// Alice is not slowed down by Mallory's guesses.
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	if resp, _ := b.enterCode(g.UserCode); resp.StatusCode != http.StatusOK {
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	if resp, _ := enterCode(b, g.UserCode); resp.StatusCode != http.StatusOK {
 		t.Fatalf("alice: %d", resp.StatusCode)
 	}
 }
@@ -181,42 +182,42 @@ func TestDeviceFlowThrottlesGuessedUserCodes(t *testing.T) {
 func TestDeviceFlowRefusesOneTimePasswordsAndForgedAnswers(t *testing.T) {
 	w := newAWSWeb(t)
 	g := w.requestDevice(t, "prod")
-	b := w.browser(t)
-	b.login("alice", goodPassword)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
 
 	// Another site's form: no CSRF token.
 	form := url.Values{"step": {"approve"}, "user_code": {g.UserCode}, "choice": {"111122223333 Admin"}}
-	if resp, _ := b.do(http.MethodPost, "/cli/device", form, "Origin", "https://evil.example"); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := b.Do(http.MethodPost, "/cli/device", form, "Origin", "https://evil.example"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site approve: %d", resp.StatusCode)
 	}
 	// A role the page does not offer.
-	if resp, body := b.decide(g.UserCode, "approve", "111122223333 Owner"); resp.StatusCode != http.StatusOK || !strings.Contains(alert(body), "Choose one") {
-		t.Fatalf("an unoffered role: %d %q", resp.StatusCode, alert(body))
+	if resp, body := decide(b, g.UserCode, "approve", "111122223333 Owner"); resp.StatusCode != http.StatusOK || !strings.Contains(idptest.Alert(body), "Choose one") {
+		t.Fatalf("an unoffered role: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 	w.wantPoll(t, g.DeviceCode, "authorization_pending")
 
 	// A one-time password reaches neither the page nor the answer.
-	w.update(t, "alice", func(u *store.User) { u.MustChangePassword, u.PasswordExpiresAt = true, w.clock.Now().Add(time.Hour) })
-	if resp, _ := b.get("/cli/device"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/account/password") {
+	w.Update(t, "alice", func(u *store.User) { u.MustChangePassword, u.PasswordExpiresAt = true, w.Clock.Now().Add(time.Hour) })
+	if resp, _ := b.Get("/cli/device"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/account/password") {
 		t.Fatalf("GET with a one-time password: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	form.Set("csrf_token", b.token("/account/password"))
-	if resp, _ := b.do(http.MethodPost, "/cli/device", form); resp.StatusCode != http.StatusForbidden {
+	form.Set("csrf_token", b.Token("/account/password"))
+	if resp, _ := b.Do(http.MethodPost, "/cli/device", form); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("POST with a one-time password: %d", resp.StatusCode)
 	}
-	w.clock.Advance(10 * time.Second)
+	w.Clock.Advance(10 * time.Second)
 	w.wantPoll(t, g.DeviceCode, "authorization_pending")
 }
 
 func TestDeviceFlowAsksForTheSecondFactorAnAccountRequires(t *testing.T) {
 	w := newAWSWeb(t)
-	if _, err := w.store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
+	if _, err := w.Store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.RequireMFA = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	g := w.requestDevice(t, "prod")
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	resp, body := b.decide(g.UserCode, "approve", "111122223333 Admin")
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	resp, body := decide(b, g.UserCode, "approve", "111122223333 Admin")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login/mfa?next=%2Fcli%2Fdevice") {
 		t.Fatalf("password-only approval for an MFA account: %d to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
@@ -226,12 +227,12 @@ func TestDeviceFlowAsksForTheSecondFactorAnAccountRequires(t *testing.T) {
 func TestDeviceFlowGuessesAreNotForgivenByTypingOnesOwnCode(t *testing.T) {
 	w := newAWSWeb(t)
 	own := w.requestDevice(t, "prod")
-	m := w.browser(t)
-	m.login("mallory", goodPassword)
+	m := w.Browser(t)
+	m.Login("mallory", idptest.GoodPassword)
 	// Mallory asks for a code of her own (anyone may) and types it after every four guesses,
 	// hoping that a right code clears her count of wrong ones.
 	for guess := 1; guess <= 11; guess++ {
-		resp, _ := m.enterCode(fmt.Sprintf("BCDF-G%c%c%c", "HJKLM"[guess/9], "HJKLMNPQRS"[guess%9/3], "HJKL"[guess%3]))
+		resp, _ := enterCode(m, fmt.Sprintf("BCDF-G%c%c%c", "HJKLM"[guess/9], "HJKLMNPQRS"[guess%9/3], "HJKL"[guess%3]))
 		switch {
 		case guess <= 10 && resp.StatusCode != http.StatusNotFound:
 			t.Fatalf("guess %d: %d", guess, resp.StatusCode)
@@ -239,13 +240,13 @@ func TestDeviceFlowGuessesAreNotForgivenByTypingOnesOwnCode(t *testing.T) {
 			t.Fatalf("guess %d, her own code typed between: %d; want the throttle", guess, resp.StatusCode)
 		}
 		if guess%4 == 0 {
-			if resp, _ := m.enterCode(own.UserCode); resp.StatusCode != http.StatusOK {
+			if resp, _ := enterCode(m, own.UserCode); resp.StatusCode != http.StatusOK {
 				t.Fatalf("her own code: %d", resp.StatusCode)
 			}
 		}
 	}
 	// Locked, even her own right code gets no answer, so nothing tells a right guess.
-	if resp, body := m.enterCode(own.UserCode); resp.StatusCode != http.StatusTooManyRequests || strings.Contains(body, "build-host") {
+	if resp, body := enterCode(m, own.UserCode); resp.StatusCode != http.StatusTooManyRequests || strings.Contains(body, "build-host") {
 		t.Fatalf("a right code while locked: %d", resp.StatusCode)
 	}
 }
@@ -254,7 +255,7 @@ func TestDeviceFlowApprovalPageShowsNoBidiTrickInTheMachineName(t *testing.T) {
 	w := newAWSWeb(t)
 	// The requester names its machine so that the rest of the sentence, the address among it,
 	// reads right to left, or hides behind zero-width characters.
-	resp, err := http.PostForm(w.srv.URL+"/cli/device/code", url.Values{"client_id": {"rolegate-cli"}, "account": {"prod"},
+	resp, err := http.PostForm(w.Srv.URL+"/cli/device/code", url.Values{"client_id": {"rolegate-cli"}, "account": {"prod"},
 		"device_name": {"alice-laptop\u202e\u2066\u200b"}})
 	if err != nil {
 		t.Fatal(err)
@@ -264,9 +265,9 @@ func TestDeviceFlowApprovalPageShowsNoBidiTrickInTheMachineName(t *testing.T) {
 		t.Fatalf("device code: %d %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
-	b := w.browser(t)
-	b.login("alice", goodPassword)
-	resp, body := b.enterCode(g.UserCode)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	resp, body := enterCode(b, g.UserCode)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<strong id="device-name">alice-laptop</strong>`) {
 		t.Fatalf("%d\n%s", resp.StatusCode, body)
 	}

@@ -1,4 +1,4 @@
-package idp_test
+package sso_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -22,7 +23,8 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
-	"rolegate/idp"
+	"rolegate/idp/internal/idptest"
+	"rolegate/idp/sso"
 	"rolegate/store"
 )
 
@@ -35,7 +37,7 @@ const (
 // ssoWeb is an awsWeb (alice, in group devs, with an email) whose store also registers a crewjam
 // ServiceProvider that trusts the IdP's metadata from GET /saml/metadata.
 type ssoWeb struct {
-	*awsWeb
+	*idptest.AWSWeb
 	sp    *saml.ServiceProvider
 	alice *store.User
 }
@@ -44,10 +46,10 @@ type ssoWeb struct {
 // assertions.
 func newSSOWeb(t *testing.T, encrypt bool) *ssoWeb {
 	t.Helper()
-	w := &ssoWeb{awsWeb: newAWSWeb(t)}
+	w := &ssoWeb{AWSWeb: idptest.NewAWSWeb(t)}
 	ctx := context.Background()
 	var err error
-	w.alice, err = w.store.UpdateUser(ctx, "alice", func(u *store.User) error { u.DisplayName = "Alice Example"; return nil })
+	w.alice, err = w.Store.UpdateUser(ctx, "alice", func(u *store.User) error { u.DisplayName = "Alice Example"; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +58,10 @@ func newSSOWeb(t *testing.T, encrypt bool) *ssoWeb {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := idp.ParseSPMetadata(md); err != nil {
+	if _, err := sso.ParseSPMetadata(md); err != nil {
 		t.Fatalf("the test SP's metadata is refused: %v\n%s", err, md)
 	}
-	if err := w.store.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: testSPEntityID, Metadata: md, Release: store.ReleaseAttrs}); err != nil {
+	if err := w.Store.CreateServiceProvider(ctx, &store.ServiceProvider{EntityID: testSPEntityID, Metadata: md, Release: store.ReleaseAttrs}); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -68,7 +70,7 @@ func newSSOWeb(t *testing.T, encrypt bool) *ssoWeb {
 // nameID is the user's pairwise NameID for the SP, as the store keeps it.
 func (w *ssoWeb) nameID(t *testing.T, u *store.User, entityID string) string {
 	t.Helper()
-	v, err := w.store.PairwiseNameID(context.Background(), u.ID, entityID)
+	v, err := w.Store.PairwiseNameID(context.Background(), u.ID, entityID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func (w *ssoWeb) nameID(t *testing.T, u *store.User, entityID string) string {
 // newTestSP is a crewjam SP with the given entity ID and ACS, trusting the IdP's published metadata.
 func newTestSP(t *testing.T, w *ssoWeb, entityID, acs string, withKey bool) *saml.ServiceProvider {
 	t.Helper()
-	resp, err := http.Get(w.srv.URL + "/saml/metadata")
+	resp, err := http.Get(w.Srv.URL + "/saml/metadata")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func newTestSP(t *testing.T, w *ssoWeb, entityID, acs string, withKey bool) *sam
 // authnRequest is a fresh AuthnRequest from sp to this IdP, changed by mod.
 func (w *ssoWeb) authnRequest(t *testing.T, sp *saml.ServiceProvider, binding string, mod ...func(*saml.AuthnRequest)) *saml.AuthnRequest {
 	t.Helper()
-	req, err := sp.MakeAuthenticationRequest(w.srv.URL+"/saml/sso", binding, saml.HTTPPostBinding)
+	req, err := sp.MakeAuthenticationRequest(w.Srv.URL+"/saml/sso", binding, saml.HTTPPostBinding)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func (w *ssoWeb) redirectPath(t *testing.T, req *saml.AuthnRequest, relay string
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := u.Scheme + "://" + u.Host + u.Path; got != w.srv.URL+"/saml/sso" {
+	if got := u.Scheme + "://" + u.Host + u.Path; got != w.Srv.URL+"/saml/sso" {
 		t.Fatalf("the SP sends its request to %s", got)
 	}
 	return u.RequestURI()
@@ -150,22 +152,22 @@ var (
 )
 
 // ssoPost reads the auto-POST page of /saml/sso/continue, which clears rg_sso.
-func ssoPost(t *testing.T, resp *http.Response, body string) post {
+func ssoPost(t *testing.T, resp *http.Response, body string) idptest.Post {
 	t.Helper()
 	p := autoPost(t, resp, body)
-	if c := setCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
+	if c := idptest.SetCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
 		t.Errorf("the page does not clear rg_sso: %q", c)
 	}
 	return p
 }
 
 // autoPost reads a page whose nonced script posts a Response to the test SP.
-func autoPost(t *testing.T, resp *http.Response, body string) post {
+func autoPost(t *testing.T, resp *http.Response, body string) idptest.Post {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("continue: %d\n%s", resp.StatusCode, body)
 	}
-	a, s := ssoActionRE.FindStringSubmatch(body), samlRE.FindStringSubmatch(body)
+	a, s := ssoActionRE.FindStringSubmatch(body), idptest.SAMLRE.FindStringSubmatch(body)
 	if a == nil || s == nil {
 		t.Fatalf("no auto-POST form:\n%s", body)
 	}
@@ -173,9 +175,9 @@ func autoPost(t *testing.T, resp *http.Response, body string) post {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := post{action: html.UnescapeString(a[1]), response: string(raw)}
-	if r := relayRE.FindStringSubmatch(body); r != nil {
-		p.relay = html.UnescapeString(r[1])
+	p := idptest.Post{Action: html.UnescapeString(a[1]), Response: string(raw)}
+	if r := idptest.RelayRE.FindStringSubmatch(body); r != nil {
+		p.Relay = html.UnescapeString(r[1])
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
 	m := nonceRE.FindStringSubmatch(csp)
@@ -188,10 +190,10 @@ func autoPost(t *testing.T, resp *http.Response, body string) post {
 }
 
 // start sends the request to /saml/sso and expects the way on to /saml/sso/continue.
-func start(t *testing.T, b *browser, resp *http.Response, body string) {
+func start(t *testing.T, b *idptest.Browser, resp *http.Response, body string) {
 	t.Helper()
-	wantRedirect(t, resp, body, "/saml/sso/continue")
-	c := setCookieHeader(resp, "rg_sso")
+	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
+	c := idptest.SetCookieHeader(resp, "rg_sso")
 	for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/saml/sso", "Max-Age=1800"} {
 		if !strings.Contains(c, attr) {
 			t.Errorf("rg_sso cookie %q lacks %s", c, attr)
@@ -203,9 +205,9 @@ func start(t *testing.T, b *browser, resp *http.Response, body string) {
 }
 
 // ssoCookie reads the rg_sso cookie the browser would send to /saml/sso/continue.
-func (b *browser) ssoCookie() string {
-	u, _ := url.Parse(b.w.srv.URL + "/saml/sso/continue")
-	for _, c := range b.jar.Cookies(u) {
+func ssoCookie(b *idptest.Browser) string {
+	u, _ := url.Parse(b.W.Srv.URL + "/saml/sso/continue")
+	for _, c := range b.Jar.Cookies(u) {
 		if c.Name == "rg_sso" {
 			return c.Value
 		}
@@ -213,31 +215,31 @@ func (b *browser) ssoCookie() string {
 	return ""
 }
 
-func (b *browser) setSSOCookie(v string) {
-	u, _ := url.Parse(b.w.srv.URL + "/saml/sso")
-	b.jar.SetCookies(u, []*http.Cookie{{Name: "rg_sso", Value: v, Path: "/saml/sso"}})
+func setSSOCookie(b *idptest.Browser, v string) {
+	u, _ := url.Parse(b.W.Srv.URL + "/saml/sso")
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: "rg_sso", Value: v, Path: "/saml/sso"}})
 }
 
 // walk goes from a started request through sign-in to the auto-POST page.
-func walk(t *testing.T, b *browser) post {
+func walk(t *testing.T, b *idptest.Browser) idptest.Post {
 	t.Helper()
-	resp, body := b.get("/saml/sso/continue")
-	wantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
-	resp, body = b.login("alice", ssoPassword, "next", "/saml/sso/continue")
-	wantRedirect(t, resp, body, "/saml/sso/continue")
-	resp, body = b.get("/saml/sso/continue")
+	resp, body := b.Get("/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
+	resp, body = b.Login("alice", ssoPassword, "next", "/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	return ssoPost(t, resp, body)
 }
 
 // accept has the crewjam SP validate the Response, as it would at its ACS.
-func (w *ssoWeb) accept(t *testing.T, sp *saml.ServiceProvider, p post, requestID string) *saml.Assertion {
+func (w *ssoWeb) accept(t *testing.T, sp *saml.ServiceProvider, p idptest.Post, requestID string) *saml.Assertion {
 	t.Helper()
 	acs, _ := url.Parse(testSPACS)
-	a, err := sp.ParseXMLResponse([]byte(p.response), []string{requestID}, *acs)
+	a, err := sp.ParseXMLResponse([]byte(p.Response), []string{requestID}, *acs)
 	if err != nil {
 		var ire *saml.InvalidResponseError
 		if asIRE(err, &ire) {
-			t.Fatalf("the SP refuses the Response: %v\n%s", ire.PrivateErr, p.response)
+			t.Fatalf("the SP refuses the Response: %v\n%s", ire.PrivateErr, p.Response)
 		}
 		t.Fatalf("the SP refuses the Response: %v", err)
 	}
@@ -266,19 +268,19 @@ func attrValues(a *saml.Assertion, name string) []string {
 
 func TestSPInitiatedSignInWithTheRedirectBindingReachesTheSPsACS(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
+	b := w.Browser(t)
 	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding)
-	resp, body := b.get(w.redirectPath(t, req, "state-42"))
+	resp, body := b.Get(w.redirectPath(t, req, "state-42"))
 	start(t, b, resp, body)
 	p := walk(t, b)
-	if p.action != testSPACS || p.relay != "state-42" {
-		t.Fatalf("the form posts to %q with RelayState %q", p.action, p.relay)
+	if p.Action != testSPACS || p.Relay != "state-42" {
+		t.Fatalf("the form posts to %q with RelayState %q", p.Action, p.Relay)
 	}
 
 	a := w.accept(t, w.sp, p, req.ID)
 	if want := w.nameID(t, w.alice, testSPEntityID); a.Subject.NameID.Value != want || want == w.alice.Subject ||
 		a.Subject.NameID.Format != assertions.NameIDPersistent || a.Subject.NameID.SPNameQualifier != testSPEntityID ||
-		a.Subject.NameID.NameQualifier != w.srv.URL+"/saml/metadata" {
+		a.Subject.NameID.NameQualifier != w.Srv.URL+"/saml/metadata" {
 		t.Fatalf("NameID %+v; want the pairwise persistent NameID %q", a.Subject.NameID, want)
 	}
 	if sc := a.Subject.SubjectConfirmations[0].SubjectConfirmationData; sc.InResponseTo != req.ID || sc.Recipient != testSPACS || sc.Address != "" {
@@ -303,21 +305,21 @@ func TestSPInitiatedSignInWithTheRedirectBindingReachesTheSPsACS(t *testing.T) {
 	if n := len(a.AttributeStatements[0].Attributes); n != 4 {
 		t.Errorf("%d attributes; want only mail, displayName, uid and isMemberOf", n)
 	}
-	if strings.Contains(p.response, "eduPerson") || strings.Contains(p.response, "rsa-sha1") || !strings.Contains(p.response, "rsa-sha256") {
-		t.Errorf("the Response must be RSA-SHA256 and carry no eduPerson attributes:\n%s", p.response)
+	if strings.Contains(p.Response, "eduPerson") || strings.Contains(p.Response, "rsa-sha1") || !strings.Contains(p.Response, "rsa-sha256") {
+		t.Errorf("the Response must be RSA-SHA256 and carry no eduPerson attributes:\n%s", p.Response)
 	}
 
-	cur, err := w.ring.Current(context.Background())
+	cur, err := w.Ring.Current(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, xpath := range []string{samltest.AssertionSignature, samltest.ResponseSignature} {
-		if err := samltest.VerifyXMLSec(t, []byte(p.response), cur.Cert, xpath); err != nil {
+		if err := samltest.VerifyXMLSec(t, []byte(p.Response), cur.Cert, xpath); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	events, err := w.store.ListAudit(context.Background(), store.AuditFilter{})
+	events, err := w.Store.ListAudit(context.Background(), store.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,32 +338,32 @@ func TestSPInitiatedSignInWithTheRedirectBindingReachesTheSPsACS(t *testing.T) {
 	}
 
 	// The same request again is a replay; continuing again finds nothing.
-	resp, body = w.browser(t).get(w.redirectPath(t, req, "state-42"))
-	if resp.StatusCode != http.StatusBadRequest || alert(body) != "this sign-in request was already used" {
-		t.Fatalf("replayed request: %d %q", resp.StatusCode, alert(body))
+	resp, body = w.Browser(t).Get(w.redirectPath(t, req, "state-42"))
+	if resp.StatusCode != http.StatusBadRequest || idptest.Alert(body) != "this sign-in request was already used" {
+		t.Fatalf("replayed request: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	resp, body = b.get("/saml/sso/continue")
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "expired or was already used") {
-		t.Fatalf("continuing again: %d %q", resp.StatusCode, alert(body))
+	resp, body = b.Get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), "expired or was already used") {
+		t.Fatalf("continuing again: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 }
 
 func TestSPInitiatedSignInWithThePOSTBindingAndAnEncryptedAssertion(t *testing.T) {
 	w := newSSOWeb(t, true)
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 	req := w.authnRequest(t, w.sp, saml.HTTPPostBinding)
-	resp, body := b.do(http.MethodPost, "/saml/sso", postForm(t, req, "https://sp.example.com/after?x=1&y=2"),
+	resp, body := b.Do(http.MethodPost, "/saml/sso", postForm(t, req, "https://sp.example.com/after?x=1&y=2"),
 		"Origin", "https://sp.example.com", "Sec-Fetch-Site", "cross-site")
 	start(t, b, resp, body)
 	// Signed in already: straight to the form.
-	resp, body = b.get("/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	p := ssoPost(t, resp, body)
-	if p.relay != "https://sp.example.com/after?x=1&y=2" {
-		t.Errorf("RelayState %q", p.relay)
+	if p.Relay != "https://sp.example.com/after?x=1&y=2" {
+		t.Errorf("RelayState %q", p.Relay)
 	}
-	if !strings.Contains(p.response, "EncryptedAssertion") {
-		t.Fatalf("the SP's metadata has an encryption key, but the assertion is not encrypted:\n%s", p.response)
+	if !strings.Contains(p.Response, "EncryptedAssertion") {
+		t.Fatalf("the SP's metadata has an encryption key, but the assertion is not encrypted:\n%s", p.Response)
 	}
 	a := w.accept(t, w.sp, p, req.ID)
 	if want := w.nameID(t, w.alice, testSPEntityID); a.Subject.NameID.Value != want {
@@ -371,21 +373,21 @@ func TestSPInitiatedSignInWithThePOSTBindingAndAnEncryptedAssertion(t *testing.T
 
 func TestTheAuthnContextSaysMFAWhenTheSessionUsedASecondFactor(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
+	b := w.Browser(t)
 	tok := make([]byte, 32)
 	rand.Read(tok)
 	token := base64.RawURLEncoding.EncodeToString(tok)
 	sum := sha256.Sum256([]byte(token))
-	now := w.clock.Now()
-	if err := w.store.CreateSession(context.Background(), &store.Session{TokenHash: sum[:], UserID: w.alice.ID, AuthMethods: "pwd,otp",
+	now := w.Clock.Now()
+	if err := w.Store.CreateSession(context.Background(), &store.Session{TokenHash: sum[:], UserID: w.alice.ID, AuthMethods: "pwd,otp",
 		AuthenticatedAt: now, CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	b.setCookie("rg_session", token)
+	b.SetCookie("rg_session", token)
 	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding)
-	resp, body := b.get(w.redirectPath(t, req, ""))
+	resp, body := b.Get(w.redirectPath(t, req, ""))
 	start(t, b, resp, body)
-	resp, body = b.get("/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	p := ssoPost(t, resp, body)
 	a := w.accept(t, w.sp, p, req.ID)
 	if got := a.AuthnStatements[0].AuthnContext.AuthnContextClassRef.Value; got != assertions.ContextMFA {
@@ -395,17 +397,17 @@ func TestTheAuthnContextSaysMFAWhenTheSessionUsedASecondFactor(t *testing.T) {
 
 func TestALoginThatTakesTenMinutesStillSucceeds(t *testing.T) {
 	w := newSSOWeb(t, false)
-	w.clock.Advance(-10 * time.Minute) // so that the SP, on the real clock, sees a fresh Response at the end
-	b := w.browser(t)
-	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now() })
-	resp, body := b.get(w.redirectPath(t, req, ""))
+	w.Clock.Advance(-10 * time.Minute) // so that the SP, on the real clock, sees a fresh Response at the end
+	b := w.Browser(t)
+	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.Clock.Now() })
+	resp, body := b.Get(w.redirectPath(t, req, ""))
 	start(t, b, resp, body)
-	resp, body = b.get("/saml/sso/continue")
-	wantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
-	w.clock.Advance(10 * time.Minute) // far beyond crewjam's 90 s
-	resp, body = b.login("alice", ssoPassword, "next", "/saml/sso/continue")
-	wantRedirect(t, resp, body, "/saml/sso/continue")
-	resp, body = b.get("/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
+	w.Clock.Advance(10 * time.Minute) // far beyond crewjam's 90 s
+	resp, body = b.Login("alice", ssoPassword, "next", "/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	a := w.accept(t, w.sp, ssoPost(t, resp, body), req.ID)
 	if a.Subject.NameID.Value != w.nameID(t, w.alice, testSPEntityID) {
 		t.Fatalf("NameID %q", a.Subject.NameID.Value)
@@ -414,41 +416,41 @@ func TestALoginThatTakesTenMinutesStillSucceeds(t *testing.T) {
 
 func TestAPendingRequestIsUsedOnceAndExpiresAfterThirtyMinutes(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
-	resp, body := b.get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding), ""))
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
+	resp, body := b.Get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding), ""))
 	start(t, b, resp, body)
-	handle := b.ssoCookie()
+	handle := ssoCookie(b)
 	if handle == "" {
 		t.Fatal("no rg_sso cookie for /saml/sso/continue")
 	}
-	resp, body = b.get("/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	ssoPost(t, resp, body)
 	// The page cleared the cookie; a browser that keeps it anyway gets nothing more.
-	b.setSSOCookie(handle)
-	resp, body = b.get("/saml/sso/continue")
-	if resp.StatusCode != http.StatusBadRequest || alert(body) != "the sign-in request expired or was already used; start again from the application" {
-		t.Fatalf("continuing twice: %d %q", resp.StatusCode, alert(body))
+	setSSOCookie(b, handle)
+	resp, body = b.Get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || idptest.Alert(body) != "the sign-in request expired or was already used; start again from the application" {
+		t.Fatalf("continuing twice: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 
-	resp, body = b.get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now() }), ""))
+	resp, body = b.Get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.Clock.Now() }), ""))
 	start(t, b, resp, body)
-	w.clock.Advance(31 * time.Minute)
-	b.login("alice", ssoPassword) // the session idled out meanwhile
-	resp, body = b.get("/saml/sso/continue")
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "expired or was already used") {
-		t.Fatalf("continuing after 31 minutes: %d %q", resp.StatusCode, alert(body))
+	w.Clock.Advance(31 * time.Minute)
+	b.Login("alice", ssoPassword) // the session idled out meanwhile
+	resp, body = b.Get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), "expired or was already used") {
+		t.Fatalf("continuing after 31 minutes: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
 
 	// Without any rg_sso cookie.
-	resp, body = w.browser(t).get("/saml/sso/continue")
-	wantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
-	b2 := w.browser(t)
-	b2.login("alice", ssoPassword)
-	if resp, body = b2.get("/saml/sso/continue"); resp.StatusCode != http.StatusBadRequest {
+	resp, body = w.Browser(t).Get("/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, "/login?next=%2Fsaml%2Fsso%2Fcontinue")
+	b2 := w.Browser(t)
+	b2.Login("alice", ssoPassword)
+	if resp, body = b2.Get("/saml/sso/continue"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("continue without a request: %d\n%s", resp.StatusCode, body)
 	}
-	for _, e := range w.auditOf(t, "assertion") {
+	for _, e := range w.AuditOf(t, "assertion") {
 		if e != "alice ok" {
 			t.Errorf("audit: %q", e)
 		}
@@ -468,7 +470,7 @@ func deflated(t *testing.T, raw []byte) string {
 func TestBadSignInRequestsGetA400PageNamingTheProblem(t *testing.T) {
 	w := newSSOWeb(t, false)
 	unknown := newTestSP(t, w, "https://unknown.example.com/saml/metadata", "https://unknown.example.com/saml/acs", false)
-	ssoURL := w.srv.URL + "/saml/sso"
+	ssoURL := w.Srv.URL + "/saml/sso"
 
 	big := strings.Repeat("A", 100<<10)
 	xmlOf := func(r *saml.AuthnRequest) []byte {
@@ -506,7 +508,7 @@ func TestBadSignInRequestsGetA400PageNamingTheProblem(t *testing.T) {
 			func(r *saml.AuthnRequest) { r.Destination = "https://other-idp.example.com/sso" })))}}.Encode(), nil,
 			`expected destination to be "` + ssoURL + `"`},
 		{"a request older than 90 seconds", "GET", w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding,
-			func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now().Add(-2 * time.Minute) }), ""), nil,
+			func(r *saml.AuthnRequest) { r.IssueInstant = w.Clock.Now().Add(-2 * time.Minute) }), ""), nil,
 			"request expired"},
 		{"a request without an Issuer", "GET", "/saml/sso?" + url.Values{"SAMLRequest": {deflated(t, xmlOf(noIssuer))}}.Encode(), nil,
 			"names no Issuer"},
@@ -524,47 +526,78 @@ func TestBadSignInRequestsGetA400PageNamingTheProblem(t *testing.T) {
 		{"PUT", "PUT", "/saml/sso", nil, "not allowed"},
 	}
 	for _, tc := range cases {
-		b := w.browser(t)
+		b := w.Browser(t)
 		var resp *http.Response
 		var body string
 		if tc.method == "POST" {
-			resp, body = b.do(http.MethodPost, "/saml/sso", tc.form)
+			resp, body = b.Do(http.MethodPost, "/saml/sso", tc.form)
 		} else {
-			resp, body = b.do(tc.method, tc.target, nil)
+			resp, body = b.Do(tc.method, tc.target, nil)
 		}
 		want := http.StatusBadRequest
 		if tc.method == "PUT" {
 			want = http.StatusMethodNotAllowed
 		}
-		if resp.StatusCode != want || !strings.Contains(alert(body)+body, tc.frag) || strings.Contains(body, "goroutine") {
-			t.Errorf("%s: %d %q; want %d naming %q", tc.name, resp.StatusCode, alert(body), want, tc.frag)
+		if resp.StatusCode != want || !strings.Contains(idptest.Alert(body)+body, tc.frag) || strings.Contains(body, "goroutine") {
+			t.Errorf("%s: %d %q; want %d naming %q", tc.name, resp.StatusCode, idptest.Alert(body), want, tc.frag)
 		}
 		if tc.method != "PUT" && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("%s: Content-Type %q; want an HTML page", tc.name, resp.Header.Get("Content-Type"))
 		}
-		if setCookieHeader(resp, "rg_sso") != "" {
+		if idptest.SetCookieHeader(resp, "rg_sso") != "" {
 			t.Errorf("%s: a refused request set rg_sso", tc.name)
 		}
 	}
-	if events := w.auditOf(t, "assertion"); len(events) != 0 {
+	if events := w.AuditOf(t, "assertion"); len(events) != 0 {
 		t.Errorf("assertions issued: %v", events)
 	}
 }
 
 func TestAnSPRemovedWhileItsUserSignsInGetsNoAssertion(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
-	resp, body := b.get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding), ""))
+	b := w.Browser(t)
+	resp, body := b.Get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding), ""))
 	start(t, b, resp, body)
-	if err := w.store.DeleteServiceProvider(context.Background(), testSPEntityID); err != nil {
+	if err := w.Store.DeleteServiceProvider(context.Background(), testSPEntityID); err != nil {
 		t.Fatal(err)
 	}
-	b.login("alice", ssoPassword)
-	resp, body = b.get("/saml/sso/continue")
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), "no longer registered") || strings.Contains(body, "SAMLResponse") {
-		t.Fatalf("continue: %d %q", resp.StatusCode, alert(body))
+	b.Login("alice", ssoPassword)
+	resp, body = b.Get("/saml/sso/continue")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), "no longer registered") || strings.Contains(body, "SAMLResponse") {
+		t.Fatalf("continue: %d %q", resp.StatusCode, idptest.Alert(body))
 	}
-	if events := w.auditOf(t, "assertion"); len(events) != 1 || !strings.HasPrefix(events[0], "alice refused: ") {
+	if events := w.AuditOf(t, "assertion"); len(events) != 1 || !strings.HasPrefix(events[0], "alice refused: ") {
 		t.Fatalf("audit: %v", events)
+	}
+}
+
+func TestAFloodOfSSORequestsKeepsABoundedNumberPending(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.Browser(t)
+	audit0, _ := w.Rows(t)
+	const n = 150
+	statuses := map[int]int{}
+	for range n {
+		resp, _ := b.Get(w.redirectPath(t, w.authnRequest(t, w.sp, saml.HTTPRedirectBinding), ""))
+		statuses[resp.StatusCode]++
+	}
+	if statuses[http.StatusSeeOther] != 20 || statuses[http.StatusTooManyRequests] != n-20 {
+		t.Errorf("statuses %v; want 20 requests kept and the rest refused", statuses)
+	}
+	if audit, _ := w.Rows(t); audit-audit0 > 1 {
+		t.Errorf("%d SSO requests wrote %d audit events; want at most the rate limit's one", n, audit-audit0)
+	}
+	// Exactly 20 are pending for the address: a 21st is refused under a cap of 20, kept under 21.
+	now := w.Clock.Now()
+	probe := func(i int) *store.PendingRequest {
+		return &store.PendingRequest{HandleHash: []byte(fmt.Sprintf("probe-%d-0123456789abcdef", i)), SPEntityID: testSPEntityID,
+			RequestID: fmt.Sprintf("probe-%d", i), ACSURL: testSPACS, CreatedAt: now, ExpiresAt: now.Add(time.Minute), ClientAddr: "127.0.0.1"}
+	}
+	ctx := context.Background()
+	if ok, err := w.Store.SavePendingRequestCapped(ctx, probe(1), 20); ok || err != nil {
+		t.Fatalf("fewer than 20 pending: %v %v", ok, err)
+	}
+	if ok, err := w.Store.SavePendingRequestCapped(ctx, probe(2), 21); !ok || err != nil {
+		t.Fatalf("more than 20 pending: %v %v", ok, err)
 	}
 }

@@ -1,4 +1,4 @@
-package idp
+package cliauth
 
 import (
 	"crypto/rand"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/text"
+	"rolegate/idp/internal/token"
 	"rolegate/store"
 )
 
@@ -34,9 +36,9 @@ const (
 	deviceWrongWindow = time.Hour
 )
 
-func (s *Server) deviceRoutes(r *gin.Engine) {
-	r.POST(cliDeviceCodePath, s.limitAnonymous(s.tooManyOAuth), s.deviceCode)
-	r.POST(cliDeviceTokenPath, s.limitAnonymous(s.tooManyOAuth), s.deviceToken)
+func (s *Handler) deviceRoutes(r *gin.Engine) {
+	r.POST(cliDeviceCodePath, s.LimitAnonymous(s.tooManyOAuth), s.deviceCode)
+	r.POST(cliDeviceTokenPath, s.LimitAnonymous(s.tooManyOAuth), s.deviceToken)
 	r.GET(cliDevicePath, s.devicePage)
 	r.POST(cliDevicePath, s.deviceAnswer)
 }
@@ -72,10 +74,10 @@ func normalUserCode(typed string) string {
 	return c
 }
 
-func userCodeHash(normal string) []byte { return hashToken("rolegate-user-code:" + normal) }
+func userCodeHash(normal string) []byte { return token.Hash("rolegate-user-code:" + normal) }
 
 // deviceCode is POST /cli/device/code: a new device authorization for the command line.
-func (s *Server) deviceCode(c *gin.Context) {
+func (s *Handler) deviceCode(c *gin.Context) {
 	if err := c.Request.ParseForm(); err != nil {
 		s.oauthError(c, http.StatusBadRequest, "invalid_request", "the form is too large or malformed")
 		return
@@ -93,30 +95,30 @@ func (s *Server) deviceCode(c *gin.Context) {
 	if host == "" {
 		host = "(no name given)"
 	}
-	device, err := newToken()
+	device, err := token.New()
 	if err != nil {
-		s.fail(c, err)
+		s.Fail(c, err)
 		return
 	}
-	now := s.now()
+	now := s.Now()
 	var user string
 	for range 3 { // a user code already in use is drawn again
 		if user, err = newUserCode(); err != nil {
 			break
 		}
-		err = s.store.CreateDeviceCode(c.Request.Context(), &store.DeviceCode{DeviceHash: hashToken(device),
-			UserHash: userCodeHash(normalUserCode(user)), ClientName: bounded(host, 64), ClientAddr: c.ClientIP(), Account: account,
+		err = s.Store.CreateDeviceCode(c.Request.Context(), &store.DeviceCode{DeviceHash: token.Hash(device),
+			UserHash: userCodeHash(normalUserCode(user)), ClientName: text.Bounded(host, 64), ClientAddr: c.ClientIP(), Account: account,
 			Role: role, CreatedAt: now, ExpiresAt: now.Add(deviceCodeTTL), Interval: deviceInterval})
 		if !store.IsCode(err, store.Conflict) {
 			break
 		}
 	}
 	if err != nil {
-		s.fail(c, err)
+		s.Fail(c, err)
 		return
 	}
-	s.auditWith(c, "cli.device", "", "requested", map[string]string{"device_name": bounded(host, 64), "account": bounded(account, 64),
-		"role": bounded(role, 64)})
+	s.AuditWith(c, "cli.device", "", "requested", map[string]string{"device_name": text.Bounded(host, 64), "account": text.Bounded(account, 64),
+		"role": text.Bounded(role, 64)})
 	verify := strings.TrimRight(s.baseURL(c), "/") + cliDevicePath
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{
@@ -130,15 +132,15 @@ func (s *Server) deviceCode(c *gin.Context) {
 }
 
 // baseURL is the configured base URL, or this request's origin.
-func (s *Server) baseURL(c *gin.Context) string {
-	if s.cfg.BaseURL != "" {
-		return s.cfg.BaseURL
+func (s *Handler) baseURL(c *gin.Context) string {
+	if s.BaseURL != "" {
+		return s.BaseURL
 	}
-	return s.origin(c)
+	return s.Origin(c)
 }
 
 // deviceToken is POST /cli/device/token: one poll, answered as RFC 8628 §3.5 says.
-func (s *Server) deviceToken(c *gin.Context) {
+func (s *Handler) deviceToken(c *gin.Context) {
 	if err := c.Request.ParseForm(); err != nil {
 		s.oauthError(c, http.StatusBadRequest, "invalid_request", "the form is too large or malformed")
 		return
@@ -149,19 +151,19 @@ func (s *Server) deviceToken(c *gin.Context) {
 		return
 	}
 	code := f.Get("device_code")
-	if !wellFormed(code) {
+	if !token.WellFormed(code) {
 		s.oauthError(c, http.StatusBadRequest, "invalid_grant", "the device code is unknown or used: run rolegate login again")
 		return
 	}
-	now := s.now()
-	d, err := s.store.PollDeviceCode(c.Request.Context(), hashToken(code), now)
+	now := s.Now()
+	d, err := s.Store.PollDeviceCode(c.Request.Context(), token.Hash(code), now)
 	switch {
 	case store.IsCode(err, store.NotFound):
-		s.auditWith(c, "cli.device", "", "refused: an unknown or used device code", nil)
+		s.AuditWith(c, "cli.device", "", "refused: an unknown or used device code", nil)
 		s.oauthError(c, http.StatusBadRequest, "invalid_grant", "the device code is unknown or used: run rolegate login again")
 		return
 	case err != nil:
-		s.fail(c, err)
+		s.Fail(c, err)
 		return
 	case d.SlowDown:
 		s.oauthError(c, http.StatusBadRequest, "slow_down", "polling faster than every "+d.Interval.String())
@@ -170,94 +172,94 @@ func (s *Server) deviceToken(c *gin.Context) {
 		s.oauthError(c, http.StatusBadRequest, "authorization_pending", "waiting for someone to approve the code")
 		return
 	case d.Status == store.DevicePending:
-		s.auditWith(c, "cli.device", "", "expired", map[string]string{"device_name": d.ClientName})
+		s.AuditWith(c, "cli.device", "", "expired", map[string]string{"device_name": d.ClientName})
 		s.oauthError(c, http.StatusBadRequest, "expired_token", "nobody approved the code within "+deviceCodeTTL.String())
 		return
 	}
-	u, err := s.store.GetUserByID(c.Request.Context(), d.UserID)
+	u, err := s.Store.GetUserByID(c.Request.Context(), d.UserID)
 	if err != nil {
-		s.fail(c, err)
+		s.Fail(c, err)
 		return
 	}
 	details := map[string]string{"device_name": d.ClientName, "via": "cli-device"}
 	switch {
 	case d.Status == store.DeviceDenied:
-		s.auditWith(c, "cli.device", u.Name, "refused: denied", details)
+		s.AuditWith(c, "cli.device", u.Name, "refused: denied", details)
 		s.oauthError(c, http.StatusBadRequest, "access_denied", "the request was denied on the approval page")
 		return
 	case u.Disabled || u.MustChangePassword:
-		s.auditWith(c, "cli.device", u.Name, "refused: the user is disabled or must change a one-time password", details)
+		s.AuditWith(c, "cli.device", u.Name, "refused: the user is disabled or must change a one-time password", details)
 		s.oauthError(c, http.StatusBadRequest, "access_denied", "the approving user may no longer sign in")
 		return
 	}
-	s.cliIssue(c, awsIssue{User: u, Methods: d.Methods, AuthnInstant: d.AuthnInstant, SessionIndex: d.SessionIndex,
+	s.cliIssue(c, Issue{User: u, Methods: d.Methods, AuthnInstant: d.AuthnInstant, SessionIndex: d.SessionIndex,
 		Account: d.Account, Role: d.Role, Details: details})
 }
 
 // devicePage is GET /cli/device: the form to type the code, filled in from verification_uri_complete.
 // It looks nothing up: only the POST does, through the throttle.
-func (s *Server) devicePage(c *gin.Context) {
-	u, _, ok := s.requireLogin(c)
-	if !ok || s.mustChange(c, u) {
+func (s *Handler) devicePage(c *gin.Context) {
+	u, _, ok := s.RequireLogin(c)
+	if !ok || s.MustChange(c, u) {
 		return
 	}
-	s.page(c, http.StatusOK, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "UserCode": bounded(c.Query("user_code"), 16)})
+	s.Page(c, http.StatusOK, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "UserCode": text.Bounded(c.Query("user_code"), 16)})
 }
 
 // deviceAnswer is POST /cli/device: step "show" looks the typed code up (throttled per user:
 // a wrong code counts as a failed attempt) and shows the request; "approve" and "deny" decide it.
-func (s *Server) deviceAnswer(c *gin.Context) {
-	if !s.checkCSRF(c) {
+func (s *Handler) deviceAnswer(c *gin.Context) {
+	if !s.CheckCSRF(c) {
 		return
 	}
-	u, sess, ok := s.requireLogin(c)
-	if !ok || s.mustChange(c, u) {
+	u, sess, ok := s.RequireLogin(c)
+	if !ok || s.MustChange(c, u) {
 		return
 	}
 	f := c.Request.PostForm
 	typed := f.Get("user_code")
 	again := func(status int, msg string) {
-		s.page(c, status, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "UserCode": bounded(typed, 16), "Error": msg})
+		s.Page(c, status, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "UserCode": text.Bounded(typed, 16), "Error": msg})
 	}
-	g, wait, err := s.enter(c, kindDevice, u.Name)
+	g, wait, err := s.EnterDevice(c, u.Name)
 	if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	} else if wait > 0 {
-		again(http.StatusTooManyRequests, tryLater(c, wait))
+		again(http.StatusTooManyRequests, s.TryLater(c, wait))
 		return
 	}
 	// Wrong codes are counted apart as well, and a right one clears nothing there: anyone may ask
 	// for codes of their own and type one between guesses at another person's.
-	wrong := clientKey(kindDevice, u.Name, "wrong")
-	if t, err := s.store.GetThrottle(c.Request.Context(), wrong, s.now()); err != nil {
-		s.failPage(c, err)
+	wrong := s.WrongCodeKey(u.Name)
+	if t, err := s.Store.GetThrottle(c.Request.Context(), wrong, s.Now()); err != nil {
+		s.FailPage(c, err)
 		return
 	} else if t.Count >= deviceWrongLimit {
-		again(http.StatusTooManyRequests, tryLater(c, max(t.ResetAt.Sub(s.now()), time.Second)))
+		again(http.StatusTooManyRequests, s.TryLater(c, max(t.ResetAt.Sub(s.Now()), time.Second)))
 		return
 	}
 	normal := normalUserCode(typed)
 	var d *store.DeviceCode
 	if normal != "" {
-		d, err = s.store.GetDeviceCode(c.Request.Context(), userCodeHash(normal), s.now())
+		d, err = s.Store.GetDeviceCode(c.Request.Context(), userCodeHash(normal), s.Now())
 		if err != nil && !store.IsCode(err, store.NotFound) {
-			s.failPage(c, err)
+			s.FailPage(c, err)
 			return
 		}
 	}
 	if d == nil {
-		s.failed(c, g)
-		if t, err := s.store.HitThrottle(c.Request.Context(), wrong, deviceWrongWindow, s.now()); err != nil {
-			s.log.Error("counting a wrong user code", "request_id", c.GetString(ctxRequestID), "err", err)
+		g.Failed(c)
+		if t, err := s.Store.HitThrottle(c.Request.Context(), wrong, deviceWrongWindow, s.Now()); err != nil {
+			s.Log.Error("counting a wrong user code", "request_id", s.RequestID(c), "err", err)
 		} else if t.Count == deviceWrongLimit {
-			s.lockEvent(c, g, "wrong user codes", t.ResetAt)
+			g.Lock(c, "wrong user codes", t.ResetAt)
 		}
-		s.auditWith(c, "cli.device", u.Name, "refused: a wrong user code", nil)
+		s.AuditWith(c, "cli.device", u.Name, "refused: a wrong user code", nil)
 		again(http.StatusNotFound, "No sign-in waits for that code: check it on the terminal, or run rolegate login again if it expired.")
 		return
 	}
-	s.passed(c, g)
+	g.Passed(c)
 	r := &authorizeRequest{Account: d.Account, Role: d.Role}
 	// With no role to offer, the page still lets the person deny, so the command line stops now.
 	choices, err := s.cliChoices(c, u, r)
@@ -265,18 +267,18 @@ func (s *Server) deviceAnswer(c *gin.Context) {
 	if store.IsCode(err, store.Forbidden) {
 		noRole = store.ErrorMessage(err)
 	} else if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
 	show := func(msg string) {
 		if msg == "" {
 			msg = noRole
 		}
-		s.page(c, http.StatusOK, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "UserCode": normal[:4] + "-" + normal[4:],
+		s.Page(c, http.StatusOK, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "UserCode": normal[:4] + "-" + normal[4:],
 			"Device": d, "Asked": d.CreatedAt.UTC().Format("2006-01-02 15:04:05 MST"), "Choices": choices, "Error": msg})
 	}
 	details := map[string]string{"device_name": d.ClientName, "device_addr": d.ClientAddr}
-	decision := &store.DeviceCode{UserID: u.ID, Methods: sess.AuthMethods, AuthnInstant: sess.AuthenticatedAt, SessionIndex: sessionIndex(sess)}
+	decision := &store.DeviceCode{UserID: u.ID, Methods: sess.AuthMethods, AuthnInstant: sess.AuthenticatedAt, SessionIndex: s.SessionIndex(sess)}
 	switch f.Get("step") {
 	case "approve":
 		i := slices.IndexFunc(choices, func(ch cliChoice) bool { return ch.Value == f.Get("choice") })
@@ -288,8 +290,8 @@ func (s *Server) deviceAnswer(c *gin.Context) {
 			return
 		}
 		ch := choices[i]
-		if ch.Account.RequireMFA && !hasMFA(sess) {
-			c.Redirect(http.StatusSeeOther, withNext(mfaPath, cliDevicePath+"?"+url.Values{"user_code": {typed}}.Encode()))
+		if ch.Account.RequireMFA && !s.HasMFA(sess) {
+			c.Redirect(http.StatusSeeOther, s.MFAURL(cliDevicePath+"?"+url.Values{"user_code": {typed}}.Encode()))
 			c.Abort()
 			return
 		}
@@ -301,13 +303,13 @@ func (s *Server) deviceAnswer(c *gin.Context) {
 		show("")
 		return
 	}
-	if err := s.store.DecideDeviceCode(c.Request.Context(), userCodeHash(normal), decision, s.now()); store.IsCode(err, store.NotFound) {
+	if err := s.Store.DecideDeviceCode(c.Request.Context(), userCodeHash(normal), decision, s.Now()); store.IsCode(err, store.NotFound) {
 		again(http.StatusConflict, "That code was answered already, or it expired.")
 		return
 	} else if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
-	s.auditWith(c, "cli.device", u.Name, decision.Status, details)
-	s.page(c, http.StatusOK, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "Done": decision.Status, "Device": d})
+	s.AuditWith(c, "cli.device", u.Name, decision.Status, details)
+	s.Page(c, http.StatusOK, "cli_device", gin.H{"Title": "Approve a command-line sign-in", "Done": decision.Status, "Device": d})
 }

@@ -1,11 +1,9 @@
-package idp
+package sso
 
 import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -14,18 +12,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/crewjam/saml"
 	"github.com/gin-gonic/gin"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"rolegate/assertions"
 	"rolegate/certs"
+	"rolegate/idp/internal/text"
+	"rolegate/idp/internal/token"
 	"rolegate/store"
 )
 
@@ -48,11 +46,7 @@ const (
 	// maxSAMLRequest bounds the SAMLRequest value as sent and the AuthnRequest XML once decoded.
 	maxSAMLRequest   = 64 << 10
 	maxRelayState    = 2048
-	maxRequestID     = 256
 	maxSSOErrorRunes = 300
-
-	// MaxSPMetadataBytes is the largest SP metadata document Rolegate accepts.
-	MaxSPMetadataBytes = 1 << 20
 
 	msgSSOGone   = "the sign-in request expired or was already used; start again from the application"
 	msgSSOReplay = "this sign-in request was already used"
@@ -61,287 +55,37 @@ const (
 	auditSSORequest = "sso.request"
 )
 
-func (s *Server) ssoRoutes(r *gin.Engine) {
-	r.GET(ssoPath, s.limitAnonymous(s.tooManyPage), s.ssoRequest)
-	r.POST(ssoPath, s.limitAnonymous(s.tooManyPage), s.ssoRequest)
+// Routes adds /saml/sso and /saml/sso/continue.
+func (s *Handler) Routes(r *gin.Engine) {
+	r.GET(ssoPath, s.LimitAnonymous(s.TooManyPage), s.ssoRequest)
+	r.POST(ssoPath, s.LimitAnonymous(s.TooManyPage), s.ssoRequest)
 	r.GET(ssoContinuePath, s.ssoContinue)
-}
-
-// ---- SP metadata
-
-// ParseSPMetadata parses a SAML service provider's metadata, as `rolegate sp add` stores it: one
-// md:EntityDescriptor, or an md:EntitiesDescriptor holding exactly one SP. It must describe an SP
-// (an SPSSODescriptor) with at least one HTTP-POST AssertionConsumerService, and every ACS of a
-// known binding must be an https URL.
-func ParseSPMetadata(raw []byte) (*saml.EntityDescriptor, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, store.Errorf(store.Invalid, "the metadata is empty")
-	}
-	if len(raw) > MaxSPMetadataBytes {
-		return nil, store.Errorf(store.Invalid, "the metadata is larger than 1 MiB")
-	}
-	root, err := rootElement(raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
-		return nil, store.Errorf(store.Invalid, "the metadata is not well-formed XML: %s", bounded(err.Error(), maxSSOErrorRunes))
-	}
-	var ed *saml.EntityDescriptor
-	switch root {
-	case xml.Name{Space: assertions.NSMetadata, Local: "EntityDescriptor"}:
-		ed = new(saml.EntityDescriptor)
-		if err := xml.Unmarshal(raw, ed); err != nil {
-			return nil, notMetadata(err)
-		}
-	case xml.Name{Space: assertions.NSMetadata, Local: "EntitiesDescriptor"}:
-		var all saml.EntitiesDescriptor
-		if err := xml.Unmarshal(raw, &all); err != nil {
-			return nil, notMetadata(err)
-		}
-		sps := spEntities(&all, nil)
-		if len(sps) != 1 {
-			return nil, store.Errorf(store.Invalid, "the metadata is an EntitiesDescriptor holding %d service providers; register exactly one at a time", len(sps))
-		}
-		ed = sps[0]
-	default:
-		return nil, store.Errorf(store.Invalid, "the metadata's root element is <%s>, not a SAML md:EntityDescriptor or md:EntitiesDescriptor",
-			bounded(root.Local, 64))
-	}
-	if err := checkSPMetadata(ed); err != nil {
-		return nil, err
-	}
-	return ed, nil
-}
-
-func notMetadata(err error) error {
-	return store.Errorf(store.Invalid, "the metadata is not valid SAML metadata: %s", bounded(err.Error(), maxSSOErrorRunes))
-}
-
-// rootElement returns the name of the document's first element.
-func rootElement(raw []byte) (xml.Name, error) {
-	d := xml.NewDecoder(bytes.NewReader(raw))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.Name{}, store.Errorf(store.Invalid, "the metadata is not XML: no root element")
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			return se.Name, nil
-		}
-	}
-}
-
-// spEntities collects the entities of an EntitiesDescriptor, nested ones too, that describe an SP.
-func spEntities(all *saml.EntitiesDescriptor, out []*saml.EntityDescriptor) []*saml.EntityDescriptor {
-	for i := range all.EntityDescriptors {
-		if len(all.EntityDescriptors[i].SPSSODescriptors) > 0 {
-			out = append(out, &all.EntityDescriptors[i])
-		}
-	}
-	for i := range all.EntitiesDescriptors {
-		out = spEntities(&all.EntitiesDescriptors[i], out)
-	}
-	return out
-}
-
-func checkSPMetadata(ed *saml.EntityDescriptor) error {
-	id := ed.EntityID
-	if id == "" || len(id) > 1024 || id != bounded(id, 1024) {
-		return store.Errorf(store.Invalid, "the metadata's entityID is empty, longer than 1024 characters or holds control characters")
-	}
-	if len(ed.SPSSODescriptors) == 0 {
-		return store.Errorf(store.Invalid, "the metadata of %q has no SPSSODescriptor: it does not describe a SAML service provider", id)
-	}
-	posts := 0
-	for _, d := range ed.SPSSODescriptors {
-		for _, acs := range d.AssertionConsumerServices {
-			if acs.Location == "" {
-				continue // a binding crewjam does not know (such as PAOS): it blanks the Location, and Rolegate never uses it
-			}
-			if !httpsURL(acs.Location) {
-				return store.Errorf(store.Invalid, "the assertion consumer service %q (binding %s, index %d) of %q is not an https URL: Rolegate sends assertions only over https",
-					bounded(acs.Location, 512), bindingName(acs.Binding), acs.Index, id)
-			}
-			if acs.Binding == saml.HTTPPostBinding {
-				posts++
-			}
-		}
-	}
-	if posts == 0 {
-		return store.Errorf(store.Invalid, "the metadata of %q has no AssertionConsumerService with the HTTP-POST binding: Rolegate can only post assertions", id)
-	}
-	return checkSPKeys(ed)
-}
-
-// httpsURL reports whether s is an absolute https URL with a host and no user info.
-func httpsURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
-}
-
-func bindingName(b string) string {
-	if i := strings.LastIndexByte(b, ':'); i >= 0 && i+1 < len(b) {
-		return bounded(b[i+1:], 64)
-	}
-	return bounded(b, 64)
-}
-
-// checkSPKeys refuses certificates Rolegate could never use, rather than failing every sign-in to
-// the SP once its user has signed in: each must be an X.509 certificate, and the one assertions are
-// encrypted to must hold an RSA key.
-func checkSPKeys(ed *saml.EntityDescriptor) error {
-	for _, d := range ed.SPSSODescriptors {
-		for _, k := range d.KeyDescriptors {
-			for _, c := range k.KeyInfo.X509Data.X509Certificates {
-				if _, err := parseSPCert(c.Data); err != nil {
-					return store.Errorf(store.Invalid, "the metadata of %q has a KeyDescriptor (use %q) whose certificate is not a valid X.509 certificate: %s",
-						ed.EntityID, bounded(k.Use, 32), bounded(err.Error(), 200))
-				}
-			}
-		}
-		if cert := encryptionCert(&d); cert != nil {
-			if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
-				return store.Errorf(store.Invalid, "the encryption certificate in the metadata of %q has a key of type %s; Rolegate encrypts assertions only to RSA keys (without that KeyDescriptor they are sent unencrypted)",
-					ed.EntityID, cert.PublicKeyAlgorithm)
-			}
-		}
-	}
-	return nil
-}
-
-// encryptionCert is the certificate crewjam encrypts assertions to: the first of a KeyDescriptor
-// with use="encryption", else of one without a use; nil when there is none.
-func encryptionCert(d *saml.SPSSODescriptor) *x509.Certificate {
-	for _, use := range []string{"encryption", ""} {
-		for _, k := range d.KeyDescriptors {
-			if k.Use != use {
-				continue
-			}
-			for _, c := range k.KeyInfo.X509Data.X509Certificates {
-				if cert, _ := parseSPCert(c.Data); cert != nil {
-					return cert
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// parseSPCert parses the base64 of a metadata certificate as crewjam does, ASCII white space
-// ignored; an empty one is nil (crewjam skips it).
-func parseSPCert(data string) (*x509.Certificate, error) {
-	data = strings.Map(func(r rune) rune {
-		if strings.ContainsRune(" \t\n\f\r", r) {
-			return -1
-		}
-		return r
-	}, data)
-	if data == "" {
-		return nil, nil
-	}
-	der, err := base64.StdEncoding.DecodeString(data)
-	if err != nil {
-		return nil, errors.New("it is not base64")
-	}
-	return x509.ParseCertificate(der)
-}
-
-// SPACSURLs lists the https HTTP-POST ACS locations of an SP: where Rolegate may post its assertions.
-func SPACSURLs(ed *saml.EntityDescriptor) []string {
-	var out []string
-	for _, d := range ed.SPSSODescriptors {
-		for _, acs := range d.AssertionConsumerServices {
-			if acs.Binding == saml.HTTPPostBinding && httpsURL(acs.Location) {
-				out = append(out, acs.Location)
-			}
-		}
-	}
-	return out
-}
-
-// spProvider is crewjam's ServiceProviderProvider over the store. An unknown SP is os.ErrNotExist
-// (compared with ==, so never wrapped); a store failure is kept in err, so that the handler can
-// answer it as the internal error it is rather than as a bad request.
-type spProvider struct {
-	s   *Server
-	ctx context.Context
-	err error
-
-	// The last lookup, kept: a request's SP is read once however often it is asked for.
-	id   string
-	reg  *store.ServiceProvider
-	ed   *saml.EntityDescriptor
-	lerr error
-}
-
-func (p *spProvider) GetServiceProvider(_ *http.Request, entityID string) (*saml.EntityDescriptor, error) {
-	ed, err := p.lookup(entityID)
-	if store.IsCode(err, store.NotFound) {
-		return nil, os.ErrNotExist
-	}
-	return ed, err
-}
-
-func (p *spProvider) lookup(entityID string) (*saml.EntityDescriptor, error) {
-	_, ed, err := p.registration(entityID)
-	return ed, err
-}
-
-// registration returns the SP's registration and its parsed metadata.
-func (p *spProvider) registration(entityID string) (*store.ServiceProvider, *saml.EntityDescriptor, error) {
-	if p.id != entityID || (p.reg == nil && p.lerr == nil) {
-		p.id = entityID
-		p.reg, p.ed, p.lerr = p.read(entityID)
-	}
-	return p.reg, p.ed, p.lerr
-}
-
-func (p *spProvider) read(entityID string) (*store.ServiceProvider, *saml.EntityDescriptor, error) {
-	if entityID == "" {
-		return nil, nil, store.Errorf(store.NotFound, "no service provider")
-	}
-	sp, err := p.s.store.GetServiceProvider(p.ctx, entityID)
-	if store.IsCode(err, store.NotFound) {
-		return nil, nil, err
-	} else if err != nil {
-		p.err = err
-		return nil, nil, errors.New("the service provider registry is unavailable")
-	}
-	ed, err := ParseSPMetadata(sp.Metadata)
-	if err != nil {
-		return nil, nil, fmt.Errorf("its registered metadata is no longer acceptable (%s)", store.ErrorMessage(err))
-	}
-	if ed.EntityID != entityID {
-		return nil, nil, fmt.Errorf("its registered metadata names another entity, %q", ed.EntityID)
-	}
-	return sp, ed, nil
 }
 
 // ---- the IdP
 
 // samlIdP is a crewjam IdentityProvider for one request: RSA-SHA256 with the current key, a
 // logger (crewjam panics without one), and this server's entity ID and SSO URL.
-func (s *Server) samlIdP(ctx context.Context, spp saml.ServiceProviderProvider) (*saml.IdentityProvider, *certs.Key, error) {
-	if s.keys == nil {
+func (s *Handler) samlIdP(ctx context.Context, spp saml.ServiceProviderProvider) (*saml.IdentityProvider, *certs.Key, error) {
+	if s.CurrentKey == nil {
 		return nil, nil, errors.New("idp: no keyring: SAML sign-in is not configured")
 	}
-	key, err := s.keys.Current(ctx)
+	key, err := s.CurrentKey(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	md, err := url.Parse(assertions.EntityID(s.cfg.BaseURL))
+	md, err := url.Parse(assertions.EntityID(s.BaseURL))
 	if err != nil || !md.IsAbs() {
-		return nil, nil, fmt.Errorf("idp: base URL %q is not absolute", s.cfg.BaseURL)
+		return nil, nil, fmt.Errorf("idp: base URL %q is not absolute", s.BaseURL)
 	}
-	sso, err := url.Parse(assertions.SSOURL(s.cfg.BaseURL))
+	sso, err := url.Parse(assertions.SSOURL(s.BaseURL))
 	if err != nil {
 		return nil, nil, err
 	}
 	return &saml.IdentityProvider{
 		Signer:                  key.Signer,
 		Certificate:             key.Cert,
-		Logger:                  slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Logger:                  slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 		MetadataURL:             *md,
 		SSOURL:                  *sso,
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
@@ -362,14 +106,14 @@ func crewjamSafe(fn func() error) (err error) {
 
 // ---- GET|POST /saml/sso
 
-func (s *Server) ssoRequest(c *gin.Context) {
+func (s *Handler) ssoRequest(c *gin.Context) {
 	var issuer, requestID string // once known, for the audit record of a refusal
 	refuse := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
-		s.log.Info("sso: request refused", "request_id", c.GetString(ctxRequestID), "reason", msg, "client", c.ClientIP())
-		s.auditWith(c, auditSSORequest, "", "refused", map[string]string{"reason": bounded(msg, maxSSOErrorRunes),
-			"sp": bounded(issuer, 256), "saml_request_id": bounded(requestID, 64)})
-		s.failPage(c, &store.Error{Code: store.Invalid, Message: msg})
+		s.Log.Info("sso: request refused", "request_id", s.RequestID(c), "reason", msg, "client", c.ClientIP())
+		s.AuditWith(c, auditSSORequest, "", "refused", map[string]string{"reason": text.Bounded(msg, maxSSOErrorRunes),
+			"sp": text.Bounded(issuer, 256), "saml_request_id": text.Bounded(requestID, 64)})
+		s.FailPage(c, &store.Error{Code: store.Invalid, Message: msg})
 	}
 	// Bound the input before crewjam sees it.
 	if len(c.Request.URL.RawQuery) > maxSSOQuery {
@@ -413,7 +157,7 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		issuer = pre.Issuer.Value
 	}
 	requestID = pre.ID
-	now := s.now()
+	now := s.Now()
 	if err := checkAuthnRequest(&pre, now); err != nil {
 		refuse("%s", err)
 		return
@@ -423,13 +167,13 @@ func (s *Server) ssoRequest(c *gin.Context) {
 	spp := &spProvider{s: s, ctx: ctx}
 	idp, _, err := s.samlIdP(ctx, spp)
 	if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
 	// An SP that must sign is named as such when it did not; crewjam then verifies any signature.
 	reg, ed, err := spp.registration(issuer)
 	if spp.err != nil {
-		s.failPage(c, spp.err)
+		s.FailPage(c, spp.err)
 		return
 	}
 	if err == nil {
@@ -450,18 +194,18 @@ func (s *Server) ssoRequest(c *gin.Context) {
 	})
 	switch {
 	case spp.err != nil:
-		s.failPage(c, spp.err)
+		s.FailPage(c, spp.err)
 		return
 	case errors.Is(err, saml.ErrInvalidSignature):
-		refuse("the sign-in request's signature was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
+		refuse("the sign-in request's signature was refused: %s", text.Bounded(err.Error(), maxSSOErrorRunes))
 		return
 	case errors.Is(err, saml.ErrUnknownAssertionConsumerService):
 		// crewjam's own words end in "file does not exist"
 		refuse("the sign-in request was refused: cannot find assertion consumer service (URL %q, index %q) in the metadata of %q",
-			bounded(pre.AssertionConsumerServiceURL, 512), bounded(pre.AssertionConsumerServiceIndex, 16), bounded(issuer, 256))
+			text.Bounded(pre.AssertionConsumerServiceURL, 512), text.Bounded(pre.AssertionConsumerServiceIndex, 16), text.Bounded(issuer, 256))
 		return
 	case err != nil:
-		refuse("the sign-in request was refused: %s", bounded(err.Error(), maxSSOErrorRunes))
+		refuse("the sign-in request was refused: %s", text.Bounded(err.Error(), maxSSOErrorRunes))
 		return
 	}
 	// Again on what a signature covers: crewjam reads a signed request anew from the signed element.
@@ -480,13 +224,13 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		return
 	}
 
-	handle, err := newToken()
+	handle, err := token.New()
 	if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
 	p := &store.PendingRequest{
-		HandleHash:    hashToken(handle),
+		HandleHash:    token.Hash(handle),
 		SPEntityID:    req.ServiceProviderMetadata.EntityID,
 		RequestID:     req.Request.ID,
 		ACSURL:        acs.Location,
@@ -495,21 +239,21 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		ExpiresAt:     now.Add(ssoPendingFor),
 		ForceAuthn:    isTrue(req.Request.ForceAuthn),
 		AuthnContexts: contexts,
-		ClientAddr:    clientGroup(c),
+		ClientAddr:    s.ClientGroup(c),
 	}
-	saved, err := s.store.SavePendingRequestCapped(ctx, p, s.cfg.PendingPerAddress)
+	saved, err := s.Store.SavePendingRequestCapped(ctx, p, s.PendingPerAddress)
 	if store.IsCode(err, store.Conflict) {
 		refuse(msgSSOReplay)
 		return
 	} else if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	} else if !saved {
 		// One address cannot fill the table with requests that nobody finishes.
 		c.Header("Retry-After", strconv.Itoa(int(ssoPendingFor/time.Second)))
-		s.page(c, http.StatusTooManyRequests, "error", gin.H{"Title": "Too many sign-ins waiting",
+		s.Page(c, http.StatusTooManyRequests, "error", gin.H{"Title": "Too many sign-ins waiting",
 			"Message":   "Too many sign-ins from your address are waiting to be finished. Finish one, or try again later.",
-			"RequestID": c.GetString(ctxRequestID)})
+			"RequestID": s.RequestID(c)})
 		return
 	}
 
@@ -528,12 +272,12 @@ func (s *Server) ssoRequest(c *gin.Context) {
 		var w *webSession
 		if status == nil {
 			if w, status, err = s.passiveSession(c, p); err != nil {
-				s.failPage(c, err)
+				s.FailPage(c, err)
 				return
 			}
 		}
-		if err := s.store.ConsumePendingRequest(ctx, p.HandleHash, now); err != nil {
-			s.failPage(c, err)
+		if err := s.Store.ConsumePendingRequest(ctx, p.HandleHash, now); err != nil {
+			s.FailPage(c, err)
 			return
 		}
 		s.ssoRespond(c, p, w, status, passive)
@@ -593,10 +337,10 @@ func chooseACS(req *saml.IdpAuthnRequest) (*saml.IndexedEndpoint, error) {
 	}
 	if acs.Binding != saml.HTTPPostBinding {
 		return nil, fmt.Errorf("the assertion consumer service %q takes the %s binding; Rolegate answers only with HTTP-POST",
-			bounded(acs.Location, 512), bindingName(acs.Binding))
+			text.Bounded(acs.Location, 512), bindingName(acs.Binding))
 	}
 	if !httpsURL(acs.Location) {
-		return nil, fmt.Errorf("the assertion consumer service %q is not an https URL", bounded(acs.Location, 512))
+		return nil, fmt.Errorf("the assertion consumer service %q is not an https URL", text.Bounded(acs.Location, 512))
 	}
 	e := *acs
 	req.ACSEndpoint = &e
@@ -605,36 +349,36 @@ func chooseACS(req *saml.IdpAuthnRequest) (*saml.IndexedEndpoint, error) {
 
 // setSSOCookie sets (or, with a negative maxAge, deletes) the handle of the pending request; it is
 // only sent back to /saml/sso and below.
-func (s *Server) setSSOCookie(c *gin.Context, value string, maxAge int) {
+func (s *Handler) setSSOCookie(c *gin.Context, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: ssoCookie, Value: value, Path: ssoPath, MaxAge: maxAge,
-		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
 }
 
 // ---- GET /saml/sso/continue
 
-func (s *Server) ssoContinue(c *gin.Context) {
-	u, sess, ok := s.requireLogin(c)
+func (s *Handler) ssoContinue(c *gin.Context) {
+	u, sess, ok := s.RequireLogin(c)
 	if !ok {
 		return
 	}
 	w := &webSession{user: u, sess: sess}
-	ctx, now := c.Request.Context(), s.now()
+	ctx, now := c.Request.Context(), s.Now()
 	gone := func() {
 		s.setSSOCookie(c, "", -1)
-		s.failPage(c, store.Errorf(store.Invalid, msgSSOGone))
+		s.FailPage(c, store.Errorf(store.Invalid, msgSSOGone))
 	}
 	handle, err := c.Cookie(ssoCookie)
-	if err != nil || !wellFormed(handle) {
+	if err != nil || !token.WellFormed(handle) {
 		gone()
 		return
 	}
-	hash := hashToken(handle)
-	p, err := s.store.GetPendingRequest(ctx, hash, now)
+	hash := token.Hash(handle)
+	p, err := s.Store.GetPendingRequest(ctx, hash, now)
 	if store.IsCode(err, store.NotFound) {
 		gone()
 		return
 	} else if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
 	// What the request asks of the sign-in, met before the request is used up.
@@ -642,15 +386,15 @@ func (s *Server) ssoContinue(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, reauthURL)
 		return
 	}
-	if _, stepUp := sessionContext(p.AuthnContexts, w.sess); stepUp {
-		s.stepUp(c)
+	if _, stepUp := s.sessionContext(p.AuthnContexts, w.sess); stepUp {
+		s.StepUp(c)
 		return
 	}
-	if err := s.store.ConsumePendingRequest(ctx, hash, now); store.IsCode(err, store.NotFound) {
+	if err := s.Store.ConsumePendingRequest(ctx, hash, now); store.IsCode(err, store.NotFound) {
 		gone() // another tab or replica took it first
 		return
 	} else if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
 	s.setSSOCookie(c, "", -1)
@@ -661,15 +405,15 @@ func (s *Server) ssoContinue(c *gin.Context) {
 // with an assertion for w's user, or, when status is set, with that status alone (w, if any, only
 // names the user in the audit record). A passive request's user who may not use the SP is answered
 // with RequestDenied rather than a page.
-func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError, passive bool) {
-	ctx, now := c.Request.Context(), s.now()
+func (s *Handler) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSession, status *saml.StatusError, passive bool) {
+	ctx, now := c.Request.Context(), s.Now()
 	details := map[string]string{"sp": p.SPEntityID, "request_id": p.RequestID, "acs": p.ACSURL}
 	var user string
 	if w != nil {
 		user = w.user.Name
 	}
-	audit := s.assertionEvent(c, user, details)
-	deny := func(err error) { s.refuseAssertion(c, audit, err) }
+	audit := s.AssertionEvent(c, user, details)
+	deny := func(err error) { s.RefuseAssertion(c, audit, err) }
 	answer := func(st *saml.StatusError) {
 		status = st
 		audit.Type, audit.Result = auditSSORequest, "answered "+strings.TrimPrefix(st.SecondLevel, "urn:oasis:names:tc:SAML:2.0:status:")
@@ -681,13 +425,13 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 	spp := &spProvider{s: s, ctx: ctx}
 	idp, key, err := s.samlIdP(ctx, spp)
 	if err != nil {
-		s.failPage(c, err)
+		s.FailPage(c, err)
 		return
 	}
 	sp, ed, err := spp.registration(p.SPEntityID)
 	switch {
 	case spp.err != nil:
-		s.failPage(c, spp.err)
+		s.FailPage(c, spp.err)
 		return
 	case store.IsCode(err, store.NotFound):
 		deny(store.Errorf(store.Invalid, "the application %q is no longer registered with Rolegate", p.SPEntityID))
@@ -715,8 +459,8 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 	var maker *ssoAssertionMaker
 	var groups []string
 	if status == nil {
-		if groups, err = s.store.UserGroups(ctx, w.user.Name); err != nil {
-			s.failPage(c, err)
+		if groups, err = s.Store.UserGroups(ctx, w.user.Name); err != nil {
+			s.FailPage(c, err)
 			return
 		}
 		if !sp.Admits(groups) {
@@ -730,13 +474,14 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 		}
 	}
 	if status == nil {
-		nameID, err := s.store.PairwiseNameID(ctx, w.user.ID, ed.EntityID)
+		nameID, err := s.Store.PairwiseNameID(ctx, w.user.ID, ed.EntityID)
 		if err != nil {
-			s.failPage(c, err)
+			s.FailPage(c, err)
 			return
 		}
-		class, _ := sessionContext(p.AuthnContexts, w.sess)
-		maker = &ssoAssertionMaker{user: w.user, sess: w.sess, groups: groups, nameID: nameID, release: sp.Release, assertionID: newXMLID(), context: class}
+		class, _ := s.sessionContext(p.AuthnContexts, w.sess)
+		maker = &ssoAssertionMaker{user: w.user, sess: w.sess, groups: groups, nameID: nameID, release: sp.Release, assertionID: s.NewXMLID(),
+			sessionIndex: s.SessionIndex(w.sess), context: class}
 		idp.AssertionMaker = maker
 	}
 	var form saml.IdpAuthnRequestForm
@@ -770,7 +515,7 @@ func (s *Server) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSessi
 		audit.Details["auth_methods"] = w.sess.AuthMethods
 		audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
 	}
-	s.postAssertion(c, audit, "sso_post", form.URL, gin.H{
+	s.PostAssertion(c, audit, "sso_post", form.URL, gin.H{
 		"Title":        "Signing in",
 		"SP":           ed.EntityID,
 		"SAMLResponse": form.SAMLResponse,
@@ -797,13 +542,14 @@ func findPostACS(ed *saml.EntityDescriptor, location string) (*saml.SPSSODescrip
 // an MFA-aware AuthnContext, and a lifetime of assertions.AssertionLifetime set here rather than
 // through crewjam's globals.
 type ssoAssertionMaker struct {
-	user        *store.User
-	sess        *store.Session
-	groups      []string
-	nameID      string   // store.PairwiseNameID
-	release     []string // store.ServiceProvider.Release
-	assertionID string
-	context     string // the AuthnContextClassRef: what the session did, as the request asked for it
+	user         *store.User
+	sess         *store.Session
+	groups       []string
+	nameID       string   // store.PairwiseNameID
+	release      []string // store.ServiceProvider.Release
+	assertionID  string
+	sessionIndex string // of sess, as the core names it
+	context      string // the AuthnContextClassRef: what the session did, as the request asked for it
 }
 
 // MakeAssertion sets req.Assertion; the crewjam Session is not used (the user and their session
@@ -849,7 +595,7 @@ func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Ses
 		},
 		AuthnStatements: []saml.AuthnStatement{{
 			AuthnInstant:        m.sess.AuthenticatedAt.UTC(),
-			SessionIndex:        sessionIndex(m.sess),
+			SessionIndex:        m.sessionIndex,
 			SessionNotOnOrAfter: &sessionEnds,
 			AuthnContext:        saml.AuthnContext{AuthnContextClassRef: &saml.AuthnContextClassRef{Value: m.context}},
 		}},

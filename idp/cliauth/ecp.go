@@ -1,4 +1,4 @@
-package idp
+package cliauth
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	xrv "github.com/mattermost/xml-roundtrip-validator"
 
 	"rolegate/assertions"
+	"rolegate/idp/internal/authn"
+	"rolegate/idp/internal/text"
 	"rolegate/store"
 )
 
@@ -85,26 +87,26 @@ func parseECP(body []byte, now time.Time) (*ecpRequest, error) {
 	}
 	ar := soapBody.ChildElements()[0]
 	if ar.Tag != "AuthnRequest" || ar.NamespaceURI() != assertions.NSProtocol {
-		return bad("holds a %s, not a SAML 2.0 AuthnRequest", bounded(ar.Tag, 64))
+		return bad("holds a %s, not a SAML 2.0 AuthnRequest", text.Bounded(ar.Tag, 64))
 	}
 	r := &ecpRequest{ID: ar.SelectAttrValue("ID", ""), ACS: ar.SelectAttrValue("AssertionConsumerServiceURL", "")}
-	if r.ID == "" || len(r.ID) > maxRequestID || strings.ContainsFunc(r.ID, unicode.IsSpace) || strings.ContainsFunc(r.ID, isControl) {
+	if r.ID == "" || len(r.ID) > authn.MaxRequestID || strings.ContainsFunc(r.ID, unicode.IsSpace) || strings.ContainsFunc(r.ID, text.IsControl) {
 		return bad("has no ID, or one that is too long or holds white space")
 	}
 	if v := ar.SelectAttrValue("Version", ""); v != "2.0" {
-		return bad("is not SAML 2.0 (Version %q)", bounded(v, 16))
+		return bad("is not SAML 2.0 (Version %q)", text.Bounded(v, 16))
 	}
 	at, err := time.Parse(time.RFC3339Nano, ar.SelectAttrValue("IssueInstant", ""))
 	switch {
 	case err != nil:
 		return bad("has no IssueInstant, or one that is not an xs:dateTime")
-	case at.After(now.Add(maxRequestSkew)):
-		return bad("was issued at %s, more than %d s in the future: check this machine's clock", at.UTC().Format(time.RFC3339), int(maxRequestSkew/time.Second))
+	case at.After(now.Add(authn.MaxRequestSkew)):
+		return bad("was issued at %s, more than %d s in the future: check this machine's clock", at.UTC().Format(time.RFC3339), int(authn.MaxRequestSkew/time.Second))
 	case at.Before(now.Add(-maxECPRequestAge)):
 		return bad("was issued at %s, more than %d minutes ago: check this machine's clock", at.UTC().Format(time.RFC3339), int(maxECPRequestAge/time.Minute))
 	}
 	if b := ar.SelectAttrValue("ProtocolBinding", ""); b != "" && b != bindingPAOS {
-		return bad("asks for the binding %s; over ECP Rolegate answers in the SOAP response", bounded(b, 128))
+		return bad("asks for the binding %s; over ECP Rolegate answers in the SOAP response", text.Bounded(b, 128))
 	}
 	if len(r.ACS) > 256 {
 		return bad("names an AssertionConsumerServiceURL longer than 256 characters")
@@ -120,20 +122,20 @@ func parseECP(body []byte, now time.Time) (*ecpRequest, error) {
 		if issuer != nil {
 			got = strings.TrimSpace(issuer.Text())
 		}
-		return bad("must name AWS as its Issuer (%s), not %q", strings.Join(awsEntityIDs, ", "), bounded(got, 128))
+		return bad("must name AWS as its Issuer (%s), not %q", strings.Join(awsEntityIDs, ", "), text.Bounded(got, 128))
 	}
 	return r, nil
 }
 
 // ecp is POST /saml/ecp: HTTP Basic credentials up front, the second factor's code in a header,
 // the account in the query or a header (none: every account whose roles can go in together).
-func (s *Server) ecp(c *gin.Context) {
+func (s *Handler) ecp(c *gin.Context) {
 	name, pw, ok := c.Request.BasicAuth()
 	if !ok || name == "" || pw == "" {
 		s.ecpFault(c, store.Errorf(store.Unauthorized, "send your username and password with HTTP Basic authentication"))
 		return
 	}
-	if len(name) > maxUsernameBytes || len(pw) > maxPasswordBytes {
+	if len(name) > authn.MaxUsernameBytes || len(pw) > authn.MaxPasswordBytes {
 		s.ecpFault(c, store.Errorf(store.Invalid, "the username or password is too long"))
 		return
 	}
@@ -147,14 +149,14 @@ func (s *Server) ecp(c *gin.Context) {
 		s.ecpFault(c, store.Errorf(store.Invalid, "the ECP request's body could not be read"))
 		return
 	}
-	req, err := parseECP(body, s.now())
+	req, err := parseECP(body, s.Now())
 	if err != nil {
 		s.ecpFault(c, err)
 		return
 	}
 	account, hdr := c.Query("account"), c.GetHeader(headerAccount)
 	if account != "" && hdr != "" && account != hdr {
-		s.ecpFault(c, store.Errorf(store.Invalid, "the account parameter (%q) and header %s (%q) differ", bounded(account, 64), headerAccount, bounded(hdr, 64)))
+		s.ecpFault(c, store.Errorf(store.Invalid, "the account parameter (%q) and header %s (%q) differ", text.Bounded(account, 64), headerAccount, text.Bounded(hdr, 64)))
 		return
 	} else if account == "" {
 		account = hdr
@@ -167,29 +169,29 @@ func (s *Server) ecp(c *gin.Context) {
 	if code == "" {
 		code = strings.Join(strings.Fields(c.GetHeader(headerDuoCode)), "")
 	}
-	if len(code) > maxCodeBytes {
+	if len(code) > authn.MaxCodeBytes {
 		s.ecpFault(c, store.Errorf(store.Invalid, "the one-time code is too long"))
 		return
 	}
-	done, ok := s.admitHash(c, func(status int, msg string) { s.ecpFaultStatus(c, status, msg) })
+	done, ok := s.AdmitHash(c, func(status int, msg string) { s.ecpFaultStatus(c, status, msg) })
 	if !ok {
 		return
 	}
 	defer done()
-	u, wait, err := s.checkPassword(c, name, pw, map[string]string{"via": "ecp"})
+	u, wait, err := s.CheckPassword(c, name, pw, map[string]string{"via": "ecp"})
 	if u == nil && err == nil {
-		err = store.Errorf(store.Unauthorized, "%s", msgBadCredentials)
+		err = store.Errorf(store.Unauthorized, "%s", authn.MsgBadCredentials)
 	}
 	if s.ecpStopped(c, wait, err) {
 		return
 	}
 	refuse := func(e *store.AuditEvent, err error) {
-		s.recordRefusal(c, e, err)
+		s.RecordRefusal(c, e, err)
 		s.ecpFault(c, err)
 	}
 	if u.MustChangePassword {
-		refuse(s.assertionEvent(c, u.Name, map[string]string{"account": account, "via": "ecp"}), store.Errorf(store.Forbidden, "your password is a one-time password: change it in the browser first, at %s%s",
-			strings.TrimRight(s.cfg.BaseURL, "/"), passwordPath))
+		refuse(s.AssertionEvent(c, u.Name, map[string]string{"account": account, "via": "ecp"}), store.Errorf(store.Forbidden, "your password is a one-time password: change it in the browser first, at %s%s",
+			strings.TrimRight(s.BaseURL, "/"), s.PasswordPath))
 		return
 	}
 
@@ -198,9 +200,9 @@ func (s *Server) ecp(c *gin.Context) {
 		return
 	}
 	// Only a user without any factor can lack one here: anyone with one gave a code already.
-	out, resp, ok := s.ecpIssue(c, awsIssue{User: u, Methods: methods, AuthnInstant: s.now(), Account: account, ACS: req.ACS,
-		Prefix: ecpProtocolPrefix, Details: map[string]string{"via": "ecp", "request_id": bounded(req.ID, 64)}},
-		store.Errorf(store.Forbidden, "this account requires a second factor: add an authenticator app at %s%s", strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
+	out, resp, ok := s.ecpIssue(c, Issue{User: u, Methods: methods, AuthnInstant: s.Now(), Account: account, ACS: req.ACS,
+		Prefix: ecpProtocolPrefix, Details: map[string]string{"via": "ecp", "request_id": text.Bounded(req.ID, 64)}},
+		store.Errorf(store.Forbidden, "this account requires a second factor: add an authenticator app at %s%s", strings.TrimRight(s.BaseURL, "/"), s.MFASettingsPath))
 	if !ok {
 		return
 	}
@@ -222,9 +224,9 @@ func (s *Server) ecp(c *gin.Context) {
 }
 
 // ecpReply answers with the SOAP envelope around resp, the signed Response of out.
-func (s *Server) ecpReply(c *gin.Context, out *issuedAWS, resp []byte) {
+func (s *Handler) ecpReply(c *gin.Context, out *Issued, resp []byte) {
 	if len(out.Omitted) > 0 {
-		c.Header(headerOmitted, bounded(strings.Join(out.Omitted, "; "), 2000))
+		c.Header(headerOmitted, text.Bounded(strings.Join(out.Omitted, "; "), 2000))
 	}
 	env := etree.NewDocument()
 	root := env.CreateElement("soap11:Envelope")
@@ -253,10 +255,10 @@ func (s *Server) ecpReply(c *gin.Context, out *issuedAWS, resp []byte) {
 // ecpIssue issues and records a Response for in, ready for the SOAP Body; stepUp is the refusal
 // when the account requires a second factor the sign-in lacks. It answers and returns false when
 // it fails.
-func (s *Server) ecpIssue(c *gin.Context, in awsIssue, stepUp error) (*issuedAWS, []byte, bool) {
-	out, audit, err := s.issueAWS(c, in)
-	if errors.Is(err, errStepUp) {
-		s.recordRefusal(c, audit, stepUp)
+func (s *Handler) ecpIssue(c *gin.Context, in Issue, stepUp error) (*Issued, []byte, bool) {
+	out, audit, err := s.IssueAWS(c, in)
+	if errors.Is(err, s.ErrStepUp) {
+		s.RecordRefusal(c, audit, stepUp)
 		err = stepUp
 	}
 	var resp []byte
@@ -264,7 +266,7 @@ func (s *Server) ecpIssue(c *gin.Context, in awsIssue, stepUp error) (*issuedAWS
 		resp, err = ecpResponse(out)
 	}
 	if err == nil {
-		err = s.recordIssued(c, audit)
+		err = s.RecordIssued(c, audit)
 	}
 	if err != nil {
 		s.ecpFault(c, err)
@@ -274,7 +276,7 @@ func (s *Server) ecpIssue(c *gin.Context, in awsIssue, stepUp error) (*issuedAWS
 }
 
 // ecpResponse is out's Response without its XML declaration, for the SOAP Body.
-func ecpResponse(out *issuedAWS) ([]byte, error) {
+func ecpResponse(out *Issued) ([]byte, error) {
 	start := bytes.Index(out.XML, []byte("?>"))
 	if start < 0 {
 		return nil, errors.New("idp: the ECP Response has no XML declaration")
@@ -291,50 +293,50 @@ func ecpResponse(out *issuedAWS) ([]byte, error) {
 // required when the user has a factor or every sign-in needs one (an account that requires one
 // is issueAWS's to say). Never a recovery code: a script that holds one would spend the user's way
 // back in. It returns the methods of the authentication, or answers and returns false.
-func (s *Server) ecpSecondFactor(c *gin.Context, u *store.User, code string) (string, bool) {
-	via := map[string]string{"via": "ecp", "method": methodTOTP}
-	due, err := s.mfaDue(c, u)
+func (s *Handler) ecpSecondFactor(c *gin.Context, u *store.User, code string) (string, bool) {
+	via := map[string]string{"via": "ecp", "method": authn.MethodTOTP}
+	due, err := s.MFADue(c, u)
 	if err != nil {
 		s.ecpFault(c, err)
 		return "", false
 	}
-	fs, err := s.confirmedFactors(c, u)
+	fs, err := s.ConfirmedFactors(c, u)
 	if err != nil {
 		s.ecpFault(c, err)
 		return "", false
 	}
-	totp := factorOf(fs, store.FactorTOTP) != nil
+	totp := slices.ContainsFunc(fs, func(f *store.MFAFactor) bool { return f.Kind == store.FactorTOTP })
 	switch {
 	case due && !totp:
-		s.auditWith(c, "mfa", u.Name, resultRefused, via)
+		s.AuditWith(c, "mfa", u.Name, authn.ResultRefused, via)
 		s.ecpFault(c, store.Errorf(store.Forbidden, "a second factor is needed and the command line takes only an authenticator app's code: add an authenticator app at %s%s",
-			strings.TrimRight(s.cfg.BaseURL, "/"), mfaSettingsPath))
+			strings.TrimRight(s.BaseURL, "/"), s.MFASettingsPath))
 		return "", false
 	case due && code == "":
-		s.auditWith(c, "mfa", u.Name, "missing_code", via)
+		s.AuditWith(c, "mfa", u.Name, "missing_code", via)
 		s.ecpFault(c, errCodeNeeded)
 		return "", false
 	case !totp || code == "":
-		return methodPassword, true
+		return authn.MethodPassword, true
 	}
-	_, result, wait, err := s.checkSecondFactor(c, u, code, false, map[string]string{"via": "ecp"})
+	_, result, wait, err := s.CheckSecondFactor(c, u, code, false, map[string]string{"via": "ecp"})
 	switch {
-	case err == nil && result == resultReplayed:
+	case err == nil && result == authn.ResultReplayed:
 		err = store.Errorf(store.Unauthorized, "that code was used already: wait for your authenticator app to show the next one")
-	case err == nil && result != resultOK:
+	case err == nil && result != authn.ResultOK:
 		err = store.Errorf(store.Unauthorized, "the one-time code is wrong (a recovery code is not accepted here); check that this device's clock is right")
 	}
 	if s.ecpStopped(c, wait, err) {
 		return "", false
 	}
-	return methodPassword + "," + methodTOTP, true
+	return authn.MethodPassword + "," + authn.MethodTOTP, true
 }
 
 // ecpStopped answers a check that failed (err) or must wait, and reports whether it did.
-func (s *Server) ecpStopped(c *gin.Context, wait time.Duration, err error) bool {
+func (s *Handler) ecpStopped(c *gin.Context, wait time.Duration, err error) bool {
 	switch {
 	case wait > 0:
-		s.ecpFaultStatus(c, http.StatusTooManyRequests, tryLater(c, wait))
+		s.ecpFaultStatus(c, http.StatusTooManyRequests, s.TryLater(c, wait))
 	case err != nil:
 		s.ecpFault(c, err)
 	default:
@@ -348,15 +350,15 @@ var errCodeNeeded = store.Errorf(store.Unauthorized, "a one-time code is require
 
 // ecpFault answers with a SOAP 1.1 Fault whose HTTP status is err's code's; a 401 challenges for
 // HTTP Basic credentials. Internal details go to the log only.
-func (s *Server) ecpFault(c *gin.Context, err error) {
+func (s *Handler) ecpFault(c *gin.Context, err error) {
 	code := store.ErrorCode(err)
 	if code == store.Internal {
-		s.log.Error("ecp failed", "request_id", c.GetString(ctxRequestID), "err", err)
+		s.Log.Error("ecp failed", "request_id", s.RequestID(c), "err", err)
 	}
-	s.ecpFaultStatus(c, statusOf[code], store.ErrorMessage(err))
+	s.ecpFaultStatus(c, s.StatusOf[code], store.ErrorMessage(err))
 }
 
-func (s *Server) ecpFaultStatus(c *gin.Context, status int, msg string) {
+func (s *Handler) ecpFaultStatus(c *gin.Context, status int, msg string) {
 	if status == http.StatusUnauthorized && c.Request.URL.Path == cliRefreshPath {
 		c.Header("WWW-Authenticate", `Bearer realm="Rolegate"`)
 	} else if status == http.StatusUnauthorized {
@@ -372,8 +374,8 @@ func (s *Server) ecpFaultStatus(c *gin.Context, status int, msg string) {
 	env.CreateAttr("xmlns:soap11", nsSOAP11)
 	f := env.CreateElement("soap11:Body").CreateElement("soap11:Fault")
 	f.CreateElement("faultcode").SetText(who)
-	f.CreateElement("faultstring").SetText(sentence(msg))
-	f.CreateElement("detail").CreateElement("rolegate:RequestID").SetText(c.GetString(ctxRequestID))
+	f.CreateElement("faultstring").SetText(text.Sentence(msg))
+	f.CreateElement("detail").CreateElement("rolegate:RequestID").SetText(s.RequestID(c))
 	f.FindElement("detail/*").CreateAttr("xmlns:rolegate", "urn:rolegate:ecp")
 	out, _ := doc.WriteToBytes()
 	c.Data(status, "text/xml; charset=utf-8", out)
@@ -381,6 +383,6 @@ func (s *Server) ecpFaultStatus(c *gin.Context, status int, msg string) {
 }
 
 // tooManySOAP answers an ECP client over the rate limit.
-func (s *Server) tooManySOAP(c *gin.Context, msg string) {
+func (s *Handler) tooManySOAP(c *gin.Context, msg string) {
 	s.ecpFaultStatus(c, http.StatusTooManyRequests, msg)
 }

@@ -1,4 +1,4 @@
-package idp_test
+package sso_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
+	"rolegate/idp/internal/idptest"
 	"rolegate/idp/mfa"
 	"rolegate/store"
 )
@@ -44,7 +45,7 @@ func (w *ssoWeb) signingSP(t *testing.T, entityID string, promise, require bool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.store.CreateServiceProvider(context.Background(),
+	if err := w.Store.CreateServiceProvider(context.Background(),
 		&store.ServiceProvider{EntityID: entityID, Metadata: md, RequireSignedRequests: require}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,19 +98,19 @@ type answer struct {
 func (w *ssoWeb) statusAnswer(t *testing.T, resp *http.Response, body string) answer {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("want an auto-POST page at once, got %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), alert(body))
+		t.Fatalf("want an auto-POST page at once, got %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), idptest.Alert(body))
 	}
 	p := autoPost(t, resp, body)
-	if p.action != testSPACS {
-		t.Fatalf("the status goes to %q", p.action)
+	if p.Action != testSPACS {
+		t.Fatalf("the status goes to %q", p.Action)
 	}
 	doc := etree.NewDocument()
-	if err := doc.ReadFromString(p.response); err != nil {
+	if err := doc.ReadFromString(p.Response); err != nil {
 		t.Fatal(err)
 	}
 	root := doc.Root()
 	if root.FindElement("//Assertion") != nil || root.FindElement("//EncryptedAssertion") != nil {
-		t.Fatalf("a status Response carries an assertion:\n%s", p.response)
+		t.Fatalf("a status Response carries an assertion:\n%s", p.Response)
 	}
 	a := answer{inResponse: root.SelectAttrValue("InResponseTo", "")}
 	if sc := root.FindElement("./Status/StatusCode"); sc != nil {
@@ -118,14 +119,14 @@ func (w *ssoWeb) statusAnswer(t *testing.T, resp *http.Response, body string) an
 			a.second = strings.TrimPrefix(sc2.SelectAttrValue("Value", ""), statusPrefix)
 		}
 	}
-	cur, err := w.ring.Current(context.Background())
+	cur, err := w.Ring.Current(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := samltest.VerifyXMLSec(t, []byte(p.response), cur.Cert, samltest.ResponseSignature); err != nil {
+	if err := samltest.VerifyXMLSec(t, []byte(p.Response), cur.Cert, samltest.ResponseSignature); err != nil {
 		t.Fatal(err)
 	}
-	if setCookieHeader(resp, "rg_sso") != "" {
+	if idptest.SetCookieHeader(resp, "rg_sso") != "" {
 		t.Errorf("a request answered at once left a pending handle in rg_sso")
 	}
 	return a
@@ -134,29 +135,29 @@ func (w *ssoWeb) statusAnswer(t *testing.T, resp *http.Response, body string) an
 // refused expects a 400 page naming frag, no pending request and no Response.
 func refused(t *testing.T, name string, resp *http.Response, body, frag string) {
 	t.Helper()
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(alert(body), frag) || strings.Contains(body, "SAMLResponse") ||
-		setCookieHeader(resp, "rg_sso") != "" {
-		t.Errorf("%s: %d %q; want 400 naming %q", name, resp.StatusCode, alert(body), frag)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), frag) || strings.Contains(body, "SAMLResponse") ||
+		idptest.SetCookieHeader(resp, "rg_sso") != "" {
+		t.Errorf("%s: %d %q; want 400 naming %q", name, resp.StatusCode, idptest.Alert(body), frag)
 	}
 }
 
 // secondStep goes to /saml/sso/continue, is sent to the second-factor page, answers it with the
 // authenticator app's code a minute later, and returns what /saml/sso/continue then answers.
-func (w *ssoWeb) secondStep(t *testing.T, b *browser, secret []byte) (*http.Response, string) {
+func (w *ssoWeb) secondStep(t *testing.T, b *idptest.Browser, secret []byte) (*http.Response, string) {
 	t.Helper()
-	resp, body := b.get("/saml/sso/continue")
-	wantRedirect(t, resp, body, mfaStepUp)
-	w.clock.Advance(time.Minute)
-	resp, body = b.post(mfaStepUp, "/login/mfa", url.Values{"code": {mfa.Code(secret, mfa.Step(w.clock.Now()), mfa.Digits)}, "next": {"/saml/sso/continue"}})
-	wantRedirect(t, resp, body, "/saml/sso/continue")
-	return b.get("/saml/sso/continue")
+	resp, body := b.Get("/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, mfaStepUp)
+	w.Clock.Advance(time.Minute)
+	resp, body = b.Post(mfaStepUp, "/login/mfa", url.Values{"code": {mfa.Code(secret, mfa.Step(w.Clock.Now()), mfa.Digits)}, "next": {"/saml/sso/continue"}})
+	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
+	return b.Get("/saml/sso/continue")
 }
 
 // forcedRequest sends a ForceAuthn request, issued now on the server's clock, from b to /saml/sso.
-func (w *ssoWeb) forcedRequest(t *testing.T, b *browser) *saml.AuthnRequest {
+func (w *ssoWeb) forcedRequest(t *testing.T, b *idptest.Browser) *saml.AuthnRequest {
 	t.Helper()
-	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { yes := true; r.ForceAuthn, r.IssueInstant = &yes, w.clock.Now() })
-	resp, body := b.get(w.redirectPath(t, req, ""))
+	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { yes := true; r.ForceAuthn, r.IssueInstant = &yes, w.Clock.Now() })
+	resp, body := b.Get(w.redirectPath(t, req, ""))
 	start(t, b, resp, body)
 	return req
 }
@@ -167,49 +168,49 @@ func classOf(a *saml.Assertion) string {
 
 func TestForceAuthnAsksForThePasswordAgainDespiteALiveSession(t *testing.T) {
 	w := newSSOWeb(t, false)
-	w.clock.Advance(-10 * time.Minute) // so that the SP, on the real clock, sees a fresh Response at the end
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
-	first := w.clock.Now()
-	w.clock.Advance(8 * time.Minute)
+	w.Clock.Advance(-10 * time.Minute) // so that the SP, on the real clock, sees a fresh Response at the end
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
+	first := w.Clock.Now()
+	w.Clock.Advance(8 * time.Minute)
 	req := w.forcedRequest(t, b)
 	var resp *http.Response
 	var body string
 
 	// The live session is not enough, however often the browser comes back.
 	for range 2 {
-		resp, body = b.get("/saml/sso/continue")
-		wantRedirect(t, resp, body, reauthPath)
+		resp, body = b.Get("/saml/sso/continue")
+		idptest.WantRedirect(t, resp, body, reauthPath)
 	}
-	resp, body = b.get(reauthPath)
+	resp, body = b.Get(reauthPath)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "asks you to sign in again") || !strings.Contains(body, `name="password"`) {
 		t.Fatalf("the forced sign-in page: %d\n%s", resp.StatusCode, body)
 	}
 	// A wrong password gets nothing.
-	form := url.Values{"csrf_token": {csrfRE.FindStringSubmatch(body)[1]}, "username": {"alice"}, "password": {"wrong"}, "next": {"/saml/sso/continue"}}
-	if resp, _ = b.do(http.MethodPost, "/login", form); resp.StatusCode != http.StatusUnauthorized {
+	form := url.Values{"csrf_token": {idptest.CSRFRE.FindStringSubmatch(body)[1]}, "username": {"alice"}, "password": {"wrong"}, "next": {"/saml/sso/continue"}}
+	if resp, _ = b.Do(http.MethodPost, "/login", form); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a wrong password: %d", resp.StatusCode)
 	}
-	resp, body = b.get("/saml/sso/continue")
-	wantRedirect(t, resp, body, reauthPath)
+	resp, body = b.Get("/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, reauthPath)
 
-	w.clock.Advance(2 * time.Minute)
-	again := w.clock.Now()
+	w.Clock.Advance(2 * time.Minute)
+	again := w.Clock.Now()
 	form.Set("password", ssoPassword)
-	form.Set("csrf_token", b.token(reauthPath))
-	resp, body = b.do(http.MethodPost, "/login", form)
-	wantRedirect(t, resp, body, "/saml/sso/continue")
-	resp, body = b.get("/saml/sso/continue")
+	form.Set("csrf_token", b.Token(reauthPath))
+	resp, body = b.Do(http.MethodPost, "/login", form)
+	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	a := w.accept(t, w.sp, ssoPost(t, resp, body), req.ID)
 	if got := a.AuthnStatements[0].AuthnInstant; !got.Equal(again) || got.Equal(first) {
 		t.Fatalf("AuthnInstant %v; want the new sign-in at %v, not the first at %v", got, again, first)
 	}
 
 	// Without ForceAuthn the same session answers at once, with the time it signed in.
-	req = w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now() })
-	resp, body = b.get(w.redirectPath(t, req, ""))
+	req = w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.Clock.Now() })
+	resp, body = b.Get(w.redirectPath(t, req, ""))
 	start(t, b, resp, body)
-	resp, body = b.get("/saml/sso/continue")
+	resp, body = b.Get("/saml/sso/continue")
 	if a := w.accept(t, w.sp, ssoPost(t, resp, body), req.ID); !a.AuthnStatements[0].AuthnInstant.Equal(again) {
 		t.Fatalf("AuthnInstant %v; want %v", a.AuthnStatements[0].AuthnInstant, again)
 	}
@@ -217,21 +218,21 @@ func TestForceAuthnAsksForThePasswordAgainDespiteALiveSession(t *testing.T) {
 
 func TestForceAuthnAsksForTheSecondFactorAgainToo(t *testing.T) {
 	w := newSSOWeb(t, false)
-	w.clock.Advance(-4 * time.Minute) // the SP checks the Response on the real clock
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
-	secret, _ := b.enrollTOTP(w.clock.Now(), w.invite(t, "alice", time.Hour))
-	w.clock.Advance(2 * time.Minute)
+	w.Clock.Advance(-4 * time.Minute) // the SP checks the Response on the real clock
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
+	secret, _ := b.EnrollTOTP(w.Clock.Now(), w.Invite(t, "alice", time.Hour))
+	w.Clock.Advance(2 * time.Minute)
 	req := w.forcedRequest(t, b)
-	resp, body := b.get("/saml/sso/continue")
-	wantRedirect(t, resp, body, reauthPath)
-	w.clock.Advance(time.Minute)
-	resp, body = b.post(reauthPath, "/login", url.Values{"username": {"alice"}, "password": {ssoPassword}, "next": {"/saml/sso/continue"}})
-	wantRedirect(t, resp, body, mfaStepUp)
+	resp, body := b.Get("/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, reauthPath)
+	w.Clock.Advance(time.Minute)
+	resp, body = b.Post(reauthPath, "/login", url.Values{"username": {"alice"}, "password": {ssoPassword}, "next": {"/saml/sso/continue"}})
+	idptest.WantRedirect(t, resp, body, mfaStepUp)
 	resp, body = w.secondStep(t, b, secret)
 	a := w.accept(t, w.sp, ssoPost(t, resp, body), req.ID)
-	if classOf(a) != assertions.ContextMFA || !a.AuthnStatements[0].AuthnInstant.Equal(w.clock.Now()) {
-		t.Fatalf("class %q at %v; want MFA at %v", classOf(a), a.AuthnStatements[0].AuthnInstant, w.clock.Now())
+	if classOf(a) != assertions.ContextMFA || !a.AuthnStatements[0].AuthnInstant.Equal(w.Clock.Now()) {
+		t.Fatalf("class %q at %v; want MFA at %v", classOf(a), a.AuthnStatements[0].AuthnInstant, w.Clock.Now())
 	}
 }
 
@@ -242,20 +243,20 @@ func TestIsPassiveWithoutAUsableSessionAnswersNoPassiveAtOnce(t *testing.T) {
 		r.RequestedAuthnContext = &saml.RequestedAuthnContext{AuthnContextClassRefs: []string{assertions.ContextMFA}}
 	}
 	force := func(r *saml.AuthnRequest) { yes := true; r.ForceAuthn = &yes }
-	signedIn := w.browser(t)
-	signedIn.login("alice", ssoPassword)
+	signedIn := w.Browser(t)
+	signedIn.Login("alice", ssoPassword)
 	cases := []struct {
 		name string
-		b    *browser
+		b    *idptest.Browser
 		mod  []func(*saml.AuthnRequest)
 	}{
-		{"nobody signed in", w.browser(t), nil},
+		{"nobody signed in", w.Browser(t), nil},
 		{"a session, but ForceAuthn", signedIn, []func(*saml.AuthnRequest){force}},
 		{"a password session, but MFA requested", signedIn, []func(*saml.AuthnRequest){mfa}},
 	}
 	for _, tc := range cases {
 		req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, append(tc.mod, passive)...)
-		resp, body := tc.b.get(w.redirectPath(t, req, "keep-me"))
+		resp, body := tc.b.Get(w.redirectPath(t, req, "keep-me"))
 		if strings.Contains(body, `name="password"`) || strings.Contains(body, `name="code"`) {
 			t.Fatalf("%s: a page that asks something:\n%s", tc.name, body)
 		}
@@ -263,32 +264,32 @@ func TestIsPassiveWithoutAUsableSessionAnswersNoPassiveAtOnce(t *testing.T) {
 		if a.top != "Responder" || a.second != "NoPassive" || a.inResponse != req.ID {
 			t.Errorf("%s: status %s/%s in response to %q; want Responder/NoPassive to %q", tc.name, a.top, a.second, a.inResponse, req.ID)
 		}
-		if p := autoPost(t, resp, body); p.relay != "keep-me" {
-			t.Errorf("%s: RelayState %q", tc.name, p.relay)
+		if p := autoPost(t, resp, body); p.Relay != "keep-me" {
+			t.Errorf("%s: RelayState %q", tc.name, p.Relay)
 		}
 	}
-	got := w.auditOf(t, "sso.request")
+	got := w.AuditOf(t, "sso.request")
 	if slices.Sort(got); !slices.Equal(got, []string{" answered NoPassive", "alice answered NoPassive", "alice answered NoPassive"}) {
 		t.Errorf("audit %q", got)
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Errorf("assertions issued: %q", got)
 	}
 }
 
 func TestIsPassiveWithASessionAnswersWithAnAssertionAtOnce(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { yes := true; r.IsPassive = &yes })
-	resp, body := b.get(w.redirectPath(t, req, "rs"))
+	resp, body := b.Get(w.redirectPath(t, req, "rs"))
 	p := autoPost(t, resp, body)
 	a := w.accept(t, w.sp, p, req.ID)
-	if a.Subject.NameID.Value != w.nameID(t, w.alice, w.sp.EntityID) || p.relay != "rs" || classOf(a) != assertions.ContextPassword {
-		t.Fatalf("NameID %q, RelayState %q, class %q", a.Subject.NameID.Value, p.relay, classOf(a))
+	if a.Subject.NameID.Value != w.nameID(t, w.alice, w.sp.EntityID) || p.Relay != "rs" || classOf(a) != assertions.ContextPassword {
+		t.Fatalf("NameID %q, RelayState %q, class %q", a.Subject.NameID.Value, p.Relay, classOf(a))
 	}
 	// It was answered; sending it again is a replay.
-	resp, body = b.get(w.redirectPath(t, req, "rs"))
+	resp, body = b.Get(w.redirectPath(t, req, "rs"))
 	refused(t, "the passive request again", resp, body, "already used")
 }
 
@@ -321,12 +322,12 @@ func TestRequestedAuthnContextIsAnsweredWithWhatWasDone(t *testing.T) {
 		{"maximum Password is below Rolegate", "maximum", []string{password}, "NoAuthnContext"},
 	}
 	for _, tc := range cases {
-		b := w.browser(t)
-		b.login("alice", ssoPassword)
+		b := w.Browser(t)
+		b.Login("alice", ssoPassword)
 		req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) {
 			r.RequestedAuthnContext = &saml.RequestedAuthnContext{Comparison: tc.comparison, AuthnContextClassRefs: tc.classes}
 		})
-		resp, body := b.get(w.redirectPath(t, req, ""))
+		resp, body := b.Get(w.redirectPath(t, req, ""))
 		if tc.want == "NoAuthnContext" {
 			if a := w.statusAnswer(t, resp, body); a.top != "Responder" || a.second != "NoAuthnContext" || a.inResponse != req.ID {
 				t.Errorf("%s: status %s/%s to %q", tc.name, a.top, a.second, a.inResponse)
@@ -334,9 +335,9 @@ func TestRequestedAuthnContextIsAnsweredWithWhatWasDone(t *testing.T) {
 			continue
 		}
 		start(t, b, resp, body)
-		resp, body = b.get("/saml/sso/continue")
+		resp, body = b.Get("/saml/sso/continue")
 		if tc.want == "step-up" {
-			wantRedirect(t, resp, body, mfaStepUp)
+			idptest.WantRedirect(t, resp, body, mfaStepUp)
 			continue
 		}
 		if got := classOf(w.accept(t, w.sp, ssoPost(t, resp, body), req.ID)); got != tc.want {
@@ -348,26 +349,26 @@ func TestRequestedAuthnContextIsAnsweredWithWhatWasDone(t *testing.T) {
 	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) {
 		r.RequestedAuthnContext = &saml.RequestedAuthnContext{Comparison: "roughly", AuthnContextClassRefs: []string{ppt}}
 	})
-	resp, body := w.browser(t).get(w.redirectPath(t, req, ""))
+	resp, body := w.Browser(t).Get(w.redirectPath(t, req, ""))
 	refused(t, "an unknown comparison", resp, body, `Comparison "roughly"`)
 }
 
 func TestRequestedMFAStepsUpAPasswordSessionThroughTheSecondFactor(t *testing.T) {
 	w := newSSOWeb(t, false)
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) {
 		r.RequestedAuthnContext = &saml.RequestedAuthnContext{Comparison: "minimum", AuthnContextClassRefs: []string{assertions.ContextMFA}}
 	})
-	resp, body := b.get(w.redirectPath(t, req, ""))
+	resp, body := b.Get(w.redirectPath(t, req, ""))
 	start(t, b, resp, body)
-	resp, body = b.get("/saml/sso/continue")
-	wantRedirect(t, resp, body, mfaStepUp)
+	resp, body = b.Get("/saml/sso/continue")
+	idptest.WantRedirect(t, resp, body, mfaStepUp)
 	// Alice has no second factor yet: she sets one up, which counts as the second step.
-	resp, body = b.get(mfaStepUp)
-	wantRedirect(t, resp, body, "/account/mfa?next=%2Fsaml%2Fsso%2Fcontinue")
-	b.enrollTOTP(w.clock.Now(), w.invite(t, "alice", time.Hour))
-	resp, body = b.get("/saml/sso/continue")
+	resp, body = b.Get(mfaStepUp)
+	idptest.WantRedirect(t, resp, body, "/account/mfa?next=%2Fsaml%2Fsso%2Fcontinue")
+	b.EnrollTOTP(w.Clock.Now(), w.Invite(t, "alice", time.Hour))
+	resp, body = b.Get("/saml/sso/continue")
 	if got := classOf(w.accept(t, w.sp, ssoPost(t, resp, body), req.ID)); got != assertions.ContextMFA {
 		t.Fatalf("class %q after the step-up; want %q", got, assertions.ContextMFA)
 	}
@@ -391,18 +392,18 @@ func TestRequestIDsThatAreNotNCNamesAreRefused(t *testing.T) {
 		if bad == raw {
 			t.Fatal("the request's ID was not replaced")
 		}
-		b := w.browser(t)
-		b.login("alice", ssoPassword)
-		resp, body := b.get("/saml/sso?" + url.Values{"SAMLRequest": {deflated(t, []byte(bad))}}.Encode())
+		b := w.Browser(t)
+		b.Login("alice", ssoPassword)
+		resp, body := b.Get("/saml/sso?" + url.Values{"SAMLRequest": {deflated(t, []byte(bad))}}.Encode())
 		refused(t, name, resp, body, "is not an XML NCName")
 	}
-	if events := w.auditOf(t, "sso.request"); len(events) != 8 || events[0] != " refused" || events[7] != " refused" {
+	if events := w.AuditOf(t, "sso.request"); len(events) != 8 || events[0] != " refused" || events[7] != " refused" {
 		t.Errorf("audit %q", events)
 	}
 	// Letters from other scripts, digits after the first, '.', '-' and '_' are fine.
 	ok := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.ID = "_Ωmega-1.2_x" })
-	resp, body := w.browser(t).get(w.redirectPath(t, ok, ""))
-	wantRedirect(t, resp, body, "/saml/sso/continue")
+	resp, body := w.Browser(t).Get(w.redirectPath(t, ok, ""))
+	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
 }
 
 func TestIssueInstantsInTheFutureAreRefused(t *testing.T) {
@@ -411,10 +412,10 @@ func TestIssueInstantsInTheFutureAreRefused(t *testing.T) {
 		ahead time.Duration
 		ok    bool
 	}{{10 * time.Minute, false}, {2 * time.Minute, false}, {91 * time.Second, false}, {90 * time.Second, true}, {30 * time.Second, true}} {
-		req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.clock.Now().Add(tc.ahead) })
-		resp, body := w.browser(t).get(w.redirectPath(t, req, ""))
+		req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { r.IssueInstant = w.Clock.Now().Add(tc.ahead) })
+		resp, body := w.Browser(t).Get(w.redirectPath(t, req, ""))
 		if tc.ok {
-			wantRedirect(t, resp, body, "/saml/sso/continue")
+			idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
 		} else {
 			refused(t, tc.ahead.String()+" ahead", resp, body, "more than 90 s in the future")
 		}
@@ -435,55 +436,55 @@ func TestUnsignedRequestsFromSPsThatMustSignAreRefused(t *testing.T) {
 	} {
 		method := tc.sp.SignatureMethod
 		tc.sp.SignatureMethod = ""
-		b := w.browser(t)
-		b.login("alice", ssoPassword)
-		resp, body := b.get(redirectOf(t, tc.sp, w.authnRequest(t, tc.sp, saml.HTTPRedirectBinding), ""))
+		b := w.Browser(t)
+		b.Login("alice", ssoPassword)
+		resp, body := b.Get(redirectOf(t, tc.sp, w.authnRequest(t, tc.sp, saml.HTTPRedirectBinding), ""))
 		refused(t, tc.name+" (Redirect)", resp, body, tc.frag)
-		resp, body = b.do(http.MethodPost, "/saml/sso", postForm(t, w.authnRequest(t, tc.sp, saml.HTTPPostBinding), ""))
+		resp, body = b.Do(http.MethodPost, "/saml/sso", postForm(t, w.authnRequest(t, tc.sp, saml.HTTPPostBinding), ""))
 		refused(t, tc.name+" (POST)", resp, body, tc.frag)
 		// An empty signature is no signature: a bare Signature= or SigAlg= must not pass as one.
 		bare := redirectOf(t, tc.sp, w.authnRequest(t, tc.sp, saml.HTTPRedirectBinding), "")
 		for _, extra := range []string{"&Signature=", "&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod) + "&Signature="} {
-			resp, body = b.get(bare + extra)
+			resp, body = b.Get(bare + extra)
 			refused(t, tc.name+" (Redirect with "+extra+")", resp, body, "")
 		}
 		form := postForm(t, w.authnRequest(t, tc.sp, saml.HTTPPostBinding), "")
 		form.Set("SigAlg", dsig.RSASHA256SignatureMethod)
-		resp, body = b.do(http.MethodPost, "/saml/sso", form)
+		resp, body = b.Do(http.MethodPost, "/saml/sso", form)
 		refused(t, tc.name+" (POST with a SigAlg and no signature)", resp, body, "")
 
 		// Signed, both bindings go through.
 		tc.sp.SignatureMethod = method
 		req := w.signedRequest(t, tc.sp, saml.HTTPRedirectBinding)
-		resp, body = b.get(redirectOf(t, tc.sp, req, "state-1"))
+		resp, body = b.Get(redirectOf(t, tc.sp, req, "state-1"))
 		start(t, b, resp, body)
-		resp, body = b.get("/saml/sso/continue")
+		resp, body = b.Get("/saml/sso/continue")
 		p := ssoPost(t, resp, body)
-		if a := w.accept(t, tc.sp, p, req.ID); a.Subject.NameID.Value != w.nameID(t, w.alice, tc.sp.EntityID) || p.relay != "state-1" {
-			t.Fatalf("%s: signed Redirect request: NameID %q, RelayState %q", tc.name, a.Subject.NameID.Value, p.relay)
+		if a := w.accept(t, tc.sp, p, req.ID); a.Subject.NameID.Value != w.nameID(t, w.alice, tc.sp.EntityID) || p.Relay != "state-1" {
+			t.Fatalf("%s: signed Redirect request: NameID %q, RelayState %q", tc.name, a.Subject.NameID.Value, p.Relay)
 		}
 		req = w.signedRequest(t, tc.sp, saml.HTTPPostBinding)
 		if req.Signature == nil {
 			t.Fatal("the POST request is not signed")
 		}
-		resp, body = b.do(http.MethodPost, "/saml/sso", postForm(t, req, "state-2"))
+		resp, body = b.Do(http.MethodPost, "/saml/sso", postForm(t, req, "state-2"))
 		start(t, b, resp, body)
-		resp, body = b.get("/saml/sso/continue")
+		resp, body = b.Get("/saml/sso/continue")
 		p = ssoPost(t, resp, body)
-		if a := w.accept(t, tc.sp, p, req.ID); a.Subject.NameID.Value != w.nameID(t, w.alice, tc.sp.EntityID) || p.relay != "state-2" {
-			t.Fatalf("%s: signed POST request: NameID %q, RelayState %q", tc.name, a.Subject.NameID.Value, p.relay)
+		if a := w.accept(t, tc.sp, p, req.ID); a.Subject.NameID.Value != w.nameID(t, w.alice, tc.sp.EntityID) || p.Relay != "state-2" {
+			t.Fatalf("%s: signed POST request: NameID %q, RelayState %q", tc.name, a.Subject.NameID.Value, p.Relay)
 		}
 	}
 	// The flag lifted, the registered SP may send unsigned requests again.
-	if _, err := w.store.UpdateServiceProvider(context.Background(), registered.EntityID, func(sp *store.ServiceProvider) error {
+	if _, err := w.Store.UpdateServiceProvider(context.Background(), registered.EntityID, func(sp *store.ServiceProvider) error {
 		sp.RequireSignedRequests = false
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	registered.SignatureMethod = ""
-	resp, body := w.browser(t).get(redirectOf(t, registered, w.authnRequest(t, registered, saml.HTTPRedirectBinding), ""))
-	wantRedirect(t, resp, body, "/saml/sso/continue")
+	resp, body := w.Browser(t).Get(redirectOf(t, registered, w.authnRequest(t, registered, saml.HTTPRedirectBinding), ""))
+	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
 }
 
 func TestForgedRequestSignaturesAreRefused(t *testing.T) {
@@ -597,48 +598,48 @@ func TestForgedRequestSignaturesAreRefused(t *testing.T) {
 			"signature was refused"},
 	}
 	for _, tc := range cases {
-		b := w.browser(t)
-		b.login("alice", ssoPassword)
+		b := w.Browser(t)
+		b.Login("alice", ssoPassword)
 		var resp *http.Response
 		var body string
 		if tc.form != nil {
-			resp, body = b.do(http.MethodPost, "/saml/sso", tc.form)
+			resp, body = b.Do(http.MethodPost, "/saml/sso", tc.form)
 		} else {
-			resp, body = b.get(tc.target)
+			resp, body = b.Get(tc.target)
 		}
 		refused(t, tc.name, resp, body, tc.frag)
 	}
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Errorf("assertions issued: %q", got)
 	}
-	if got := w.auditOf(t, "sso.request"); len(got) != len(cases) {
+	if got := w.AuditOf(t, "sso.request"); len(got) != len(cases) {
 		t.Errorf("%d refusals audited; want %d", len(got), len(cases))
 	}
 
 	// The same SP's genuine requests pass.
-	b := w.browser(t)
-	b.login("alice", ssoPassword)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
 	req := w.signedRequest(t, sp, saml.HTTPPostBinding)
-	resp, body := b.do(http.MethodPost, "/saml/sso", postForm(t, req, "rs"))
+	resp, body := b.Do(http.MethodPost, "/saml/sso", postForm(t, req, "rs"))
 	start(t, b, resp, body)
 }
 
 func TestForceAuthnIsNotMetByASecondFactorAlone(t *testing.T) {
 	w := newSSOWeb(t, false)
-	setup := w.browser(t)
-	setup.login("alice", ssoPassword)
-	secret, _ := setup.enrollTOTP(w.clock.Now(), w.invite(t, "alice", time.Hour))
+	setup := w.Browser(t)
+	setup.Login("alice", ssoPassword)
+	secret, _ := setup.EnrollTOTP(w.Clock.Now(), w.Invite(t, "alice", time.Hour))
 
 	// Someone holds a session that got past the password before the request came, and can give
 	// the second factor (a stolen session of a half-finished sign-in, say): not a fresh sign-in.
-	b := w.browser(t)
-	resp, body := b.login("alice", ssoPassword)
-	wantRedirect(t, resp, body, "/login/mfa")
-	w.clock.Advance(time.Minute)
+	b := w.Browser(t)
+	resp, body := b.Login("alice", ssoPassword)
+	idptest.WantRedirect(t, resp, body, "/login/mfa")
+	w.Clock.Advance(time.Minute)
 	w.forcedRequest(t, b)
 	resp, body = w.secondStep(t, b, secret)
-	wantRedirect(t, resp, body, reauthPath)
-	if got := w.auditOf(t, "assertion"); len(got) != 0 {
+	idptest.WantRedirect(t, resp, body, reauthPath)
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
 		t.Fatalf("assertions issued: %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package idp
+package cliauth
 
 import (
 	"crypto/sha256"
@@ -10,6 +10,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/authn"
+	"rolegate/idp/internal/text"
+	"rolegate/idp/internal/token"
 	"rolegate/store"
 )
 
@@ -34,8 +37,8 @@ var errCLISessionEnded = store.Errorf(store.Unauthorized, "your command-line ses
 
 // credentialBinding is a hash of what the user signs in with: the password's hash and the
 // confirmed factors. A CLI session keeps the one it was created with and dies when it changes.
-func (s *Server) credentialBinding(c *gin.Context, u *store.User) ([]byte, error) {
-	fs, err := s.confirmedFactors(c, u)
+func (s *Handler) credentialBinding(c *gin.Context, u *store.User) ([]byte, error) {
+	fs, err := s.ConfirmedFactors(c, u)
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +62,12 @@ type cliSessionIssued struct {
 // it. It lives as long as a web session may, at most, counted from the sign-in, not from the
 // exchange: a browser session about to end must not hand on a fresh twelve hours. host is the
 // client's own machine name.
-func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, authnInstant time.Time, account, host string) (*cliSessionIssued, error) {
-	tok, err := newToken()
+func (s *Handler) startCLISession(c *gin.Context, u *store.User, methods string, authnInstant time.Time, account, host string) (*cliSessionIssued, error) {
+	tok, err := token.New()
 	if err != nil {
 		return nil, err
 	}
-	idb, err := newToken()
+	idb, err := token.New()
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +79,18 @@ func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, 
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: hashToken(tok), UserID: u.ID, AuthMethods: methods, AccountID: account,
-		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: earliest(now.Add(life), authnInstant.Add(life)),
-		ClientAddr: c.ClientIP(), UserAgent: bounded(c.Request.UserAgent(), maxUserAgent), HostName: bounded(strings.Map(printableRune, host), 64)}
-	if _, err := s.store.CreateCLISession(c.Request.Context(), cs, maxCLISessions); err != nil {
+	now := s.Now()
+	expires := now.Add(life)
+	if end := authnInstant.Add(life); end.Before(expires) {
+		expires = end
+	}
+	cs := &store.CLISession{ID: "cs_" + idb[:16], TokenHash: token.Hash(tok), UserID: u.ID, AuthMethods: methods, AccountID: account,
+		AuthnInstant: authnInstant, Binding: binding, CreatedAt: now, LastUsedAt: now, ExpiresAt: expires,
+		ClientAddr: c.ClientIP(), UserAgent: text.Bounded(c.Request.UserAgent(), authn.MaxUserAgent), HostName: text.Bounded(strings.Map(printableRune, host), 64)}
+	if _, err := s.Store.CreateCLISession(c.Request.Context(), cs, maxCLISessions); err != nil {
 		return nil, err
 	}
-	s.auditWith(c, "cli_session", u.Name, "created", map[string]string{"id": cs.ID, "account": cs.AccountID, "auth_methods": methods,
+	s.AuditWith(c, "cli_session", u.Name, "created", map[string]string{"id": cs.ID, "account": cs.AccountID, "auth_methods": methods,
 		"host": cs.HostName, "expires": cs.ExpiresAt.UTC().Format(time.RFC3339)})
 	return &cliSessionIssued{Token: tok, ID: cs.ID, Expires: cs.ExpiresAt.UTC()}, nil
 }
@@ -92,11 +99,11 @@ func (s *Server) startCLISession(c *gin.Context, u *store.User, methods string, 
 // where an account says so (rolegate account set --cli-session): the account's own for a session
 // scoped to it, else the shortest among the accounts the user holds a role in, since an unscoped
 // session reaches every one of them.
-func (s *Server) cliSessionLife(c *gin.Context, u *store.User, account string) (time.Duration, error) {
+func (s *Handler) cliSessionLife(c *gin.Context, u *store.User, account string) (time.Duration, error) {
 	ctx := c.Request.Context()
 	ids := []string{account}
 	if account == "" {
-		grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
+		grants, err := s.Store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
 		if err != nil {
 			return 0, err
 		}
@@ -105,14 +112,14 @@ func (s *Server) cliSessionLife(c *gin.Context, u *store.User, account string) (
 			ids = append(ids, g.AccountID)
 		}
 	}
-	life := s.cfg.SessionAbsolute
+	life := s.SessionAbsolute
 	seen := map[string]bool{}
 	for _, id := range ids {
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		a, err := s.store.GetAccount(ctx, id)
+		a, err := s.Store.GetAccount(ctx, id)
 		if err != nil {
 			return 0, err
 		}
@@ -126,7 +133,7 @@ func (s *Server) cliSessionLife(c *gin.Context, u *store.User, account string) (
 // printableRune drops control and format characters (bidi overrides, zero-width ones) from what a
 // client says about itself: shown on an approval page, they could turn the text after it round.
 func printableRune(r rune) rune {
-	if isControl(r) || unicode.Is(unicode.Cf, r) {
+	if text.IsControl(r) || unicode.Is(unicode.Cf, r) {
 		return -1
 	}
 	return r
@@ -134,23 +141,23 @@ func printableRune(r rune) rune {
 
 // cliRefresh is POST /cli/refresh: Authorization: Bearer TOKEN, the account and role in the query.
 // It answers as /saml/ecp does, with a Response made from the session's sign-in.
-func (s *Server) cliRefresh(c *gin.Context) {
+func (s *Handler) cliRefresh(c *gin.Context) {
 	ctx := c.Request.Context()
 	tok, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok || !wellFormed(strings.TrimSpace(tok)) {
+	if !ok || !token.WellFormed(strings.TrimSpace(tok)) {
 		s.ecpFault(c, store.Errorf(store.Unauthorized, "send your command-line session's token as Authorization: Bearer TOKEN (rolegate login makes one)"))
 		return
 	}
-	cs, err := s.store.GetCLISession(ctx, hashToken(strings.TrimSpace(tok)), s.now())
+	cs, err := s.Store.GetCLISession(ctx, token.Hash(strings.TrimSpace(tok)), s.Now())
 	if store.IsCode(err, store.NotFound) {
-		s.auditWith(c, "cli_session", "", "refused", map[string]string{"reason": "unknown, expired or revoked token"})
+		s.AuditWith(c, "cli_session", "", "refused", map[string]string{"reason": "unknown, expired or revoked token"})
 		s.ecpFault(c, errCLISessionEnded)
 		return
 	} else if err != nil {
 		s.ecpFault(c, err)
 		return
 	}
-	u, err := s.store.GetUser(ctx, cs.UserName)
+	u, err := s.Store.GetUser(ctx, cs.UserName)
 	if err != nil {
 		s.ecpFault(c, err)
 		return
@@ -162,19 +169,19 @@ func (s *Server) cliRefresh(c *gin.Context) {
 	}
 	if subtle.ConstantTimeCompare(binding, cs.Binding) != 1 {
 		// The password or the factors changed since: the session is over for good.
-		if err := s.store.DeleteCLISession(ctx, cs.ID, 0); err != nil && !store.IsCode(err, store.NotFound) {
+		if err := s.Store.DeleteCLISession(ctx, cs.ID, 0); err != nil && !store.IsCode(err, store.NotFound) {
 			s.ecpFault(c, err)
 			return
 		}
-		s.auditWith(c, "cli_session", u.Name, "ended", map[string]string{"id": cs.ID, "reason": "password or factors changed"})
+		s.AuditWith(c, "cli_session", u.Name, "ended", map[string]string{"id": cs.ID, "reason": "password or factors changed"})
 		s.ecpFault(c, errCLISessionEnded)
 		return
 	}
 	details := map[string]string{"via": "cli_refresh", "cli_session": cs.ID}
 	if u.MustChangePassword {
-		s.recordRefusal(c, s.assertionEvent(c, u.Name, details), store.Errorf(store.Forbidden, "your password is a one-time password"))
+		s.RecordRefusal(c, s.AssertionEvent(c, u.Name, details), store.Errorf(store.Forbidden, "your password is a one-time password"))
 		s.ecpFault(c, store.Errorf(store.Forbidden, "your password is a one-time password: change it in the browser first, at %s%s",
-			strings.TrimRight(s.cfg.BaseURL, "/"), passwordPath))
+			strings.TrimRight(s.BaseURL, "/"), s.PasswordPath))
 		return
 	}
 	account, role := c.Query("account"), c.Query("role")
@@ -185,16 +192,16 @@ func (s *Server) cliRefresh(c *gin.Context) {
 	if cs.AccountID != "" {
 		// A session issued for one account refreshes that account alone.
 		if account != "" {
-			acct, err := s.store.GetAccount(ctx, account)
+			acct, err := s.Store.GetAccount(ctx, account)
 			if err != nil && !store.IsCode(err, store.NotFound) {
 				s.ecpFault(c, err)
 				return
 			}
 			if acct == nil || acct.ID != cs.AccountID {
-				e := s.assertionEvent(c, u.Name, details)
+				e := s.AssertionEvent(c, u.Name, details)
 				e.Details["account"] = account
-				s.recordRefusal(c, e, errNotGranted)
-				s.ecpFault(c, errNotGranted)
+				s.RecordRefusal(c, e, s.ErrNotGranted)
+				s.ecpFault(c, s.ErrNotGranted)
 				return
 			}
 		}
@@ -205,19 +212,19 @@ func (s *Server) cliRefresh(c *gin.Context) {
 	if life, err := s.cliSessionLife(c, u, account); err != nil && !store.IsCode(err, store.NotFound) {
 		s.ecpFault(c, err)
 		return
-	} else if err == nil && !s.now().Before(cs.AuthnInstant.Add(life)) {
-		s.auditWith(c, "cli_session", u.Name, "refused", map[string]string{"id": cs.ID, "account": bounded(account, 64),
+	} else if err == nil && !s.Now().Before(cs.AuthnInstant.Add(life)) {
+		s.AuditWith(c, "cli_session", u.Name, "refused", map[string]string{"id": cs.ID, "account": text.Bounded(account, 64),
 			"reason": "older than the account's CLI session limit"})
 		s.ecpFault(c, errCLISessionEnded)
 		return
 	}
-	out, resp, ok := s.ecpIssue(c, awsIssue{User: u, Methods: cs.AuthMethods, AuthnInstant: cs.AuthnInstant, Account: account, Role: role,
+	out, resp, ok := s.ecpIssue(c, Issue{User: u, Methods: cs.AuthMethods, AuthnInstant: cs.AuthnInstant, Account: account, Role: role,
 		Prefix: ecpProtocolPrefix, Details: details},
 		store.Errorf(store.Forbidden, "this account requires a second factor and your command-line session was made without one: run rolegate login again with your one-time code"))
 	if !ok {
 		return
 	}
-	if err := s.store.TouchCLISession(ctx, cs.ID, s.now(), c.ClientIP()); err != nil && !store.IsCode(err, store.NotFound) {
+	if err := s.Store.TouchCLISession(ctx, cs.ID, s.Now(), c.ClientIP()); err != nil && !store.IsCode(err, store.NotFound) {
 		s.ecpFault(c, err)
 		return
 	}

@@ -1,4 +1,4 @@
-package idp
+package sso
 
 import (
 	"errors"
@@ -14,31 +14,31 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rolegate/assertions"
+	"rolegate/idp/internal/authn"
+	"rolegate/idp/internal/text"
 	"rolegate/store"
 )
 
 // What an AuthnRequest may ask, and how Rolegate checks and honours it: the request's own fields,
 // its signature, ForceAuthn, IsPassive and RequestedAuthnContext.
 
-// maxRequestSkew is how far in the future an IssueInstant may be: an SP's clock may run ahead by
-// this much. A request older than crewjam's MaxIssueDelay (90 s) is refused as expired.
-const maxRequestSkew = 90 * time.Second
-
 // checkAuthnRequest checks what crewjam assumes (it dereferences the Issuer) or does not check: the
 // ID is an XML NCName (the Response's InResponseTo echoes it, and a CR or TAB there would break the
-// signatures over it), the IssueInstant is not in the future, and the Response can go by HTTP-POST.
+// signatures over it), the IssueInstant is not in the future (authn.MaxRequestSkew: an SP's clock
+// may run ahead), and the Response can go by HTTP-POST. A request older than crewjam's MaxIssueDelay
+// (90 s) is refused as expired.
 func checkAuthnRequest(r *saml.AuthnRequest, now time.Time) error {
 	switch {
 	case r.Issuer == nil || strings.TrimSpace(r.Issuer.Value) == "":
 		return errors.New("the AuthnRequest names no Issuer: Rolegate cannot tell which application sent it")
-	case r.ID == "" || len(r.ID) > maxRequestID:
-		return fmt.Errorf("the AuthnRequest has no ID, or one longer than %d characters", maxRequestID)
+	case r.ID == "" || len(r.ID) > authn.MaxRequestID:
+		return fmt.Errorf("the AuthnRequest has no ID, or one longer than %d characters", authn.MaxRequestID)
 	case !isNCName(r.ID):
 		return fmt.Errorf("the AuthnRequest's ID %q is not an XML NCName (a letter or _ first; then letters, digits, '.', '-', '_'; no colon, space or control character)",
-			bounded(r.ID, 64))
-	case r.IssueInstant.After(now.Add(maxRequestSkew)):
+			text.Bounded(r.ID, 64))
+	case r.IssueInstant.After(now.Add(authn.MaxRequestSkew)):
 		return fmt.Errorf("the AuthnRequest was issued at %s, more than %d s in the future: check the application's clock",
-			r.IssueInstant.UTC().Format(time.RFC3339), int(maxRequestSkew/time.Second))
+			r.IssueInstant.UTC().Format(time.RFC3339), int(authn.MaxRequestSkew/time.Second))
 	case r.ProtocolBinding != "" && r.ProtocolBinding != saml.HTTPPostBinding:
 		return fmt.Errorf("the AuthnRequest asks for the response binding %s; Rolegate answers only with HTTP-POST", bindingName(r.ProtocolBinding))
 	}
@@ -148,7 +148,7 @@ func acceptableContexts(rac *saml.RequestedAuthnContext) ([]string, bool, error)
 		ok = func(have, want int) bool { return have <= want }
 	default:
 		return nil, false, fmt.Errorf("the AuthnRequest's RequestedAuthnContext has the Comparison %q; SAML knows exact, minimum, better and maximum",
-			bounded(rac.Comparison, 64))
+			text.Bounded(rac.Comparison, 64))
 	}
 	want := rac.ClassRefs()
 	var out []string
@@ -169,12 +169,12 @@ func acceptableContexts(rac *saml.RequestedAuthnContext) ([]string, bool, error)
 // sessionContext is the class to assert for a session: the strongest of those acceptable that the
 // session reached (any class when the request asked for none). stepUp is true when only a second
 // factor would reach one.
-func sessionContext(acceptable []string, sess *store.Session) (class string, stepUp bool) {
+func (s *Handler) sessionContext(acceptable []string, sess *store.Session) (class string, stepUp bool) {
 	if len(acceptable) == 0 {
 		acceptable = producedContexts
 	}
 	for _, c := range slices.Backward(acceptable) {
-		if c != assertions.ContextMFA || hasMFA(sess) {
+		if c != assertions.ContextMFA || s.HasMFA(sess) {
 			return c, false
 		}
 	}
@@ -197,20 +197,21 @@ var reauthURL = "/login?" + url.Values{"next": {ssoContinuePath}, "reauth": {"1"
 // passiveSession returns the browser's session, if any, and the NoPassive status when it cannot
 // answer an IsPassive request without a page: nobody signed in, a second factor or a password
 // change still due, ForceAuthn, or a context only a second factor would reach.
-func (s *Server) passiveSession(c *gin.Context, p *store.PendingRequest) (*webSession, *saml.StatusError, error) {
+func (s *Handler) passiveSession(c *gin.Context, p *store.PendingRequest) (*webSession, *saml.StatusError, error) {
 	noPassive := &saml.StatusError{TopLevel: saml.StatusResponder, SecondLevel: saml.StatusNoPassive,
 		Message: "the user would have to sign in"}
-	w, err := s.signedIn(c)
+	u, sess, err := s.SignedIn(c)
 	if store.IsCode(err, store.Unauthorized) {
 		return nil, noPassive, nil
 	} else if err != nil {
 		return nil, nil, err
 	}
-	need, err := s.needsMFA(c, w.user, w.sess)
+	w := &webSession{user: u, sess: sess}
+	need, err := s.NeedsMFA(c, w.user, w.sess)
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, stepUp := sessionContext(p.AuthnContexts, w.sess); need || stepUp || w.user.MustChangePassword || p.ForceAuthn {
+	if _, stepUp := s.sessionContext(p.AuthnContexts, w.sess); need || stepUp || w.user.MustChangePassword || p.ForceAuthn {
 		return w, noPassive, nil
 	}
 	return w, nil, nil
