@@ -3,6 +3,7 @@ package assertions
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -63,6 +64,54 @@ func SignInURL(p store.Partition, region string) (string, error) {
 		host = region + "." + host
 	}
 	return "https://" + host + "/saml", nil
+}
+
+// AccountSignInURL is the one endpoint Rolegate posts an account's plain Responses to, and so the
+// one its roles' trust policies name in SAML:aud: the account's region's, else (no region, or one
+// stored before Rolegate's list knew it) the partition's default.
+func AccountSignInURL(a *store.Account) (string, error) {
+	region := ""
+	if store.KnownRegion(a.Partition, a.Region) {
+		region = a.Region
+	}
+	return SignInURL(a.Partition, region)
+}
+
+// EncryptedSignInURL is where an account's encrypted Responses go: the per-provider ACS
+// https://REGION.signin.../saml/acs/IDP_ID that AWS requires for them, REGION the account's region,
+// else the partition's default region. ok is false while the account has no IdP ID.
+func EncryptedSignInURL(a *store.Account) (acs string, ok bool, err error) {
+	if a.AWS.IdPID == "" {
+		return "", false, nil
+	}
+	region := store.DefaultRegions[a.Partition]
+	if store.KnownRegion(a.Partition, a.Region) {
+		region = a.Region
+	}
+	u, err := SignInURL(a.Partition, region)
+	if err != nil {
+		return "", false, err
+	}
+	return u + "/acs/" + url.PathEscape(a.AWS.IdPID), true, nil
+}
+
+// AccountSignInURLs are every endpoint Rolegate may post an account's Responses to, the SAML:aud
+// values its roles' trust policies must allow: AccountSignInURL, and EncryptedSignInURL when the
+// account encrypts (allowed or required) and AWS's IdP ID for it is known.
+func AccountSignInURLs(a *store.Account) ([]string, error) {
+	plain, err := AccountSignInURL(a)
+	if err != nil {
+		return nil, err
+	}
+	urls := []string{plain}
+	if a.AWS.Encrypt != store.EncryptOff {
+		if enc, ok, err := EncryptedSignInURL(a); err != nil {
+			return nil, err
+		} else if ok {
+			urls = append(urls, enc)
+		}
+	}
+	return urls, nil
 }
 
 // ConsoleHosts are the hosts a RelayState may point at, per partition: the console and its regional hosts.

@@ -16,7 +16,7 @@ type AWSSignIn struct {
 	Grants   []*store.Grant // the user's effective grants; those of other accounts are ignored
 	TagRules []*store.TagRule
 	Role     string // one role name, or "" for every role granted in the account
-	Region   string // sign-in region; "" means the account's default
+	Region   string // sign-in region a link or client asks for: "" or the account's own (AccountSignInURL)
 	// ACS overrides the partition's sign-in URL (the demo checker); empty in production.
 	ACS string
 
@@ -47,15 +47,21 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 	}
 	acs := in.ACS
 	if acs == "" {
-		// A region the link asks for must be one Rolegate knows (SignInURL checks it); the account's
-		// own, stored before AWS's list grew, signs in at the partition's default endpoint meanwhile.
-		region := in.Region
-		if region == "" && store.KnownRegion(a.Partition, a.Region) {
-			region = a.Region
-		}
 		var err error
-		if acs, err = SignInURL(a.Partition, region); err != nil {
+		if acs, err = AccountSignInURL(a); err != nil {
 			return nil, err
+		}
+		// The account's roles trust its one endpoint (SAML:aud in their trust policies): a link or
+		// client asking for another region would only earn AccessDenied from AWS, so it is told here.
+		if in.Region != "" {
+			asked, err := SignInURL(a.Partition, in.Region)
+			if err != nil {
+				return nil, err
+			}
+			if asked != acs {
+				return nil, store.Errorf(store.Invalid, "account %s (%s) signs in at %s only, the endpoint its roles' trust policies name, not in region %s; an admin moves it with rolegate account set %s --region REGION and updates the trust policies (rolegate aws trust-policy)",
+					a.Alias, a.ID, acs, in.Region, a.Alias)
+			}
 		}
 	}
 

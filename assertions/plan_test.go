@@ -66,11 +66,20 @@ func TestPlanAWS(t *testing.T) {
 		}, ""},
 		{"a role not granted is forbidden", func(in *assertions.AWSSignIn) { in.Role = "Other" }, nil, "not granted role \"Other\""},
 		{"no grant in the account is forbidden", func(in *assertions.AWSSignIn) { in.Grants = in.Grants[3:] }, nil, "not granted any role"},
-		{"the requested region picks the regional endpoint", func(in *assertions.AWSSignIn) { in.Region = "eu-west-1" }, func(t *testing.T, r *assertions.AWSResponse) {
+		{"the account's region picks its regional endpoint", func(in *assertions.AWSSignIn) { in.Account.Region = "eu-west-1" }, func(t *testing.T, r *assertions.AWSResponse) {
 			if r.ACS != "https://eu-west-1.signin.aws.amazon.com/saml" {
 				t.Fatal(r.ACS)
 			}
 		}, ""},
+		{"a link asking for the account's own region is planned", func(in *assertions.AWSSignIn) { in.Account.Region, in.Region = "eu-west-1", "eu-west-1" }, func(t *testing.T, r *assertions.AWSResponse) {
+			if r.ACS != "https://eu-west-1.signin.aws.amazon.com/saml" {
+				t.Fatal(r.ACS)
+			}
+		}, ""},
+		{"a link asking for another region than the account's is refused: its trust policies name one endpoint", func(in *assertions.AWSSignIn) {
+			in.Account.Region, in.Region = "eu-west-1", "eu-west-2"
+		}, nil, "signs in at https://eu-west-1.signin.aws.amazon.com/saml only"},
+		{"a link asking for a region of an account without one is refused", func(in *assertions.AWSSignIn) { in.Region = "us-east-1" }, nil, "signs in at https://signin.aws.amazon.com/saml only"},
 		{"a region of another partition is refused", func(in *assertions.AWSSignIn) { in.Region = "cn-north-1" }, nil, "not in partition aws"},
 		{"GovCloud ARNs and endpoint", func(in *assertions.AWSSignIn) {
 			in.Account.Partition, in.Account.Region = store.PartitionGovCloud, "us-gov-west-1"

@@ -158,9 +158,9 @@ func TestEveryGrantedRoleAndThePartitionsEndpoint(t *testing.T) {
 	if !v.Accepted || len(v.Roles) != 2 {
 		t.Fatalf("all roles: %v %+v", v.Problems, v.Roles)
 	}
-	p = signInPost(t, b, "/aws/signin?account=prod&role=ReadOnly&region=eu-west-1")
-	if p.action != "https://eu-west-1.signin.aws.amazon.com/saml" {
-		t.Fatalf("regional endpoint: %s", p.action)
+	p = signInPost(t, b, "/aws/signin?account=gov&region=us-gov-west-1")
+	if p.action != "https://us-gov-west-1.signin.amazonaws-us-gov.com/saml" {
+		t.Fatalf("the account's own region asked for: %s", p.action)
 	}
 	p = signInPost(t, b, "/aws/signin?account=gov")
 	v = assertions.InspectAWS([]byte(p.response), w.expect(t, "https://us-gov-west-1.signin.amazonaws-us-gov.com/saml"))
@@ -190,6 +190,8 @@ func TestSignInRefusesWhatIsNotGrantedOrNotSafe(t *testing.T) {
 		{"a RelayState of another partition", alice, "/aws/signin?account=gov&relay_state=https%3A%2F%2Fconsole.aws.amazon.com%2F", 400, "RelayState"},
 		{"a region of another partition", alice, "/aws/signin?account=prod&region=cn-north-1", 400, "not in partition"},
 		{"a region that is not a region", alice, "/aws/signin?account=prod&region=evil.com%2F", 400, "invalid region"},
+		{"a region other than the account's, which its trust policies do not name", alice, "/aws/signin?account=prod&region=eu-west-1", 400,
+			"signs in at https://signin.aws.amazon.com/saml only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := tc.b.get(tc.path)

@@ -114,6 +114,14 @@ var Regions = map[Partition][]string{
 	PartitionChina:    {"cn-north-1", "cn-northwest-1"},
 }
 
+// DefaultRegions are each partition's home region: where its default sign-in endpoint
+// (signin.aws.amazon.com and its peers) lives and IAM signs.
+var DefaultRegions = map[Partition]string{
+	PartitionAWS:      "us-east-1",
+	PartitionGovCloud: "us-gov-west-1",
+	PartitionChina:    "cn-north-1",
+}
+
 // KnownRegion reports whether region is one of partition p's Regions.
 func KnownRegion(p Partition, region string) bool { return slices.Contains(Regions[p], region) }
 
