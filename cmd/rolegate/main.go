@@ -72,7 +72,8 @@ func newRoot(a *app) *cobra.Command {
 		"PostgreSQL URL; when empty, the embedded store in the data directory (env ROLEGATE_DATABASE_URL)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return store.Errorf(store.Invalid, "%v", err) })
 	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a), sessionCmd(a),
-		credentialProcessCmd(a), execCmd(a), consoleCmd(a))
+		credentialProcessCmd(a), execCmd(a), consoleCmd(a),
+		group("aws", "Rolegate's side of IAM in each account", awsTrustPolicyCmd(a))) // until branch iam's awsCmd takes awsTrustPolicyCmd
 	return root
 }
 
