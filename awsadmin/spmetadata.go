@@ -52,12 +52,8 @@ var signInHosts = map[store.Partition]string{
 	store.PartitionChina:    "signin.amazonaws.cn",
 }
 
-// idpIDRE is what Rolegate accepts as an IdP ID (AWS's look like SAMLSPD9IMTW2LM46J042K): it goes
-// into a URL path, so nothing that could leave its segment.
-var idpIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
 // metadataPathRE is the path of a document AWS publishes: the endpoint's, or a provider's.
-var metadataPathRE = regexp.MustCompile(`^/static/(saml/([A-Za-z0-9_-]{1,128})/)?saml-metadata\.xml$`)
+var metadataPathRE = regexp.MustCompile(`^/static/(saml/([A-Za-z0-9-]{1,64})/)?saml-metadata\.xml$`)
 
 // SPMetadata is what Rolegate reads from an AWS SP metadata document.
 type SPMetadata struct {
@@ -247,7 +243,7 @@ func parseSignInACS(acs string) (p store.Partition, region, id string, ok bool) 
 		return p, region, "", true
 	}
 	id, found := strings.CutPrefix(u.Path, "/saml/acs/")
-	if !found || !idpIDRE.MatchString(id) {
+	if !found || !store.ValidIdPID(id) {
 		return "", "", "", false
 	}
 	return p, region, id, true

@@ -233,6 +233,10 @@ var (
 	roleARNShapeRE = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 )
 
+// ValidIdPID reports whether id has the shape of AWS's ID for a SAML provider (SAMLProviderUUID),
+// which goes into a URL path (https://REGION.signin.../saml/acs/IDP_ID).
+func ValidIdPID(id string) bool { return idpIDRE.MatchString(id) }
+
 // Validate checks the IAM side of an account in partition p.
 func (l *AWSLink) Validate(p Partition) error {
 	switch l.Encrypt {
@@ -240,7 +244,7 @@ func (l *AWSLink) Validate(p Partition) error {
 	default:
 		return Errorf(Invalid, "invalid encryption mode %q: use required, allowed or off", l.Encrypt)
 	}
-	if l.IdPID != "" && !idpIDRE.MatchString(l.IdPID) {
+	if l.IdPID != "" && !ValidIdPID(l.IdPID) {
 		return Errorf(Invalid, "invalid IdP ID %q: AWS's SAML provider IDs are letters, digits and hyphens", l.IdPID)
 	}
 	if l.AdminProfile != "" && !profileRE.MatchString(l.AdminProfile) {

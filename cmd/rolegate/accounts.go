@@ -107,7 +107,7 @@ func parseCLISession(v string) (time.Duration, error) {
 }
 
 func accountSetCmd(a *app) *cobra.Command {
-	var alias, provider, region, duration, nameSrc, idSrc, cliSession string
+	var alias, provider, region, duration, nameSrc, idSrc, cliSession, spSource string
 	var requireMFA bool
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
@@ -136,6 +136,12 @@ func accountSetCmd(a *app) *cobra.Command {
 				}
 			}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
+				var sp *awsSPMetadata
+				if fl.Changed("sp-metadata") {
+					if sp, err = a.loadSPMetadata(cmd.Context(), st, args[0], spSource); err != nil {
+						return err
+					}
+				}
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
 					if fl.Changed("alias") {
 						ac.Alias = alias
@@ -166,18 +172,26 @@ func accountSetCmd(a *app) *cobra.Command {
 					if fl.Changed("cli-session") {
 						ac.CLISessionMax = cliMax
 					}
+					if sp != nil { // last: the document is held against the account as the other flags leave it
+						return sp.apply(ac)
+					}
 					return nil
 				})
 				if err != nil {
+					sp.report(a, false)
 					return err
 				}
 				fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
+				sp.report(a, true)
 				details := map[string]string{"account": acct.ID}
 				if fl.Changed("require-mfa") {
 					details["require_mfa"] = strconv.FormatBool(acct.RequireMFA)
 				}
 				if fl.Changed("cli-session") {
 					details["cli_session_seconds"] = strconv.FormatInt(int64(acct.CLISessionMax.Seconds()), 10)
+				}
+				if sp != nil {
+					details["sp_metadata"], details["idp_id"] = sp.source, acct.AWS.IdPID
 				}
 				return a.audit(cmd.Context(), st, "account.set", "", details)
 			})
@@ -191,6 +205,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&idSrc, "source-identity", "", "SourceIdentity from the user's username or email, or none")
 	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "--require-mfa=true refuses the account's roles to a sign-in without a second factor; =false lifts that")
 	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
+	c.Flags().StringVar(&spSource, "sp-metadata", "", spMetadataUsage)
 	return c
 }
 
