@@ -70,11 +70,16 @@ func SignInURL(p store.Partition, region string) (string, error) {
 // one its roles' trust policies name in SAML:aud: the account's region's, else (no region, or one
 // stored before Rolegate's list knew it) the partition's default.
 func AccountSignInURL(a *store.Account) (string, error) {
-	region := ""
+	return SignInURL(a.Partition, AccountRegion(a))
+}
+
+// AccountRegion is the region an account signs in at: its own when Rolegate's list knows it, else
+// "" (the partition's default endpoint).
+func AccountRegion(a *store.Account) string {
 	if store.KnownRegion(a.Partition, a.Region) {
-		region = a.Region
+		return a.Region
 	}
-	return SignInURL(a.Partition, region)
+	return ""
 }
 
 // EncryptedSignInURL is where an account's encrypted Responses go: the per-provider ACS
@@ -84,9 +89,9 @@ func EncryptedSignInURL(a *store.Account) (acs string, ok bool, err error) {
 	if a.AWS.IdPID == "" {
 		return "", false, nil
 	}
-	region := store.DefaultRegions[a.Partition]
-	if store.KnownRegion(a.Partition, a.Region) {
-		region = a.Region
+	region := AccountRegion(a)
+	if region == "" {
+		region = store.DefaultRegions[a.Partition]
 	}
 	u, err := SignInURL(a.Partition, region)
 	if err != nil {

@@ -167,10 +167,7 @@ func CheckSPMetadata(a *store.Account, md *SPMetadata) *SPCheck {
 		bad("account %s: %s", a.Alias, store.ErrorMessage(err))
 		return c
 	}
-	region := ""
-	if store.KnownRegion(a.Partition, a.Region) {
-		region = a.Region
-	}
+	region := assertions.AccountRegion(a)
 	if len(md.ACS) == 0 {
 		bad("the document has no HTTP-POST AssertionConsumerService, the one binding AWS's sign-in takes")
 	}
