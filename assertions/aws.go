@@ -3,7 +3,6 @@ package assertions
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -82,22 +81,24 @@ func AccountRegion(a *store.Account) string {
 	return ""
 }
 
-// EncryptedSignInURL is where an account's encrypted Responses go: the per-provider ACS
-// https://REGION.signin.../saml/acs/IDP_ID that AWS requires for them, REGION the account's region,
-// else the partition's default region. ok is false while the account has no IdP ID.
-func EncryptedSignInURL(a *store.Account) (acs string, ok bool, err error) {
-	if a.AWS.IdPID == "" {
-		return "", false, nil
-	}
-	region := AccountRegion(a)
+// EncryptedSignInURL is where an encrypted Response to an account goes: the regional sign-in
+// endpoint (the partition's default region when region is empty) with /acs/ and the IdP ID AWS
+// gave the account's SAML provider. It is the Recipient and Destination too.
+func EncryptedSignInURL(p store.Partition, region, idpID string) (string, error) {
 	if region == "" {
-		region = store.DefaultRegions[a.Partition]
+		region = store.DefaultRegions[p]
 	}
-	u, err := SignInURL(a.Partition, region)
+	if idpID == "" {
+		return "", store.Errorf(store.Invalid, "no IdP ID: AWS gives it when the account's SAML provider is registered")
+	}
+	if !store.ValidIdPID(idpID) {
+		return "", store.Errorf(store.Invalid, "invalid IdP ID %q: AWS's SAML provider IDs are letters, digits and hyphens", idpID)
+	}
+	u, err := SignInURL(p, region)
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
-	return u + "/acs/" + url.PathEscape(a.AWS.IdPID), true, nil
+	return u + "/acs/" + idpID, nil
 }
 
 // AccountSignInURLs are every endpoint Rolegate may post an account's Responses to, the SAML:aud
@@ -109,12 +110,12 @@ func AccountSignInURLs(a *store.Account) ([]string, error) {
 		return nil, err
 	}
 	urls := []string{plain}
-	if a.AWS.Encrypt != store.EncryptOff {
-		if enc, ok, err := EncryptedSignInURL(a); err != nil {
+	if a.AWS.Encrypt != store.EncryptOff && a.AWS.IdPID != "" {
+		enc, err := EncryptedSignInURL(a.Partition, AccountRegion(a), a.AWS.IdPID)
+		if err != nil {
 			return nil, err
-		} else if ok {
-			urls = append(urls, enc)
 		}
+		urls = append(urls, enc)
 	}
 	return urls, nil
 }
