@@ -65,6 +65,61 @@ func SignInURL(p store.Partition, region string) (string, error) {
 	return "https://" + host + "/saml", nil
 }
 
+// AccountSignInURL is the one endpoint Rolegate posts an account's plain Responses to, and so the
+// one its roles' trust policies name in SAML:aud: the account's region's, else (no region, or one
+// stored before Rolegate's list knew it) the partition's default.
+func AccountSignInURL(a *store.Account) (string, error) {
+	return SignInURL(a.Partition, AccountRegion(a))
+}
+
+// AccountRegion is the region an account signs in at: its own when Rolegate's list knows it, else
+// "" (the partition's default endpoint).
+func AccountRegion(a *store.Account) string {
+	if store.KnownRegion(a.Partition, a.Region) {
+		return a.Region
+	}
+	return ""
+}
+
+// EncryptedSignInURL is where an encrypted Response to an account goes: the regional sign-in
+// endpoint (the partition's default region when region is empty) with /acs/ and the IdP ID AWS
+// gave the account's SAML provider. It is the Recipient and Destination too.
+func EncryptedSignInURL(p store.Partition, region, idpID string) (string, error) {
+	if region == "" {
+		region = store.DefaultRegions[p]
+	}
+	if idpID == "" {
+		return "", store.Errorf(store.Invalid, "no IdP ID: AWS gives it when the account's SAML provider is registered")
+	}
+	if !store.ValidIdPID(idpID) {
+		return "", store.Errorf(store.Invalid, "invalid IdP ID %q: AWS's SAML provider IDs are letters, digits and hyphens", idpID)
+	}
+	u, err := SignInURL(p, region)
+	if err != nil {
+		return "", err
+	}
+	return u + "/acs/" + idpID, nil
+}
+
+// AccountSignInURLs are every endpoint Rolegate may post an account's Responses to, the SAML:aud
+// values its roles' trust policies must allow: AccountSignInURL, and EncryptedSignInURL when the
+// account encrypts (allowed or required) and AWS's IdP ID for it is known.
+func AccountSignInURLs(a *store.Account) ([]string, error) {
+	plain, err := AccountSignInURL(a)
+	if err != nil {
+		return nil, err
+	}
+	urls := []string{plain}
+	if a.AWS.Encrypt != store.EncryptOff && a.AWS.IdPID != "" {
+		enc, err := EncryptedSignInURL(a.Partition, AccountRegion(a), a.AWS.IdPID)
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, enc)
+	}
+	return urls, nil
+}
+
 // ConsoleHosts are the hosts a RelayState may point at, per partition: the console and its regional hosts.
 var consoleHosts = map[store.Partition]string{
 	store.PartitionAWS:      "console.aws.amazon.com",

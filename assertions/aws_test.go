@@ -140,6 +140,40 @@ func TestSignInURLPerPartitionAndRegion(t *testing.T) {
 	}
 }
 
+// Every endpoint Rolegate posts an account's Responses to is in AccountSignInURLs, which its roles'
+// trust policies list in SAML:aud; nothing else is.
+func TestAnAccountsSignInEndpointsAreItsRegionsAndItsProvidersOwn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    store.Account
+		want []string
+	}{
+		{"no region: the default endpoint", store.Account{Partition: store.PartitionAWS}, []string{"https://signin.aws.amazon.com/saml"}},
+		{"a region: that region's only", store.Account{Partition: store.PartitionAWS, Region: "eu-west-1"}, []string{"https://eu-west-1.signin.aws.amazon.com/saml"}},
+		{"a region the list lacks: the default endpoint", store.Account{Partition: store.PartitionAWS, Region: "eu-west-9"}, []string{"https://signin.aws.amazon.com/saml"}},
+		{"encryption with the IdP ID: the provider's endpoint in the account's region as well",
+			store.Account{Partition: store.PartitionChina, Region: "cn-northwest-1", AWS: store.AWSLink{Encrypt: store.EncryptAllowed, IdPID: "SAMLSPX"}},
+			[]string{"https://cn-northwest-1.signin.amazonaws.cn/saml", "https://cn-northwest-1.signin.amazonaws.cn/saml/acs/SAMLSPX"}},
+		{"encryption with the IdP ID and no region: the provider's endpoint in the default region",
+			store.Account{Partition: store.PartitionGovCloud, AWS: store.AWSLink{Encrypt: store.EncryptRequired, IdPID: "SAMLSPX"}},
+			[]string{"https://signin.amazonaws-us-gov.com/saml", "https://us-gov-west-1.signin.amazonaws-us-gov.com/saml/acs/SAMLSPX"}},
+		{"encryption without the IdP ID: nothing more yet", store.Account{Partition: store.PartitionAWS, AWS: store.AWSLink{Encrypt: store.EncryptRequired}},
+			[]string{"https://signin.aws.amazon.com/saml"}},
+		{"an IdP ID without encryption: nothing more", store.Account{Partition: store.PartitionAWS, AWS: store.AWSLink{IdPID: "SAMLSPX"}},
+			[]string{"https://signin.aws.amazon.com/saml"}},
+	} {
+		got, err := assertions.AccountSignInURLs(&tc.a)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "../x", "a/b", "SAMLSP?x=1", strings.Repeat("A", 65)} {
+		if u, err := assertions.EncryptedSignInURL(store.PartitionAWS, "", bad); err == nil {
+			t.Errorf("IdP ID %q made %q", bad, u)
+		}
+	}
+}
+
 func TestRelayStateOnlyToTheConsoleOfThePartition(t *testing.T) {
 	for _, tc := range []struct {
 		p     store.Partition

@@ -49,7 +49,7 @@ func TestGoldenResponses(t *testing.T) {
 	}{
 		{"aws-all-roles.xml", nil},
 		{"aws-one-role-regional-email.xml", func(in *assertions.AWSSignIn) {
-			in.Role, in.Region = "Admin", "eu-central-1"
+			in.Role, in.Region, in.Account.Region = "Admin", "eu-central-1", "eu-central-1"
 			in.Account.SessionNameSource, in.Account.SourceIdentitySource = "email", "username"
 			in.MFA = true
 		}},

@@ -16,7 +16,7 @@ type AWSSignIn struct {
 	Grants   []*store.Grant // the user's effective grants; those of other accounts are ignored
 	TagRules []*store.TagRule
 	Role     string // one role name, or "" for every role granted in the account
-	Region   string // sign-in region; "" means the account's default
+	Region   string // sign-in region a link or client asks for; "" means the account's own (AccountRegion)
 	// ACS overrides the partition's sign-in URL (the demo checker); empty in production.
 	ACS string
 
@@ -47,11 +47,12 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 	}
 	acs := in.ACS
 	if acs == "" {
-		// A region the link asks for must be one Rolegate knows (SignInURL checks it); the account's
-		// own, stored before AWS's list grew, signs in at the partition's default endpoint meanwhile.
+		// The account's own endpoint, unless a link or client asks for another region of its
+		// partition (SignInURL checks it); the roles' trust policies must then name that region's
+		// endpoint too (rolegate aws trust-policy --region).
 		region := in.Region
-		if region == "" && store.KnownRegion(a.Partition, a.Region) {
-			region = a.Region
+		if region == "" {
+			region = AccountRegion(a)
 		}
 		var err error
 		if acs, err = SignInURL(a.Partition, region); err != nil {

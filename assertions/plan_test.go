@@ -66,8 +66,20 @@ func TestPlanAWS(t *testing.T) {
 		}, ""},
 		{"a role not granted is forbidden", func(in *assertions.AWSSignIn) { in.Role = "Other" }, nil, "not granted role \"Other\""},
 		{"no grant in the account is forbidden", func(in *assertions.AWSSignIn) { in.Grants = in.Grants[3:] }, nil, "not granted any role"},
-		{"the requested region picks the regional endpoint", func(in *assertions.AWSSignIn) { in.Region = "eu-west-1" }, func(t *testing.T, r *assertions.AWSResponse) {
+		{"the account's region picks its regional endpoint", func(in *assertions.AWSSignIn) { in.Account.Region = "eu-west-1" }, func(t *testing.T, r *assertions.AWSResponse) {
 			if r.ACS != "https://eu-west-1.signin.aws.amazon.com/saml" {
+				t.Fatal(r.ACS)
+			}
+		}, ""},
+		{"a link asking for the account's own region is planned", func(in *assertions.AWSSignIn) { in.Account.Region, in.Region = "eu-west-1", "eu-west-1" }, func(t *testing.T, r *assertions.AWSResponse) {
+			if r.ACS != "https://eu-west-1.signin.aws.amazon.com/saml" {
+				t.Fatal(r.ACS)
+			}
+		}, ""},
+		{"a link asking for another region than the account's gets that region's endpoint", func(in *assertions.AWSSignIn) {
+			in.Account.Region, in.Region = "eu-west-1", "eu-west-2"
+		}, func(t *testing.T, r *assertions.AWSResponse) {
+			if r.ACS != "https://eu-west-2.signin.aws.amazon.com/saml" {
 				t.Fatal(r.ACS)
 			}
 		}, ""},

@@ -17,13 +17,6 @@ import (
 	"rolegate/store"
 )
 
-// defaultRegion is each partition's region when none is given: where its STS is sure to be enabled.
-var defaultRegion = map[store.Partition]string{
-	store.PartitionAWS:      "us-east-1",
-	store.PartitionGovCloud: "us-gov-west-1",
-	store.PartitionChina:    "cn-north-1",
-}
-
 // STSRegion picks the region for role's partition: the flag (which must be in that partition),
 // else AWS_REGION or AWS_DEFAULT_REGION when in that partition, else the region of the sign-in
 // endpoint the IdP addressed the Response to (the account's region, set by its admin), else the
@@ -46,7 +39,7 @@ func STSRegion(p store.Partition, flag, acs string, env func(string) string) (st
 			return r, nil
 		}
 	}
-	if r := defaultRegion[p]; r != "" {
+	if r := store.DefaultRegions[p]; r != "" { // where its STS is sure to be enabled
 		return r, nil
 	}
 	return "", store.Errorf(store.Invalid, "unknown partition %q", p)

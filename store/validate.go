@@ -114,6 +114,14 @@ var Regions = map[Partition][]string{
 	PartitionChina:    {"cn-north-1", "cn-northwest-1"},
 }
 
+// DefaultRegions are each partition's home region: where its default sign-in endpoint
+// (signin.aws.amazon.com and its peers) lives and IAM signs.
+var DefaultRegions = map[Partition]string{
+	PartitionAWS:      "us-east-1",
+	PartitionGovCloud: "us-gov-west-1",
+	PartitionChina:    "cn-north-1",
+}
+
 // KnownRegion reports whether region is one of partition p's Regions.
 func KnownRegion(p Partition, region string) bool { return slices.Contains(Regions[p], region) }
 
@@ -225,6 +233,10 @@ var (
 	roleARNShapeRE = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 )
 
+// ValidIdPID reports whether id has the shape of AWS's ID for a SAML provider (SAMLProviderUUID),
+// which goes into a URL path (https://REGION.signin.../saml/acs/IDP_ID).
+func ValidIdPID(id string) bool { return idpIDRE.MatchString(id) }
+
 // Validate checks the IAM side of an account in partition p.
 func (l *AWSLink) Validate(p Partition) error {
 	switch l.Encrypt {
@@ -232,7 +244,7 @@ func (l *AWSLink) Validate(p Partition) error {
 	default:
 		return Errorf(Invalid, "invalid encryption mode %q: use required, allowed or off", l.Encrypt)
 	}
-	if l.IdPID != "" && !idpIDRE.MatchString(l.IdPID) {
+	if l.IdPID != "" && !ValidIdPID(l.IdPID) {
 		return Errorf(Invalid, "invalid IdP ID %q: AWS's SAML provider IDs are letters, digits and hyphens", l.IdPID)
 	}
 	if l.AdminProfile != "" && !profileRE.MatchString(l.AdminProfile) {

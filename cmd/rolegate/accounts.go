@@ -107,7 +107,7 @@ func parseCLISession(v string) (time.Duration, error) {
 }
 
 func accountSetCmd(a *app) *cobra.Command {
-	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole string
+	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole, spSource string
 	var requireMFA bool
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
@@ -136,6 +136,12 @@ func accountSetCmd(a *app) *cobra.Command {
 				}
 			}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
+				var sp *awsSPMetadata
+				if fl.Changed("sp-metadata") {
+					if sp, err = a.loadSPMetadata(cmd.Context(), st, args[0], spSource); err != nil {
+						return err
+					}
+				}
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
 					if fl.Changed("alias") {
 						ac.Alias = alias
@@ -172,12 +178,17 @@ func accountSetCmd(a *app) *cobra.Command {
 					if fl.Changed("admin-role-arn") {
 						ac.AWS.AdminRoleARN = adminRole
 					}
+					if sp != nil { // last: the document is held against the account as the other flags leave it
+						return sp.apply(ac)
+					}
 					return nil
 				})
 				if err != nil {
+					sp.report(a, false)
 					return err
 				}
 				fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
+				sp.report(a, true)
 				details := map[string]string{"account": acct.ID}
 				if fl.Changed("require-mfa") {
 					details["require_mfa"] = strconv.FormatBool(acct.RequireMFA)
@@ -187,6 +198,9 @@ func accountSetCmd(a *app) *cobra.Command {
 				}
 				if fl.Changed("aws-profile") || fl.Changed("admin-role-arn") {
 					details["aws_profile"], details["admin_role_arn"] = acct.AWS.AdminProfile, acct.AWS.AdminRoleARN
+				}
+				if sp != nil {
+					details["sp_metadata"], details["idp_id"] = sp.source, acct.AWS.IdPID
 				}
 				return a.audit(cmd.Context(), st, "account.set", "", details)
 			})
@@ -202,6 +216,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
 	c.Flags().StringVar(&awsProfile, "aws-profile", "", "AWS shared-config profile that rolegate aws register|check|revoke use for this account (empty: the default credential chain)")
 	c.Flags().StringVar(&adminRole, "admin-role-arn", "", "IAM role those commands assume (with the profile's credentials) to act in this account (empty: none)")
+	c.Flags().StringVar(&spSource, "sp-metadata", "", spMetadataUsage)
 	return c
 }
 

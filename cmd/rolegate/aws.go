@@ -23,6 +23,7 @@ func awsCmd(a *app) *cobra.Command {
 		awsRegisterCmd(a),
 		awsCheckCmd(a),
 		awsRevokeCmd(a),
+		awsTrustPolicyCmd(a),
 	)
 }
 
