@@ -206,7 +206,7 @@ func (r *Keyring) Rotate(ctx context.Context, check Check, force bool) (*Step, e
 	switch {
 	case action == Retired:
 		if cur := live(list).cur; cur != nil && now.Before(cur.ActivatedAt.Add(r.Settle)) {
-			refusal = store.Errorf(store.Conflict, "signing key %s was activated at %s; replicas may still sign with %s until %s: retire it then",
+			refusal = store.Errorf(store.Conflict, "signing key %s was activated at %s; replicas may still sign with %s until %s: rotate again then",
 				cur.ID, cur.ActivatedAt.Format(time.RFC3339), key.ID, cur.ActivatedAt.Add(r.Settle).Format(time.RFC3339))
 		}
 	case action == Activated && check != nil:

@@ -162,7 +162,13 @@ were never checked; and it says what the next rolegate keys rotate would do.`,
 func nextStepText(keys []*store.SigningKey) string {
 	switch action, k := certs.NextStep(keys); action {
 	case certs.Retired:
-		return "rolegate keys rotate retires " + k.ID + " (previous): it leaves the metadata"
+		when := ""
+		for _, c := range keys {
+			if at := c.ActivatedAt.Add(certs.DefaultSettle); c.State == store.KeyCurrent && time.Now().Before(at) {
+				when = ", from " + at.UTC().Format(time.RFC3339) + " (servers may sign with it until then)"
+			}
+		}
+		return "rolegate keys rotate retires " + k.ID + " (previous): it leaves the metadata" + when
 	case certs.Activated:
 		return "rolegate keys rotate activates " + k.ID + " (next) once every account's IAM trusts it"
 	default:
