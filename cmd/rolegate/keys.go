@@ -211,7 +211,7 @@ func keysRotateCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "rotate",
 		Short: "Take the next step of a signing-key rotation: stage, activate or retire",
-		Long: `A rotation takes three steps, one per run:
+		Long: fmt.Sprintf(`A rotation takes three steps, one per run:
 
   stage     with no next and no previous key: a new next key. Its certificate is published in the
             metadata beside the current one; nothing signs with it yet. Then run
@@ -221,12 +221,12 @@ func keysRotateCmd(a *app) *cobra.Command {
             published. Refused while any account's IAM was not seen to hold the next key (by
             rolegate aws check or register) or was never checked; --force activates anyway, and
             says which accounts' sign-ins will fail.
-  retire    with a previous key: it leaves the metadata. Refused within 20 s of the activation,
+  retire    with a previous key: it leaves the metadata. Refused within %s of the activation,
             while servers may still sign with it (--force retires anyway). Then run
             rolegate aws register --all, so that IAM stops trusting it.
 
-Servers reread the keys every 10 s. rolegate keys list shows each key's state and which accounts
-trust it. Every step is audited (keys.staged, keys.activated, keys.retired).`,
+Servers reread the keys every %s. rolegate keys list shows each key's state and which accounts
+trust it. Every step is audited (keys.staged, keys.activated, keys.retired).`, certs.DefaultSettle, certs.DefaultRefresh),
 		Args: nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

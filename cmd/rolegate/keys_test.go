@@ -34,15 +34,15 @@ type rotationRig struct {
 }
 
 const (
-	prodID = "111122223333"
-	devID  = "444455556666"
+	prodAcct = "111122223333"
+	devAcct  = "444455556666"
 )
 
 func newRotationRig(t *testing.T, c *cli) *rotationRig {
 	t.Helper()
 	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
-	c.ok(t, "", "account", "add", prodID, "--alias", "prod")
-	c.ok(t, "", "account", "add", devID, "--alias", "dev")
+	c.ok(t, "", "account", "add", prodAcct, "--alias", "prod")
+	c.ok(t, "", "account", "add", devAcct, "--alias", "dev")
 	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
 	r := &rotationRig{c: c, srv: c.serve(t), st: c.openStore(t), iam: map[string][]*x509.Certificate{}}
 	t.Cleanup(func() { r.srv.stop(t) })
@@ -161,7 +161,7 @@ func (r *rotationRig) signIn(t *testing.T) string {
 		t.Fatal(err)
 	}
 	md := r.srv.get(t, "/saml/metadata")
-	held := r.iam[prodID]
+	held := r.iam[prodAcct]
 	v := assertions.InspectAWS(resp, assertions.Expect{EntityID: entityIDRE.FindStringSubmatch(md)[1], ACS: prodACS,
 		Certs: held, Now: time.Now()})
 	if !v.Accepted {
@@ -221,8 +221,8 @@ func certOf(t *testing.T, metadata, fp string) *x509.Certificate {
 	return nil
 }
 
-// refused runs a command line that must fail with status code, and returns its one line of stderr.
-func (c *cli) refused(t *testing.T, code int, args ...string) string {
+// failsWith runs a command line that must fail with status code, and returns its one line of stderr.
+func (c *cli) failsWith(t *testing.T, code int, args ...string) string {
 	t.Helper()
 	r := c.run("", args...)
 	if r.code != code || strings.Count(r.stderr, "\n") != 1 {
@@ -257,8 +257,8 @@ func TestAWholeRotationNeverBreaksSignIn(t *testing.T) {
 
 		// Before: both accounts registered with the one key.
 		md := r.metadataShows(t, k1)
-		r.register(t, prodID, md)
-		r.register(t, devID, md)
+		r.register(t, prodAcct, md)
+		r.register(t, devAcct, md)
 		if got := r.signIn(t); got != k1 {
 			t.Fatalf("before the rotation the sign-in is signed by %s; want %s", got, k1)
 		}
@@ -283,14 +283,14 @@ func TestAWholeRotationNeverBreaksSignIn(t *testing.T) {
 		r.refusedBy(t, certOf(t, md, k2))
 
 		// Activation is refused while prod's IAM lacks the next key, and names each account.
-		line := c.refused(t, 6, "keys", "rotate")
-		for _, s := range []string{keys["next"].ID, "prod (" + prodID, "dev (" + devID, "`rolegate aws register --all` then `rolegate aws check --all`"} {
+		line := c.failsWith(t, 6, "keys", "rotate")
+		for _, s := range []string{keys["next"].ID, "prod (" + prodAcct, "dev (" + devAcct, "`rolegate aws register --all` then `rolegate aws check --all`"} {
 			if !strings.Contains(line, s) {
 				t.Errorf("the refusal %q does not say %q", line, s)
 			}
 		}
-		r.register(t, prodID, md)
-		if line := c.refused(t, 6, "keys", "rotate"); !strings.Contains(line, "dev (") || strings.Contains(line, "prod (") {
+		r.register(t, prodAcct, md)
+		if line := c.failsWith(t, 6, "keys", "rotate"); !strings.Contains(line, "dev (") || strings.Contains(line, "prod (") {
 			t.Errorf("with only dev lacking the key the refusal says %q", line)
 		}
 		if got := r.keysByState(t); got["next"].Fingerprint != k2 || got["current"].Fingerprint != k1 {
@@ -299,7 +299,7 @@ func TestAWholeRotationNeverBreaksSignIn(t *testing.T) {
 		if got := r.signIn(t); got != k1 {
 			t.Fatalf("after prod's registration the sign-in is signed by %s; want %s", got, k1)
 		}
-		r.register(t, devID, md)
+		r.register(t, devAcct, md)
 
 		// Activate: the next key signs; the old one stays published.
 		out := c.ok(t, "", "keys", "rotate")
@@ -312,7 +312,7 @@ func TestAWholeRotationNeverBreaksSignIn(t *testing.T) {
 			t.Fatalf("keys after activation: %+v", keys)
 		}
 		// Retiring at once is refused: servers may still sign with the previous key.
-		if line := c.refused(t, 6, "keys", "rotate"); !strings.Contains(line, "may still sign") {
+		if line := c.failsWith(t, 6, "keys", "rotate"); !strings.Contains(line, "may still sign") {
 			t.Errorf("an early retirement says %q", line)
 		}
 		// The running server switches within its refresh; every sign-in meanwhile verifies.
@@ -333,9 +333,9 @@ func TestAWholeRotationNeverBreaksSignIn(t *testing.T) {
 		if got := r.signIn(t); got != k2 {
 			t.Fatalf("after retirement the sign-in is signed by %s; want %s", got, k2)
 		}
-		r.register(t, prodID, md)
-		if got := r.signIn(t); got != k2 || len(r.iam[prodID]) != 1 {
-			t.Fatalf("after the last registration the sign-in is signed by %s with IAM holding %v", got, fingerprints(r.iam[prodID]))
+		r.register(t, prodAcct, md)
+		if got := r.signIn(t); got != k2 || len(r.iam[prodAcct]) != 1 {
+			t.Fatalf("after the last registration the sign-in is signed by %s with IAM holding %v", got, fingerprints(r.iam[prodAcct]))
 		}
 
 		// A fourth rotate stages again.
@@ -362,8 +362,8 @@ func TestAWholeRotationNeverBreaksSignIn(t *testing.T) {
 func TestKeysRotateForceActivatesAndRetiresAndIsAuditedAsForced(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, "", "account", "add", prodID, "--alias", "prod")
-		c.ok(t, "", "account", "add", devID, "--alias", "dev")
+		c.ok(t, "", "account", "add", prodAcct, "--alias", "prod")
+		c.ok(t, "", "account", "add", devAcct, "--alias", "dev")
 		st := c.openStore(t)
 		c.ok(t, "", "keys", "rotate") // on an empty store: the current key, then a staged one
 		var list []keyJSON
@@ -380,22 +380,22 @@ func TestKeysRotateForceActivatesAndRetiresAndIsAuditedAsForced(t *testing.T) {
 			t.Fatal(err)
 		}
 		text := c.ok(t, "", "keys", "list")
-		for _, s := range []string{"not trusted by: prod (" + prodID + ", checked ", "never checked: dev (" + devID + ")",
+		for _, s := range []string{"not trusted by: prod (" + prodAcct + ", checked ", "never checked: dev (" + devAcct + ")",
 			"next: rolegate keys rotate activates " + next.ID} {
 			if !strings.Contains(text, s) {
 				t.Errorf("keys list does not say %q:\n%s", s, text)
 			}
 		}
-		c.refused(t, 6, "keys", "rotate")
+		c.failsWith(t, 6, "keys", "rotate")
 
 		out := c.ok(t, "", "keys", "rotate", "--force")
-		if !strings.Contains(out, "forced: sign-in will fail for prod ("+prodID+")") || !strings.Contains(out, "dev ("+devID+")") ||
+		if !strings.Contains(out, "forced: sign-in will fail for prod ("+prodAcct+")") || !strings.Contains(out, "dev ("+devAcct+")") ||
 			!strings.Contains(out, "activated signing key "+next.ID) {
 			t.Fatalf("rotate --force printed %q", out)
 		}
 		d := auditDetails(t, st, "keys.activated")
-		if len(d) != 1 || d[0]["forced"] != "true" || d[0]["key"] != next.ID || d[0]["untrusted_accounts"] != prodID ||
-			d[0]["unchecked_accounts"] != devID || !strings.Contains(d[0]["overridden"], "never checked") {
+		if len(d) != 1 || d[0]["forced"] != "true" || d[0]["key"] != next.ID || d[0]["untrusted_accounts"] != prodAcct ||
+			d[0]["unchecked_accounts"] != devAcct || !strings.Contains(d[0]["overridden"], "never checked") {
 			t.Fatalf("the forced activation is audited as %v", d)
 		}
 
