@@ -81,3 +81,17 @@ func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
 		return err
 	})
 }
+
+func TestSigningKeysComeThroughMigrationThirteen(t *testing.T) {
+	url := pgtest.URL(t)
+	s := open(t, url)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	storetest.KeyRotationMigration(t, s, func(q string, args ...any) error {
+		_, err := conn.Exec(context.Background(), q, args...)
+		return err
+	})
+}

@@ -90,3 +90,21 @@ func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
 		return err
 	})
 }
+
+func TestSigningKeysComeThroughMigrationThirteen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.KeyRotationMigration(t, s, func(q string, args ...any) error {
+		_, err := db.Exec(q, args...)
+		return err
+	})
+}

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,4 +112,54 @@ func testConcurrentKeyRotation(t *testing.T, s store.Store) {
 		t.Fatalf("%d concurrent retirements won; want 1", won)
 	}
 	wantKeyStates(t, s, "a:retired", "b:current")
+}
+
+// KeyRotationMigration checks migration 13 on s, a store migrated to nothing yet, with exec running
+// SQL on its database directly: signing keys stored before it come through whole, one key per live
+// state still holds, and the state previous works after it.
+func KeyRotationMigration(t *testing.T, s Migrator, exec func(sql string, args ...any) error) {
+	t.Helper()
+	if _, err := s.MigrateTo(ctx, 12); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		id, state       string
+		created, active int64
+		retired         int64
+	}{{"a", "retired", 1, 2, 3}, {"b", "current", 2, 3, 0}, {"c", "next", 4, 0, 0}} {
+		must(t, exec(`INSERT INTO signing_keys (id, state, certificate, sealed_key, kek_id, created_at, activated_at, retired_at)
+			VALUES ($1, $2, $3, $4, 'kek1', $5, $6, $7)`, k.id, k.state, []byte("cert-"+k.id), []byte("sealed-"+k.id), k.created, k.active, k.retired))
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) == 0 || applied[0] != 13 {
+		t.Fatalf("migrate applied %v, %v; want 13 onwards", applied, err)
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	us := func(t time.Time) int64 { // as stored: microseconds, 0 for none
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMicro()
+	}
+	var got []string
+	for _, k := range keys {
+		got = append(got, fmt.Sprintf("%s:%s:%s:%s:%s:%d:%d:%d", k.ID, k.State, k.Certificate, k.SealedKey, k.KEKID,
+			us(k.CreatedAt), us(k.ActivatedAt), us(k.RetiredAt)))
+	}
+	want := []string{"a:retired:cert-a:sealed-a:kek1:1:2:3", "b:current:cert-b:sealed-b:kek1:2:3:0", "c:next:cert-c:sealed-c:kek1:4:0:0"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("keys after migration 13: %v; want %v", got, want)
+	}
+	wantCode(t, s.CreateSigningKey(ctx, signingKey("d", store.KeyNext, time.Unix(5, 0))), store.Conflict)
+	must(t, s.PromoteSigningKey(ctx, "c", time.Unix(6, 0)))
+	err = exec(`INSERT INTO signing_keys (id, state, certificate, sealed_key, kek_id, created_at) VALUES ('e', 'previous', $1, $1, 'kek1', 7)`, []byte("x"))
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "unique") {
+		t.Fatalf("a second previous key: %v; want the unique index to refuse it", err)
+	}
+	err = exec(`UPDATE signing_keys SET state = 'gone' WHERE id = 'a'`)
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "check") {
+		t.Fatalf("the state gone: %v; want the check constraint to refuse it", err)
+	}
+	wantKeyStates(t, s, "a:retired", "b:previous", "c:current")
 }
