@@ -14,18 +14,27 @@ type KeyStore interface {
 	// CreateSigningKey fails with code store.Conflict when a key in the same state exists.
 	CreateSigningKey(ctx context.Context, k *store.SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error)
-	// PromoteSigningKey makes the next key current and retires the current one, atomically.
+	// PromoteSigningKey makes the next key current and the current one previous, atomically;
+	// store.Conflict while a previous key exists.
 	PromoteSigningKey(ctx context.Context, id string, now time.Time) error
+	// RetireSigningKey makes the previous key retired.
+	RetireSigningKey(ctx context.Context, id string, now time.Time) error
 }
 
 // DefaultRefresh is how often a Keyring rereads the key list by default.
 const DefaultRefresh = 10 * time.Second
 
-// Rotate's actions.
+// The steps of a rotation, in order; Rotate takes the one NextStep names.
 const (
-	Staged   = "staged"
-	Promoted = "promoted"
+	Staged    = "staged"    // a new next key: published, not signing
+	Activated = "activated" // the next key signs; the old current key is previous, still published
+	Retired   = "retired"   // the previous key leaves the metadata
 )
+
+// DefaultSettle is how long after an activation Rotate waits before it retires the previous key:
+// twice the replicas' DefaultRefresh, since a replica may have read the key list just before the
+// activation and go on signing with the previous key until it reads the list again.
+const DefaultSettle = 2 * DefaultRefresh
 
 // Keyring gives a replica the signing keys kept in the store, opened with its KEK.
 // It is safe for concurrent use; set its exported fields before first use.
@@ -36,6 +45,8 @@ type Keyring struct {
 	Refresh time.Duration
 	// ValidFor is the lifetime of new certificates.
 	ValidFor time.Duration
+	// Settle is how long after an activation Rotate refuses to retire the previous key, unless forced.
+	Settle time.Duration
 
 	st    KeyStore
 	kek   *KEK
@@ -46,7 +57,7 @@ type Keyring struct {
 	mu     sync.Mutex
 	list   []*store.SigningKey // as last read; never modified
 	loaded time.Time           // when list was read; zero means it must be read again
-	opened map[string]*Key     // opened current and next keys by ID; never modified once stored
+	opened map[string]*Key     // opened published keys by ID; never modified once stored
 }
 
 // NewKeyring returns a Keyring over st that makes bits-bit RSA keys (0 means DefaultBits) with
@@ -64,6 +75,7 @@ func NewKeyring(st KeyStore, kek *KEK, bits int, commonName string, clock func()
 	return &Keyring{
 		Refresh:  DefaultRefresh,
 		ValidFor: DefaultValidFor,
+		Settle:   DefaultSettle,
 		st:       st,
 		kek:      kek,
 		bits:     bits,
@@ -78,44 +90,39 @@ func NewKeyring(st KeyStore, kek *KEK, bits int, commonName string, clock func()
 // creates the key and the others use it. With the wrong KEK it fails with an error wrapping
 // ErrWrongKEK, so a misconfigured replica refuses to start instead of signing with its own key.
 func (r *Keyring) Ensure(ctx context.Context) error {
-	_, _, err := r.ensure(ctx)
+	_, err := r.ensure(ctx)
 	return err
 }
 
-// ensure is Ensure, returning the current and next keys as stored (next may be nil).
-func (r *Keyring) ensure(ctx context.Context) (cur, next *store.SigningKey, err error) {
-	list, err := r.load(ctx, true)
-	if err != nil {
-		return nil, nil, err
+// ensure is Ensure, returning the key list as stored.
+func (r *Keyring) ensure(ctx context.Context) (list []*store.SigningKey, err error) {
+	if list, err = r.load(ctx, true); err != nil {
+		return nil, err
 	}
-	cur, next = split(list)
-	if cur == nil {
+	if live(list).cur == nil {
 		now := r.clock()
 		k, err := NewSigningKey(r.kek, r.bits, r.cn, now, r.ValidFor, nil)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		k.State, k.ActivatedAt = store.KeyCurrent, now
 		// On Conflict another replica won the race; its key is as good as ours.
 		if err := r.st.CreateSigningKey(ctx, k); err != nil && !store.IsCode(err, store.Conflict) {
-			return nil, nil, fmt.Errorf("certs: storing signing key: %w", err)
+			return nil, fmt.Errorf("certs: storing signing key: %w", err)
 		}
 		if list, err = r.load(ctx, true); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if cur, next = split(list); cur == nil {
-			return nil, nil, fmt.Errorf("certs: no current signing key after creating one")
+		if live(list).cur == nil {
+			return nil, fmt.Errorf("certs: no current signing key after creating one")
 		}
 	}
-	for _, k := range []*store.SigningKey{cur, next} {
-		if k == nil {
-			continue
-		}
+	for _, k := range live(list).published() {
 		if _, err := r.open(k); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return cur, next, nil
+	return list, nil
 }
 
 // Current returns the key that signs now.
@@ -124,26 +131,22 @@ func (r *Keyring) Current(ctx context.Context) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur, _ := split(list)
+	cur := live(list).cur
 	if cur == nil {
 		return nil, store.Errorf(store.NotFound, "no current signing key")
 	}
 	return r.open(cur)
 }
 
-// Published returns the keys whose certificates belong in metadata: the current key first,
-// then the next one while a rotation is under way.
+// Published returns the keys whose certificates belong in metadata: the current key first, then
+// the next one (staged, not yet signing) and the previous one (activated away, not yet retired).
 func (r *Keyring) Published(ctx context.Context) ([]*Key, error) {
 	list, err := r.load(ctx, false)
 	if err != nil {
 		return nil, err
 	}
 	var keys []*Key
-	cur, next := split(list)
-	for _, k := range []*store.SigningKey{cur, next} {
-		if k == nil {
-			continue
-		}
+	for _, k := range live(list).published() {
 		o, err := r.open(k)
 		if err != nil {
 			return nil, err
@@ -153,41 +156,93 @@ func (r *Keyring) Published(ctx context.Context) ([]*Key, error) {
 	return keys, nil
 }
 
-// Rotate takes one step of a key rotation, which takes two:
+// Check may refuse to activate next with an error.
+type Check func(ctx context.Context, next *store.SigningKey) error
+
+// Step is a rotation step that Rotate took.
+type Step struct {
+	Action string
+	Key    *store.SigningKey // the key staged, activated or retired, as stored after the step
+	// Overridden is the refusal that force overrode: check's, or the wait before a retirement.
+	Overridden error
+}
+
+// NextStep names the step Rotate takes on list, and the key it acts on (nil for Staged):
 //
-//  1. With no next key, Rotate creates one and returns Staged. Metadata now lists the next
-//     certificate beside the current one: upload the new metadata (or the certificate) to every
-//     IAM SAML provider, and wait for every replica to see it (Refresh).
-//  2. With a next key, Rotate promotes it and returns Promoted: it signs from now on, and the
-//     old current key is retired and leaves the metadata.
+//  1. Staged: with no next and no previous key, a new next key. Metadata lists it beside the
+//     current one: upload the metadata to every IAM SAML provider, and check that each holds it.
+//  2. Activated: with a next key, it signs from now on; the current key becomes previous and stays
+//     in the metadata, so that sign-ins signed by replicas that have not yet seen the change verify.
+//  3. Retired: with a previous key and no next one, the previous key leaves the metadata.
+//
+// With both a next and a previous key (not made by Rotate), the previous one is retired first.
+func NextStep(list []*store.SigningKey) (action string, key *store.SigningKey) {
+	l := live(list)
+	switch {
+	case l.prev != nil:
+		return Retired, l.prev
+	case l.next != nil:
+		return Activated, l.next
+	}
+	return Staged, nil
+}
+
+// Rotate takes the next step of a key rotation (see NextStep). Before an activation it asks check
+// (when not nil); before a retirement it waits Settle after the activation, so that no replica
+// still signs with the key. Either refusal is an error unless force is set; then the step is taken
+// and Step.Overridden holds the refusal.
 //
 // Rotate first does what Ensure does, so it refuses to stage a key under another KEK than the
 // one that opens the current key, and on an empty store it creates the current key too.
-// The returned key is the one staged or promoted, as stored.
-func (r *Keyring) Rotate(ctx context.Context) (action string, key *store.SigningKey, err error) {
-	_, next, err := r.ensure(ctx)
+func (r *Keyring) Rotate(ctx context.Context, check Check, force bool) (*Step, error) {
+	list, err := r.ensure(ctx)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	defer r.invalidate() // so this process sees the change at once
 	now := r.clock()
-	if next != nil {
-		if err := r.st.PromoteSigningKey(ctx, next.ID, now); err != nil {
-			return "", nil, fmt.Errorf("certs: promoting signing key %s: %w", next.ID, err)
+	action, key := NextStep(list)
+	var refusal error
+	switch {
+	case action == Retired:
+		if cur := live(list).cur; cur != nil && now.Before(cur.ActivatedAt.Add(r.Settle)) {
+			refusal = store.Errorf(store.Conflict, "signing key %s was activated at %s; replicas may still sign with %s until %s: rotate again then",
+				cur.ID, cur.ActivatedAt.Format(time.RFC3339), key.ID, cur.ActivatedAt.Add(r.Settle).Format(time.RFC3339))
 		}
-		k := *next
+	case action == Activated && check != nil:
+		refusal = check(ctx, key)
+	}
+	if refusal != nil && !force {
+		return nil, refusal
+	}
+	step := &Step{Action: action, Overridden: refusal}
+	switch action {
+	case Retired:
+		if err := r.st.RetireSigningKey(ctx, key.ID, now); err != nil {
+			return nil, fmt.Errorf("certs: retiring signing key %s: %w", key.ID, err)
+		}
+		k := *key
+		k.State, k.RetiredAt = store.KeyRetired, now
+		step.Key = &k
+	case Activated:
+		if err := r.st.PromoteSigningKey(ctx, key.ID, now); err != nil {
+			return nil, fmt.Errorf("certs: activating signing key %s: %w", key.ID, err)
+		}
+		k := *key
 		k.State, k.ActivatedAt = store.KeyCurrent, now
-		return Promoted, &k, nil
+		step.Key = &k
+	default:
+		k, err := NewSigningKey(r.kek, r.bits, r.cn, now, r.ValidFor, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.st.CreateSigningKey(ctx, k); err != nil {
+			// Conflict here means another rotation staged a key at the same moment.
+			return nil, fmt.Errorf("certs: staging signing key: %w", err)
+		}
+		step.Key = k
 	}
-	k, err := NewSigningKey(r.kek, r.bits, r.cn, now, r.ValidFor, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := r.st.CreateSigningKey(ctx, k); err != nil {
-		// Conflict here means another rotation staged a key at the same moment.
-		return "", nil, fmt.Errorf("certs: staging signing key: %w", err)
-	}
-	return Staged, k, nil
+	return step, nil
 }
 
 // load returns the key list, read from the store when force is set or the last read is older
@@ -211,9 +266,12 @@ func (r *Keyring) load(ctx context.Context, force bool) ([]*store.SigningKey, er
 	defer r.mu.Unlock()
 	if r.loaded.IsZero() || !now.Before(r.loaded) { // a slower, older read must not win
 		r.list, r.loaded = list, now
-		cur, next := split(list)
+		keep := map[string]bool{}
+		for _, k := range live(list).published() {
+			keep[k.ID] = true
+		}
 		for id := range r.opened {
-			if (cur == nil || id != cur.ID) && (next == nil || id != next.ID) {
+			if !keep[id] {
 				delete(r.opened, id)
 			}
 		}
@@ -253,19 +311,38 @@ func (r *Keyring) open(k *store.SigningKey) (*Key, error) {
 	return o, nil
 }
 
-// split finds the current and the next key in list; either may be nil.
-func split(list []*store.SigningKey) (cur, next *store.SigningKey) {
+// liveKeys are the published keys of a list; any may be nil.
+type liveKeys struct{ cur, next, prev *store.SigningKey }
+
+// live finds the current, next and previous keys in list (the newest of each, should there be two).
+func live(list []*store.SigningKey) liveKeys {
+	var l liveKeys
 	for _, k := range list {
 		switch k.State {
 		case store.KeyCurrent:
-			if cur == nil || k.ActivatedAt.After(cur.ActivatedAt) {
-				cur = k
+			if l.cur == nil || k.ActivatedAt.After(l.cur.ActivatedAt) {
+				l.cur = k
 			}
 		case store.KeyNext:
-			if next == nil || k.CreatedAt.After(next.CreatedAt) {
-				next = k
+			if l.next == nil || k.CreatedAt.After(l.next.CreatedAt) {
+				l.next = k
+			}
+		case store.KeyPrevious:
+			if l.prev == nil || k.ActivatedAt.After(l.prev.ActivatedAt) {
+				l.prev = k
 			}
 		}
 	}
-	return cur, next
+	return l
+}
+
+// published lists the keys whose certificates belong in metadata: current, next, previous.
+func (l liveKeys) published() []*store.SigningKey {
+	var out []*store.SigningKey
+	for _, k := range []*store.SigningKey{l.cur, l.next, l.prev} {
+		if k != nil {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -107,9 +107,13 @@ func TestMetadataPublishesTheKeyringThroughARotation(t *testing.T) {
 		t.Fatalf("before rotation the metadata lists %d certificates", len(got))
 	}
 
-	if action, _, err := f.ring.Rotate(ctx); err != nil || action != certs.Staged {
-		t.Fatalf("rotate: %q %v", action, err)
+	step := func(want string) {
+		t.Helper()
+		if st, err := f.ring.Rotate(ctx, nil, false); err != nil || st.Action != want {
+			t.Fatalf("rotate: %+v %v; want %s", st, err, want)
+		}
 	}
+	step(certs.Staged)
 	_, md = f.get(t, "/saml/metadata")
 	got := metadataCerts(t, md)
 	if len(got) != 2 || got[0] != first || got[1] == first {
@@ -120,12 +124,16 @@ func TestMetadataPublishesTheKeyringThroughARotation(t *testing.T) {
 	}
 	next := got[1]
 
-	if action, _, err := f.ring.Rotate(ctx); err != nil || action != certs.Promoted {
-		t.Fatalf("rotate: %q %v", action, err)
+	step(certs.Activated)
+	_, md = f.get(t, "/saml/metadata")
+	if got := metadataCerts(t, md); len(got) != 2 || got[0] != next || got[1] != first {
+		t.Fatalf("after activation the metadata must list the activated certificate, then the previous one")
 	}
+	f.ring.Settle = 0 // no replica of this test signs with the previous key
+	step(certs.Retired)
 	_, md = f.get(t, "/saml/metadata")
 	if got := metadataCerts(t, md); len(got) != 1 || got[0] != next {
-		t.Fatalf("after promotion the metadata must list only the promoted certificate")
+		t.Fatalf("after retirement the metadata must list only the activated certificate")
 	}
 }
 

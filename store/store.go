@@ -178,13 +178,14 @@ type GrantFilter struct {
 	Effective bool
 }
 
-// KeyState is where a signing key stands in its rotation.
+// KeyState is where a signing key stands in its rotation: next, current, previous, retired.
 type KeyState string
 
 const (
-	KeyNext    KeyState = "next"    // published in metadata, not yet signing
-	KeyCurrent KeyState = "current" // signing and published
-	KeyRetired KeyState = "retired" // neither
+	KeyNext     KeyState = "next"     // published in metadata, not yet signing
+	KeyCurrent  KeyState = "current"  // signing and published
+	KeyPrevious KeyState = "previous" // signed until the last activation; still published, so IAM keeps trusting it
+	KeyRetired  KeyState = "retired"  // neither
 )
 
 // SigningKey is a private key sealed under the key-encryption key, with its certificate.
@@ -196,7 +197,7 @@ type SigningKey struct {
 	KEKID       string // identifies the key-encryption key that sealed it
 	CreatedAt   time.Time
 	ActivatedAt time.Time // zero while next
-	RetiredAt   time.Time // zero unless retired
+	RetiredAt   time.Time // when it left the metadata; zero unless retired
 }
 
 // EncryptionKey is an account's key pair for encrypted assertions: Rolegate encrypts to its
@@ -389,7 +390,8 @@ type Store interface {
 	// CreateSigningKey stores a key; Conflict when one in the same state (current or next) exists.
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]*SigningKey, error)
-	// PromoteSigningKey makes the next key current and retires the current one, atomically.
+	// PromoteSigningKey makes the next key current and the current one previous, atomically;
+	// Conflict when id is not the next key or a previous key still exists (retire it first).
 	PromoteSigningKey(ctx context.Context, id string, now time.Time) error
 
 	CreateSession(ctx context.Context, s *Session) error
@@ -563,6 +565,11 @@ type Store interface {
 	PromoteEncryptionKey(ctx context.Context, id string, now time.Time) error
 	// RetireEncryptionKey retires a next or current key; Conflict when it is retired already.
 	RetireEncryptionKey(ctx context.Context, id string, now time.Time) error
+
+	// ---- key rotation
+	// RetireSigningKey takes the previous key out of the metadata (previous -> retired) at now;
+	// NotFound for an unknown id, Conflict for a key that is not previous.
+	RetireSigningKey(ctx context.Context, id string, now time.Time) error
 }
 
 // Device authorization states.

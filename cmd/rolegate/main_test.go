@@ -259,8 +259,18 @@ func (s *server) get(t *testing.T, path string) string {
 // in document order.
 func metadataCerts(t *testing.T, metadata string) []string {
 	t.Helper()
-	dec := xml.NewDecoder(strings.NewReader(metadata))
 	var out []string
+	for _, c := range metadataX509(t, metadata) {
+		out = append(out, certs.Fingerprint(c))
+	}
+	return out
+}
+
+// metadataX509 returns the certificates of the X509Certificate elements in metadata, in document order.
+func metadataX509(t *testing.T, metadata string) []*x509.Certificate {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(metadata))
+	var out []*x509.Certificate
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -285,7 +295,7 @@ func metadataCerts(t *testing.T, metadata string) []string {
 		if err != nil {
 			t.Fatalf("X509Certificate is not a certificate: %v", err)
 		}
-		out = append(out, certs.Fingerprint(cert))
+		out = append(out, cert)
 	}
 }
 

@@ -68,7 +68,8 @@ func TestReplicasStartingTogetherMigrateOnce(t *testing.T) {
 	}
 }
 
-func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
+// migrationCase runs check, a storetest migration case, on a fresh store and its database opened raw.
+func migrationCase(t *testing.T, check func(*testing.T, storetest.Migrator, func(string, ...any) error)) {
 	url := pgtest.URL(t)
 	s := open(t, url)
 	conn, err := pgx.Connect(context.Background(), url)
@@ -76,8 +77,16 @@ func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	storetest.EmailMigration(t, s, func(q string, args ...any) error {
+	check(t, s, func(q string, args ...any) error {
 		_, err := conn.Exec(context.Background(), q, args...)
 		return err
 	})
+}
+
+func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
+	migrationCase(t, storetest.EmailMigration)
+}
+
+func TestSigningKeysComeThroughMigrationThirteen(t *testing.T) {
+	migrationCase(t, storetest.KeyRotationMigration)
 }

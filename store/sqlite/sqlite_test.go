@@ -73,7 +73,8 @@ func TestMigrateIsIdempotentAndTwoProcessesShareTheFile(t *testing.T) {
 	}
 }
 
-func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
+// migrationCase runs check, a storetest migration case, on a fresh store and its database opened raw.
+func migrationCase(t *testing.T, check func(*testing.T, storetest.Migrator, func(string, ...any) error)) {
 	path := filepath.Join(t.TempDir(), sqlite.FileName)
 	s, err := sqlite.Open(path)
 	if err != nil {
@@ -85,8 +86,16 @@ func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	storetest.EmailMigration(t, s, func(q string, args ...any) error {
+	check(t, s, func(q string, args ...any) error {
 		_, err := db.Exec(q, args...)
 		return err
 	})
+}
+
+func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
+	migrationCase(t, storetest.EmailMigration)
+}
+
+func TestSigningKeysComeThroughMigrationThirteen(t *testing.T) {
+	migrationCase(t, storetest.KeyRotationMigration)
 }

@@ -678,23 +678,6 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]*store.SigningKey, error
 	return out, rows.Err()
 }
 
-func (s *Store) PromoteSigningKey(ctx context.Context, id string, now time.Time) error {
-	return s.db.InTx(ctx, func(q Querier) error {
-		var state string
-		if err := q.QueryRow(ctx, `SELECT state FROM signing_keys WHERE id = $1`+s.d.ForUpdate, id).Scan(&state); err != nil {
-			return wrap(err, fmt.Sprintf("signing key %q", id))
-		}
-		if store.KeyState(state) != store.KeyNext {
-			return store.Errorf(store.Conflict, "signing key %s is %s, not next: only the next key can be promoted", id, state)
-		}
-		if _, err := q.Exec(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = $1 WHERE state = 'current'`, toDB(now)); err != nil {
-			return err
-		}
-		_, err := q.Exec(ctx, `UPDATE signing_keys SET state = 'current', activated_at = $1 WHERE id = $2`, toDB(now), id)
-		return err
-	})
-}
-
 // ---- sessions
 
 const sessionCols = `token_hash, user_id, auth_methods, authenticated_at, created_at, last_seen_at, idle_expires_at,

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"grants reach users directly and through groups", testGrants},
 		{"removing an account or a user removes their grants", testGrantCascade},
 		{"signing keys rotate: one current, one next", testSigningKeys},
+		{"signing keys go next, current, previous, retired, and every other move is refused", testKeyRotation},
+		{"concurrent activations or retirements of one signing key let exactly one win", testConcurrentKeyRotation},
 		{"sessions expire when idle or old, and vanish with a disabled user", testSessions},
 		{"audit events are listed by user and time", testAudit},
 		{"throttle counters count, expire and reset", testThrottles},
@@ -437,7 +439,7 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	must(t, s.PromoteSigningKey(ctx, "b", later))
 	keys, err := s.ListSigningKeys(ctx)
 	must(t, err)
-	if len(keys) != 2 || keys[0].ID != "a" || keys[0].State != store.KeyRetired || !keys[0].RetiredAt.Equal(later) ||
+	if len(keys) != 2 || keys[0].ID != "a" || keys[0].State != store.KeyPrevious || !keys[0].RetiredAt.IsZero() ||
 		keys[1].State != store.KeyCurrent || !keys[1].ActivatedAt.Equal(later) || string(keys[1].SealedKey) != "sealed-b" ||
 		string(keys[1].Certificate) != "cert-b" || keys[1].KEKID != "kek1" {
 		t.Fatalf("keys after promotion: %+v %+v", keys[0], keys[1])
