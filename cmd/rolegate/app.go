@@ -30,6 +30,20 @@ type app struct {
 	env            func(string) string
 	dataDir        string
 	databaseURL    string
+	// now is the clock signing keys are made, activated, retired and reread by.
+	now func() time.Time
+}
+
+// clockKey carries, in the context a run is given, a clock to use instead of time.Now: tests move
+// it on to let a key rotation's waits pass at once, in the CLI and a server alike.
+type clockKey struct{}
+
+// clockOf is the clock in ctx, else time.Now.
+func clockOf(ctx context.Context) func() time.Time {
+	if now, ok := ctx.Value(clockKey{}).(func() time.Time); ok {
+		return now
+	}
+	return time.Now
 }
 
 // open opens and migrates the store named by the configuration.
@@ -95,7 +109,7 @@ func (a *app) keyring(st store.Store) (*certs.Keyring, *certs.KEK, string, error
 	if err != nil {
 		return nil, nil, "", err
 	}
-	return certs.NewKeyring(st, kek, 2048, "Rolegate SAML signing", func() time.Time { return time.Now().UTC() }), kek, source, nil
+	return certs.NewKeyring(st, kek, 2048, "Rolegate SAML signing", func() time.Time { return a.now().UTC() }), kek, source, nil
 }
 
 // secrets returns the KEK to seal TOTP secrets with, once it has opened the signing keys: a KEK

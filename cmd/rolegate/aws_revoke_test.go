@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"rolegate/awsadmin"
 	"rolegate/awstest/iamtest"
 	"rolegate/store"
-	"rolegate/store/postgres/pgtest"
 )
 
 // The accounts: prod (prodID) takes SourceIdentity from the user name, and alice and bob hold Admin
@@ -44,11 +42,7 @@ func forEachBackendSerial(t *testing.T, fn func(t *testing.T, e *revokeEnv)) {
 	setAWSEnv(t, s, t.TempDir(), adminProfiles)
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
-			c := &cli{backend: backend, dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
-			if backend == "postgres" {
-				c.dbURL = pgtest.URL(t)
-			}
-			fn(t, &revokeEnv{cli: c, iam: s})
+			fn(t, &revokeEnv{cli: newCLI(t, backend), iam: s})
 		})
 	}
 }

@@ -78,9 +78,19 @@ func newAWSWorld(t *testing.T) *awsWorld {
 // process environment at them (so tests using it are not parallel).
 func setAWSEnv(t *testing.T, s *iamtest.IAM, dir string, profiles map[string]string) {
 	t.Helper()
+	keys := map[string]aws.Credentials{}
+	for name, account := range profiles {
+		keys[name] = s.Credentials(account)
+	}
+	setAWSProfiles(t, dir, keys)
+}
+
+// setAWSProfiles is setAWSEnv with the credentials of each profile given.
+func setAWSProfiles(t *testing.T, dir string, profiles map[string]aws.Credentials) {
+	t.Helper()
 	var creds, config strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(profiles)) {
-		k := s.Credentials(profiles[name])
+		k := profiles[name]
 		creds.WriteString("[" + name + "]\naws_access_key_id = " + k.AccessKeyID + "\naws_secret_access_key = " + k.SecretAccessKey + "\n")
 		config.WriteString("[profile " + name + "]\nregion = eu-west-1\n")
 	}

@@ -148,7 +148,7 @@ were never checked; and it says what the next rolegate keys rotate would do.`,
 					}
 				}
 				if len(keys) > 0 {
-					fmt.Fprintln(a.stdout, "\nnext: "+nextStepText(keys))
+					fmt.Fprintln(a.stdout, "\nnext: "+nextStepText(keys, a.now()))
 				}
 				return nil
 			})
@@ -158,13 +158,13 @@ were never checked; and it says what the next rolegate keys rotate would do.`,
 	return c
 }
 
-// nextStepText says what the next rolegate keys rotate does.
-func nextStepText(keys []*store.SigningKey) string {
+// nextStepText says what the next rolegate keys rotate does at now.
+func nextStepText(keys []*store.SigningKey, now time.Time) string {
 	switch action, k := certs.NextStep(keys); action {
 	case certs.Retired:
 		when := ""
 		for _, c := range keys {
-			if at := c.ActivatedAt.Add(certs.DefaultSettle); c.State == store.KeyCurrent && time.Now().Before(at) {
+			if at := c.ActivatedAt.Add(certs.DefaultSettle); c.State == store.KeyCurrent && now.Before(at) {
 				when = ", from " + at.UTC().Format(time.RFC3339) + " (servers may sign with it until then)"
 			}
 		}

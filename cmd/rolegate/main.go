@@ -34,7 +34,7 @@ func main() {
 
 // run executes one command line and returns the exit status; tests call it directly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	root := newRoot(&app{stdin: stdin, stdout: stdout, stderr: stderr, env: env})
+	root := newRoot(&app{stdin: stdin, stdout: stdout, stderr: stderr, env: env, now: clockOf(ctx)})
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)

@@ -36,6 +36,17 @@ type cli struct {
 	dataDir string            // always set: the embedded database or just the KEK file
 	dbURL   string            // set for postgres
 	env     map[string]string // what the command sees as its environment; never the process's
+	clock   func() time.Time  // the clock of the commands' signing keys; nil means time.Now
+}
+
+// newCLI is a CLI on a fresh store of backend: an embedded one, or a fresh PostgreSQL database.
+func newCLI(t *testing.T, backend string) *cli {
+	t.Helper()
+	c := &cli{backend: backend, dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
+	if backend == "postgres" {
+		c.dbURL = pgtest.URL(t)
+	}
+	return c
 }
 
 // forEachBackend runs fn, in parallel, once on a fresh embedded store and once on a fresh
@@ -45,16 +56,20 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, c *cli)) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			c := &cli{backend: backend, dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
-			if backend == "postgres" {
-				c.dbURL = pgtest.URL(t)
-			}
-			fn(t, c)
+			fn(t, newCLI(t, backend))
 		})
 	}
 }
 
 func (c *cli) getenv(key string) string { return c.env[key] }
+
+// context is the context the CLI's commands run in: it carries the CLI's clock.
+func (c *cli) context() context.Context {
+	if c.clock == nil {
+		return context.Background()
+	}
+	return context.WithValue(context.Background(), clockKey{}, c.clock)
+}
 
 func (c *cli) args(args ...string) []string {
 	out := []string{"--data-dir", c.dataDir}
@@ -73,7 +88,7 @@ type result struct {
 // run runs one command line with stdin as its standard input.
 func (c *cli) run(stdin string, args ...string) result {
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), c.args(args...), strings.NewReader(stdin), &stdout, &stderr, c.getenv)
+	code := run(c.context(), c.args(args...), strings.NewReader(stdin), &stdout, &stderr, c.getenv)
 	return result{code, stdout.String(), stderr.String()}
 }
 
@@ -193,7 +208,7 @@ var listeningRE = regexp.MustCompile(`Rolegate is listening on (http://[^\s/]+:[
 // where it listens.
 func (c *cli) serve(t *testing.T, extra ...string) *server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(c.context())
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	args := c.args(append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)...)
 	go func() { s.done <- run(ctx, args, strings.NewReader(""), s.stdout, s.stderr, c.getenv) }()
