@@ -4,7 +4,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
+	"html"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -13,8 +19,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"rolegate/assertions"
+	"rolegate/assertions/samltest"
 	"rolegate/awstest/iamtest"
 	"rolegate/certs"
+	"rolegate/store/sqlstore"
 )
 
 // testClock is the time of a rig's CLI and server: time.Now moved on by what the test let pass.
@@ -25,42 +34,174 @@ func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.ahea
 // pass lets d pass at once for the CLI and the running server alike.
 func (c *testClock) pass(d time.Duration) { c.ahead.Add(int64(d)) }
 
-// iamRig is a rotationRig whose accounts' IAM is the IAM stand-in: a user's `rolegate aws`
+// rigAccounts are the rig's accounts, alias to ID.
+var rigAccounts = map[string]string{"prod": prodAcct, "dev": devAcct}
+
+// newRotationRig is the rig on c's store; the accounts' admin profiles are profile+"-"+alias.
+func newRotationRig(t *testing.T, c *cli, s *iamtest.IAM, profile string) *rotationRig {
+	t.Helper()
+	clock := &testClock{}
+	c.clock = clock.now
+	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+	for alias, id := range rigAccounts {
+		c.ok(t, "", "account", "add", id, "--alias", alias)
+		c.ok(t, "", "account", "set", alias, "--aws-profile", profile+"-"+alias)
+		c.ok(t, "", "grant", "add", "--user", "alice", "--account", alias, "--role", "Admin")
+	}
+	r := &rotationRig{c: c, srv: c.serve(t), st: c.openStore(t), standIn: s, clock: clock}
+	t.Cleanup(func() { r.srv.stop(t) })
+	r.base = strings.TrimSuffix(entityIDRE.FindStringSubmatch(r.srv.get(t, "/saml/metadata"))[1], "/saml/metadata")
+	jar, _ := cookiejar.New(nil)
+	r.browser = &http.Client{Jar: jar, Timeout: time.Minute}
+	f := hiddenFields(r.page(t, "/login", nil))
+	f.Set("username", "alice")
+	f.Set("password", goodPassword)
+	r.page(t, "/login", f)
+	return r
+}
+
+// rotationRig is a running `rolegate serve` on one store, with alice signed in to it in a browser
+// and granted Admin in prod and dev, whose IAM is the IAM stand-in: a user's `rolegate aws`
 // commands reach it with each account's admin profile from the shared config and credentials
 // files, and what it holds is what every sign-in is verified against.
-type iamRig struct {
-	*rotationRig
+type rotationRig struct {
+	c       *cli
+	srv     *server
+	st      *sqlstore.Store
+	browser *http.Client
 	standIn *iamtest.IAM
 	clock   *testClock
 	base    string // the server's public URL, as its entity ID names it
 }
 
-// rigAccounts are the rig's accounts, alias to ID.
-var rigAccounts = map[string]string{"prod": prodAcct, "dev": devAcct}
-
-// newIAMRig is a running server with alice signed in and granted Admin in prod and dev, whose
-// admin profiles are profile+"-"+alias.
-func newIAMRig(t *testing.T, c *cli, s *iamtest.IAM, profile string) *iamRig {
+// page GETs path, or POSTs form to it, in alice's browser and returns the body.
+func (r *rotationRig) page(t *testing.T, path string, form url.Values) string {
 	t.Helper()
-	clock := &testClock{}
-	c.clock = clock.now
-	r := &iamRig{rotationRig: newRotationRig(t, c), standIn: s, clock: clock}
-	r.base = strings.TrimSuffix(entityIDRE.FindStringSubmatch(r.srv.get(t, "/saml/metadata"))[1], "/saml/metadata")
-	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "dev", "--role", "Admin")
-	for alias := range rigAccounts {
-		c.ok(t, "", "account", "set", alias, "--aws-profile", profile+"-"+alias)
+	var res *http.Response
+	var err error
+	if form == nil {
+		res, err = r.browser.Get(r.srv.url + path)
+	} else {
+		res, err = r.browser.PostForm(r.srv.url+path, form)
 	}
-	return r
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func hiddenFields(page string) url.Values {
+	f := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
+		f.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return f
+}
+
+// keysByState is `keys list --json` by state.
+func (r *rotationRig) keysByState(t *testing.T) map[string]keyJSON {
+	t.Helper()
+	var list []keyJSON
+	r.c.list(t, &list, "keys", "list", "--json")
+	out := map[string]keyJSON{}
+	for _, k := range list {
+		if k.State != "retired" {
+			out[k.State] = k
+		}
+	}
+	return out
+}
+
+// metadataShows waits until the server's metadata lists exactly the certificates of want (servers
+// reread the keys every certs.DefaultRefresh) and returns the metadata.
+func (r *rotationRig) metadataShows(t *testing.T, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(3 * certs.DefaultRefresh)
+	for {
+		md := r.srv.get(t, "/saml/metadata")
+		got := metadataCerts(t, md)
+		if slices.Equal(got, want) {
+			return md
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's metadata lists %v after %s; want %v", got, 3*certs.DefaultRefresh, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+var (
+	entityIDRE   = regexp.MustCompile(`entityID="([^"]+)"`)
+	awsFormRE    = regexp.MustCompile(`<form method="post" action="([^"]*)" id="aws-form">`)
+	samlRespRE   = regexp.MustCompile(`name="SAMLResponse" value="([^"]*)"`)
+	prodACS      = "https://signin.aws.amazon.com/saml"
+	responseSigs = []string{samltest.ResponseSignature, samltest.AssertionSignature}
+)
+
+func fingerprints(cs []*x509.Certificate) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, certs.Fingerprint(c))
+	}
+	return out
+}
+
+// signedBy has alice sign in to account as Admin (IdP-initiated) and checks the Response as an
+// IAM holding only the certificates held for the entity ID would. It returns the fingerprint of
+// the one held certificate with which xmlsec1 verifies both signatures, or "" when none does; it
+// fails the test when AWS's checks (InspectAWS) disagree with xmlsec1.
+func (r *rotationRig) signedBy(t *testing.T, account, entityID string, held []*x509.Certificate) string {
+	t.Helper()
+	body := r.page(t, "/aws/signin?account="+account+"&role=Admin", nil)
+	a, s := awsFormRE.FindStringSubmatch(body), samlRespRE.FindStringSubmatch(body)
+	if a == nil || s == nil || html.UnescapeString(a[1]) != prodACS {
+		t.Fatalf("no auto-POST form to %s:\n%s", prodACS, body)
+	}
+	resp, err := base64.StdEncoding.DecodeString(html.UnescapeString(s[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// xmlsec1, trusting one held certificate at a time: at most one verifies both signatures.
+	signer := ""
+	for _, cert := range held {
+		var errs []error
+		for _, xpath := range responseSigs {
+			if err := samltest.VerifyXMLSec(t, resp, cert, xpath); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		switch {
+		case len(errs) == 0 && signer == "":
+			signer = certs.Fingerprint(cert)
+		case len(errs) == 0:
+			t.Fatalf("xmlsec1 verifies the Response with two certificates: %s and %s", signer, certs.Fingerprint(cert))
+		case len(errs) < len(responseSigs):
+			t.Fatalf("xmlsec1 verifies one signature but not the other with %s: %v", certs.Fingerprint(cert), errs)
+		}
+	}
+	v := assertions.InspectAWS(resp, assertions.Expect{EntityID: entityID, ACS: prodACS, Certs: held, Now: time.Now()})
+	switch {
+	case signer != "" && !v.Accepted:
+		t.Fatalf("xmlsec1 verifies the Response with %s, yet an IAM holding %v refuses it: %v", signer, fingerprints(held), v.Problems)
+	case signer == "" && (v.Accepted || len(v.Problems) == 0 || !strings.Contains(v.Problems[0], "signature")):
+		t.Fatalf("xmlsec1 verifies the Response with none of %v, yet an IAM holding them accepts it or refuses it for another reason: %v", fingerprints(held), v.Problems)
+	}
+	return signer
 }
 
 // aws runs `rolegate aws ARGS` as an admin would: against the stand-in, with the running
 // server's public URL.
-func (r *iamRig) aws(args ...string) result {
+func (r *rotationRig) aws(args ...string) result {
 	return r.c.run("", append(append([]string{"aws"}, args...), "--endpoint-url", r.standIn.URL(), "--base-url", r.base)...)
 }
 
 // awsOK runs `rolegate aws ARGS`, which must succeed, and returns its output.
-func (r *iamRig) awsOK(t *testing.T, args ...string) string {
+func (r *rotationRig) awsOK(t *testing.T, args ...string) string {
 	t.Helper()
 	res := r.aws(args...)
 	if res.code != 0 || res.stderr != "" {
@@ -82,7 +223,7 @@ type idpMetadata struct {
 // iamHolds reads the metadata account's SAML provider holds in the stand-in, as IAM does, and
 // returns its entity ID and signing certificates (key descriptors for signing, or for any use);
 // "" and none when there is no provider.
-func (r *iamRig) iamHolds(t *testing.T, account string) (string, []*x509.Certificate) {
+func (r *rotationRig) iamHolds(t *testing.T, account string) (string, []*x509.Certificate) {
 	t.Helper()
 	p, ok := r.standIn.Provider(account, "Rolegate")
 	if !ok {
@@ -113,7 +254,7 @@ func (r *iamRig) iamHolds(t *testing.T, account string) (string, []*x509.Certifi
 }
 
 // held is the fingerprints of the signing certificates account's IAM holds, sorted.
-func (r *iamRig) held(t *testing.T, account string) []string {
+func (r *rotationRig) held(t *testing.T, account string) []string {
 	t.Helper()
 	_, held := r.iamHolds(t, account)
 	return slices.Sorted(slices.Values(fingerprints(held)))
@@ -136,7 +277,7 @@ const (
 // keys rotate step exactly when, besides, IAM holds the staged key that step would sign with.
 // The exit status must be 0 exactly when both hold for every account. It returns, by alias, the
 // fingerprint that signed each sign-in ("" when IAM refuses it), and check's output.
-func (r *iamRig) agrees(t *testing.T) (map[string]string, string) {
+func (r *rotationRig) agrees(t *testing.T) (map[string]string, string) {
 	t.Helper()
 	res := r.aws("check", "--all")
 	said := map[string]string{}
@@ -211,17 +352,17 @@ func TestARotationThroughIAMNeverBreaksSignInAndAWSCheckTellsTheTruth(t *testing
 			t.Parallel()
 			t.Run("a whole rotation", func(t *testing.T) {
 				t.Parallel()
-				wholeRotation(t, newIAMRig(t, newCLI(t, backend), standIns[backend+"-rotation"], backend+"-rotation"))
+				wholeRotation(t, newRotationRig(t, newCLI(t, backend), standIns[backend+"-rotation"], backend+"-rotation"))
 			})
 			t.Run("an activation forced before registering", func(t *testing.T) {
 				t.Parallel()
-				forcedActivation(t, newIAMRig(t, newCLI(t, backend), standIns[backend+"-forced"], backend+"-forced"))
+				forcedActivation(t, newRotationRig(t, newCLI(t, backend), standIns[backend+"-forced"], backend+"-forced"))
 			})
 		})
 	}
 }
 
-func wholeRotation(t *testing.T, r *iamRig) {
+func wholeRotation(t *testing.T, r *rotationRig) {
 	c := r.c
 	k1 := r.keysByState(t)["current"].Fingerprint
 
@@ -311,6 +452,7 @@ func wholeRotation(t *testing.T, r *iamRig) {
 	r.clock.pass(certs.DefaultSettle)
 	signers, _ = r.agrees(t)
 	everyAccount(t, "once the server has reread the keys", signers, k2)
+	r.metadataShows(t, k2, k1)
 
 	// Retire: the old key leaves the metadata; IAM still trusts it, harmlessly, until registered.
 	if out := c.ok(t, "", "keys", "rotate"); !strings.Contains(out, "retired signing key "+keys["previous"].ID) {
@@ -356,7 +498,7 @@ func wholeRotation(t *testing.T, r *iamRig) {
 	}
 }
 
-func forcedActivation(t *testing.T, r *iamRig) {
+func forcedActivation(t *testing.T, r *rotationRig) {
 	c := r.c
 	r.awsOK(t, "register", "--all")
 	k1 := r.keysByState(t)["current"].Fingerprint
