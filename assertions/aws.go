@@ -65,6 +65,33 @@ func SignInURL(p store.Partition, region string) (string, error) {
 	return "https://" + host + "/saml", nil
 }
 
+// defaultRegions are the partitions' default regions, for encrypted sign-ins, which go to a regional endpoint.
+var defaultRegions = map[store.Partition]string{
+	store.PartitionAWS:      "us-east-1",
+	store.PartitionGovCloud: "us-gov-west-1",
+	store.PartitionChina:    "cn-north-1",
+}
+
+// EncryptedSignInURL is where an encrypted Response to an account goes: the regional sign-in
+// endpoint (the partition's default region when region is empty) with /acs/ and the IdP ID AWS
+// gave the account's SAML provider. It is the Recipient and Destination too.
+func EncryptedSignInURL(p store.Partition, region, idpID string) (string, error) {
+	if region == "" {
+		region = defaultRegions[p]
+	}
+	if idpID == "" {
+		return "", store.Errorf(store.Invalid, "no IdP ID: AWS gives it when the account's SAML provider is registered")
+	}
+	if err := (&store.AWSLink{IdPID: idpID}).Validate(p); err != nil {
+		return "", err
+	}
+	u, err := SignInURL(p, region)
+	if err != nil {
+		return "", err
+	}
+	return u + "/acs/" + idpID, nil
+}
+
 // ConsoleHosts are the hosts a RelayState may point at, per partition: the console and its regional hosts.
 var consoleHosts = map[store.Partition]string{
 	store.PartitionAWS:      "console.aws.amazon.com",
