@@ -109,6 +109,7 @@ func parseCLISession(v string) (time.Duration, error) {
 func accountSetCmd(a *app) *cobra.Command {
 	var alias, provider, region, duration, nameSrc, idSrc, cliSession string
 	var requireMFA bool
+	var enc *encryptFlags
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
 		Short: "Change an account's settings",
@@ -136,7 +137,11 @@ func accountSetCmd(a *app) *cobra.Command {
 				}
 			}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
+				if err := enc.check(cmd.Context(), st, args[0]); err != nil {
+					return err
+				}
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
+					enc.apply(ac)
 					if fl.Changed("alias") {
 						ac.Alias = alias
 					}
@@ -179,6 +184,9 @@ func accountSetCmd(a *app) *cobra.Command {
 				if fl.Changed("cli-session") {
 					details["cli_session_seconds"] = strconv.FormatInt(int64(acct.CLISessionMax.Seconds()), 10)
 				}
+				if err := enc.makeKey(cmd.Context(), a, st, acct, details); err != nil {
+					return err
+				}
 				return a.audit(cmd.Context(), st, "account.set", "", details)
 			})
 		},
@@ -191,6 +199,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&idSrc, "source-identity", "", "SourceIdentity from the user's username or email, or none")
 	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "--require-mfa=true refuses the account's roles to a sign-in without a second factor; =false lifts that")
 	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
+	enc = addEncryptFlags(c)
 	return c
 }
 
@@ -218,24 +227,34 @@ func accountListCmd(a *app) *cobra.Command {
 						SourceIdentity  string `json:"source_identity_source,omitempty"`
 						RequireMFA      bool   `json:"require_mfa"`
 						CLISession      int64  `json:"cli_session_seconds,omitempty"`
+						Encrypt         string `json:"encrypt"`
+						Encryption      string `json:"encryption"`
 					}
 					out := make([]accountJSON, 0, len(accts))
 					for _, ac := range accts {
+						et, err := encryptionText(cmd.Context(), st, ac)
+						if err != nil {
+							return err
+						}
 						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
 							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
-							int64(ac.CLISessionMax.Seconds())})
+							int64(ac.CLISessionMax.Seconds()), encryptWord(ac.AWS.Encrypt), et})
 					}
 					return a.printJSON(out)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA\tCLI SESSION")
+				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA\tCLI SESSION\tENCRYPT")
 				for _, ac := range accts {
 					mfa := "-"
 					if ac.RequireMFA {
 						mfa = "required"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
-						durText(ac.SessionDuration), mfa, durText(ac.CLISessionMax))
+					et, err := encryptionText(cmd.Context(), st, ac)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
+						durText(ac.SessionDuration), mfa, durText(ac.CLISessionMax), et)
 				}
 				return tw.Flush()
 			})
