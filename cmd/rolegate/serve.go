@@ -200,7 +200,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		if demoPassword, err = idp.SeedDemo(ctx, st, hasher); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
-		cfg.DemoAccounts = idp.DemoAccounts
+		cfg.DemoAccounts, cfg.DemoKEK = idp.DemoAccounts, kek
 	}
 	srv := &http.Server{
 		Handler:           idp.New(cfg, st, ring, log).Handler(),
