@@ -63,20 +63,17 @@ func (s *Server) demoDecryptionKeys(ctx context.Context, id string) ([]*rsa.Priv
 		if acct.AWS.IdPID != id || s.cfg.DemoKEK == nil {
 			continue
 		}
-		keys, err := s.store.ListEncryptionKeys(ctx, acct.ID)
+		k, err := s.currentEncryptionKey(ctx, acct.ID)
+		if err != nil {
+			return nil, err
+		} else if k == nil {
+			continue
+		}
+		priv, _, err := certs.OpenEncryptionKey(s.cfg.DemoKEK, k)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
-			if k.State != store.KeyCurrent {
-				continue
-			}
-			priv, _, err := certs.OpenEncryptionKey(s.cfg.DemoKEK, k)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, priv)
-		}
+		out = append(out, priv)
 	}
 	return out, nil
 }

@@ -229,22 +229,27 @@ func (s *Server) encryptionOf(ctx context.Context, acct *store.Account, ids map[
 	if acct.AWS.Encrypt == store.EncryptOff {
 		return nil, nil
 	}
-	keys, err := s.store.ListEncryptionKeys(ctx, acct.ID)
-	if err != nil {
+	k, err := s.currentEncryptionKey(ctx, acct.ID)
+	if err != nil || k == nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		if k.State != store.KeyCurrent {
-			continue
-		}
-		cert, err := x509.ParseCertificate(k.Certificate)
-		if err != nil {
-			return nil, fmt.Errorf("idp: certificate of encryption key %s: %w", k.ID, err)
-		}
-		ids[acct.ID] = k.ID
-		return &assertions.Encryption{Cert: cert, Rand: rand.Reader}, nil
+	cert, err := x509.ParseCertificate(k.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("idp: certificate of encryption key %s: %w", k.ID, err)
 	}
-	return nil, nil
+	ids[acct.ID] = k.ID
+	return &assertions.Encryption{Cert: cert, Rand: rand.Reader}, nil
+}
+
+// currentEncryptionKey is the account's current encryption key, nil when it has none.
+func (s *Server) currentEncryptionKey(ctx context.Context, accountID string) (*store.EncryptionKey, error) {
+	keys, err := s.store.ListEncryptionKeys(ctx, accountID)
+	for _, k := range keys {
+		if k.State == store.KeyCurrent {
+			return k, err
+		}
+	}
+	return nil, err
 }
 
 // recordRefusal records a refused assertion.
