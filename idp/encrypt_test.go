@@ -220,3 +220,29 @@ func TestDemoCheckerDecryptsWithTheAccountKey(t *testing.T) {
 		t.Fatalf("after rotation: %d\n%s", status, body)
 	}
 }
+
+func TestTheEncryptedDemoAccountSignsInThroughTheChecker(t *testing.T) {
+	w := newAWSWebWith(t, func(cfg *idp.Config) { cfg.DemoAccounts, cfg.DemoKEK = idp.DemoAccounts, cfg.Secrets.(*certs.KEK) })
+	ctx := context.Background()
+	pw, err := idp.SeedDemo(ctx, w.store, w.hasher, w.kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := idp.SeedDemo(ctx, w.store, w.hasher, w.kek); err != nil || again != "" {
+		t.Fatalf("a second seed: %q %v", again, err)
+	}
+	if keys, err := w.store.ListEncryptionKeys(ctx, idp.DemoEncryptedAccount); err != nil || len(keys) != 1 || keys[0].State != store.KeyCurrent {
+		t.Fatalf("the demo's encryption keys after two seeds: %+v %v", keys, err)
+	}
+	b := w.browser(t)
+	b.login(idp.DemoUser, pw)
+	p := signInPost(t, b, "/aws/signin?account=demo-encrypted")
+	if p.action != w.srv.URL+"/debug/aws-signin/acs/"+idp.DemoIdPID || !strings.Contains(p.response, "EncryptedAssertion") {
+		t.Fatalf("posts to %s:\n%.300s", p.action, p.response)
+	}
+	resp, body := b.do(http.MethodPost, "/debug/aws-signin/acs/"+idp.DemoIdPID, url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(p.response))}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "AWS would sign you in") || !strings.Contains(body, "decrypted with the account") ||
+		!strings.Contains(body, "arn:aws:iam::777788889999:role/DemoReadOnly") {
+		t.Fatalf("checker: %d\n%s", resp.StatusCode, body)
+	}
+}
