@@ -3,6 +3,7 @@ package assertions_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
@@ -217,5 +218,29 @@ func TestInspectDecryptsWithTheAccountKeyOnly(t *testing.T) {
 	}
 	if v := assertions.InspectAWS(plain, want); !v.Accepted || v.Encryption != "" {
 		t.Errorf("plain: %+v", v)
+	}
+}
+
+// Anyone can encrypt to the account's certificate: what decrypts must still carry the IdP's signature.
+func TestInspectRefusesAnEncryptedAssertionSignedByAStranger(t *testing.T) {
+	idpSigner := testSigner(t)
+	stranger := assertions.Signer{Cert: selfSigned(t, 2048, "stranger")}
+	stranger.Key = keyOf[stranger.Cert]
+	r, enc := encryptedResponse(t)
+	forged, err := assertions.BuildAWS(r, stranger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := assertions.Expect{EntityID: "https://idp.example.com/saml/metadata", ACS: r.ACS, Certs: []*x509.Certificate{idpSigner.Cert},
+		Now: now, Decrypt: []*rsa.PrivateKey{keyOf[enc]}}
+	if v := assertions.InspectAWS(forged, want); v.Accepted || !strings.Contains(strings.Join(v.Problems, " "), "signature does not verify") {
+		t.Errorf("a stranger's encrypted assertion: %+v", v)
+	}
+	plain, err := samltest.DecryptXMLSec(t, forged, keyOf[enc])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := samltest.VerifyXMLSec(t, plain, idpSigner.Cert, samltest.AssertionSignature); err == nil {
+		t.Error("xmlsec1 verified a stranger's assertion with the IdP's certificate")
 	}
 }
