@@ -125,13 +125,17 @@ func encryptionText(ctx context.Context, st store.Store, acct *store.Account) (s
 	for _, ks := range []struct {
 		state store.KeyState
 		word  string
-	}{{store.KeyCurrent, "key current"}, {store.KeyNext, "key next (not in IAM yet: rolegate aws register)"}} {
+	}{{store.KeyCurrent, "key current"}, {store.KeyNext, "key next (not in IAM yet)"}} {
 		if slices.ContainsFunc(keys, func(k *store.EncryptionKey) bool { return k.State == ks.state }) {
 			parts = append(parts, ks.word)
 		}
 	}
+	pending := slices.Contains(parts, "key next (not in IAM yet)")
 	if acct.AWS.Encrypt != store.EncryptOff && acct.AWS.IdPID == "" {
-		parts = append(parts, "no IdP ID (rolegate aws register)")
+		parts, pending = append(parts, "no IdP ID"), true
+	}
+	if pending {
+		parts[len(parts)-1] += ": rolegate aws register"
 	}
 	if len(parts) == 0 {
 		return encryptWord(acct.AWS.Encrypt), nil

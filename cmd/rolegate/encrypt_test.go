@@ -49,7 +49,7 @@ func TestAccountEncryptMakesAKeyOnceAndRotatesAddThenRemove(t *testing.T) {
 	if !strings.Contains(out, "made encryption key") || !strings.Contains(out, "rolegate aws register --account prod") {
 		t.Fatalf("--encrypt required said:\n%s", out)
 	}
-	if e := c.encryption(t); e.Encrypt != "required" || !strings.Contains(e.Encryption, "key next (not in IAM yet") || !strings.Contains(e.Encryption, "no IdP ID") {
+	if e := c.encryption(t); e.Encrypt != "required" || e.Encryption != "required, key next (not in IAM yet), no IdP ID: rolegate aws register" {
 		t.Fatalf("after --encrypt required: %+v", e)
 	}
 	if out := c.ok(t, "", "account", "set", "prod", "--encrypt", "allowed"); strings.Contains(out, "made encryption key") {
@@ -92,7 +92,7 @@ func TestAccountEncryptMakesAKeyOnceAndRotatesAddThenRemove(t *testing.T) {
 	if out := c.ok(t, "", "account", "set", "prod", "--rotate-encryption-key"); !strings.Contains(out, "made encryption key") {
 		t.Fatalf("rotation said:\n%s", out)
 	}
-	if e := c.encryption(t); e.Encryption != "allowed, key current, key next (not in IAM yet: rolegate aws register)" {
+	if e := c.encryption(t); e.Encryption != "allowed, key current, key next (not in IAM yet): rolegate aws register" {
 		t.Fatalf("after rotation: %+v", e)
 	}
 	// Turning encryption off keeps the keys: IAM still holds them until register says otherwise.
