@@ -2,6 +2,7 @@ package assertions
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
@@ -29,6 +30,8 @@ type Verdict struct {
 	SourceIdentity  string
 	AuthnContext    string
 	ResponseSigned  bool
+	// Encryption names the algorithms of an EncryptedAssertion that decrypted; "" for a plain one.
+	Encryption string
 }
 
 // Expect is what the checker holds the Response to.
@@ -37,6 +40,8 @@ type Expect struct {
 	ACS      string              // where the Response was posted: Destination and Recipient
 	Certs    []*x509.Certificate // the certificates the IdP's metadata publishes
 	Now      time.Time
+	// Decrypt are the private keys the account's IAM SAML provider holds, to open an EncryptedAssertion.
+	Decrypt []*rsa.PrivateKey
 }
 
 // InspectAWS checks an XML Response as AWS's sign-in endpoint would: signature against the published
@@ -78,7 +83,17 @@ func InspectAWS(raw []byte, want Expect) *Verdict {
 		fail("the Status is not Success")
 	}
 	as := resp.SelectElements("Assertion")
-	if len(as) != 1 || len(resp.SelectElements("EncryptedAssertion")) != 0 {
+	if eas := resp.SelectElements("EncryptedAssertion"); len(eas) > 0 {
+		if len(eas) != 1 || len(as) != 0 {
+			return fail("the Response must hold exactly one Assertion or EncryptedAssertion, found %d and %d", len(as), len(eas))
+		}
+		a, err := decryptAssertion(eas[0], want.Decrypt, v)
+		if err != nil {
+			return fail("%v", err)
+		}
+		as = []*etree.Element{a}
+	}
+	if len(as) != 1 {
 		return fail("the Response must hold exactly one Assertion, found %d", len(as))
 	}
 	a, err := vctx.Validate(as[0])

@@ -19,6 +19,12 @@ type AWSSignIn struct {
 	Region   string // sign-in region a link or client asks for; "" means the account's own (AccountRegion)
 	// ACS overrides the partition's sign-in URL (the demo checker); empty in production.
 	ACS string
+	// Encryption is the account's current encryption certificate with a random source; nil when
+	// the account has none. The account's mode says whether the Response is encrypted (encryptFor).
+	Encryption *Encryption
+	// ClientReads says the Response goes to a program that reads the roles in it (ECP, rolegate
+	// login), not through the browser to AWS: it is never encrypted.
+	ClientReads bool
 
 	AuthnInstant time.Time
 	MFA          bool
@@ -45,19 +51,28 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 		}
 		return nil, store.Errorf(store.Forbidden, "you are not granted any role in account %s (%s)", a.Alias, a.ID)
 	}
+	// The account's own region, unless a link or client asks for another of its partition
+	// (SignInURL checks it); the roles' trust policies must then name that region's endpoint too
+	// (rolegate aws trust-policy --region).
+	region := in.Region
+	if region == "" {
+		region = AccountRegion(a)
+	}
+	enc, err := encryptFor(in)
+	if err != nil {
+		return nil, err
+	}
 	acs := in.ACS
-	if acs == "" {
-		// The account's own endpoint, unless a link or client asks for another region of its
-		// partition (SignInURL checks it); the roles' trust policies must then name that region's
-		// endpoint too (rolegate aws trust-policy --region).
-		region := in.Region
-		if region == "" {
-			region = AccountRegion(a)
-		}
-		var err error
-		if acs, err = SignInURL(a.Partition, region); err != nil {
-			return nil, err
-		}
+	switch {
+	case enc != nil && acs != "":
+		acs += "/acs/" + a.AWS.IdPID // the demo checker's stand-in for AWS's encrypted endpoint
+	case enc != nil:
+		acs, err = EncryptedSignInURL(a.Partition, region, a.AWS.IdPID)
+	case acs == "":
+		acs, err = SignInURL(a.Partition, region)
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	seen := map[string]bool{}
@@ -128,6 +143,7 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 		ResponseID:      in.ResponseID,
 		AssertionID:     in.AssertionID,
 		SignResponse:    true,
+		Encrypt:         enc,
 	}, nil
 }
 
@@ -142,6 +158,36 @@ func SourceIdentity(u *store.User, a *store.Account) (string, error) {
 		return "", err
 	}
 	return SessionName(raw)
+}
+
+// encryptFor applies the account's encryption mode: off, never; required, always, refusing the
+// sign-in when IAM cannot decrypt yet (no current key or no IdP ID) or when a command line would
+// read the Response; allowed, when IAM can decrypt and the Response goes through the browser.
+func encryptFor(in AWSSignIn) (*Encryption, error) {
+	a := in.Account
+	mode := a.AWS.Encrypt
+	missing := ""
+	switch {
+	case in.Encryption == nil:
+		missing = "it has no current encryption key in IAM"
+	case a.AWS.IdPID == "":
+		missing = "Rolegate does not know the IdP ID AWS gave its SAML provider"
+	}
+	switch {
+	case mode == store.EncryptOff:
+		return nil, nil
+	case in.ClientReads && mode == store.EncryptRequired:
+		return nil, store.Errorf(store.Forbidden, "account %s (%s) requires encrypted assertions, and the command line cannot read the roles in one: "+
+			"sign in to it in the browser, or ask an admin to run `rolegate account set %s --encrypt allowed`", a.Alias, a.ID, a.Alias)
+	case in.ClientReads:
+		return nil, nil // allowed: AWS takes a plain Response too, and the command line can read it
+	case missing == "":
+		return in.Encryption, nil
+	case mode == store.EncryptRequired:
+		return nil, store.Errorf(store.Forbidden, "account %s (%s) requires encrypted assertions, but %s: an admin runs `rolegate aws register --account %s`",
+			a.Alias, a.ID, missing, a.Alias)
+	}
+	return nil, nil // allowed: plain until IAM holds the key
 }
 
 func nameFrom(u *store.User, src store.NameSource, attr string) (string, error) {

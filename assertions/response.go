@@ -58,6 +58,9 @@ type AWSResponse struct {
 	// ProtocolPrefix is the Response's namespace prefix, "samlp" when empty. ECP clients that
 	// match on prefixes (saml2aws's ShibbolethECP) want "saml2p", as the Shibboleth IdP writes it.
 	ProtocolPrefix string
+	// Encrypt, when set, puts the signed Assertion in an EncryptedAssertion to its certificate;
+	// the Response is signed after.
+	Encrypt *Encryption
 }
 
 // Check applies every AWS rule to r and names the one it breaks.
@@ -114,7 +117,8 @@ func (r *AWSResponse) Duration() time.Duration {
 	return r.SessionDuration
 }
 
-// BuildAWS checks r against AWS's rules and returns the signed Response XML.
+// BuildAWS checks r against AWS's rules and returns the signed Response XML: the Assertion signed,
+// then encrypted when r.Encrypt says so, then the Response signed.
 func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	if err := r.Check(); err != nil {
 		return nil, err
@@ -216,8 +220,13 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	}
 	resp.CreateElement("saml:Issuer").SetText(issuer)
 	resp.CreateElement(pp+":Status").CreateElement(pp+":StatusCode").CreateAttr("Value", StatusSuccess)
+	if r.Encrypt != nil {
+		if signedAssertion, err = encryptAssertion(signedAssertion, r.Encrypt); err != nil {
+			return nil, err
+		}
+	}
 	resp.AddChild(signedAssertion)
-	if r.SignResponse {
+	if r.SignResponse || r.Encrypt != nil { // the signature inside an EncryptedAssertion is AWS's alone to see
 		if resp, err = sign(resp, s); err != nil {
 			return nil, err
 		}

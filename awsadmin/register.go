@@ -162,6 +162,7 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 			update.AssertionEncryptionMode = types.AssertionEncryptionModeTypeAllowed
 		}
 		if !in.DryRun && (update.SAMLMetadataDocument != nil || update.AssertionEncryptionMode != "") {
+			update.SAMLMetadataDocument = aws.String(md) // always: see encryptionKeys
 			if _, err := c.UpdateSAMLProvider(ctx, update); err != nil {
 				return nil, fmt.Errorf("updating SAML provider %s: %w", arn, err)
 			}
@@ -204,6 +205,9 @@ func encryptionKeys(ctx context.Context, c *iam.Client, acct *store.Account, in 
 		haveMode = got.AssertionEncryptionMode
 	}
 	arn := aws.String(r.ProviderARN)
+	// Every update carries the metadata, unchanged: IAM takes it as optional, but emulators that
+	// predate encryption (moto, LocalStack) store whatever the request holds, an absent document too.
+	md := aws.String(string(in.Metadata))
 	// remove takes a retired key out of IAM, in a request of its own.
 	remove := func(k *store.EncryptionKey) error {
 		if k.AWSKeyID == "" || !slices.Contains(held, k.AWSKeyID) {
@@ -214,7 +218,7 @@ func encryptionKeys(ctx context.Context, c *iam.Client, acct *store.Account, in 
 		if in.DryRun {
 			return nil
 		}
-		if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, RemovePrivateKey: aws.String(k.AWSKeyID)}); err != nil {
+		if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, SAMLMetadataDocument: md, RemovePrivateKey: aws.String(k.AWSKeyID)}); err != nil {
 			return fmt.Errorf("removing retired encryption key %s (KeyId %s): %w", k.ID, k.AWSKeyID, err)
 		}
 		return nil
@@ -248,7 +252,7 @@ func encryptionKeys(ctx context.Context, c *iam.Client, acct *store.Account, in 
 		if err != nil {
 			return err
 		}
-		if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, AddPrivateKey: aws.String(pemText), AssertionEncryptionMode: mode}); err != nil {
+		if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, SAMLMetadataDocument: md, AddPrivateKey: aws.String(pemText), AssertionEncryptionMode: mode}); err != nil {
 			return fmt.Errorf("uploading encryption key %s: %w", next.ID, err)
 		}
 		after, err := provider(ctx, c, r.ProviderARN)
@@ -272,7 +276,7 @@ func encryptionKeys(ctx context.Context, c *iam.Client, acct *store.Account, in 
 	case cur != nil && haveMode != mode:
 		r.Changes = append(r.Changes, fmt.Sprintf("encryption mode set to %s", mode))
 		if !in.DryRun {
-			if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, AssertionEncryptionMode: mode}); err != nil {
+			if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: arn, SAMLMetadataDocument: md, AssertionEncryptionMode: mode}); err != nil {
 				return fmt.Errorf("setting the encryption mode: %w", err)
 			}
 		}

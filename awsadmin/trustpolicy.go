@@ -66,8 +66,18 @@ func TrustPolicy(in TrustInput) (p *Policy, notes []string, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if !slices.Contains(aud, u) {
-			aud = append(aud, u)
+		urls := []string{u}
+		if a.AWS.Encrypt != store.EncryptOff && a.AWS.IdPID != "" { // browser sign-ins there are encrypted
+			enc, err := assertions.EncryptedSignInURL(a.Partition, r, a.AWS.IdPID)
+			if err != nil {
+				return nil, nil, err
+			}
+			urls = append(urls, enc)
+		}
+		for _, u := range urls {
+			if !slices.Contains(aud, u) {
+				aud = append(aud, u)
+			}
 		}
 	}
 	if a.AWS.Encrypt != store.EncryptOff && a.AWS.IdPID == "" {

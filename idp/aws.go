@@ -39,7 +39,7 @@ func (s *Server) awsSignIn(c *gin.Context) {
 		return
 	}
 	out, audit, err := s.issueAWS(c, awsIssue{User: u, Methods: sess.AuthMethods, AuthnInstant: sess.AuthenticatedAt,
-		SessionIndex: sessionIndex(sess), Account: account, Role: role, Region: region, Relay: relay})
+		SessionIndex: sessionIndex(sess), Account: account, Role: role, Region: region, Relay: relay, ToConsole: true})
 	if errors.Is(err, errStepUp) {
 		s.stepUp(c)
 		return

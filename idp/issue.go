@@ -1,9 +1,14 @@
 package idp
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +60,9 @@ type awsIssue struct {
 	ACS          string            // the sign-in URL the client named; "" for the account's (or the demo checker)
 	Details      map[string]string // added to the audit record: the way in
 	Prefix       string            // the Response's namespace prefix; see assertions.AWSResponse
+	// ToConsole says the browser posts the Response to AWS's sign-in endpoint. Every other way in
+	// is a program that reads the roles in it, so its Response is never encrypted.
+	ToConsole bool
 }
 
 // issuedAWS is a signed Response and what went into it.
@@ -88,14 +96,19 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		return nil, audit, err
 	}
 	mfa := hasMFA(&store.Session{AuthMethods: in.Methods})
+	encKeys := map[string]string{} // account ID to the ID of the encryption key its Response is encrypted to
 	plan := func(acct *store.Account) (*assertions.AWSResponse, error) {
 		rules, err := s.store.ListTagRules(ctx, acct.ID)
 		if err != nil {
 			return nil, err
 		}
+		enc, err := s.encryptionOf(ctx, acct, encKeys)
+		if err != nil {
+			return nil, err
+		}
 		p := assertions.AWSSignIn{BaseURL: s.cfg.BaseURL, User: in.User, Account: acct, Grants: grants, TagRules: rules,
 			Role: in.Role, Region: in.Region, ACS: in.ACS, AuthnInstant: in.AuthnInstant, MFA: mfa, SessionIndex: in.SessionIndex,
-			Now: s.now(), ResponseID: newXMLID(), AssertionID: newXMLID()}
+			Now: s.now(), ResponseID: newXMLID(), AssertionID: newXMLID(), Encryption: enc, ClientReads: !in.ToConsole}
 		if in.ACS != "" {
 			if p.Region, err = assertions.SignInRegion(acct.Partition, in.ACS); err != nil {
 				return nil, err
@@ -199,11 +212,44 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 	}
 	for k, v := range map[string]string{"roles": strings.Join(out.Roles, " "), "session_name": p.SessionName,
 		"source_identity": p.SourceIdentity, "assertion_id": p.AssertionID, "acs": p.ACS,
-		"session_duration": p.Duration().String(), "authn_context": p.AuthnContext, "auth_methods": in.Methods, "signing_key": key.ID} {
+		"session_duration": p.Duration().String(), "authn_context": p.AuthnContext, "auth_methods": in.Methods, "signing_key": key.ID,
+		"encrypted": strconv.FormatBool(p.Encrypt != nil)} {
 		audit.Details[k] = v
+	}
+	if p.Encrypt != nil && out.Account != nil {
+		audit.Details["encryption_key"] = encKeys[out.Account.ID]
 	}
 	delete(audit.Details, "role")
 	return out, audit, nil
+}
+
+// encryptionOf returns the account's current encryption certificate to encrypt to, nil when
+// the account does not encrypt or has no current key, and notes the key's ID in ids.
+func (s *Server) encryptionOf(ctx context.Context, acct *store.Account, ids map[string]string) (*assertions.Encryption, error) {
+	if acct.AWS.Encrypt == store.EncryptOff {
+		return nil, nil
+	}
+	k, err := s.currentEncryptionKey(ctx, acct.ID)
+	if err != nil || k == nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(k.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("idp: certificate of encryption key %s: %w", k.ID, err)
+	}
+	ids[acct.ID] = k.ID
+	return &assertions.Encryption{Cert: cert, Rand: rand.Reader}, nil
+}
+
+// currentEncryptionKey is the account's current encryption key, nil when it has none.
+func (s *Server) currentEncryptionKey(ctx context.Context, accountID string) (*store.EncryptionKey, error) {
+	keys, err := s.store.ListEncryptionKeys(ctx, accountID)
+	for _, k := range keys {
+		if k.State == store.KeyCurrent {
+			return k, err
+		}
+	}
+	return nil, err
 }
 
 // recordRefusal records a refused assertion.

@@ -52,6 +52,9 @@ type Config struct {
 	RequireMFA bool
 	// Demo sends the sign-in of these account IDs to this server's /debug/aws-signin checker.
 	DemoAccounts []string
+	// DemoKEK opens demo accounts' encryption keys: the checker stands in for their IAM too, and
+	// decrypts what is encrypted to them.
+	DemoKEK *certs.KEK
 	// RateBurst and RateEvery shape the token bucket of each client address in front of the
 	// anonymous routes (defaults DefaultRateBurst and DefaultRateEvery).
 	RateBurst int
@@ -155,6 +158,7 @@ func (s *Server) Handler() http.Handler {
 	s.cliFlows().Routes(r)
 	if len(s.cfg.DemoAccounts) > 0 {
 		r.POST(demoACSPath, s.debugAWSSignIn)
+		r.POST(demoACSPath+"/acs/:idp", s.debugAWSSignIn) // encrypted sign-ins, as AWS's /saml/acs/IDP_ID
 	}
 	return r
 }

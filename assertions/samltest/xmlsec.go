@@ -60,7 +60,9 @@ func DecryptXMLSec(t testing.TB, doc []byte, key *rsa.PrivateKey) ([]byte, error
 		t.Fatal(err)
 	}
 	var out, errs bytes.Buffer
-	cmd := exec.Command(xmlsec, "--decrypt", "--privkey-pem", keyPath, docPath)
+	// Only an EncryptedKey (opened with key) may give the content key: never a key the document
+	// carries in the clear, nor a certificate it names.
+	cmd := exec.Command(xmlsec, "--decrypt", "--privkey-pem", keyPath, "--enabled-key-data", "enc-key", docPath)
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("xmlsec1 --decrypt: %v\n%s", err, errs.String())

@@ -109,6 +109,7 @@ func parseCLISession(v string) (time.Duration, error) {
 func accountSetCmd(a *app) *cobra.Command {
 	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole, spSource string
 	var requireMFA bool
+	var enc *encryptFlags
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
 		Short: "Change an account's settings",
@@ -142,7 +143,11 @@ func accountSetCmd(a *app) *cobra.Command {
 						return err
 					}
 				}
+				if err := enc.check(cmd.Context(), st, args[0]); err != nil {
+					return err
+				}
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
+					enc.apply(ac)
 					if fl.Changed("alias") {
 						ac.Alias = alias
 					}
@@ -202,6 +207,9 @@ func accountSetCmd(a *app) *cobra.Command {
 				if sp != nil {
 					details["sp_metadata"], details["idp_id"] = sp.source, acct.AWS.IdPID
 				}
+				if err := enc.makeKey(cmd.Context(), a, st, acct, details); err != nil {
+					return err
+				}
 				return a.audit(cmd.Context(), st, "account.set", "", details)
 			})
 		},
@@ -217,6 +225,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&awsProfile, "aws-profile", "", "AWS shared-config profile that rolegate aws register|check|revoke use for this account (empty: the default credential chain)")
 	c.Flags().StringVar(&adminRole, "admin-role-arn", "", "IAM role those commands assume (with the profile's credentials) to act in this account (empty: none)")
 	c.Flags().StringVar(&spSource, "sp-metadata", "", spMetadataUsage)
+	enc = addEncryptFlags(c)
 	return c
 }
 
@@ -245,24 +254,34 @@ func accountListCmd(a *app) *cobra.Command {
 						RequireMFA      bool        `json:"require_mfa"`
 						CLISession      int64       `json:"cli_session_seconds,omitempty"`
 						AWS             awsLinkJSON `json:"aws"`
+						Encrypt         string      `json:"encrypt"`
+						Encryption      string      `json:"encryption"`
 					}
 					out := make([]accountJSON, 0, len(accts))
 					for _, ac := range accts {
+						et, err := encryptionText(cmd.Context(), st, ac)
+						if err != nil {
+							return err
+						}
 						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
 							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
-							int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS)})
+							int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS), encryptWord(ac.AWS.Encrypt), et})
 					}
 					return a.printJSON(out)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA\tCLI SESSION")
+				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA\tCLI SESSION\tENCRYPT")
 				for _, ac := range accts {
 					mfa := "-"
 					if ac.RequireMFA {
 						mfa = "required"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
-						durText(ac.SessionDuration), mfa, durText(ac.CLISessionMax))
+					et, err := encryptionText(cmd.Context(), st, ac)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
+						durText(ac.SessionDuration), mfa, durText(ac.CLISessionMax), et)
 				}
 				return tw.Flush()
 			})

@@ -197,10 +197,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		RateBurst: o.rateBurst, RateEvery: time.Duration(float64(time.Second) / o.ratePerSecond)}
 	var demoPassword string
 	if o.demo {
-		if demoPassword, err = idp.SeedDemo(ctx, st, hasher); err != nil {
+		if demoPassword, err = idp.SeedDemo(ctx, st, hasher, kek); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
-		cfg.DemoAccounts = idp.DemoAccounts
+		cfg.DemoAccounts, cfg.DemoKEK = idp.DemoAccounts, kek
 	}
 	srv := &http.Server{
 		Handler:           idp.New(cfg, st, ring, log).Handler(),
@@ -224,8 +224,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 			idp.AdminName, int(idp.OneTimePasswordTTL.Hours())), adminPasswordFile, adminPassword, idp.AdminName)
 	}
 	if o.demo {
-		fmt.Fprintf(a.stdout, "Demo mode: accounts %s sign in to %s/debug/aws-signin, a checker, not to AWS (%s requires MFA)\n",
-			strings.Join(idp.DemoAccounts, " and "), strings.TrimRight(baseURL, "/"), idp.DemoMFAAccount)
+		fmt.Fprintf(a.stdout, "Demo mode: accounts %s sign in to %s/debug/aws-signin, a checker, not to AWS (%s requires MFA, %s encrypted assertions)\n",
+			strings.Join(idp.DemoAccounts, ", "), strings.TrimRight(baseURL, "/"), idp.DemoMFAAccount, idp.DemoEncryptedAccount)
 		if demoPassword != "" {
 			a.showSecret(fmt.Sprintf("Created demo user %q", idp.DemoUser), demoPasswordFile, demoPassword, idp.DemoUser)
 		} else {
