@@ -143,7 +143,8 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 			return nil, fmt.Errorf("creating SAML provider %s: %w", acct.ProviderName, err)
 		}
 		if got := aws.ToString(out.SAMLProviderArn); got != arn {
-			return nil, fmt.Errorf("IAM made SAML provider %s, not %s: the credentials act in another account or partition", got, arn)
+			return nil, fmt.Errorf("IAM made SAML provider %s, not %s: the credentials act in %s; give account %s its own (rolegate account set %s --aws-profile P or --admin-role-arn ARN), and delete that provider if nothing uses it",
+				got, arn, arnAccount(got), acct.ID, acct.Alias)
 		}
 	} else {
 		update := &iam.UpdateSAMLProviderInput{SAMLProviderArn: aws.String(arn)}
@@ -265,8 +266,13 @@ func encryptionKeys(ctx context.Context, c *iam.Client, acct *store.Account, in 
 				added = append(added, id)
 			}
 		}
+		if len(after.PrivateKeyList) == 0 && after.AssertionEncryptionMode == "" {
+			// moto and LocalStack take the request and keep neither the key nor the mode.
+			return fmt.Errorf("IAM took encryption key %s but does not keep encryption keys (GetSAMLProvider lists no private key and no encryption mode; an emulator that predates encrypted assertions?): nothing recorded; turn encryption off with rolegate account set %s --encrypt off",
+				next.ID, acct.Alias)
+		}
 		if len(added) != 1 {
-			return fmt.Errorf("IAM shows %d new private keys after uploading encryption key %s, want 1", len(added), next.ID)
+			return fmt.Errorf("IAM shows %d new private keys after uploading encryption key %s, want 1: nothing recorded", len(added), next.ID)
 		}
 		if err := in.Keys.SetEncryptionKeyAWSID(ctx, next.ID, added[0]); err != nil {
 			return err
@@ -316,6 +322,15 @@ func readBack(ctx context.Context, c *iam.Client, r *Registration, now time.Time
 		r.Link.IdPID = id
 	}
 	return nil
+}
+
+// arnAccount names the account of an ARN in words ("account 123456789012"); the ARN itself when
+// it names none.
+func arnAccount(arn string) string {
+	if f := strings.Split(arn, ":"); len(f) > 4 && f[4] != "" {
+		return "account " + f[4]
+	}
+	return arn
 }
 
 // diff is what a holds and b does not.
