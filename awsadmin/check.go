@@ -56,6 +56,9 @@ func Check(ctx context.Context, c *iam.Client, acct *store.Account, exp Expect) 
 	v.Link.CheckedAt = exp.Now
 	if got == nil {
 		v.Link.TrustedCerts = nil
+		if other := elsewhere(ctx, c, acct); other != "" {
+			return nil, fmt.Errorf("IAM holds %s: %s", other, otherAccount(acct, other))
+		}
 		v.Lines = append(v.Lines, fmt.Sprintf("not registered: IAM has no SAML provider %s; run rolegate aws register --account %s", arn, acct.Alias))
 		return v, nil
 	}

@@ -57,8 +57,11 @@ func TestRegisterSaysWhichAccountTheCredentialsActIn(t *testing.T) {
 	s, acct, c := setup(t)
 	s.Emulate(iamtest.Quirks{Account: "123456789012"})
 	_, err := awsadmin.Register(context.Background(), c, acct, awsadmin.RegisterInput{Metadata: metadata(t, base, newCert(t)), Now: time.Now()})
-	if err == nil || !strings.Contains(err.Error(), "account 123456789012") || !strings.Contains(err.Error(), acct.ID) {
+	if err == nil || !strings.Contains(err.Error(), "account 123456789012") || !strings.Contains(err.Error(), acct.ID) || !strings.Contains(err.Error(), "deleted it again") {
 		t.Fatalf("err = %v, want both accounts named", err)
+	}
+	if p, ok := s.Provider("123456789012", "Rolegate"); ok {
+		t.Fatalf("left behind in the other account: %+v", p)
 	}
 }
 
@@ -80,5 +83,27 @@ func TestReviseRoleReadsAPolicyDocumentThatIsNotURLEncoded(t *testing.T) {
 	doc, _ := s.RolePolicy(acct.ID, "Admin", awsadmin.RevokePolicyName)
 	if !strings.Contains(doc, `"arn:aws:s3:::b/100%25/a+b"`) || !strings.Contains(doc, `"a+b=c,d.e@f-g"`) {
 		t.Fatalf("policy now\n%s", doc)
+	}
+}
+
+func TestRegisterAndCheckNeverTouchAProviderOfTheAccountTheCredentialsActIn(t *testing.T) {
+	s, prod, c := setup(t)
+	s.Emulate(iamtest.Quirks{Account: prod.ID}) // every credential acts in prod, as moto's one account
+	ctx := context.Background()
+	md := metadata(t, base, newCert(t))
+	if _, err := awsadmin.Register(ctx, c, prod, awsadmin.RegisterInput{Metadata: md, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	dev := &store.Account{ID: "444455556666", Alias: "dev", ProviderName: "Rolegate", Partition: store.PartitionAWS}
+	before := len(writes(s))
+	_, err := awsadmin.Register(ctx, c, dev, awsadmin.RegisterInput{Metadata: metadata(t, base, newCert(t)), Now: time.Now()})
+	if err == nil || !strings.Contains(err.Error(), "nothing written") || !strings.Contains(err.Error(), "act in account "+prod.ID) || len(writes(s)) != before {
+		t.Fatalf("register dev with prod's credentials: %v; writes %v", err, writes(s)[before:])
+	}
+	if p, _ := s.Provider(prod.ID, "Rolegate"); p.Metadata != string(md) {
+		t.Fatal("prod's provider was overwritten")
+	}
+	if v, err := awsadmin.Check(ctx, c, dev, awsadmin.Expect{EntityID: base + "/saml/metadata", Current: newCert(t), Now: time.Now()}); err == nil || !strings.Contains(err.Error(), "act in account "+prod.ID) {
+		t.Fatalf("check dev with prod's credentials: %+v, %v", v, err)
 	}
 }

@@ -46,6 +46,30 @@ func provider(ctx context.Context, c *iam.Client, arn string) (*iam.GetSAMLProvi
 	return out, nil
 }
 
+// elsewhere returns a provider of the account's provider name in another account, when IAM lists
+// one: then the credentials act in that account, not in acct. IAM refuses a read of another
+// account's provider; emulators (moto, LocalStack) answer it NoSuchEntity, and the create that
+// follows would overwrite the other account's provider. "" when there is none, or IAM does not
+// let the credentials list providers.
+func elsewhere(ctx context.Context, c *iam.Client, acct *store.Account) string {
+	out, err := c.ListSAMLProviders(ctx, &iam.ListSAMLProvidersInput{})
+	if err != nil {
+		return ""
+	}
+	for _, p := range out.SAMLProviderList {
+		if arn := aws.ToString(p.Arn); strings.HasSuffix(arn, ":saml-provider/"+acct.ProviderName) && arn != ProviderARN(acct) {
+			return arn
+		}
+	}
+	return ""
+}
+
+// otherAccount says that the credentials act in the account of arn, not in acct.
+func otherAccount(acct *store.Account, arn string) string {
+	return fmt.Sprintf("the credentials act in %s, not in %s: give account %s its own (rolegate account set %s --aws-profile P or --admin-role-arn ARN)",
+		arnAccount(arn), acct.ID, acct.Alias, acct.Alias)
+}
+
 // trusted reads the entity ID and the signing certificates' fingerprints from metadata IAM holds.
 func trusted(md string) (entityID string, fingerprints []string, err error) {
 	entityID, list, err := assertions.ReadMetadata([]byte(md))
@@ -134,6 +158,9 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 		return nil, err
 	}
 	if got == nil {
+		if other := elsewhere(ctx, c, acct); other != "" {
+			return nil, fmt.Errorf("nothing written: IAM holds %s: %s", other, otherAccount(acct, other))
+		}
 		r.Action, r.Added = Created, want
 		if in.DryRun {
 			return r, nil
@@ -142,9 +169,13 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 		if err != nil {
 			return nil, fmt.Errorf("creating SAML provider %s: %w", acct.ProviderName, err)
 		}
-		if got := aws.ToString(out.SAMLProviderArn); got != arn {
-			return nil, fmt.Errorf("IAM made SAML provider %s, not %s: the credentials act in %s; give account %s its own (rolegate account set %s --aws-profile P or --admin-role-arn ARN), and delete that provider if nothing uses it",
-				got, arn, arnAccount(got), acct.ID, acct.Alias)
+		if made := aws.ToString(out.SAMLProviderArn); made != arn {
+			// It did not exist before (elsewhere found none): taking it back leaves nothing behind.
+			undo := "deleted it again"
+			if _, err := c.DeleteSAMLProvider(ctx, &iam.DeleteSAMLProviderInput{SAMLProviderArn: aws.String(made)}); err != nil {
+				undo = fmt.Sprintf("could not delete it again (%v): delete it by hand", err)
+			}
+			return nil, fmt.Errorf("IAM made SAML provider %s, not %s, and Rolegate %s: %s", made, arn, undo, otherAccount(acct, made))
 		}
 	} else {
 		update := &iam.UpdateSAMLProviderInput{SAMLProviderArn: aws.String(arn)}
