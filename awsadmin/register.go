@@ -148,7 +148,7 @@ type KeyStore interface {
 func Register(ctx context.Context, c *iam.Client, acct *store.Account, in RegisterInput) (*Registration, error) {
 	arn := ProviderARN(acct)
 	md := string(in.Metadata)
-	_, want, err := trusted(md)
+	entity, want, err := trusted(md)
 	if err != nil {
 		return nil, fmt.Errorf("Rolegate's own metadata: %w", err)
 	}
@@ -181,9 +181,13 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 		update := &iam.UpdateSAMLProviderInput{SAMLProviderArn: aws.String(arn)}
 		// IAM keeps the document as sent: the same bytes (but for surrounding white space) are the same trust.
 		if strings.TrimSpace(aws.ToString(got.SAMLMetadataDocument)) != strings.TrimSpace(md) {
-			_, have, err := trusted(aws.ToString(got.SAMLMetadataDocument))
-			if err != nil {
+			was, have, err := trusted(aws.ToString(got.SAMLMetadataDocument))
+			switch {
+			case err != nil:
 				have = nil // unreadable metadata trusts nothing; ours replaces it
+				r.Changes = append(r.Changes, fmt.Sprintf("replaced metadata IAM could not use (%v)", err))
+			case was != entity:
+				r.Changes = append(r.Changes, fmt.Sprintf("entity ID %q replaced by %q", was, entity))
 			}
 			r.Action, r.Added, r.Removed = Updated, diff(want, have), diff(have, want)
 			update.SAMLMetadataDocument = aws.String(md)

@@ -240,10 +240,12 @@ every account checked.`,
 				if err != nil {
 					return err
 				}
+				exp.Published = []string{}
 				for _, k := range published {
 					if k.State == store.KeyNext {
 						exp.Next = k.Cert
 					}
+					exp.Published = append(exp.Published, certs.Fingerprint(k.Cert))
 				}
 				var unreachable, broken []string
 				for _, acct := range accts {
@@ -256,6 +258,9 @@ every account checked.`,
 					fmt.Fprintf(a.stdout, "%s: %s\n", accountName(acct), v.Summary())
 					for _, l := range v.Lines {
 						fmt.Fprintf(a.stdout, "  - %s\n", l)
+					}
+					for _, l := range v.Warnings {
+						fmt.Fprintf(a.stdout, "  - warning: %s\n", l)
 					}
 					if !v.WorksNow || !v.WorksAfterRotate {
 						broken = append(broken, acct.Alias)
@@ -311,5 +316,8 @@ func (a *app) check(ctx context.Context, st store.Store, acct *store.Account, t 
 	details["works_now"] = strconv.FormatBool(v.WorksNow)
 	details["works_after_rotate"] = strconv.FormatBool(v.WorksAfterRotate)
 	details["trusted_certs"] = strings.Join(v.Link.TrustedCerts, " ")
+	if len(v.Warnings) > 0 {
+		details["warnings"] = strings.Join(v.Warnings, "; ")
+	}
 	return v, a.audit(ctx, st, "aws.check", "", details)
 }
