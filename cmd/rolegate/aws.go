@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,16 @@ func (t *awsTarget) flags(c *cobra.Command) {
 func (t *awsTarget) iamFlags(c *cobra.Command) {
 	c.Flags().StringVar(&t.profile, "profile", "", "AWS shared-config profile for every account (default: each account's --aws-profile, else the default credential chain)")
 	c.Flags().StringVar(&t.endpointURL, "endpoint-url", "", "send IAM and STS calls to this URL (an emulator) instead of AWS")
+	// A bad URL is refused before anything is done (user disable --revoke-aws would disable first).
+	c.PreRunE = func(*cobra.Command, []string) error {
+		if t.endpointURL == "" {
+			return nil
+		}
+		if u, err := url.Parse(t.endpointURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return store.Errorf(store.Invalid, "invalid --endpoint-url %q: use an absolute http(s) URL such as http://localhost:4566", t.endpointURL)
+		}
+		return nil
+	}
 }
 
 // accounts returns the accounts --account or --all names.

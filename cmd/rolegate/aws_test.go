@@ -510,3 +510,34 @@ func TestAWSRegisterUploadsAndRotatesEncryptionKeysAddThenRemove(t *testing.T) {
 		t.Fatalf("register with encryption off: %q; mode %s", out, p.EncryptionMode)
 	}
 }
+
+func TestAWSCommandsSayInOneLineWhatIsWrongWithTheCredentialsOrTheEndpoint(t *testing.T) {
+	w := newAWSWorld(t)
+	w.ok(t, "correct horse battery staple\n", "user", "add", "zed", "--password-stdin")
+	for _, u := range []string{"not a url", "ftp://iam.example.com", "http://[::1", "localhost:4566"} {
+		if r := w.run("", "aws", "check", "--all", "--endpoint-url", u); r.code != 2 || !strings.Contains(r.stderr, "invalid --endpoint-url") {
+			t.Errorf("aws check --endpoint-url %q: exit %d, stderr %q", u, r.code, r.stderr)
+		}
+		// Refused before the user is disabled.
+		if r := w.run("", "user", "disable", "zed", "--revoke-aws", "--endpoint-url", u); r.code != 2 || strings.Contains(r.stdout, "disabled") {
+			t.Errorf("user disable --endpoint-url %q: exit %d, stdout %q", u, r.code, r.stdout)
+		}
+	}
+	if len(w.iam.Calls()) != 0 {
+		t.Errorf("refused commands called IAM: %+v", w.iam.Calls())
+	}
+	w.ok(t, "", "account", "set", "dev", "--aws-profile", "")
+	w.ok(t, "", "account", "set", "prod", "--admin-role-arn", "arn:aws:iam::"+prodID+":role/RolegateAdmin")
+	r := w.aws("check", "--all")
+	for _, want := range []string{
+		"dev (" + devID + "): cannot tell: IAM could not be read: account dev: no AWS credentials: none in the environment",
+		"prod (" + prodID + "): cannot tell: IAM could not be read: account prod: assuming the admin role arn:aws:iam::" + prodID + ":role/RolegateAdmin: ",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check printed\n%s\nwant %q", r.stdout, want)
+		}
+	}
+	if r.code != 1 || strings.Count(r.stdout, "\n") != 2 || strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stdout, "IMDS") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
