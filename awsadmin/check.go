@@ -96,7 +96,7 @@ func Check(ctx context.Context, c *iam.Client, acct *store.Account, exp Expect) 
 	v.WorksNow = now
 	if exp.Published != nil {
 		if extra := diff(held, exp.Published); len(extra) > 0 {
-			v.Warnings = append(v.Warnings, fmt.Sprintf("IAM also trusts certificates that Rolegate does not publish (SHA-256 %s): whoever holds their keys can sign in to this account as anyone; run rolegate aws register --account %s to leave only Rolegate's",
+			v.Warnings = append(v.Warnings, fmt.Sprintf("IAM also trusts certificates that Rolegate's metadata does not list (SHA-256 %s): a retired key of Rolegate's, or someone else's, with which sign-ins to this account as anyone can be signed; run rolegate aws register --account %s to leave only Rolegate's",
 				strings.Join(extra, ", "), acct.Alias))
 		}
 	}
