@@ -101,6 +101,11 @@ func (r *Registration) Summary() string {
 	case Created:
 		parts = append(parts, "created")
 	case Updated:
+		if len(r.Added)+len(r.Removed) == 0 {
+			// The certificates' order, or someone's edit of the document, differed.
+			parts = append(parts, "updated metadata (the same certificates; the document differed)")
+			break
+		}
 		parts = append(parts, fmt.Sprintf("updated metadata (certificates added: %s, removed: %s)", listOrNone(r.Added), listOrNone(r.Removed)))
 	}
 	parts = append(parts, r.Changes...)

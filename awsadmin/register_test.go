@@ -297,3 +297,17 @@ func TestRegisterSaysWhatItReplacedBesidesCertificates(t *testing.T) {
 		t.Fatalf("register over unreadable metadata said %q, %v", r.Summary(), err)
 	}
 }
+
+func TestRegisterSaysWhenOnlyTheDocumentDiffered(t *testing.T) {
+	_, acct, c := setup(t)
+	ctx := context.Background()
+	cur, prev := newCert(t), newCert(t)
+	if _, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: metadata(t, base, prev, cur), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// An activation lists the same two certificates in another order.
+	r, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: metadata(t, base, cur, prev), Now: time.Now()})
+	if err != nil || r.Action != awsadmin.Updated || r.Summary() != "updated metadata (the same certificates; the document differed)" {
+		t.Fatalf("said %q, %v", r.Summary(), err)
+	}
+}
