@@ -380,7 +380,8 @@ func TestAWSCredentialsComeFromTheAccountsProfileOrAnAssumedRole(t *testing.T) {
 	if a := w.accounts(t)[prodID]; a.AWS.AdminProfile != "" || a.AWS.AdminRoleARN != "" {
 		t.Fatalf("after clearing: %+v", a.AWS)
 	}
-	for _, args := range [][]string{{"--admin-role-arn", "arn:aws:iam::123:role/X"}, {"--admin-role-arn", "arn:aws-cn:iam::" + prodID + ":role/X"}, {"--aws-profile", "bad\nprofile"}} {
+	for _, args := range [][]string{{"--admin-role-arn", "arn:aws:iam::123:role/X"}, {"--admin-role-arn", "arn:aws-cn:iam::" + prodID + ":role/X"}, {"--aws-profile", "bad\nprofile"},
+		{"--admin-role-arn", "arn:aws:iam::" + hubID + ":role/RolegateAdmin"}} {
 		if r := w.run("", append([]string{"account", "set", "prod"}, args...)...); r.code != 2 {
 			t.Errorf("account set %q: exit %d, stderr %q", args, r.code, r.stderr)
 		}
