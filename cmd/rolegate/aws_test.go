@@ -542,3 +542,39 @@ func TestAWSCommandsSayInOneLineWhatIsWrongWithTheCredentialsOrTheEndpoint(t *te
 		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestAWSRegisterAllGoesOnPastAnAccountThatFailsAndRecordsNothingForIt(t *testing.T) {
+	w := newAWSWorld(t)
+	w.iam.FailNext("CreateSAMLProvider", "LimitExceeded", 409) // the first account's create (dev, in alias order)
+	r := w.aws("register", "--all")
+	if r.code != 1 || !strings.Contains(r.stdout, "dev ("+devID+"): not registered: creating SAML provider Rolegate: ") || !strings.Contains(r.stdout, "LimitExceeded") ||
+		!strings.Contains(r.stdout, "prod ("+prodID+"): arn:aws:iam::"+prodID+":saml-provider/Rolegate: created") ||
+		r.stderr != "rolegate: 1 of 2 accounts could not be registered: dev\n" {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if a := w.accounts(t)[devID]; a.AWS.ProviderARN != "" || a.AWS.CheckedAt != "" || len(a.AWS.TrustedCerts) != 0 {
+		t.Fatalf("dev recorded %+v", a.AWS)
+	}
+	if _, ok := w.iam.Provider(devID, "Rolegate"); ok {
+		t.Fatal("dev has a provider")
+	}
+	// The failure is audited; the next run registers dev and leaves prod alone.
+	var events []struct {
+		Type    string            `json:"type"`
+		Details map[string]string `json:"details"`
+	}
+	w.list(t, &events, "audit", "--json")
+	failed := 0
+	for _, e := range events {
+		if e.Type == "aws.register" && e.Details["account"] == devID && strings.HasPrefix(e.Details["outcome"], "error: ") {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("audited %d failures for dev: %+v", failed, events)
+	}
+	out := w.ok(t, "", "aws", "register", "--all", "--endpoint-url", w.iam.URL())
+	if !strings.Contains(out, "dev ("+devID+"): arn:aws:iam::"+devID+":saml-provider/Rolegate: created") || !strings.Contains(out, "prod ("+prodID+"): arn:aws:iam::"+prodID+":saml-provider/Rolegate: unchanged") {
+		t.Fatalf("second run:\n%s", out)
+	}
+}
