@@ -313,18 +313,7 @@ func TestAWSCheckVerdicts(t *testing.T) {
 		strings.Count(r.stdout, "sign-in works now and will still work") != 1 || !strings.Contains(r.stderr, "IAM could not be read for") {
 		t.Fatalf("IAM error: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	var events []struct {
-		Type    string            `json:"type"`
-		Details map[string]string `json:"details"`
-	}
-	w.list(t, &events, "audit", "--json")
-	n := 0
-	for _, e := range events {
-		if e.Type == "aws.check" && strings.HasPrefix(e.Details["outcome"], "error: ") && strings.Contains(e.Details["outcome"], "AccessDenied") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := w.auditedErrors(t, "aws.check", "", "AccessDenied"); n != 1 {
 		t.Errorf("%d aws.check events record the IAM error, want 1", n)
 	}
 }
@@ -559,22 +548,29 @@ func TestAWSRegisterAllGoesOnPastAnAccountThatFailsAndRecordsNothingForIt(t *tes
 		t.Fatal("dev has a provider")
 	}
 	// The failure is audited; the next run registers dev and leaves prod alone.
-	var events []struct {
-		Type    string            `json:"type"`
-		Details map[string]string `json:"details"`
-	}
-	w.list(t, &events, "audit", "--json")
-	failed := 0
-	for _, e := range events {
-		if e.Type == "aws.register" && e.Details["account"] == devID && strings.HasPrefix(e.Details["outcome"], "error: ") {
-			failed++
-		}
-	}
-	if failed != 1 {
-		t.Fatalf("audited %d failures for dev: %+v", failed, events)
+	if n := w.auditedErrors(t, "aws.register", devID, "LimitExceeded"); n != 1 {
+		t.Fatalf("audited %d failures for dev", n)
 	}
 	out := w.ok(t, "", "aws", "register", "--all", "--endpoint-url", w.iam.URL())
 	if !strings.Contains(out, "dev ("+devID+"): arn:aws:iam::"+devID+":saml-provider/Rolegate: created") || !strings.Contains(out, "prod ("+prodID+"): arn:aws:iam::"+prodID+":saml-provider/Rolegate: unchanged") {
 		t.Fatalf("second run:\n%s", out)
 	}
+}
+
+// auditedErrors counts the audit events of type typ (for account, when not "") whose outcome is
+// an error that mentions what.
+func (w *awsWorld) auditedErrors(t *testing.T, typ, account, what string) int {
+	t.Helper()
+	var events []struct {
+		Type    string            `json:"type"`
+		Details map[string]string `json:"details"`
+	}
+	w.list(t, &events, "audit", "--json")
+	n := 0
+	for _, e := range events {
+		if e.Type == typ && (account == "" || e.Details["account"] == account) && strings.HasPrefix(e.Details["outcome"], "error: ") && strings.Contains(e.Details["outcome"], what) {
+			n++
+		}
+	}
+	return n
 }
