@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,10 @@ type Expect struct {
 	// Next is the certificate of the staged key that the next `keys rotate` step activates; nil
 	// when none is staged (then that step does not change the signing key).
 	Next *x509.Certificate
+	// Published are the fingerprints of every certificate Rolegate's metadata lists (next,
+	// current, previous); a certificate IAM trusts beyond them is someone else's way in. Nil
+	// skips that finding.
+	Published []string
 	// EncryptionKeyID is the KeyId IAM gave the account's current encryption key; "" when it has none.
 	EncryptionKeyID string
 	Now             time.Time
@@ -40,6 +45,9 @@ type Verdict struct {
 	WorksNow, WorksAfterRotate bool
 	// Lines say why, in words, one finding a line.
 	Lines []string
+	// Warnings are findings that do not stop sign-in: certificates IAM trusts that Rolegate does
+	// not publish.
+	Warnings []string
 }
 
 // Check reads the account's SAML provider back from IAM and says whether sign-in works now and
@@ -56,6 +64,9 @@ func Check(ctx context.Context, c *iam.Client, acct *store.Account, exp Expect) 
 	v.Link.CheckedAt = exp.Now
 	if got == nil {
 		v.Link.TrustedCerts = nil
+		if other := elsewhere(ctx, c, acct); other != "" {
+			return nil, fmt.Errorf("IAM holds %s: %s", other, otherAccount(acct, other))
+		}
 		v.Lines = append(v.Lines, fmt.Sprintf("not registered: IAM has no SAML provider %s; run rolegate aws register --account %s", arn, acct.Alias))
 		return v, nil
 	}
@@ -83,6 +94,12 @@ func Check(ctx context.Context, c *iam.Client, acct *store.Account, exp Expect) 
 		fail("%s", problem)
 	}
 	v.WorksNow = now
+	if exp.Published != nil {
+		if extra := diff(held, exp.Published); len(extra) > 0 {
+			v.Warnings = append(v.Warnings, fmt.Sprintf("IAM also trusts certificates that Rolegate's metadata does not list (SHA-256 %s): a retired key of Rolegate's, or someone else's, with which sign-ins to this account as anyone can be signed; run rolegate aws register --account %s to leave only Rolegate's",
+				strings.Join(extra, ", "), acct.Alias))
+		}
+	}
 	after := now
 	switch {
 	case exp.Next == nil:

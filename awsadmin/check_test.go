@@ -121,3 +121,21 @@ func readMetadata(md []byte) (string, []string, error) {
 	entity, cs, err := assertions.ReadMetadata(md)
 	return entity, fps(cs...), err
 }
+
+func TestCheckWarnsOfACertificateIAMTrustsThatRolegateDoesNotPublish(t *testing.T) {
+	_, acct, c := setup(t)
+	ctx := context.Background()
+	cur, stranger := newCert(t), newCert(t)
+	if _, err := c.CreateSAMLProvider(ctx, &iam.CreateSAMLProviderInput{Name: aws.String("Rolegate"), SAMLMetadataDocument: aws.String(string(metadata(t, base, cur, stranger)))}); err != nil {
+		t.Fatal(err)
+	}
+	exp := awsadmin.Expect{EntityID: base + "/saml/metadata", Current: cur, Published: fps(cur), Now: time.Now()}
+	v, err := awsadmin.Check(ctx, c, acct, exp)
+	if err != nil || !v.WorksNow || !v.WorksAfterRotate || len(v.Warnings) != 1 || !strings.Contains(v.Warnings[0], fps(stranger)[0]) || strings.Contains(v.Warnings[0], fps(cur)[0]) {
+		t.Fatalf("verdict %+v, %v", v, err)
+	}
+	exp.Published = fps(cur, stranger)
+	if v, err := awsadmin.Check(ctx, c, acct, exp); err != nil || len(v.Warnings) != 0 {
+		t.Fatalf("with both published: %+v, %v", v, err)
+	}
+}

@@ -66,6 +66,15 @@ func Config(ctx context.Context, acct *store.Account, opts Options) (aws.Config,
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("account %s: AWS configuration: %w", acct.Alias, err)
 	}
+	// Credentials are resolved now (they are cached), so that missing or refused ones are said
+	// once, in words, rather than inside the error of the first IAM call.
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if profile != "" {
+			return aws.Config{}, fmt.Errorf("account %s: profile %s gives no AWS credentials: %w", acct.Alias, profile, err)
+		}
+		return aws.Config{}, fmt.Errorf("account %s: no AWS credentials: none in the environment, the shared credentials and config files, SSO or an instance role; set rolegate account set %s --aws-profile P, or pass --profile P",
+			acct.Alias, acct.Alias)
+	}
 	if acct.AWS.AdminRoleARN != "" {
 		client := sts.NewFromConfig(cfg, func(o *sts.Options) {
 			if opts.EndpointURL != "" {
@@ -74,6 +83,9 @@ func Config(ctx context.Context, acct *store.Account, opts Options) (aws.Config,
 		})
 		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(client, acct.AWS.AdminRoleARN,
 			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "rolegate-admin" }))
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return aws.Config{}, fmt.Errorf("account %s: assuming the admin role %s: %w", acct.Alias, acct.AWS.AdminRoleARN, err)
+		}
 	}
 	return cfg, nil
 }

@@ -46,6 +46,30 @@ func provider(ctx context.Context, c *iam.Client, arn string) (*iam.GetSAMLProvi
 	return out, nil
 }
 
+// elsewhere returns a provider of the account's provider name in another account, when IAM lists
+// one: then the credentials act in that account, not in acct. IAM refuses a read of another
+// account's provider; emulators (moto, LocalStack) answer it NoSuchEntity, and the create that
+// follows would overwrite the other account's provider. "" when there is none, or IAM does not
+// let the credentials list providers.
+func elsewhere(ctx context.Context, c *iam.Client, acct *store.Account) string {
+	out, err := c.ListSAMLProviders(ctx, &iam.ListSAMLProvidersInput{})
+	if err != nil {
+		return ""
+	}
+	for _, p := range out.SAMLProviderList {
+		if arn := aws.ToString(p.Arn); strings.HasSuffix(arn, ":saml-provider/"+acct.ProviderName) && arn != ProviderARN(acct) {
+			return arn
+		}
+	}
+	return ""
+}
+
+// otherAccount says that the credentials act in the account of arn, not in acct.
+func otherAccount(acct *store.Account, arn string) string {
+	return fmt.Sprintf("the credentials act in %s, not in %s: give account %s its own (rolegate account set %s --aws-profile P or --admin-role-arn ARN)",
+		arnAccount(arn), acct.ID, acct.Alias, acct.Alias)
+}
+
 // trusted reads the entity ID and the signing certificates' fingerprints from metadata IAM holds.
 func trusted(md string) (entityID string, fingerprints []string, err error) {
 	entityID, list, err := assertions.ReadMetadata([]byte(md))
@@ -77,6 +101,11 @@ func (r *Registration) Summary() string {
 	case Created:
 		parts = append(parts, "created")
 	case Updated:
+		if len(r.Added)+len(r.Removed) == 0 {
+			// The certificates' order, or someone's edit of the document, differed.
+			parts = append(parts, "updated metadata (the same certificates; the document differed)")
+			break
+		}
 		parts = append(parts, fmt.Sprintf("updated metadata (certificates added: %s, removed: %s)", listOrNone(r.Added), listOrNone(r.Removed)))
 	}
 	parts = append(parts, r.Changes...)
@@ -124,7 +153,7 @@ type KeyStore interface {
 func Register(ctx context.Context, c *iam.Client, acct *store.Account, in RegisterInput) (*Registration, error) {
 	arn := ProviderARN(acct)
 	md := string(in.Metadata)
-	_, want, err := trusted(md)
+	entity, want, err := trusted(md)
 	if err != nil {
 		return nil, fmt.Errorf("Rolegate's own metadata: %w", err)
 	}
@@ -134,6 +163,9 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 		return nil, err
 	}
 	if got == nil {
+		if other := elsewhere(ctx, c, acct); other != "" {
+			return nil, fmt.Errorf("nothing written: IAM holds %s: %s", other, otherAccount(acct, other))
+		}
 		r.Action, r.Added = Created, want
 		if in.DryRun {
 			return r, nil
@@ -142,16 +174,25 @@ func Register(ctx context.Context, c *iam.Client, acct *store.Account, in Regist
 		if err != nil {
 			return nil, fmt.Errorf("creating SAML provider %s: %w", acct.ProviderName, err)
 		}
-		if got := aws.ToString(out.SAMLProviderArn); got != arn {
-			return nil, fmt.Errorf("IAM made SAML provider %s, not %s: the credentials act in another account or partition", got, arn)
+		if made := aws.ToString(out.SAMLProviderArn); made != arn {
+			// It did not exist before (elsewhere found none): taking it back leaves nothing behind.
+			undo := "deleted it again"
+			if _, err := c.DeleteSAMLProvider(ctx, &iam.DeleteSAMLProviderInput{SAMLProviderArn: aws.String(made)}); err != nil {
+				undo = fmt.Sprintf("could not delete it again (%v): delete it by hand", err)
+			}
+			return nil, fmt.Errorf("IAM made SAML provider %s, not %s, and Rolegate %s: %s", made, arn, undo, otherAccount(acct, made))
 		}
 	} else {
 		update := &iam.UpdateSAMLProviderInput{SAMLProviderArn: aws.String(arn)}
 		// IAM keeps the document as sent: the same bytes (but for surrounding white space) are the same trust.
 		if strings.TrimSpace(aws.ToString(got.SAMLMetadataDocument)) != strings.TrimSpace(md) {
-			_, have, err := trusted(aws.ToString(got.SAMLMetadataDocument))
-			if err != nil {
+			was, have, err := trusted(aws.ToString(got.SAMLMetadataDocument))
+			switch {
+			case err != nil:
 				have = nil // unreadable metadata trusts nothing; ours replaces it
+				r.Changes = append(r.Changes, fmt.Sprintf("replaced metadata IAM could not use (%v)", err))
+			case was != entity:
+				r.Changes = append(r.Changes, fmt.Sprintf("entity ID %q replaced by %q", was, entity))
 			}
 			r.Action, r.Added, r.Removed = Updated, diff(want, have), diff(have, want)
 			update.SAMLMetadataDocument = aws.String(md)
@@ -265,8 +306,13 @@ func encryptionKeys(ctx context.Context, c *iam.Client, acct *store.Account, in 
 				added = append(added, id)
 			}
 		}
+		if len(after.PrivateKeyList) == 0 && after.AssertionEncryptionMode == "" {
+			// moto and LocalStack take the request and keep neither the key nor the mode.
+			return fmt.Errorf("IAM took encryption key %s but does not keep encryption keys (GetSAMLProvider lists no private key and no encryption mode; an emulator that predates encrypted assertions?): nothing recorded; turn encryption off with rolegate account set %s --encrypt off",
+				next.ID, acct.Alias)
+		}
 		if len(added) != 1 {
-			return fmt.Errorf("IAM shows %d new private keys after uploading encryption key %s, want 1", len(added), next.ID)
+			return fmt.Errorf("IAM shows %d new private keys after uploading encryption key %s, want 1: nothing recorded", len(added), next.ID)
 		}
 		if err := in.Keys.SetEncryptionKeyAWSID(ctx, next.ID, added[0]); err != nil {
 			return err
@@ -316,6 +362,15 @@ func readBack(ctx context.Context, c *iam.Client, r *Registration, now time.Time
 		r.Link.IdPID = id
 	}
 	return nil
+}
+
+// arnAccount names the account of an ARN in words ("account 123456789012"); the ARN itself when
+// it names none.
+func arnAccount(arn string) string {
+	if f := strings.Split(arn, ":"); len(f) > 4 && f[4] != "" {
+		return "account " + f[4]
+	}
+	return arn
 }
 
 // diff is what a holds and b does not.

@@ -273,3 +273,41 @@ func TestRegisterFreesIAMsKeySlotsBeforeAddingTheNextKey(t *testing.T) {
 		t.Fatalf("said %q", r.Summary())
 	}
 }
+
+func TestRegisterSaysWhatItReplacedBesidesCertificates(t *testing.T) {
+	s, acct, c := setup(t)
+	ctx := context.Background()
+	cur := newCert(t)
+	md := metadata(t, base, cur)
+	if _, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: metadata(t, "https://old.example.com", cur), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: md, Now: time.Now()})
+	if err != nil || !strings.Contains(r.Summary(), `entity ID "https://old.example.com/saml/metadata" replaced by "`+base+`/saml/metadata"`) {
+		t.Fatalf("register over another entity ID said %q, %v", r.Summary(), err)
+	}
+	// An emulator stores whatever it is sent; Rolegate replaces what it cannot read, and says so.
+	s.Emulate(iamtest.Quirks{NoEncryption: true})
+	arn := awsadmin.ProviderARN(acct)
+	if _, err := c.UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: &arn, SAMLMetadataDocument: aws.String("not metadata")}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: md, Now: time.Now()})
+	if err != nil || !strings.Contains(r.Summary(), "replaced metadata IAM could not use") || !slices.Equal(r.Added, fps(cur)) {
+		t.Fatalf("register over unreadable metadata said %q, %v", r.Summary(), err)
+	}
+}
+
+func TestRegisterSaysWhenOnlyTheDocumentDiffered(t *testing.T) {
+	_, acct, c := setup(t)
+	ctx := context.Background()
+	cur, prev := newCert(t), newCert(t)
+	if _, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: metadata(t, base, prev, cur), Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// An activation lists the same two certificates in another order.
+	r, err := awsadmin.Register(ctx, c, acct, awsadmin.RegisterInput{Metadata: metadata(t, base, cur, prev), Now: time.Now()})
+	if err != nil || r.Action != awsadmin.Updated || r.Summary() != "updated metadata (the same certificates; the document differed)" {
+		t.Fatalf("said %q, %v", r.Summary(), err)
+	}
+}

@@ -362,8 +362,7 @@ func readRolePolicies(ctx context.Context, api RolePolicyAPI, role string) (curr
 			if err != nil {
 				return "", 0, err
 			}
-			// IAM returns the document URL-encoded (RFC 3986: a space is %20, a '+' stays or is %2B).
-			doc, err := url.PathUnescape(aws.ToString(got.PolicyDocument))
+			doc, err := policyDocument(aws.ToString(got.PolicyDocument))
 			if err != nil {
 				return "", 0, fmt.Errorf("inline policy %s: %w", name, err)
 			}
@@ -375,6 +374,16 @@ func readRolePolicies(ctx context.Context, api RolePolicyAPI, role string) (curr
 		}
 	}
 	return current, others, nil
+}
+
+// policyDocument decodes a document as GetRolePolicy returns it: IAM URL-encodes it (RFC 3986: a
+// space is %20, a '+' stays or is %2B), so it starts "%7B"; emulators (moto, LocalStack) send the
+// JSON as it is, which decoding would corrupt ("100%25" is a literal "%25" there).
+func policyDocument(got string) (string, error) {
+	if strings.HasPrefix(strings.TrimSpace(got), "{") {
+		return got, nil
+	}
+	return url.PathUnescape(got)
 }
 
 // RevokeRequest asks to revoke one person's live AWS sessions, or, with User "" and Prune, only to

@@ -100,6 +100,30 @@ type IAM struct {
 	calls    []Call
 	fail     map[string]failure // action ("" for any) -> the error its next call gets
 	now      func() time.Time
+	quirks   Quirks
+}
+
+// Quirks make the stand-in answer as the emulators an admin may point Rolegate at (moto, and
+// LocalStack, which serves IAM with moto) do where they differ from IAM.
+type Quirks struct {
+	// Account, when set, is the one account every credential acts in (moto's 123456789012); a
+	// provider ARN naming another account is not found (moto looks it up by the whole ARN).
+	Account string
+	// NoEncryption: GetSAMLProvider answers without SAMLProviderUUID, AssertionEncryptionMode and
+	// PrivateKeyList, and UpdateSAMLProvider ignores every field but SAMLMetadataDocument, which
+	// it stores as sent, unchecked (an absent one as "").
+	NoEncryption bool
+	// PlainPolicies: GetRolePolicy answers the policy document as stored, not URL-encoded.
+	PlainPolicies bool
+	// ErrorList: errors come as <Response><Errors><Error>, where the SDK finds no error code.
+	ErrorList bool
+}
+
+// Emulate makes the stand-in answer with q's quirks from now on.
+func (s *IAM) Emulate(q Quirks) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.quirks = q
 }
 
 // New starts a stand-in that stops when t ends.
@@ -194,6 +218,7 @@ type apiError struct {
 	status      int
 	code, msg   string
 	stsProtocol bool
+	list        bool // moto's <Response><Errors><Error> (Quirks.ErrorList)
 }
 
 func errorf(status int, code, msg string) *apiError {
@@ -225,6 +250,10 @@ func (s *IAM) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	acct, region, aerr := s.authenticate(r, body, service)
 	s.mu.Lock()
+	if s.quirks.Account != "" && aerr == nil {
+		acct = s.quirks.Account
+	}
+	errorList := s.quirks.ErrorList
 	s.calls = append(s.calls, Call{Action: action, Account: acct, Params: form})
 	s.mu.Unlock()
 	if aerr != nil {
@@ -269,6 +298,7 @@ func (s *IAM) serve(w http.ResponseWriter, r *http.Request) {
 	out, aerr := h(s, a, acct, form)
 	s.mu.Unlock()
 	if aerr != nil {
+		aerr.list = errorList
 		writeError(w, aerr)
 		return
 	}
@@ -393,6 +423,9 @@ func (s *IAM) provider(a *account, acct, arn string) (*Provider, *apiError) {
 	if m == nil {
 		return nil, validation(arn, "sAMLProviderArn", "Member must be an ARN of a SAML provider")
 	}
+	if m[1] != acct && s.quirks.Account != "" {
+		return nil, errorf(404, "NoSuchEntity", "SamlProvider "+arn+" not found")
+	}
 	if m[1] != acct {
 		// IAM authorizes before it looks: another account's provider is not the caller's to read.
 		return nil, errorf(403, "AccessDenied", "User: arn:aws:iam::"+acct+":user/admin is not authorized to perform: iam:*SAMLProvider on resource: "+arn)
@@ -410,6 +443,10 @@ func (s *IAM) updateProvider(a *account, acct string, f url.Values) (any, *apiEr
 		return nil, err
 	}
 	md, mode, add, remove := f.Get("SAMLMetadataDocument"), f.Get("AssertionEncryptionMode"), f.Get("AddPrivateKey"), f.Get("RemovePrivateKey")
+	if s.quirks.NoEncryption {
+		p.Metadata = md
+		return arnResult{SAMLProviderArn: p.ARN}, nil
+	}
 	if md != "" {
 		if err := checkMetadata(md); err != nil {
 			return nil, err
@@ -469,13 +506,16 @@ func (s *IAM) getProvider(a *account, acct string, f url.Values) (any, *apiError
 		CreateDate              string            `xml:"CreateDate"`
 		PrivateKeyList          []privateKeyEntry `xml:"PrivateKeyList>member"`
 		SAMLMetadataDocument    string            `xml:"SAMLMetadataDocument"`
-		SAMLProviderUUID        string            `xml:"SAMLProviderUUID"`
+		SAMLProviderUUID        string            `xml:"SAMLProviderUUID,omitempty"`
 		ValidUntil              string            `xml:"ValidUntil"`
 	}
 	out.AssertionEncryptionMode, out.SAMLMetadataDocument, out.SAMLProviderUUID = p.EncryptionMode, p.Metadata, p.UUID
 	out.CreateDate, out.ValidUntil = stamp(p.Created), stamp(p.Created.AddDate(100, 0, 0))
 	for _, k := range p.PrivateKeys {
 		out.PrivateKeyList = append(out.PrivateKeyList, privateKeyEntry{KeyID: k.ID, Timestamp: stamp(k.Added)})
+	}
+	if s.quirks.NoEncryption {
+		out.AssertionEncryptionMode, out.SAMLProviderUUID, out.PrivateKeyList = "", "", nil
 	}
 	return out, nil
 }
@@ -590,6 +630,9 @@ func (s *IAM) getRolePolicy(a *account, acct string, f url.Values) (any, *apiErr
 	var out struct{ RoleName, PolicyName, PolicyDocument string }
 	// IAM returns the document URL-encoded (RFC 3986), as its API reference says.
 	out.RoleName, out.PolicyName, out.PolicyDocument = roleName, name, strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
+	if s.quirks.PlainPolicies {
+		out.PolicyDocument = doc
+	}
 	return out, nil
 }
 
@@ -685,6 +728,17 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	out.XMLName = xml.Name{Space: ns, Local: "ErrorResponse"}
 	out.Error.Type, out.Error.Code, out.Error.Message, out.RequestID = typ, e.code, e.msg, randUUID()
 	b, _ := xml.Marshal(out)
+	if e.list {
+		var list struct {
+			XMLName xml.Name `xml:"Response"`
+			Errors  struct {
+				Error struct{ Code, Message string }
+			}
+			RequestID string
+		}
+		list.Errors.Error.Code, list.Errors.Error.Message, list.RequestID = e.code, e.msg, out.RequestID
+		b, _ = xml.Marshal(list)
+	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", out.RequestID)
 	w.WriteHeader(e.status)

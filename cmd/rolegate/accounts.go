@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -181,6 +182,11 @@ func accountSetCmd(a *app) *cobra.Command {
 						ac.AWS.AdminProfile = awsProfile
 					}
 					if fl.Changed("admin-role-arn") {
+						// IAM acts in the caller's account: a role of another account would register there.
+						if f := strings.Split(adminRole, ":"); adminRole != "" && len(f) > 4 && f[4] != ac.ID {
+							return store.Errorf(store.Invalid, "role %s is in account %s: the admin role must be in account %s itself (arn:%s:iam::%s:role/NAME), which it acts in",
+								adminRole, f[4], ac.ID, ac.Partition, ac.ID)
+						}
 						ac.AWS.AdminRoleARN = adminRole
 					}
 					if sp != nil { // last: the document is held against the account as the other flags leave it

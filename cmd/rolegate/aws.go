@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,16 @@ func (t *awsTarget) flags(c *cobra.Command) {
 func (t *awsTarget) iamFlags(c *cobra.Command) {
 	c.Flags().StringVar(&t.profile, "profile", "", "AWS shared-config profile for every account (default: each account's --aws-profile, else the default credential chain)")
 	c.Flags().StringVar(&t.endpointURL, "endpoint-url", "", "send IAM and STS calls to this URL (an emulator) instead of AWS")
+	// A bad URL is refused before anything is done (user disable --revoke-aws would disable first).
+	c.PreRunE = func(*cobra.Command, []string) error {
+		if t.endpointURL == "" {
+			return nil
+		}
+		if u, err := url.Parse(t.endpointURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return store.Errorf(store.Invalid, "invalid --endpoint-url %q: use an absolute http(s) URL such as http://localhost:4566", t.endpointURL)
+		}
+		return nil
+	}
 }
 
 // accounts returns the accounts --account or --all names.
@@ -240,10 +251,12 @@ every account checked.`,
 				if err != nil {
 					return err
 				}
+				exp.Published = []string{}
 				for _, k := range published {
 					if k.State == store.KeyNext {
 						exp.Next = k.Cert
 					}
+					exp.Published = append(exp.Published, certs.Fingerprint(k.Cert))
 				}
 				var unreachable, broken []string
 				for _, acct := range accts {
@@ -256,6 +269,9 @@ every account checked.`,
 					fmt.Fprintf(a.stdout, "%s: %s\n", accountName(acct), v.Summary())
 					for _, l := range v.Lines {
 						fmt.Fprintf(a.stdout, "  - %s\n", l)
+					}
+					for _, l := range v.Warnings {
+						fmt.Fprintf(a.stdout, "  - warning: %s\n", l)
 					}
 					if !v.WorksNow || !v.WorksAfterRotate {
 						broken = append(broken, acct.Alias)
@@ -311,5 +327,8 @@ func (a *app) check(ctx context.Context, st store.Store, acct *store.Account, t 
 	details["works_now"] = strconv.FormatBool(v.WorksNow)
 	details["works_after_rotate"] = strconv.FormatBool(v.WorksAfterRotate)
 	details["trusted_certs"] = strings.Join(v.Link.TrustedCerts, " ")
+	if len(v.Warnings) > 0 {
+		details["warnings"] = strings.Join(v.Warnings, "; ")
+	}
 	return v, a.audit(ctx, st, "aws.check", "", details)
 }

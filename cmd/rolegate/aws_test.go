@@ -323,18 +323,7 @@ func TestAWSCheckVerdicts(t *testing.T) {
 		strings.Count(r.stdout, "sign-in works now and will still work") != 1 || !strings.Contains(r.stderr, "IAM could not be read for") {
 		t.Fatalf("IAM error: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	var events []struct {
-		Type    string            `json:"type"`
-		Details map[string]string `json:"details"`
-	}
-	w.list(t, &events, "audit", "--json")
-	n := 0
-	for _, e := range events {
-		if e.Type == "aws.check" && strings.HasPrefix(e.Details["outcome"], "error: ") && strings.Contains(e.Details["outcome"], "AccessDenied") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := w.auditedErrors(t, "aws.check", "", "AccessDenied"); n != 1 {
 		t.Errorf("%d aws.check events record the IAM error, want 1", n)
 	}
 }
@@ -390,7 +379,8 @@ func TestAWSCredentialsComeFromTheAccountsProfileOrAnAssumedRole(t *testing.T) {
 	if a := w.accounts(t)[prodID]; a.AWS.AdminProfile != "" || a.AWS.AdminRoleARN != "" {
 		t.Fatalf("after clearing: %+v", a.AWS)
 	}
-	for _, args := range [][]string{{"--admin-role-arn", "arn:aws:iam::123:role/X"}, {"--admin-role-arn", "arn:aws-cn:iam::" + prodID + ":role/X"}, {"--aws-profile", "bad\nprofile"}} {
+	for _, args := range [][]string{{"--admin-role-arn", "arn:aws:iam::123:role/X"}, {"--admin-role-arn", "arn:aws-cn:iam::" + prodID + ":role/X"}, {"--aws-profile", "bad\nprofile"},
+		{"--admin-role-arn", "arn:aws:iam::" + hubID + ":role/RolegateAdmin"}} {
 		if r := w.run("", append([]string{"account", "set", "prod"}, args...)...); r.code != 2 {
 			t.Errorf("account set %q: exit %d, stderr %q", args, r.code, r.stderr)
 		}
@@ -519,4 +509,78 @@ func TestAWSRegisterUploadsAndRotatesEncryptionKeysAddThenRemove(t *testing.T) {
 	if p, _ := w.iam.Provider(prodID, "Rolegate"); p.EncryptionMode != "Allowed" || !strings.Contains(out, "Required lowered to Allowed") {
 		t.Fatalf("register with encryption off: %q; mode %s", out, p.EncryptionMode)
 	}
+}
+
+func TestAWSCommandsSayInOneLineWhatIsWrongWithTheCredentialsOrTheEndpoint(t *testing.T) {
+	w := newAWSWorld(t)
+	w.ok(t, "correct horse battery staple\n", "user", "add", "zed", "--password-stdin")
+	for _, u := range []string{"not a url", "ftp://iam.example.com", "http://[::1", "localhost:4566"} {
+		if r := w.run("", "aws", "check", "--all", "--endpoint-url", u); r.code != 2 || !strings.Contains(r.stderr, "invalid --endpoint-url") {
+			t.Errorf("aws check --endpoint-url %q: exit %d, stderr %q", u, r.code, r.stderr)
+		}
+		// Refused before the user is disabled.
+		if r := w.run("", "user", "disable", "zed", "--revoke-aws", "--endpoint-url", u); r.code != 2 || strings.Contains(r.stdout, "disabled") {
+			t.Errorf("user disable --endpoint-url %q: exit %d, stdout %q", u, r.code, r.stdout)
+		}
+	}
+	if len(w.iam.Calls()) != 0 {
+		t.Errorf("refused commands called IAM: %+v", w.iam.Calls())
+	}
+	w.ok(t, "", "account", "set", "dev", "--aws-profile", "")
+	w.ok(t, "", "account", "set", "prod", "--admin-role-arn", "arn:aws:iam::"+prodID+":role/RolegateAdmin")
+	r := w.aws("check", "--all")
+	for _, want := range []string{
+		"dev (" + devID + "): cannot tell: IAM could not be read: account dev: no AWS credentials: none in the environment",
+		"prod (" + prodID + "): cannot tell: IAM could not be read: account prod: assuming the admin role arn:aws:iam::" + prodID + ":role/RolegateAdmin: ",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check printed\n%s\nwant %q", r.stdout, want)
+		}
+	}
+	if r.code != 1 || strings.Count(r.stdout, "\n") != 2 || strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stdout, "IMDS") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestAWSRegisterAllGoesOnPastAnAccountThatFailsAndRecordsNothingForIt(t *testing.T) {
+	w := newAWSWorld(t)
+	w.iam.FailNext("CreateSAMLProvider", "LimitExceeded", 409) // the first account's create (dev, in alias order)
+	r := w.aws("register", "--all")
+	if r.code != 1 || !strings.Contains(r.stdout, "dev ("+devID+"): not registered: creating SAML provider Rolegate: ") || !strings.Contains(r.stdout, "LimitExceeded") ||
+		!strings.Contains(r.stdout, "prod ("+prodID+"): arn:aws:iam::"+prodID+":saml-provider/Rolegate: created") ||
+		r.stderr != "rolegate: 1 of 2 accounts could not be registered: dev\n" {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if a := w.accounts(t)[devID]; a.AWS.ProviderARN != "" || a.AWS.CheckedAt != "" || len(a.AWS.TrustedCerts) != 0 {
+		t.Fatalf("dev recorded %+v", a.AWS)
+	}
+	if _, ok := w.iam.Provider(devID, "Rolegate"); ok {
+		t.Fatal("dev has a provider")
+	}
+	// The failure is audited; the next run registers dev and leaves prod alone.
+	if n := w.auditedErrors(t, "aws.register", devID, "LimitExceeded"); n != 1 {
+		t.Fatalf("audited %d failures for dev", n)
+	}
+	out := w.ok(t, "", "aws", "register", "--all", "--endpoint-url", w.iam.URL())
+	if !strings.Contains(out, "dev ("+devID+"): arn:aws:iam::"+devID+":saml-provider/Rolegate: created") || !strings.Contains(out, "prod ("+prodID+"): arn:aws:iam::"+prodID+":saml-provider/Rolegate: unchanged") {
+		t.Fatalf("second run:\n%s", out)
+	}
+}
+
+// auditedErrors counts the audit events of type typ (for account, when not "") whose outcome is
+// an error that mentions what.
+func (w *awsWorld) auditedErrors(t *testing.T, typ, account, what string) int {
+	t.Helper()
+	var events []struct {
+		Type    string            `json:"type"`
+		Details map[string]string `json:"details"`
+	}
+	w.list(t, &events, "audit", "--json")
+	n := 0
+	for _, e := range events {
+		if e.Type == typ && (account == "" || e.Details["account"] == account) && strings.HasPrefix(e.Details["outcome"], "error: ") && strings.Contains(e.Details["outcome"], what) {
+			n++
+		}
+	}
+	return n
 }
