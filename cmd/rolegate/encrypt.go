@@ -111,14 +111,26 @@ func (f *encryptFlags) makeKey(ctx context.Context, a *app, st store.Store, acct
 	if !f.on {
 		return nil
 	}
-	if enc, err := assertions.EncryptedSignInURL(acct.Partition, assertions.AccountRegion(acct), acct.AWS.IdPID); err == nil {
+	if acct.AWS.IdPID != "" {
+		enc, err := assertions.EncryptedSignInURL(acct.Partition, assertions.AccountRegion(acct), acct.AWS.IdPID)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(a.stdout, "once IAM holds the key, sign-ins to %s go to %s: first allow it in SAML:aud of the account's roles' trust policies (rolegate aws trust-policy --account %s --role ROLE), or AWS refuses them\n",
 			acct.Alias, enc, acct.Alias)
-	} else {
-		fmt.Fprintf(a.stdout, "once aws register has uploaded the key, sign-ins to %s go to https://REGION.signin.../saml/acs/IDP_ID with the IdP ID that register records: "+
-			"then print the account's roles' trust policies again (rolegate aws trust-policy --account %s --role ROLE) and update the roles, or AWS refuses the sign-ins\n",
-			acct.Alias, acct.Alias)
+		return nil
 	}
+	region := assertions.AccountRegion(acct)
+	if region == "" {
+		region = store.DefaultRegions[acct.Partition]
+	}
+	base, err := assertions.SignInURL(acct.Partition, region)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "once aws register has uploaded the key, sign-ins to %s go to %s/acs/IDP_ID with the IdP ID that register records: "+
+		"then print the account's roles' trust policies again (rolegate aws trust-policy --account %s --role ROLE) and update the roles, or AWS refuses the sign-ins\n",
+		acct.Alias, base, acct.Alias)
 	return nil
 }
 
