@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -159,12 +158,18 @@ func encryptionText(ctx context.Context, st store.Store, acct *store.Account) (s
 		return "", err
 	}
 	var parts []string
-	for _, ks := range []struct {
-		state store.KeyState
-		word  string
-	}{{store.KeyCurrent, "key current"}, {store.KeyNext, "key next (not in IAM yet)"}} {
-		if slices.ContainsFunc(keys, func(k *store.EncryptionKey) bool { return k.State == ks.state }) {
-			parts = append(parts, ks.word)
+	next := false
+	for _, state := range []store.KeyState{store.KeyCurrent, store.KeyNext} {
+		for _, k := range keys {
+			switch {
+			case k.State != state:
+			case state == store.KeyCurrent:
+				parts = append(parts, "key current")
+			case k.AWSKeyID != "": // uploaded by an aws register that stopped before making it current
+				parts, next = append(parts, "key next (in IAM, not current yet)"), true
+			default:
+				parts, next = append(parts, "key next (not in IAM yet)"), true
+			}
 		}
 	}
 	// aws register moves on only an account that encrypts, and only once it has a key.
@@ -172,7 +177,7 @@ func encryptionText(ctx context.Context, st store.Store, acct *store.Account) (s
 	if on && len(parts) == 0 {
 		return encryptWord(acct.AWS.Encrypt) + ", no key: rolegate account set " + acct.Alias + " --rotate-encryption-key", nil
 	}
-	pending := on && slices.Contains(parts, "key next (not in IAM yet)")
+	pending := on && next
 	if on && acct.AWS.IdPID == "" {
 		parts, pending = append(parts, "no IdP ID"), true
 	}

@@ -147,13 +147,28 @@ func TestAccountListSaysWhatEncryptionWaitsFor(t *testing.T) {
 	if e := c.encryption(t); e.Encryption != "off, key next (not in IAM yet)" {
 		t.Fatalf("a key made for an account that does not encrypt: %+v", e)
 	}
-	// The only key is gone (retired): an encrypting account then has none to upload.
+	// An aws register that uploaded the key and stopped before making it current.
 	st := c.openStore(t)
 	ctx := context.Background()
 	keys, err := st.ListEncryptionKeys(ctx, "111122223333")
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("keys: %+v %v", keys, err)
 	}
+	if err := st.SetEncryptionKeyAWSID(ctx, keys[0].ID, "ABCDEFGHIJKLMNOPQRSTUVWX"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateAccount(ctx, "prod", func(a *store.Account) error {
+		a.AWS.Encrypt, a.AWS.IdPID = store.EncryptAllowed, "A1B2C3D4-0000-1111-2222-333344445555"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if e := c.encryption(t); e.Encryption != "allowed, key next (in IAM, not current yet): rolegate aws register" {
+		t.Fatalf("a key IAM holds that is not current yet: %+v", e)
+	}
+	// The only key is gone (retired): an encrypting account then has none to upload.
+	st = c.openStore(t)
 	if err := st.RetireEncryptionKey(ctx, keys[0].ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
