@@ -46,6 +46,10 @@ func TestEncryptedResponseDecryptsAndVerifiesWithXMLSec(t *testing.T) {
 			t.Errorf("the encrypted Response lacks %q", want)
 		}
 	}
+	// The EncryptedAssertion is what the SAML and XML Encryption schemas allow.
+	if err := samltest.ValidateSchema(t, out, "saml-schema-protocol-2.0.xsd"); err != nil {
+		t.Errorf("the encrypted Response against the schemas: %v", err)
+	}
 	// The Response's signature, made after encryption, covers the EncryptedAssertion.
 	if err := samltest.VerifyXMLSec(t, out, s.Cert, samltest.ResponseSignature); err != nil {
 		t.Fatalf("Response signature: %v", err)

@@ -247,3 +247,42 @@ func TestTheEncryptedDemoAccountSignsInThroughTheChecker(t *testing.T) {
 		t.Fatalf("checker: %d\n%s", resp.StatusCode, body)
 	}
 }
+
+// TestEncryptedSignInGoesToTheRegionTheLinkAsksFor: a link's region= moves the encrypted endpoint
+// (Destination, Recipient, form action and CSP form-action alike) to that region, and nothing
+// a link carries turns encryption off for an account that requires it.
+func TestEncryptedSignInGoesToTheRegionTheLinkAsksFor(t *testing.T) {
+	w := idptest.NewAWSWeb(t)
+	priv, _ := encrypting(t, w, "prod", store.EncryptRequired, testIdPID, true)
+	b := w.Browser(t)
+	b.Login("alice", "correct horse battery")
+	const acs = "https://eu-west-1.signin.aws.amazon.com/saml/acs/" + testIdPID
+	link := "/aws/signin?account=prod&role=Admin&region=eu-west-1&relay_state=" + url.QueryEscape("https://eu-west-1.console.aws.amazon.com/")
+	resp, _ := b.Get(link)
+	csp := resp.Header.Get("Content-Security-Policy")
+	if resp.StatusCode != 200 || !strings.Contains(csp, "form-action 'self' https://eu-west-1.signin.aws.amazon.com;") {
+		t.Fatalf("%d, CSP %q", resp.StatusCode, csp)
+	}
+	p := idptest.SignInPost(t, b, link)
+	if p.Action != acs || !strings.Contains(p.Response, `Destination="`+acs+`"`) || strings.Contains(p.Response, "role/Admin") {
+		t.Fatalf("posts to %s:\n%.600s", p.Action, p.Response)
+	}
+	plain, err := samltest.DecryptXMLSec(t, []byte(p.Response), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(plain), `Recipient="`+acs+`"`) {
+		t.Fatalf("decrypted:\n%s", plain)
+	}
+	want := w.Expect(t, acs)
+	want.Decrypt = []*rsa.PrivateKey{priv}
+	if v := assertions.InspectAWS([]byte(p.Response), want); !v.Accepted {
+		t.Fatalf("AWS would refuse it: %v", v.Problems)
+	}
+	for _, q := range []string{"&region=", "&region=us-east-1&role=Admin", "&encrypt=off", "&acs=https://signin.aws.amazon.com/saml"} {
+		p := idptest.SignInPost(t, b, "/aws/signin?account=prod&role=Admin"+q)
+		if !strings.Contains(p.Response, "EncryptedAssertion") || !strings.Contains(p.Action, "/saml/acs/"+testIdPID) {
+			t.Fatalf("%s: a plain Response or another endpoint: %s", q, p.Action)
+		}
+	}
+}

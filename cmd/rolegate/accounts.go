@@ -144,7 +144,7 @@ func accountSetCmd(a *app) *cobra.Command {
 						return err
 					}
 				}
-				if err := enc.check(cmd.Context(), st, args[0]); err != nil {
+				if err := enc.check(cmd.Context(), a, st, args[0]); err != nil {
 					return err
 				}
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
