@@ -28,12 +28,6 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
-// iamRegion is the region IAM's (global) endpoint is signed for in each partition.
-var iamRegion = map[store.Partition]string{
-	store.PartitionAWS:      "us-east-1",
-	store.PartitionGovCloud: "us-gov-west-1",
-	store.PartitionChina:    "cn-north-1",
-}
 
 // IAM returns an IAM client for the account: the credentials of opts.Profile or the account's
 // AdminProfile (else the default chain), then the account's AdminRoleARN assumed with them when set.
@@ -51,7 +45,8 @@ func IAM(ctx context.Context, acct *store.Account, opts Options) (*iam.Client, e
 
 // Config loads the AWS configuration for work in the account (see IAM).
 func Config(ctx context.Context, acct *store.Account, opts Options) (aws.Config, error) {
-	load := []func(*config.LoadOptions) error{config.WithRegion(iamRegion[acct.Partition])}
+	// IAM's global endpoint is signed for the partition's default region.
+	load := []func(*config.LoadOptions) error{config.WithRegion(store.DefaultRegions[acct.Partition])}
 	profile := opts.Profile
 	if profile == "" {
 		profile = acct.AWS.AdminProfile
