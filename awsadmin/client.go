@@ -28,7 +28,6 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
-
 // IAM returns an IAM client for the account: the credentials of opts.Profile or the account's
 // AdminProfile (else the default chain), then the account's AdminRoleARN assumed with them when set.
 func IAM(ctx context.Context, acct *store.Account, opts Options) (*iam.Client, error) {
