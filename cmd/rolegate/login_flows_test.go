@@ -28,7 +28,7 @@ var (
 // shows a code; the user approves it in a browser elsewhere; the profile is written.
 func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
 	c := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
-	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
 	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
 	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
 	srv := c.serve(t)

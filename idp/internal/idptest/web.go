@@ -5,6 +5,7 @@ package idptest
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -97,6 +98,44 @@ type Web struct {
 	Store  *sqlstore.Store
 	Clock  *Clock
 	Hasher *password.Hasher
+	Logs   *Logs // what the server logged, debug and up
+}
+
+// Logs collects a server's JSON log lines.
+type Logs struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Lines are the log lines whose message is msg, decoded.
+func (l *Logs) Lines(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logger is a test server's logger: JSON lines into logs, from debug up.
+func logger(logs *Logs) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // NewWeb starts a server whose base URL is its own (http) address, or baseURL when given.
@@ -113,14 +152,14 @@ func NewWeb(t *testing.T, baseURL ...string) *Web {
 func NewWebWith(t *testing.T, mod func(*idp.Config)) *Web {
 	t.Helper()
 	st := NewStore(t)
-	w := &Web{Store: st, Clock: NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), Hasher: NewHasher()}
+	w := &Web{Store: st, Clock: NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), Hasher: NewHasher(), Logs: &Logs{}}
 	var h http.Handler
 	w.Srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
 	t.Cleanup(w.Srv.Close)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: NewKEK(t)}
 	mod(&cfg)
 	w.Hasher = cfg.Hasher
-	h = idp.New(cfg, st, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
+	h = idp.New(cfg, st, nil, logger(w.Logs)).Handler()
 	return w
 }
 
@@ -268,7 +307,7 @@ func SetCookieHeader(resp *http.Response, name string) string {
 	return ""
 }
 
-var alertRE = regexp.MustCompile(`<p class="alert" role="alert">([^<]*)</p>`)
+var alertRE = regexp.MustCompile(`<p class="alert" role="alert"[^>]*>([^<]*)</p>`)
 
 func Alert(body string) string {
 	if m := alertRE.FindStringSubmatch(body); m != nil {
