@@ -99,7 +99,12 @@ type Web struct {
 	Clock  *Clock
 	Hasher *password.Hasher
 	Logs   *Logs // what the server logged, debug and up
+	// BaseURL is the server's configured base URL, which its cookies' names derive from.
+	BaseURL string
 }
+
+// CookieName is the name this server gives its cookie called name (rg_session, rg_csrf, rg_device).
+func (w *Web) CookieName(name string) string { return idp.CookieName(w.BaseURL, name) }
 
 // Logs collects a server's JSON log lines.
 type Logs struct {
@@ -158,7 +163,7 @@ func NewWebWith(t *testing.T, mod func(*idp.Config)) *Web {
 	t.Cleanup(w.Srv.Close)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: NewKEK(t)}
 	mod(&cfg)
-	w.Hasher = cfg.Hasher
+	w.Hasher, w.BaseURL = cfg.Hasher, cfg.BaseURL
 	h = idp.New(cfg, st, nil, logger(w.Logs)).Handler()
 	return w
 }
@@ -269,10 +274,12 @@ func (b *Browser) Login(user, pw string, extra ...string) (*http.Response, strin
 	return b.Do(http.MethodPost, "/login", form)
 }
 
+// Cookie is the value of the server's cookie called name (as rg_session: the server's own name
+// for it is W.CookieName(name)).
 func (b *Browser) Cookie(name string) string {
 	u, _ := url.Parse(b.W.Srv.URL)
 	for _, c := range b.Jar.Cookies(u) {
-		if c.Name == name {
+		if c.Name == b.W.CookieName(name) {
 			return c.Value
 		}
 	}
@@ -281,7 +288,7 @@ func (b *Browser) Cookie(name string) string {
 
 func (b *Browser) SetCookie(name, value string) {
 	u, _ := url.Parse(b.W.Srv.URL)
-	b.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: b.W.CookieName(name), Value: value, Path: "/"}})
 }
 
 // SignedIn reports whether GET / shows the portal rather than sending the browser to sign in.
