@@ -87,10 +87,28 @@ func TestAOneTimePasswordSetByTheCLILeadsToThePasswordChange(t *testing.T) {
 	c.ok(t, goodPassword+"\n", "user", "add", "eve", "--password-stdin")
 	srv := c.serve(t)
 	defer srv.stop(t)
+	browser, res := signIn(t, srv.url, "eve", goodPassword)
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/account/password" {
+		t.Fatalf("sign-in with the one-time password: %d to %q, want 303 to /account/password", res.StatusCode, loc)
+	}
+	res, err := browser.Get(srv.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/account/password") {
+		t.Fatalf("the portal with a one-time password: %d to %q, want the password page", res.StatusCode, loc)
+	}
+}
+
+// signIn posts the sign-in form at idpURL as a browser would (its CSRF cookie and token), without
+// following the redirect; it returns the browser and the answer.
+func signIn(t *testing.T, idpURL, user, pw string) (*http.Client, *http.Response) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(srv.url + "/login")
+	res, err := browser.Get(idpURL + "/login")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,22 +118,12 @@ func TestAOneTimePasswordSetByTheCLILeadsToThePasswordChange(t *testing.T) {
 	for _, m := range hiddenRE.FindAllStringSubmatch(string(body), -1) {
 		f.Set(m[1], html.UnescapeString(m[2]))
 	}
-	f.Set("username", "eve")
-	f.Set("password", goodPassword)
-	res, err = browser.PostForm(srv.url+"/login", f)
+	f.Set("username", user)
+	f.Set("password", pw)
+	res, err = browser.PostForm(idpURL+"/login", f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/account/password" {
-		t.Fatalf("sign-in with the one-time password: %d to %q, want 303 to /account/password", res.StatusCode, loc)
-	}
-	res, err = browser.Get(srv.url + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/account/password") {
-		t.Fatalf("the portal with a one-time password: %d to %q, want the password page", res.StatusCode, loc)
-	}
+	return browser, res
 }
