@@ -206,6 +206,9 @@ func TestBrowsersGetHTMLPagesFor404And405(t *testing.T) {
 				!strings.Contains(page, "<!doctype html>") || !strings.Contains(idptest.Alert(page), tc.says) {
 				t.Fatalf("%d %s; want a %d HTML page saying %q\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.says, page)
 			}
+			if tc.status == 405 && !strings.Contains(resp.Header.Get("Allow"), "GET") {
+				t.Errorf("the 405 answer has Allow %q; want the methods that work, GET among them", resp.Header.Get("Allow"))
+			}
 			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'nonce-") {
 				t.Errorf("the error page's CSP %q is not the pages' policy", csp)
 			}
