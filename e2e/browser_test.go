@@ -70,7 +70,8 @@ type fixture struct {
 	cspOnce     sync.Once
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts the fixture; mods change Rolegate's settings (demo accounts, say).
+func newFixture(t *testing.T, mods ...func(*idp.Config)) *fixture {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		samltest.Missing(t, fmt.Sprintf("%s not found (apt-get install chromium)", chromiumPath))
@@ -143,7 +144,11 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.base = "http://localhost:" + rgPort
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h = idp.New(idp.Config{BaseURL: f.base, Hasher: hasher, Secrets: kek}, st, keys, log).Handler()
+	cfg := idp.Config{BaseURL: f.base, Hasher: hasher, Secrets: kek}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	h = idp.New(cfg, st, keys, log).Handler()
 
 	// The directory: alice in devs; prod granted to devs (ReadOnly) and to alice (Admin); a team tag.
 	hash, err := hasher.Hash(ctx, alicePW)

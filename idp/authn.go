@@ -1,6 +1,9 @@
 package idp
 
 import (
+	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,12 +23,16 @@ import (
 // "login" event with details.
 func (s *Server) checkPassword(c *gin.Context, name, pw string, details map[string]string) (*store.User, time.Duration, error) {
 	g, wait, err := s.enter(c, kindLogin, name)
+	if wait > 0 {
+		s.logAttempt(c, slog.LevelWarn, "sign-in", name, resultThrottled, details)
+	}
 	if err != nil || wait > 0 {
 		return nil, wait, err
 	}
 	u, ok, err := s.verify(c.Request.Context(), name, pw)
 	if store.IsCode(err, store.Unauthorized) {
 		s.auditWith(c, "login", name, resultExpired, details)
+		s.logAttempt(c, slog.LevelInfo, "sign-in", name, resultExpired, details)
 		return nil, 0, err
 	} else if err != nil {
 		return nil, 0, err
@@ -38,6 +45,7 @@ func (s *Server) checkPassword(c *gin.Context, name, pw string, details map[stri
 		result = resultDisabled
 	}
 	s.auditWith(c, "login", name, result, details)
+	s.logAttempt(c, slog.LevelInfo, "sign-in", name, result, details)
 	if result != resultOK {
 		s.failed(c, g)
 		return nil, 0, nil
@@ -52,6 +60,9 @@ func (s *Server) checkPassword(c *gin.Context, name, pw string, details map[stri
 // (nothing checked, nothing written). The outcome is an "mfa" event with the method and details.
 func (s *Server) checkSecondFactor(c *gin.Context, u *store.User, code string, recovery bool, details map[string]string) (method, result string, wait time.Duration, err error) {
 	g, wait, err := s.enter(c, kindMFA, u.Name)
+	if wait > 0 {
+		s.logAttempt(c, slog.LevelWarn, "second factor", u.Name, resultThrottled, details)
+	}
 	if err != nil || wait > 0 {
 		return "", "", wait, err
 	}
@@ -68,12 +79,32 @@ func (s *Server) checkSecondFactor(c *gin.Context, u *store.User, code string, r
 		d[k] = v
 	}
 	s.auditWith(c, "mfa", u.Name, result, d)
+	s.logAttempt(c, slog.LevelInfo, "second factor", u.Name, result, d)
 	if result != resultOK {
 		s.failed(c, g)
 	} else {
 		s.passed(c, g)
 	}
 	return method, result, 0, nil
+}
+
+// logAttempt writes one log line for an attempt to sign in: the user as typed (bounded) and the
+// reason, never what was typed as the secret. A failure is logged at level, a success only at
+// debug: the audit log has every attempt; the log shows operators what goes wrong.
+func (s *Server) logAttempt(c *gin.Context, level slog.Level, step, name, result string, details map[string]string) {
+	msg := step + " failed"
+	if result == resultOK {
+		level, msg = slog.LevelDebug, step+" succeeded"
+	}
+	ctx := c.Request.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []any{"user", bounded(name, 64), "reason", result, "client", c.ClientIP(), "request_id", c.GetString(ctxRequestID)}
+	for _, k := range slices.Sorted(maps.Keys(details)) {
+		attrs = append(attrs, k, details[k])
+	}
+	s.log.Log(ctx, level, msg, attrs...)
 }
 
 // mfaDue reports whether u must give a second factor at every sign-in: when u has one, or when

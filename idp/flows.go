@@ -100,6 +100,7 @@ func (s *Server) ssoFlow() *sso.Handler {
 		Now:               s.now,
 		BaseURL:           s.cfg.BaseURL,
 		Secure:            s.secure(),
+		SSOCookie:         ScopedCookie(s.cfg.BaseURL, sso.SSOCookie), // Path=/saml/sso: no __Host- prefix
 		PendingPerAddress: s.cfg.PendingPerAddress,
 		CurrentKey:        key,
 

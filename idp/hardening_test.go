@@ -38,7 +38,7 @@ var oneTimeAllowed = map[string]bool{
 	"GET /account/password": true, "POST /account/password": true, "POST /logout": true,
 	"GET /login": true, "POST /login": true, "GET /login/mfa": true, "POST /login/mfa": true,
 	"POST /login/mfa/webauthn/begin": true, "POST /login/mfa/webauthn": true,
-	"GET /assets/*filepath": true, "HEAD /assets/*filepath": true,
+	"GET /assets/*filepath": true, "HEAD /assets/*filepath": true, "GET /favicon.ico": true, "HEAD /favicon.ico": true,
 	"GET /healthz": true, "GET /readyz": true, "GET /saml/metadata": true,
 }
 

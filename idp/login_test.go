@@ -56,7 +56,7 @@ func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
 	b := w.Browser(t)
 	resp, body := b.Login("alice", idptest.GoodPassword)
 	idptest.WantRedirect(t, resp, body, "/")
-	sc := idptest.SetCookieHeader(resp, "rg_session")
+	sc := idptest.SetCookieHeader(resp, w.CookieName("rg_session"))
 	for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(sc, attr) {
 			t.Errorf("session cookie %q lacks %s", sc, attr)
@@ -141,7 +141,7 @@ func TestWrongPasswordUnknownUserAndDisabledUserGetTheSameAnswer(t *testing.T) {
 			if resp.StatusCode != http.StatusUnauthorized || idptest.Alert(body) != "Wrong username or password." {
 				t.Fatalf("%d %q", resp.StatusCode, idptest.Alert(body))
 			}
-			if idptest.SetCookieHeader(resp, "rg_session") != "" || b.SignedIn() {
+			if idptest.SetCookieHeader(resp, w.CookieName("rg_session")) != "" || b.SignedIn() {
 				t.Fatalf("a failed sign-in made a session")
 			}
 		})
@@ -262,7 +262,7 @@ func TestFormsWithoutTheRightTokenOrFromAnotherSiteAreRefused(t *testing.T) {
 				if !strings.Contains(body, "the form expired or was not sent by Rolegate; reload and try again") {
 					t.Errorf("403 page: %s", body)
 				}
-				if idptest.SetCookieHeader(resp, "rg_session") != "" || b.SignedIn() {
+				if idptest.SetCookieHeader(resp, w.CookieName("rg_session")) != "" || b.SignedIn() {
 					t.Errorf("a refused form made a session")
 				}
 			}
@@ -292,7 +292,7 @@ func TestLogoutRevokesTheSessionOnTheServer(t *testing.T) {
 	old := b.Cookie("rg_session")
 	resp, body := b.Do(http.MethodPost, "/logout", url.Values{"csrf_token": {b.Token("/")}})
 	idptest.WantRedirect(t, resp, body, "/login")
-	if sc := idptest.SetCookieHeader(resp, "rg_session"); !strings.Contains(sc, "Max-Age=0") {
+	if sc := idptest.SetCookieHeader(resp, w.CookieName("rg_session")); !strings.Contains(sc, "Max-Age=0") {
 		t.Errorf("logout does not clear the cookie: %q", sc)
 	}
 	thief := w.Browser(t)
@@ -611,7 +611,7 @@ func TestCookiesAreSecureAndHostOnlyWhenTheBaseURLIsHTTPS(t *testing.T) {
 			strings.Contains(sc, "Path=/;") && !strings.Contains(strings.ToLower(sc), "domain=")
 	}
 	resp, body := b.Get("/login")
-	if sc := idptest.SetCookieHeader(resp, "__Host-rg_csrf"); !hostOnly(sc) {
+	if sc := idptest.SetCookieHeader(resp, w.CookieName("rg_csrf")); !hostOnly(sc) {
 		t.Fatalf("pre-login CSRF cookie %q", sc)
 	}
 	tok := html.UnescapeString(idptest.CSRFRE.FindStringSubmatch(body)[1])
@@ -621,20 +621,24 @@ func TestCookiesAreSecureAndHostOnlyWhenTheBaseURLIsHTTPS(t *testing.T) {
 			"Cookie", cookie, "Origin", "https://idp.example.com")
 	}
 	// A sibling subdomain or a plain-http page can plant rg_csrf, but never a __Host- cookie.
-	if resp, _ := login("rg_csrf=" + tok); resp.StatusCode != http.StatusForbidden {
+	csrf, session := w.CookieName("rg_csrf"), w.CookieName("rg_session")
+	if !strings.HasPrefix(csrf, "__Host-rg_csrf_") || !strings.HasPrefix(session, "__Host-rg_session_") {
+		t.Fatalf("cookie names %q and %q lack the __Host- prefix", csrf, session)
+	}
+	if resp, _ := login(strings.TrimPrefix(csrf, "__Host-") + "=" + tok); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a planted cookie without the __Host- prefix was accepted: %d", resp.StatusCode)
 	}
-	resp, body = login("__Host-rg_csrf=" + tok)
+	resp, body = login(csrf + "=" + tok)
 	idptest.WantRedirect(t, resp, body, "/")
-	sc := idptest.SetCookieHeader(resp, "__Host-rg_session")
+	sc := idptest.SetCookieHeader(resp, session)
 	if !hostOnly(sc) {
 		t.Fatalf("session cookie %q", sc)
 	}
-	session := strings.TrimPrefix(strings.SplitN(sc, ";", 2)[0], "__Host-rg_session=")
-	if resp, _ := w.Browser(t).Do(http.MethodGet, "/", nil, "Cookie", "rg_session="+session); resp.StatusCode != http.StatusSeeOther {
+	tok = strings.TrimPrefix(strings.SplitN(sc, ";", 2)[0], session+"=")
+	if resp, _ := w.Browser(t).Do(http.MethodGet, "/", nil, "Cookie", strings.TrimPrefix(session, "__Host-")+"="+tok); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the session under the plain name opened the portal: %d", resp.StatusCode)
 	}
-	if resp, _ := w.Browser(t).Do(http.MethodGet, "/", nil, "Cookie", "__Host-rg_session="+session); resp.StatusCode != http.StatusOK {
+	if resp, _ := w.Browser(t).Do(http.MethodGet, "/", nil, "Cookie", session+"="+tok); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the session under its __Host- name: %d", resp.StatusCode)
 	}
 	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains" {
@@ -651,8 +655,8 @@ func TestPlainHTTPGetsNoHSTSButKeepsTheOpenerPolicy(t *testing.T) {
 	if resp.Header.Get("Strict-Transport-Security") != "" || resp.Header.Get("Cross-Origin-Opener-Policy") != "same-origin" {
 		t.Fatalf("HSTS %q, COOP %q", resp.Header.Get("Strict-Transport-Security"), resp.Header.Get("Cross-Origin-Opener-Policy"))
 	}
-	if idptest.SetCookieHeader(resp, "rg_csrf") == "" {
-		t.Fatal("over http the cookie keeps its plain name (a __Host- cookie needs https)")
+	if name := w.CookieName("rg_csrf"); !strings.HasPrefix(name, "rg_csrf_") || idptest.SetCookieHeader(resp, name) == "" {
+		t.Fatalf("over http the cookie has no __Host- prefix (it needs https): no %q among %q", name, resp.Header.Values("Set-Cookie"))
 	}
 }
 

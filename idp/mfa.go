@@ -588,7 +588,23 @@ func (s *Server) showRecoveryCodes(c *gin.Context, u *store.User, next string) {
 		return
 	}
 	s.auditWith(c, "mfa.recovery_codes", u.Name, resultOK, map[string]string{"count": strconv.Itoa(len(codes))})
-	s.page(c, http.StatusOK, "mfa_recovery", gin.H{"Title": "Your recovery codes", "Codes": codes, "Next": next})
+	s.page(c, http.StatusOK, "mfa_recovery", gin.H{"Title": "Your recovery codes", "Codes": codes, "Next": next,
+		"Download": recoveryFile(s.cfg.BaseURL, u.Name, codes, s.now())})
+}
+
+// recoveryFile is the text file of the Download link, as a data: URL: the codes exist only in
+// this response, so the browser saves them without asking the server again, and without script.
+func recoveryFile(baseURL, user string, codes []string, now time.Time) template.URL {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rolegate recovery codes for %s", user)
+	if baseURL != "" {
+		fmt.Fprintf(&b, " at %s", baseURL)
+	}
+	fmt.Fprintf(&b, "\nMade %s. Each code works once, in place of your second factor.\n\n", now.UTC().Format("2 Jan 2006 15:04 MST"))
+	for _, c := range codes {
+		b.WriteString(c + "\n")
+	}
+	return template.URL("data:text/plain;charset=utf-8," + url.PathEscape(b.String()))
 }
 
 func (s *Server) newRecoveryCodes(c *gin.Context) {
@@ -598,6 +614,16 @@ func (s *Server) newRecoveryCodes(c *gin.Context) {
 	}
 	if len(fs) == 0 {
 		s.settingsPage(c, http.StatusConflict, m, next, "Recovery codes stand in for a second factor: set one up first.")
+		return
+	}
+	// The old codes die with the new ones: that takes a second, deliberate click.
+	if c.Request.PostForm.Get("confirm") != "yes" {
+		left, err := s.store.CountRecoveryCodes(c.Request.Context(), m.user.ID)
+		if err != nil {
+			s.failPage(c, err)
+			return
+		}
+		s.page(c, http.StatusOK, "mfa_recovery_confirm", gin.H{"Title": "Make new recovery codes?", "Next": next, "Left": left})
 		return
 	}
 	s.showRecoveryCodes(c, m.user, next)

@@ -17,7 +17,7 @@ const OneTimePasswordTTL = 24 * time.Hour
 var oneTimeRoutes = map[string]bool{
 	passwordPath: true, "/logout": true, "/login": true,
 	mfaPath: true, mfaPath + "/webauthn/begin": true, mfaPath + "/webauthn": true,
-	"/assets/*filepath": true, "/healthz": true, "/readyz": true, "/saml/metadata": true,
+	"/assets/*filepath": true, faviconPath: true, "/healthz": true, "/readyz": true, "/saml/metadata": true,
 	"": true, // no such route: a 404 or 405 follows
 }
 

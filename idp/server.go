@@ -144,9 +144,11 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.HandleMethodNotAllowed = true
 	r.Use(s.requestLog, s.recover, s.securityHeaders, s.limitBody, s.oneTimeOnly)
-	r.NoRoute(func(c *gin.Context) { s.fail(c, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path)) })
+	r.NoRoute(func(c *gin.Context) {
+		s.failFor(c, http.StatusNotFound, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path))
+	})
 	r.NoMethod(func(c *gin.Context) {
-		s.respond(c, http.StatusMethodNotAllowed, store.Errorf(store.Invalid, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		s.failFor(c, http.StatusMethodNotAllowed, store.Errorf(store.Invalid, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
@@ -219,6 +221,35 @@ func (s *Server) fail(c *gin.Context, err error) {
 		status = 499 // the client went away; nobody reads this
 	}
 	s.respond(c, status, err)
+}
+
+// failFor answers a request that reached no handler: a page for browsers, JSON for clients that
+// ask for it (Accept: application/json).
+func (s *Server) failFor(c *gin.Context, status int, err error) {
+	if wantsJSON(c.GetHeader("Accept")) {
+		s.respond(c, status, err)
+		return
+	}
+	s.errorPage(c, status, err)
+}
+
+// wantsJSON reports whether an Accept header prefers JSON to HTML: application/json (or a
+// +json type) listed, with a non-zero q, before any text/html or */*.
+func wantsJSON(accept string) bool {
+	for _, r := range strings.Split(accept, ",") {
+		typ, params, _ := strings.Cut(r, ";")
+		typ = strings.ToLower(strings.TrimSpace(typ))
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(strings.ToLower(params), " ", ""), "q="); ok && strings.Trim(q, "0.") == "" {
+			continue // q=0: not acceptable
+		}
+		switch {
+		case typ == "application/json" || (strings.HasPrefix(typ, "application/") && strings.HasSuffix(typ, "+json")):
+			return true
+		case typ == "text/html" || typ == "text/*" || typ == "*/*":
+			return false
+		}
+	}
+	return false
 }
 
 func (s *Server) respond(c *gin.Context, status int, err error) {

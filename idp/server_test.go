@@ -153,20 +153,66 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
-func TestErrorsAreJSONThatNamesTheProblem(t *testing.T) {
+func TestErrorsAreJSONThatNamesTheProblemForClientsThatAskForIt(t *testing.T) {
 	f := newFixture(t)
-	resp, body := f.get(t, "/no/such/page")
-	var e struct{ Error, Code, RequestID string }
-	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != 404 || e.Code != "not_found" || !strings.Contains(e.Error, "/no/such/page") {
-		t.Fatalf("404: %d %s", resp.StatusCode, body)
+	for _, accept := range []string{"application/json", "application/problem+json, text/html;q=0.5", "text/html;q=0, application/json"} {
+		resp, body := f.get(t, "/no/such/page", "Accept", accept)
+		var e struct{ Error, Code, RequestID string }
+		if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != 404 || e.Code != "not_found" || !strings.Contains(e.Error, "/no/such/page") {
+			t.Fatalf("404 with Accept %q: %d %s", accept, resp.StatusCode, body)
+		}
 	}
-	post, err := http.Post(f.srv.URL+"/healthz", "text/plain", strings.NewReader("x"))
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/healthz", strings.NewReader("x"))
+	req.Header.Set("Accept", "application/json")
+	post, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var e struct{ Error, Code string }
+	err = json.NewDecoder(post.Body).Decode(&e)
 	post.Body.Close()
-	if post.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("POST /healthz: %d", post.StatusCode)
+	if post.StatusCode != http.StatusMethodNotAllowed || err != nil || !strings.Contains(e.Error, "POST is not allowed on /healthz") {
+		t.Fatalf("POST /healthz asking for JSON: %d %+v %v", post.StatusCode, e, err)
+	}
+}
+
+func TestBrowsersGetHTMLPagesFor404And405(t *testing.T) {
+	f := newFixture(t)
+	browser := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	for _, tc := range []struct {
+		name, method, path, accept string
+		status                     int
+		says                       string
+	}{
+		{"a browser's GET of no page", http.MethodGet, "/no/such/page", browser, 404, "no page at /no/such/page"},
+		{"a GET that asks for nothing in particular", http.MethodGet, "/no/such/page", "", 404, "no page at /no/such/page"},
+		{"a missing asset", http.MethodGet, "/assets/missing.css", "*/*", 404, "no page at /assets/missing.css"},
+		{"a browser's POST to a GET-only page", http.MethodPost, "/healthz", browser, 405, "POST is not allowed on /healthz"},
+		{"a browser's DELETE of the sign-in page", http.MethodDelete, "/login", browser, 405, "DELETE is not allowed on /login"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, f.srv.URL+tc.path, nil)
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			page := string(body)
+			if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+				!strings.Contains(page, "<!doctype html>") || !strings.Contains(idptest.Alert(page), tc.says) {
+				t.Fatalf("%d %s; want a %d HTML page saying %q\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.says, page)
+			}
+			if tc.status == 405 && !strings.Contains(resp.Header.Get("Allow"), "GET") {
+				t.Errorf("the 405 answer has Allow %q; want the methods that work, GET among them", resp.Header.Get("Allow"))
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'nonce-") {
+				t.Errorf("the error page's CSP %q is not the pages' policy", csp)
+			}
+		})
 	}
 }
 

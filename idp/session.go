@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -278,14 +279,30 @@ func (s *Server) setCookie(c *gin.Context, name, value string, maxAge int) {
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 }
 
-// cookieName is a site-wide cookie's name: under https with the __Host- prefix, so that browsers
-// take it only from this host, Secure, for Path=/ and with no Domain: a sibling subdomain or a
-// plain-http page cannot plant or shadow it.
-func (s *Server) cookieName(name string) string {
-	if s.secure() {
-		return "__Host-" + name
+// cookieName is a site-wide cookie's name; see CookieName.
+func (s *Server) cookieName(name string) string { return CookieName(s.cfg.BaseURL, name) }
+
+// CookieName is the name under which the instance at baseURL sets its site-wide cookie name: with a
+// short hash of the base URL, since browsers share cookies across a host's ports (two instances on
+// one host would sign each other's users out), and under https with the __Host- prefix, so that
+// browsers take it only from this host, Secure, for Path=/ and with no Domain: a sibling subdomain
+// or a plain-http page cannot plant or shadow it.
+func CookieName(baseURL, name string) string {
+	n := ScopedCookie(baseURL, name)
+	if isHTTPS(baseURL) {
+		return "__Host-" + n
 	}
-	return name
+	return n
+}
+
+// ScopedCookie is name with the tag of the instance at baseURL: its origin and path, hashed.
+func ScopedCookie(baseURL, name string) string {
+	scope := normalOrigin(baseURL)
+	if u, err := url.Parse(baseURL); err == nil {
+		scope += strings.TrimRight(u.Path, "/")
+	}
+	sum := sha256.Sum256([]byte(scope))
+	return name + "_" + hex.EncodeToString(sum[:3])
 }
 
 // cookie reads a cookie that setCookie set.
@@ -293,7 +310,9 @@ func (s *Server) cookie(c *gin.Context, name string) (string, error) {
 	return c.Cookie(s.cookieName(name))
 }
 
-func (s *Server) secure() bool { return strings.HasPrefix(strings.ToLower(s.cfg.BaseURL), "https://") }
+func (s *Server) secure() bool { return isHTTPS(s.cfg.BaseURL) }
+
+func isHTTPS(baseURL string) bool { return strings.HasPrefix(strings.ToLower(baseURL), "https://") }
 
 // logout ends the session. Without one there is nothing to change, so no token is needed.
 func (s *Server) logout(c *gin.Context) {

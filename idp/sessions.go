@@ -21,9 +21,9 @@ type sessionRow struct {
 	Current                                                bool
 }
 
-// webSessionID names a web session on the page: a prefix of its token's hash, which is already
+// WebSessionID names a web session on the page and to rolegate session: a prefix of its token's hash, which is already
 // one way, so the page shows nothing that signs anyone in.
-func webSessionID(ss *store.Session) string { return hex.EncodeToString(ss.TokenHash[:12]) }
+func WebSessionID(ss *store.Session) string { return hex.EncodeToString(ss.TokenHash[:12]) }
 
 func (s *Server) sessionsPage(c *gin.Context) {
 	u, cur, ok := s.requireLogin(c)
@@ -44,7 +44,7 @@ func (s *Server) sessionsPage(c *gin.Context) {
 	when := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 	var webRows, cliRows []sessionRow
 	for _, ss := range web {
-		webRows = append(webRows, sessionRow{ID: webSessionID(ss), Agent: dashed(ss.UserAgent), Addr: dashed(ss.ClientAddr), Created: when(ss.CreatedAt),
+		webRows = append(webRows, sessionRow{ID: WebSessionID(ss), Agent: dashed(ss.UserAgent), Addr: dashed(ss.ClientAddr), Created: when(ss.CreatedAt),
 			Seen: when(ss.LastSeenAt), Expires: when(earliest(ss.IdleExpiresAt, ss.ExpiresAt)), Current: bytes.Equal(ss.TokenHash, cur.TokenHash)})
 	}
 	for _, cs := range cli {
@@ -93,7 +93,7 @@ func (s *Server) revokeSession(c *gin.Context) {
 			s.failPage(c, err)
 			return
 		}
-		i := slices.IndexFunc(web, func(ss *store.Session) bool { return webSessionID(ss) == id })
+		i := slices.IndexFunc(web, func(ss *store.Session) bool { return WebSessionID(ss) == id })
 		if i < 0 {
 			s.failPage(c, store.Errorf(store.NotFound, "you have no such session"))
 			return

@@ -151,6 +151,8 @@ func (s *Server) failed(c *gin.Context, g *gate) {
 func (s *Server) lockEvent(c *gin.Context, g *gate, counter string, until time.Time) {
 	s.auditWith(c, "throttle.lock", g.name, "locked", map[string]string{"kind": g.kind, "counter": counter,
 		"address": g.addr, "until": until.UTC().Format(time.RFC3339)})
+	s.log.Warn("sign-in locked", "user", bounded(g.name, 64), "kind", g.kind, "counter", counter, "address", g.addr,
+		"until", until.UTC().Format(time.RFC3339), "request_id", c.GetString(ctxRequestID))
 }
 
 // passed clears the counters of a successful attempt: the user's on this client, and the user's

@@ -483,13 +483,13 @@ func TestAReturningBrowserGetsInUnderAnHTTPSBaseURL(t *testing.T) {
 	tok := html.UnescapeString(idptest.CSRFRE.FindStringSubmatch(body)[1])
 	login := func(from, pw, cookies string) *http.Response {
 		resp, _ := w.BrowserAt(t, from).Do(http.MethodPost, "/login", url.Values{"csrf_token": {tok}, "username": {"admin"}, "password": {pw}},
-			"Cookie", "__Host-rg_csrf="+tok+cookies, "Origin", "https://idp.example.com")
+			"Cookie", w.CookieName("rg_csrf")+"="+tok+cookies, "Origin", "https://idp.example.com")
 		return resp
 	}
 	resp := login("198.51.100.7", idptest.GoodPassword, "")
 	idptest.WantRedirect(t, resp, "", "/")
-	sc := idptest.SetCookieHeader(resp, "__Host-rg_device")
-	if sc == "" {
+	sc := idptest.SetCookieHeader(resp, w.CookieName("rg_device"))
+	if sc == "" || !strings.HasPrefix(sc, "__Host-rg_device_") {
 		t.Fatalf("no __Host-rg_device cookie among %q", resp.Header.Values("Set-Cookie"))
 	}
 	device := "; " + strings.SplitN(sc, ";", 2)[0]

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -77,8 +78,31 @@ func assetURL(name string) (string, error) {
 	return "/assets/" + name + "?v=" + a.version, nil
 }
 
+// wholeDuration is the template function {{duration .}}: d as people write it, in whole minutes
+// from a minute up (1h, 4h30m, 15m; a check a moment after the sign-in sees 59m59.9s of an hour).
+func wholeDuration(d time.Duration) string {
+	if d >= time.Minute {
+		d = d.Round(time.Minute)
+	}
+	d = d.Truncate(time.Second)
+	if d <= 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.unit; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.unit
+		}
+	}
+	return b.String()
+}
+
 func parsePages() map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").Funcs(template.FuncMap{"asset": assetURL}).
+	layout := template.Must(template.New("layout.html").Funcs(template.FuncMap{"asset": assetURL, "duration": wholeDuration}).
 		ParseFS(templateFS, "templates/layout.html"))
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -105,6 +129,8 @@ func parsePages() map[string]*template.Template {
 func (s *Server) webRoutes(r *gin.Engine) {
 	r.GET("/assets/*filepath", s.asset)
 	r.HEAD("/assets/*filepath", s.asset)
+	r.GET(faviconPath, s.favicon)
+	r.HEAD(faviconPath, s.favicon)
 	r.GET("/login", s.loginForm)
 	r.POST("/login", s.limitAnonymous(s.tooManyPage), s.login)
 	r.POST("/logout", s.logout)
@@ -119,11 +145,25 @@ func (s *Server) webRoutes(r *gin.Engine) {
 func (s *Server) asset(c *gin.Context) {
 	a, ok := assets[strings.TrimPrefix(c.Param("filepath"), "/")]
 	if !ok {
-		s.fail(c, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path))
+		s.failFor(c, http.StatusNotFound, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path))
 		return
 	}
 	c.Header("Cache-Control", "public, max-age=31536000, immutable")
 	c.Data(http.StatusOK, a.contentType, a.body)
+}
+
+// faviconPath is where browsers look for an icon a page does not name (and bookmarks, feeds).
+const faviconPath = "/favicon.ico"
+
+// favicon sends whoever asks for /favicon.ico to the embedded icon, which every page names too.
+func (s *Server) favicon(c *gin.Context) {
+	u, err := assetURL("favicon.svg")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=86400")
+	c.Redirect(http.StatusMovedPermanently, u)
 }
 
 // Context keys for what one request learns about its browser.
@@ -154,8 +194,10 @@ func (s *Server) page(c *gin.Context, status int, name string, data gin.H) {
 		d[k] = v
 	}
 	var user *store.User
-	if u, _, err := s.currentSession(c); err == nil {
+	signedIn := false
+	if u, sess, err := s.currentSession(c); err == nil {
 		user = u
+		signedIn = s.fullySignedIn(c, u, sess)
 	} else if !store.IsCode(err, store.Unauthorized) {
 		s.log.Error("page: reading the session", "request_id", c.GetString(ctxRequestID), "err", err)
 	}
@@ -164,7 +206,7 @@ func (s *Server) page(c *gin.Context, status int, name string, data gin.H) {
 		s.fail(c, err)
 		return
 	}
-	d["Nonce"], d["CSRF"], d["User"] = nonce, csrf, user
+	d["Nonce"], d["CSRF"], d["User"], d["SignedIn"] = nonce, csrf, user, signedIn
 
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", d); err != nil {
@@ -174,6 +216,21 @@ func (s *Server) page(c *gin.Context, status int, name string, data gin.H) {
 	c.Header("Content-Security-Policy", csp(nonce, c.GetStringSlice(ctxAction)))
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 	c.Abort()
+}
+
+// fullySignedIn reports whether the session has done every step of its sign-in: a password session
+// that still owes its second factor or a one-time password's change is not signed in, and the
+// page header must not say it is.
+func (s *Server) fullySignedIn(c *gin.Context, u *store.User, sess *store.Session) bool {
+	if u.MustChangePassword {
+		return false
+	}
+	need, err := s.needsMFA(c, u, sess)
+	if err != nil {
+		s.log.Error("page: reading the second factors", "request_id", c.GetString(ctxRequestID), "err", err)
+		return false
+	}
+	return !need
 }
 
 // csp is the policy of an HTML page: scripts only with the nonce, styles and fetches only to here, and forms
@@ -215,6 +272,11 @@ func (s *Server) failPage(c *gin.Context, err error) {
 	case code == store.Internal:
 		s.log.Error("request failed", "request_id", c.GetString(ctxRequestID), "err", err)
 	}
+	s.errorPage(c, status, err)
+}
+
+// errorPage renders error.html with status and err's user-facing message.
+func (s *Server) errorPage(c *gin.Context, status int, err error) {
 	title := http.StatusText(status)
 	if title == "" {
 		title = "Error"

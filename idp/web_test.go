@@ -48,7 +48,7 @@ func TestPageSetsAStrictPolicyWithTheHandlersFormActions(t *testing.T) {
 	if strings.Contains(body, "no value") {
 		t.Errorf("a missing field shows up in the page:\n%s", body)
 	}
-	if sc := rec.Header().Get("Set-Cookie"); !strings.HasPrefix(sc, "__Host-rg_csrf=") || !strings.Contains(sc, "Secure") {
+	if sc := rec.Header().Get("Set-Cookie"); !strings.HasPrefix(sc, s.cookieName(csrfCookie)+"=") || !strings.HasPrefix(sc, "__Host-rg_csrf_") || !strings.Contains(sc, "Secure") {
 		t.Errorf("a page before sign-in sets the double-submit cookie: %q", sc)
 	}
 

@@ -40,7 +40,7 @@ func TestAuditListsCLIChangesFiltersByUserAndTime(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		start := time.Now().Add(-time.Second)
-		c.ok(t, goodPassword+"\n", "user", "add", "Alice", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "Alice", "--password-stdin", "--must-change=false")
 		c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
 		c.ok(t, "", "user", "disable", "alice")
 		c.ok(t, "", "tag", "add", "--account", "prod", "--key", "team", "--value", "core")

@@ -42,7 +42,7 @@ func newRotationRig(t *testing.T, c *cli, s *iamtest.IAM, profile string) *rotat
 	t.Helper()
 	clock := &testClock{}
 	c.clock = clock.now
-	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
 	for alias, id := range rigAccounts {
 		c.ok(t, "", "account", "add", id, "--alias", alias)
 		c.ok(t, "", "account", "set", alias, "--aws-profile", profile+"-"+alias)

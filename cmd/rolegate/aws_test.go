@@ -513,7 +513,7 @@ func TestAWSRegisterUploadsAndRotatesEncryptionKeysAddThenRemove(t *testing.T) {
 
 func TestAWSCommandsSayInOneLineWhatIsWrongWithTheCredentialsOrTheEndpoint(t *testing.T) {
 	w := newAWSWorld(t)
-	w.ok(t, "correct horse battery staple\n", "user", "add", "zed", "--password-stdin")
+	w.ok(t, "correct horse battery staple\n", "user", "add", "zed", "--password-stdin", "--must-change=false")
 	for _, u := range []string{"not a url", "ftp://iam.example.com", "http://[::1", "localhost:4566"} {
 		if r := w.run("", "aws", "check", "--all", "--endpoint-url", u); r.code != 2 || !strings.Contains(r.stderr, "invalid --endpoint-url") {
 			t.Errorf("aws check --endpoint-url %q: exit %d, stderr %q", u, r.code, r.stderr)

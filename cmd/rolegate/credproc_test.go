@@ -25,7 +25,7 @@ type credRig struct {
 
 func newCredRig(t *testing.T, c *cli) *credRig {
 	t.Helper()
-	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
 	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
 	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
 	r := &credRig{c: c, srv: c.serve(t)}
@@ -140,7 +140,7 @@ func TestCredentialProcessRefreshesAcrossAnExpiryUntilTheSessionEnds(t *testing.
 
 		// A new password ends it too; so does disabling the user.
 		r.login(t, goodPassword)
-		c.ok(t, "another good long password\n", "user", "passwd", "alice", "--password-stdin")
+		c.ok(t, "another good long password\n", "user", "passwd", "alice", "--password-stdin", "--must-change=false")
 		r.ended(t)
 		r.login(t, "another good long password")
 		r.process(t)

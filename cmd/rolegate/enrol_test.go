@@ -59,7 +59,7 @@ func TestMFAInviteIssuesOneLiveCodePerUserAndRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		for _, name := range []string{"alice", "bob", "carol"} {
-			c.ok(t, goodPassword+"\n", "user", "add", name, "--password-stdin")
+			c.ok(t, goodPassword+"\n", "user", "add", name, "--password-stdin", "--must-change=false")
 		}
 		st := c.openStore(t)
 		start := time.Now().Add(-time.Second)
@@ -144,7 +144,7 @@ func TestMFAWindowsOpenCloseAndRefuseBadInput(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
-		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
 		c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
 		st := c.openStore(t)
 		var ws windowsOut

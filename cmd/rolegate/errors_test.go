@@ -17,7 +17,7 @@ const (
 // signing key.
 func seed(t *testing.T, c *cli) {
 	t.Helper()
-	c.ok(t, goodPassword+"\n", "user", "add", "bob", "--email", "bob@example.com", "--attr", "team=core", "--password-stdin")
+	c.ok(t, goodPassword+"\n", "user", "add", "bob", "--email", "bob@example.com", "--attr", "team=core", "--password-stdin", "--must-change=false")
 	c.ok(t, "", "group", "add", "devs")
 	c.ok(t, "", "group", "add-member", "devs", "bob")
 	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")

@@ -110,7 +110,7 @@ func TestADataDirWithHashOrQuestionMarkOpensTheFileInsideIt(t *testing.T) {
 			t.Parallel()
 			parent := t.TempDir()
 			c := &cli{backend: "sqlite", dataDir: filepath.Join(parent, name, "data"), env: map[string]string{}}
-			c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+			c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
 			if _, err := os.Stat(filepath.Join(c.dataDir, sqlite.FileName)); err != nil {
 				t.Fatalf("the database is not inside the data dir: %v", err)
 			}
@@ -170,7 +170,7 @@ func TestUserPasswdReplacesAnExpiringOneTimePassword(t *testing.T) {
 			time.Until(*before[0].PasswordExpiresAt) > idp.OneTimePasswordTTL {
 			t.Fatalf("users after the first serve %+v; want admin with a one-time password and its expiry", before)
 		}
-		c.ok(t, goodPassword+"\n", "user", "passwd", "admin", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "passwd", "admin", "--password-stdin", "--must-change=false")
 		var after []listed
 		c.list(t, &after, "user", "list", "--json")
 		if len(after) != 1 || after[0].MustChange || after[0].PasswordExpiresAt != nil {

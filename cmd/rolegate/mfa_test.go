@@ -80,7 +80,7 @@ func enrolledSecret(t *testing.T, out, account string) []byte {
 func TestMFAEnrollStoresTheURIsSecretSealedAndConfirmed(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, goodPassword+"\n", "user", "add", "Alice", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "Alice", "--password-stdin", "--must-change=false")
 		secret := enrolledSecret(t, c.ok(t, "", "user", "mfa", "enroll", "alice", "--totp"), "Alice")
 
 		st := c.openStore(t)
@@ -131,7 +131,7 @@ func TestMFAEnrollStoresTheURIsSecretSealedAndConfirmed(t *testing.T) {
 		})
 
 		t.Run("a disabled user may be enrolled", func(t *testing.T) {
-			c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin")
+			c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin", "--must-change=false")
 			c.ok(t, "", "user", "disable", "bob")
 			bobSecret := enrolledSecret(t, c.ok(t, "", "user", "mfa", "enroll", "bob", "--totp"), "bob")
 			if bytes.Equal(bobSecret, secret) {
@@ -143,7 +143,7 @@ func TestMFAEnrollStoresTheURIsSecretSealedAndConfirmed(t *testing.T) {
 		})
 
 		t.Run("another key-encryption key than the signing keys' is refused", func(t *testing.T) {
-			c.ok(t, goodPassword+"\n", "user", "add", "carol", "--password-stdin")
+			c.ok(t, goodPassword+"\n", "user", "add", "carol", "--password-stdin", "--must-change=false")
 			_, other, err := certs.GenerateKEK()
 			if err != nil {
 				t.Fatal(err)
@@ -165,7 +165,7 @@ func TestMFAEnrollStoresTheURIsSecretSealedAndConfirmed(t *testing.T) {
 func TestMFAListShowsFactorsAndRecoveryCodesButNoSecrets(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
 		if got := c.mfaList(t, "ALICE"); got.User != "alice" || got.Factors == nil || len(got.Factors) != 0 || got.UnusedRecoveryCodes != 0 {
 			t.Errorf("mfa list before enroll = %+v; want alice with an empty list of factors and no codes", got)
 		}
@@ -241,8 +241,8 @@ func TestMFAResetRemovesFactorsAndRecoveryCodesAndEndsSessions(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		ctx := context.Background()
-		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
-		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
+		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin", "--must-change=false")
 		first := enrolledSecret(t, c.ok(t, "", "user", "mfa", "enroll", "alice", "--totp"), "alice")
 		c.ok(t, "", "user", "mfa", "enroll", "bob", "--totp")
 		st := c.openStore(t)

@@ -46,6 +46,8 @@ type serveOptions struct {
 	// rateBurst and ratePerSecond shape each client address's token bucket on the anonymous routes.
 	rateBurst     int
 	ratePerSecond float64
+
+	logLevel string // --log-level: debug, info, warn or error
 }
 
 // Bounds of the anonymous rate limit: below them an office's people could not sign in together,
@@ -114,6 +116,7 @@ func serveCmd(a *app) *cobra.Command {
 		"requests per second one client address earns back, up to --rate-burst (env ROLEGATE_RATE_PER_SECOND)")
 	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false,
 		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
+	c.Flags().StringVar(&o.logLevel, "log-level", envOr(a.env, envLogLevel, "info"), logLevelHelp)
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata and must never change (env ROLEGATE_BASE_URL; default http://ADDR)")
 	return c
@@ -150,7 +153,11 @@ func loopback(host string) bool {
 }
 
 func (a *app) serve(ctx context.Context, o serveOptions) error {
-	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+	level, err := parseLogLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	var proxies []string
 	for _, p := range strings.Split(o.proxies, ",") {
 		if p = strings.TrimSpace(p); p != "" {

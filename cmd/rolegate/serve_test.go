@@ -20,7 +20,7 @@ func TestAUserAddedByTheCLISurvivesARestart(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		out := c.ok(t, goodPassword+"\n", "user", "add", "alice", "--email", "alice@example.com",
-			"--attr", "team=platform", "--password-stdin")
+			"--attr", "team=platform", "--password-stdin", "--must-change=false")
 		if !strings.Contains(out, "added user alice") {
 			t.Errorf("user add printed %q, want it to name the added user", out)
 		}
@@ -122,7 +122,7 @@ func TestAdminCommandsWorkWhileAServerRunsOnTheSameStore(t *testing.T) {
 		srv := c.serve(t)
 		srv.get(t, "/readyz")
 
-		c.ok(t, goodPassword+"\n", "user", "add", "carol", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "carol", "--password-stdin", "--must-change=false")
 		c.ok(t, "", "group", "add", "ops")
 		c.ok(t, "", "group", "add-member", "ops", "carol")
 		carol, ok := c.users(t)["carol"]

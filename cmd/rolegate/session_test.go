@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"rolegate/idp"
 	"rolegate/store"
 )
 
 func TestSessionListAndRevokeEndCLISessionsAndNothingElse(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
-		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
+		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin", "--must-change=false")
 		st := c.openStore(t)
 		ctx := context.Background()
 		now := time.Now().UTC()
@@ -42,7 +43,9 @@ func TestSessionListAndRevokeEndCLISessionsAndNothingElse(t *testing.T) {
 			c.list(t, &list, append([]string{"session", "list", "--json"}, args...)...)
 			var out []string
 			for _, s := range list {
-				out = append(out, s.User+":"+s.ID)
+				if s.Kind == kindCLI { // bob's web session is listed too: see the test of web sessions
+					out = append(out, s.User+":"+s.ID)
+				}
 			}
 			return strings.Join(out, " ")
 		}
@@ -104,6 +107,78 @@ func TestSessionListAndRevokeEndCLISessionsAndNothingElse(t *testing.T) {
 		}
 		if strings.Join(got, ",") != "alice cs_a1,bob all" {
 			t.Fatalf("audit %v", got)
+		}
+	})
+}
+
+func TestSessionListShowsWebSessionsAndRevokeEndsOneByItsID(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
+		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin", "--must-change=false")
+		st := c.openStore(t)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Second)
+		mk := func(user, tok string, age time.Duration) *store.Session {
+			t.Helper()
+			u, err := st.GetUser(ctx, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &store.Session{TokenHash: []byte(tok + "-web-session-token-hash-0123"), UserID: u.ID, AuthMethods: "pwd,otp", AuthenticatedAt: now,
+				CreatedAt: now.Add(-age), LastSeenAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(time.Hour),
+				ClientAddr: "192.0.2.9", UserAgent: "Firefox"}
+			if err := st.CreateSession(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		office, home, bobs := mk("alice", "office", time.Hour), mk("alice", "home", time.Minute), mk("bob", "bob", 2*time.Minute)
+		list := func(args ...string) []cliSessionJSON {
+			t.Helper()
+			var l []cliSessionJSON
+			c.list(t, &l, append([]string{"session", "list", "--json"}, args...)...)
+			return l
+		}
+		got := list("--user", "alice")
+		if len(got) != 2 || got[0].ID != idp.WebSessionID(home) || got[1].ID != idp.WebSessionID(office) ||
+			got[0].Kind != kindWeb || got[0].User != "alice" || got[0].AuthMethods != "pwd,otp" || got[0].ClientAddr != "192.0.2.9" ||
+			!got[0].ExpiresAt.Equal(now.Add(30*time.Minute)) {
+			t.Fatalf("alice's sessions %+v; want her two web sessions, newest first, ending at the idle timeout", got)
+		}
+		if all := list(); len(all) != 3 {
+			t.Fatalf("every session: %+v; want 3", all)
+		}
+		if out := c.ok(t, "", "session", "list", "--user", "bob"); !strings.Contains(out, "KIND") || !strings.Contains(out, idp.WebSessionID(bobs)+"  web") {
+			t.Errorf("the table names no kind:\n%s", out)
+		}
+
+		if r := c.run("", "session", "revoke", "0123456789abcdef01234567"); r.code != 5 || !strings.Contains(r.stderr, "no live session") {
+			t.Fatalf("an unknown ID: exit %d, stderr %q", r.code, r.stderr)
+		}
+		if out := c.ok(t, "", "session", "revoke", idp.WebSessionID(office)); !strings.Contains(out, "revoked web session "+idp.WebSessionID(office)+" of alice") {
+			t.Errorf("revoke printed %q", out)
+		}
+		if _, err := st.GetSession(ctx, office.TokenHash, now); !store.IsCode(err, store.NotFound) {
+			t.Fatalf("the revoked web session is live: %v", err)
+		}
+		for _, s := range []*store.Session{home, bobs} {
+			if _, err := st.GetSession(ctx, s.TokenHash, now); err != nil {
+				t.Fatalf("revoking one web session ended another: %v", err)
+			}
+		}
+		var revokes []string
+		for _, e := range c.audit(t) {
+			if e.Type == "session.revoke" {
+				revokes = append(revokes, e.User+" "+e.Details["kind"]+" "+e.Details["id"])
+			}
+		}
+		if strings.Join(revokes, ",") != "alice web "+idp.WebSessionID(office) {
+			t.Errorf("audit %q", revokes)
+		}
+		c.ok(t, "", "user", "disable", "bob")
+		if got := list("--user", "bob"); len(got) != 0 {
+			t.Errorf("a disabled user's sessions are listed: %+v", got)
 		}
 	})
 }

@@ -11,8 +11,8 @@ import (
 func TestUnlockClearsAUsersOrAnAddresssCountersAndIsAudited(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
-		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin", "--must-change=false")
+		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin", "--must-change=false")
 		st := c.openStore(t)
 		ctx := context.Background()
 		// Counters as the server keeps them (see idp/throttle.go).

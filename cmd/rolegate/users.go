@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"rolegate/awsadmin"
+	"rolegate/idp"
 	"rolegate/store"
 )
 
@@ -21,7 +22,7 @@ func userCmd(a *app) *cobra.Command {
 func userAddCmd(a *app) *cobra.Command {
 	var email, display string
 	var attrs []string
-	var fromStdin, noPassword bool
+	var fromStdin, noPassword, mustChange bool
 	c := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user (password from a prompt or --password-stdin)",
@@ -39,6 +40,9 @@ func userAddCmd(a *app) *cobra.Command {
 			if fromStdin && noPassword {
 				return store.Errorf(store.Invalid, "--password-stdin and --no-password exclude each other")
 			}
+			if noPassword && cmd.Flags().Changed("must-change") && mustChange {
+				return store.Errorf(store.Invalid, "--must-change needs a password; --no-password sets none")
+			}
 			return a.withStore(ctx, func(st store.Store) error {
 				if _, err := st.GetUser(ctx, u.Name); err == nil {
 					return store.Errorf(store.Conflict, "user %q already exists", u.Name)
@@ -51,12 +55,13 @@ func userAddCmd(a *app) *cobra.Command {
 					if u.PasswordHash, err = newHasher().Hash(ctx, pw); err != nil {
 						return err
 					}
+					oneTime(u, mustChange)
 				}
 				if err := st.CreateUser(ctx, u); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "added user %s\n", u.Name)
-				return a.audit(ctx, st, "user.add", u.Name, nil)
+				fmt.Fprintf(a.stdout, "added user %s%s\n", u.Name, oneTimeNote(u))
+				return a.audit(ctx, st, "user.add", u.Name, oneTimeDetails(u))
 			})
 		},
 	}
@@ -65,11 +70,12 @@ func userAddCmd(a *app) *cobra.Command {
 	c.Flags().StringArrayVar(&attrs, "attr", nil, "attribute KEY=VALUE (repeatable)")
 	c.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
 	c.Flags().BoolVar(&noPassword, "no-password", false, "create the user without a password (set one later with user passwd)")
+	mustChangeFlag(c, &mustChange)
 	return c
 }
 
 func userPasswdCmd(a *app) *cobra.Command {
-	var fromStdin bool
+	var fromStdin, mustChange bool
 	c := &cobra.Command{
 		Use:   "passwd NAME",
 		Short: "Set a user's password and end their sessions",
@@ -89,7 +95,8 @@ func userPasswdCmd(a *app) *cobra.Command {
 					return err
 				}
 				u, err := st.UpdateUser(ctx, args[0], func(u *store.User) error {
-					u.PasswordHash, u.MustChangePassword, u.PasswordExpiresAt = hash, false, time.Time{}
+					u.PasswordHash = hash
+					oneTime(u, mustChange)
 					return nil
 				})
 				if err != nil {
@@ -98,13 +105,45 @@ func userPasswdCmd(a *app) *cobra.Command {
 				if err := st.DeleteUserSessions(ctx, u.ID); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "password set for %s\n", u.Name)
-				return a.audit(ctx, st, "user.passwd", u.Name, nil)
+				fmt.Fprintf(a.stdout, "password set for %s%s\n", u.Name, oneTimeNote(u))
+				return a.audit(ctx, st, "user.passwd", u.Name, oneTimeDetails(u))
 			})
 		},
 	}
 	c.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	mustChangeFlag(c, &mustChange)
 	return c
+}
+
+// mustChangeFlag adds --must-change: a password an admin sets is one-time unless told otherwise,
+// as the bootstrap admin's is, because the admin (and whatever carried it) knows it.
+func mustChangeFlag(c *cobra.Command, v *bool) {
+	c.Flags().BoolVar(v, "must-change", true, fmt.Sprintf("make it a one-time password: it works for %d hours and must be changed at first sign-in (--must-change=false for a lasting one)",
+		int(idp.OneTimePasswordTTL.Hours())))
+}
+
+// oneTime marks u's new password as one-time (the mechanism of the bootstrap admin's password:
+// changed at first sign-in, dead after idp.OneTimePasswordTTL) or as lasting.
+func oneTime(u *store.User, must bool) {
+	u.MustChangePassword, u.PasswordExpiresAt = must, time.Time{}
+	if must {
+		u.PasswordExpiresAt = time.Now().UTC().Add(idp.OneTimePasswordTTL)
+	}
+}
+
+// oneTimeNote is what the confirmation line adds for a one-time password.
+func oneTimeNote(u *store.User) string {
+	if !u.MustChangePassword {
+		return ""
+	}
+	return fmt.Sprintf(" (one-time: to be changed at first sign-in, before %s)", u.PasswordExpiresAt.Format(time.RFC3339))
+}
+
+func oneTimeDetails(u *store.User) map[string]string {
+	if !u.MustChangePassword {
+		return nil
+	}
+	return map[string]string{"one_time": "true"}
 }
 
 func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {

@@ -11,7 +11,7 @@ import (
 func TestUserChangesShowInUserList(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--attr", "team=core", "--attr", "dept=eng", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--attr", "team=core", "--attr", "dept=eng", "--password-stdin", "--must-change=false")
 
 		steps := []struct {
 			name      string
@@ -52,8 +52,8 @@ func TestUserChangesShowInUserList(t *testing.T) {
 func TestGrantsCanBeListedEffectivelyAndRemovedByFlagsOrID(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin")
-		c.ok(t, goodPassword+"\n", "user", "add", "dave", "--password-stdin")
+		c.ok(t, goodPassword+"\n", "user", "add", "bob", "--password-stdin", "--must-change=false")
+		c.ok(t, goodPassword+"\n", "user", "add", "dave", "--password-stdin", "--must-change=false")
 		c.ok(t, "", "group", "add", "devs")
 		c.ok(t, "", "group", "add-member", "devs", "bob")
 		c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")

@@ -17,12 +17,14 @@ import (
 // Core is what SP-initiated SSO takes from the idp package, which fills it in where it registers
 // the routes: sessions, the MFA policy, the rate limit, pages, and the audit of every assertion.
 type Core struct {
-	Store             store.Store
-	Log               *slog.Logger
-	Now               func() time.Time
-	BaseURL           string
-	Secure            bool // the base URL is https: cookies are Secure
-	PendingPerAddress int  // how many requests one client address may have waiting
+	Store   store.Store
+	Log     *slog.Logger
+	Now     func() time.Time
+	BaseURL string
+	Secure  bool // the base URL is https: cookies are Secure
+	// SSOCookie is the name of the pending request's cookie: unique to this instance (see idp.CookieName).
+	SSOCookie         string
+	PendingPerAddress int // how many requests one client address may have waiting
 	// CurrentKey is the signing key; nil when there is no keyring.
 	CurrentKey func(ctx context.Context) (*certs.Key, error)
 

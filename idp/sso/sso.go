@@ -38,7 +38,8 @@ import (
 const (
 	ssoPath         = "/saml/sso"
 	ssoContinuePath = "/saml/sso/continue"
-	ssoCookie       = "rg_sso"
+	// SSOCookie is the pending request's cookie; an instance sets it under idp.CookieName's scoped name.
+	SSOCookie = "rg_sso"
 	// ssoPendingFor is how long a validated request waits for its user to sign in.
 	ssoPendingFor = 30 * time.Minute
 
@@ -350,7 +351,7 @@ func chooseACS(req *saml.IdpAuthnRequest) (*saml.IndexedEndpoint, error) {
 // setSSOCookie sets (or, with a negative maxAge, deletes) the handle of the pending request; it is
 // only sent back to /saml/sso and below.
 func (s *Handler) setSSOCookie(c *gin.Context, value string, maxAge int) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: ssoCookie, Value: value, Path: ssoPath, MaxAge: maxAge,
+	http.SetCookie(c.Writer, &http.Cookie{Name: s.SSOCookie, Value: value, Path: ssoPath, MaxAge: maxAge,
 		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
 }
 
@@ -367,7 +368,7 @@ func (s *Handler) ssoContinue(c *gin.Context) {
 		s.setSSOCookie(c, "", -1)
 		s.FailPage(c, store.Errorf(store.Invalid, msgSSOGone))
 	}
-	handle, err := c.Cookie(ssoCookie)
+	handle, err := c.Cookie(s.SSOCookie)
 	if err != nil || !token.WellFormed(handle) {
 		gone()
 		return

@@ -126,7 +126,7 @@ func (w *ssoWeb) statusAnswer(t *testing.T, resp *http.Response, body string) an
 	if err := samltest.VerifyXMLSec(t, []byte(p.Response), cur.Cert, samltest.ResponseSignature); err != nil {
 		t.Fatal(err)
 	}
-	if idptest.SetCookieHeader(resp, "rg_sso") != "" {
+	if ssoSetCookie(resp) != "" {
 		t.Errorf("a request answered at once left a pending handle in rg_sso")
 	}
 	return a
@@ -136,7 +136,7 @@ func (w *ssoWeb) statusAnswer(t *testing.T, resp *http.Response, body string) an
 func refused(t *testing.T, name string, resp *http.Response, body, frag string) {
 	t.Helper()
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(idptest.Alert(body), frag) || strings.Contains(body, "SAMLResponse") ||
-		idptest.SetCookieHeader(resp, "rg_sso") != "" {
+		ssoSetCookie(resp) != "" {
 		t.Errorf("%s: %d %q; want 400 naming %q", name, resp.StatusCode, idptest.Alert(body), frag)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
+	"rolegate/idp"
 	"rolegate/idp/internal/idptest"
 	"rolegate/idp/sso"
 	"rolegate/store"
@@ -155,7 +156,7 @@ var (
 func ssoPost(t *testing.T, resp *http.Response, body string) idptest.Post {
 	t.Helper()
 	p := autoPost(t, resp, body)
-	if c := idptest.SetCookieHeader(resp, "rg_sso"); !strings.Contains(c, "Max-Age=0") {
+	if c := ssoSetCookie(resp); !strings.Contains(c, "Max-Age=0") {
 		t.Errorf("the page does not clear rg_sso: %q", c)
 	}
 	return p
@@ -193,7 +194,7 @@ func autoPost(t *testing.T, resp *http.Response, body string) idptest.Post {
 func start(t *testing.T, b *idptest.Browser, resp *http.Response, body string) {
 	t.Helper()
 	idptest.WantRedirect(t, resp, body, "/saml/sso/continue")
-	c := idptest.SetCookieHeader(resp, "rg_sso")
+	c := ssoSetCookie(resp)
 	for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/saml/sso", "Max-Age=1800"} {
 		if !strings.Contains(c, attr) {
 			t.Errorf("rg_sso cookie %q lacks %s", c, attr)
@@ -204,11 +205,24 @@ func start(t *testing.T, b *idptest.Browser, resp *http.Response, body string) {
 	}
 }
 
+// ssoName is the name the server of w gives the pending request's cookie, rg_sso.
+func ssoName(w *idptest.Web) string { return idp.ScopedCookie(w.BaseURL, sso.SSOCookie) }
+
+// ssoSetCookie is the Set-Cookie header of the pending request's cookie, if the response has one.
+func ssoSetCookie(resp *http.Response) string {
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, sso.SSOCookie+"_") {
+			return v
+		}
+	}
+	return ""
+}
+
 // ssoCookie reads the rg_sso cookie the browser would send to /saml/sso/continue.
 func ssoCookie(b *idptest.Browser) string {
 	u, _ := url.Parse(b.W.Srv.URL + "/saml/sso/continue")
 	for _, c := range b.Jar.Cookies(u) {
-		if c.Name == "rg_sso" {
+		if c.Name == ssoName(b.W) {
 			return c.Value
 		}
 	}
@@ -217,7 +231,7 @@ func ssoCookie(b *idptest.Browser) string {
 
 func setSSOCookie(b *idptest.Browser, v string) {
 	u, _ := url.Parse(b.W.Srv.URL + "/saml/sso")
-	b.Jar.SetCookies(u, []*http.Cookie{{Name: "rg_sso", Value: v, Path: "/saml/sso"}})
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: ssoName(b.W), Value: v, Path: "/saml/sso"}})
 }
 
 // walk goes from a started request through sign-in to the auto-POST page.
@@ -544,7 +558,7 @@ func TestBadSignInRequestsGetA400PageNamingTheProblem(t *testing.T) {
 		if tc.method != "PUT" && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("%s: Content-Type %q; want an HTML page", tc.name, resp.Header.Get("Content-Type"))
 		}
-		if idptest.SetCookieHeader(resp, "rg_sso") != "" {
+		if ssoSetCookie(resp) != "" {
 			t.Errorf("%s: a refused request set rg_sso", tc.name)
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"html"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -36,7 +34,7 @@ func NewAWSWebWith(t *testing.T, mod func(*idp.Config)) *AWSWeb {
 	t.Helper()
 	ctx := context.Background()
 	st := NewStore(t)
-	w := &AWSWeb{Web: &Web{Store: st, Clock: NewClock(time.Now().UTC().Truncate(time.Second)), Hasher: NewHasher()}}
+	w := &AWSWeb{Web: &Web{Store: st, Clock: NewClock(time.Now().UTC().Truncate(time.Second)), Hasher: NewHasher(), Logs: &Logs{}}}
 	w.Ring = NewRing(t, st, w.Clock.Now)
 	var h http.Handler
 	w.Srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
@@ -44,7 +42,8 @@ func NewAWSWebWith(t *testing.T, mod func(*idp.Config)) *AWSWeb {
 	w.KEK = NewKEK(t)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: w.KEK}
 	mod(&cfg)
-	h = idp.New(cfg, st, w.Ring, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
+	w.BaseURL = cfg.BaseURL
+	h = idp.New(cfg, st, w.Ring, logger(w.Logs)).Handler()
 
 	w.AddUser(t, "alice", "correct horse battery", func(u *store.User) {
 		u.Email, u.Attributes = "alice@example.com", map[string]string{"team": "platform"}

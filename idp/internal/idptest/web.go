@@ -5,6 +5,7 @@ package idptest
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -97,6 +98,49 @@ type Web struct {
 	Store  *sqlstore.Store
 	Clock  *Clock
 	Hasher *password.Hasher
+	Logs   *Logs // what the server logged, debug and up
+	// BaseURL is the server's configured base URL, which its cookies' names derive from.
+	BaseURL string
+}
+
+// CookieName is the name this server gives its cookie called name (rg_session, rg_csrf, rg_device).
+func (w *Web) CookieName(name string) string { return idp.CookieName(w.BaseURL, name) }
+
+// Logs collects a server's JSON log lines.
+type Logs struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Lines are the log lines whose message is msg, decoded.
+func (l *Logs) Lines(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logger is a test server's logger: JSON lines into logs, from debug up.
+func logger(logs *Logs) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // NewWeb starts a server whose base URL is its own (http) address, or baseURL when given.
@@ -113,14 +157,14 @@ func NewWeb(t *testing.T, baseURL ...string) *Web {
 func NewWebWith(t *testing.T, mod func(*idp.Config)) *Web {
 	t.Helper()
 	st := NewStore(t)
-	w := &Web{Store: st, Clock: NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), Hasher: NewHasher()}
+	w := &Web{Store: st, Clock: NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), Hasher: NewHasher(), Logs: &Logs{}}
 	var h http.Handler
 	w.Srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
 	t.Cleanup(w.Srv.Close)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: NewKEK(t)}
 	mod(&cfg)
-	w.Hasher = cfg.Hasher
-	h = idp.New(cfg, st, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
+	w.Hasher, w.BaseURL = cfg.Hasher, cfg.BaseURL
+	h = idp.New(cfg, st, nil, logger(w.Logs)).Handler()
 	return w
 }
 
@@ -230,10 +274,12 @@ func (b *Browser) Login(user, pw string, extra ...string) (*http.Response, strin
 	return b.Do(http.MethodPost, "/login", form)
 }
 
+// Cookie is the value of the server's cookie called name (as rg_session: the server's own name
+// for it is W.CookieName(name)).
 func (b *Browser) Cookie(name string) string {
 	u, _ := url.Parse(b.W.Srv.URL)
 	for _, c := range b.Jar.Cookies(u) {
-		if c.Name == name {
+		if c.Name == b.W.CookieName(name) {
 			return c.Value
 		}
 	}
@@ -242,7 +288,7 @@ func (b *Browser) Cookie(name string) string {
 
 func (b *Browser) SetCookie(name, value string) {
 	u, _ := url.Parse(b.W.Srv.URL)
-	b.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: b.W.CookieName(name), Value: value, Path: "/"}})
 }
 
 // SignedIn reports whether GET / shows the portal rather than sending the browser to sign in.
@@ -268,7 +314,7 @@ func SetCookieHeader(resp *http.Response, name string) string {
 	return ""
 }
 
-var alertRE = regexp.MustCompile(`<p class="alert" role="alert">([^<]*)</p>`)
+var alertRE = regexp.MustCompile(`<p class="alert" role="alert"[^>]*>([^<]*)</p>`)
 
 func Alert(body string) string {
 	if m := alertRE.FindStringSubmatch(body); m != nil {

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"rolegate/idp"
+)
+
+// onetimeJSON is what the one-time password tests read from user list --json.
+type onetimeJSON struct {
+	Name       string     `json:"name"`
+	MustChange bool       `json:"must_change_password"`
+	ExpiresAt  *time.Time `json:"password_expires_at"`
+}
+
+func TestAdminSetPasswordsAreOneTimeUnlessToldOtherwise(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, c *cli) {
+		steps := []struct {
+			name    string
+			stdin   string
+			args    []string
+			user    string
+			oneTime bool
+			printed string
+		}{
+			{"user add makes a one-time password by default", goodPassword + "\n",
+				[]string{"user", "add", "ann", "--password-stdin"}, "ann", true, "added user ann (one-time"},
+			{"user add --must-change=false makes a lasting one", goodPassword + "\n",
+				[]string{"user", "add", "ben", "--password-stdin", "--must-change=false"}, "ben", false, "added user ben\n"},
+			{"user passwd makes a one-time password by default", "another good long password\n",
+				[]string{"user", "passwd", "ben", "--password-stdin"}, "ben", true, "password set for ben (one-time"},
+			{"user passwd --must-change=false makes a lasting one", "a third good long password\n",
+				[]string{"user", "passwd", "ann", "--password-stdin", "--must-change=false"}, "ann", false, "password set for ann\n"},
+			{"user passwd --must-change makes it one-time again", "a fourth good long password\n",
+				[]string{"user", "passwd", "ann", "--password-stdin", "--must-change"}, "ann", true, "password set for ann (one-time"},
+		}
+		for _, s := range steps {
+			t.Run(s.name, func(t *testing.T) {
+				before := time.Now()
+				if out := c.ok(t, s.stdin, s.args...); !strings.Contains(out, s.printed) {
+					t.Errorf("printed %q, want %q", out, s.printed)
+				}
+				var list []onetimeJSON
+				c.list(t, &list, "user", "list", "--json")
+				for _, u := range list {
+					if u.Name != s.user {
+						continue
+					}
+					if u.MustChange != s.oneTime || (u.ExpiresAt != nil) != s.oneTime {
+						t.Fatalf("%s = %+v; want one-time %v, with an expiry exactly when one-time", s.user, u, s.oneTime)
+					}
+					if s.oneTime && (u.ExpiresAt.Before(before.Add(idp.OneTimePasswordTTL-time.Minute)) || u.ExpiresAt.After(time.Now().Add(idp.OneTimePasswordTTL))) {
+						t.Errorf("%s's one-time password expires at %v, want %v from now", s.user, u.ExpiresAt, idp.OneTimePasswordTTL)
+					}
+					return
+				}
+				t.Fatalf("%s is not listed: %+v", s.user, list)
+			})
+		}
+	})
+}
+
+func TestMustChangeWithoutAPasswordIsRefused(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "sqlite")
+	r := c.run("", "user", "add", "cat", "--no-password", "--must-change")
+	if r.code != exitInvalid || !strings.Contains(r.stderr, "--must-change needs a password") {
+		t.Fatalf("exit %d, stderr %q; want an invalid-input exit that names --must-change", r.code, r.stderr)
+	}
+	if _, ok := c.users(t)["cat"]; ok {
+		t.Errorf("the refused add created cat")
+	}
+	c.ok(t, "", "user", "add", "dan", "--no-password") // the default alone does not get in the way
+}
+
+// The helpdesk's one-time password signs in once, and only to the password change.
+func TestAOneTimePasswordSetByTheCLILeadsToThePasswordChange(t *testing.T) {
+	c := newCLI(t, "sqlite")
+	c.ok(t, goodPassword+"\n", "user", "add", "eve", "--password-stdin")
+	srv := c.serve(t)
+	defer srv.stop(t)
+	browser, res := signIn(t, srv.url, "eve", goodPassword)
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/account/password" {
+		t.Fatalf("sign-in with the one-time password: %d to %q, want 303 to /account/password", res.StatusCode, loc)
+	}
+	res, err := browser.Get(srv.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/account/password") {
+		t.Fatalf("the portal with a one-time password: %d to %q, want the password page", res.StatusCode, loc)
+	}
+}
+
+// signIn posts the sign-in form at idpURL as a browser would (its CSRF cookie and token), without
+// following the redirect; it returns the browser and the answer.
+func signIn(t *testing.T, idpURL, user, pw string) (*http.Client, *http.Response) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(idpURL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	f := url.Values{}
+	for _, m := range hiddenRE.FindAllStringSubmatch(string(body), -1) {
+		f.Set(m[1], html.UnescapeString(m[2]))
+	}
+	f.Set("username", user)
+	f.Set("password", pw)
+	res, err = browser.PostForm(idpURL+"/login", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return browser, res
+}
