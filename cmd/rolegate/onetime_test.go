@@ -20,7 +20,7 @@ type onetimeJSON struct {
 	ExpiresAt  *time.Time `json:"password_expires_at"`
 }
 
-func TestAdminSetPasswordsAreOneTimeUnlessToldOtherwise(t *testing.T) {
+func TestAdminSetPasswordsAreOneTimeWhenAsked(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		steps := []struct {
@@ -31,12 +31,14 @@ func TestAdminSetPasswordsAreOneTimeUnlessToldOtherwise(t *testing.T) {
 			oneTime bool
 			printed string
 		}{
-			{"user add makes a one-time password by default", goodPassword + "\n",
-				[]string{"user", "add", "ann", "--password-stdin"}, "ann", true, "added user ann (one-time"},
+			{"user add --must-change makes a one-time password", goodPassword + "\n",
+				[]string{"user", "add", "ann", "--password-stdin", "--must-change"}, "ann", true, "added user ann (one-time"},
+			{"user add without the flag makes a lasting one, as before", goodPassword + "\n",
+				[]string{"user", "add", "abe", "--password-stdin"}, "abe", false, "added user abe\n"},
 			{"user add --must-change=false makes a lasting one", goodPassword + "\n",
 				[]string{"user", "add", "ben", "--password-stdin", "--must-change=false"}, "ben", false, "added user ben\n"},
-			{"user passwd makes a one-time password by default", "another good long password\n",
-				[]string{"user", "passwd", "ben", "--password-stdin"}, "ben", true, "password set for ben (one-time"},
+			{"user passwd --must-change makes a one-time password", "another good long password\n",
+				[]string{"user", "passwd", "ben", "--password-stdin", "--must-change"}, "ben", true, "password set for ben (one-time"},
 			{"user passwd --must-change=false makes a lasting one", "a third good long password\n",
 				[]string{"user", "passwd", "ann", "--password-stdin", "--must-change=false"}, "ann", false, "password set for ann\n"},
 			{"user passwd --must-change makes it one-time again", "a fourth good long password\n",
@@ -84,7 +86,7 @@ func TestMustChangeWithoutAPasswordIsRefused(t *testing.T) {
 // The helpdesk's one-time password signs in once, and only to the password change.
 func TestAOneTimePasswordSetByTheCLILeadsToThePasswordChange(t *testing.T) {
 	c := newCLI(t, "sqlite")
-	c.ok(t, goodPassword+"\n", "user", "add", "eve", "--password-stdin")
+	c.ok(t, goodPassword+"\n", "user", "add", "eve", "--password-stdin", "--must-change")
 	srv := c.serve(t)
 	defer srv.stop(t)
 	browser, res := signIn(t, srv.url, "eve", goodPassword)

@@ -115,10 +115,11 @@ func userPasswdCmd(a *app) *cobra.Command {
 	return c
 }
 
-// mustChangeFlag adds --must-change: a password an admin sets is one-time unless told otherwise,
-// as the bootstrap admin's is, because the admin (and whatever carried it) knows it.
+// mustChangeFlag adds --must-change: a one-time password, as the bootstrap admin's is, because the
+// admin (and whatever carried it) knows it. Off by default until issue 11's first-hour work lands
+// (scripts and tests written against the earlier contract sign in with what they set).
 func mustChangeFlag(c *cobra.Command, v *bool) {
-	c.Flags().BoolVar(v, "must-change", true, fmt.Sprintf("make it a one-time password: it works for %d hours and must be changed at first sign-in (--must-change=false for a lasting one)",
+	c.Flags().BoolVar(v, "must-change", false, fmt.Sprintf("make it a one-time password: it works for %d hours and must be changed at first sign-in",
 		int(idp.OneTimePasswordTTL.Hours())))
 }
 
