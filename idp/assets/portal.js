@@ -1,0 +1,83 @@
+// The portal's instant filter and copy buttons. The page works without them: the filter is a GET
+// form the server applies, and the command line is written out below the accounts.
+(function () {
+  "use strict";
+  var form = document.getElementById("filter"), q = document.getElementById("q"), portal = document.getElementById("portal");
+  if (!form || !q || !portal) return;
+  var status = document.getElementById("filter-status"), none = document.getElementById("no-match");
+  var roles = [].slice.call(portal.querySelectorAll("li[data-r]"));
+  var total = portal.querySelectorAll("li.account li[data-r]").length;
+
+  // What a role matches on, as the server's filter: account alias, ID and label, and role name.
+  roles.forEach(function (li) {
+    var a = li.hasAttribute("data-a") ? li : li.closest("li.account");
+    li._a = a;
+    li._text = [a.dataset.a, a.dataset.id, a.dataset.l, li.dataset.r].join(" ").toLowerCase();
+  });
+
+  function apply() {
+    var words = q.value.toLowerCase().split(/\s+/).filter(Boolean), shown = 0;
+    roles.forEach(function (li) {
+      li.hidden = !words.every(function (w) { return li._text.indexOf(w) >= 0; });
+      if (!li.hidden && li._a !== li) shown++;
+    });
+    // A list, a card, a group or a section at the top shows when something in it does.
+    portal.querySelectorAll("li.account, section").forEach(function (el) {
+      el.hidden = !el.querySelector("li[data-r]:not([hidden])");
+    });
+    none.hidden = shown > 0;
+    status.textContent = shown + " of " + total + " roles";
+    var url = new URL(location.href);
+    if (q.value.trim()) url.searchParams.set("q", q.value.trim()); else url.searchParams.delete("q");
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+    portal.querySelectorAll("input[name=q]").forEach(function (el) { el.value = q.value.trim(); });
+  }
+  q.addEventListener("input", apply);
+  q.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && q.value) { q.value = ""; apply(); }
+  });
+  form.addEventListener("submit", function (e) { e.preventDefault(); apply(); });
+  // A star keeps the filter: the hidden q field of the star form follows what was typed.
+  if (!portal.querySelector("input[name=q]")) {
+    var keep = document.createElement("input");
+    keep.type = "hidden"; keep.name = "q"; keep.value = q.value.trim();
+    portal.insertBefore(keep, portal.firstChild);
+  }
+
+  function quote(s) { return /^[A-Za-z0-9_.,:\/@%+=-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; }
+
+  function copyButton(text, label, what) {
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "copy"; b.textContent = label;
+    b.setAttribute("aria-label", what);
+    b.addEventListener("click", function () {
+      var done = function () { b.textContent = "Copied"; setTimeout(function () { b.textContent = label; }, 2000); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done, function () { fallback(text) && done(); });
+      } else if (fallback(text)) {
+        done();
+      }
+    });
+    return b;
+  }
+  // Copying without the clipboard API (a page on plain http that is not localhost).
+  function fallback(text) {
+    var t = document.createElement("textarea");
+    t.value = text; t.setAttribute("readonly", ""); t.className = "offscreen";
+    document.body.appendChild(t); t.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    t.remove();
+    return ok;
+  }
+
+  var base = portal.dataset.base;
+  portal.querySelectorAll("li.account").forEach(function (a) {
+    a.querySelector("h3").appendChild(copyButton(a.dataset.id, "Copy ID", "Copy account ID " + a.dataset.id + " of " + a.dataset.a));
+  });
+  roles.forEach(function (li) {
+    var a = li._a, cmd = "rolegate login --url " + quote(base) + " --account " + quote(a.dataset.a) + " --role " + quote(li.dataset.r);
+    li.querySelector(".meta").after(copyButton(cmd, "Copy CLI", "Copy the rolegate login command for " + a.dataset.a + " " + li.dataset.r));
+  });
+  if (q.value) apply();
+})();
