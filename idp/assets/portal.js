@@ -73,11 +73,11 @@
 
   var base = portal.dataset.base;
   portal.querySelectorAll("li.account").forEach(function (a) {
-    a.querySelector("h3").appendChild(copyButton(a.dataset.id, "Copy ID", "Copy account ID " + a.dataset.id + " of " + a.dataset.a));
+    a.querySelector("h3").appendChild(copyButton(a.dataset.id, "Copy ID", "Copy ID " + a.dataset.id + " of account " + a.dataset.a));
   });
   roles.forEach(function (li) {
     var a = li._a, cmd = "rolegate login --url " + quote(base) + " --account " + quote(a.dataset.a) + " --role " + quote(li.dataset.r);
-    li.querySelector(".meta").after(copyButton(cmd, "Copy CLI", "Copy the rolegate login command for " + a.dataset.a + " " + li.dataset.r));
+    li.querySelector(".meta").after(copyButton(cmd, "Copy CLI", "Copy CLI: the rolegate login command for " + a.dataset.a + " " + li.dataset.r));
   });
   if (q.value) apply();
 })();
