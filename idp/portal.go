@@ -67,7 +67,7 @@ func (s *Server) portal(c *gin.Context) {
 	ctx := c.Request.Context()
 	q, relay := strings.TrimSpace(c.Query("q")), c.Query("relay_state")
 	if len(q) > maxQuery {
-		q = q[:maxQuery] // a filter that long matches nothing anyway; cut, never refuse
+		q = strings.ToValidUTF8(q[:maxQuery], "") // a filter that long matches nothing anyway; cut, never refuse
 	}
 	grants, err := s.store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
 	if err != nil {
@@ -93,6 +93,9 @@ func (s *Server) portal(c *gin.Context) {
 	p.mark(favs)
 	p.recent(used)
 	p.filter(q)
+	if p.RelayBad {
+		relay = "" // not carried on by the filter or a star either
+	}
 	changes, err := s.factorChanges(c, u)
 	if err != nil {
 		s.failPage(c, err)
