@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"rolegate/store"
@@ -157,16 +158,25 @@ func TestPortalWith200AccountsByKeyboard(t *testing.T) {
 		}
 	}
 
-	// A star from the keyboard: focus it, press Enter; the page comes back with the favourite on
-	// top and the filter as it was.
+	// A star from the keyboard: focus it, press Enter; it turns on in place, the focus stays on
+	// it, and the next visit lists it on top, with the filter as it was.
+	star := chromedp.CSS(`li.account#a-900000000042 li[data-r=ReadOnly] button.star`)
 	f.do("filter, then star team-042's ReadOnly with Enter",
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(f.base+"/?q=team-042"), chromedp.WaitVisible(portalPage),
-		chromedp.Focus(chromedp.CSS(`li.account#a-900000000042 li[data-r=ReadOnly] button.star`)),
-		chromedp.Evaluate[chromedp.Void](`document.documentElement.setAttribute("data-e2e-left", "")`),
+		chromedp.Focus(star),
 		chromedp.KeyEvent("\r"),
-		chromedp.WaitVisible(chromedp.CSS(`html:not([data-e2e-left]) #fav-title`)),
+		chromedp.WaitVisible(chromedp.CSS(`li.account#a-900000000042 li[data-r=ReadOnly] button.star[aria-pressed=true]:focus`)),
 	)
+	alice, err := f.st.GetUser(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if favs, err := f.st.ListFavourites(context.Background(), alice.ID); err != nil || len(favs) != 1 ||
+		favs[0].AccountID != "900000000042" || favs[0].Role != "ReadOnly" {
+		t.Fatalf("after the star the store holds %+v, %v", favs, err)
+	}
+	f.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#fav-title`)))
 	s := f.portal()
 	if s.Search != "?q=team-042" || s.Roles != 2 {
 		t.Errorf("after the star: %+v; want the filter kept", s)
@@ -179,13 +189,34 @@ func TestPortalWith200AccountsByKeyboard(t *testing.T) {
 	pressed := run(f, "the star's state", chromedp.Evaluate[string](
 		`document.querySelector("li.account#a-900000000042 li[data-r=ReadOnly] button.star").getAttribute("aria-pressed")`))
 	if pressed != "true" {
-		t.Errorf("the star says aria-pressed=%s after starring", pressed)
+		t.Errorf("the star says aria-pressed=%s after a reload", pressed)
 	}
-	// The copy button of a role holds that role's rolegate login command.
-	label := run(f, "the copy button", chromedp.Evaluate[string](
-		`document.querySelector("li.account#a-900000000042 li[data-r=ReadOnly] button.copy").getAttribute("aria-label")`))
+	f.do("take the star off the favourite at the top with Enter",
+		chromedp.Focus(chromedp.CSS(`section[aria-labelledby=fav-title] button.star`)),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`li.account#a-900000000042 li[data-r=ReadOnly] button.star[aria-pressed=false]`)),
+	)
+	if favs, err := f.st.ListFavourites(context.Background(), alice.ID); err != nil || len(favs) != 0 {
+		t.Fatalf("after taking the star off the store holds %+v, %v", favs, err)
+	}
+	// The copy button of a role copies that role's rolegate login command.
+	copyCLI := chromedp.CSS(`li.account#a-900000000042 li[data-r=ReadOnly] button.copy`)
+	label := run(f, "the copy button", chromedp.AttributeValue(copyCLI, "aria-label")).Value
 	if label != "Copy CLI: the rolegate login command for team-042-prod ReadOnly" {
 		t.Errorf("the copy button is labelled %q", label)
+	}
+	for _, name := range []string{"clipboard-read", "clipboard-write"} { // to read it back
+		if _, err := chromedp.Call(f.browser, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted, Origin: f.base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.do("copy the command", chromedp.Focus(copyCLI), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`li.account#a-900000000042 li[data-r=ReadOnly] button.copy:focus`)))
+	run(f, "wait for Copied", chromedp.Poll[bool](`document.querySelector("li.account#a-900000000042 li[data-r=ReadOnly] button.copy").textContent === "Copied"`))
+	copied := run(f, "read the clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if want := "rolegate login --url " + f.base + " --account team-042-prod --role ReadOnly"; copied != want {
+		t.Errorf("the clipboard holds %q; want %q", copied, want)
 	}
 	f.axe("the portal with a favourite")
 	if v := f.cspViolations(); len(v) > 0 {

@@ -44,6 +44,29 @@
     portal.insertBefore(keep, portal.firstChild);
   }
 
+  // A star is set in place, keeping the focus where it is; the lists at the top follow at the next
+  // visit. Anything but the server's redirect falls back to the form, which shows the error.
+  portal.addEventListener("click", function (e) {
+    var b = e.target.closest("button.star");
+    if (!b) return;
+    e.preventDefault();
+    if (b.busy) return; // not disabled: that would take the focus away
+    var body = new URLSearchParams(new FormData(portal));
+    body.set(b.name, b.value);
+    b.busy = true;
+    fetch(portal.action, {method: "POST", body: body, redirect: "manual", credentials: "same-origin"}).then(function (res) {
+      b.busy = false;
+      if (res.type !== "opaqueredirect") { portal.requestSubmit(b); return; }
+      var on = b.name === "add";
+      portal.querySelectorAll("button.star").forEach(function (s) {
+        if (s.value !== b.value) return;
+        s.name = on ? "remove" : "add";
+        s.setAttribute("aria-pressed", on ? "true" : "false");
+        s.textContent = on ? "\u2605" : "\u2606";
+      });
+    }, function () { b.busy = false; portal.requestSubmit(b); });
+  });
+
   function quote(s) { return /^[A-Za-z0-9_.,:\/@%+=-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; }
 
   function copyButton(text, label, what) {
@@ -51,7 +74,11 @@
     b.type = "button"; b.className = "copy"; b.textContent = label;
     b.setAttribute("aria-label", what);
     b.addEventListener("click", function () {
-      var done = function () { b.textContent = "Copied"; setTimeout(function () { b.textContent = label; }, 2000); };
+      // The name keeps the visible text in it, so that speech input finds the button either way.
+      var done = function () {
+        b.textContent = "Copied"; b.setAttribute("aria-label", "Copied" + what.slice(label.length));
+        setTimeout(function () { b.textContent = label; b.setAttribute("aria-label", what); }, 2000);
+      };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(text).then(done, function () { fallback(text) && done(); });
       } else if (fallback(text)) {
