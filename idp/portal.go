@@ -101,7 +101,7 @@ func (s *Server) portal(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	s.page(c, http.StatusOK, "portal", gin.H{"Title": "Your AWS accounts", "Portal": p, "Accounts": p.accounts,
+	s.page(c, http.StatusOK, "portal", gin.H{"Title": "Your AWS accounts", "Portal": p,
 		"Query": q, "RelayState": relay, "Base": s.cfg.BaseURL, "FactorChanges": changes})
 }
 
