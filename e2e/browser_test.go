@@ -532,8 +532,8 @@ func TestBrowserSignInReachesAWS(t *testing.T) {
 	f.signIn()
 
 	// The portal: account prod with the roles Admin (direct) and ReadOnly (through devs), sorted.
-	heading := run(f, "account heading", chromedp.Text(chromedp.CSS(`li.account h2`)))
-	if strings.Join(strings.Fields(heading), " ") != "prod "+accountID {
+	heading := run(f, "account heading", chromedp.Text(chromedp.CSS(`li.account h3`)))
+	if h := strings.Join(strings.Fields(heading), " "); h != "prod "+accountID+" Copy ID" { // the script adds the copy button
 		t.Errorf("the portal's account heading is %q", heading)
 	}
 	type link struct{ Text, Href string }

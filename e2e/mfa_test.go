@@ -205,7 +205,7 @@ func TestTOTPEnrollmentThenSignInWithACodeReachesAWS(t *testing.T) {
 	if loc := f.signInAs("bob", bobPW, portalPage, ""); loc != f.base+"/" {
 		t.Fatalf("bob, without factors, lands at %s after the password; want the portal", loc)
 	}
-	if badge := run(f, "the MFA badge", chromedp.Text(chromedp.CSS(`li.account h2 .badge`))); badge != "MFA" {
+	if badge := run(f, "the MFA badge", chromedp.Text(chromedp.CSS(`li.account h3 .badge`))); badge != "MFA" {
 		t.Errorf("vault's heading has badge %q; want MFA", badge)
 	}
 	posts := len(f.acsPosts())

@@ -84,10 +84,10 @@ func TestSignInOpensThePortalWithTheGrantedRoles(t *testing.T) {
 	body = tokenRE.ReplaceAllString(body, "")
 	want := []string{
 		"Alice Example",
-		`<h2>dev <span class="account-id">222222222222</span></h2>`,
+		`<h3>dev <span class="account-id">222222222222</span></h3>`,
 		`href="/aws/signin?account=222222222222&amp;role=teams%2FDeploy">teams/Deploy</a>`,
 		`href="/aws/signin?account=222222222222">All my roles here</a>`,
-		`<h2>prod <span class="account-id">111111111111</span></h2>`,
+		`<h3>prod <span class="account-id">111111111111</span></h3>`,
 		`href="/aws/signin?account=111111111111&amp;role=Admin">Admin</a>`,
 		`href="/aws/signin?account=111111111111&amp;role=ReadOnly">ReadOnly</a>`,
 		`href="/aws/signin?account=111111111111">All my roles here</a>`,

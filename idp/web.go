@@ -135,6 +135,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	r.POST("/login", s.limitAnonymous(s.tooManyPage), s.login)
 	r.POST("/logout", s.logout)
 	r.GET("/", s.portal)
+	r.POST(favouritesPath, s.favourite)
 	r.GET("/account/password", s.passwordForm)
 	r.POST("/account/password", s.changePassword)
 	r.GET(sessionsPath, s.sessionsPage)

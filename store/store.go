@@ -61,7 +61,9 @@ type Account struct {
 	// CLISessionMax caps the lifetime of CLI sessions for this account; 0 is the web session's
 	// absolute limit. It is never longer than that.
 	CLISessionMax time.Duration
-	CreatedAt     time.Time
+	// Label groups the account on the portal (prod, staging, sandbox); "" is no group.
+	Label     string
+	CreatedAt time.Time
 	// AWS is what Rolegate knows of the account's side of the trust: set by the admin
 	// (rolegate account set) and by rolegate aws register|check.
 	AWS AWSLink
@@ -570,6 +572,16 @@ type Store interface {
 	// RetireSigningKey takes the previous key out of the metadata (previous -> retired) at now;
 	// NotFound for an unknown id, Conflict for a key that is not previous.
 	RetireSigningKey(ctx context.Context, id string, now time.Time) error
+
+	// ---- portal
+	// AddFavourite stars f.Role in account f.AccountID (an ID) for user f.UserID; starring it again
+	// changes nothing. NotFound for an unknown user or account, Invalid for a malformed role,
+	// Conflict when the user has max favourites already.
+	AddFavourite(ctx context.Context, f *Favourite, max int) error
+	// RemoveFavourite takes the star off; NotFound when there was none.
+	RemoveFavourite(ctx context.Context, userID int64, accountID, role string) error
+	// ListFavourites lists the user's favourites, oldest first.
+	ListFavourites(ctx context.Context, userID int64) ([]*Favourite, error)
 }
 
 // Device authorization states.

@@ -215,6 +215,9 @@ func (a *Account) Validate() error {
 	if err := ValidateCLISessionMax(a.CLISessionMax); err != nil {
 		return err
 	}
+	if err := ValidateLabel(a.Label); err != nil {
+		return err
+	}
 	if a.SessionNameSource != FromUsername && a.SessionNameSource != FromEmail {
 		return Errorf(Invalid, "invalid session name source %q: use username or email", a.SessionNameSource)
 	}

@@ -111,6 +111,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole, spSource string
 	var requireMFA bool
 	var enc *encryptFlags
+	var label *labelFlag
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
 		Short: "Change an account's settings",
@@ -149,6 +150,7 @@ func accountSetCmd(a *app) *cobra.Command {
 				}
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
 					enc.apply(ac)
+					label.apply(ac)
 					if fl.Changed("alias") {
 						ac.Alias = alias
 					}
@@ -210,6 +212,7 @@ func accountSetCmd(a *app) *cobra.Command {
 				if fl.Changed("aws-profile") || fl.Changed("admin-role-arn") {
 					details["aws_profile"], details["admin_role_arn"] = acct.AWS.AdminProfile, acct.AWS.AdminRoleARN
 				}
+				label.audit(acct, details)
 				if sp != nil {
 					details["sp_metadata"], details["idp_id"] = sp.source, acct.AWS.IdPID
 				}
@@ -232,6 +235,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&adminRole, "admin-role-arn", "", "IAM role those commands assume (with the profile's credentials) to act in this account (empty: none)")
 	c.Flags().StringVar(&spSource, "sp-metadata", "", spMetadataUsage)
 	enc = addEncryptFlags(c)
+	label = addLabelFlag(c)
 	return c
 }
 

@@ -92,6 +92,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"an account's CLI session lifetime is kept, changed, and refused beyond 15m to 12h", testAccountCLISessionMax},
 		{"encryption keys: one current and one next per account, promoted atomically, with their AWS key ID, gone with their account", testEncryptionKeys},
 		{"concurrent promotions of one encryption key, and concurrent next keys, let exactly one win", testConcurrentEncryptionKeyPromotions},
+		{"favourites are kept per user, capped, removed once, and go with their account and user", testFavourites},
+		{"racing favourites of one user never pass the cap", testConcurrentFavourites},
+		{"an account's label is kept, changed, listed, and refused when not plain text", testAccountLabels},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,13 +24,13 @@ type AWSWeb struct {
 	KEK  *certs.KEK
 }
 
-func NewAWSWeb(t *testing.T, demo ...string) *AWSWeb {
+func NewAWSWeb(t testing.TB, demo ...string) *AWSWeb {
 	t.Helper()
 	return NewAWSWebWith(t, func(cfg *idp.Config) { cfg.DemoAccounts = demo })
 }
 
 // NewAWSWebWith is NewAWSWeb with settings changed by mod.
-func NewAWSWebWith(t *testing.T, mod func(*idp.Config)) *AWSWeb {
+func NewAWSWebWith(t testing.TB, mod func(*idp.Config)) *AWSWeb {
 	t.Helper()
 	ctx := context.Background()
 	st := NewStore(t)
@@ -77,7 +77,7 @@ var (
 // Post is what the auto-POST page would send.
 type Post struct{ Action, Response, Relay string }
 
-func SignInPost(t *testing.T, b *Browser, path string) Post {
+func SignInPost(t testing.TB, b *Browser, path string) Post {
 	t.Helper()
 	resp, body := b.Get(path)
 	if resp.StatusCode != 200 {
@@ -98,7 +98,7 @@ func SignInPost(t *testing.T, b *Browser, path string) Post {
 	return p
 }
 
-func (w *AWSWeb) Expect(t *testing.T, acs string) assertions.Expect {
+func (w *AWSWeb) Expect(t testing.TB, acs string) assertions.Expect {
 	t.Helper()
 	keys, err := w.Ring.Published(context.Background())
 	if err != nil {

@@ -49,7 +49,7 @@ type ECPCall struct {
 	Hdr                  []string
 }
 
-func (w *AWSWeb) ECP(t *testing.T, call ECPCall) (*http.Response, string) {
+func (w *AWSWeb) ECP(t testing.TB, call ECPCall) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader = strings.NewReader(call.Body)
 	if call.Chunked {
@@ -83,7 +83,7 @@ func (w *AWSWeb) ECP(t *testing.T, call ECPCall) (*http.Response, string) {
 }
 
 // Update changes a user in the store.
-func (w *AWSWeb) Update(t *testing.T, name string, mod func(*store.User)) {
+func (w *AWSWeb) Update(t testing.TB, name string, mod func(*store.User)) {
 	t.Helper()
 	if _, err := w.Store.UpdateUser(context.Background(), name, func(u *store.User) error { mod(u); return nil }); err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func (w *AWSWeb) Update(t *testing.T, name string, mod func(*store.User)) {
 
 // CLILogin signs alice in over ECP asking for a CLI session (with the code when given) and
 // returns the session's token.
-func (w *AWSWeb) CLILogin(t *testing.T, path string, hdr ...string) string {
+func (w *AWSWeb) CLILogin(t testing.TB, path string, hdr ...string) string {
 	t.Helper()
 	resp, body := w.ECP(t, ECPCall{Path: path, User: "alice", PW: "correct horse battery", Body: w.ECPBody(),
 		Hdr: append([]string{"X-Rolegate-CLI-Session", "request", "X-Rolegate-Host", "laptop\u0085"}, hdr...)})
@@ -108,7 +108,7 @@ func (w *AWSWeb) CLILogin(t *testing.T, path string, hdr ...string) string {
 }
 
 // Refresh is POST /cli/refresh with the token (none when "") and a query.
-func (w *AWSWeb) Refresh(t *testing.T, tok, query string) (*http.Response, string) {
+func (w *AWSWeb) Refresh(t testing.TB, tok, query string) (*http.Response, string) {
 	t.Helper()
 	hdr := []string{}
 	if tok != "" {

@@ -66,7 +66,7 @@ func (b *Browser) EnrollTOTP(now time.Time, invite ...string) ([]byte, []string)
 }
 
 // Invite issues an enrolment invite for name as `rolegate user mfa invite` does, and returns its code.
-func (w *Web) Invite(t *testing.T, name string, ttl time.Duration) string {
+func (w *Web) Invite(t testing.TB, name string, ttl time.Duration) string {
 	t.Helper()
 	ctx := context.Background()
 	u, err := w.Store.GetUser(ctx, name)
@@ -85,7 +85,7 @@ func (w *Web) Invite(t *testing.T, name string, ttl time.Duration) string {
 }
 
 // OpenWindow opens self-enrolment for every user (account "") or an account's users until d from now.
-func (w *Web) OpenWindow(t *testing.T, account string, d time.Duration) {
+func (w *Web) OpenWindow(t testing.TB, account string, d time.Duration) {
 	t.Helper()
 	now := w.Clock.Now()
 	if err := w.Store.SetEnrolWindow(context.Background(), &store.EnrolWindow{AccountID: account, OpenedAt: now, EndsAt: now.Add(d)}); err != nil {
@@ -114,7 +114,7 @@ func (b *Browser) Code(code string) (*http.Response, string) {
 }
 
 // AuthnContext is the AuthnContextClassRef of the assertion for a sign-in to account.
-func (w *AWSWeb) AuthnContext(t *testing.T, b *Browser, account string) string {
+func (w *AWSWeb) AuthnContext(t testing.TB, b *Browser, account string) string {
 	t.Helper()
 	p := SignInPost(t, b, "/aws/signin?account="+account)
 	v := assertions.InspectAWS([]byte(p.Response), w.Expect(t, p.Action))
@@ -126,7 +126,7 @@ func (w *AWSWeb) AuthnContext(t *testing.T, b *Browser, account string) string {
 
 // Enrolled gives name a confirmed TOTP factor and recovery codes straight in the store, as
 // `rolegate user mfa enroll` does, and returns the secret and the codes.
-func (w *AWSWeb) Enrolled(t *testing.T, name string) ([]byte, []string) {
+func (w *AWSWeb) Enrolled(t testing.TB, name string) ([]byte, []string) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := w.Store.GetUser(ctx, name)
@@ -167,7 +167,7 @@ func (b *Browser) PageToken(path string) string {
 }
 
 // FactorsOf is what the store keeps of name's factors, confirmed or not.
-func (w *Web) FactorsOf(t *testing.T, name string) []*store.MFAFactor {
+func (w *Web) FactorsOf(t testing.TB, name string) []*store.MFAFactor {
 	t.Helper()
 	u, err := w.Store.GetUser(context.Background(), name)
 	if err != nil {

@@ -33,7 +33,7 @@ func NewHasher() *password.Hasher {
 }
 
 // NewStore is a migrated SQLite store in a temporary directory.
-func NewStore(t *testing.T) *sqlstore.Store {
+func NewStore(t testing.TB) *sqlstore.Store {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), sqlite.FileName))
 	if err != nil {
@@ -47,7 +47,7 @@ func NewStore(t *testing.T) *sqlstore.Store {
 }
 
 // NewRing is a keyring over st with a current key, rereading the store on every call.
-func NewRing(t *testing.T, st *sqlstore.Store, now func() time.Time) *certs.Keyring {
+func NewRing(t testing.TB, st *sqlstore.Store, now func() time.Time) *certs.Keyring {
 	t.Helper()
 	kek, _, err := certs.GenerateKEK()
 	if err != nil {
@@ -62,7 +62,7 @@ func NewRing(t *testing.T, st *sqlstore.Store, now func() time.Time) *certs.Keyr
 }
 
 // NewKEK is a fresh key-encryption key.
-func NewKEK(t *testing.T) *certs.KEK {
+func NewKEK(t testing.TB) *certs.KEK {
 	t.Helper()
 	kek, _, err := certs.GenerateKEK()
 	if err != nil {
@@ -144,7 +144,7 @@ func logger(logs *Logs) *slog.Logger {
 }
 
 // NewWeb starts a server whose base URL is its own (http) address, or baseURL when given.
-func NewWeb(t *testing.T, baseURL ...string) *Web {
+func NewWeb(t testing.TB, baseURL ...string) *Web {
 	t.Helper()
 	return NewWebWith(t, func(cfg *idp.Config) {
 		if len(baseURL) > 0 {
@@ -154,7 +154,7 @@ func NewWeb(t *testing.T, baseURL ...string) *Web {
 }
 
 // NewWebWith is NewWeb with settings changed by mod.
-func NewWebWith(t *testing.T, mod func(*idp.Config)) *Web {
+func NewWebWith(t testing.TB, mod func(*idp.Config)) *Web {
 	t.Helper()
 	st := NewStore(t)
 	w := &Web{Store: st, Clock: NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)), Hasher: NewHasher(), Logs: &Logs{}}
@@ -168,7 +168,7 @@ func NewWebWith(t *testing.T, mod func(*idp.Config)) *Web {
 	return w
 }
 
-func (w *Web) AddUser(t *testing.T, name, pw string, mod ...func(*store.User)) *store.User {
+func (w *Web) AddUser(t testing.TB, name, pw string, mod ...func(*store.User)) *store.User {
 	t.Helper()
 	hash, err := w.Hasher.Hash(context.Background(), pw)
 	if err != nil {
@@ -184,7 +184,7 @@ func (w *Web) AddUser(t *testing.T, name, pw string, mod ...func(*store.User)) *
 	return u
 }
 
-func (w *Web) AuditOf(t *testing.T, typ string) []string {
+func (w *Web) AuditOf(t testing.TB, typ string) []string {
 	t.Helper()
 	events, err := w.Store.ListAudit(context.Background(), store.AuditFilter{})
 	if err != nil {
@@ -201,14 +201,14 @@ func (w *Web) AuditOf(t *testing.T, typ string) []string {
 
 // Browser is a client with a cookie jar that does not follow redirects.
 type Browser struct {
-	T      *testing.T
+	T      testing.TB
 	W      *Web
 	Jar    *cookiejar.Jar
 	Client *http.Client
 	From   string // the client address a trusted proxy reports (X-Forwarded-For), when set
 }
 
-func (w *Web) Browser(t *testing.T) *Browser {
+func (w *Web) Browser(t testing.TB) *Browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -323,7 +323,7 @@ func Alert(body string) string {
 	return ""
 }
 
-func WantRedirect(t *testing.T, resp *http.Response, body, loc string) {
+func WantRedirect(t testing.TB, resp *http.Response, body, loc string) {
 	t.Helper()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != loc {
 		t.Fatalf("got %d to %q; want 303 to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), loc, body)
@@ -333,14 +333,14 @@ func WantRedirect(t *testing.T, resp *http.Response, body, loc string) {
 const GoodPassword = "correct horse battery"
 
 // BrowserAt is a fresh browser at address from.
-func (w *Web) BrowserAt(t *testing.T, from string) *Browser {
+func (w *Web) BrowserAt(t testing.TB, from string) *Browser {
 	b := w.Browser(t)
 	b.From = from
 	return b
 }
 
 // Rows counts what the store holds that a flood could grow: audit events and throttle counters.
-func (w *Web) Rows(t *testing.T) (audit, throttles int) {
+func (w *Web) Rows(t testing.TB) (audit, throttles int) {
 	t.Helper()
 	ctx := context.Background()
 	events, err := w.Store.ListAudit(ctx, store.AuditFilter{})
