@@ -616,15 +616,18 @@ func (s *Server) newRecoveryCodes(c *gin.Context) {
 		s.settingsPage(c, http.StatusConflict, m, next, "Recovery codes stand in for a second factor: set one up first.")
 		return
 	}
-	// The old codes die with the new ones: that takes a second, deliberate click.
+	// Unused old codes die with the new ones: that takes a second, deliberate click. With none left
+	// nothing dies, so the first click makes them.
 	if c.Request.PostForm.Get("confirm") != "yes" {
 		left, err := s.store.CountRecoveryCodes(c.Request.Context(), m.user.ID)
 		if err != nil {
 			s.failPage(c, err)
 			return
 		}
-		s.page(c, http.StatusOK, "mfa_recovery_confirm", gin.H{"Title": "Make new recovery codes?", "Next": next, "Left": left})
-		return
+		if left > 0 {
+			s.page(c, http.StatusOK, "mfa_recovery_confirm", gin.H{"Title": "Make new recovery codes?", "Next": next, "Left": left})
+			return
+		}
 	}
 	s.showRecoveryCodes(c, m.user, next)
 }

@@ -83,13 +83,8 @@ func TestAWrongPasswordPutsTheFocusBackOnThePassword(t *testing.T) {
 }
 
 func TestNewRecoveryCodesTakeAConfirmationBeforeTheOldOnesDie(t *testing.T) {
-	w := idptest.NewAWSWeb(t)
-	w.OpenWindow(t, "", time.Hour)
-	b := w.Browser(t)
-	b.Login("alice", idptest.GoodPassword)
-	_, old := b.EnrollTOTP(w.Clock.Now())
+	w, b, alice, old := aliceWithRecoveryCodes(t)
 	ctx := context.Background()
-	alice, _ := w.Store.GetUser(ctx, "alice")
 	left := func() int {
 		n, err := w.Store.CountRecoveryCodes(ctx, alice.ID)
 		if err != nil {
@@ -136,6 +131,43 @@ func TestNewRecoveryCodesTakeAConfirmationBeforeTheOldOnesDie(t *testing.T) {
 		t.Fatalf("an old code after the new set: %d", resp.StatusCode)
 	}
 	idptest.WantRedirect(t, first(b.Code(codes[0])), "", "/")
+}
+
+// With no unused codes left (all spent, or a factor an admin enrolled), nothing would be voided:
+// the first click makes the codes, as it did before the question was added.
+func TestNewRecoveryCodesNeedNoConfirmationWhenNoneAreLeft(t *testing.T) {
+	w, b, alice, old := aliceWithRecoveryCodes(t)
+	ctx := context.Background()
+	for _, c := range old {
+		h, _ := mfa.RecoveryHash(c)
+		if _, err := w.Store.UseRecoveryCode(ctx, alice.ID, h, w.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	resp, body := b.Post(idptest.MFASettings, idptest.MFASettings+"/recovery", nil)
+	codes := idptest.RecoveryRE.FindAllStringSubmatch(body, -1)
+	if resp.StatusCode != http.StatusOK || len(codes) != 10 || strings.Contains(body, "Make new recovery codes?") {
+		t.Fatalf("the first click with no codes left: %d with %d codes; want the codes, no question\n%s", resp.StatusCode, len(codes), body)
+	}
+	if n, err := w.Store.CountRecoveryCodes(ctx, alice.ID); err != nil || n != 10 {
+		t.Fatalf("%d codes stored (%v); want 10", n, err)
+	}
+}
+
+// aliceWithRecoveryCodes signs alice in with a TOTP app she has just set up, and returns her
+// enrolment's recovery codes.
+func aliceWithRecoveryCodes(t *testing.T) (*idptest.AWSWeb, *idptest.Browser, *store.User, []string) {
+	w := idptest.NewAWSWeb(t)
+	w.OpenWindow(t, "", time.Hour)
+	b := w.Browser(t)
+	b.Login("alice", idptest.GoodPassword)
+	_, old := b.EnrollTOTP(w.Clock.Now())
+	alice, err := w.Store.GetUser(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, b, alice, old
 }
 
 // checkRecoveryPage checks the page that shows codes: one numbered list, a Download link whose
