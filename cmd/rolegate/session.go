@@ -72,7 +72,7 @@ func sessionListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := web
+				out := append(make([]cliSessionJSON, 0, len(web)+len(list)), web...) // [] when empty, not null
 				for _, s := range list {
 					out = append(out, cliSessionJSON{ID: s.ID, Kind: kindCLI, User: s.UserName, Account: s.AccountID, AuthMethods: s.AuthMethods, Host: s.HostName,
 						ClientAddr: s.ClientAddr, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt, ExpiresAt: s.ExpiresAt})

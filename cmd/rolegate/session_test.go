@@ -182,3 +182,16 @@ func TestSessionListShowsWebSessionsAndRevokeEndsOneByItsID(t *testing.T) {
 		}
 	})
 }
+
+// Scripts read the JSON list as an array: with no live session it is [], as it was before web
+// sessions were listed, not null.
+func TestSessionListJSONIsAnEmptyArrayWhenNoSessionIsLive(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "sqlite")
+	c.ok(t, goodPassword+"\n", "user", "add", "alice", "--password-stdin")
+	for _, args := range [][]string{{}, {"--user", "alice"}} {
+		if out := c.ok(t, "", append([]string{"session", "list", "--json"}, args...)...); out != "[]\n" {
+			t.Errorf("session list --json %v: %q, want []", args, out)
+		}
+	}
+}
