@@ -107,7 +107,7 @@ func serveCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&o.proxies, "trusted-proxies", a.env("ROLEGATE_TRUSTED_PROXIES"),
 		"comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (env ROLEGATE_TRUSTED_PROXIES)")
 	c.Flags().BoolVar(&o.demo, "demo", false,
-		"seed a demo user, group and account 111122223333 whose sign-in goes to this server's checker at /debug/aws-signin")
+		"seed a demo user, group and accounts 111122223333, 444455556666 (MFA) and 777788889999 (encrypted) whose sign-ins go to this server's checker at /debug/aws-signin")
 	c.Flags().BoolVar(&o.requireMFA, "require-mfa", false,
 		"make a second factor part of every sign-in, not only for accounts set with --require-mfa (env "+envRequireMFA+"=true|false)")
 	c.Flags().IntVar(&o.rateBurst, "rate-burst", idp.DefaultRateBurst,
