@@ -32,6 +32,7 @@ import (
 	"rolegate/certs"
 	"rolegate/idp"
 	"rolegate/idp/password"
+	"rolegate/internal/testtools"
 	"rolegate/store"
 	"rolegate/store/sqlite"
 )
@@ -74,7 +75,7 @@ type fixture struct {
 func newFixture(t *testing.T, mods ...func(*idp.Config)) *fixture {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
-		samltest.Missing(t, fmt.Sprintf("%s not found (apt-get install chromium)", chromiumPath))
+		testtools.Missing(t, "chromium", fmt.Sprintf("%s not found (apt-get install chromium)", chromiumPath))
 	}
 	f := &fixture{t: t, sawCSP: make(chan struct{})}
 
@@ -527,7 +528,7 @@ func (f *fixture) checkResponse(p acsPost, certs []*x509.Certificate) ([]byte, *
 // follows the auto-POST page to the (fake) AWS sign-in endpoint; the Response that arrives there is
 // checked as AWS would and with xmlsec1.
 func TestBrowserSignInReachesAWS(t *testing.T) {
-	samltest.RequireTool(t, "xmlsec1", "xmlsec1")
+	testtools.RequireTool(t, "xmlsec1", "xmlsec1")
 	f := newFixture(t)
 	f.signIn()
 

@@ -1,6 +1,6 @@
 // Package samltest checks SAML documents with tools outside this repository (xmllint, xmlsec1), so
-// tests do not only trust our own parser. A missing tool fails the test under CI=true and skips it,
-// loudly, elsewhere.
+// tests do not only trust our own parser. A missing tool fails the test under CI=true and skips it
+// elsewhere (testtools decides).
 package samltest
 
 import (
@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"rolegate/internal/testtools"
 )
 
 // SchemaDir is where Debian's opensaml-schemas package puts the OASIS SAML 2.0 schemas.
@@ -17,34 +19,6 @@ const SchemaDir = "/usr/share/xml/opensaml"
 
 // xmltoolingDir holds the W3C schemas (xmldsig, xenc, xml.xsd) from Debian's xmltooling-schemas.
 const xmltoolingDir = "/usr/share/xml/xmltooling"
-
-// RequireTool returns the path of a command, or stops the test: fails under CI=true, skips otherwise.
-func RequireTool(t testing.TB, name, debianPackage string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	Missing(t, fmt.Sprintf("%s not found (apt-get install %s)", name, debianPackage))
-	return ""
-}
-
-// RequireFile stops the test like RequireTool when path does not exist.
-func RequireFile(t testing.TB, path, debianPackage string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		Missing(t, fmt.Sprintf("%s not found (apt-get install %s)", path, debianPackage))
-	}
-}
-
-// Missing fails under CI=true and skips loudly elsewhere.
-func Missing(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s: CI must provide it", why)
-	}
-	t.Skipf("\n\n*** SKIPPING: %s ***\n\n", why)
-}
 
 // catalog maps the W3C schema locations that the OASIS schemas import to local copies, so
 // validation needs no network.
@@ -60,9 +34,9 @@ const catalog = `<?xml version="1.0"?>
 // "saml-schema-metadata-2.0.xsd". It returns xmllint's complaint when doc is not valid.
 func ValidateSchema(t testing.TB, doc []byte, schema string) error {
 	t.Helper()
-	xmllint := RequireTool(t, "xmllint", "libxml2-utils")
-	RequireFile(t, filepath.Join(SchemaDir, schema), "opensaml-schemas")
-	RequireFile(t, filepath.Join(xmltoolingDir, "xmldsig-core-schema.xsd"), "xmltooling-schemas")
+	xmllint := testtools.RequireTool(t, "xmllint", "libxml2-utils")
+	testtools.RequireFile(t, filepath.Join(SchemaDir, schema), "opensaml-schemas")
+	testtools.RequireFile(t, filepath.Join(xmltoolingDir, "xmldsig-core-schema.xsd"), "xmltooling-schemas")
 	dir := t.TempDir()
 	cat := filepath.Join(dir, "catalog.xml")
 	docPath := filepath.Join(dir, "doc.xml")

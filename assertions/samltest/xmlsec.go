@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"rolegate/internal/testtools"
 )
 
 // Signature locations in a SAML Response, for VerifyXMLSec.
@@ -22,7 +24,7 @@ const (
 // is restricted to the given key, so a key embedded in the document is never used.
 func VerifyXMLSec(t testing.TB, doc []byte, cert *x509.Certificate, xpath string) error {
 	t.Helper()
-	xmlsec := RequireTool(t, "xmlsec1", "xmlsec1")
+	xmlsec := testtools.RequireTool(t, "xmlsec1", "xmlsec1")
 	dir := t.TempDir()
 	certPath, docPath := filepath.Join(dir, "idp.crt"), filepath.Join(dir, "response.xml")
 	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
@@ -50,7 +52,7 @@ func VerifyXMLSec(t testing.TB, doc []byte, cert *x509.Certificate, xpath string
 // key, and returns the document with them replaced by what they held.
 func DecryptXMLSec(t testing.TB, doc []byte, key *rsa.PrivateKey) ([]byte, error) {
 	t.Helper()
-	xmlsec := RequireTool(t, "xmlsec1", "xmlsec1")
+	xmlsec := testtools.RequireTool(t, "xmlsec1", "xmlsec1")
 	dir := t.TempDir()
 	keyPath, docPath := filepath.Join(dir, "sp.key"), filepath.Join(dir, "response.xml")
 	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {

@@ -15,6 +15,7 @@ import (
 	"rolegate/awstest/ststest"
 	"rolegate/idp/internal/idptest"
 	"rolegate/idp/mfa"
+	"rolegate/internal/testtools"
 )
 
 // saml2awsBinary is an unmodified saml2aws (pinned in .ci/saml2aws, built by .ci/run): from
@@ -27,12 +28,8 @@ func saml2awsBinary(t *testing.T) string {
 		bin, _ = exec.LookPath("saml2aws")
 	}
 	if bin == "" {
-		msg := "NO SAML2AWS: the interoperability test with an unmodified saml2aws did not run. Build it with:\n" +
-			"  (cd .ci/saml2aws && go build -o /tmp/saml2aws github.com/versent/saml2aws/v2/cmd/saml2aws) && ROLEGATE_SAML2AWS=/tmp/saml2aws go test ./idp -run Saml2aws"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testtools.Missing(t, "saml2aws", "saml2aws not found (the ECP interoperability test): "+
+			"(cd .ci/saml2aws && go build -o /tmp/saml2aws github.com/versent/saml2aws/v2/cmd/saml2aws) and set ROLEGATE_SAML2AWS=/tmp/saml2aws")
 	}
 	return bin
 }

@@ -44,6 +44,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"rolegate/internal/testtools"
 )
 
 // EnvURL names the environment variable holding the URL of an existing server to use.
@@ -125,13 +127,10 @@ func Main(m *testing.M) int {
 // configError is an explicit configuration that does not work: always a failure, never a skip.
 type configError struct{ error }
 
-// unavailable skips t with a loud message, or fails it when CI=true.
+// unavailable skips t, or fails it when CI=true.
 func unavailable(t testing.TB, reason string) {
 	t.Helper()
-	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-		t.Fatalf("pgtest: no PostgreSQL for tests (CI=true, so this fails): %s; set %s or install postgresql", reason, EnvURL)
-	}
-	t.Skipf("\n*** SKIPPING PostgreSQL tests: %s; set %s or install postgresql ***", reason, EnvURL)
+	testtools.Missing(t, "PostgreSQL", fmt.Sprintf("no PostgreSQL for tests: %s; set %s or install postgresql", reason, EnvURL))
 }
 
 func setup() (*server, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -110,34 +109,5 @@ func TestFindBinariesHighestVersion(t *testing.T) {
 	dir, err := findBinaries()
 	if want := filepath.Join(root, "16", "bin"); err != nil || dir != want {
 		t.Fatalf("findBinaries = %q, %v; want %q", dir, err, want)
-	}
-}
-
-// fakeTB records how unavailable ended the test.
-type fakeTB struct {
-	testing.TB
-	how, msg string
-}
-
-func (f *fakeTB) Helper() {}
-func (f *fakeTB) Fatalf(format string, args ...any) {
-	f.how, f.msg = "fatal", format
-	runtime.Goexit()
-}
-func (f *fakeTB) Skipf(format string, args ...any) {
-	f.how, f.msg = "skip", format
-	runtime.Goexit()
-}
-
-func TestUnavailableFailsOnlyInCI(t *testing.T) {
-	for _, tc := range []struct{ ci, want string }{{"true", "fatal"}, {"", "skip"}, {"false", "skip"}} {
-		t.Setenv("CI", tc.ci)
-		f := &fakeTB{TB: t}
-		done := make(chan struct{})
-		go func() { defer close(done); unavailable(f, "no binaries") }()
-		<-done
-		if f.how != tc.want {
-			t.Errorf("CI=%q: got %q, want %q", tc.ci, f.how, tc.want)
-		}
 	}
 }
