@@ -36,13 +36,15 @@ type group struct {
 	pkgs      []string
 }
 
-// report turns the event stream into plain go test output on w and returns the skipped groups.
+// report turns the event stream into plain go test output on w and collects the skipped groups.
 type report struct {
-	w      io.Writer
-	events map[string][]event  // a package's events, until it ends
-	failed map[string]bool     // package + "\x00" + test
-	seen   map[string][]string // package + "\x00" + test: the skip message's group and why
-	groups []*group
+	w         io.Writer
+	events    map[string][]event  // a package's events, until it ends
+	failed    map[string]bool     // package + "\x00" + test
+	seen      map[string][]string // package + "\x00" + test: the skip message's group and why
+	groups    []*group
+	verbose   bool // -v: every line as it comes, as go test -v prints it
+	anyFailed bool // a final FAIL line, as go test prints it
 }
 
 func main() {
@@ -58,6 +60,7 @@ func main() {
 		os.Exit(2)
 	}
 	r := newReport(os.Stdout)
+	r.verbose = slices.Contains(os.Args[1:], "-v") || slices.Contains(os.Args[1:], "-v=true")
 	r.read(out)
 	r.summary()
 	if err := cmd.Wait(); err != nil {
@@ -93,6 +96,9 @@ func (r *report) add(e event) {
 	case e.Action == "build-output":
 		fmt.Fprint(r.w, e.Output)
 	case e.Action == "output":
+		if r.verbose {
+			fmt.Fprint(r.w, e.Output)
+		}
 		if e.Test != "" {
 			if m := missingLine.FindStringSubmatch(e.Output); m != nil {
 				r.seen[key] = m[1:]
@@ -113,6 +119,11 @@ func (r *report) add(e event) {
 // flush prints a package as plain go test would: its summary line, and when it failed, the output
 // of the package and of its failed tests.
 func (r *report) flush(pkg string, failed bool) {
+	r.anyFailed = r.anyFailed || failed
+	defer delete(r.events, pkg)
+	if r.verbose { // already printed
+		return
+	}
 	for _, e := range r.events[pkg] {
 		show := strings.HasPrefix(e.Output, "ok  \t") || strings.HasPrefix(e.Output, "?   \t")
 		if failed {
@@ -122,7 +133,6 @@ func (r *report) flush(pkg string, failed bool) {
 			fmt.Fprint(r.w, e.Output)
 		}
 	}
-	delete(r.events, pkg)
 }
 
 func (r *report) count(pkg, name, why string) {
@@ -140,6 +150,9 @@ func (r *report) count(pkg, name, why string) {
 
 // summary prints one line per missing tool, after every package's result.
 func (r *report) summary() {
+	if r.anyFailed {
+		fmt.Fprintln(r.w, "FAIL")
+	}
 	for _, g := range r.groups {
 		fmt.Fprintf(r.w, "SKIPPED %d tests that need %s (%s): %s; with CI=true they fail\n",
 			g.tests, g.name, strings.Join(g.pkgs, ", "), g.why)

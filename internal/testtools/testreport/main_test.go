@@ -45,6 +45,7 @@ func TestReportPrintsPlainGoTestOutputAndOneLinePerMissingTool(t *testing.T) {
 		"    b_test.go:7: got 1, want 2\n--- FAIL: TestBad (0.00s)\nFAIL\nFAIL\trolegate/b\t0.2s\n" +
 		"?   \trolegate/c\t[no test files]\n" +
 		"not json: passed through\n" +
+		"FAIL\n" +
 		"SKIPPED 2 tests that need xmlsec1 (rolegate/a): xmlsec1 not found (apt-get install xmlsec1); with CI=true they fail\n"
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
