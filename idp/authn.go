@@ -12,9 +12,10 @@ import (
 	"rolegate/store"
 )
 
-// The credential checks every way in shares (the sign-in form and its second step, ECP): each
-// attempt is counted on the throttles before anything is checked, audited, and its counters
-// cleared or advanced. A way in adds only how it asks and answers.
+// The credential checks every way in shares (the sign-in form and its second step, ECP, the
+// password change's current password, an authenticator app's first code): each attempt is counted
+// on the throttles before anything is checked, audited, and its counters cleared or advanced. A way
+// in adds only how it asks and answers.
 
 // checkPassword checks name's password. It returns the user when the password is right and the user
 // enabled, nil when not (one answer for an unknown user, a wrong password and a disabled user),
@@ -58,7 +59,26 @@ func (s *Server) checkPassword(c *gin.Context, name, pw string, details map[stri
 // step accepted once), or with recovery a recovery code (each used once). It returns the method and
 // resultOK, resultWrongCode or resultReplayed, or wait > 0 when the attempt must wait instead
 // (nothing checked, nothing written). The outcome is an "mfa" event with the method and details.
+//
+// Codes count apart from passwords, whose counters a correct password clears: otherwise someone
+// who knows the password could sign in again and again to guess codes without end.
 func (s *Server) checkSecondFactor(c *gin.Context, u *store.User, code string, recovery bool, details map[string]string) (method, result string, wait time.Duration, err error) {
+	return s.checkFactorCode(c, u, code, recovery, nil, details)
+}
+
+// enrolment is an authenticator app waiting for its first code: the code is checked against its
+// pending secret and confirms it (as the user's first factor under first's checks, when set).
+type enrolment struct {
+	factor *store.MFAFactor
+	first  *store.FirstFactor
+	added  map[string]string // the details of the "mfa.enroll" event of a success
+}
+
+// checkFactorCode is checkSecondFactor, or with e the check of an app's first code on the same
+// counters: its outcome is then an "mfa.enroll" event, and resultRefused (with the store's error)
+// when the store refuses the first factor, which the caller answers (nothing audited, the attempt
+// stays counted).
+func (s *Server) checkFactorCode(c *gin.Context, u *store.User, code string, recovery bool, e *enrolment, details map[string]string) (method, result string, wait time.Duration, err error) {
 	g, wait, err := s.enter(c, kindMFA, u.Name)
 	if wait > 0 {
 		s.logAttempt(c, slog.LevelWarn, "second factor", u.Name, resultThrottled, details)
@@ -66,19 +86,29 @@ func (s *Server) checkSecondFactor(c *gin.Context, u *store.User, code string, r
 	if err != nil || wait > 0 {
 		return "", "", wait, err
 	}
-	if recovery || mfa.WellFormedCode(code) {
+	event, d := "mfa", map[string]string{}
+	switch {
+	case e != nil:
+		event, method = "mfa.enroll", methodTOTP
+		if result, err = s.useTOTP(c, u, e.factor, code, e.first); result == resultRefused {
+			return method, result, 0, err
+		}
+		d["kind"] = string(store.FactorTOTP)
+		if result == resultOK {
+			d = maps.Clone(e.added)
+		}
+	case recovery || mfa.WellFormedCode(code):
 		method, result, err = s.checkCode(c, u, code)
-	} else {
+		d["method"] = method
+	default:
 		method, result = methodTOTP, resultWrongCode
+		d["method"] = method
 	}
 	if err != nil {
 		return method, "", 0, err
 	}
-	d := map[string]string{"method": method}
-	for k, v := range details {
-		d[k] = v
-	}
-	s.auditWith(c, "mfa", u.Name, result, d)
+	maps.Copy(d, details)
+	s.auditWith(c, event, u.Name, result, d)
 	s.logAttempt(c, slog.LevelInfo, "second factor", u.Name, result, d)
 	if result != resultOK {
 		s.failed(c, g)

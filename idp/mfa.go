@@ -229,29 +229,9 @@ func (s *Server) mfaVerify(c *gin.Context) {
 	s.finishMFA(c, w, method, next)
 }
 
-// enterMFA counts a second-factor attempt before it is checked, on the counters of codes: the
-// user's on this device or address, and the user's everywhere except on their own trusted devices,
-// so a password holder's wrong codes never block the real user's browser. It is counted apart from
-// the password's counters, which a correct password clears: otherwise someone who knows the
-// password could sign in again and again to guess codes without end. While a counter makes the
-// attempt wait it shows the wait with again, writes nothing and returns false.
-func (s *Server) enterMFA(c *gin.Context, u *store.User, again func(string)) (*gate, bool) {
-	g, wait, err := s.enter(c, kindMFA, u.Name)
-	if err != nil {
-		s.failPage(c, err)
-		return nil, false
-	}
-	if wait > 0 {
-		again(tryLater(c, wait))
-		return nil, false
-	}
-	return g, true
-}
-
-// passMFA finishes a second factor checked here (a security key): the attempt's counters cleared,
-// the success audited, then finishMFA.
-func (s *Server) passMFA(c *gin.Context, w *webSession, g *gate, method, next string) {
-	s.passed(c, g)
+// passMFA finishes a second factor checked here (a security key): the success audited, then
+// finishMFA.
+func (s *Server) passMFA(c *gin.Context, w *webSession, method, next string) {
 	s.auditWith(c, "mfa", w.user.Name, resultOK, map[string]string{"method": method})
 	s.finishMFA(c, w, method, next)
 }
@@ -527,33 +507,31 @@ func (s *Server) totpConfirm(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
-	g, ok := s.enterMFA(c, u, func(msg string) { s.totpPage(c, http.StatusTooManyRequests, m, secret, next, msg) })
-	if !ok {
-		return
-	}
-	var first *store.FirstFactor
+	e := &enrolment{factor: f, added: enrolDetails(m, store.FactorTOTP, f.Name)}
 	if m.pass != nil {
-		first = &m.pass.gate
+		e.first = &m.pass.gate
 	}
-	result, err := s.useTOTP(c, u, f, strings.Join(strings.Fields(form.Get("code")), ""), first)
-	if result == resultRefused && s.firstFactorRefused(c, m, next, err) {
+	_, result, wait, err := s.checkFactorCode(c, u, strings.Join(strings.Fields(form.Get("code")), ""), false, e, nil)
+	switch {
+	case result == resultRefused && s.firstFactorRefused(c, m, next, err):
 		return
-	}
-	if result != resultOK {
-		s.auditWith(c, "mfa.enroll", u.Name, result, map[string]string{"kind": string(store.FactorTOTP)})
-		s.failed(c, g)
+	case err != nil:
+		s.failPage(c, err)
+		return
+	case wait > 0:
+		s.totpPage(c, http.StatusTooManyRequests, m, secret, next, tryLater(c, wait))
+		return
+	case result != resultOK:
 		s.totpPage(c, http.StatusUnauthorized, m, secret, next, "That code is not right. Enter the 6-digit code your app shows now.")
 		return
 	}
-	s.auditWith(c, "mfa.enroll", u.Name, resultOK, enrolDetails(m, store.FactorTOTP, f.Name))
-	s.enrolled(c, m, g, methodTOTP, next)
+	s.enrolled(c, m, methodTOTP, next)
 }
 
 // enrolled finishes adding a factor: a first factor makes the session count as having used it (it
 // just proved the user holds it, on top of the invite or window) and comes with recovery codes,
 // shown this once.
-func (s *Server) enrolled(c *gin.Context, m *manager, g *gate, method, next string) {
-	s.passed(c, g)
+func (s *Server) enrolled(c *gin.Context, m *manager, method, next string) {
 	forgetFactors(c)
 	if m.pass != nil {
 		if err := s.elevate(c, m.webSession, method); err != nil {

@@ -252,7 +252,7 @@ func (s *Server) webAuthnLoginFinish(c *gin.Context) {
 		refuse("clone_warning", fmt.Errorf("another sign-in with this key reported the same or a higher counter"))
 		return
 	}
-	s.passMFA(c, w, nil, methodWebAuthn, next)
+	s.passMFA(c, w, methodWebAuthn, next)
 }
 
 // saveCredential stores a key's state after a sign-in, unless another sign-in with the same key
@@ -399,5 +399,5 @@ func (s *Server) webAuthnRegisterFinish(c *gin.Context) {
 		return
 	}
 	s.auditWith(c, "mfa.enroll", u.Name, resultOK, enrolDetails(m, store.FactorWebAuthn, name))
-	s.enrolled(c, m, nil, methodWebAuthn, next)
+	s.enrolled(c, m, methodWebAuthn, next)
 }
