@@ -31,17 +31,26 @@ var profileRE = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,64}$`)
 
 // CredentialsFile is the shared credentials file: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials.
 func CredentialsFile(env func(string) string) (string, error) {
-	if f := env("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
+	return awsFile(env, "AWS_SHARED_CREDENTIALS_FILE", "credentials")
+}
+
+// ConfigFile is the shared config file: AWS_CONFIG_FILE, else ~/.aws/config.
+func ConfigFile(env func(string) string) (string, error) {
+	return awsFile(env, "AWS_CONFIG_FILE", "config")
+}
+
+func awsFile(env func(string) string, variable, name string) (string, error) {
+	if f := env(variable); f != "" {
 		return f, nil
 	}
 	home := env("HOME")
 	if home == "" {
 		var err error
 		if home, err = os.UserHomeDir(); err != nil {
-			return "", store.Errorf(store.Invalid, "no home directory for ~/.aws/credentials: set AWS_SHARED_CREDENTIALS_FILE")
+			return "", store.Errorf(store.Invalid, "no home directory for ~/.aws/%s: set %s", name, variable)
 		}
 	}
-	return filepath.Join(home, ".aws", "credentials"), nil
+	return filepath.Join(home, ".aws", name), nil
 }
 
 // CheckProfile refuses a profile name that the INI format or the AWS tools would read differently.

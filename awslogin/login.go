@@ -33,7 +33,7 @@ type Login struct {
 	Prompt Prompter
 	Out    io.Writer           // where role lists and progress go (standard error)
 	Env    func(string) string // AWS_* variables, HOME
-	HTTP   *http.Client        // for STS; nil means a default client
+	HTTP   *http.Client        // for STS; nil means the SDK's client, the one a CA bundle can go into
 
 	Profile     string
 	Account     string // ID or alias; "" for all
@@ -87,7 +87,7 @@ func (l *Login) Run(ctx context.Context) (*Result, error) {
 	if duration == 0 {
 		duration = resp.SessionDuration
 	}
-	creds, err := AssumeRole(ctx, l.HTTP, endpoint, region, role, resp, duration)
+	creds, err := AssumeRole(ctx, l.HTTP, l.Env, l.Profile, endpoint, region, role, resp, duration)
 	if err != nil {
 		return nil, err
 	}

@@ -261,7 +261,7 @@ func (p *Process) Credentials(ctx context.Context) (*Credentials, *State, error)
 	if duration == 0 {
 		duration = resp.SessionDuration
 	}
-	creds, err := AssumeRole(ctx, p.HTTP, endpoint, region, *chosen, resp, duration)
+	creds, err := AssumeRole(ctx, p.HTTP, p.Env, p.Profile, endpoint, region, *chosen, resp, duration)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,15 +1,19 @@
 package awslogin
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -79,15 +83,49 @@ type Credentials struct {
 	AssumedRoleARN                             string
 }
 
-// AssumeRole calls STS AssumeRoleWithSAML, unsigned as AWS documents it, at endpoint. duration 0
-// leaves DurationSeconds to STS (one hour).
-func AssumeRole(ctx context.Context, hc *http.Client, endpoint, region string, role Role, resp *Response, duration time.Duration) (*Credentials, error) {
-	client := sts.New(sts.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  aws.AnonymousCredentials{},
-		HTTPClient:   httpClient(hc),
-	})
+// stsClient is an STS client for endpoint and region, from the SDK's own configuration loading so
+// that the CA bundle a TLS-intercepting proxy needs is honoured as by every AWS tool: AWS_CA_BUNDLE,
+// else ca_bundle in profile's section of the shared config file. Credentials stay anonymous. A
+// client hc (tests) keeps the roots it holds: the SDK can put a bundle only into a client it built.
+func stsClient(ctx context.Context, hc *http.Client, env func(string) string, profile, endpoint, region string) (*sts.Client, error) {
+	if hc != nil {
+		return sts.New(sts.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: aws.AnonymousCredentials{}, HTTPClient: hc}), nil
+	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region),
+		config.WithCredentialsProvider(aws.AnonymousCredentials{}), config.WithSharedConfigProfile(profile),
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(time.Minute))}
+	if f, err := ConfigFile(env); err == nil {
+		opts = append(opts, config.WithSharedConfigFiles([]string{f}))
+	}
+	if f, err := CredentialsFile(env); err == nil {
+		opts = append(opts, config.WithSharedCredentialsFiles([]string{f}))
+	}
+	if f := env("AWS_CA_BUNDLE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, store.Errorf(store.Invalid, "cannot read the CA bundle AWS_CA_BUNDLE names: %v", err)
+		}
+		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(b)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	var missing config.SharedConfigProfileNotExistError
+	if errors.As(err, &missing) { // a profile login is about to write need not be in the config file
+		opts[2] = config.WithSharedConfigProfile("")
+		cfg, err = config.LoadDefaultConfig(ctx, opts...)
+	}
+	if err != nil {
+		return nil, store.Errorf(store.Invalid, "cannot load the AWS configuration for STS (CA bundle from AWS_CA_BUNDLE or ca_bundle of profile %s): %v", profile, err)
+	}
+	return sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(endpoint) }), nil
+}
+
+// AssumeRole calls STS AssumeRoleWithSAML, unsigned as AWS documents it, at endpoint, with the
+// configuration of profile (its ca_bundle). duration 0 leaves DurationSeconds to STS (one hour).
+func AssumeRole(ctx context.Context, hc *http.Client, env func(string) string, profile, endpoint, region string, role Role, resp *Response, duration time.Duration) (*Credentials, error) {
+	client, err := stsClient(ctx, hc, env, profile, endpoint, region)
+	if err != nil {
+		return nil, err
+	}
 	in := &sts.AssumeRoleWithSAMLInput{
 		RoleArn:       aws.String(role.RoleARN),
 		PrincipalArn:  aws.String(role.ProviderARN),

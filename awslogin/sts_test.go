@@ -80,7 +80,7 @@ func TestSTSErrorCodeIsShownWithoutControlCharacters(t *testing.T) {
 	defer srv.Close()
 	role := awslogin.Role{Partition: store.PartitionAWS, Account: "111122223333", Name: "admin",
 		RoleARN: "arn:aws:iam::111122223333:role/admin", ProviderARN: "arn:aws:iam::111122223333:saml-provider/Rolegate"}
-	_, err := awslogin.AssumeRole(context.Background(), srv.Client(), srv.URL, "us-east-1", role,
+	_, err := awslogin.AssumeRole(context.Background(), srv.Client(), func(string) string { return "" }, "default", srv.URL, "us-east-1", role,
 		&awslogin.Response{Raw: []byte("<Response/>")}, time.Hour)
 	if err == nil || strings.ContainsAny(err.Error(), "\u009b\u0085") || !strings.Contains(err.Error(), "Bad") {
 		t.Fatalf("error %q", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,7 +29,8 @@ func (a *app) process(profile string) *awslogin.Process {
 	if profile == "" {
 		profile = envOr(a.env, "AWS_PROFILE", "default")
 	}
-	return &awslogin.Process{Profile: profile, Env: a.env, HTTP: &http.Client{Timeout: time.Minute}}
+	// HTTP nil: a minute's timeout, and STS through the SDK's client, which takes AWS_CA_BUNDLE and ca_bundle.
+	return &awslogin.Process{Profile: profile, Env: a.env}
 }
 
 func credentialProcessCmd(a *app) *cobra.Command {

@@ -89,7 +89,8 @@ rolegate credential-process, exec and console renew the credentials without aski
 				src = &awslogin.Browser{URL: idpURL, Role: l.Role, Open: awslogin.OpenBrowser(a.env), Out: a.stderr, HTTP: hc, WantSession: true, Host: host}
 			}
 			l.Source = src
-			l.Prompt, l.Out, l.Env, l.HTTP, l.Duration = prompt, a.stderr, a.env, hc, d
+			// STS through the SDK's own client (nil), which takes AWS_CA_BUNDLE and ca_bundle.
+			l.Prompt, l.Out, l.Env, l.Duration = prompt, a.stderr, a.env, d
 			res, err := l.Run(cmd.Context())
 			if err != nil {
 				return err
