@@ -3,6 +3,7 @@ package awslogin
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -152,6 +153,10 @@ func AssumeRole(ctx context.Context, hc *http.Client, env func(string) string, p
 // stsError says what to fix for each refusal STS gives a SAML login, with the exit status of its kind.
 func stsError(err error, role Role, duration time.Duration, endpoint string) error {
 	var ae smithy.APIError
+	var unknownCA x509.UnknownAuthorityError
+	if errors.As(err, &unknownCA) {
+		return store.Errorf(store.Internal, "cannot reach STS at %s: its certificate is not from a CA this computer trusts; behind a TLS-intercepting proxy, set AWS_CA_BUNDLE (or ca_bundle in the profile's section of ~/.aws/config) to the proxy's CA certificate: %v", endpoint, err)
+	}
 	if !errors.As(err, &ae) {
 		return store.Errorf(store.Internal, "cannot reach STS at %s: %v", endpoint, err)
 	}

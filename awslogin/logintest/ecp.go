@@ -89,6 +89,16 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]string{"error": msg})
 	}
+	if r.Method == http.MethodGet && r.URL.Path == "/saml/metadata" { // where awstest/ststest reads it
+		md, err := assertions.Metadata(assertions.MetadataInput{BaseURL: p.URL, SigningCerts: []*x509.Certificate{p.Cert}})
+		if err != nil {
+			jsonErr(http.StatusInternalServerError, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		w.Write(md)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/saml/ecp" {
 		jsonErr(http.StatusNotFound, "not found")
 		return
