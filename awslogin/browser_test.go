@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"rolegate/awslogin"
-	"rolegate/awslogin/logintest"
+	"rolegate/awstest/ststest"
 	"rolegate/store"
 )
 
@@ -98,11 +98,11 @@ func (p *webPerson) answer(decision string) func(string) error {
 }
 
 // stsAndFile is an STS stand-in trusting p (Admin up to 4 h) and a credentials file, named in env.
-func (p *realIdP) stsAndFile(t *testing.T) (*logintest.STS, string, map[string]string) {
-	sts := logintest.NewSTS(t, p.metadata(t))
-	sts.MaxDuration[pair(prodID, "Admin").RoleARN] = 4 * time.Hour
+func (p *realIdP) stsAndFile(t *testing.T) (*ststest.Server, string, map[string]string) {
+	sts := ststest.New(t, ststest.Config{MetadataURL: p.url + "/saml/metadata",
+		MaxSessionDurations: map[string]time.Duration{pair(prodID, "Admin").RoleARN: 4 * time.Hour}})
 	file := filepath.Join(t.TempDir(), "credentials")
-	return sts, file, map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL}
+	return sts, file, map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.Endpoint, "AWS_CA_BUNDLE": sts.CAFile}
 }
 
 func TestBrowserLoginWritesTheProfile(t *testing.T) {
@@ -122,7 +122,7 @@ func TestBrowserLoginWritesTheProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if iss := sts.Issued(); len(iss) != 1 || iss[0].RoleARN != res.Role.RoleARN || iss[0].Duration != 2*time.Hour {
+	if iss := sts.Issued(); len(iss) != 1 || iss[0].RoleArn != res.Role.RoleARN || iss[0].DurationSeconds != 7200 {
 		t.Fatalf("STS issued %+v", iss)
 	}
 	if !strings.Contains(readFile(t, file), "[web]") {

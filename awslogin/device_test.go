@@ -102,7 +102,7 @@ func TestDeviceLoginApprovedElsewhereWritesTheProfile(t *testing.T) {
 	if !strings.Contains(r.out.String(), p.url+"/cli/device") {
 		t.Errorf("the terminal does not show where to go:\n%s", r.out.String())
 	}
-	if iss := sts.Issued(); len(iss) != 1 || iss[0].RoleARN != res.Role.RoleARN || !strings.Contains(readFile(t, file), "[ssh]") {
+	if iss := sts.Issued(); len(iss) != 1 || iss[0].RoleArn != res.Role.RoleARN || !strings.Contains(readFile(t, file), "[ssh]") {
 		t.Fatalf("STS issued %+v", iss)
 	}
 }

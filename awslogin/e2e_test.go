@@ -20,7 +20,6 @@ import (
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"rolegate/awslogin"
-	"rolegate/awslogin/logintest"
 	"rolegate/awstest/ststest"
 	"rolegate/certs"
 	"rolegate/idp"
@@ -114,11 +113,10 @@ func (p *realIdP) code(offset time.Duration) string {
 // Response against the server's published metadata) and the credentials file.
 func TestEndToEnd(t *testing.T) {
 	p := newRealIdP(t)
-	sts := logintest.NewSTS(t, p.metadata(t))
 	admin := pair(prodID, "Admin").RoleARN
-	sts.MaxDuration[admin] = 4 * time.Hour
+	sts := ststest.New(t, ststest.Config{MetadataURL: p.url + "/saml/metadata", MaxSessionDurations: map[string]time.Duration{admin: 4 * time.Hour}})
 	file := filepath.Join(t.TempDir(), "credentials")
-	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL}
+	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.Endpoint, "AWS_CA_BUNDLE": sts.CAFile}
 	login := func(user, otp, account string, prompt awslogin.Prompter) (*awslogin.Result, error) {
 		var out strings.Builder
 		l := &awslogin.Login{
@@ -138,7 +136,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		iss := sts.Issued()
-		if len(iss) != 1 || iss[0].RoleARN != admin || iss[0].Duration != 2*time.Hour || iss[0].SessionName != "alice" {
+		if len(iss) != 1 || iss[0].RoleArn != admin || iss[0].DurationSeconds != 7200 || iss[0].Verdict.SessionName != "alice" {
 			t.Fatalf("STS issued %+v; the duration must be the grant's two hours", iss)
 		}
 		got := readFile(t, file)

@@ -14,6 +14,7 @@ import (
 	"rolegate/assertions/samltest"
 	"rolegate/awslogin"
 	"rolegate/awslogin/logintest"
+	"rolegate/awstest/ststest"
 	"rolegate/store"
 )
 
@@ -56,7 +57,7 @@ func pair(account, role string) assertions.RolePair {
 // temporary directory named by AWS_SHARED_CREDENTIALS_FILE.
 type rig struct {
 	idp   *logintest.IdP
-	sts   *logintest.STS
+	sts   *ststest.Server
 	file  string
 	env   map[string]string
 	out   strings.Builder
@@ -67,9 +68,10 @@ func newRig(t *testing.T, users map[string]logintest.User) *rig {
 	t.Helper()
 	r := &rig{idp: logintest.NewIdP(t, users)}
 	r.idp.Aliases = map[string]string{prodID: "prod", stagingID: "staging"}
-	r.sts = logintest.NewSTS(t, r.idp.Metadata(t))
+	r.sts = ststest.New(t, ststest.Config{MetadataURL: r.idp.URL + "/saml/metadata", MaxSessionDurations: map[string]time.Duration{}})
 	r.file = filepath.Join(t.TempDir(), "aws", "credentials")
-	r.env = map[string]string{"AWS_SHARED_CREDENTIALS_FILE": r.file}
+	// STS over TLS with its test CA, trusted through AWS_CA_BUNDLE as behind a TLS-intercepting proxy.
+	r.env = map[string]string{"AWS_SHARED_CREDENTIALS_FILE": r.file, "AWS_CA_BUNDLE": r.sts.CAFile}
 	return r
 }
 
@@ -83,7 +85,7 @@ func (r *rig) login(user, pw, otp string, p awslogin.Prompter, edit func(*awslog
 		Out:         &r.out,
 		Env:         r.getenv,
 		Profile:     "work",
-		STSEndpoint: r.sts.URL,
+		STSEndpoint: r.sts.Endpoint,
 	}
 	if edit != nil {
 		edit(l)

@@ -12,6 +12,7 @@ import (
 	"rolegate/assertions"
 	"rolegate/awslogin"
 	"rolegate/awslogin/logintest"
+	"rolegate/awstest/ststest"
 	"rolegate/store"
 )
 
@@ -20,7 +21,7 @@ var alice = logintest.User{Password: "correct horse battery", Roles: []assertion
 func TestLoginWritesWhatSTSIssued(t *testing.T) {
 	r := newRig(t, map[string]logintest.User{"alice": alice})
 	r.idp.SessionDuration = 2 * time.Hour
-	r.sts.MaxDuration[pair(prodID, "admin").RoleARN] = 4 * time.Hour
+	r.sts.Configure(func(c *ststest.Config) { c.MaxSessionDurations[pair(prodID, "admin").RoleARN] = 4 * time.Hour })
 	r.idp.Omitted = "staging (444455556666): it requires a second factor"
 	res, err := r.login("alice", alice.Password, "", &fakePrompt{}, nil)
 	if err != nil {
@@ -34,7 +35,7 @@ func TestLoginWritesWhatSTSIssued(t *testing.T) {
 		t.Fatalf("STS issued %d sets of credentials", len(issued))
 	}
 	iss := issued[0]
-	if iss.Duration != 2*time.Hour || iss.SessionName != "alice" || iss.RoleARN != pair(prodID, "admin").RoleARN {
+	if iss.DurationSeconds != 7200 || iss.Verdict.SessionName != "alice" || iss.RoleArn != pair(prodID, "admin").RoleARN {
 		t.Fatalf("STS got %+v; the duration must default to the assertion's SessionDuration", iss)
 	}
 	got := readFile(t, r.file)
@@ -61,11 +62,11 @@ func TestLoginWritesWhatSTSIssued(t *testing.T) {
 func TestLoginDurationFlagOverridesTheAssertion(t *testing.T) {
 	r := newRig(t, map[string]logintest.User{"alice": alice})
 	r.idp.SessionDuration = 2 * time.Hour
-	r.sts.MaxDuration[pair(prodID, "admin").RoleARN] = 12 * time.Hour
+	r.sts.Configure(func(c *ststest.Config) { c.MaxSessionDurations[pair(prodID, "admin").RoleARN] = 12 * time.Hour })
 	if _, err := r.login("alice", alice.Password, "", nil, func(l *awslogin.Login) { l.Duration = 90 * time.Minute }); err != nil {
 		t.Fatal(err)
 	}
-	if d := r.sts.Issued()[0].Duration; d != 90*time.Minute {
+	if d := time.Duration(r.sts.Issued()[0].DurationSeconds) * time.Second; d != 90*time.Minute {
 		t.Fatalf("STS got duration %s, want the flag's 1h30m", d)
 	}
 }
@@ -128,18 +129,24 @@ func TestLoginRefusals(t *testing.T) {
 		{name: "a Response signed by a key the provider does not hold is refused as STS would",
 			setup: func(r *rig) { r.idp.Key, _ = samltestKey(t) },
 			code:  store.Unauthorized, words: []string{"could not validate", "InvalidIdentityToken", "metadata"}},
-		{name: "an expired Response is refused as STS would", setup: func(r *rig) { r.sts.Now = func() time.Time { return time.Now().Add(10 * time.Minute) } },
+		{name: "an expired Response is refused as STS would", setup: func(r *rig) {
+			r.sts.Configure(func(c *ststest.Config) { c.Now = func() time.Time { return time.Now().Add(10 * time.Minute) } })
+		},
 			code: store.Unauthorized, words: []string{"expired", "clock", "ExpiredTokenException"}},
 		{name: "a role whose trust policy trusts another provider is refused", setup: func(r *rig) {
-			r.sts.Trust[admin.RoleARN] = assertions.ARN(store.PartitionAWS, prodID, "saml-provider/Other")
+			r.sts.Configure(func(c *ststest.Config) { c.Untrusted = append(c.Untrusted, admin.RoleARN) })
 		}, code: store.Forbidden, words: []string{"trust policy", admin.ProviderARN, "AccessDenied"}},
 		{name: "a duration above the role's maximum says to ask for less", edit: func(l *awslogin.Login) { l.Duration = 2 * time.Hour },
 			code: store.Invalid, words: []string{"more than role admin allows", "shorter --duration", "MaxSessionDuration"}},
 		{name: "a claim the IdP provider rejects says what to check", setup: func(r *rig) {
-			r.sts.Refuse = func(string) (string, string) { return "IDPRejectedClaim", "Authentication failed." }
+			r.sts.Configure(func(c *ststest.Config) {
+				c.Refuse = func(string) (string, string) { return "IDPRejectedClaim", "Authentication failed." }
+			})
 		}, code: store.Unauthorized, words: []string{"rejected the sign-in claim", "Rolegate", "IDPRejectedClaim"}},
 		{name: "a region STS is off in says to pick another", setup: func(r *rig) {
-			r.sts.Refuse = func(string) (string, string) { return "RegionDisabledException", "STS is not activated" }
+			r.sts.Configure(func(c *ststest.Config) {
+				c.Refuse = func(string) (string, string) { return "RegionDisabledException", "STS is not activated" }
+			})
 		}, code: store.Forbidden, words: []string{"not enabled in this region", "--region"}},
 		{name: "a region of another partition is refused before STS", edit: func(l *awslogin.Login) { l.Region = "cn-north-1" },
 			code: store.Invalid, words: []string{"cn-north-1", "not in partition aws"}},

@@ -28,7 +28,7 @@ func refreshes(t *testing.T, p *realIdP, src awslogin.SessionSource) {
 	if _, err := l.Run(context.Background()); err != nil {
 		t.Fatalf("refresh through the session: %v", err)
 	}
-	if iss := sts.Issued(); len(iss) != 2 || iss[1].RoleARN != res.Role.RoleARN {
+	if iss := sts.Issued(); len(iss) != 2 || iss[1].RoleArn != res.Role.RoleARN {
 		t.Fatalf("STS issued %+v", iss)
 	}
 	// A forged token refreshes nothing.

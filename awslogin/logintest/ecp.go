@@ -1,9 +1,14 @@
+// Package logintest holds a minimal ECP responder for tests of `rolegate login`: it issues Responses
+// built and signed by the assertions package and publishes its metadata at /saml/metadata, where
+// the STS stand-in (awstest/ststest) reads it.
 package logintest
 
 import (
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -58,17 +63,13 @@ func NewIdP(t testing.TB, users map[string]User) *IdP {
 	return p
 }
 
-// Metadata is the IdP's metadata, for the STS stand-in.
-func (p *IdP) Metadata(t testing.TB) []byte {
-	t.Helper()
-	md, err := assertions.Metadata(assertions.MetadataInput{BaseURL: p.URL, SigningCerts: []*x509.Certificate{p.Cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return md
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
-// Requests are the headers of the requests received so far.
+// Requests are the headers of the ECP requests received so far.
 func (p *IdP) Requests() []http.Header {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -81,15 +82,12 @@ const (
 )
 
 func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	p.requests = append(p.requests, r.Header.Clone())
-	p.mu.Unlock()
 	jsonErr := func(status int, msg string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]string{"error": msg})
 	}
-	if r.Method == http.MethodGet && r.URL.Path == "/saml/metadata" { // where awstest/ststest reads it
+	if r.Method == http.MethodGet && r.URL.Path == "/saml/metadata" { // where the STS stand-in reads it
 		md, err := assertions.Metadata(assertions.MetadataInput{BaseURL: p.URL, SigningCerts: []*x509.Certificate{p.Cert}})
 		if err != nil {
 			jsonErr(http.StatusInternalServerError, err.Error())
@@ -99,6 +97,9 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write(md)
 		return
 	}
+	p.mu.Lock()
+	p.requests = append(p.requests, r.Header.Clone())
+	p.mu.Unlock()
 	if r.Method != http.MethodPost || r.URL.Path != "/saml/ecp" {
 		jsonErr(http.StatusNotFound, "not found")
 		return

@@ -58,15 +58,21 @@ type Config struct {
 	Now func() time.Time
 	// Untrusted lists role ARNs whose trust policy does not trust the provider: AccessDenied.
 	Untrusted []string
+	// MaxSessionDurations overrides MaxSessionDuration for the roles it names.
+	MaxSessionDurations map[string]time.Duration
+	// Refuse, when set, answers a call with the AWS error of its choosing ("" for none) before
+	// the Response is checked.
+	Refuse func(roleARN string) (code, message string)
 }
 
 // Call is one AssumeRoleWithSAML call as the stand-in saw it, and its answer.
 type Call struct {
-	RoleArn, PrincipalArn string
-	DurationSeconds       int
-	Verdict               *assertions.Verdict
-	Error                 string // the AWS error code, "" when credentials were issued
-	AccessKeyID           string
+	RoleArn, PrincipalArn                      string
+	DurationSeconds                            int
+	Verdict                                    *assertions.Verdict
+	Error                                      string // the AWS error code, "" when credentials were issued
+	AccessKeyID, SecretAccessKey, SessionToken string
+	Expiration                                 time.Time
 }
 
 // Server is a running stand-in.
@@ -138,6 +144,20 @@ func New(t testing.TB, cfg Config) *Server {
 	return s
 }
 
+// Configure changes the stand-in's Config between calls.
+func (s *Server) Configure(f func(*Config)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.cfg)
+}
+
+// Issued returns the AssumeRoleWithSAML calls so far that were given credentials.
+func (s *Server) Issued() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.DeleteFunc(slices.Clone(s.calls), func(c Call) bool { return c.Error != "" })
+}
+
 // Calls returns the AssumeRoleWithSAML calls so far.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
@@ -187,7 +207,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // metadata reads the IdP's entity ID and signing certificates.
 func (s *Server) metadata() (string, []*x509.Certificate, error) {
-	resp, err := http.Get(s.cfg.MetadataURL)
+	resp, err := http.Get(s.config().MetadataURL)
 	if err != nil {
 		return "", nil, err
 	}
@@ -199,6 +219,12 @@ func (s *Server) metadata() (string, []*x509.Certificate, error) {
 	return assertions.ReadMetadata(md)
 }
 
+func (s *Server) config() Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
 func (s *Server) record(c Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,7 +233,7 @@ func (s *Server) record(c Call) {
 
 // assume answers AssumeRoleWithSAML as STS does.
 func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
-	f := r.PostForm
+	f, cfg := r.PostForm, s.config()
 	call := Call{RoleArn: f.Get("RoleArn"), PrincipalArn: f.Get("PrincipalArn")}
 	fail := func(status int, code, msg string) {
 		call.Error = code
@@ -222,6 +248,16 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 		fail(400, "ValidationError", "1 validation error detected: Value at 'SAMLAssertion' failed to satisfy constraint: Member must have length less than or equal to 100000")
 		return
 	}
+	if cfg.Refuse != nil {
+		if code, msg := cfg.Refuse(call.RoleArn); code != "" {
+			status := 400
+			if code == "IDPRejectedClaim" || code == "AccessDenied" || code == "RegionDisabledException" {
+				status = 403
+			}
+			fail(status, code, msg)
+			return
+		}
+	}
 	raw, err := base64.StdEncoding.DecodeString(f.Get("SAMLAssertion"))
 	if err != nil {
 		fail(400, "InvalidIdentityToken", "Invalid base64 SAMLResponse (Service: AWSOpenIdDiscoveryService)")
@@ -232,22 +268,16 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 		fail(500, "InternalFailure", "the stand-in could not read the IdP metadata: "+err.Error())
 		return
 	}
-	// AWS accepts the Response at any of its sign-in endpoints; the one it names must be one.
+	// AWS accepts the Response at any sign-in endpoint of the role's partition; the one it names must be one.
 	acs := ""
 	if doc := etree.NewDocument(); doc.ReadFromBytes(raw) == nil && doc.Root() != nil {
 		acs = doc.Root().SelectAttrValue("Destination", "")
 	}
-	known := false
-	for _, p := range []store.Partition{store.PartitionAWS, store.PartitionGovCloud, store.PartitionChina} {
-		if _, err := assertions.SignInRegion(p, acs); err == nil {
-			known = true
-		}
-	}
-	if !known {
+	if _, err := assertions.SignInRegion(store.Partition(strings.Split(call.RoleArn+":", ":")[1]), acs); err != nil {
 		fail(400, "InvalidIdentityToken", "Destination "+acs+" is not an AWS sign-in endpoint")
 		return
 	}
-	now := s.cfg.Now()
+	now := cfg.Now()
 	v := assertions.InspectAWS(raw, assertions.Expect{EntityID: entity, ACS: acs, Certs: certs, Now: now})
 	call.Verdict = v
 	if !v.Accepted {
@@ -265,7 +295,7 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 		fail(400, "InvalidIdentityToken", "SAML Assertion doesn't contain the requested Role and Metadata in the attributes")
 		return
 	}
-	if slices.Contains(s.cfg.Untrusted, call.RoleArn) {
+	if slices.Contains(cfg.Untrusted, call.RoleArn) {
 		fail(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithSAML")
 		return
 	}
@@ -279,7 +309,11 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 		d = time.Duration(n) * time.Second
 	}
 	call.DurationSeconds = int(d / time.Second)
-	if d > s.cfg.MaxSessionDuration {
+	limit, ok := cfg.MaxSessionDurations[call.RoleArn]
+	if !ok {
+		limit = cfg.MaxSessionDuration
+	}
+	if d > limit {
 		fail(400, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 		return
 	}
@@ -296,7 +330,7 @@ func (s *Server) assume(w http.ResponseWriter, r *http.Request) {
 	s.issued[akid] = assumed
 	s.keys[akid] = issuedKey{secret: secret, token: token, expires: expires}
 	s.mu.Unlock()
-	call.AccessKeyID = akid
+	call.AccessKeyID, call.SecretAccessKey, call.SessionToken, call.Expiration = akid, secret, token, expires.Truncate(time.Second)
 	s.record(call)
 	type creds struct {
 		AccessKeyID     string `xml:"AccessKeyId"`
@@ -372,7 +406,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acs := "https://" + r.Host + "/saml"
-	v := assertions.InspectAWS(raw, assertions.Expect{EntityID: entity, ACS: acs, Certs: certs, Now: s.cfg.Now()})
+	v := assertions.InspectAWS(raw, assertions.Expect{EntityID: entity, ACS: acs, Certs: certs, Now: s.config().Now()})
 	if !v.Accepted {
 		http.Error(w, "Your request included an invalid SAML response: "+strings.Join(v.Problems, "; "), http.StatusBadRequest)
 		return
@@ -431,7 +465,7 @@ func (s *Server) federation(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		k, ok := s.keys[sess.SessionID]
 		s.mu.Unlock()
-		if !ok || k.secret != sess.SessionKey || k.token != sess.SessionToken || !s.cfg.Now().Before(k.expires) {
+		if !ok || k.secret != sess.SessionKey || k.token != sess.SessionToken || !s.config().Now().Before(k.expires) {
 			// AWS answers bad credentials with a bare 400.
 			http.Error(w, "", http.StatusBadRequest)
 			return

@@ -53,8 +53,14 @@ func newIdP(t *testing.T) *idp {
 // response is a signed Response for two roles of one account, issued at now.
 func (p *idp) response(t *testing.T, now time.Time, s assertions.Signer) string {
 	t.Helper()
+	return p.responseTo(t, now, s, "https://signin.aws.amazon.com/saml")
+}
+
+// responseTo is a Response addressed to the sign-in endpoint acs.
+func (p *idp) responseTo(t *testing.T, now time.Time, s assertions.Signer, acs string) string {
+	t.Helper()
 	prov := "arn:aws:iam::111122223333:saml-provider/Rolegate"
-	xml, err := assertions.BuildAWS(&assertions.AWSResponse{BaseURL: p.srv.URL, ACS: "https://signin.aws.amazon.com/saml", NameID: "subject-1",
+	xml, err := assertions.BuildAWS(&assertions.AWSResponse{BaseURL: p.srv.URL, ACS: acs, NameID: "subject-1",
 		Roles:       []assertions.RolePair{{RoleARN: "arn:aws:iam::111122223333:role/Admin", ProviderARN: prov}, {RoleARN: "arn:aws:iam::111122223333:role/ReadOnly", ProviderARN: prov}},
 		SessionName: "alice", AuthnInstant: now, Now: now, ResponseID: "_r1", AssertionID: "_a1", SignResponse: true}, s)
 	if err != nil {
@@ -120,6 +126,7 @@ func TestTheStandInAnswersThroughItsProxyLikeSTSAndTheSignInPage(t *testing.T) {
 		{"a Response signed by a key the metadata does not publish", p.response(t, time.Now(), other.signer), "InvalidIdentityToken"},
 		{"an expired Response", p.response(t, time.Now().Add(-time.Hour), p.signer), "ExpiredTokenException"},
 		{"a Response that is not base64", "%%%", "InvalidIdentityToken"},
+		{"a Response addressed to another partition's sign-in endpoint", p.responseTo(t, time.Now(), p.signer, "https://signin.amazonaws-us-gov.com/saml"), "InvalidIdentityToken"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if status, body := assume(c.saml); status != 400 || !strings.Contains(body, "<Code>"+c.code+"</Code>") || !strings.Contains(body, "<ErrorResponse") {

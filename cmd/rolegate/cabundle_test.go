@@ -14,13 +14,12 @@ import (
 // parallel: the SDK reads AWS_CA_BUNDLE from the process environment too, so it is emptied here.
 func TestLoginTrustsTheCABundleTheAWSToolsTrust(t *testing.T) {
 	t.Setenv("AWS_CA_BUNDLE", "")
-	// newTLSRig is the ECP stand-in with awstest/ststest, which answers over TLS with its own test CA.
+	// newTLSRig is the login rig (awstest/ststest answers over TLS with its own test CA) with no bundle.
 	newTLSRig := func(t *testing.T) (*loginRig, *ststest.Server) {
 		r := newLoginRig(t)
-		sts := ststest.New(t, ststest.Config{MetadataURL: r.idp.URL + "/saml/metadata"})
-		r.env["AWS_ENDPOINT_URL_STS"] = sts.Endpoint
+		delete(r.env, "AWS_CA_BUNDLE")
 		r.env["AWS_CONFIG_FILE"] = filepath.Join(t.TempDir(), "config")
-		return r, sts
+		return r, r.sts
 	}
 	login := func(r *loginRig) (int, string, string) {
 		return r.run(goodPassword+"\n", "--username", "alice", "--password-stdin", "--profile", "ci")

@@ -12,14 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"rolegate/awslogin/logintest"
+	"rolegate/awstest/ststest"
 )
 
 // credRig is a real `rolegate serve`, an STS stand-in trusting its metadata, and a user's home.
 type credRig struct {
 	c     *cli
 	srv   *server
-	sts   *logintest.STS
+	sts   *ststest.Server
 	state string // the profile's state file
 }
 
@@ -29,11 +29,11 @@ func newCredRig(t *testing.T, c *cli) *credRig {
 	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
 	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
 	r := &credRig{c: c, srv: c.serve(t)}
-	r.sts = logintest.NewSTS(t, []byte(r.srv.get(t, "/saml/metadata")))
+	r.sts = ststest.New(t, ststest.Config{MetadataURL: r.srv.url + "/saml/metadata"})
 	home := t.TempDir()
 	c.env["XDG_CONFIG_HOME"] = filepath.Join(home, "config")
 	c.env["AWS_SHARED_CREDENTIALS_FILE"] = filepath.Join(home, "aws", "credentials")
-	c.env["AWS_ENDPOINT_URL_STS"] = r.sts.URL
+	c.env["AWS_ENDPOINT_URL_STS"], c.env["AWS_CA_BUNDLE"] = r.sts.Endpoint, r.sts.CAFile
 	c.env["ROLEGATE_USERNAME"] = "alice"
 	r.state = filepath.Join(home, "config", "rolegate", "profiles", "work.json")
 	return r
@@ -107,7 +107,7 @@ func TestCredentialProcessRefreshesAcrossAnExpiryUntilTheSessionEnds(t *testing.
 		r.age(t, 4*time.Minute)
 		p = r.process(t)
 		iss := r.sts.Issued()
-		if len(iss) != 2 || p.AccessKeyId != iss[1].AccessKeyID || p.AccessKeyId == first.AccessKeyID || iss[1].RoleARN != first.RoleARN {
+		if len(iss) != 2 || p.AccessKeyId != iss[1].AccessKeyID || p.AccessKeyId == first.AccessKeyID || iss[1].RoleArn != first.RoleArn {
 			t.Fatalf("no refresh: %+v, STS issued %d", p, len(iss))
 		}
 		if exp, err := time.Parse(time.RFC3339, p.Expiration); err != nil || time.Until(exp) < 30*time.Minute {

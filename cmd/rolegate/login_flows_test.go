@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"rolegate/awslogin/logintest"
+	"rolegate/awstest/ststest"
 )
 
 var (
@@ -32,9 +32,9 @@ func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
 	c.ok(t, "", "account", "add", "111122223333", "--alias", "prod")
 	c.ok(t, "", "grant", "add", "--user", "alice", "--account", "prod", "--role", "Admin")
 	srv := c.serve(t)
-	sts := logintest.NewSTS(t, []byte(srv.get(t, "/saml/metadata")))
+	sts := ststest.New(t, ststest.Config{MetadataURL: srv.url + "/saml/metadata"})
 	file := filepath.Join(t.TempDir(), "credentials")
-	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.URL, "SSH_CONNECTION": "192.0.2.1 50000 192.0.2.2 22",
+	env := map[string]string{"AWS_SHARED_CREDENTIALS_FILE": file, "AWS_ENDPOINT_URL_STS": sts.Endpoint, "AWS_CA_BUNDLE": sts.CAFile, "SSH_CONNECTION": "192.0.2.1 50000 192.0.2.2 22",
 		"XDG_CONFIG_HOME": t.TempDir()}
 	var stdout syncBuffer
 	var stderr syncBuffer
@@ -54,7 +54,7 @@ func TestLoginWithADeviceCodeAgainstARunningServer(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("login did not finish after the approval:\n%s", stderr.String())
 	}
-	if iss := sts.Issued(); len(iss) != 1 || !strings.HasSuffix(iss[0].RoleARN, ":role/Admin") {
+	if iss := sts.Issued(); len(iss) != 1 || !strings.HasSuffix(iss[0].RoleArn, ":role/Admin") {
 		t.Fatalf("STS issued %+v", iss)
 	}
 	srv.stop(t)

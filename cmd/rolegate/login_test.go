@@ -12,13 +12,14 @@ import (
 	"rolegate/assertions"
 	"rolegate/awslogin"
 	"rolegate/awslogin/logintest"
+	"rolegate/awstest/ststest"
 	"rolegate/store"
 )
 
 // loginRig is an ECP stand-in and an STS stand-in trusting it, for `rolegate login`.
 type loginRig struct {
 	idp  *logintest.IdP
-	sts  *logintest.STS
+	sts  *ststest.Server
 	file string
 	env  map[string]string
 }
@@ -35,8 +36,8 @@ func newLoginRig(t *testing.T) *loginRig {
 		"bob":   {Password: goodPassword, OTP: "246810", Roles: []assertions.RolePair{rolePair("111122223333", "dev"), rolePair("444455556666", "dev")}},
 	})
 	idp.Aliases = map[string]string{"111122223333": "prod", "444455556666": "staging"}
-	r := &loginRig{idp: idp, sts: logintest.NewSTS(t, idp.Metadata(t)), file: filepath.Join(t.TempDir(), "credentials")}
-	r.env = map[string]string{"AWS_SHARED_CREDENTIALS_FILE": r.file, "AWS_ENDPOINT_URL_STS": r.sts.URL}
+	r := &loginRig{idp: idp, sts: ststest.New(t, ststest.Config{MetadataURL: idp.URL + "/saml/metadata"}), file: filepath.Join(t.TempDir(), "credentials")}
+	r.env = map[string]string{"AWS_SHARED_CREDENTIALS_FILE": r.file, "AWS_ENDPOINT_URL_STS": r.sts.Endpoint, "AWS_CA_BUNDLE": r.sts.CAFile}
 	return r
 }
 
@@ -69,7 +70,7 @@ func TestLoginCommand(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "profile from-env in ") || !strings.Contains(out, "staging (444455556666) dev") {
 			t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
 		}
-		if iss := r.sts.Issued(); iss[0].Duration != 15*time.Minute || !strings.Contains(iss[0].RoleARN, "444455556666") {
+		if iss := r.sts.Issued(); iss[0].DurationSeconds != 900 || !strings.Contains(iss[0].RoleArn, "444455556666") {
 			t.Fatalf("STS got %+v", iss)
 		}
 		if h := r.idp.Requests()[0]; h.Get("X-Rolegate-Account") != "staging" || h.Get("X-Rolegate-OTP") != "246810" {
@@ -108,7 +109,7 @@ func TestLoginCommandRefusals(t *testing.T) {
 		{name: "several roles without a terminal exit invalid naming them", stdin: goodPassword + "\n246810\n", args: []string{"--username", "bob", "--password-stdin"},
 			exit: 2, words: []string{"several roles", "111122223333 dev", "444455556666 dev"}},
 		{name: "a trust policy that does not trust the provider exits forbidden", setup: func(r *loginRig) {
-			r.sts.Trust[rolePair("111122223333", "admin").RoleARN] = "arn:aws:iam::111122223333:saml-provider/Okta"
+			r.sts.Configure(func(c *ststest.Config) { c.Untrusted = []string{rolePair("111122223333", "admin").RoleARN} })
 		}, stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin"}, exit: 4, words: []string{"trust policy"}},
 		{name: "a duration over the role's maximum exits invalid", stdin: goodPassword + "\n", args: []string{"--username", "alice", "--password-stdin", "--duration", "2h"},
 			exit: 2, words: []string{"shorter --duration"}},
