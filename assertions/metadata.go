@@ -5,6 +5,7 @@ package assertions
 import (
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -111,11 +112,10 @@ func ReadMetadata(md []byte) (string, []*x509.Certificate, error) {
 			continue
 		}
 		for _, c := range kd.FindElements(".//X509Certificate") {
-			der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Text()), ""))
-			if err != nil {
-				return "", nil, fmt.Errorf("assertions: a signing certificate in the metadata: %w", err)
+			cert, err := ParseMetadataCert(c.Text())
+			if cert == nil && err == nil {
+				err = errors.New("it is empty")
 			}
-			cert, err := x509.ParseCertificate(der)
 			if err != nil {
 				return "", nil, fmt.Errorf("assertions: a signing certificate in the metadata: %w", err)
 			}
@@ -126,4 +126,27 @@ func ReadMetadata(md []byte) (string, []*x509.Certificate, error) {
 		return "", nil, fmt.Errorf("assertions: the metadata has no signing certificate")
 	}
 	return doc.Root().SelectAttrValue("entityID", ""), certs, nil
+}
+
+// MaxMetadataBytes bounds a metadata document Rolegate reads from an admin (a file, standard input
+// or a fetch): SPs' and AWS's are a few kilobytes.
+const MaxMetadataBytes = 1 << 20
+
+// ParseMetadataCert parses the base64 text of a metadata X509Certificate, ASCII white space
+// ignored, as crewjam/saml reads it; an empty one is nil with no error (crewjam skips it).
+func ParseMetadataCert(data string) (*x509.Certificate, error) {
+	data = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" \t\n\f\r", r) {
+			return -1
+		}
+		return r
+	}, data)
+	if data == "" {
+		return nil, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, errors.New("it is not base64")
+	}
+	return x509.ParseCertificate(der)
 }

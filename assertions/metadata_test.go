@@ -139,3 +139,28 @@ func TestReadMetadataTakesWhatIAMTrustsAndNothingElse(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMetadataCertReadsWhatCrewjamReads(t *testing.T) {
+	cert := selfSigned(t, 2048, "metadata")
+	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
+	wrapped := "\n\t " + b64[:40] + "\r\n" + b64[40:] + "\n"
+	for _, tc := range []struct {
+		name, data string
+		want       *x509.Certificate
+		err        bool
+	}{
+		{"plain base64", b64, cert, false},
+		{"wrapped and indented, as metadata prints it", wrapped, cert, false},
+		{"empty: skipped, as crewjam skips it", " \n\t", nil, false},
+		{"not base64", "%%%", nil, true},
+		{"a non-ASCII space inside, which crewjam would not read", b64[:40] + "\u00a0" + b64[40:], nil, true},
+		{"base64 of something else", base64.StdEncoding.EncodeToString([]byte("not a certificate")), nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := assertions.ParseMetadataCert(tc.data)
+			if (err != nil) != tc.err || (tc.want == nil) != (got == nil) || (got != nil && !got.Equal(tc.want)) {
+				t.Fatalf("got %v, %v", got, err)
+			}
+		})
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -32,7 +31,7 @@ import (
 const (
 	// MaxSPMetadataBytes bounds an SP metadata document, read from a file or fetched: AWS's is
 	// about 6 KB.
-	MaxSPMetadataBytes = 1 << 20
+	MaxSPMetadataBytes = assertions.MaxMetadataBytes
 	// SPMetadataTimeout bounds a whole fetch, redirects included.
 	SPMetadataTimeout = 20 * time.Second
 	maxRedirects      = 3
@@ -101,15 +100,13 @@ func ReadSPMetadata(raw []byte) (*SPMetadata, error) {
 			continue
 		}
 		for _, c := range k.KeyInfo.X509Data.X509Certificates {
-			der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
+			cert, err := assertions.ParseMetadataCert(c.Data)
 			if err != nil {
-				return nil, store.Errorf(store.Invalid, "the SP metadata's encryption certificate is not base64: %s", short(err.Error()))
+				return nil, store.Errorf(store.Invalid, "the SP metadata's encryption certificate is unreadable: %s", short(err.Error()))
 			}
-			cert, err := x509.ParseCertificate(der)
-			if err != nil {
-				return nil, store.Errorf(store.Invalid, "the SP metadata's encryption certificate is not an X.509 certificate: %s", short(err.Error()))
+			if cert != nil {
+				md.EncryptionCerts = append(md.EncryptionCerts, cert)
 			}
-			md.EncryptionCerts = append(md.EncryptionCerts, cert)
 		}
 	}
 	return md, nil

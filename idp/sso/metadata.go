@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ import (
 // SP metadata: what `rolegate sp add` accepts, and how a request's SP is read from the store.
 
 // MaxSPMetadataBytes is the largest SP metadata document Rolegate accepts.
-const MaxSPMetadataBytes = 1 << 20
+const MaxSPMetadataBytes = assertions.MaxMetadataBytes
 
 // ParseSPMetadata parses a SAML service provider's metadata, as `rolegate sp add` stores it: one
 // md:EntityDescriptor, or an md:EntitiesDescriptor holding exactly one SP. It must describe an SP
@@ -152,7 +151,7 @@ func checkSPKeys(ed *saml.EntityDescriptor) error {
 	for _, d := range ed.SPSSODescriptors {
 		for _, k := range d.KeyDescriptors {
 			for _, c := range k.KeyInfo.X509Data.X509Certificates {
-				if _, err := parseSPCert(c.Data); err != nil {
+				if _, err := assertions.ParseMetadataCert(c.Data); err != nil {
 					return store.Errorf(store.Invalid, "the metadata of %q has a KeyDescriptor (use %q) whose certificate is not a valid X.509 certificate: %s",
 						ed.EntityID, text.Bounded(k.Use, 32), text.Bounded(err.Error(), 200))
 				}
@@ -177,32 +176,13 @@ func encryptionCert(d *saml.SPSSODescriptor) *x509.Certificate {
 				continue
 			}
 			for _, c := range k.KeyInfo.X509Data.X509Certificates {
-				if cert, _ := parseSPCert(c.Data); cert != nil {
+				if cert, _ := assertions.ParseMetadataCert(c.Data); cert != nil {
 					return cert
 				}
 			}
 		}
 	}
 	return nil
-}
-
-// parseSPCert parses the base64 of a metadata certificate as crewjam does, ASCII white space
-// ignored; an empty one is nil (crewjam skips it).
-func parseSPCert(data string) (*x509.Certificate, error) {
-	data = strings.Map(func(r rune) rune {
-		if strings.ContainsRune(" \t\n\f\r", r) {
-			return -1
-		}
-		return r
-	}, data)
-	if data == "" {
-		return nil, nil
-	}
-	der, err := base64.StdEncoding.DecodeString(data)
-	if err != nil {
-		return nil, errors.New("it is not base64")
-	}
-	return x509.ParseCertificate(der)
 }
 
 // SPACSURLs lists the https HTTP-POST ACS locations of an SP: where Rolegate may post its assertions.
