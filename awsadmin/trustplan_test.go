@@ -2,16 +2,13 @@ package awsadmin_test
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"rolegate/assertions"
+	"rolegate/assertions/samltest"
 	"rolegate/awsadmin"
 	"rolegate/store"
 )
@@ -21,19 +18,7 @@ import (
 // region=, a command line), the Recipient of a sign-in Rolegate would issue is in SAML:aud, and
 // every SAML:aud value is the Recipient of some sign-in once the account has its key.
 func TestSAMLAudIsEveryRecipientRolegateProduces(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "enc"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cert := samltest.KeyPair(t, 2048, "enc")
 	const idp = "SAMLSPEXAMPLE7Q2W4Z9K1"
 	others := map[store.Partition]string{store.PartitionAWS: "ap-south-1", store.PartitionGovCloud: "us-gov-east-1", store.PartitionChina: "cn-northwest-1"}
 	for _, acct := range []store.Account{
