@@ -570,6 +570,15 @@ type Store interface {
 	// RetireSigningKey takes the previous key out of the metadata (previous -> retired) at now;
 	// NotFound for an unknown id, Conflict for a key that is not previous.
 	RetireSigningKey(ctx context.Context, id string, now time.Time) error
+
+	// ---- settings
+	// Setting returns the value of the deployment setting name; NotFound when it has none.
+	Setting(ctx context.Context, name string) (string, error)
+	// InitSetting gives name value unless it has one already, atomically (of two concurrent first
+	// calls one wins), and returns the value name holds after the call.
+	InitSetting(ctx context.Context, name, value string) (string, error)
+	// SetSetting gives name value, replacing any it had.
+	SetSetting(ctx context.Context, name, value string) error
 }
 
 // Device authorization states.

@@ -92,6 +92,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"an account's CLI session lifetime is kept, changed, and refused beyond 15m to 12h", testAccountCLISessionMax},
 		{"encryption keys: one current and one next per account, promoted atomically, with their AWS key ID, gone with their account", testEncryptionKeys},
 		{"concurrent promotions of one encryption key, and concurrent next keys, let exactly one win", testConcurrentEncryptionKeyPromotions},
+		{"a setting is set once by the first start, kept by later ones, and replaced only on purpose", testSettings},
+		{"concurrent first starts agree on one value of a setting", testConcurrentInitSetting},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
