@@ -44,6 +44,7 @@ func NewAWSWebWith(t *testing.T, mod func(*idp.Config)) *AWSWeb {
 	w.KEK = NewKEK(t)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: w.KEK}
 	mod(&cfg)
+	w.Host = hostOf(cfg.BaseURL)
 	h = idp.New(cfg, st, w.Ring, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 
 	w.AddUser(t, "alice", "correct horse battery", func(u *store.User) {

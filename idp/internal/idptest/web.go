@@ -97,6 +97,17 @@ type Web struct {
 	Store  *sqlstore.Store
 	Clock  *Clock
 	Hasher *password.Hasher
+	// Host is the Host header browsers send: the base URL's when it is plain http (as a browser
+	// sent there by the server does), else the server's address.
+	Host string
+}
+
+// hostOf is the Host a browser sends to a server whose base URL is base.
+func hostOf(base string) string {
+	if u, err := url.Parse(base); err == nil && u.Scheme == "http" {
+		return u.Host
+	}
+	return ""
 }
 
 // NewWeb starts a server whose base URL is its own (http) address, or baseURL when given.
@@ -119,7 +130,7 @@ func NewWebWith(t *testing.T, mod func(*idp.Config)) *Web {
 	t.Cleanup(w.Srv.Close)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: NewKEK(t)}
 	mod(&cfg)
-	w.Hasher = cfg.Hasher
+	w.Hasher, w.Host = cfg.Hasher, hostOf(cfg.BaseURL)
 	h = idp.New(cfg, st, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 	return w
 }
@@ -187,6 +198,9 @@ func (b *Browser) Do(method, path string, form url.Values, hdr ...string) (*http
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	if b.W.Host != "" {
+		req.Host = b.W.Host
+	}
 	if b.From != "" {
 		req.Header.Set("X-Forwarded-For", b.From)
 	}
@@ -230,9 +244,17 @@ func (b *Browser) Login(user, pw string, extra ...string) (*http.Response, strin
 	return b.Do(http.MethodPost, "/login", form)
 }
 
-func (b *Browser) Cookie(name string) string {
+// site is the URL whose cookies the browser keeps: the server's, under the Host it sends.
+func (b *Browser) site() *url.URL {
 	u, _ := url.Parse(b.W.Srv.URL)
-	for _, c := range b.Jar.Cookies(u) {
+	if b.W.Host != "" {
+		u.Host = b.W.Host
+	}
+	return u
+}
+
+func (b *Browser) Cookie(name string) string {
+	for _, c := range b.Jar.Cookies(b.site()) {
 		if c.Name == name {
 			return c.Value
 		}
@@ -241,8 +263,7 @@ func (b *Browser) Cookie(name string) string {
 }
 
 func (b *Browser) SetCookie(name, value string) {
-	u, _ := url.Parse(b.W.Srv.URL)
-	b.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+	b.Jar.SetCookies(b.site(), []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 }
 
 // SignedIn reports whether GET / shows the portal rather than sending the browser to sign in.
