@@ -141,7 +141,7 @@ func (a *app) keyring(st store.Store) (*certs.Keyring, *certs.KEK, string, error
 		_, missing := os.Stat(filepath.Join(a.dataDir, certs.KEKFileName))
 		if a.databaseURL != "" && a.env(certs.EnvKEK) == "" && a.env(certs.EnvKEKFile) == "" && errors.Is(missing, os.ErrNotExist) {
 			return nil, nil, "", store.Errorf(store.Invalid, "no key-encryption key for the PostgreSQL store: set %s or %s to the servers' key "+
-				"(the admin CLI never makes one there, as no server would share it)", certs.EnvKEK, certs.EnvKEKFile)
+				"(only the first serve on a database without keys makes one, in the data dir; any other would be a stray no server shares)", certs.EnvKEK, certs.EnvKEKFile)
 		}
 		return nil, nil, "", err
 	}

@@ -93,8 +93,12 @@ func (c *cli) context() context.Context {
 	return context.WithValue(context.Background(), clockKey{}, c.clock)
 }
 
+// args are the command line: --data-dir and --database-url first, when set.
 func (c *cli) args(args ...string) []string {
-	out := []string{"--data-dir", c.dataDir}
+	var out []string
+	if c.dataDir != "" {
+		out = append(out, "--data-dir", c.dataDir)
+	}
 	if c.dbURL != "" {
 		out = append(out, "--database-url", c.dbURL)
 	}
