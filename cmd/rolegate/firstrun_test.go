@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"rolegate/awstest/iamtest"
 	"rolegate/certs"
 	"rolegate/store/sqlite"
 )
@@ -180,7 +181,10 @@ func TestTheDemoNeverSeedsAStoreThatHoldsRealData(t *testing.T) {
 	if users := real.ok(t, "", "user", "list"); strings.Contains(users, "demo") {
 		t.Fatalf("the demo seeded the real store:\n%s", users)
 	}
-	demo.serve(t, "--demo").stop(t) // its own store again: seeded already, and marked as the demo's
+	// Its own store again: seeded already, and marked as the demo's.
+	if out := demo.serve(t, "--demo").stop(t); !strings.Contains(out, "rolegate --data-dir "+demoDataDir+" user passwd demo") {
+		t.Fatalf("a second demo start printed\n%s", out)
+	}
 
 	// Pointed at the real store, it refuses and writes nothing.
 	mustRefuse(t, real, exitConflict, []string{"serve", "--addr", "127.0.0.1:0", "--demo"}, "holds real data", "user alice", demoDataDir)
@@ -224,5 +228,53 @@ func TestTheCLIOnPostgreSQLLeavesNoStrayKEK(t *testing.T) {
 	r := c.run("", "serve", "--addr", "127.0.0.1:0")
 	if _, err := os.Stat(kek); r.code == 0 || !os.IsNotExist(err) {
 		t.Fatalf("serve without the KEK of the store's keys: exit %d, stderr %q, KEK file made: %v", r.code, r.stderr, err == nil)
+	}
+}
+
+// The README's "Setting it up for AWS", command by command, on a fresh store: every rolegate
+// command there exits 0. Two changes only: alice's password comes on standard input (the README's
+// prompt needs a terminal), and the aws commands reach an IAM stand-in through --endpoint-url.
+// Not parallel: the AWS SDK reads its shared files through the process environment.
+func TestTheREADMESetupWorksOnAFreshStoreAsWritten(t *testing.T) {
+	iam := iamtest.New(t)
+	dir := t.TempDir()
+	setAWSEnv(t, iam, dir, map[string]string{"prod-admin": prodID})
+	t.Chdir(dir) // trust-ReadOnly.json and the default data dir land here
+	c := &cli{backend: "sqlite", env: map[string]string{"ROLEGATE_BASE_URL": "https://idp.example.com"}}
+	for _, line := range []string{
+		"user add alice --email alice@example.com --attr team=platform --password-stdin",
+		"user add bob --password-stdin",
+		"group add platform",
+		"group add-member platform alice",
+		"account add 111122223333 --alias prod --provider-name Rolegate --region us-east-2 --session-duration 4h",
+		"grant add --group platform --account prod --role ReadOnly",
+		"grant add --user alice --account prod --role admin/Administrator --session-duration 1h",
+		"grant list --user alice --effective",
+		"tag add --account prod --key team --from-attr team --transitive",
+		"tag add --account prod --key env --value production",
+		"account set prod --session-name-source email --source-identity username",
+		"tag list --account prod",
+		"account set prod --aws-profile prod-admin",
+		"aws register --all --dry-run",
+		"aws register --all",
+		"aws check --all",
+		"aws trust-policy --account prod --role ReadOnly",
+		"aws metadata --out rolegate-metadata.xml",
+	} {
+		args := strings.Fields(line)
+		if args[0] == "aws" && args[1] != "trust-policy" && args[1] != "metadata" {
+			args = append(args, "--endpoint-url", iam.URL())
+		}
+		if r := c.run(goodPassword+"\n", args...); r.code != 0 {
+			t.Fatalf("rolegate %s: exit %d\n%s%s", line, r.code, r.stdout, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(defaultDataDir, sqlite.FileName)); err != nil {
+		t.Fatalf("the setup did not work on the default store: %v", err)
+	}
+	// The base URL is pinned by the registration: the server and later commands keep to it.
+	delete(c.env, "ROLEGATE_BASE_URL")
+	if out := c.serve(t).stop(t); !strings.HasPrefix(out, "Rolegate is running at https://idp.example.com\n") {
+		t.Fatalf("serve after the setup printed\n%s", out)
 	}
 }

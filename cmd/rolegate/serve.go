@@ -250,7 +250,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		if demoPassword != "" {
 			a.showSecret(fmt.Sprintf("Created demo user %q", idp.DemoUser), demoPasswordFile, demoPassword, idp.DemoUser)
 		} else {
-			fmt.Fprintf(a.stdout, "Demo user %q exists; its password is unchanged (rolegate user passwd demo to set one)\n", idp.DemoUser)
+			fmt.Fprintf(a.stdout, "Demo user %q exists; its password is unchanged (rolegate %suser passwd %s to set one)\n", idp.DemoUser, a.storeFlags(), idp.DemoUser)
 		}
 		// A password alone never adds a first factor: the demo user needs an invite too.
 		fmt.Fprintf(a.stdout, "To add a second factor for %s: rolegate %suser mfa invite %s\n", idp.DemoMFAAccount, a.storeFlags(), idp.DemoUser)
