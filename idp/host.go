@@ -36,17 +36,18 @@ func (s *Server) canonicalHost(c *gin.Context) {
 		c.Next()
 		return
 	}
+	target := strings.TrimRight(s.cfg.BaseURL, "/") + r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
 	if Loopback(base.Hostname()) && !peerLoopback(r.RemoteAddr) {
+		// (Behind Docker's port mapping the peer is the bridge: the page names the URL to open.)
 		s.page(c, http.StatusMisdirectedRequest, "error", gin.H{"Title": "Rolegate is not reachable under this name",
-			"Message": "This server's base URL names only the machine it runs on (" + base.Host + "). " +
+			"Message": "This server's base URL names only the machine it runs on: on that machine, open " + target + ". " +
 				"To sign in from other machines, its operator starts it with --base-url set to a URL they can reach.",
 			"RequestID": c.GetString(ctxRequestID)})
 		c.Abort()
 		return
-	}
-	target := strings.TrimRight(s.cfg.BaseURL, "/") + r.URL.EscapedPath()
-	if r.URL.RawQuery != "" {
-		target += "?" + r.URL.RawQuery
 	}
 	// 302, not 308: browsers keep a permanent redirect, and the base URL may change.
 	c.Redirect(http.StatusFound, target)
