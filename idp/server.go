@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -80,6 +81,8 @@ type Server struct {
 	devKeys deviceKeys
 	// proxies are the parsed TrustedProxies, for deciding whose X-Request-ID to keep.
 	proxies []netip.Prefix
+	// canonical is the base URL browsers that come by another name are sent to (see canonicalHost).
+	canonical *url.URL
 }
 
 // New returns a server; call Handler for its routes.
@@ -117,6 +120,7 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 			srv.proxies = append(srv.proxies, pre)
 		}
 	}
+	srv.canonical = canonicalBase(cfg.BaseURL)
 	srv.wa, srv.waErr = newWebAuthn(cfg.BaseURL)
 	if srv.waErr != nil {
 		srv.wa = nil
@@ -143,7 +147,7 @@ func (s *Server) Handler() http.Handler {
 		panic(fmt.Sprintf("idp: trusted proxies: %v", err))
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestLog, s.recover, s.securityHeaders, s.limitBody, s.oneTimeOnly)
+	r.Use(s.requestLog, s.recover, s.securityHeaders, s.canonicalHost, s.limitBody, s.oneTimeOnly)
 	r.NoRoute(func(c *gin.Context) {
 		s.failFor(c, http.StatusNotFound, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path))
 	})

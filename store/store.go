@@ -582,6 +582,15 @@ type Store interface {
 	RemoveFavourite(ctx context.Context, userID int64, accountID, role string) error
 	// ListFavourites lists the user's favourites, oldest first.
 	ListFavourites(ctx context.Context, userID int64) ([]*Favourite, error)
+
+	// ---- settings
+	// Setting returns the value of the deployment setting name; NotFound when it has none.
+	Setting(ctx context.Context, name string) (string, error)
+	// InitSetting gives name value unless it has one already, atomically (of two concurrent first
+	// calls one wins), and returns the value name holds after the call.
+	InitSetting(ctx context.Context, name, value string) (string, error)
+	// SetSetting gives name value, replacing any it had.
+	SetSetting(ctx context.Context, name, value string) error
 }
 
 // Device authorization states.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,9 @@ type app struct {
 	env            func(string) string
 	dataDir        string
 	databaseURL    string
+	// creates is set for the commands that may create a store where there is none; firstKEK when
+	// serve starts on a PostgreSQL database that holds no signing key yet.
+	creates, firstKEK bool
 	// now is the clock signing keys are made, activated, retired and reread by.
 	now func() time.Time
 }
@@ -46,20 +50,39 @@ func clockOf(ctx context.Context) func() time.Time {
 	return time.Now
 }
 
-// open opens and migrates the store named by the configuration.
+// open opens and migrates the store named by the configuration. Only the commands that set a store
+// up (see creators) create one where there is none; the others say that there is none.
 func (a *app) open(ctx context.Context) (*sqlstore.Store, error) {
-	if err := a.checkDataDir(); err != nil {
-		return nil, err
-	}
 	var s *sqlstore.Store
 	var err error
 	if a.databaseURL != "" {
-		s, err = postgres.Open(ctx, a.databaseURL)
+		if err := a.checkDataDir(false); err != nil { // it may hold the KEK
+			return nil, err
+		}
+		if s, err = postgres.Open(ctx, a.databaseURL); err != nil {
+			return nil, err
+		}
+		if !a.creates {
+			if has, err := s.HasSchema(ctx); err != nil || !has {
+				s.Close()
+				if err != nil {
+					return nil, err
+				}
+				return nil, store.Errorf(store.NotFound, "no Rolegate store in the PostgreSQL database of --database-url: check the URL; rolegate migrate (or serve) sets one up")
+			}
+		}
 	} else {
-		s, err = sqlite.Open(filepath.Join(a.dataDir, sqlite.FileName))
-	}
-	if err != nil {
-		return nil, err
+		db := filepath.Join(a.dataDir, sqlite.FileName)
+		if _, err := os.Stat(db); !a.creates && errors.Is(err, os.ErrNotExist) {
+			return nil, store.Errorf(store.NotFound, "no Rolegate store in %s (no %s there): check --data-dir or ROLEGATE_DATA_DIR; rolegate serve, migrate or an add command creates one",
+				a.dataDir, sqlite.FileName)
+		}
+		if err := a.checkDataDir(true); err != nil {
+			return nil, err
+		}
+		if s, err = sqlite.Open(db); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := s.Migrate(ctx); err != nil {
 		s.Close()
@@ -68,12 +91,18 @@ func (a *app) open(ctx context.Context) (*sqlstore.Store, error) {
 	return s, nil
 }
 
-// checkDataDir creates the data dir when missing and refuses one that group or others may write.
-func (a *app) checkDataDir() error {
-	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
+// checkDataDir creates the data dir when missing (unless create is false, when a missing one is
+// fine) and refuses one that group or others may write.
+func (a *app) checkDataDir(create bool) error {
+	if create {
+		if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
 	}
 	fi, err := os.Stat(a.dataDir)
+	if !create && errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -101,12 +130,19 @@ func (a *app) withUser(ctx context.Context, name string, fn func(st store.Store,
 	})
 }
 
-// keyring loads the key-encryption key (creating it in the data dir when none is configured)
-// and returns the signing keyring over st, the KEK itself (it seals TOTP secrets too) and where
-// the KEK came from, for the log.
+// keyring loads the key-encryption key and returns the signing keyring over st, the KEK itself (it
+// seals TOTP secrets too) and where the KEK came from, for the log. With no KEK configured, the
+// embedded store's is created in the data dir; on PostgreSQL only serve creates one there, on a
+// database that holds no signing key yet (firstKEK): another would be a stray no server shares.
 func (a *app) keyring(st store.Store) (*certs.Keyring, *certs.KEK, string, error) {
-	kek, source, err := certs.LoadKEK(a.env, a.dataDir, true)
+	create := a.databaseURL == "" || a.firstKEK
+	kek, source, err := certs.LoadKEK(a.env, a.dataDir, create)
 	if err != nil {
+		_, missing := os.Stat(filepath.Join(a.dataDir, certs.KEKFileName))
+		if a.databaseURL != "" && a.env(certs.EnvKEK) == "" && a.env(certs.EnvKEKFile) == "" && errors.Is(missing, os.ErrNotExist) {
+			return nil, nil, "", store.Errorf(store.Invalid, "no key-encryption key for the PostgreSQL store: set %s or %s to the servers' key "+
+				"(only the first serve on a database without keys makes one, in the data dir; any other would be a stray no server shares)", certs.EnvKEK, certs.EnvKEKFile)
+		}
 		return nil, nil, "", err
 	}
 	return certs.NewKeyring(st, kek, 2048, "Rolegate SAML signing", func() time.Time { return a.now().UTC() }), kek, source, nil

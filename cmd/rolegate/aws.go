@@ -81,31 +81,25 @@ func (t *awsTarget) options() awsadmin.Options {
 
 // baseURLFlag adds --base-url, which names Rolegate's entity ID, as serve's flag of that name does.
 func baseURLFlag(a *app, c *cobra.Command, v *string) {
-	c.Flags().StringVar(v, "base-url", a.env("ROLEGATE_BASE_URL"), "public URL of the IdP, as serve --base-url (env ROLEGATE_BASE_URL)")
+	c.Flags().StringVar(v, "base-url", a.env("ROLEGATE_BASE_URL"),
+		"public URL of the IdP, as serve --base-url (env ROLEGATE_BASE_URL; default: the one the store pinned at first start, and no other)")
 }
 
-func needBaseURL(base string) error {
-	if base == "" {
-		return store.Errorf(store.Invalid, "--base-url (or ROLEGATE_BASE_URL) is required: the server's public URL, which names Rolegate's entity ID")
+// metadata is the document /saml/metadata serves for the base URL (given, else the pinned one;
+// see app.baseURL for use), from the keys in st; it also returns the base URL, the signing keyring
+// and the KEK that opens the keys.
+func (a *app) metadata(ctx context.Context, st store.Store, given string, use baseUse) (md []byte, base string, ring *certs.Keyring, kek *certs.KEK, err error) {
+	if base, err = a.baseURL(ctx, st, given, use); err != nil {
+		return nil, "", nil, nil, err
 	}
-	return checkBaseURL(base, true) // serve decides whether plain http may be served; the document is the same
-}
-
-// metadata is the document /saml/metadata serves for base, from the keys in st; it also returns
-// the signing keyring and the KEK that opens the keys.
-func (a *app) metadata(ctx context.Context, st store.Store, base string) ([]byte, *certs.Keyring, *certs.KEK, error) {
-	if err := needBaseURL(base); err != nil {
-		return nil, nil, nil, err
-	}
-	ring, kek, _, err := a.keyring(st)
-	if err != nil {
-		return nil, nil, nil, err
+	if ring, kek, _, err = a.keyring(st); err != nil {
+		return nil, "", nil, nil, err
 	}
 	if err := ring.Ensure(ctx); err != nil {
-		return nil, nil, nil, err
+		return nil, "", nil, nil, err
 	}
-	md, err := idp.Metadata(ctx, ring, base)
-	return md, ring, kek, err
+	md, err = idp.Metadata(ctx, ring, base)
+	return md, base, ring, kek, err
 }
 
 // accountName is how the aws commands name an account in their output.
@@ -119,7 +113,7 @@ func awsMetadataCmd(a *app) *cobra.Command {
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withStore(cmd.Context(), func(st store.Store) error {
-				md, _, _, err := a.metadata(cmd.Context(), st, base)
+				md, _, _, _, err := a.metadata(cmd.Context(), st, base, basePin)
 				if err != nil {
 					return err
 				}
@@ -160,7 +154,11 @@ would do, and writes nothing.`,
 				if err != nil {
 					return err
 				}
-				md, _, kek, err := a.metadata(ctx, st, base)
+				use := basePin
+				if dryRun {
+					use = baseRequired // writes nothing, not even the pin
+				}
+				md, _, _, kek, err := a.metadata(ctx, st, base, use)
 				if err != nil {
 					return err
 				}
@@ -237,7 +235,7 @@ every account checked.`,
 				if err != nil {
 					return err
 				}
-				_, ring, _, err := a.metadata(ctx, st, base)
+				_, base, ring, _, err := a.metadata(ctx, st, base, baseRequired)
 				if err != nil {
 					return err
 				}

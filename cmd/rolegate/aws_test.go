@@ -44,10 +44,13 @@ func TestAWSMetadataIsWhatTheServerServes(t *testing.T) {
 			t.Fatalf("--out: exit %d, stdout %q; file (mode %v) holds\n%s", r.code, r.stdout, fi.Mode(), got)
 		}
 		srv.stop(t)
-		// Without a base URL there is no entity ID to publish.
+		// Without a base URL, the one the server pinned at its first start; another one is refused.
 		delete(c.env, "ROLEGATE_BASE_URL")
-		if r := c.run("", "aws", "metadata"); r.code != 2 || !strings.Contains(r.stderr, "--base-url") {
-			t.Fatalf("without a base URL: exit %d, stderr %q", r.code, r.stderr)
+		if printed := c.ok(t, "", "aws", "metadata"); printed != served {
+			t.Fatalf("aws metadata without --base-url printed\n%s\nthe server serves\n%s", printed, served)
+		}
+		if r := c.run("", "aws", "metadata", "--base-url", "https://sso.example.com"); r.code != exitConflict || !strings.Contains(r.stderr, "--change-entity-id") {
+			t.Fatalf("another base URL: exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
 }
@@ -280,6 +283,7 @@ func TestAWSCheckVerdicts(t *testing.T) {
 
 	// IAM holding another IdP's metadata (our entity ID, a certificate not ours).
 	other := &awsWorld{cli: &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "other"), env: map[string]string{"ROLEGATE_BASE_URL": testBase}}}
+	other.ok(t, "", "migrate")
 	foreign := other.ok(t, "", "aws", "metadata")
 	if _, err := w.admin(prodID).UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: &arn, SAMLMetadataDocument: &foreign}); err != nil {
 		t.Fatal(err)
@@ -294,7 +298,8 @@ func TestAWSCheckVerdicts(t *testing.T) {
 	}
 
 	// Our certificate under another entity ID.
-	wrong := w.ok(t, "", "aws", "metadata", "--base-url", "https://old.example.com")
+	// (aws metadata refuses to print it: the store pinned testBase.)
+	wrong := strings.Replace(w.ok(t, "", "aws", "metadata"), `entityID="`+testBase+`/saml/metadata"`, `entityID="https://old.example.com/saml/metadata"`, 1)
 	if _, err := w.admin(prodID).UpdateSAMLProvider(ctx, &iam.UpdateSAMLProviderInput{SAMLProviderArn: &arn, SAMLMetadataDocument: &wrong}); err != nil {
 		t.Fatal(err)
 	}
@@ -401,6 +406,7 @@ func TestAWSCommandsRefuseBadTargets(t *testing.T) {
 		t.Errorf("refused commands called IAM: %+v", w.iam.Calls())
 	}
 	empty := &cli{backend: "sqlite", dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{"ROLEGATE_BASE_URL": testBase}}
+	empty.ok(t, "", "migrate")
 	if r := empty.run("", "aws", "register", "--all"); r.code != exitCodes[store.NotFound] || !strings.Contains(r.stderr, "no accounts") {
 		t.Errorf("register --all with no accounts: exit %d, stderr %q", r.code, r.stderr)
 	}

@@ -48,13 +48,12 @@ func userMFAInviteCmd(a *app) *cobra.Command {
 			if d > store.MaxInviteTTL {
 				return store.Errorf(store.Invalid, "--ttl %s is too long: an invite lasts at most 7 days (7d)", ttl)
 			}
-			if baseURL != "" {
-				if err := checkBaseURL(baseURL, true); err != nil { // only printed: serve decides whether plain http is allowed
-					return err
-				}
-			}
 			ctx := cmd.Context()
 			return a.withUser(ctx, args[0], func(st store.Store, u *store.User) error {
+				baseURL, err := a.baseURL(ctx, st, baseURL, baseOptional) // the pinned one, else none: the link must reach the server
+				if err != nil {
+					return err
+				}
 				if u.Disabled {
 					return store.Errorf(store.Conflict, "%s is disabled: run `rolegate user enable %s` first", u.Name, u.Name)
 				}
@@ -87,7 +86,7 @@ func userMFAInviteCmd(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&ttl, "ttl", "24h", "how long the code works, at most 7d")
-	c.Flags().StringVar(&baseURL, "base-url", a.env("ROLEGATE_BASE_URL"), "public URL of the IdP, to print the link (env ROLEGATE_BASE_URL)")
+	c.Flags().StringVar(&baseURL, "base-url", a.env("ROLEGATE_BASE_URL"), "public URL of the IdP, to print the link (env ROLEGATE_BASE_URL; default: the one the store pinned)")
 	return c
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"rolegate/certs"
 	"rolegate/idp"
 	"rolegate/store/sqlite"
 )
@@ -64,7 +65,8 @@ func TestServeRefusesPlainHTTPToAnotherHostAndProxiesThatSpanTheInternet(t *test
 			{"http://idp.example.com", "true", nil},
 		} {
 			c.env[envInsecureHTTP] = tc.env
-			srv := c.serve(t, append([]string{"--base-url", tc.base}, tc.args...)...)
+			// Each start names another entity ID than the last one pinned: said on purpose.
+			srv := c.serve(t, append([]string{"--base-url", tc.base, "--change-entity-id"}, tc.args...)...)
 			srv.get(t, "/healthz")
 			srv.stop(t)
 		}
@@ -75,7 +77,8 @@ func TestServeRefusesPlainHTTPToAnotherHostAndProxiesThatSpanTheInternet(t *test
 func TestADataDirOrDatabaseOthersMayWriteIsRefused(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, c *cli) {
-		c.ok(t, "", "user", "list")
+		c.ok(t, "", "migrate")
+		os.MkdirAll(c.dataDir, 0o700) // on PostgreSQL only serve makes it, for the KEK
 		if err := os.Chmod(c.dataDir, 0o777); err != nil {
 			t.Fatal(err)
 		}
@@ -94,6 +97,7 @@ func TestADataDirOrDatabaseOthersMayWriteIsRefused(t *testing.T) {
 			}
 		}
 		// The key-encryption key in the data dir, once a server made it, must stay private too.
+		delete(c.env, certs.EnvKEKFile) // on PostgreSQL, a first serve makes it there too
 		c.serve(t).stop(t)
 		kek := filepath.Join(c.dataDir, "kek")
 		if err := os.Chmod(kek, 0o602); err != nil {

@@ -102,6 +102,7 @@ func TestKeysRotateForceActivatesAndRetiresAndIsAuditedAsForced(t *testing.T) {
 func TestKeysRotateWithNoAccountsActivatesWithoutForce(t *testing.T) {
 	t.Parallel()
 	c := &cli{backend: "sqlite", dataDir: t.TempDir() + "/data", env: map[string]string{}}
+	c.ok(t, "", "migrate")
 	c.ok(t, "", "keys", "rotate")
 	if out := c.ok(t, "", "keys", "rotate"); !strings.Contains(out, "activated") {
 		t.Fatalf("with no account to break, rotate printed %q", out)

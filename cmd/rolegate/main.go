@@ -59,14 +59,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "rolegate",
-		Short:         "Rolegate: a SAML 2.0 identity provider for AWS federation",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          noSubcommand,
-		RunE:          needSubcommand,
+		Use:              "rolegate",
+		Short:            "Rolegate: a SAML 2.0 identity provider for AWS federation",
+		SilenceUsage:     true,
+		SilenceErrors:    true,
+		Args:             noSubcommand,
+		RunE:             needSubcommand,
+		PersistentPreRun: a.command,
 	}
-	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", envOr(a.env, "ROLEGATE_DATA_DIR", "./rolegate-data"),
+	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", envOr(a.env, "ROLEGATE_DATA_DIR", defaultDataDir),
 		"data directory: the embedded database and the key-encryption key (env ROLEGATE_DATA_DIR)")
 	root.PersistentFlags().StringVar(&a.databaseURL, "database-url", a.env("ROLEGATE_DATABASE_URL"),
 		"PostgreSQL URL; when empty, the embedded store in the data directory (env ROLEGATE_DATABASE_URL)")

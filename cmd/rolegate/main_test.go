@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -45,8 +47,28 @@ func newCLI(t *testing.T, backend string) *cli {
 	c := &cli{backend: backend, dataDir: filepath.Join(t.TempDir(), "data"), env: map[string]string{}}
 	if backend == "postgres" {
 		c.dbURL = pgtest.URL(t)
+		// The servers' key, as a mounted secret holds it: the CLI never makes one on PostgreSQL.
+		c.env[certs.EnvKEKFile] = writeKEKFile(t, t.TempDir())
 	}
 	return c
+}
+
+// writeKEKFile writes a new key-encryption key to dir/kek, mode 0600, as a first serve does, and
+// returns the file's path.
+func writeKEKFile(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, certs.KEKFileName)
+	_, text, err := certs.GenerateKEK()
+	if err == nil {
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err == nil {
+		err = os.WriteFile(path, []byte(text+"\n"), 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // forEachBackend runs fn, in parallel, once on a fresh embedded store and once on a fresh
@@ -71,8 +93,12 @@ func (c *cli) context() context.Context {
 	return context.WithValue(context.Background(), clockKey{}, c.clock)
 }
 
+// args are the command line: --data-dir and --database-url first, when set.
 func (c *cli) args(args ...string) []string {
-	out := []string{"--data-dir", c.dataDir}
+	var out []string
+	if c.dataDir != "" {
+		out = append(out, "--data-dir", c.dataDir)
+	}
 	if c.dbURL != "" {
 		out = append(out, "--database-url", c.dbURL)
 	}
@@ -202,7 +228,23 @@ type server struct {
 	code           int
 }
 
-var listeningRE = regexp.MustCompile(`Rolegate is listening on (http://[^\s/]+:[0-9]+)\n`)
+// listeningRE finds the address serve listens on in its start log line; it prints the base URL,
+// which a restart on another port keeps.
+var (
+	listeningRE = regexp.MustCompile(`"msg":"starting","addr":"([^"]+)"`)
+	runningRE   = regexp.MustCompile(`Rolegate is running at (\S+)\n`)
+)
+
+// reachAt is where a browser on this machine reaches a server listening on addr: its base URL when
+// that is plain http on the listener's port (requests by other names are sent there), else addr.
+func reachAt(base, addr string) string {
+	u, err := url.Parse(base)
+	_, port, _ := net.SplitHostPort(addr)
+	if err == nil && u.Scheme == "http" && u.Port() == port {
+		return base
+	}
+	return "http://" + addr
+}
 
 // serve starts `rolegate serve --addr 127.0.0.1:0` with the extra flags and waits until it says
 // where it listens.
@@ -218,8 +260,13 @@ func (c *cli) serve(t *testing.T, extra ...string) *server {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if m := listeningRE.FindStringSubmatch(s.stdout.String()); m != nil {
-			s.url = m[1]
+		// serve logs where it listens (at info) before it prints the base URL on stdout: a base URL
+		// without that line is a server logging at warn or above, reachable at the base URL itself.
+		if r := runningRE.FindStringSubmatch(s.stdout.String()); r != nil {
+			s.url = r[1]
+			if m := listeningRE.FindStringSubmatch(s.stderr.String()); m != nil {
+				s.url = reachAt(r[1], m[1])
+			}
 			return s
 		}
 		select {

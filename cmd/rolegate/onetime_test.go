@@ -73,6 +73,7 @@ func TestAdminSetPasswordsAreOneTimeWhenAsked(t *testing.T) {
 func TestMustChangeWithoutAPasswordIsRefused(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, "sqlite")
+	c.ok(t, "", "migrate") // a store to look in: the refused add must not be what makes it
 	r := c.run("", "user", "add", "cat", "--no-password", "--must-change")
 	if r.code != exitInvalid || !strings.Contains(r.stderr, "--must-change needs a password") {
 		t.Fatalf("exit %d, stderr %q; want an invalid-input exit that names --must-change", r.code, r.stderr)

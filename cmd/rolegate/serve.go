@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +42,8 @@ func migrateCmd(a *app) *cobra.Command {
 type serveOptions struct {
 	addr, baseURL, proxies         string
 	demo, requireMFA, insecureHTTP bool
+	// changeEntityID lets --base-url replace the base URL the store pinned.
+	changeEntityID bool
 	// rateBurst and ratePerSecond shape each client address's token bucket on the anonymous routes.
 	rateBurst     int
 	ratePerSecond float64
@@ -100,6 +101,14 @@ func serveCmd(a *app) *cobra.Command {
 			if err := checkRate(o); err != nil {
 				return err
 			}
+			if o.baseURL != "" { // refused before anything is created
+				if err := checkBaseURL(o.baseURL, o.insecureHTTP); err != nil {
+					return err
+				}
+			}
+			if o.demo && a.databaseURL == "" && !cmd.Flags().Changed("data-dir") && a.env("ROLEGATE_DATA_DIR") == "" {
+				a.dataDir = demoDataDir
+			}
 			return a.serve(cmd.Context(), o)
 		},
 	}
@@ -107,7 +116,8 @@ func serveCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&o.proxies, "trusted-proxies", a.env("ROLEGATE_TRUSTED_PROXIES"),
 		"comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (env ROLEGATE_TRUSTED_PROXIES)")
 	c.Flags().BoolVar(&o.demo, "demo", false,
-		"seed a demo user, group and accounts 111122223333, 444455556666 (MFA) and 777788889999 (encrypted) whose sign-ins go to this server's checker at /debug/aws-signin")
+		"seed a demo user, group and accounts 111122223333, 444455556666 (MFA) and 777788889999 (encrypted) whose sign-ins go to this server's checker at /debug/aws-signin; "+
+			"the store is "+demoDataDir+" unless --data-dir or --database-url names one, which must hold no real data")
 	c.Flags().BoolVar(&o.requireMFA, "require-mfa", false,
 		"make a second factor part of every sign-in, not only for accounts set with --require-mfa (env "+envRequireMFA+"=true|false)")
 	c.Flags().IntVar(&o.rateBurst, "rate-burst", idp.DefaultRateBurst,
@@ -118,7 +128,9 @@ func serveCmd(a *app) *cobra.Command {
 		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
 	c.Flags().StringVar(&o.logLevel, "log-level", envOr(a.env, envLogLevel, "info"), logLevelHelp)
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
-		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata and must never change (env ROLEGATE_BASE_URL; default http://ADDR)")
+		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata, pinned in the store at first start (env ROLEGATE_BASE_URL; default: the pinned one, else http://ADDR)")
+	c.Flags().BoolVar(&o.changeEntityID, "change-entity-id", false,
+		"replace the pinned base URL with --base-url: every AWS account's SAML provider and every SP then needs Rolegate's new metadata before anyone can sign in")
 	return c
 }
 
@@ -136,20 +148,11 @@ func checkBaseURL(base string, insecure bool) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(base, "?# ") || u.User != nil {
 		return store.Errorf(store.Invalid, "invalid base URL %q: use an absolute http(s) URL such as https://idp.example.com", base)
 	}
-	if strings.EqualFold(u.Scheme, "http") && !insecure && !loopback(u.Hostname()) {
+	if strings.EqualFold(u.Scheme, "http") && !insecure && !idp.Loopback(u.Hostname()) {
 		return store.Errorf(store.Invalid, "base URL %q is plain http on a host other than localhost: use https (behind a TLS proxy), "+
 			"or pass --insecure-http (%s=true) to accept passwords and cookies in clear", base, envInsecureHTTP)
 	}
 	return nil
-}
-
-// loopback reports whether host is this machine: localhost, 127.0.0.0/8 or ::1.
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (a *app) serve(ctx context.Context, o serveOptions) error {
@@ -167,27 +170,41 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := idp.CheckProxies(proxies); err != nil {
 		return err
 	}
-	baseURL := o.baseURL
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return store.Errorf(store.Invalid, "cannot listen on %s: %v", o.addr, err)
 	}
 	defer ln.Close()
-	if baseURL == "" {
-		host := ln.Addr().String()
-		if h, p, _ := net.SplitHostPort(host); h == "127.0.0.1" || h == "::" || h == "0.0.0.0" || h == "" {
-			host = net.JoinHostPort("localhost", p)
+	if a.databaseURL != "" {
+		if err := a.checkDataDir(true); err != nil { // for a first KEK and the admin's password file
+			return err
 		}
-		baseURL = "http://" + host
-	}
-	if err := checkBaseURL(baseURL, o.insecureHTTP); err != nil {
-		return err
 	}
 	st, err := a.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	where := a.dataDir
+	if a.databaseURL != "" {
+		where = "the PostgreSQL database"
+	}
+	if o.demo {
+		if err := checkDemoStore(ctx, st, where); err != nil {
+			return err
+		}
+	}
+	baseURL, oldBaseURL, err := a.serveBaseURL(ctx, st, o, ln.Addr())
+	if err != nil {
+		return err
+	}
+	if a.databaseURL != "" {
+		keys, err := st.ListSigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		a.firstKEK = len(keys) == 0
+	}
 	ring, kek, kekSource, err := a.keyring(st)
 	if err != nil {
 		return err
@@ -222,26 +239,28 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if a.databaseURL != "" {
 		backend = "PostgreSQL"
 	}
-	log.Info("starting", "addr", ln.Addr().String(), "base_url", baseURL, "store", backend, "kek", kekSource,
-		"require_mfa", o.requireMFA)
-	fmt.Fprintf(a.stdout, "Rolegate is listening on http://%s\n", ln.Addr())
-	fmt.Fprintf(a.stdout, "IdP metadata: %s\n", assertions.EntityID(baseURL))
+	log.Info("starting", "addr", ln.Addr().String(), "base_url", baseURL, "entity_id", assertions.EntityID(baseURL), "store", backend,
+		"kek", kekSource, "require_mfa", o.requireMFA)
+	// One URL, the one to open: requests for other names of this server are sent on to it.
+	fmt.Fprintf(a.stdout, "Rolegate is running at %s\n", strings.TrimRight(baseURL, "/"))
+	if oldBaseURL != "" {
+		fmt.Fprintf(a.stdout, "The entity ID changed from %s to %s: sign-in fails until every AWS account has the new metadata "+
+			"(rolegate aws register --all) and every SAML SP has it too\n", assertions.EntityID(oldBaseURL), assertions.EntityID(baseURL))
+	}
 	if adminPassword != "" {
 		a.showSecret(fmt.Sprintf("Created user %q with a one-time password, valid for %d hours; change it at first sign-in",
 			idp.AdminName, int(idp.OneTimePasswordTTL.Hours())), adminPasswordFile, adminPassword, idp.AdminName)
 	}
 	if o.demo {
-		fmt.Fprintf(a.stdout, "Demo mode: accounts %s sign in to %s/debug/aws-signin, a checker, not to AWS (%s requires MFA, %s encrypted assertions)\n",
-			strings.Join(idp.DemoAccounts, ", "), strings.TrimRight(baseURL, "/"), idp.DemoMFAAccount, idp.DemoEncryptedAccount)
+		fmt.Fprintf(a.stdout, "Demo mode, on the store in %s: accounts %s sign in to this server's checker (/debug/aws-signin), not to AWS (%s requires MFA, %s encrypted assertions)\n",
+			where, strings.Join(idp.DemoAccounts, ", "), idp.DemoMFAAccount, idp.DemoEncryptedAccount)
 		if demoPassword != "" {
 			a.showSecret(fmt.Sprintf("Created demo user %q", idp.DemoUser), demoPasswordFile, demoPassword, idp.DemoUser)
 		} else {
-			fmt.Fprintf(a.stdout, "Demo user %q exists; its password is unchanged (rolegate user passwd demo to set one)\n", idp.DemoUser)
+			fmt.Fprintf(a.stdout, "Demo user %q exists; its password is unchanged (rolegate %suser passwd %s to set one)\n", idp.DemoUser, a.storeFlags(), idp.DemoUser)
 		}
-		fmt.Fprintf(a.stdout, "Sign in at %s/login\n", strings.TrimRight(baseURL, "/"))
 		// A password alone never adds a first factor: the demo user needs an invite too.
-		fmt.Fprintf(a.stdout, "To add a second factor for %s: rolegate user mfa invite %s --base-url %s\n",
-			idp.DemoMFAAccount, idp.DemoUser, strings.TrimRight(baseURL, "/"))
+		fmt.Fprintf(a.stdout, "To add a second factor for %s: rolegate %suser mfa invite %s\n", idp.DemoMFAAccount, a.storeFlags(), idp.DemoUser)
 	}
 	go sweep(ctx, st, log)
 

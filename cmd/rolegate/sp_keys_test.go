@@ -72,6 +72,7 @@ func TestSPAddRefusesKeysRolegateCannotUse(t *testing.T) {
 		{"an EC signing certificate and no encryption one", "urn:ok:ec", keyedMetadata("urn:ok:ec", [2]string{"signing", ec64})},
 	}
 	forEachBackend(t, func(t *testing.T, c *cli) {
+		c.ok(t, "", "migrate") // a store to list, which the refused adds never create
 		for _, tc := range refused {
 			r := c.run(tc.md, "sp", "add", "--metadata", "-")
 			if r.code != exitInvalid || !strings.Contains(r.stderr, tc.frag) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {

@@ -95,6 +95,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"favourites are kept per user, capped, removed once, and go with their account and user", testFavourites},
 		{"racing favourites of one user never pass the cap", testConcurrentFavourites},
 		{"an account's label is kept, changed, listed, and refused when not plain text", testAccountLabels},
+		{"a setting is set once by the first start, kept by later ones, and replaced only on purpose", testSettings},
+		{"concurrent first starts agree on one value of a setting", testConcurrentInitSetting},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -101,6 +101,17 @@ type Web struct {
 	Logs   *Logs // what the server logged, debug and up
 	// BaseURL is the server's configured base URL, which its cookies' names derive from.
 	BaseURL string
+	// Host is the Host header browsers send: the base URL's when it is plain http (as a browser
+	// sent there by the server does), else the server's address.
+	Host string
+}
+
+// hostOf is the Host a browser sends to a server whose base URL is base.
+func hostOf(base string) string {
+	if u, err := url.Parse(base); err == nil && u.Scheme == "http" {
+		return u.Host
+	}
+	return ""
 }
 
 // CookieName is the name this server gives its cookie called name (rg_session, rg_csrf, rg_device).
@@ -163,7 +174,7 @@ func NewWebWith(t testing.TB, mod func(*idp.Config)) *Web {
 	t.Cleanup(w.Srv.Close)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: NewKEK(t)}
 	mod(&cfg)
-	w.Hasher, w.BaseURL = cfg.Hasher, cfg.BaseURL
+	w.Hasher, w.BaseURL, w.Host = cfg.Hasher, cfg.BaseURL, hostOf(cfg.BaseURL)
 	h = idp.New(cfg, st, nil, logger(w.Logs)).Handler()
 	return w
 }
@@ -231,6 +242,9 @@ func (b *Browser) Do(method, path string, form url.Values, hdr ...string) (*http
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	if b.W.Host != "" {
+		req.Host = b.W.Host
+	}
 	if b.From != "" {
 		req.Header.Set("X-Forwarded-For", b.From)
 	}
@@ -274,11 +288,19 @@ func (b *Browser) Login(user, pw string, extra ...string) (*http.Response, strin
 	return b.Do(http.MethodPost, "/login", form)
 }
 
+// site is the URL whose cookies the browser keeps: the server's, under the Host it sends.
+func (b *Browser) site() *url.URL {
+	u, _ := url.Parse(b.W.Srv.URL)
+	if b.W.Host != "" {
+		u.Host = b.W.Host
+	}
+	return u
+}
+
 // Cookie is the value of the server's cookie called name (as rg_session: the server's own name
 // for it is W.CookieName(name)).
 func (b *Browser) Cookie(name string) string {
-	u, _ := url.Parse(b.W.Srv.URL)
-	for _, c := range b.Jar.Cookies(u) {
+	for _, c := range b.Jar.Cookies(b.site()) {
 		if c.Name == b.W.CookieName(name) {
 			return c.Value
 		}
@@ -287,8 +309,7 @@ func (b *Browser) Cookie(name string) string {
 }
 
 func (b *Browser) SetCookie(name, value string) {
-	u, _ := url.Parse(b.W.Srv.URL)
-	b.Jar.SetCookies(u, []*http.Cookie{{Name: b.W.CookieName(name), Value: value, Path: "/"}})
+	b.Jar.SetCookies(b.site(), []*http.Cookie{{Name: b.W.CookieName(name), Value: value, Path: "/"}})
 }
 
 // SignedIn reports whether GET / shows the portal rather than sending the browser to sign in.
