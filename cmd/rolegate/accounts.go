@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -236,7 +235,7 @@ func accountSetCmd(a *app) *cobra.Command {
 }
 
 func accountListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List accounts",
@@ -247,53 +246,42 @@ func accountListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type accountJSON struct {
-						ID              string      `json:"id"`
-						Alias           string      `json:"alias"`
-						ProviderName    string      `json:"provider_name"`
-						Partition       string      `json:"partition"`
-						Region          string      `json:"region,omitempty"`
-						SessionDuration int64       `json:"session_duration_seconds,omitempty"`
-						SessionNameSrc  string      `json:"session_name_source"`
-						SourceIdentity  string      `json:"source_identity_source,omitempty"`
-						RequireMFA      bool        `json:"require_mfa"`
-						CLISession      int64       `json:"cli_session_seconds,omitempty"`
-						AWS             awsLinkJSON `json:"aws"`
-						Encrypt         string      `json:"encrypt"`
-						Encryption      string      `json:"encryption"`
-					}
-					out := make([]accountJSON, 0, len(accts))
-					for _, ac := range accts {
-						et, err := encryptionText(cmd.Context(), st, ac)
-						if err != nil {
-							return err
-						}
-						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
-							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
-							int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS), encryptWord(ac.AWS.Encrypt), et})
-					}
-					return a.printJSON(out)
+				type accountJSON struct {
+					ID              string      `json:"id"`
+					Alias           string      `json:"alias"`
+					ProviderName    string      `json:"provider_name"`
+					Partition       string      `json:"partition"`
+					Region          string      `json:"region,omitempty"`
+					SessionDuration int64       `json:"session_duration_seconds,omitempty"`
+					SessionNameSrc  string      `json:"session_name_source"`
+					SourceIdentity  string      `json:"source_identity_source,omitempty"`
+					RequireMFA      bool        `json:"require_mfa"`
+					CLISession      int64       `json:"cli_session_seconds,omitempty"`
+					AWS             awsLinkJSON `json:"aws"`
+					Encrypt         string      `json:"encrypt"`
+					Encryption      string      `json:"encryption"`
+					SessionText     string      `json:"session_duration,omitempty"` // session_duration_seconds as "4h"
+					CLISessionText  string      `json:"cli_session,omitempty"`      // cli_session_seconds as "8h"
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA\tCLI SESSION\tENCRYPT")
+				out := make([]accountJSON, 0, len(accts))
+				t := newTable("ALIAS", "ACCOUNT", "PROVIDER", "PARTITION", "REGION", "SESSION", "MFA", "CLI_SESSION", "ENCRYPT")
 				for _, ac := range accts {
-					mfa := "-"
-					if ac.RequireMFA {
-						mfa = "required"
-					}
 					et, err := encryptionText(cmd.Context(), st, ac)
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
-						durText(ac.SessionDuration), mfa, durText(ac.CLISessionMax), et)
+					out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
+						int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
+						int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS), encryptWord(ac.AWS.Encrypt), et,
+						durWord(ac.SessionDuration), durWord(ac.CLISessionMax)})
+					t.add(ac.Alias, ac.ID, ac.ProviderName, string(ac.Partition), ac.Region, durWord(ac.SessionDuration),
+						map[bool]string{true: "required"}[ac.RequireMFA], durWord(ac.CLISessionMax), et)
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 
@@ -318,11 +306,4 @@ func awsLinkOf(l store.AWSLink) awsLinkJSON {
 		trusted = []string{}
 	}
 	return awsLinkJSON{l.AdminProfile, l.AdminRoleARN, enc, l.IdPID, l.ProviderARN, trusted, l.CheckedAt.UTC()}
-}
-
-func durText(d interface{ Seconds() float64 }) string {
-	if d.Seconds() == 0 {
-		return "-"
-	}
-	return strconv.FormatInt(int64(d.Seconds()), 10) + "s"
 }

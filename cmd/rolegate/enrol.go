@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -196,7 +195,7 @@ type windowJSON struct {
 }
 
 func mfaWindowShowCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "show [--json]",
 		Short: "List self-enrolment windows, open and ended",
@@ -213,19 +212,15 @@ func mfaWindowShowCmd(a *app) *cobra.Command {
 				for _, w := range ws {
 					out = append(out, windowJSON{Account: w.AccountAlias, OpenedAt: w.OpenedAt.UTC(), EndsAt: w.EndsAt.UTC(), Open: w.EndsAt.After(now)})
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "FOR\tOPENED\tENDS\tSTATE")
+				t := newTable("FOR", "OPENED", "ENDS", "STATE")
 				for _, w := range out {
 					state := map[bool]string{true: "open", false: "ended"}[w.Open]
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", windowScope(w.Account), w.OpenedAt.Format(time.RFC3339), w.EndsAt.Format(time.RFC3339), state)
+					t.add(windowScope(w.Account), timeText(w.OpenedAt), timeText(w.EndsAt), state)
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }

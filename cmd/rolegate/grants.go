@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -73,7 +73,8 @@ func who(g *store.Grant) string {
 }
 
 func grantListCmd(a *app) *cobra.Command {
-	var asJSON, effective bool
+	var lf listFlags
+	var effective bool
 	var f store.GrantFilter
 	c := &cobra.Command{
 		Use:   "list",
@@ -89,28 +90,13 @@ func grantListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type grantJSON struct {
-						ID              int64  `json:"id"`
-						Group           string `json:"group,omitempty"`
-						User            string `json:"user,omitempty"`
-						AccountID       string `json:"account_id"`
-						AccountAlias    string `json:"account_alias"`
-						Role            string `json:"role"`
-						SessionDuration int64  `json:"session_duration_seconds,omitempty"`
-					}
-					out := make([]grantJSON, 0, len(grants))
-					for _, g := range grants {
-						out = append(out, grantJSON{g.ID, g.Group, g.User, g.AccountID, g.AccountAlias, g.Role, int64(g.SessionDuration.Seconds())})
-					}
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tTO\tACCOUNT\tROLE\tSESSION")
+				out := make([]grantJSON, 0, len(grants))
+				t := newTable("ID", "TO", "ACCOUNT", "ACCOUNT_ID", "ROLE", "SESSION")
 				for _, g := range grants {
-					fmt.Fprintf(tw, "%d\t%s\t%s (%s)\t%s\t%s\n", g.ID, who(g), g.AccountAlias, g.AccountID, g.Role, durText(g.SessionDuration))
+					out = append(out, grantJSONOf(g))
+					t.add(strconv.FormatInt(g.ID, 10), strings.Replace(who(g), " ", ":", 1), g.AccountAlias, g.AccountID, g.Role, durWord(g.SessionDuration))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
@@ -118,8 +104,24 @@ func grantListCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&f.User, "user", "", "only grants to this user directly")
 	c.Flags().StringVar(&f.Account, "account", "", "only grants in this account")
 	c.Flags().BoolVar(&effective, "effective", false, "with --user: also the grants that reach the user through groups")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
+}
+
+// grantJSON is a grant as grant list -o json and grant add --json show it.
+type grantJSON struct {
+	ID              int64  `json:"id"`
+	Group           string `json:"group,omitempty"`
+	User            string `json:"user,omitempty"`
+	AccountID       string `json:"account_id"`
+	AccountAlias    string `json:"account_alias"`
+	Role            string `json:"role"`
+	SessionDuration int64  `json:"session_duration_seconds,omitempty"`
+	SessionText     string `json:"session_duration,omitempty"` // the same, as "4h"
+}
+
+func grantJSONOf(g *store.Grant) grantJSON {
+	return grantJSON{g.ID, g.Group, g.User, g.AccountID, g.AccountAlias, g.Role, int64(g.SessionDuration.Seconds()), durWord(g.SessionDuration)}
 }
 
 func grantRemoveCmd(a *app) *cobra.Command {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -56,7 +55,7 @@ func simpleCmd(a *app, use, short, event string, do func(*cobra.Command, store.S
 }
 
 func groupListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List groups and their members",
@@ -67,26 +66,22 @@ func groupListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type groupJSON struct {
-						Name    string   `json:"name"`
-						Members []string `json:"members"`
-					}
-					out := make([]groupJSON, 0, len(groups))
-					for _, g := range groups {
-						out = append(out, groupJSON{Name: g.Name, Members: append([]string{}, g.Members...)})
-					}
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "GROUP\tMEMBERS")
+				out := make([]groupJSON, 0, len(groups))
+				t := newTable("GROUP", "MEMBERS")
 				for _, g := range groups {
-					fmt.Fprintf(tw, "%s\t%s\n", g.Name, dash(strings.Join(g.Members, ",")))
+					out = append(out, groupJSON{Name: g.Name, Members: append([]string{}, g.Members...)})
+					t.add(g.Name, strings.Join(g.Members, ","))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
+}
+
+// groupJSON is a group as group list -o json shows it.
+type groupJSON struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
 }

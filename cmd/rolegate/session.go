@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,9 +31,9 @@ type cliSessionJSON struct {
 
 func sessionListCmd(a *app) *cobra.Command {
 	var user string
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
-		Use:   "list [--user U] [--json]",
+		Use:   "list [--user U] [-o table|json|yaml|name]",
 		Short: "List live command-line sessions, newest first",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -57,21 +56,16 @@ func sessionListCmd(a *app) *cobra.Command {
 					out = append(out, cliSessionJSON{ID: s.ID, User: s.UserName, Account: s.AccountID, AuthMethods: s.AuthMethods, Host: s.HostName,
 						ClientAddr: s.ClientAddr, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt, ExpiresAt: s.ExpiresAt})
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tUSER\tACCOUNT\tMETHODS\tHOST\tLAST USED\tEXPIRES")
+				t := newTable("ID", "USER", "ACCOUNT", "METHODS", "HOST", "LAST_USED", "EXPIRES")
 				for _, s := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.User, dash(s.Account), s.AuthMethods, dash(s.Host),
-						s.LastUsedAt.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
+					t.add(s.ID, s.User, s.Account, s.AuthMethods, s.Host, timeText(s.LastUsedAt), timeText(s.ExpiresAt))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
 	c.Flags().StringVar(&user, "user", "", "only this user's sessions")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 

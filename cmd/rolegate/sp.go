@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/crewjam/saml"
@@ -212,7 +211,7 @@ func (a *app) readMetadata(file string) ([]byte, error) {
 }
 
 func spListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List service providers",
@@ -244,23 +243,18 @@ func spListCmd(a *app) *cobra.Command {
 					}
 					out = append(out, j)
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ENTITY ID\tACS\tRELEASE\tACCESS\tADDED")
+				t := newTable("ENTITY_ID", "ACS", "RELEASE", "ACCESS", "ADDED")
 				for i, j := range out {
 					acs := strings.Join(j.ACSURLs, ",")
 					if j.Problem != "" {
 						acs = "(unusable: " + j.Problem + ")"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.EntityID, dash(acs), dash(strings.Join(j.Release, ",")), accessText(sps[i]),
-						j.AddedAt.Format(time.RFC3339))
+					t.add(j.EntityID, acs, strings.Join(j.Release, ","), strings.ReplaceAll(accessText(sps[i]), " ", "-"), timeText(j.AddedAt))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }

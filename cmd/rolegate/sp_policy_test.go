@@ -71,7 +71,7 @@ func TestSPReleaseListAndAllowedGroupsAreSetFromTheCLI(t *testing.T) {
 		}
 		table := c.ok(t, "", "sp", "list")
 		lines := strings.Split(strings.TrimSpace(table), "\n")
-		if len(lines) != 3 || !strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], "  name  ") || !strings.Contains(lines[1], "no one") ||
+		if len(lines) != 3 || !strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], "  name  ") || !strings.Contains(lines[1], "no-one") ||
 			!strings.Contains(lines[2], "everyone") {
 			t.Fatalf("sp list printed:\n%s", table)
 		}

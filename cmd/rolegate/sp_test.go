@@ -89,7 +89,7 @@ func TestSPAddListAndRemove(t *testing.T) {
 			t.Fatalf("sp list --json = %+v", list)
 		}
 		table := c.ok(t, "", "sp", "list")
-		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY ID ACS RELEASE ACCESS ADDED" ||
+		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY_ID ACS RELEASE ACCESS ADDED" ||
 			!strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], wikiACS+",https://wiki.example.com/saml/acs2") {
 			t.Fatalf("sp list printed:\n%s", table)
 		}

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -88,7 +88,7 @@ func tagValueText(r *store.TagRule, prefix string) string {
 
 func tagListCmd(a *app) *cobra.Command {
 	var account string
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list [--account ALIAS_OR_ID]",
 		Short: "List session tag rules",
@@ -104,40 +104,34 @@ func tagListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type tagRuleJSON struct {
-						ID           int64   `json:"id"`
-						AccountID    string  `json:"account_id"`
-						AccountAlias string  `json:"account_alias"`
-						Key          string  `json:"key"`
-						FromAttr     *string `json:"from_attr,omitempty"`
-						Value        *string `json:"value,omitempty"`
-						Transitive   bool    `json:"transitive"`
-					}
-					out := make([]tagRuleJSON, 0, len(rules))
-					for _, r := range rules {
-						j := tagRuleJSON{ID: r.ID, AccountID: r.AccountID, AccountAlias: r.AccountAlias, Key: r.Key, Transitive: r.Transitive}
-						if r.FromAttr != "" {
-							j.FromAttr = &r.FromAttr
-						} else {
-							j.Value = &r.Value // present even when empty: an empty literal is a value
-						}
-						out = append(out, j)
-					}
-					return a.printJSON(out)
+				type tagRuleJSON struct {
+					ID           int64   `json:"id"`
+					AccountID    string  `json:"account_id"`
+					AccountAlias string  `json:"account_alias"`
+					Key          string  `json:"key"`
+					FromAttr     *string `json:"from_attr,omitempty"`
+					Value        *string `json:"value,omitempty"`
+					Transitive   bool    `json:"transitive"`
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tACCOUNT\tKEY\tVALUE\tTRANSITIVE")
+				out := make([]tagRuleJSON, 0, len(rules))
+				t := newTable("ID", "ACCOUNT", "ACCOUNT_ID", "KEY", "VALUE", "TRANSITIVE")
 				for _, r := range rules {
-					fmt.Fprintf(tw, "%d\t%s (%s)\t%s\t%s\t%s\n", r.ID, r.AccountAlias, r.AccountID, esc(r.Key), tagValueText(r, "attr:"),
-						map[bool]string{true: "yes", false: "no"}[r.Transitive])
+					j := tagRuleJSON{ID: r.ID, AccountID: r.AccountID, AccountAlias: r.AccountAlias, Key: r.Key, Transitive: r.Transitive}
+					if r.FromAttr != "" {
+						j.FromAttr = &r.FromAttr
+					} else {
+						j.Value = &r.Value // present even when empty: an empty literal is a value
+					}
+					out = append(out, j)
+					t.addCells(strconv.FormatInt(r.ID, 10), tableCell(r.AccountAlias), r.AccountID, tableCell(r.Key),
+						strings.ReplaceAll(tagValueText(r, "attr:"), " ", `\x20`), map[bool]string{true: "yes", false: "no"}[r.Transitive])
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
 	c.Flags().StringVar(&account, "account", "", "only this account's rules (alias or ID)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 

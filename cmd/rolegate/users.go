@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -215,7 +214,7 @@ type userJSON struct {
 }
 
 func userListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List users",
@@ -250,23 +249,19 @@ func userListCmd(a *app) *cobra.Command {
 						out[len(out)-1].PasswordExpiresAt = &u.PasswordExpiresAt
 					}
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tEMAIL\tGROUPS\tSTATUS")
+				t := newTable("NAME", "EMAIL", "GROUPS", "STATUS")
 				for _, u := range out {
 					status := "active"
 					if u.Disabled {
 						status = "disabled"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, dash(u.Email), dash(strings.Join(u.Groups, ",")), status)
+					t.add(u.Name, u.Email, strings.Join(u.Groups, ","), status)
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 
