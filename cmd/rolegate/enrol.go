@@ -197,7 +197,7 @@ type windowJSON struct {
 func mfaWindowShowCmd(a *app) *cobra.Command {
 	var lf listFlags
 	c := &cobra.Command{
-		Use:   "show [--json]",
+		Use:   "show",
 		Short: "List self-enrolment windows, open and ended",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
