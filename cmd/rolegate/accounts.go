@@ -14,10 +14,15 @@ import (
 func accountCmd(a *app) *cobra.Command {
 	return group("account", "Manage the AWS accounts that trust Rolegate",
 		accountAddCmd(a), accountSetCmd(a), accountListCmd(a),
-		simpleCmd(a, "remove ALIAS_OR_ID", "Remove an account and its grants", "account.remove",
+		withYes(simpleCmd(a, "remove ALIAS_OR_ID", "Remove an account, its grants and its tag rules", "account.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				if goes, err := accountGoes(cmd.Context(), st, args[0]); err != nil {
+					return "", err
+				} else if err := a.confirm(cmd, "account "+args[0], goes); err != nil {
+					return "", err
+				}
 				return "removed account " + args[0], st.DeleteAccount(cmd.Context(), args[0])
-			}, "ACCOUNT"))
+			}, "ACCOUNT")))
 }
 
 // nameSource parses --session-name-source and --source-identity values.

@@ -126,7 +126,7 @@ func grantJSONOf(g *store.Grant) grantJSON {
 
 func grantRemoveCmd(a *app) *cobra.Command {
 	var f grantFlags
-	c := &cobra.Command{
+	c := withYes(&cobra.Command{
 		Use:   "remove (GRANT_ID | (--group G | --user U) --account A --role R)",
 		Short: "Remove a grant, by its ID or by what it grants",
 		Args:  cobra.MaximumNArgs(1),
@@ -160,6 +160,9 @@ func grantRemoveCmd(a *app) *cobra.Command {
 				default:
 					return store.Errorf(store.Invalid, "give a grant ID or the flags that name a grant, not both")
 				}
+				if err := a.confirmGrant(cmd, st, id); err != nil {
+					return err
+				}
 				if err := st.DeleteGrant(ctx, id); err != nil {
 					return err
 				}
@@ -167,7 +170,7 @@ func grantRemoveCmd(a *app) *cobra.Command {
 				return a.audit(ctx, st, "grant.remove", f.user, map[string]string{"grant": strconv.FormatInt(id, 10)})
 			})
 		},
-	}
+	})
 	f.register(c)
 	return c
 }

@@ -15,10 +15,15 @@ func groupCmd(a *app) *cobra.Command {
 			g := &store.Group{Name: args[0]}
 			return "added group " + g.Name, st.CreateGroup(cmd.Context(), g)
 		}, "NAME"),
-		simpleCmd(a, "remove NAME", "Remove a group, its memberships and its grants", "group.remove",
+		withYes(simpleCmd(a, "remove NAME", "Remove a group, its memberships and its grants", "group.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				if goes, err := groupGoes(cmd.Context(), st, args[0]); err != nil {
+					return "", err
+				} else if err := a.confirm(cmd, "group "+args[0], goes); err != nil {
+					return "", err
+				}
 				return "removed group " + args[0], st.DeleteGroup(cmd.Context(), args[0])
-			}, "NAME"),
+			}, "NAME")),
 		simpleCmd(a, "add-member GROUP USER", "Add a user to a group", "group.add-member",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				return fmt.Sprintf("added %s to %s", args[1], args[0]), st.AddGroupMember(cmd.Context(), args[0], args[1])

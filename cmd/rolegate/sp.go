@@ -19,10 +19,15 @@ import (
 func spCmd(a *app) *cobra.Command {
 	return group("sp", "Manage the SAML service providers that users sign in to through Rolegate (SP-initiated SSO)",
 		spAddCmd(a), spSetCmd(a), spListCmd(a),
-		simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
+		withYes(simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				if _, err := st.GetServiceProvider(cmd.Context(), args[0]); err != nil {
+					return "", err
+				} else if err := a.confirm(cmd, "service provider "+args[0], []string{"the pairwise NameIDs issued for it"}); err != nil {
+					return "", err
+				}
 				return "removed service provider " + args[0], st.DeleteServiceProvider(cmd.Context(), args[0])
-			}, "ENTITY_ID"))
+			}, "ENTITY_ID")))
 }
 
 func spAddCmd(a *app) *cobra.Command {

@@ -65,7 +65,7 @@ func TestSPReleaseListAndAllowedGroupsAreSetFromTheCLI(t *testing.T) {
 		}
 
 		// Deleting the only allowed group leaves the SP open to no one, and the table says so.
-		c.ok(t, "", "group", "remove", "devs")
+		c.ok(t, "", "group", "remove", "--yes", "devs")
 		if got := c.spPolicy(t, wikiID); got != "release=name groups= restricted" {
 			t.Fatalf("after the only allowed group was deleted: %s", got)
 		}

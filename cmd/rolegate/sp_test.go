@@ -105,13 +105,13 @@ func TestSPAddListAndRemove(t *testing.T) {
 			t.Fatalf("adding %s again: exit %d, stderr %q; want %d", wikiID, r.code, r.stderr, exitConflict)
 		}
 
-		if out := c.ok(t, "", "sp", "remove", wikiID); out != "removed service provider "+wikiID+"\n" {
+		if out := c.ok(t, "", "sp", "remove", "--yes", wikiID); out != "removed service provider "+wikiID+"\n" {
 			t.Fatalf("sp remove printed %q", out)
 		}
 		if list := c.sps(t); len(list) != 1 || list[0].EntityID != "urn:example:chat" {
 			t.Fatalf("after remove: %+v", list)
 		}
-		if r := c.run("", "sp", "remove", wikiID); r.code != exitNotFound {
+		if r := c.run("", "sp", "remove", "--yes", wikiID); r.code != exitNotFound {
 			t.Fatalf("removing it twice: exit %d, stderr %q; want %d", r.code, r.stderr, exitNotFound)
 		}
 

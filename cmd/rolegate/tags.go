@@ -137,7 +137,7 @@ func tagListCmd(a *app) *cobra.Command {
 
 func tagRemoveCmd(a *app) *cobra.Command {
 	var account, key string
-	c := &cobra.Command{
+	c := withYes(&cobra.Command{
 		Use:   "remove (RULE_ID | --account ALIAS_OR_ID --key K)",
 		Short: "Remove a session tag rule, by its ID or by account and key (any case)",
 		Args:  cobra.MaximumNArgs(1),
@@ -184,6 +184,9 @@ func tagRemoveCmd(a *app) *cobra.Command {
 					}
 					return store.Errorf(store.NotFound, "account %s has no tag rule for key %q", account, key)
 				}
+				if err := a.confirm(cmd, fmt.Sprintf("tag rule %d (%s in %s)", found.ID, describeTagRule(found), found.AccountAlias), nil); err != nil {
+					return err
+				}
 				if err := st.DeleteTagRule(ctx, found.ID); err != nil {
 					return err
 				}
@@ -192,7 +195,7 @@ func tagRemoveCmd(a *app) *cobra.Command {
 					"account": found.AccountID, "key": found.Key})
 			})
 		},
-	}
+	})
 	c.Flags().StringVar(&account, "account", "", "account alias or ID")
 	c.Flags().StringVar(&key, "key", "", "tag key, compared regardless of case")
 	return c

@@ -130,11 +130,11 @@ func TestTagAddListAndRemove(t *testing.T) {
 
 		// Remove by ID, then by account and key in other case.
 		id := ids["team = attribute team"]
-		if out := c.ok(t, "", "tag", "remove", strconv.FormatInt(id, 10)); out != fmt.Sprintf("removed tag rule %d: team from prod (111122223333)\n", id) {
+		if out := c.ok(t, "", "tag", "remove", "--yes", strconv.FormatInt(id, 10)); out != fmt.Sprintf("removed tag rule %d: team from prod (111122223333)\n", id) {
 			t.Errorf("tag remove %d printed %q", id, out)
 		}
 		id = ids["Project = attribute project (transitive)"]
-		if out := c.ok(t, "", "tag", "remove", "--account", "111122223333", "--key", "PROJECT"); out != fmt.Sprintf("removed tag rule %d: Project from prod (111122223333)\n", id) {
+		if out := c.ok(t, "", "tag", "remove", "--yes", "--account", "111122223333", "--key", "PROJECT"); out != fmt.Sprintf("removed tag rule %d: Project from prod (111122223333)\n", id) {
 			t.Errorf("tag remove --account 111122223333 --key PROJECT printed %q", out)
 		}
 		left := map[string]bool{}

@@ -182,13 +182,20 @@ func userSetAttrCmd(a *app) *cobra.Command {
 }
 
 func userRemoveCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	return withYes(&cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a user, their memberships, grants and sessions",
 		Args:  nargs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return a.withStore(ctx, func(st store.Store) error {
+				goes, err := userGoes(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				if err := a.confirm(cmd, "user "+args[0], goes); err != nil {
+					return err
+				}
 				if err := st.DeleteUser(ctx, args[0]); err != nil {
 					return err
 				}
@@ -196,7 +203,7 @@ func userRemoveCmd(a *app) *cobra.Command {
 				return a.audit(ctx, st, "user.remove", args[0], nil)
 			})
 		},
-	}
+	})
 }
 
 // userJSON is a user as `user list --json` shows it: never the password hash.
