@@ -39,6 +39,7 @@ func nameSource(flag, v string, allowNone bool) (store.NameSource, error) {
 func accountAddCmd(a *app) *cobra.Command {
 	var alias, provider, partition, region, duration, nameSrc, idSrc, cliSession string
 	var requireMFA bool
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add ACCOUNT_ID --alias ALIAS",
 		Short: "Add an AWS account",
@@ -73,9 +74,22 @@ func accountAddCmd(a *app) *cobra.Command {
 			}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				if err := st.CreateAccount(cmd.Context(), acct); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) {
+						old, err := st.GetAccount(cmd.Context(), acct.ID)
+						if err != nil {
+							return "", false, nil, err
+						}
+						j, err := accountJSONOf(cmd.Context(), st, old)
+						return fmt.Sprintf("account %s (%s)", old.ID, old.Alias), sameAccount(old, acct), j, err
+					})
+				}
+				j, err := accountJSONOf(cmd.Context(), st, acct)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "added account %s (%s)\n", acct.ID, acct.Alias)
+				if err := af.done(a, j, fmt.Sprintf("added account %s (%s)", acct.ID, acct.Alias)); err != nil {
+					return err
+				}
 				return a.audit(cmd.Context(), st, "account.add", "", map[string]string{"account": acct.ID, "alias": acct.Alias,
 					"require_mfa": strconv.FormatBool(acct.RequireMFA)})
 			})
@@ -90,6 +104,7 @@ func accountAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&idSrc, "source-identity", "none", "SourceIdentity from the user's username or email, or none")
 	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "refuse this account's roles to a sign-in without a second factor")
 	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
+	af.register(c)
 	return c
 }
 
@@ -251,36 +266,16 @@ func accountListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				type accountJSON struct {
-					ID              string      `json:"id"`
-					Alias           string      `json:"alias"`
-					ProviderName    string      `json:"provider_name"`
-					Partition       string      `json:"partition"`
-					Region          string      `json:"region,omitempty"`
-					SessionDuration int64       `json:"session_duration_seconds,omitempty"`
-					SessionNameSrc  string      `json:"session_name_source"`
-					SourceIdentity  string      `json:"source_identity_source,omitempty"`
-					RequireMFA      bool        `json:"require_mfa"`
-					CLISession      int64       `json:"cli_session_seconds,omitempty"`
-					AWS             awsLinkJSON `json:"aws"`
-					Encrypt         string      `json:"encrypt"`
-					Encryption      string      `json:"encryption"`
-					SessionText     string      `json:"session_duration,omitempty"` // session_duration_seconds as "4h"
-					CLISessionText  string      `json:"cli_session,omitempty"`      // cli_session_seconds as "8h"
-				}
 				out := make([]accountJSON, 0, len(accts))
 				t := newTable("ALIAS", "ACCOUNT", "PROVIDER", "PARTITION", "REGION", "SESSION", "MFA", "CLI_SESSION", "ENCRYPT")
 				for _, ac := range accts {
-					et, err := encryptionText(cmd.Context(), st, ac)
+					j, err := accountJSONOf(cmd.Context(), st, ac)
 					if err != nil {
 						return err
 					}
-					out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
-						int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
-						int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS), encryptWord(ac.AWS.Encrypt), et,
-						durWord(ac.SessionDuration), durWord(ac.CLISessionMax)})
+					out = append(out, j)
 					t.add(ac.Alias, ac.ID, ac.ProviderName, string(ac.Partition), ac.Region, durWord(ac.SessionDuration),
-						map[bool]string{true: "required"}[ac.RequireMFA], durWord(ac.CLISessionMax), et)
+						map[bool]string{true: "required"}[ac.RequireMFA], durWord(ac.CLISessionMax), j.Encryption)
 				}
 				return lf.print(a, out, t)
 			})

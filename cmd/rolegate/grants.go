@@ -37,6 +37,7 @@ func (f *grantFlags) check() error {
 func grantAddCmd(a *app) *cobra.Command {
 	var f grantFlags
 	var duration string
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add (--group G | --user U) --account ALIAS_OR_ID --role ROLE_NAME",
 		Short: "Grant a role",
@@ -52,9 +53,11 @@ func grantAddCmd(a *app) *cobra.Command {
 			g := &store.Grant{Group: f.group, User: f.user, AccountID: f.account, Role: f.role, SessionDuration: d}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				if err := st.CreateGrant(cmd.Context(), g); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) { return findGrant(cmd.Context(), st, g) })
+				}
+				if err := af.done(a, grantJSONOf(g), fmt.Sprintf("granted %s in %s (%s) to %s [grant %d]", g.Role, g.AccountAlias, g.AccountID, who(g), g.ID)); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "granted %s in %s (%s) to %s [grant %d]\n", g.Role, g.AccountAlias, g.AccountID, who(g), g.ID)
 				return a.audit(cmd.Context(), st, "grant.add", g.User, map[string]string{"group": g.Group, "account": g.AccountID,
 					"role": g.Role, "grant": strconv.FormatInt(g.ID, 10)})
 			})
@@ -62,6 +65,7 @@ func grantAddCmd(a *app) *cobra.Command {
 	}
 	f.register(c)
 	c.Flags().StringVar(&duration, "session-duration", "", "session duration for this grant, 15m to 12h (empty: the account's)")
+	af.register(c)
 	return c
 }
 

@@ -11,10 +11,7 @@ import (
 
 func groupCmd(a *app) *cobra.Command {
 	return group("group", "Manage groups and their members",
-		simpleCmd(a, "add NAME", "Add a group", "group.add", func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
-			g := &store.Group{Name: args[0]}
-			return "added group " + g.Name, st.CreateGroup(cmd.Context(), g)
-		}, "NAME"),
+		groupAddCmd(a),
 		withYes(simpleCmd(a, "remove NAME", "Remove a group, its memberships and its grants", "group.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				if goes, err := groupGoes(cmd.Context(), st, args[0]); err != nil {
@@ -57,6 +54,35 @@ func simpleCmd(a *app, use, short, event string, do func(*cobra.Command, store.S
 			})
 		},
 	}
+}
+
+func groupAddCmd(a *app) *cobra.Command {
+	var af addFlags
+	c := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a group",
+		Args:  nargs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd.Context(), func(st store.Store) error {
+				g := &store.Group{Name: args[0]}
+				if err := st.CreateGroup(cmd.Context(), g); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) {
+						old, err := st.GetGroup(cmd.Context(), g.Name)
+						if err != nil {
+							return "", false, nil, err
+						}
+						return "group " + old.Name, true, groupJSON{Name: old.Name, Members: append([]string{}, old.Members...)}, nil
+					})
+				}
+				if err := af.done(a, groupJSON{Name: g.Name, Members: []string{}}, "added group "+g.Name); err != nil {
+					return err
+				}
+				return a.audit(cmd.Context(), st, "group.add", "", map[string]string{"name": g.Name})
+			})
+		},
+	}
+	af.register(c)
+	return c
 }
 
 func groupListCmd(a *app) *cobra.Command {

@@ -18,6 +18,7 @@ func tagCmd(a *app) *cobra.Command {
 func tagAddCmd(a *app) *cobra.Command {
 	var account, key, fromAttr, value string
 	var transitive bool
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add --account ALIAS_OR_ID --key K (--from-attr ATTR | --value V) [--transitive]",
 		Short: "Add a session tag rule: every sign-in to the account carries tag K",
@@ -47,9 +48,11 @@ func tagAddCmd(a *app) *cobra.Command {
 			r := &store.TagRule{AccountID: account, Key: key, FromAttr: fromAttr, Value: value, Transitive: transitive}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				if err := st.CreateTagRule(cmd.Context(), r); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) { return findTagRule(cmd.Context(), st, r) })
+				}
+				if err := af.done(a, tagRuleJSONOf(r), fmt.Sprintf("added tag rule %d: %s", r.ID, describeTagRule(r))); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "added tag rule %d: %s\n", r.ID, describeTagRule(r))
 				details := map[string]string{"tag_rule": strconv.FormatInt(r.ID, 10), "account": r.AccountID, "key": r.Key,
 					"transitive": strconv.FormatBool(r.Transitive)}
 				if r.FromAttr != "" {
@@ -66,6 +69,7 @@ func tagAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&fromAttr, "from-attr", "", "take the value from this user attribute (no attribute, no tag)")
 	c.Flags().StringVar(&value, "value", "", "a literal value: up to 256 letters, digits, spaces and _ . : / = + - @")
 	c.Flags().BoolVar(&transitive, "transitive", false, "make the tag transitive (it survives role chaining)")
+	af.register(c)
 	return c
 }
 
@@ -104,25 +108,10 @@ func tagListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				type tagRuleJSON struct {
-					ID           int64   `json:"id"`
-					AccountID    string  `json:"account_id"`
-					AccountAlias string  `json:"account_alias"`
-					Key          string  `json:"key"`
-					FromAttr     *string `json:"from_attr,omitempty"`
-					Value        *string `json:"value,omitempty"`
-					Transitive   bool    `json:"transitive"`
-				}
 				out := make([]tagRuleJSON, 0, len(rules))
 				t := newTable("ID", "ACCOUNT", "ACCOUNT_ID", "KEY", "VALUE", "TRANSITIVE")
 				for _, r := range rules {
-					j := tagRuleJSON{ID: r.ID, AccountID: r.AccountID, AccountAlias: r.AccountAlias, Key: r.Key, Transitive: r.Transitive}
-					if r.FromAttr != "" {
-						j.FromAttr = &r.FromAttr
-					} else {
-						j.Value = &r.Value // present even when empty: an empty literal is a value
-					}
-					out = append(out, j)
+					out = append(out, tagRuleJSONOf(r))
 					t.addCells(strconv.FormatInt(r.ID, 10), tableCell(r.AccountAlias), r.AccountID, tableCell(r.Key),
 						strings.ReplaceAll(tagValueText(r, "attr:"), " ", `\x20`), map[bool]string{true: "yes", false: "no"}[r.Transitive])
 				}

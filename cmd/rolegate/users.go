@@ -21,6 +21,7 @@ func userAddCmd(a *app) *cobra.Command {
 	var email, display string
 	var attrs []string
 	var fromStdin, noPassword bool
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user (password from a prompt or --password-stdin)",
@@ -39,8 +40,10 @@ func userAddCmd(a *app) *cobra.Command {
 				return store.Errorf(store.Invalid, "--password-stdin and --no-password exclude each other")
 			}
 			return a.withStore(ctx, func(st store.Store) error {
-				if _, err := st.GetUser(ctx, u.Name); err == nil {
-					return store.Errorf(store.Conflict, "user %q already exists", u.Name)
+				if old, err := st.GetUser(ctx, u.Name); err == nil {
+					return af.taken(a, store.Errorf(store.Conflict, "user %q already exists", u.Name), func() (string, bool, any, error) {
+						return "user " + old.Name, sameUser(old, u), userJSONOf(old, nil), nil
+					})
 				}
 				if !noPassword {
 					pw, err := a.readPassword(fromStdin)
@@ -54,7 +57,9 @@ func userAddCmd(a *app) *cobra.Command {
 				if err := st.CreateUser(ctx, u); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "added user %s\n", u.Name)
+				if err := af.done(a, userJSONOf(u, nil), "added user "+u.Name); err != nil {
+					return err
+				}
 				return a.audit(ctx, st, "user.add", u.Name, nil)
 			})
 		},
@@ -64,6 +69,7 @@ func userAddCmd(a *app) *cobra.Command {
 	c.Flags().StringArrayVar(&attrs, "attr", nil, "attribute KEY=VALUE (repeatable)")
 	c.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
 	c.Flags().BoolVar(&noPassword, "no-password", false, "create the user without a password (set one later with user passwd)")
+	af.register(c)
 	return c
 }
 
@@ -245,16 +251,7 @@ func userListCmd(a *app) *cobra.Command {
 				}
 				out := make([]userJSON, 0, len(users))
 				for _, u := range users {
-					gs := memberOf[u.Name]
-					if gs == nil {
-						gs = []string{}
-					}
-					out = append(out, userJSON{Name: u.Name, Email: u.Email, DisplayName: u.DisplayName, Attributes: u.Attributes,
-						Groups: gs, Disabled: u.Disabled, HasPassword: u.PasswordHash != "",
-						MustChangePassword: u.MustChangePassword, CreatedAt: u.CreatedAt})
-					if !u.PasswordExpiresAt.IsZero() {
-						out[len(out)-1].PasswordExpiresAt = &u.PasswordExpiresAt
-					}
+					out = append(out, userJSONOf(u, memberOf[u.Name]))
 				}
 				t := newTable("NAME", "EMAIL", "GROUPS", "STATUS")
 				for _, u := range out {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"rolegate/store"
+)
+
+// addFlags are the flags every add takes: --json prints the object made instead of a line, and
+// --if-not-exists lets a script run twice. Sets take --json alone (registerJSON).
+type addFlags struct{ asJSON, ifNotExists bool }
+
+func (f *addFlags) register(c *cobra.Command) {
+	f.registerJSON(c)
+	c.Flags().BoolVar(&f.ifNotExists, "if-not-exists", false,
+		"exit 0, printing the object, when an identical one exists already (a different one under that name is still a conflict)")
+}
+
+func (f *addFlags) registerJSON(c *cobra.Command) {
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print the object as JSON instead of a line")
+}
+
+// done reports what an add or set made: line, or with --json the object v.
+func (f *addFlags) done(a *app, v any, line string) error {
+	if f.asJSON {
+		return a.printJSON(v)
+	}
+	_, err := fmt.Fprintln(a.stdout, line)
+	return err
+}
+
+// taken finishes an add that failed with err. A conflict under --if-not-exists is no error when
+// find says the object under that name is the one asked for: it is reported as existing. Any
+// other error, or a different object, stays an error.
+func (f *addFlags) taken(a *app, err error, find func() (what string, same bool, v any, ferr error)) error {
+	if !f.ifNotExists || store.ErrorCode(err) != store.Conflict {
+		return err
+	}
+	what, same, v, ferr := find()
+	if ferr != nil {
+		return err
+	}
+	if !same {
+		return store.Errorf(store.Conflict, "%s: %s exists and differs from the one asked for", store.ErrorMessage(err), what)
+	}
+	return f.done(a, v, what+" exists already")
+}
+
+// sameUser reports whether u, as user add asks for it, is old as it is stored (the password aside).
+func sameUser(old, u *store.User) bool {
+	return old.Email == u.Email && old.DisplayName == u.DisplayName && maps.Equal(nonNil(old.Attributes), nonNil(u.Attributes))
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// sameAccount reports whether ac, as account add asks for it, is old as it is stored.
+func sameAccount(old, ac *store.Account) bool {
+	return old.ID == ac.ID && store.Key(old.Alias) == store.Key(ac.Alias) && old.ProviderName == ac.ProviderName &&
+		old.Partition == ac.Partition && old.Region == ac.Region && old.SessionDuration == ac.SessionDuration &&
+		old.SessionNameSource == ac.SessionNameSource && old.SourceIdentitySource == ac.SourceIdentitySource &&
+		old.RequireMFA == ac.RequireMFA && old.CLISessionMax == ac.CLISessionMax
+}
+
+// findGrant is the grant of g's role in g's account to g's group or user, for grant add --if-not-exists.
+func findGrant(ctx context.Context, st store.Store, g *store.Grant) (string, bool, any, error) {
+	grants, err := st.ListGrants(ctx, store.GrantFilter{Group: g.Group, User: g.User, Account: g.AccountID})
+	if err != nil {
+		return "", false, nil, err
+	}
+	for _, old := range grants {
+		if strings.EqualFold(old.Role, g.Role) {
+			return fmt.Sprintf("grant %d (%s in %s to %s)", old.ID, old.Role, old.AccountAlias, who(old)),
+				old.Role == g.Role && old.SessionDuration == g.SessionDuration, grantJSONOf(old), nil
+		}
+	}
+	return "", false, nil, store.Errorf(store.NotFound, "no such grant")
+}
+
+// findTagRule is the rule for r's key in r's account, for tag add --if-not-exists.
+func findTagRule(ctx context.Context, st store.Store, r *store.TagRule) (string, bool, any, error) {
+	rules, err := st.ListTagRules(ctx, r.AccountID)
+	if err != nil {
+		return "", false, nil, err
+	}
+	for _, old := range rules {
+		if store.Key(old.Key) == store.Key(r.Key) {
+			same := old.Key == r.Key && old.FromAttr == r.FromAttr && old.Value == r.Value && old.Transitive == r.Transitive
+			return fmt.Sprintf("tag rule %d (%s)", old.ID, describeTagRule(old)), same, tagRuleJSONOf(old), nil
+		}
+	}
+	return "", false, nil, store.Errorf(store.NotFound, "no such rule")
+}
