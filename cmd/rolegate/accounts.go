@@ -130,6 +130,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole, spSource string
 	var requireMFA bool
 	var enc *encryptFlags
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
 		Short: "Change an account's settings",
@@ -166,7 +167,9 @@ func accountSetCmd(a *app) *cobra.Command {
 				if err := enc.check(cmd.Context(), a, st, args[0]); err != nil {
 					return err
 				}
+				var before store.Account
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
+					before = *ac
 					enc.apply(ac)
 					if fl.Changed("alias") {
 						ac.Alias = alias
@@ -217,9 +220,14 @@ func accountSetCmd(a *app) *cobra.Command {
 					sp.report(a, false)
 					return err
 				}
-				fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
+				if !af.asJSON {
+					fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
+				}
 				sp.report(a, true)
 				details := map[string]string{"account": acct.ID}
+				for k, v := range changes(before, *acct) {
+					details["change."+k] = v // before->after, what audit --type account.set shows
+				}
 				if fl.Changed("require-mfa") {
 					details["require_mfa"] = strconv.FormatBool(acct.RequireMFA)
 				}
@@ -232,10 +240,21 @@ func accountSetCmd(a *app) *cobra.Command {
 				if sp != nil {
 					details["sp_metadata"], details["idp_id"] = sp.source, acct.AWS.IdPID
 				}
-				if err := enc.makeKey(cmd.Context(), a, st, acct, details); err != nil {
+				notes := *a
+				if af.asJSON {
+					notes.stdout = a.stderr // stdout holds the JSON alone
+				}
+				if err := enc.makeKey(cmd.Context(), &notes, st, acct, details); err != nil {
 					return err
 				}
-				return a.audit(cmd.Context(), st, "account.set", "", details)
+				if err := a.audit(cmd.Context(), st, "account.set", "", details); err != nil || !af.asJSON {
+					return err
+				}
+				j, err := accountJSONOf(cmd.Context(), st, acct)
+				if err != nil {
+					return err
+				}
+				return a.printJSON(j)
 			})
 		},
 	}
@@ -251,6 +270,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&adminRole, "admin-role-arn", "", "IAM role those commands assume (with the profile's credentials) to act in this account (empty: none)")
 	c.Flags().StringVar(&spSource, "sp-metadata", "", spMetadataUsage)
 	enc = addEncryptFlags(c)
+	af.registerJSON(c)
 	return c
 }
 

@@ -223,5 +223,6 @@ func parseDuration(s string) (time.Duration, error) {
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a terminal or a script reads it, never a page: "->" stays "->"
 	return enc.Encode(v)
 }
