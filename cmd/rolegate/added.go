@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -99,4 +101,19 @@ func findTagRule(ctx context.Context, st store.Store, r *store.TagRule) (string,
 		}
 	}
 	return "", false, nil, store.Errorf(store.NotFound, "no such rule")
+}
+
+// sameSP reports whether sp, as sp add asks for it, is old as it is stored.
+func sameSP(old, sp *store.ServiceProvider) bool {
+	fold := func(gs []string) []string {
+		out := make([]string, 0, len(gs))
+		for _, g := range gs {
+			out = append(out, store.Key(g))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return bytes.Equal(old.Metadata, sp.Metadata) && slices.Equal(old.Release, sp.Release) &&
+		slices.Equal(fold(old.AllowedGroups), fold(sp.AllowedGroups)) && old.Restricted == (len(sp.AllowedGroups) > 0) &&
+		old.RequireSignedRequests == sp.RequireSignedRequests
 }

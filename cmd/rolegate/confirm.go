@@ -52,17 +52,9 @@ func userGoes(ctx context.Context, st store.Store, name string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	groups, err := st.ListGroups(ctx)
+	in, err := memberships(ctx, st, u.Name)
 	if err != nil {
 		return nil, err
-	}
-	var in []string
-	for _, g := range groups {
-		for _, m := range g.Members {
-			if store.Key(m) == store.Key(u.Name) {
-				in = append(in, g.Name)
-			}
-		}
 	}
 	grants, err := st.ListGrants(ctx, store.GrantFilter{User: u.Name})
 	if err != nil {

@@ -42,7 +42,8 @@ func userAddCmd(a *app) *cobra.Command {
 			return a.withStore(ctx, func(st store.Store) error {
 				if old, err := st.GetUser(ctx, u.Name); err == nil {
 					return af.taken(a, store.Errorf(store.Conflict, "user %q already exists", u.Name), func() (string, bool, any, error) {
-						return "user " + old.Name, sameUser(old, u), userJSONOf(old, nil), nil
+						groups, err := memberships(ctx, st, old.Name)
+						return "user " + old.Name, sameUser(old, u), userJSONOf(old, groups), err
 					})
 				}
 				if !noPassword {
@@ -151,7 +152,8 @@ func userEnableCmd(a *app, verb string, disable bool) *cobra.Command {
 }
 
 func userSetAttrCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var af addFlags
+	c := &cobra.Command{
 		Use:   "set-attr NAME KEY=VALUE...",
 		Short: "Set user attributes (KEY= with no value removes KEY)",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -180,11 +182,19 @@ func userSetAttrCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "updated attributes of %s\n", u.Name)
+				groups, err := memberships(ctx, st, u.Name)
+				if err != nil {
+					return err
+				}
+				if err := af.done(a, userJSONOf(u, groups), "updated attributes of "+u.Name); err != nil {
+					return err
+				}
 				return a.audit(ctx, st, "user.set-attr", u.Name, nil)
 			})
 		},
 	}
+	af.registerJSON(c)
+	return c
 }
 
 func userRemoveCmd(a *app) *cobra.Command {

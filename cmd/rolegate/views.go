@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"time"
 
+	"rolegate/idp/sso"
 	"rolegate/store"
 )
 
@@ -72,4 +74,44 @@ func userJSONOf(u *store.User, groups []string) userJSON {
 		j.PasswordExpiresAt = &u.PasswordExpiresAt
 	}
 	return j
+}
+
+// spJSON is a service provider as sp list, add and set show it.
+type spJSON struct {
+	EntityID              string    `json:"entity_id"`
+	ACSURLs               []string  `json:"acs_urls"`
+	Release               []string  `json:"release"`
+	Restricted            bool      `json:"restricted"`     // only allowed_groups' members may use it
+	AllowedGroups         []string  `json:"allowed_groups"` // empty and restricted: no one may
+	AddedAt               time.Time `json:"added_at"`
+	Problem               string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
+	RequireSignedRequests bool      `json:"require_signed_requests"`
+}
+
+func spJSONOf(sp *store.ServiceProvider) spJSON {
+	j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, Release: sp.Release, Restricted: sp.Restricted,
+		AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC(), RequireSignedRequests: sp.RequireSignedRequests}
+	if ed, err := sso.ParseSPMetadata(sp.Metadata); err != nil {
+		j.Problem = store.ErrorMessage(err)
+	} else {
+		j.ACSURLs = sso.SPACSURLs(ed)
+	}
+	return j
+}
+
+// memberships are the groups user is a member of.
+func memberships(ctx context.Context, st store.Store, user string) ([]string, error) {
+	groups, err := st.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := []string{}
+	for _, g := range groups {
+		for _, m := range g.Members {
+			if store.Key(m) == store.Key(user) {
+				in = append(in, g.Name)
+			}
+		}
+	}
+	return in, nil
 }
