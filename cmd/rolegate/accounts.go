@@ -14,7 +14,7 @@ import (
 func accountCmd(a *app) *cobra.Command {
 	return group("account", "Manage the AWS accounts that trust Rolegate",
 		accountAddCmd(a), accountSetCmd(a), accountListCmd(a),
-		withYes(simpleCmd(a, "remove ALIAS_OR_ID", "Remove an account, its grants and its tag rules", "account.remove",
+		withYes(a, simpleCmd(a, "remove ALIAS_OR_ID", "Remove an account, its grants and its tag rules", "account.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				if goes, err := accountGoes(cmd.Context(), st, args[0]); err != nil {
 					return "", err
@@ -220,7 +220,7 @@ func accountSetCmd(a *app) *cobra.Command {
 					sp.report(a, false)
 					return err
 				}
-				if !af.asJSON {
+				if af.format() == "" {
 					fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
 				}
 				sp.report(a, true)
@@ -241,20 +241,20 @@ func accountSetCmd(a *app) *cobra.Command {
 					details["sp_metadata"], details["idp_id"] = sp.source, acct.AWS.IdPID
 				}
 				notes := *a
-				if af.asJSON {
-					notes.stdout = a.stderr // stdout holds the JSON alone
+				if af.format() != "" {
+					notes.stdout = a.stderr // stdout holds the object alone
 				}
 				if err := enc.makeKey(cmd.Context(), &notes, st, acct, details); err != nil {
 					return err
 				}
-				if err := a.audit(cmd.Context(), st, "account.set", "", details); err != nil || !af.asJSON {
+				if err := a.audit(cmd.Context(), st, "account.set", "", details); err != nil || af.format() == "" {
 					return err
 				}
 				j, err := accountJSONOf(cmd.Context(), st, acct)
 				if err != nil {
 					return err
 				}
-				return a.printJSON(j)
+				return af.done(a, j, "")
 			})
 		},
 	}

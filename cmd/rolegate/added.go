@@ -13,9 +13,13 @@ import (
 	"rolegate/store"
 )
 
-// addFlags are the flags every add takes: --json prints the object made instead of a line, and
-// --if-not-exists lets a script run twice. Sets take --json alone (registerJSON).
-type addFlags struct{ asJSON, ifNotExists bool }
+// addFlags are the flags every add takes: --json (or -o json|yaml) prints the object made instead
+// of a line, and --if-not-exists lets a script run twice. Sets and removes take the output flags
+// alone (registerJSON).
+type addFlags struct {
+	asJSON, ifNotExists bool
+	output              string
+}
 
 func (f *addFlags) register(c *cobra.Command) {
 	f.registerJSON(c)
@@ -24,13 +28,44 @@ func (f *addFlags) register(c *cobra.Command) {
 }
 
 func (f *addFlags) registerJSON(c *cobra.Command) {
-	c.Flags().BoolVar(&f.asJSON, "json", false, "print the object as JSON instead of a line")
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print the object as JSON instead of a line (the same as -o json)")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "print the object as json or yaml instead of a line")
+	c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	run := c.RunE // a bad format is refused before anything changes
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := f.check(); err != nil {
+			return err
+		}
+		return run(cmd, args)
+	}
 }
 
-// done reports what an add or set made: line, or with --json the object v.
-func (f *addFlags) done(a *app, v any, line string) error {
+// check refuses an output format other than json and yaml, before anything is changed.
+func (f *addFlags) check() error {
+	switch {
+	case f.output != "" && f.output != "json" && f.output != "yaml":
+		return store.Errorf(store.Invalid, "unknown output format %q: use json or yaml (or leave -o out for a line)", f.output)
+	case f.asJSON && f.output == "yaml":
+		return store.Errorf(store.Invalid, "--json and -o yaml exclude each other")
+	}
+	return nil
+}
+
+// format is "json", "yaml", or "" for a line.
+func (f *addFlags) format() string {
 	if f.asJSON {
+		return "json"
+	}
+	return f.output
+}
+
+// done reports what an add or set made: line, or the object v as -o or --json ask.
+func (f *addFlags) done(a *app, v any, line string) error {
+	switch f.format() {
+	case "json":
 		return a.printJSON(v)
+	case "yaml":
+		return a.printYAML(v)
 	}
 	_, err := fmt.Fprintln(a.stdout, line)
 	return err

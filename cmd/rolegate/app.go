@@ -32,6 +32,8 @@ type app struct {
 	databaseURL    string
 	// now is the clock signing keys are made, activated, retired and reread by.
 	now func() time.Time
+	// removed is what the last confirmed remove took, for its -o json.
+	removed removedJSON
 }
 
 // clockKey carries, in the context a run is given, a clock to use instead of time.Now: tests move

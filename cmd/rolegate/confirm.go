@@ -15,15 +15,39 @@ import (
 	"rolegate/store"
 )
 
-// withYes gives a destructive remove its --yes flag; the command calls a.confirm before it deletes.
-func withYes(c *cobra.Command) *cobra.Command {
+// withYes gives a destructive remove its --yes flag (the command calls a.confirm before it
+// deletes) and -o json|yaml / --json, which print what was removed as an object.
+func withYes(a *app, c *cobra.Command) *cobra.Command {
 	c.Flags().BoolP("yes", "y", false, "remove without asking; required when standard input is not a terminal")
+	var af addFlags
+	af.registerJSON(c)
+	run := c.RunE
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if af.format() == "" {
+			return run(cmd, args)
+		}
+		line := a.stdout
+		a.stdout = io.Discard // the object below replaces the line
+		err := run(cmd, args)
+		a.stdout = line
+		if err != nil {
+			return err
+		}
+		return af.done(a, a.removed, "")
+	}
 	return c
+}
+
+// removedJSON is what a remove prints with -o json.
+type removedJSON struct {
+	Removed     string   `json:"removed"`
+	AlsoRemoved []string `json:"also_removed"`
 }
 
 // confirm lets a removal of what go on: at once with --yes (a script said so: it stays quiet), after
 // asking on a terminal, and never otherwise. Asking and refusing both say what goes with it.
 func (a *app) confirm(cmd *cobra.Command, what string, goes []string) error {
+	a.removed = removedJSON{Removed: what, AlsoRemoved: append([]string{}, goes...)}
 	if yes, _ := cmd.Flags().GetBool("yes"); yes {
 		return nil
 	}

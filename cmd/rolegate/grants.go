@@ -130,7 +130,7 @@ func grantJSONOf(g *store.Grant) grantJSON {
 
 func grantRemoveCmd(a *app) *cobra.Command {
 	var f grantFlags
-	c := withYes(&cobra.Command{
+	c := withYes(a, &cobra.Command{
 		Use:   "remove (GRANT_ID | (--group G | --user U) --account A --role R)",
 		Short: "Remove a grant, by its ID or by what it grants",
 		Args:  cobra.MaximumNArgs(1),

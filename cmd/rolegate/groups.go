@@ -12,7 +12,7 @@ import (
 func groupCmd(a *app) *cobra.Command {
 	return group("group", "Manage groups and their members",
 		groupAddCmd(a),
-		withYes(simpleCmd(a, "remove NAME", "Remove a group, its memberships and its grants", "group.remove",
+		withYes(a, simpleCmd(a, "remove NAME", "Remove a group, its memberships and its grants", "group.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				if goes, err := groupGoes(cmd.Context(), st, args[0]); err != nil {
 					return "", err

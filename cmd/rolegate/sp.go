@@ -18,7 +18,7 @@ import (
 func spCmd(a *app) *cobra.Command {
 	return group("sp", "Manage the SAML service providers that users sign in to through Rolegate (SP-initiated SSO)",
 		spAddCmd(a), spSetCmd(a), spListCmd(a),
-		withYes(simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
+		withYes(a, simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				if _, err := st.GetServiceProvider(cmd.Context(), args[0]); err != nil {
 					return "", err

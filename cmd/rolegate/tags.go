@@ -126,7 +126,7 @@ func tagListCmd(a *app) *cobra.Command {
 
 func tagRemoveCmd(a *app) *cobra.Command {
 	var account, key string
-	c := withYes(&cobra.Command{
+	c := withYes(a, &cobra.Command{
 		Use:   "remove (RULE_ID | --account ALIAS_OR_ID --key K)",
 		Short: "Remove a session tag rule, by its ID or by account and key (any case)",
 		Args:  cobra.MaximumNArgs(1),

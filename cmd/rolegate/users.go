@@ -198,7 +198,7 @@ func userSetAttrCmd(a *app) *cobra.Command {
 }
 
 func userRemoveCmd(a *app) *cobra.Command {
-	return withYes(&cobra.Command{
+	return withYes(a, &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a user, their memberships, grants and sessions",
 		Args:  nargs("NAME"),
