@@ -15,13 +15,16 @@ import (
 	"rolegate/store/sqlstore"
 )
 
-// finish gives every command of the tree what all share: shell completion of the names it takes
-// and its help's examples. It runs once, after the tree is built, so no command repeats it.
+// finish gives every command of the tree what all share: shell completion of the names it takes,
+// suggestions for a mistyped subcommand, and its help's examples. It runs once, after the tree is built, so no command repeats it.
 func finish(a *app, root *cobra.Command) {
-	root.SuggestionsMinimumDistance = 2
+	root.SetOut(a.stdout) // before the completion command, which takes its writer when it is made
+	root.SetErr(a.stderr)
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultVersionFlag()
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
+		c.SuggestionsMinimumDistance = 2 // "did you mean" under every group, not only the root
 		if c.Example == "" {
 			c.Example = examples[strings.TrimPrefix(c.CommandPath(), "rolegate ")]
 		}

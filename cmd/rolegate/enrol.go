@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -215,7 +216,7 @@ func mfaWindowShowCmd(a *app) *cobra.Command {
 				t := newTable("FOR", "OPENED", "ENDS", "STATE")
 				for _, w := range out {
 					state := map[bool]string{true: "open", false: "ended"}[w.Open]
-					t.add(windowScope(w.Account), timeText(w.OpenedAt), timeText(w.EndsAt), state)
+					t.add(cmp.Or(w.Account, "everyone"), timeText(w.OpenedAt), timeText(w.EndsAt), state) // one word a cell
 				}
 				return lf.print(a, out, t)
 			})
