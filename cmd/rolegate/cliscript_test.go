@@ -198,12 +198,6 @@ func TestAScriptRunsUnattended(t *testing.T) {
 		}
 		for run := 1; run <= 2; run++ {
 			for _, add := range adds {
-				if add[1] == "add-member" {
-					if run == 1 {
-						c.ok(t, "", add...)
-					}
-					continue
-				}
 				args := append(slices.Clone(add), "--if-not-exists", "-o", "json")
 				r := c.run("", args...)
 				var obj map[string]any

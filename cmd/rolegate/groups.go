@@ -21,10 +21,7 @@ func groupCmd(a *app) *cobra.Command {
 				}
 				return "removed group " + args[0], st.DeleteGroup(cmd.Context(), args[0])
 			}, "NAME")),
-		simpleCmd(a, "add-member GROUP USER", "Add a user to a group", "group.add-member",
-			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
-				return fmt.Sprintf("added %s to %s", args[1], args[0]), st.AddGroupMember(cmd.Context(), args[0], args[1])
-			}, "GROUP", "USER"),
+		groupAddMemberCmd(a),
 		simpleCmd(a, "remove-member GROUP USER", "Remove a user from a group", "group.remove-member",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
 				return fmt.Sprintf("removed %s from %s", args[1], args[0]), st.RemoveGroupMember(cmd.Context(), args[0], args[1])
@@ -78,6 +75,43 @@ func groupAddCmd(a *app) *cobra.Command {
 					return err
 				}
 				return a.audit(cmd.Context(), st, "group.add", "", map[string]string{"name": g.Name})
+			})
+		},
+	}
+	af.register(c)
+	return c
+}
+
+func groupAddMemberCmd(a *app) *cobra.Command {
+	var af addFlags
+	c := &cobra.Command{
+		Use:   "add-member GROUP USER",
+		Short: "Add a user to a group",
+		Args:  nargs("GROUP", "USER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return a.withStore(ctx, func(st store.Store) error {
+				view := func() (any, error) { // the group, as --json prints it
+					g, err := st.GetGroup(ctx, args[0])
+					if err != nil {
+						return nil, err
+					}
+					return groupJSON{Name: g.Name, Members: append([]string{}, g.Members...)}, nil
+				}
+				if err := st.AddGroupMember(ctx, args[0], args[1]); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) {
+						v, err := view()
+						return fmt.Sprintf("membership of %s in %s", args[1], args[0]), true, v, err
+					})
+				}
+				v, err := view()
+				if err != nil {
+					return err
+				}
+				if err := af.done(a, v, fmt.Sprintf("added %s to %s", args[1], args[0])); err != nil {
+					return err
+				}
+				return a.audit(ctx, st, "group.add-member", "", map[string]string{"group": args[0], "user": args[1]})
 			})
 		},
 	}
