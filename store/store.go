@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -301,7 +302,28 @@ type AuditFilter struct {
 	User  string
 	Since time.Time
 	Limit int
-	Types []string // any of these event types; empty means every type
+	Types []string  // any of these event types; empty means every type
+	Until time.Time // only events before it; zero means no bound
+	// Accounts: only events whose "account" or "account_id" detail names one of these (an alias or an
+	// ID; a detail may hold several, space-separated); empty means every event.
+	Accounts []string
+}
+
+// MatchesAccount reports whether e is about one of f.Accounts (true when f names none).
+func (f AuditFilter) MatchesAccount(e *AuditEvent) bool {
+	if len(f.Accounts) == 0 {
+		return true
+	}
+	for _, k := range []string{"account", "account_id"} {
+		for _, name := range strings.Fields(e.Details[k]) {
+			for _, want := range f.Accounts {
+				if strings.EqualFold(name, want) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Throttle is a counter that resets when its window ends.

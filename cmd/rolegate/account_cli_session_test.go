@@ -33,7 +33,7 @@ func TestAccountCLISessionLifetimeIsValidatedAndListed(t *testing.T) {
 	if len(list) != 1 || list[0].CLISession != 7200 {
 		t.Fatalf("after refused changes: %+v", list)
 	}
-	if out := c.ok(t, "", "account", "list"); !strings.Contains(out, "CLI SESSION") || !strings.Contains(out, "7200s") {
+	if out := c.ok(t, "", "account", "list"); !strings.Contains(out, "CLI_SESSION") || !strings.Contains(out, " 2h ") {
 		t.Fatalf("account list:\n%s", out)
 	}
 	// Seconds, as --session-duration and account list --json speak them.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,10 +14,15 @@ import (
 func accountCmd(a *app) *cobra.Command {
 	return group("account", "Manage the AWS accounts that trust Rolegate",
 		accountAddCmd(a), accountSetCmd(a), accountListCmd(a),
-		simpleCmd(a, "remove ALIAS_OR_ID", "Remove an account and its grants", "account.remove",
+		withYes(a, simpleCmd(a, "remove ALIAS_OR_ID", "Remove an account, its grants and its tag rules", "account.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				if goes, err := accountGoes(cmd.Context(), st, args[0]); err != nil {
+					return "", err
+				} else if err := a.confirm(cmd, "account "+args[0], goes); err != nil {
+					return "", err
+				}
 				return "removed account " + args[0], st.DeleteAccount(cmd.Context(), args[0])
-			}, "ACCOUNT"))
+			}, "ACCOUNT")))
 }
 
 // nameSource parses --session-name-source and --source-identity values.
@@ -35,6 +39,7 @@ func nameSource(flag, v string, allowNone bool) (store.NameSource, error) {
 func accountAddCmd(a *app) *cobra.Command {
 	var alias, provider, partition, region, duration, nameSrc, idSrc, cliSession string
 	var requireMFA bool
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add ACCOUNT_ID --alias ALIAS",
 		Short: "Add an AWS account",
@@ -69,9 +74,22 @@ func accountAddCmd(a *app) *cobra.Command {
 			}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				if err := st.CreateAccount(cmd.Context(), acct); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) {
+						old, err := st.GetAccount(cmd.Context(), acct.ID)
+						if err != nil {
+							return "", false, nil, err
+						}
+						j, err := accountJSONOf(cmd.Context(), st, old)
+						return fmt.Sprintf("account %s (%s)", old.ID, old.Alias), sameAccount(old, acct), j, err
+					})
+				}
+				j, err := accountJSONOf(cmd.Context(), st, acct)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "added account %s (%s)\n", acct.ID, acct.Alias)
+				if err := af.done(a, j, fmt.Sprintf("added account %s (%s)", acct.ID, acct.Alias)); err != nil {
+					return err
+				}
 				return a.audit(cmd.Context(), st, "account.add", "", map[string]string{"account": acct.ID, "alias": acct.Alias,
 					"require_mfa": strconv.FormatBool(acct.RequireMFA)})
 			})
@@ -86,6 +104,7 @@ func accountAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&idSrc, "source-identity", "none", "SourceIdentity from the user's username or email, or none")
 	c.Flags().BoolVar(&requireMFA, "require-mfa", false, "refuse this account's roles to a sign-in without a second factor")
 	c.Flags().StringVar(&cliSession, "cli-session", "", cliSessionUsage)
+	af.register(c)
 	return c
 }
 
@@ -112,6 +131,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	var requireMFA bool
 	var enc *encryptFlags
 	var label *labelFlag
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "set ALIAS_OR_ID [flags]",
 		Short: "Change an account's settings",
@@ -148,7 +168,9 @@ func accountSetCmd(a *app) *cobra.Command {
 				if err := enc.check(cmd.Context(), a, st, args[0]); err != nil {
 					return err
 				}
+				var before store.Account
 				acct, err := st.UpdateAccount(cmd.Context(), args[0], func(ac *store.Account) error {
+					before = *ac
 					enc.apply(ac)
 					label.apply(ac)
 					if fl.Changed("alias") {
@@ -200,9 +222,14 @@ func accountSetCmd(a *app) *cobra.Command {
 					sp.report(a, false)
 					return err
 				}
-				fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
+				if af.format() == "" {
+					fmt.Fprintf(a.stdout, "updated account %s (%s)\n", acct.ID, acct.Alias)
+				}
 				sp.report(a, true)
 				details := map[string]string{"account": acct.ID}
+				for k, v := range changes(before, *acct) {
+					details["change."+k] = v // before->after, what audit --type account.set shows
+				}
 				if fl.Changed("require-mfa") {
 					details["require_mfa"] = strconv.FormatBool(acct.RequireMFA)
 				}
@@ -216,10 +243,21 @@ func accountSetCmd(a *app) *cobra.Command {
 				if sp != nil {
 					details["sp_metadata"], details["idp_id"] = sp.source, acct.AWS.IdPID
 				}
-				if err := enc.makeKey(cmd.Context(), a, st, acct, details); err != nil {
+				notes := *a
+				if af.format() != "" {
+					notes.stdout = a.stderr // stdout holds the object alone
+				}
+				if err := enc.makeKey(cmd.Context(), &notes, st, acct, details); err != nil {
 					return err
 				}
-				return a.audit(cmd.Context(), st, "account.set", "", details)
+				if err := a.audit(cmd.Context(), st, "account.set", "", details); err != nil || af.format() == "" {
+					return err
+				}
+				j, err := accountJSONOf(cmd.Context(), st, acct)
+				if err != nil {
+					return err
+				}
+				return af.done(a, j, "")
 			})
 		},
 	}
@@ -236,11 +274,12 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&spSource, "sp-metadata", "", spMetadataUsage)
 	enc = addEncryptFlags(c)
 	label = addLabelFlag(c)
+	af.registerJSON(c)
 	return c
 }
 
 func accountListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List accounts",
@@ -251,53 +290,22 @@ func accountListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type accountJSON struct {
-						ID              string      `json:"id"`
-						Alias           string      `json:"alias"`
-						ProviderName    string      `json:"provider_name"`
-						Partition       string      `json:"partition"`
-						Region          string      `json:"region,omitempty"`
-						SessionDuration int64       `json:"session_duration_seconds,omitempty"`
-						SessionNameSrc  string      `json:"session_name_source"`
-						SourceIdentity  string      `json:"source_identity_source,omitempty"`
-						RequireMFA      bool        `json:"require_mfa"`
-						CLISession      int64       `json:"cli_session_seconds,omitempty"`
-						AWS             awsLinkJSON `json:"aws"`
-						Encrypt         string      `json:"encrypt"`
-						Encryption      string      `json:"encryption"`
-					}
-					out := make([]accountJSON, 0, len(accts))
-					for _, ac := range accts {
-						et, err := encryptionText(cmd.Context(), st, ac)
-						if err != nil {
-							return err
-						}
-						out = append(out, accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
-							int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
-							int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS), encryptWord(ac.AWS.Encrypt), et})
-					}
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ALIAS\tACCOUNT\tPROVIDER\tPARTITION\tREGION\tSESSION\tMFA\tCLI SESSION\tENCRYPT")
+				out := make([]accountJSON, 0, len(accts))
+				t := newTable("ALIAS", "ACCOUNT", "PROVIDER", "PARTITION", "REGION", "SESSION", "MFA", "CLI_SESSION", "ENCRYPT")
 				for _, ac := range accts {
-					mfa := "-"
-					if ac.RequireMFA {
-						mfa = "required"
-					}
-					et, err := encryptionText(cmd.Context(), st, ac)
+					j, err := accountJSONOf(cmd.Context(), st, ac)
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ac.Alias, ac.ID, ac.ProviderName, ac.Partition, dash(ac.Region),
-						durText(ac.SessionDuration), mfa, durText(ac.CLISessionMax), et)
+					out = append(out, j)
+					t.add(ac.Alias, ac.ID, ac.ProviderName, string(ac.Partition), ac.Region, durWord(ac.SessionDuration),
+						map[bool]string{true: "required"}[ac.RequireMFA], durWord(ac.CLISessionMax), j.Encryption)
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 
@@ -322,11 +330,4 @@ func awsLinkOf(l store.AWSLink) awsLinkJSON {
 		trusted = []string{}
 	}
 	return awsLinkJSON{l.AdminProfile, l.AdminRoleARN, enc, l.IdPID, l.ProviderARN, trusted, l.CheckedAt.UTC()}
-}
-
-func durText(d interface{ Seconds() float64 }) string {
-	if d.Seconds() == 0 {
-		return "-"
-	}
-	return strconv.FormatInt(int64(d.Seconds()), 10) + "s"
 }

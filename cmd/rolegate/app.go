@@ -36,6 +36,8 @@ type app struct {
 	creates, firstKEK bool
 	// now is the clock signing keys are made, activated, retired and reread by.
 	now func() time.Time
+	// removed is what the last confirmed remove took, for its -o json.
+	removed removedJSON
 }
 
 // clockKey carries, in the context a run is given, a clock to use instead of time.Now: tests move
@@ -259,5 +261,6 @@ func parseDuration(s string) (time.Duration, error) {
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a terminal or a script reads it, never a page: "->" stays "->"
 	return enc.Encode(v)
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,66 +13,94 @@ import (
 )
 
 func auditCmd(a *app) *cobra.Command {
-	var user, since string
+	var user, since, until, account string
+	var types []string
 	var limit int
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
-		Use:   "audit [--user U] [--since DURATION] [--limit N] [--json]",
+		Use:   "audit [--user U] [--type T]... [--account A] [--since WHEN] [--until WHEN] [--limit N] [-o FORMAT]",
 		Short: "List audit events, oldest first",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := store.AuditFilter{User: user, Limit: limit}
+			f := store.AuditFilter{User: user, Limit: limit, Types: types}
 			if limit < 1 {
 				return store.Errorf(store.Invalid, "--limit must be at least 1, not %d", limit)
 			}
+			now := time.Now()
+			var err error
 			if cmd.Flags().Changed("since") {
-				d, err := parseSince(since)
-				if err != nil {
+				if f.Since, err = parseWhen("since", since, now); err != nil {
 					return err
 				}
-				f.Since = time.Now().Add(-d)
+			}
+			if cmd.Flags().Changed("until") {
+				if f.Until, err = parseWhen("until", until, now); err != nil {
+					return err
+				}
+			}
+			if !f.Until.IsZero() && !f.Until.After(f.Since) {
+				return store.Errorf(store.Invalid, "--until %s is not after --since %s", timeText(f.Until), timeText(f.Since))
 			}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
+				if account != "" {
+					// Events name an account by ID or alias; a removed account is looked for as given.
+					f.Accounts = []string{account}
+					if ac, err := st.GetAccount(cmd.Context(), account); err == nil {
+						f.Accounts = []string{ac.ID, ac.Alias}
+					}
+				}
 				events, err := st.ListAudit(cmd.Context(), f) // the newest Limit, oldest first
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type eventJSON struct {
-						ID         int64             `json:"id"`
-						Time       time.Time         `json:"time"`
-						Type       string            `json:"type"`
-						User       string            `json:"user"`
-						Result     string            `json:"result"`
-						ClientAddr string            `json:"client_addr"`
-						UserAgent  string            `json:"user_agent"`
-						Details    map[string]string `json:"details"`
-					}
-					out := make([]eventJSON, 0, len(events))
-					for _, e := range events {
-						details := e.Details
-						if details == nil {
-							details = map[string]string{}
-						}
-						out = append(out, eventJSON{e.ID, e.Time.UTC(), e.Type, e.User, e.Result, e.ClientAddr, e.UserAgent, details})
-					}
-					return a.printJSON(out)
+				type eventJSON struct {
+					ID         int64             `json:"id"`
+					Time       time.Time         `json:"time"`
+					Type       string            `json:"type"`
+					User       string            `json:"user"`
+					Result     string            `json:"result"`
+					ClientAddr string            `json:"client_addr"`
+					UserAgent  string            `json:"user_agent"`
+					Details    map[string]string `json:"details"`
 				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TIME\tTYPE\tUSER\tRESULT\tCLIENT\tDETAILS")
+				out := make([]eventJSON, 0, len(events))
+				t := newTable("ID", "TIME", "TYPE", "USER", "RESULT", "CLIENT", "DETAILS")
 				for _, e := range events {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), cell(e.Type), cell(e.User),
-						cell(e.Result), cell(e.ClientAddr), detailsText(e))
+					details := e.Details
+					if details == nil {
+						details = map[string]string{}
+					}
+					out = append(out, eventJSON{e.ID, e.Time.UTC(), e.Type, e.User, e.Result, e.ClientAddr, e.UserAgent, details})
+					t.addCells(strconv.FormatInt(e.ID, 10), timeText(e.Time), tableCell(e.Type), tableCell(e.User), tableCell(e.Result),
+						tableCell(e.ClientAddr), detailsText(e))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
 	c.Flags().StringVar(&user, "user", "", "only events about this user (any case)")
-	c.Flags().StringVar(&since, "since", "", "only events newer than this long ago: a duration such as 30m, 24h or 7d")
+	c.Flags().StringArrayVar(&types, "type", nil, "only events of this type, such as account.set or login (repeatable)")
+	c.Flags().StringVar(&account, "account", "", "only events about this account (alias or ID)")
+	c.Flags().StringVar(&since, "since", "", "only events from this time on: a time (2026-11-30, 2026-11-30T09:00:00Z) or a duration ago (30m, 24h, 7d)")
+	c.Flags().StringVar(&until, "until", "", "only events before this time: a time or a duration ago, as --since")
 	c.Flags().IntVar(&limit, "limit", 1000, "at most this many events, the newest")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
+}
+
+// parseWhen parses --since or --until: an RFC 3339 time, a date (midnight UTC), or a duration ago.
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	d, err := parseSince(s)
+	if err != nil {
+		return time.Time{}, store.Errorf(store.Invalid, "invalid --%s %q: use a time such as 2026-11-30 or 2026-11-30T09:00:00Z, or a duration ago such as 30m, 24h or 7d", flag, s)
+	}
+	return now.Add(-d), nil
 }
 
 // parseSince parses --since: a positive Go duration ("90m", "24h") or a whole number of days ("7d").
@@ -94,7 +120,8 @@ func parseSince(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// detailsText is an event's details as k=v pairs sorted by key, with the user agent among them.
+// detailsText is an event's details as k=v pairs sorted by key, with the user agent among them, in
+// one table cell: comma-separated, without spaces.
 func detailsText(e *store.AuditEvent) string {
 	d := make(map[string]string, len(e.Details)+1)
 	for k, v := range e.Details {
@@ -110,18 +137,18 @@ func detailsText(e *store.AuditEvent) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, esc(k)+"="+esc(d[k]))
+		parts = append(parts, escComma(k)+"="+escComma(d[k]))
 	}
 	if len(parts) == 0 {
 		return "-"
 	}
-	return strings.Join(parts, " ")
+	return strings.ReplaceAll(strings.Join(parts, ","), " ", `\x20`) // one cell: esc quoted every comma and space
 }
 
-// cell is a table cell of untrusted text: "-" when empty, else esc(s).
-func cell(s string) string {
-	if s == "" {
-		return "-"
+// escComma is esc(s), quoted when s holds a comma too: it is one item of a comma-separated list.
+func escComma(s string) string {
+	if strings.Contains(s, ",") {
+		return strconv.Quote(s)
 	}
 	return esc(s)
 }

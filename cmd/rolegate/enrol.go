@@ -1,11 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -195,9 +195,9 @@ type windowJSON struct {
 }
 
 func mfaWindowShowCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
-		Use:   "show [--json]",
+		Use:   "show",
 		Short: "List self-enrolment windows, open and ended",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -212,19 +212,15 @@ func mfaWindowShowCmd(a *app) *cobra.Command {
 				for _, w := range ws {
 					out = append(out, windowJSON{Account: w.AccountAlias, OpenedAt: w.OpenedAt.UTC(), EndsAt: w.EndsAt.UTC(), Open: w.EndsAt.After(now)})
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "FOR\tOPENED\tENDS\tSTATE")
+				t := newTable("FOR", "OPENED", "ENDS", "STATE")
 				for _, w := range out {
 					state := map[bool]string{true: "open", false: "ended"}[w.Open]
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", windowScope(w.Account), w.OpenedAt.Format(time.RFC3339), w.EndsAt.Format(time.RFC3339), state)
+					t.add(cmp.Or(w.Account, "everyone"), timeText(w.OpenedAt), timeText(w.EndsAt), state) // one word a cell
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }

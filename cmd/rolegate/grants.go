@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +37,7 @@ func (f *grantFlags) check() error {
 func grantAddCmd(a *app) *cobra.Command {
 	var f grantFlags
 	var duration string
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add (--group G | --user U) --account ALIAS_OR_ID --role ROLE_NAME",
 		Short: "Grant a role",
@@ -52,9 +53,11 @@ func grantAddCmd(a *app) *cobra.Command {
 			g := &store.Grant{Group: f.group, User: f.user, AccountID: f.account, Role: f.role, SessionDuration: d}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				if err := st.CreateGrant(cmd.Context(), g); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) { return findGrant(cmd.Context(), st, g) })
+				}
+				if err := af.done(a, grantJSONOf(g), fmt.Sprintf("granted %s in %s (%s) to %s [grant %d]", g.Role, g.AccountAlias, g.AccountID, who(g), g.ID)); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "granted %s in %s (%s) to %s [grant %d]\n", g.Role, g.AccountAlias, g.AccountID, who(g), g.ID)
 				return a.audit(cmd.Context(), st, "grant.add", g.User, map[string]string{"group": g.Group, "account": g.AccountID,
 					"role": g.Role, "grant": strconv.FormatInt(g.ID, 10)})
 			})
@@ -62,6 +65,7 @@ func grantAddCmd(a *app) *cobra.Command {
 	}
 	f.register(c)
 	c.Flags().StringVar(&duration, "session-duration", "", "session duration for this grant, 15m to 12h (empty: the account's)")
+	af.register(c)
 	return c
 }
 
@@ -73,7 +77,8 @@ func who(g *store.Grant) string {
 }
 
 func grantListCmd(a *app) *cobra.Command {
-	var asJSON, effective bool
+	var lf listFlags
+	var effective bool
 	var f store.GrantFilter
 	c := &cobra.Command{
 		Use:   "list",
@@ -89,28 +94,13 @@ func grantListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type grantJSON struct {
-						ID              int64  `json:"id"`
-						Group           string `json:"group,omitempty"`
-						User            string `json:"user,omitempty"`
-						AccountID       string `json:"account_id"`
-						AccountAlias    string `json:"account_alias"`
-						Role            string `json:"role"`
-						SessionDuration int64  `json:"session_duration_seconds,omitempty"`
-					}
-					out := make([]grantJSON, 0, len(grants))
-					for _, g := range grants {
-						out = append(out, grantJSON{g.ID, g.Group, g.User, g.AccountID, g.AccountAlias, g.Role, int64(g.SessionDuration.Seconds())})
-					}
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tTO\tACCOUNT\tROLE\tSESSION")
+				out := make([]grantJSON, 0, len(grants))
+				t := newTable("ID", "TO", "ACCOUNT", "ACCOUNT_ID", "ROLE", "SESSION")
 				for _, g := range grants {
-					fmt.Fprintf(tw, "%d\t%s\t%s (%s)\t%s\t%s\n", g.ID, who(g), g.AccountAlias, g.AccountID, g.Role, durText(g.SessionDuration))
+					out = append(out, grantJSONOf(g))
+					t.add(strconv.FormatInt(g.ID, 10), strings.Replace(who(g), " ", ":", 1), g.AccountAlias, g.AccountID, g.Role, durWord(g.SessionDuration))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
@@ -118,13 +108,29 @@ func grantListCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&f.User, "user", "", "only grants to this user directly")
 	c.Flags().StringVar(&f.Account, "account", "", "only grants in this account")
 	c.Flags().BoolVar(&effective, "effective", false, "with --user: also the grants that reach the user through groups")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
+}
+
+// grantJSON is a grant as grant list -o json and grant add --json show it.
+type grantJSON struct {
+	ID              int64  `json:"id"`
+	Group           string `json:"group,omitempty"`
+	User            string `json:"user,omitempty"`
+	AccountID       string `json:"account_id"`
+	AccountAlias    string `json:"account_alias"`
+	Role            string `json:"role"`
+	SessionDuration int64  `json:"session_duration_seconds,omitempty"`
+	SessionText     string `json:"session_duration,omitempty"` // the same, as "4h"
+}
+
+func grantJSONOf(g *store.Grant) grantJSON {
+	return grantJSON{g.ID, g.Group, g.User, g.AccountID, g.AccountAlias, g.Role, int64(g.SessionDuration.Seconds()), durWord(g.SessionDuration)}
 }
 
 func grantRemoveCmd(a *app) *cobra.Command {
 	var f grantFlags
-	c := &cobra.Command{
+	c := withYes(a, &cobra.Command{
 		Use:   "remove (GRANT_ID | (--group G | --user U) --account A --role R)",
 		Short: "Remove a grant, by its ID or by what it grants",
 		Args:  cobra.MaximumNArgs(1),
@@ -158,6 +164,9 @@ func grantRemoveCmd(a *app) *cobra.Command {
 				default:
 					return store.Errorf(store.Invalid, "give a grant ID or the flags that name a grant, not both")
 				}
+				if err := a.confirmGrant(cmd, st, id); err != nil {
+					return err
+				}
 				if err := st.DeleteGrant(ctx, id); err != nil {
 					return err
 				}
@@ -165,7 +174,7 @@ func grantRemoveCmd(a *app) *cobra.Command {
 				return a.audit(ctx, st, "grant.remove", f.user, map[string]string{"grant": strconv.FormatInt(id, 10)})
 			})
 		},
-	}
+	})
 	f.register(c)
 	return c
 }

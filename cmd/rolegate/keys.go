@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,7 +93,7 @@ func dateOrDash(t time.Time) string {
 }
 
 func keysListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys, their state (next, current, previous, retired) and which accounts trust them",
@@ -121,41 +122,41 @@ were never checked; and it says what the next rolegate keys rotate would do.`,
 					kj.sortTrust(accts)
 					out = append(out, kj)
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tACTIVATED\tRETIRED\tNOT AFTER\tBITS\tSHA-256 FINGERPRINT")
+				t := newTable("ID", "STATE", "CREATED", "ACTIVATED", "RETIRED", "NOT_AFTER", "BITS", "SHA256_FINGERPRINT")
 				for _, k := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", k.ID, k.State, dateOrDash(k.CreatedAt), dateOrDash(k.ActivatedAt),
-						dateOrDash(k.RetiredAt), dateOrDash(k.NotAfter), k.Bits, k.Fingerprint)
+					t.add(k.ID, k.State, dateOrDash(k.CreatedAt), dateOrDash(k.ActivatedAt), dateOrDash(k.RetiredAt), dateOrDash(k.NotAfter),
+						strconv.Itoa(k.Bits), k.Fingerprint)
 				}
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-				for _, k := range out {
-					if k.State == string(store.KeyRetired) {
-						continue
-					}
-					fmt.Fprintf(a.stdout, "\n%s (%s):\n", k.ID, k.State)
-					for _, l := range []struct {
-						what string
-						list []accountTrustJSON
-					}{{"trusted by", k.TrustedBy}, {"not trusted by", k.NotTrustedBy}, {"never checked", k.Unchecked}} {
-						if len(l.list) > 0 {
-							fmt.Fprintf(a.stdout, "  %s: %s\n", l.what, accountNames(l.list, l.what != "never checked"))
-						}
-					}
-				}
-				if len(keys) > 0 {
-					fmt.Fprintln(a.stdout, "\nnext: "+nextStepText(keys, a.now()))
-				}
-				return nil
+				t.foot = func(w io.Writer) error { return a.keysNotes(w, keys, out) }
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
+}
+
+// keysNotes says, under keys list's table, which accounts trust each key and what comes next.
+func (a *app) keysNotes(w io.Writer, keys []*store.SigningKey, out []keyJSON) error {
+	for _, k := range out {
+		if k.State == string(store.KeyRetired) {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s (%s):\n", k.ID, k.State)
+		for _, l := range []struct {
+			what string
+			list []accountTrustJSON
+		}{{"trusted by", k.TrustedBy}, {"not trusted by", k.NotTrustedBy}, {"never checked", k.Unchecked}} {
+			if len(l.list) > 0 {
+				fmt.Fprintf(w, "  %s: %s\n", l.what, accountNames(l.list, l.what != "never checked"))
+			}
+		}
+	}
+	if len(keys) > 0 {
+		_, err := fmt.Fprintln(w, "\nnext: "+nextStepText(keys, a.now()))
+		return err
+	}
+	return nil
 }
 
 // nextStepText says what the next rolegate keys rotate does at now.

@@ -66,14 +66,17 @@ func newRoot(a *app) *cobra.Command {
 		Args:             noSubcommand,
 		RunE:             needSubcommand,
 		PersistentPreRun: a.command,
+		Version:          versionText(),
 	}
+	root.SetVersionTemplate("rolegate {{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", envOr(a.env, "ROLEGATE_DATA_DIR", defaultDataDir),
 		"data directory: the embedded database and the key-encryption key (env ROLEGATE_DATA_DIR)")
 	root.PersistentFlags().StringVar(&a.databaseURL, "database-url", a.env("ROLEGATE_DATABASE_URL"),
 		"PostgreSQL URL; when empty, the embedded store in the data directory (env ROLEGATE_DATABASE_URL)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return store.Errorf(store.Invalid, "%v", err) })
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a), sessionCmd(a),
-		credentialProcessCmd(a), execCmd(a), consoleCmd(a), awsCmd(a))
+		credentialProcessCmd(a), execCmd(a), consoleCmd(a), awsCmd(a), versionCmd(a))
+	finish(a, root)
 	return root
 }
 
@@ -104,7 +107,7 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 // noSubcommand refuses an unknown subcommand with an "invalid" error, so it exits like other bad input.
 func noSubcommand(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return store.Errorf(store.Invalid, "unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+		return store.Errorf(store.Invalid, "unknown command %q for %q%s; see %s --help", args[0], cmd.CommandPath(), suggest(cmd, args[0]), cmd.CommandPath())
 	}
 	return nil
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -105,7 +105,7 @@ type userMFAJSON struct {
 }
 
 func userMFAListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list NAME",
 		Short: "List a user's second factors and how many unused recovery codes they have",
@@ -130,29 +130,24 @@ func userMFAListCmd(a *app) *cobra.Command {
 					}
 					out.Factors = append(out.Factors, fj)
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KIND\tCONFIRMED\tCREATED\tLAST USED\tNAME")
+				t := newTable("KIND", "CONFIRMED", "CREATED", "LAST_USED", "NAME")
 				for _, f := range out.Factors {
-					used := "-"
+					var used time.Time
 					if f.LastUsedAt != nil {
-						used = f.LastUsedAt.Format(time.RFC3339)
+						used = *f.LastUsedAt
 					}
-					// The name is the user's own label: escaped, like any untrusted text.
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Kind, map[bool]string{true: "yes", false: "no"}[f.Confirmed],
-						f.CreatedAt.Format(time.RFC3339), used, cell(f.Name))
+					// The name is the user's own label: the table escapes it, like any untrusted text.
+					t.add(f.Kind, map[bool]string{true: "yes", false: "no"}[f.Confirmed], timeText(f.CreatedAt), timeText(used), f.Name)
 				}
-				if err := tw.Flush(); err != nil {
+				t.foot = func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "unused recovery codes: %d\n", codes)
 					return err
 				}
-				_, err = fmt.Fprintf(a.stdout, "unused recovery codes: %d\n", codes)
-				return err
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 

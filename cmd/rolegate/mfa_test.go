@@ -169,7 +169,7 @@ func TestMFAListShowsFactorsAndRecoveryCodesButNoSecrets(t *testing.T) {
 		if got := c.mfaList(t, "ALICE"); got.User != "alice" || got.Factors == nil || len(got.Factors) != 0 || got.UnusedRecoveryCodes != 0 {
 			t.Errorf("mfa list before enroll = %+v; want alice with an empty list of factors and no codes", got)
 		}
-		if out := c.ok(t, "", "user", "mfa", "list", "alice"); out != "KIND  CONFIRMED  CREATED  LAST USED  NAME\nunused recovery codes: 0\n" {
+		if out := c.ok(t, "", "user", "mfa", "list", "alice"); out != "KIND  CONFIRMED  CREATED  LAST_USED  NAME\nunused recovery codes: 0\n" {
 			t.Errorf("mfa list before enroll printed %q", out)
 		}
 
@@ -224,14 +224,14 @@ func TestMFAListShowsFactorsAndRecoveryCodesButNoSecrets(t *testing.T) {
 			}
 		}
 		lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
-		if len(lines) != 4 || strings.Join(strings.Fields(lines[0]), " ") != "KIND CONFIRMED CREATED LAST USED NAME" ||
+		if len(lines) != 4 || strings.Join(strings.Fields(lines[0]), " ") != "KIND CONFIRMED CREATED LAST_USED NAME" ||
 			lines[3] != "unused recovery codes: 9" {
 			t.Fatalf("mfa list printed:\n%s\nwant a header, two factors and the count of codes", table)
 		}
-		if f := strings.Fields(lines[1]); len(f) != 6 || f[0] != "totp" || f[1] != "yes" || f[3] == "-" || f[4]+" "+f[5] != `"Authenticator app"` {
+		if f := strings.Fields(lines[1]); len(f) != 5 || f[0] != "totp" || f[1] != "yes" || f[3] == "-" || f[4] != `"Authenticator\x20app"` {
 			t.Errorf("the app's row is %q", lines[1])
 		}
-		if f := strings.Fields(lines[2]); len(f) != 7 || f[0] != "webauthn" || f[1] != "yes" || f[3] != "-" || strings.Join(f[4:], " ") != `"yubi ☃ key"` {
+		if f := strings.Fields(lines[2]); len(f) != 5 || f[0] != "webauthn" || f[1] != "yes" || f[3] != "-" || f[4] != `"yubi\x20☃\x20key"` {
 			t.Errorf("the security key's row is %q", lines[2])
 		}
 	})

@@ -130,3 +130,43 @@ func signIn(t *testing.T, idpURL, user, pw string) (*http.Client, *http.Response
 	res.Body.Close()
 	return browser, res
 }
+
+// A password an admin types at the prompt is one-time unless they say otherwise; one a script pipes
+// in lasts unless it says otherwise (TestAdminSetPasswordsAreOneTimeWhenAsked).
+func TestAPasswordTypedAtThePromptIsOneTimeByDefault(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "sqlite")
+	for _, s := range []struct {
+		args    []string
+		user    string
+		oneTime bool
+	}{
+		{[]string{"user", "add", "pat"}, "pat", true},
+		{[]string{"user", "add", "kim", "--must-change=false"}, "kim", false},
+		{[]string{"user", "passwd", "kim"}, "kim", true},
+		{[]string{"user", "passwd", "pat", "--must-change=false"}, "pat", false},
+	} {
+		main, tty := openPTY(t)
+		if _, err := main.WriteString(goodPassword + "\n" + goodPassword + "\n"); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr strings.Builder
+		if code := run(c.context(), c.args(s.args...), tty, &stdout, &stderr, c.getenv); code != 0 {
+			t.Fatalf("%q at a terminal: exit %d, stderr %q", s.args, code, stderr.String())
+		}
+		var list []onetimeJSON
+		c.list(t, &list, "user", "list", "--json")
+		found := false
+		for _, u := range list {
+			if u.Name == s.user {
+				found = true
+				if u.MustChange != s.oneTime || (u.ExpiresAt != nil) != s.oneTime {
+					t.Errorf("%q: %+v, want one-time %v", s.args, u, s.oneTime)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("%q: %s is not listed", s.args, s.user)
+		}
+	}
+}

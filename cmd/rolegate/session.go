@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,9 +42,9 @@ type cliSessionJSON struct {
 
 func sessionListCmd(a *app) *cobra.Command {
 	var user string
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
-		Use:   "list [--user U] [--json]",
+		Use:   "list [--user U] [-o table|json|yaml|name]",
 		Short: "List live web and command-line sessions, newest first",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -78,21 +77,16 @@ func sessionListCmd(a *app) *cobra.Command {
 						ClientAddr: s.ClientAddr, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt, ExpiresAt: s.ExpiresAt})
 				}
 				slices.SortStableFunc(out, func(x, y cliSessionJSON) int { return y.CreatedAt.Compare(x.CreatedAt) })
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tKIND\tUSER\tACCOUNT\tMETHODS\tHOST\tLAST USED\tEXPIRES")
+				t := newTable("ID", "KIND", "USER", "ACCOUNT", "METHODS", "HOST", "LAST_USED", "EXPIRES")
 				for _, s := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Kind, s.User, dash(s.Account), s.AuthMethods, dash(s.Host),
-						s.LastUsedAt.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
+					t.add(s.ID, s.Kind, s.User, s.Account, s.AuthMethods, s.Host, timeText(s.LastUsedAt), timeText(s.ExpiresAt))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
 	c.Flags().StringVar(&user, "user", "", "only this user's sessions")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/crewjam/saml"
 	"github.com/spf13/cobra"
@@ -20,16 +18,22 @@ import (
 func spCmd(a *app) *cobra.Command {
 	return group("sp", "Manage the SAML service providers that users sign in to through Rolegate (SP-initiated SSO)",
 		spAddCmd(a), spSetCmd(a), spListCmd(a),
-		simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
+		withYes(a, simpleCmd(a, "remove ENTITY_ID", "Remove a service provider", "sp.remove",
 			func(cmd *cobra.Command, st store.Store, args []string) (string, error) {
+				if _, err := st.GetServiceProvider(cmd.Context(), args[0]); err != nil {
+					return "", err
+				} else if err := a.confirm(cmd, "service provider "+args[0], []string{"the pairwise NameIDs issued for it"}); err != nil {
+					return "", err
+				}
 				return "removed service provider " + args[0], st.DeleteServiceProvider(cmd.Context(), args[0])
-			}, "ENTITY_ID"))
+			}, "ENTITY_ID")))
 }
 
 func spAddCmd(a *app) *cobra.Command {
 	var file, release string
 	var allow []string
 	var requireSigned bool
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add --metadata FILE [--release ATTRS] [--allow-group G]...",
 		Short: "Register a service provider from its SAML metadata (FILE, or - for standard input)",
@@ -57,9 +61,17 @@ func spAddCmd(a *app) *cobra.Command {
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, Release: rel, AllowedGroups: allow, RequireSignedRequests: requireSigned}
 				if err := st.CreateServiceProvider(cmd.Context(), sp); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) {
+						old, err := st.GetServiceProvider(cmd.Context(), sp.EntityID)
+						if err != nil {
+							return "", false, nil, err
+						}
+						return "service provider " + old.EntityID, sameSP(old, sp), spJSONOf(old), nil
+					})
+				}
+				if err := af.done(a, spJSONOf(sp), fmt.Sprintf("added service provider %s (ACS %s)", ed.EntityID, strings.Join(acs, ", "))); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "added service provider %s (ACS %s)\n", ed.EntityID, strings.Join(acs, ", "))
 				details := spPolicyDetails(sp)
 				details["acs"] = strings.Join(acs, " ")
 				return a.audit(cmd.Context(), st, "sp.add", "", details)
@@ -70,6 +82,7 @@ func spAddCmd(a *app) *cobra.Command {
 	spReleaseFlag(c, &release)
 	c.Flags().StringArrayVar(&allow, "allow-group", nil, "only members of this group may use the SP (repeatable; default: every user)")
 	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "refuse the SP's unsigned AuthnRequests (its metadata must hold a signing certificate)")
+	af.register(c)
 	return c
 }
 
@@ -82,6 +95,7 @@ func spSetCmd(a *app) *cobra.Command {
 	var release string
 	var allow, disallow []string
 	var clearGroups, requireSigned bool
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "set ENTITY_ID [--release ATTRS] [--allow-group G]... [--remove-allow-group G]... [--clear-allow-groups] [--require-signed-requests[=false]]",
 		Short: "Change what a service provider receives, who may use it, and whether its requests must be signed",
@@ -126,7 +140,9 @@ func spSetCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "updated service provider %s: releases %s; open to %s; %s\n", sp.EntityID, releaseText(sp), accessText(sp), signingText(sp))
+				if err := af.done(a, spJSONOf(sp), fmt.Sprintf("updated service provider %s: releases %s; open to %s; %s", sp.EntityID, releaseText(sp), accessText(sp), signingText(sp))); err != nil {
+					return err
+				}
 				return a.audit(cmd.Context(), st, "sp.set", "", spPolicyDetails(sp))
 			})
 		},
@@ -136,6 +152,7 @@ func spSetCmd(a *app) *cobra.Command {
 	c.Flags().StringArrayVar(&disallow, "remove-allow-group", nil, "take this group off the allowed list; removing the last one leaves the SP open to no one (repeatable)")
 	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "=true refuses the SP's unsigned AuthnRequests; =false accepts them again (unless its metadata promises signatures)")
 	c.Flags().BoolVar(&clearGroups, "clear-allow-groups", false, "remove every allowed group: every user may use the SP again (applied before --allow-group)")
+	af.registerJSON(c)
 	return c
 }
 
@@ -212,7 +229,7 @@ func (a *app) readMetadata(file string) ([]byte, error) {
 }
 
 func spListCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List service providers",
@@ -223,44 +240,22 @@ func spListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				type spJSON struct {
-					EntityID              string    `json:"entity_id"`
-					ACSURLs               []string  `json:"acs_urls"`
-					Release               []string  `json:"release"`
-					Restricted            bool      `json:"restricted"`     // only allowed_groups' members may use it
-					AllowedGroups         []string  `json:"allowed_groups"` // empty and restricted: no one may
-					AddedAt               time.Time `json:"added_at"`
-					Problem               string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
-					RequireSignedRequests bool      `json:"require_signed_requests"`
-				}
 				out := make([]spJSON, 0, len(sps))
 				for _, sp := range sps {
-					j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, Release: sp.Release, Restricted: sp.Restricted,
-						AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC(), RequireSignedRequests: sp.RequireSignedRequests}
-					if ed, err := sso.ParseSPMetadata(sp.Metadata); err != nil {
-						j.Problem = store.ErrorMessage(err)
-					} else {
-						j.ACSURLs = sso.SPACSURLs(ed)
-					}
-					out = append(out, j)
+					out = append(out, spJSONOf(sp))
 				}
-				if asJSON {
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ENTITY ID\tACS\tRELEASE\tACCESS\tADDED")
+				t := newTable("ENTITY_ID", "ACS", "RELEASE", "ACCESS", "ADDED")
 				for i, j := range out {
 					acs := strings.Join(j.ACSURLs, ",")
 					if j.Problem != "" {
 						acs = "(unusable: " + j.Problem + ")"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.EntityID, dash(acs), dash(strings.Join(j.Release, ",")), accessText(sps[i]),
-						j.AddedAt.Format(time.RFC3339))
+					t.add(j.EntityID, acs, strings.Join(j.Release, ","), strings.ReplaceAll(accessText(sps[i]), " ", "-"), timeText(j.AddedAt))
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }

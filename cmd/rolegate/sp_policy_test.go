@@ -65,13 +65,13 @@ func TestSPReleaseListAndAllowedGroupsAreSetFromTheCLI(t *testing.T) {
 		}
 
 		// Deleting the only allowed group leaves the SP open to no one, and the table says so.
-		c.ok(t, "", "group", "remove", "devs")
+		c.ok(t, "", "group", "remove", "--yes", "devs")
 		if got := c.spPolicy(t, wikiID); got != "release=name groups= restricted" {
 			t.Fatalf("after the only allowed group was deleted: %s", got)
 		}
 		table := c.ok(t, "", "sp", "list")
 		lines := strings.Split(strings.TrimSpace(table), "\n")
-		if len(lines) != 3 || !strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], "  name  ") || !strings.Contains(lines[1], "no one") ||
+		if len(lines) != 3 || !strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], "  name  ") || !strings.Contains(lines[1], "no-one") ||
 			!strings.Contains(lines[2], "everyone") {
 			t.Fatalf("sp list printed:\n%s", table)
 		}

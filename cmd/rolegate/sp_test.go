@@ -89,7 +89,7 @@ func TestSPAddListAndRemove(t *testing.T) {
 			t.Fatalf("sp list --json = %+v", list)
 		}
 		table := c.ok(t, "", "sp", "list")
-		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY ID ACS RELEASE ACCESS ADDED" ||
+		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY_ID ACS RELEASE ACCESS ADDED" ||
 			!strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], wikiACS+",https://wiki.example.com/saml/acs2") {
 			t.Fatalf("sp list printed:\n%s", table)
 		}
@@ -105,13 +105,13 @@ func TestSPAddListAndRemove(t *testing.T) {
 			t.Fatalf("adding %s again: exit %d, stderr %q; want %d", wikiID, r.code, r.stderr, exitConflict)
 		}
 
-		if out := c.ok(t, "", "sp", "remove", wikiID); out != "removed service provider "+wikiID+"\n" {
+		if out := c.ok(t, "", "sp", "remove", "--yes", wikiID); out != "removed service provider "+wikiID+"\n" {
 			t.Fatalf("sp remove printed %q", out)
 		}
 		if list := c.sps(t); len(list) != 1 || list[0].EntityID != "urn:example:chat" {
 			t.Fatalf("after remove: %+v", list)
 		}
-		if r := c.run("", "sp", "remove", wikiID); r.code != exitNotFound {
+		if r := c.run("", "sp", "remove", "--yes", wikiID); r.code != exitNotFound {
 			t.Fatalf("removing it twice: exit %d, stderr %q; want %d", r.code, r.stderr, exitNotFound)
 		}
 

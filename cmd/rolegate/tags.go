@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +18,7 @@ func tagCmd(a *app) *cobra.Command {
 func tagAddCmd(a *app) *cobra.Command {
 	var account, key, fromAttr, value string
 	var transitive bool
+	var af addFlags
 	c := &cobra.Command{
 		Use:   "add --account ALIAS_OR_ID --key K (--from-attr ATTR | --value V) [--transitive]",
 		Short: "Add a session tag rule: every sign-in to the account carries tag K",
@@ -47,9 +48,11 @@ func tagAddCmd(a *app) *cobra.Command {
 			r := &store.TagRule{AccountID: account, Key: key, FromAttr: fromAttr, Value: value, Transitive: transitive}
 			return a.withStore(cmd.Context(), func(st store.Store) error {
 				if err := st.CreateTagRule(cmd.Context(), r); err != nil {
+					return af.taken(a, err, func() (string, bool, any, error) { return findTagRule(cmd.Context(), st, r) })
+				}
+				if err := af.done(a, tagRuleJSONOf(r), fmt.Sprintf("added tag rule %d: %s", r.ID, describeTagRule(r))); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "added tag rule %d: %s\n", r.ID, describeTagRule(r))
 				details := map[string]string{"tag_rule": strconv.FormatInt(r.ID, 10), "account": r.AccountID, "key": r.Key,
 					"transitive": strconv.FormatBool(r.Transitive)}
 				if r.FromAttr != "" {
@@ -66,6 +69,7 @@ func tagAddCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&fromAttr, "from-attr", "", "take the value from this user attribute (no attribute, no tag)")
 	c.Flags().StringVar(&value, "value", "", "a literal value: up to 256 letters, digits, spaces and _ . : / = + - @")
 	c.Flags().BoolVar(&transitive, "transitive", false, "make the tag transitive (it survives role chaining)")
+	af.register(c)
 	return c
 }
 
@@ -88,7 +92,7 @@ func tagValueText(r *store.TagRule, prefix string) string {
 
 func tagListCmd(a *app) *cobra.Command {
 	var account string
-	var asJSON bool
+	var lf listFlags
 	c := &cobra.Command{
 		Use:   "list [--account ALIAS_OR_ID]",
 		Short: "List session tag rules",
@@ -104,46 +108,25 @@ func tagListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type tagRuleJSON struct {
-						ID           int64   `json:"id"`
-						AccountID    string  `json:"account_id"`
-						AccountAlias string  `json:"account_alias"`
-						Key          string  `json:"key"`
-						FromAttr     *string `json:"from_attr,omitempty"`
-						Value        *string `json:"value,omitempty"`
-						Transitive   bool    `json:"transitive"`
-					}
-					out := make([]tagRuleJSON, 0, len(rules))
-					for _, r := range rules {
-						j := tagRuleJSON{ID: r.ID, AccountID: r.AccountID, AccountAlias: r.AccountAlias, Key: r.Key, Transitive: r.Transitive}
-						if r.FromAttr != "" {
-							j.FromAttr = &r.FromAttr
-						} else {
-							j.Value = &r.Value // present even when empty: an empty literal is a value
-						}
-						out = append(out, j)
-					}
-					return a.printJSON(out)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tACCOUNT\tKEY\tVALUE\tTRANSITIVE")
+				out := make([]tagRuleJSON, 0, len(rules))
+				t := newTable("ID", "ACCOUNT", "ACCOUNT_ID", "KEY", "VALUE", "TRANSITIVE")
 				for _, r := range rules {
-					fmt.Fprintf(tw, "%d\t%s (%s)\t%s\t%s\t%s\n", r.ID, r.AccountAlias, r.AccountID, esc(r.Key), tagValueText(r, "attr:"),
-						map[bool]string{true: "yes", false: "no"}[r.Transitive])
+					out = append(out, tagRuleJSONOf(r))
+					t.addCells(strconv.FormatInt(r.ID, 10), tableCell(r.AccountAlias), r.AccountID, tableCell(r.Key),
+						strings.ReplaceAll(tagValueText(r, "attr:"), " ", `\x20`), map[bool]string{true: "yes", false: "no"}[r.Transitive])
 				}
-				return tw.Flush()
+				return lf.print(a, out, t)
 			})
 		},
 	}
 	c.Flags().StringVar(&account, "account", "", "only this account's rules (alias or ID)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	lf.register(c)
 	return c
 }
 
 func tagRemoveCmd(a *app) *cobra.Command {
 	var account, key string
-	c := &cobra.Command{
+	c := withYes(a, &cobra.Command{
 		Use:   "remove (RULE_ID | --account ALIAS_OR_ID --key K)",
 		Short: "Remove a session tag rule, by its ID or by account and key (any case)",
 		Args:  cobra.MaximumNArgs(1),
@@ -190,6 +173,9 @@ func tagRemoveCmd(a *app) *cobra.Command {
 					}
 					return store.Errorf(store.NotFound, "account %s has no tag rule for key %q", account, key)
 				}
+				if err := a.confirm(cmd, fmt.Sprintf("tag rule %d (%s in %s)", found.ID, describeTagRule(found), found.AccountAlias), nil); err != nil {
+					return err
+				}
 				if err := st.DeleteTagRule(ctx, found.ID); err != nil {
 					return err
 				}
@@ -198,7 +184,7 @@ func tagRemoveCmd(a *app) *cobra.Command {
 					"account": found.AccountID, "key": found.Key})
 			})
 		},
-	}
+	})
 	c.Flags().StringVar(&account, "account", "", "account alias or ID")
 	c.Flags().StringVar(&key, "key", "", "tag key, compared regardless of case")
 	return c

@@ -106,13 +106,13 @@ func TestTagAddListAndRemove(t *testing.T) {
 
 		table := c.ok(t, "", "tag", "list", "--account", "prod")
 		lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
-		if len(lines) != 5 || strings.Join(strings.Fields(lines[0]), " ") != "ID ACCOUNT KEY VALUE TRANSITIVE" {
+		if len(lines) != 5 || strings.Join(strings.Fields(lines[0]), " ") != "ID ACCOUNT ACCOUNT_ID KEY VALUE TRANSITIVE" {
 			t.Fatalf("tag list --account prod printed:\n%s\nwant a header and four rules", table)
 		}
 		for _, want := range []string{
-			fmt.Sprintf(`%d prod (111122223333) cost-center "cc 42/a=b+c@d:e_f.g" no`, ids[`cost-center = "cc 42/a=b+c@d:e_f.g"`]),
-			fmt.Sprintf("%d prod (111122223333) Project attr:project yes", ids["Project = attribute project (transitive)"]),
-			fmt.Sprintf("%d prod (111122223333) team attr:team no", ids["team = attribute team"]),
+			fmt.Sprintf(`%d prod 111122223333 cost-center "cc\x2042/a=b+c@d:e_f.g" no`, ids[`cost-center = "cc 42/a=b+c@d:e_f.g"`]),
+			fmt.Sprintf("%d prod 111122223333 Project attr:project yes", ids["Project = attribute project (transitive)"]),
+			fmt.Sprintf("%d prod 111122223333 team attr:team no", ids["team = attribute team"]),
 		} {
 			found := false
 			for _, l := range lines[1:] {
@@ -130,11 +130,11 @@ func TestTagAddListAndRemove(t *testing.T) {
 
 		// Remove by ID, then by account and key in other case.
 		id := ids["team = attribute team"]
-		if out := c.ok(t, "", "tag", "remove", strconv.FormatInt(id, 10)); out != fmt.Sprintf("removed tag rule %d: team from prod (111122223333)\n", id) {
+		if out := c.ok(t, "", "tag", "remove", "--yes", strconv.FormatInt(id, 10)); out != fmt.Sprintf("removed tag rule %d: team from prod (111122223333)\n", id) {
 			t.Errorf("tag remove %d printed %q", id, out)
 		}
 		id = ids["Project = attribute project (transitive)"]
-		if out := c.ok(t, "", "tag", "remove", "--account", "111122223333", "--key", "PROJECT"); out != fmt.Sprintf("removed tag rule %d: Project from prod (111122223333)\n", id) {
+		if out := c.ok(t, "", "tag", "remove", "--yes", "--account", "111122223333", "--key", "PROJECT"); out != fmt.Sprintf("removed tag rule %d: Project from prod (111122223333)\n", id) {
 			t.Errorf("tag remove --account 111122223333 --key PROJECT printed %q", out)
 		}
 		left := map[string]bool{}

@@ -124,7 +124,7 @@ func TestGrantsCanBeListedEffectivelyAndRemovedByFlagsOrID(t *testing.T) {
 		}
 		for _, r := range removals {
 			t.Run(r.name, func(t *testing.T) {
-				if out := c.ok(t, "", append([]string{"grant", "remove"}, r.args(t)...)...); !containsLine(out, "removed grant ") {
+				if out := c.ok(t, "", append([]string{"grant", "remove", "--yes"}, r.args(t)...)...); !containsLine(out, "removed grant ") {
 					t.Errorf("grant remove printed %q", out)
 				}
 				if got := grants(t); !slices.Equal(got, r.want) {

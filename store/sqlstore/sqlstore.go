@@ -834,8 +834,12 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 		}
 		sql += ` AND type IN (` + strings.Join(ps, ", ") + `)`
 	}
+	if !f.Until.IsZero() {
+		args = append(args, toDB(f.Until))
+		sql += fmt.Sprintf(` AND time < $%d`, len(args))
+	}
 	sql += ` ORDER BY time DESC, id DESC`
-	if f.Limit > 0 {
+	if f.Limit > 0 && len(f.Accounts) == 0 { // the account is matched below, before the limit
 		sql += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
 	rows, err := s.db.Query(ctx, sql, args...)
@@ -854,6 +858,12 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 		e.Time = fromDB(t)
 		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
 			return nil, fmt.Errorf("audit event %d: %w", e.ID, err)
+		}
+		if !f.MatchesAccount(&e) {
+			continue
+		}
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
 		}
 		out = append(out, &e)
 	}

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a server secret is stored once and read by everyone after", testServerSecret},
 		{"pending requests are capped per client address", testPendingRequestCap},
 		{"sessions are capped per user, ending the oldest", testSessionCap},
+		{"audit events are filtered by account and an end time, the limit keeping the newest that match", testAuditAccountUntil},
 		{"two users cannot share an e-mail address, whatever its case", testUniqueEmail},
 		{"concurrent creates of one e-mail address let exactly one win", testConcurrentEmail},
 		{"a one-time password's expiry is kept and cleared", testPasswordExpiry},
