@@ -169,9 +169,9 @@ func buildPortal(grants []*store.Grant, accounts []*store.Account, sessionToken,
 			if d != 0 && (all == 0 || d < all) {
 				all = d
 			}
-			role.URL, role.Duration = signinURL(a.ID, role.Name, r, sessionToken), shortDuration(sessionOf(d, acct))
+			role.URL, role.Duration = signinURL(a.ID, role.Name, r, sessionToken), ShortDuration(sessionOf(d, acct))
 		}
-		a.AllURL, a.AllDuration = signinURL(a.ID, "", r, sessionToken), shortDuration(sessionOf(all, acct))
+		a.AllURL, a.AllDuration = signinURL(a.ID, "", r, sessionToken), ShortDuration(sessionOf(all, acct))
 		p.Total += len(a.Roles)
 	}
 	p.RelayBad = relay != "" && fits == 0
@@ -190,8 +190,8 @@ func sessionOf(d time.Duration, acct *store.Account) time.Duration {
 	return assertions.DefaultAWSDuration
 }
 
-// shortDuration prints d as an admin gives it: 1h, 1h30m, 45m.
-func shortDuration(d time.Duration) string {
+// ShortDuration prints d as an admin gives it: 1h, 1h30m, 45m (the CLI's tables print it so too).
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"rolegate/idp"
 	"rolegate/store"
 )
 
@@ -111,19 +112,12 @@ func (a *app) printYAML(v any) error {
 	return err
 }
 
-// durWord is d without the zero units time.Duration.String leaves ("4h0m0s" is "4h"); "" for 0.
+// durWord is d as an admin gives it ("4h", never "4h0m0s"); "" for 0.
 func durWord(d time.Duration) string {
 	if d == 0 {
 		return ""
 	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return idp.ShortDuration(d)
 }
 
 // timeText is a time in RFC 3339 UTC, "" for none (the table shows "-").
