@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -231,50 +232,118 @@ func TestTheCLIOnPostgreSQLLeavesNoStrayKEK(t *testing.T) {
 	}
 }
 
-// The README's "Setting it up for AWS", command by command, on a fresh store: every rolegate
-// command there exits 0. Two changes only: alice's password comes on standard input (the README's
-// prompt needs a terminal), and the aws commands reach an IAM stand-in through --endpoint-url.
+// The README's "Setting it up for AWS", read from README.md and run command by command on a fresh
+// store: every rolegate command there exits 0, as the section says. The lines run as written, with
+// three stand-ins: the prompt of `user add` gets a pseudo-terminal, the aws commands reach an IAM
+// stand-in through --endpoint-url, and `serve` listens on a free port. The AWS CLI's own lines
+// (`aws iam ...`) are left out: they talk to AWS, not to Rolegate.
 // Not parallel: the AWS SDK reads its shared files through the process environment.
 func TestTheREADMESetupWorksOnAFreshStoreAsWritten(t *testing.T) {
+	lines := readmeSetupLines(t)
 	iam := iamtest.New(t)
 	dir := t.TempDir()
 	setAWSEnv(t, iam, dir, map[string]string{"prod-admin": prodID})
 	t.Chdir(dir) // trust-ReadOnly.json and the default data dir land here
-	c := &cli{backend: "sqlite", env: map[string]string{"ROLEGATE_BASE_URL": "https://idp.example.com"}}
-	for _, line := range []string{
-		"user add alice --email alice@example.com --attr team=platform --password-stdin",
-		"user add bob --password-stdin",
-		"group add platform",
-		"group add-member platform alice",
-		"account add 111122223333 --alias prod --provider-name Rolegate --region us-east-2 --session-duration 4h",
-		"grant add --group platform --account prod --role ReadOnly",
-		"grant add --user alice --account prod --role admin/Administrator --session-duration 1h",
-		"grant list --user alice --effective",
-		"tag add --account prod --key team --from-attr team --transitive",
-		"tag add --account prod --key env --value production",
-		"account set prod --session-name-source email --source-identity username",
-		"tag list --account prod",
-		"account set prod --aws-profile prod-admin",
-		"aws register --all --dry-run",
-		"aws register --all",
-		"aws check --all",
-		"aws trust-policy --account prod --role ReadOnly",
-		"aws metadata --out rolegate-metadata.xml",
-	} {
-		args := strings.Fields(line)
-		if args[0] == "aws" && args[1] != "trust-policy" && args[1] != "metadata" {
-			args = append(args, "--endpoint-url", iam.URL())
+	c := &cli{backend: "sqlite", env: map[string]string{}}
+	ran, served := 0, false
+	for _, line := range lines {
+		if v, ok := strings.CutPrefix(line, "export ROLEGATE_BASE_URL="); ok {
+			c.env["ROLEGATE_BASE_URL"] = v
+			continue
 		}
-		if r := c.run(goodPassword+"\n", args...); r.code != 0 {
-			t.Fatalf("rolegate %s: exit %d\n%s%s", line, r.code, r.stdout, r.stderr)
+		stdin := ""
+		if m := echoRE.FindStringSubmatch(line); m != nil {
+			stdin, line = m[1]+"\n", m[2]
 		}
+		out := ""
+		if before, file, ok := strings.Cut(line, " > "); ok {
+			line, out = before, strings.TrimSpace(file)
+		}
+		args, ok := strings.CutPrefix(line, "rolegate ")
+		if !ok {
+			continue // the AWS CLI
+		}
+		words := strings.Fields(args)
+		if words[0] == "aws" && words[1] != "trust-policy" && words[1] != "metadata" {
+			words = append(words, "--endpoint-url", iam.URL())
+		}
+		ran++
+		switch {
+		case words[0] == "serve":
+			if got := c.serve(t, words[1:]...).stop(t); !strings.HasPrefix(got, "Rolegate is running at https://idp.example.com\n") {
+				t.Fatalf("rolegate %s printed\n%s", line, got)
+			}
+			served = true
+		case words[0] == "user" && words[1] == "add" && stdin == "": // the prompt, on a terminal
+			main, tty := openPTY(t)
+			if _, err := main.WriteString(goodPassword + "\n" + goodPassword + "\n"); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr strings.Builder
+			if code := run(c.context(), c.args(words...), tty, &stdout, &stderr, c.getenv); code != 0 {
+				t.Fatalf("rolegate %s: exit %d\n%s%s", line, code, stdout.String(), stderr.String())
+			}
+		default:
+			r := c.run(stdin, words...)
+			if r.code != 0 {
+				t.Fatalf("rolegate %s: exit %d\n%s%s", line, r.code, r.stdout, r.stderr)
+			}
+			if out != "" {
+				if err := os.WriteFile(out, []byte(r.stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if ran < 15 || !served {
+		t.Fatalf("ran %d rolegate lines of the README's setup (serve among them: %v); the section is not where the test looks", ran, served)
 	}
 	if _, err := os.Stat(filepath.Join(defaultDataDir, sqlite.FileName)); err != nil {
 		t.Fatalf("the setup did not work on the default store: %v", err)
+	}
+	var policy map[string]any
+	if b, err := os.ReadFile("trust-ReadOnly.json"); err != nil || json.Unmarshal(b, &policy) != nil {
+		t.Fatalf("trust-ReadOnly.json is not the trust policy: %v %s", err, b)
+	}
+	if _, ok := iam.Provider(prodID, "Rolegate"); !ok {
+		t.Errorf("the setup left account %s without its SAML provider", prodID)
 	}
 	// The base URL is pinned by the registration: the server and later commands keep to it.
 	delete(c.env, "ROLEGATE_BASE_URL")
 	if out := c.serve(t).stop(t); !strings.HasPrefix(out, "Rolegate is running at https://idp.example.com\n") {
 		t.Fatalf("serve after the setup printed\n%s", out)
 	}
+}
+
+// echoRE is a README line that pipes a password in: echo 'PW' | rolegate ...
+var echoRE = regexp.MustCompile(`^echo '([^']*)' \| (rolegate .*)$`)
+
+// readmeSetupLines are the command lines of the README's "Setting it up for AWS" section, up to
+// its first subsection, without comments.
+func readmeSetupLines(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "\n## Setting it up for AWS\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Setting it up for AWS" section`)
+	}
+	sec, _, _ = strings.Cut(sec, "\n### ")
+	var lines []string
+	for i, block := range strings.Split(sec, "```") {
+		if i%2 == 0 || !strings.HasPrefix(block, "sh\n") {
+			continue
+		}
+		for _, l := range strings.Split(block, "\n")[1:] {
+			if j := strings.Index(l, " #"); j >= 0 {
+				l = l[:j]
+			}
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return lines
 }
