@@ -1,9 +1,14 @@
 package testtools
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeTB records how Missing stopped the test.
@@ -49,5 +54,36 @@ func TestRequireToolFindsACommandAndStopsOnAMissingOne(t *testing.T) {
 	<-done
 	if f.how != "skip" || f.msg != Marker+" rolegate-no-such-tool" {
 		t.Fatalf("got %q %q", f.how, f.msg)
+	}
+}
+
+// Plain go test hides a passing package's output, so the skip is also said on the terminal, once
+// per group and go test run however many tests and packages meet it.
+func TestAMissingToolIsToldOnTheTerminalOncePerRun(t *testing.T) {
+	t.Setenv("CI", "")
+	t.Setenv(QuietEnv, "")
+	term := filepath.Join(t.TempDir(), "tty")
+	if err := os.WriteFile(term, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := tty
+	tty = term
+	t.Cleanup(func() { tty = old })
+	group := "no-such-tool-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t.Cleanup(func() { os.Remove(filepath.Join(os.TempDir(), fmt.Sprintf("rolegate-skipped-%d-%s", os.Getppid(), group))) })
+	for range 3 {
+		f := &fakeTB{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); Missing(f, group, group+" not found") }()
+		<-done
+	}
+	b, _ := os.ReadFile(term)
+	if got := string(b); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "SKIPPED tests that need "+group+": "+group+" not found") {
+		t.Errorf("the terminal got %q; want one line naming the group", got)
+	}
+	t.Setenv(QuietEnv, "1") // under testreport, which prints its own line
+	tell(group+"-other", "x")
+	if b2, _ := os.ReadFile(term); len(b2) != len(b) {
+		t.Errorf("with %s set the terminal got %q", QuietEnv, b2[len(b):])
 	}
 }

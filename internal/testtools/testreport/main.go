@@ -50,6 +50,7 @@ type report struct {
 func main() {
 	cmd := exec.Command("go", append([]string{"test", "-json"}, os.Args[1:]...)...)
 	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
+	cmd.Env = append(os.Environ(), testtools.QuietEnv+"=1") // the report says it; the tests need not tell the terminal
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testreport:", err)
