@@ -70,7 +70,9 @@ func TestAMissingToolIsToldOnTheTerminalOncePerRun(t *testing.T) {
 	tty = term
 	t.Cleanup(func() { tty = old })
 	group := "no-such-tool-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	t.Cleanup(func() { os.Remove(filepath.Join(os.TempDir(), fmt.Sprintf("rolegate-skipped-%d-%s", os.Getppid(), group))) })
+	t.Cleanup(func() {
+		os.Remove(filepath.Join(os.TempDir(), fmt.Sprintf("rolegate-skipped-%d-%s", os.Getppid(), group)))
+	})
 	for range 3 {
 		f := &fakeTB{TB: t}
 		done := make(chan struct{})
