@@ -111,7 +111,10 @@ func (a *adapter) QueryRow(ctx context.Context, q string, args ...any) sqlstore.
 
 func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
 	var fnErr error
-	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+	// READ COMMITTED whatever the database's default: the store's locks (the migration lock, FOR
+	// UPDATE, advisory key locks) rely on each statement seeing what was committed before it ran,
+	// and an older snapshot would hide the work of the replica that held the lock first.
+	err := pgx.BeginTxFunc(ctx, a.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		fnErr = fn(conn{tx})
 		return fnErr
 	})
