@@ -31,6 +31,12 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invalid database URL: %w", err)
 	}
+	// Every statement runs READ COMMITTED whatever the database's default (see InTx); set on the
+	// session rather than as a startup parameter, which a pooler such as PgBouncer may refuse.
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
+		return err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -101,6 +102,24 @@ func TestReplicasStartingTogetherMigrateOnce(t *testing.T) {
 			}
 			if rows != len(want) || versions != len(want) || top != want[len(want)-1].Version {
 				t.Fatalf("schema_migrations holds %d rows, %d versions, up to %d; want each of the %d once", rows, versions, top, len(want))
+			}
+
+			// A single statement that races, outside any transaction, is not refused either: under
+			// serializable, concurrent updates of one counter would fail with 40001.
+			hits := make(chan error, 24)
+			for i := range cap(hits) {
+				go func() {
+					_, err := stores[i%replicas].HitThrottle(ctx, "race", time.Hour, time.Now())
+					hits <- err
+				}()
+			}
+			for range cap(hits) {
+				if err := <-hits; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if th, err := stores[0].GetThrottle(ctx, "race", time.Now()); err != nil || th.Count != cap(hits) {
+				t.Fatalf("counter %d (%v) after %d concurrent hits", th.Count, err, cap(hits))
 			}
 		})
 	}
