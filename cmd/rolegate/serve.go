@@ -49,6 +49,8 @@ type serveOptions struct {
 	ratePerSecond float64
 
 	logLevel string // --log-level: debug, info, warn or error
+	// keyRefresh bounds how long the signing keys read from the store are reused (see keyRefreshFlag).
+	keyRefresh time.Duration
 }
 
 // Bounds of the anonymous rate limit: below them an office's people could not sign in together,
@@ -109,6 +111,9 @@ func serveCmd(a *app) *cobra.Command {
 			if o.demo && a.databaseURL == "" && !cmd.Flags().Changed("data-dir") && a.env("ROLEGATE_DATA_DIR") == "" {
 				a.dataDir = demoDataDir
 			}
+			if err := checkKeyRefresh(cmd, a, &o.keyRefresh); err != nil {
+				return err
+			}
 			return a.serve(cmd.Context(), o)
 		},
 	}
@@ -126,6 +131,7 @@ func serveCmd(a *app) *cobra.Command {
 		"requests per second one client address earns back, up to --rate-burst (env ROLEGATE_RATE_PER_SECOND)")
 	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false,
 		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
+	keyRefreshFlag(c, &o.keyRefresh)
 	c.Flags().StringVar(&o.logLevel, "log-level", envOr(a.env, envLogLevel, "info"), logLevelHelp)
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata, pinned in the store at first start (env ROLEGATE_BASE_URL; default: the pinned one, else http://ADDR)")
@@ -209,6 +215,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	ring.Refresh = o.keyRefresh
 	if err := ring.Ensure(ctx); err != nil {
 		return err
 	}

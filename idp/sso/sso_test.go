@@ -47,7 +47,13 @@ type ssoWeb struct {
 // assertions.
 func newSSOWeb(t *testing.T, encrypt bool) *ssoWeb {
 	t.Helper()
-	w := &ssoWeb{AWSWeb: idptest.NewAWSWeb(t)}
+	return newSSOWebOn(t, idptest.NewAWSWeb(t), encrypt)
+}
+
+// newSSOWebOn is newSSOWeb over an AWS fixture made elsewhere.
+func newSSOWebOn(t *testing.T, aws *idptest.AWSWeb, encrypt bool) *ssoWeb {
+	t.Helper()
+	w := &ssoWeb{AWSWeb: aws}
 	ctx := context.Background()
 	var err error
 	w.alice, err = w.Store.UpdateUser(ctx, "alice", func(u *store.User) error { u.DisplayName = "Alice Example"; return nil })

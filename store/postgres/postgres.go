@@ -31,6 +31,12 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invalid database URL: %w", err)
 	}
+	// Every statement runs READ COMMITTED whatever the database's default (see InTx); set on the
+	// session rather than as a startup parameter, which a pooler such as PgBouncer may refuse.
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
+		return err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -111,7 +117,10 @@ func (a *adapter) QueryRow(ctx context.Context, q string, args ...any) sqlstore.
 
 func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
 	var fnErr error
-	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+	// READ COMMITTED whatever the database's default: the store's locks (the migration lock, FOR
+	// UPDATE, advisory key locks) rely on each statement seeing what was committed before it ran,
+	// and an older snapshot would hide the work of the replica that held the lock first.
+	err := pgx.BeginTxFunc(ctx, a.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		fnErr = fn(conn{tx})
 		return fnErr
 	})

@@ -32,7 +32,6 @@ func NewAWSWeb(t testing.TB, demo ...string) *AWSWeb {
 // NewAWSWebWith is NewAWSWeb with settings changed by mod.
 func NewAWSWebWith(t testing.TB, mod func(*idp.Config)) *AWSWeb {
 	t.Helper()
-	ctx := context.Background()
 	st := NewStore(t)
 	w := &AWSWeb{Web: &Web{Store: st, Clock: NewClock(time.Now().UTC().Truncate(time.Second)), Hasher: NewHasher(), Logs: &Logs{}}}
 	w.Ring = NewRing(t, st, w.Clock.Now)
@@ -45,6 +44,14 @@ func NewAWSWebWith(t testing.TB, mod func(*idp.Config)) *AWSWeb {
 	w.BaseURL, w.Host = cfg.BaseURL, hostOf(cfg.BaseURL)
 	h = idp.New(cfg, st, w.Ring, logger(w.Logs)).Handler()
 
+	w.seedAWS(t)
+	return w
+}
+
+// seedAWS stores the AWS data NewAWSWeb documents.
+func (w *Web) seedAWS(t testing.TB) {
+	t.Helper()
+	ctx, st := context.Background(), w.Store
 	w.AddUser(t, "alice", "correct horse battery", func(u *store.User) {
 		u.Email, u.Attributes = "alice@example.com", map[string]string{"team": "platform"}
 	})
@@ -65,7 +72,6 @@ func NewAWSWebWith(t testing.TB, mod func(*idp.Config)) *AWSWeb {
 	must(st.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: "prod", Role: "Admin", SessionDuration: 2 * time.Hour}))
 	must(st.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: "gov", Role: "Auditor"}))
 	must(st.CreateTagRule(ctx, &store.TagRule{AccountID: "prod", Key: "team", FromAttr: "team", Transitive: true}))
-	return w
 }
 
 var (
