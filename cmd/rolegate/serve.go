@@ -48,6 +48,7 @@ type serveOptions struct {
 	ratePerSecond float64
 
 	logLevel string // --log-level: debug, info, warn or error
+	metrics  metricsOptions
 }
 
 // Bounds of the anonymous rate limit: below them an office's people could not sign in together,
@@ -116,6 +117,7 @@ func serveCmd(a *app) *cobra.Command {
 		"requests per second one client address earns back, up to --rate-burst (env ROLEGATE_RATE_PER_SECOND)")
 	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false,
 		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
+	o.metrics.flags(c, a)
 	c.Flags().StringVar(&o.logLevel, "log-level", envOr(a.env, envLogLevel, "info"), logLevelHelp)
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata and must never change (env ROLEGATE_BASE_URL; default http://ADDR)")
@@ -167,6 +169,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := idp.CheckProxies(proxies); err != nil {
 		return err
 	}
+	mln, metricsAllow, err := o.metrics.listen()
+	if err != nil {
+		return err
+	}
+	if mln != nil {
+		defer mln.Close()
+	}
 	baseURL := o.baseURL
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -201,7 +210,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	cfg := idp.Config{BaseURL: baseURL, TrustedProxies: proxies, Hasher: hasher, Secrets: kek, RequireMFA: o.requireMFA,
-		RateBurst: o.rateBurst, RateEvery: time.Duration(float64(time.Second) / o.ratePerSecond)}
+		RateBurst: o.rateBurst, RateEvery: time.Duration(float64(time.Second) / o.ratePerSecond),
+		MetricsAllow: metricsAllow, SeparateMetrics: mln != nil}
 	var demoPassword string
 	if o.demo {
 		if demoPassword, err = idp.SeedDemo(ctx, st, hasher, kek); err != nil {
@@ -209,8 +219,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		cfg.DemoAccounts, cfg.DemoKEK = idp.DemoAccounts, kek
 	}
+	isrv := idp.New(cfg, st, ring, log)
 	srv := &http.Server{
-		Handler:           idp.New(cfg, st, ring, log).Handler(),
+		Handler:           isrv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -226,6 +237,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		"require_mfa", o.requireMFA)
 	fmt.Fprintf(a.stdout, "Rolegate is listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(a.stdout, "IdP metadata: %s\n", assertions.EntityID(baseURL))
+	if mln != nil {
+		defer serveMetrics(mln, isrv.MetricsHandler(), log, a.stdout)()
+	}
 	if adminPassword != "" {
 		a.showSecret(fmt.Sprintf("Created user %q with a one-time password, valid for %d hours; change it at first sign-in",
 			idp.AdminName, int(idp.OneTimePasswordTTL.Hours())), adminPasswordFile, adminPassword, idp.AdminName)
