@@ -43,6 +43,7 @@ const accountAll = "all"
 
 type metrics struct {
 	reg       *prometheus.Registry
+	handler   http.Handler // the registry in Prometheus's text format
 	signIns   *prometheus.CounterVec
 	issued    *prometheus.CounterVec
 	refused   *prometheus.CounterVec
@@ -94,6 +95,7 @@ func (s *Server) newMetrics() *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
 }
 
@@ -155,9 +157,7 @@ func (s *Server) observeRequest(c *gin.Context) {
 
 // MetricsHandler serves the server's metrics in Prometheus's text format, to anyone: for a
 // listener of their own (Config.SeparateMetrics).
-func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-}
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 
 // serveMetrics is /metrics on the main listener: for the addresses in MetricsAllow only.
 func (s *Server) serveMetrics(c *gin.Context) {
@@ -169,7 +169,7 @@ func (s *Server) serveMetrics(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.MetricsHandler().ServeHTTP(c.Writer, c.Request)
+	s.metrics.handler.ServeHTTP(c.Writer, c.Request)
 }
 
 // metricsClient is the address a request to /metrics comes from: the TCP peer's, or the one a
