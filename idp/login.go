@@ -126,6 +126,7 @@ func (s *Server) login(c *gin.Context) {
 func (s *Server) admitHash(c *gin.Context, page func(status int, msg string)) (done func(), ok bool) {
 	done, err := s.cfg.Hasher.Admit()
 	if err != nil {
+		s.metrics.hashBusy.Inc()
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Hasher.RetryAfter().Seconds()))))
 		page(http.StatusServiceUnavailable, "Rolegate is busy checking other sign-ins. Try again in a few seconds.")
 		return nil, false

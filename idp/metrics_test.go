@@ -15,6 +15,7 @@ import (
 	"rolegate/idp"
 	"rolegate/idp/internal/idptest"
 	"rolegate/idp/mfa"
+	"rolegate/idp/password"
 	"rolegate/internal/metricstest"
 )
 
@@ -252,5 +253,29 @@ func TestServersInOneProcessKeepTheirOwnCounts(t *testing.T) {
 	}
 	if got := scrape(t, two.Web).Value(signIns, "result", "ok"); got != 0 {
 		t.Errorf("second server: %v sign-ins, want 0", got)
+	}
+}
+
+func TestASignInTurnedAwayByAFullHashingQueueIsCounted(t *testing.T) {
+	w := idptest.NewWebWith(t, func(cfg *idp.Config) {
+		cfg.Hasher = password.New(password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1).SetQueue(0, time.Hour)
+	})
+	w.AddUser(t, "alice", idptest.GoodPassword)
+	b := w.Browser(t)
+	done, err := w.Hasher.Admit() // another sign-in holds the one place
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := b.Login("alice", idptest.GoodPassword); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("with the queue full: %d", resp.StatusCode)
+	}
+	done()
+	b.Login("alice", idptest.GoodPassword)
+	s := scrape(t, w)
+	if got := s.Value("rolegate_password_queue_full_total"); got != 1 {
+		t.Errorf("queue full: %v, want 1", got)
+	}
+	if got := s.Value(signIns, "result", "ok"); got != 1 {
+		t.Errorf("sign-ins ok: %v, want 1 (the turned-away one is no sign-in)", got)
 	}
 }

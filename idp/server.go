@@ -125,10 +125,11 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 			srv.proxies = append(srv.proxies, pre)
 		}
 	}
-	if cfg.MetricsAllow == nil {
-		cfg.MetricsAllow = DefaultMetricsAllow
+	allow := cfg.MetricsAllow
+	if allow == nil {
+		allow = DefaultMetricsAllow
 	}
-	for _, a := range cfg.MetricsAllow {
+	for _, a := range allow {
 		if pre, err := proxyPrefix(a); err == nil {
 			srv.metricsAllow = append(srv.metricsAllow, pre)
 		}
