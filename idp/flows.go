@@ -60,6 +60,7 @@ func (s *Server) cliFlows() *cliauth.Handler {
 			return attempt{s, g}, wait, nil
 		},
 		WrongCodeKey: func(user string) string { return clientKey(kindDevice, user, "wrong") },
+		SignIn:       s.signIn,
 
 		AuditWith:      s.auditWith,
 		AssertionEvent: s.assertionEvent,

@@ -129,6 +129,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		} else if err != nil {
 			return nil, audit, err
 		}
+		c.Set(ctxMetricAccount, acct.ID)
 		if !slices.ContainsFunc(grants, func(g *store.Grant) bool { return g.AccountID == acct.ID && (in.Role == "" || g.Role == in.Role) }) {
 			return deny(errNotGranted)
 		}
@@ -149,6 +150,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 	} else {
 		// Every account: each planned as if asked for alone, then those whose session attributes
 		// agree go in together (assertions.CombineAWS); the others are left out and named.
+		c.Set(ctxMetricAccount, accountAll)
 		var ids []string
 		for _, g := range grants {
 			if !slices.Contains(ids, g.AccountID) {
@@ -255,6 +257,7 @@ func (s *Server) currentEncryptionKey(ctx context.Context, accountID string) (*s
 // recordRefusal records a refused assertion.
 func (s *Server) recordRefusal(c *gin.Context, e *store.AuditEvent, err error) {
 	e.Result = "refused: " + store.ErrorMessage(err)
+	s.countAssertion(c, e, string(store.ErrorCode(err)))
 	if aerr := s.store.AppendAudit(c.Request.Context(), e); aerr != nil {
 		s.log.Error("audit", "request_id", c.GetString(ctxRequestID), "err", aerr)
 	}
@@ -266,5 +269,13 @@ func (s *Server) recordIssued(c *gin.Context, e *store.AuditEvent) error {
 	if e.Result == "" {
 		e.Result = "ok"
 	}
-	return s.store.AppendAudit(c.Request.Context(), e)
+	if err := s.store.AppendAudit(c.Request.Context(), e); err != nil {
+		return err
+	}
+	reason := "" // issued
+	if e.Type != "assertion" {
+		reason = "status" // an SP's request answered with a SAML status and no assertion
+	}
+	s.countAssertion(c, e, reason)
+	return nil
 }

@@ -79,15 +79,18 @@ func (s *Server) login(c *gin.Context) {
 	u, wait, err := s.checkPassword(c, name, pw, nil)
 	switch {
 	case store.IsCode(err, store.Unauthorized):
+		s.signIn(authn.SignInBadPassword)
 		again(http.StatusUnauthorized, text.Sentence(store.ErrorMessage(err)))
 		return
 	case err != nil:
 		s.failPage(c, err)
 		return
 	case wait > 0:
+		s.signIn(authn.SignInThrottled)
 		again(http.StatusTooManyRequests, tryLater(c, wait))
 		return
 	case u == nil:
+		s.signIn(authn.SignInBadPassword)
 		again(http.StatusUnauthorized, msgBadCredentials)
 		return
 	}
@@ -100,6 +103,7 @@ func (s *Server) login(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	}
+	result := authn.SignInOK
 	if first, err := s.changeFirst(c, w); err != nil {
 		s.failPage(c, err)
 		return
@@ -109,10 +113,11 @@ func (s *Server) login(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	} else if need {
-		next = withNext(mfaPath, next)
+		next, result = withNext(mfaPath, next), authn.SignInMFARequired
 	} else {
 		s.trustDevice(c, u)
 	}
+	s.signIn(result)
 	c.Redirect(http.StatusSeeOther, next)
 }
 
@@ -121,6 +126,7 @@ func (s *Server) login(c *gin.Context) {
 func (s *Server) admitHash(c *gin.Context, page func(status int, msg string)) (done func(), ok bool) {
 	done, err := s.cfg.Hasher.Admit()
 	if err != nil {
+		s.metrics.hashBusy.Inc()
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Hasher.RetryAfter().Seconds()))))
 		page(http.StatusServiceUnavailable, "Rolegate is busy checking other sign-ins. Try again in a few seconds.")
 		return nil, false

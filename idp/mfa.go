@@ -217,12 +217,15 @@ func (s *Server) mfaVerify(c *gin.Context) {
 		s.failPage(c, err)
 		return
 	case wait > 0:
+		s.signIn(authn.SignInThrottled)
 		s.mfaPage(c, http.StatusTooManyRequests, u, next, tryLater(c, wait))
 		return
 	case result == resultReplayed:
+		s.signIn(authn.SignInMFAFailed)
 		s.mfaPage(c, http.StatusUnauthorized, u, next, "That code was used already. Wait for your app to show the next one.")
 		return
 	case result != resultOK:
+		s.signIn(authn.SignInMFAFailed)
 		s.mfaPage(c, http.StatusUnauthorized, u, next, "That code is not right. Check that your device's clock is correct, or use a recovery code.")
 		return
 	}
@@ -243,6 +246,7 @@ func (s *Server) finishMFA(c *gin.Context, w *webSession, method, next string) {
 		s.failPage(c, err)
 		return
 	}
+	s.signIn(authn.SignInOK)
 	s.trustDevice(c, w.user)
 	c.Redirect(http.StatusSeeOther, s.carryLink(c, next))
 }

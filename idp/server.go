@@ -64,6 +64,11 @@ type Config struct {
 	SessionsPerUser int
 	// PendingPerAddress caps the SAML requests one client address may have waiting (default 20).
 	PendingPerAddress int
+	// MetricsAllow are the IPs and CIDRs that may read /metrics on this handler (nil:
+	// DefaultMetricsAllow, loopback; empty: nobody). See CheckMetricsAllow.
+	MetricsAllow []string
+	// SeparateMetrics says a listener of its own serves MetricsHandler: Handler has no /metrics.
+	SeparateMetrics bool
 }
 
 // Server serves Rolegate's HTTP endpoints.
@@ -83,6 +88,9 @@ type Server struct {
 	proxies []netip.Prefix
 	// canonical is the base URL browsers that come by another name are sent to (see canonicalHost).
 	canonical *url.URL
+	// metrics are this server's collectors; metricsAllow the parsed MetricsAllow.
+	metrics      *metrics
+	metricsAllow []netip.Prefix
 }
 
 // New returns a server; call Handler for its routes.
@@ -121,6 +129,17 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 		}
 	}
 	srv.canonical = canonicalBase(cfg.BaseURL)
+	allow := cfg.MetricsAllow
+	if allow == nil {
+		allow = DefaultMetricsAllow
+	}
+	for _, a := range allow {
+		if pre, err := proxyPrefix(a); err == nil {
+			srv.metricsAllow = append(srv.metricsAllow, pre)
+		}
+	}
+	srv.metrics = srv.newMetrics()
+	srv.store = store.Observe(st, srv.metrics.observeStore)
 	srv.wa, srv.waErr = newWebAuthn(cfg.BaseURL)
 	if srv.waErr != nil {
 		srv.wa = nil
@@ -147,7 +166,7 @@ func (s *Server) Handler() http.Handler {
 		panic(fmt.Sprintf("idp: trusted proxies: %v", err))
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestLog, s.recover, s.securityHeaders, s.canonicalHost, s.limitBody, s.oneTimeOnly)
+	r.Use(s.observeRequest, s.requestLog, s.recover, s.securityHeaders, s.canonicalHost, s.limitBody, s.oneTimeOnly)
 	r.NoRoute(func(c *gin.Context) {
 		s.failFor(c, http.StatusNotFound, store.Errorf(store.NotFound, "no page at %s", c.Request.URL.Path))
 	})
@@ -156,6 +175,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
+	if !s.cfg.SeparateMetrics {
+		r.GET("/metrics", s.serveMetrics)
+	}
 	r.GET("/saml/metadata", s.metadata)
 	s.webRoutes(r)
 	s.mfaRoutes(r)

@@ -14,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"rolegate/idp/internal/authn"
 	"rolegate/idp/internal/text"
 	"rolegate/store"
 )
@@ -197,6 +198,7 @@ func (s *Server) webAuthnLoginFinish(c *gin.Context) {
 	refuse := func(result string, err error) {
 		s.log.Info("webauthn: sign-in refused", "request_id", c.GetString(ctxRequestID), "user", u.Name, "err", err)
 		s.auditWith(c, "mfa", u.Name, result, map[string]string{"method": methodWebAuthn})
+		s.signIn(authn.SignInMFAFailed)
 		again(http.StatusUnauthorized, "The security key was not accepted. Try again, or use another factor.")
 	}
 	sd, err := s.takeChallenge(c, w, "login")

@@ -160,8 +160,8 @@ func (r *replica) listening(t *testing.T, i int) string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		if m := listeningRE.FindStringSubmatch(r.stdout.String()); m != nil {
-			return m[1]
+		if m := listeningRE.FindStringSubmatch(r.stderr.String()); m != nil {
+			return "http://" + m[1] // the base URL is the load balancer's; a replica is reached where it listens
 		}
 		if r.cmd.ProcessState != nil {
 			break

@@ -51,6 +51,7 @@ type serveOptions struct {
 	logLevel string // --log-level: debug, info, warn or error
 	// keyRefresh bounds how long the signing keys read from the store are reused (see keyRefreshFlag).
 	keyRefresh time.Duration
+	metrics    metricsOptions
 }
 
 // Bounds of the anonymous rate limit: below them an office's people could not sign in together,
@@ -132,6 +133,7 @@ func serveCmd(a *app) *cobra.Command {
 	c.Flags().BoolVar(&o.insecureHTTP, "insecure-http", false,
 		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
 	keyRefreshFlag(c, &o.keyRefresh)
+	o.metrics.flags(c, a)
 	c.Flags().StringVar(&o.logLevel, "log-level", envOr(a.env, envLogLevel, "info"), logLevelHelp)
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata, pinned in the store at first start (env ROLEGATE_BASE_URL; default: the pinned one, else http://ADDR)")
@@ -175,6 +177,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	if err := idp.CheckProxies(proxies); err != nil {
 		return err
+	}
+	mln, metricsAllow, err := o.metrics.listen()
+	if err != nil {
+		return err
+	}
+	if mln != nil {
+		defer mln.Close()
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -225,7 +234,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	cfg := idp.Config{BaseURL: baseURL, TrustedProxies: proxies, Hasher: hasher, Secrets: kek, RequireMFA: o.requireMFA,
-		RateBurst: o.rateBurst, RateEvery: time.Duration(float64(time.Second) / o.ratePerSecond)}
+		RateBurst: o.rateBurst, RateEvery: time.Duration(float64(time.Second) / o.ratePerSecond),
+		MetricsAllow: metricsAllow, SeparateMetrics: mln != nil}
 	var demoPassword string
 	if o.demo {
 		if demoPassword, err = idp.SeedDemo(ctx, st, hasher, kek); err != nil {
@@ -233,8 +243,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		cfg.DemoAccounts, cfg.DemoKEK = idp.DemoAccounts, kek
 	}
+	isrv := idp.New(cfg, st, ring, log)
 	srv := &http.Server{
-		Handler:           idp.New(cfg, st, ring, log).Handler(),
+		Handler:           isrv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -253,6 +264,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if oldBaseURL != "" {
 		fmt.Fprintf(a.stdout, "The entity ID changed from %s to %s: sign-in fails until every AWS account has the new metadata "+
 			"(rolegate aws register --all) and every SAML SP has it too\n", assertions.EntityID(oldBaseURL), assertions.EntityID(baseURL))
+	}
+	if mln != nil {
+		defer serveMetrics(mln, isrv.MetricsHandler(), log, a.stdout)()
 	}
 	if adminPassword != "" {
 		a.showSecret(fmt.Sprintf("Created user %q with a one-time password, valid for %d hours; change it at first sign-in",

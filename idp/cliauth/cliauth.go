@@ -55,6 +55,7 @@ type Core struct {
 	ConfirmedFactors  func(c *gin.Context, u *store.User) ([]*store.MFAFactor, error)
 	EnterDevice       func(c *gin.Context, user string) (Attempt, time.Duration, error) // a user code typed by user
 	WrongCodeKey      func(user string) string                                          // the throttle of user's wrong user codes
+	SignIn            func(result string)                                               // counts a sign-in's end (authn.SignIn*)
 
 	// Audit and the one issuing path.
 	AuditWith      func(c *gin.Context, typ, user, result string, details map[string]string)

@@ -182,6 +182,12 @@ func (s *Handler) ecp(c *gin.Context) {
 	if u == nil && err == nil {
 		err = store.Errorf(store.Unauthorized, "%s", authn.MsgBadCredentials)
 	}
+	switch {
+	case wait > 0:
+		s.SignIn(authn.SignInThrottled)
+	case store.IsCode(err, store.Unauthorized):
+		s.SignIn(authn.SignInBadPassword)
+	}
 	if s.ecpStopped(c, wait, err) {
 		return
 	}
@@ -308,15 +314,18 @@ func (s *Handler) ecpSecondFactor(c *gin.Context, u *store.User, code string) (s
 	totp := slices.ContainsFunc(fs, func(f *store.MFAFactor) bool { return f.Kind == store.FactorTOTP })
 	switch {
 	case due && !totp:
+		s.SignIn(authn.SignInMFARequired)
 		s.AuditWith(c, "mfa", u.Name, authn.ResultRefused, via)
 		s.ecpFault(c, store.Errorf(store.Forbidden, "a second factor is needed and the command line takes only an authenticator app's code: add an authenticator app at %s%s",
 			strings.TrimRight(s.BaseURL, "/"), s.MFASettingsPath))
 		return "", false
 	case due && code == "":
+		s.SignIn(authn.SignInMFARequired)
 		s.AuditWith(c, "mfa", u.Name, "missing_code", via)
 		s.ecpFault(c, errCodeNeeded)
 		return "", false
 	case !totp || code == "":
+		s.SignIn(authn.SignInOK)
 		return authn.MethodPassword, true
 	}
 	_, result, wait, err := s.CheckSecondFactor(c, u, code, false, map[string]string{"via": "ecp"})
@@ -325,6 +334,14 @@ func (s *Handler) ecpSecondFactor(c *gin.Context, u *store.User, code string) (s
 		err = store.Errorf(store.Unauthorized, "that code was used already: wait for your authenticator app to show the next one")
 	case err == nil && result != authn.ResultOK:
 		err = store.Errorf(store.Unauthorized, "the one-time code is wrong (a recovery code is not accepted here); check that this device's clock is right")
+	}
+	switch {
+	case wait > 0:
+		s.SignIn(authn.SignInThrottled)
+	case store.IsCode(err, store.Unauthorized):
+		s.SignIn(authn.SignInMFAFailed)
+	case err == nil:
+		s.SignIn(authn.SignInOK)
 	}
 	if s.ecpStopped(c, wait, err) {
 		return "", false

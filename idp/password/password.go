@@ -75,6 +75,8 @@ type Hasher struct {
 	maxWait  time.Duration
 	avg      atomic.Int64 // a moving average of one hash's duration, in nanoseconds
 	hashes   atomic.Int64 // hashes computed, for tests and metrics
+	// waits are told how long each hash waited for its slot (OnWait).
+	waits atomic.Pointer[[]func(time.Duration)]
 }
 
 // hash is a parsed PHC string.
@@ -138,6 +140,25 @@ func (h *Hasher) expectedWait(ahead int64) time.Duration {
 
 // Hashes is how many hashes h has computed.
 func (h *Hasher) Hashes() int64 { return h.hashes.Load() }
+
+// Running is how many hashes are being computed now.
+func (h *Hasher) Running() int { return len(h.slots) }
+
+// OnWait has f told how long each hash from now on waited for its slot (zero when one was free).
+// Every server over h adds its own f.
+func (h *Hasher) OnWait(f func(time.Duration)) {
+	for {
+		old := h.waits.Load()
+		var fs []func(time.Duration)
+		if old != nil {
+			fs = append(fs, *old...)
+		}
+		fs = append(fs, f)
+		if h.waits.CompareAndSwap(old, &fs) {
+			return
+		}
+	}
+}
 
 // check reports whether p is within the bounds a stored hash must respect.
 func (p Params) check() error {
@@ -214,6 +235,7 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	queued := time.Now()
 	select {
 	case h.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -221,6 +243,11 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	}
 	defer func() { <-h.slots }()
 	start := time.Now()
+	if fs := h.waits.Load(); fs != nil {
+		for _, f := range *fs {
+			f(start.Sub(queued))
+		}
+	}
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	h.hashes.Add(1)
 	d := int64(time.Since(start))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,5 +349,38 @@ func TestAdmitRefusesAtOnceWhenTheQueueIsFullOrTheWaitTooLong(t *testing.T) {
 	}
 	if n := h.Hashes(); n != 0 {
 		t.Fatalf("admission hashed %d times", n)
+	}
+}
+
+func TestOnWaitIsToldHowLongAHashWaitedForItsSlot(t *testing.T) {
+	h := New(small, 1)
+	var mu sync.Mutex
+	var a, b []time.Duration
+	h.OnWait(func(d time.Duration) { mu.Lock(); a = append(a, d); mu.Unlock() })
+	h.OnWait(func(d time.Duration) { mu.Lock(); b = append(b, d); mu.Unlock() })
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	h.slots <- struct{}{} // another hash holds the only slot
+	if h.Running() != 1 {
+		t.Fatalf("Running = %d with the slot taken", h.Running())
+	}
+	done := make(chan error)
+	go func() {
+		_, err := h.Hash(context.Background(), "pw")
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	<-h.slots
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(a) != 2 || len(b) != 2 || a[0] > 40*time.Millisecond || a[1] < 50*time.Millisecond || b[1] != a[1] {
+		t.Fatalf("waits told: %v and %v; want a short one, then one of at least 50ms, to both", a, b)
+	}
+	if h.Running() != 0 {
+		t.Fatalf("Running = %d after every hash returned", h.Running())
 	}
 }

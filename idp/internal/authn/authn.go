@@ -24,6 +24,16 @@ const (
 	ResultRefused  = "refused"
 )
 
+// Results of a sign-in attempt, as rolegate_signins_total counts them. An unknown user, a
+// disabled one and an expired one-time password count as bad_password, as they get its answer.
+const (
+	SignInOK          = "ok"
+	SignInBadPassword = "bad_password"
+	SignInThrottled   = "throttled"
+	SignInMFARequired = "mfa_required" // the password passed; a second factor is due
+	SignInMFAFailed   = "mfa_failed"
+)
+
 // MsgBadCredentials is the one message for an unknown user, a wrong password and a disabled user.
 const MsgBadCredentials = "Wrong username or password."
 
