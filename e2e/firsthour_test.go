@@ -297,6 +297,7 @@ func TestTheREADMEsFirstHourFromAFreshClone(t *testing.T) {
 				line, code, so.String(), se.String(), e.code, e.stdout, e.stderr)
 		}
 		if e.code == 0 && e.args[0] == "--version" {
+			t.Logf("%s: %s", line, strings.TrimSpace(so.String()))
 			if v := so.String(); strings.Contains(v, "commit ") && !strings.Contains(v, "commit "+head[:12]+",") {
 				t.Errorf("%s says %q; want commit %.12s, unmodified", line, v, head) // when the build stamps VCS details
 			}
