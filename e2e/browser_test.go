@@ -74,9 +74,7 @@ type fixture struct {
 // newFixture starts the fixture; mods change Rolegate's settings (demo accounts, say).
 func newFixture(t *testing.T, mods ...func(*idp.Config)) *fixture {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		testtools.Missing(t, "chromium", fmt.Sprintf("%s not found (apt-get install chromium)", chromiumPath))
-	}
+	requireChromium(t)
 	f := &fixture{t: t, sawCSP: make(chan struct{})}
 
 	// The fake AWS sign-in endpoint.
@@ -171,11 +169,28 @@ func newFixture(t *testing.T, mods ...func(*idp.Config)) *fixture {
 	must(st.CreateGrant(ctx, &store.Grant{User: "alice", AccountID: accountID, Role: "Admin"}))
 	must(st.CreateTagRule(ctx, &store.TagRule{AccountID: accountID, Key: "team", FromAttr: "team", Transitive: true}))
 
-	// Chromium: Debian's binary, never a downloaded one.
+	// Chromium resolves signin.aws.amazon.com:443 to the fake ACS.
 	_, port, err := net.SplitHostPort(f.acsSrv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.startBrowser(chromedp.Flag("host-resolver-rules", "MAP signin.aws.amazon.com:443 127.0.0.1:"+port))
+	return f
+}
+
+// requireChromium stops the test through testtools.Missing when Debian's Chromium is not installed.
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testtools.Missing(t, "chromium", fmt.Sprintf("%s not found (apt-get install chromium)", chromiumPath))
+	}
+}
+
+// startBrowser starts a headless Chromium (Debian's binary, never a downloaded one) for f, with
+// extra options; it ends with the test, and a failed test logs what Chromium said.
+func (f *fixture) startBrowser(extra ...chromedp.ExecAllocatorOption) {
+	t := f.t
+	t.Helper()
 	var chromeOut syncBuffer
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
@@ -188,11 +203,11 @@ func newFixture(t *testing.T, mods ...func(*idp.Config)) *fixture {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("host-resolver-rules", "MAP signin.aws.amazon.com:443 127.0.0.1:"+port),
 		chromedp.IgnoreCertErrors,
 		chromedp.WindowSize(1280, 900),
 		chromedp.CombinedOutput(&chromeOut),
 	)
+	opts = append(opts, extra...)
 	tctx, cancelTimeout := context.WithTimeout(t.Context(), testTimeout)
 	actx, cancelAlloc := chromedp.NewExecAllocator(tctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithListener(f.listen))
@@ -216,7 +231,6 @@ func newFixture(t *testing.T, mods ...func(*idp.Config)) *fixture {
 		t.Fatalf("starting %s: %v", chromiumPath, err)
 	}
 	f.browser = bctx
-	return f
 }
 
 // listen keeps every console message, uncaught exception and browser-log entry (where Chromium

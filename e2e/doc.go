@@ -8,6 +8,10 @@
 // injects axe-core 4.14.1, vendored with its licence in testdata/axe-core (no network at test
 // time), failing on any violation it reports.
 //
+// The first-hour test (firsthour_test.go) is the README's opening with real processes, on a fresh
+// git clone of HEAD: the run command read from README.md, sign-in at the URL it prints, the demo
+// checker's verdict, the build command, documented exit statuses, SIGTERM and a clean clone.
+//
 // The MFA tests set up an authenticator app by reading its secret off the page, and a security key
 // from Chrome's DevTools virtual authenticator (the WebAuthn domain). Rolegate's base URL is
 // therefore http://localhost:PORT: a WebAuthn RP ID cannot be an IP address, and Chromium counts
