@@ -66,6 +66,9 @@ func (a *app) backup(ctx context.Context, out string, force bool) error {
 	if err := a.notStoreFile(out); err != nil {
 		return err
 	}
+	if fi, err := os.Stat(filepath.Dir(out)); err != nil || !fi.IsDir() {
+		return store.Errorf(store.Invalid, "--out %s: no directory %s to write it in", out, filepath.Dir(out))
+	}
 	if fi, err := os.Lstat(out); err == nil {
 		if !fi.Mode().IsRegular() {
 			return store.Errorf(store.Invalid, "--out %s is not a regular file", out)

@@ -319,6 +319,7 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 		{"backup with --force onto the live database", c, nil, []string{"backup", "--out", filepath.Join(c.dataDir, sqlite.FileName), "--force"}, exitInvalid, "elsewhere", ""},
 		{"backup onto the KEK", c, nil, []string{"backup", "--out", kek, "--force"}, exitInvalid, "elsewhere", kek},
 		{"backup without --out", c, nil, []string{"backup"}, exitInvalid, "--out", ""},
+		{"backup into a missing directory", c, nil, []string{"backup", "--out", filepath.Join(dir, "missing", "x.bak")}, exitInvalid, "no directory", ""},
 		{"backup of a data dir without a store", newCLI(t, "sqlite"), nil, []string{"backup", "--out", filepath.Join(dir, "none.bak")}, 5, "no Rolegate store", ""},
 		{"backup on PostgreSQL", pg, nil, []string{"backup", "--out", filepath.Join(dir, "pg.bak")}, exitInvalid, "pg_dump", ""},
 		{"restore on PostgreSQL", pg, nil, []string{"restore", "--from", good}, exitInvalid, "pg_restore", ""},
