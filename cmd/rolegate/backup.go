@@ -290,8 +290,9 @@ func (a *app) restoreInto(tmp, db, from, kekFile, kekText, source string, kek *c
 func (a *app) restoreKEK(kekFile string) (kek *certs.KEK, source, text string, err error) {
 	if kekFile == "" {
 		kek, source, err = certs.LoadKEK(a.env, a.dataDir, false)
-		if err != nil && (a.env(certs.EnvKEK) != "" || a.env(certs.EnvKEKFile) != "") {
-			return nil, "", "", err // one named and unusable: said as it is
+		_, there := os.Lstat(filepath.Join(a.dataDir, certs.KEKFileName))
+		if err != nil && (a.env(certs.EnvKEK) != "" || a.env(certs.EnvKEKFile) != "" || there == nil) {
+			return nil, "", "", err // one there and unusable: said as it is
 		}
 		return kek, source, "", nil // none: restoreCheck refuses a backup with sealed keys
 	}
@@ -307,12 +308,14 @@ func (a *app) restoreKEK(kekFile string) (kek *certs.KEK, source, text string, e
 	if err != nil {
 		return nil, "", "", err
 	}
-	if there, _, err := certs.LoadKEK(a.env, a.dataDir, false); err == nil {
+	if there, thereSource, err := certs.LoadKEK(a.env, a.dataDir, false); err == nil {
 		if there.ID() != kek.ID() {
 			return nil, "", "", store.Errorf(store.Conflict, "%s holds another key-encryption key (id %s) than --kek-file (id %s): remove one of them; nothing was written",
 				filepath.Join(a.dataDir, certs.KEKFileName), there.ID(), kek.ID())
 		}
-		return kek, source, "", nil // the same key is in place already
+		return there, thereSource, "", nil // the same key is in place already
+	} else if _, missing := os.Lstat(filepath.Join(a.dataDir, certs.KEKFileName)); missing == nil {
+		return nil, "", "", err // one there and unusable: said as it is
 	}
 	return kek, source, strings.TrimSpace(string(b)), nil
 }

@@ -302,6 +302,12 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.dataDir, sqlite.FileName+"-wal")); err != nil {
 		t.Fatalf("no write-ahead log beside an open store: %v", err)
 	}
+	otherInDir := newCLI(t, "sqlite")
+	writeKEKFile(t, otherInDir.dataDir)
+	openToOthers := newCLI(t, "sqlite")
+	if err := os.Chmod(writeKEKFile(t, openToOthers.dataDir), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	occupied := newCLI(t, "sqlite")
 	occupied.ok(t, "", "migrate")
 	pg := &cli{backend: "postgres", dataDir: t.TempDir(), dbURL: "postgres://nobody@127.0.0.1:1/none", env: map[string]string{}}
@@ -326,6 +332,8 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 		{"restore into a data dir that holds a store", occupied, nil, []string{"restore", "--from", good, "--kek-file", kek}, exitConflict, "empty data dir", ""},
 		{"restore with another KEK", newCLI(t, "sqlite"), nil, []string{"restore", "--from", good, "--kek-file", otherKEK}, exitInvalid, "cannot be opened with this key-encryption key", ""},
 		{"restore with another KEK in the environment", newCLI(t, "sqlite"), map[string]string{certs.EnvKEKFile: otherKEK}, []string{"restore", "--from", good}, exitInvalid, "cannot be opened", ""},
+		{"restore with --kek-file into a data dir that holds another KEK", otherInDir, nil, []string{"restore", "--from", good, "--kek-file", kek}, exitConflict, "another key-encryption key", ""},
+		{"restore into a data dir whose KEK others may read", openToOthers, nil, []string{"restore", "--from", good}, exitInvalid, "chmod 600", ""},
 		{"restore without any KEK", newCLI(t, "sqlite"), nil, []string{"restore", "--from", good}, exitInvalid, "no key-encryption key is configured", ""},
 		{"restore with --kek-file and a KEK in the environment", newCLI(t, "sqlite"), map[string]string{certs.EnvKEKFile: kek}, []string{"restore", "--from", good, "--kek-file", kek}, exitInvalid, "drop --kek-file", ""},
 		{"restore of a file that is no backup", newCLI(t, "sqlite"), nil, []string{"restore", "--from", junk, "--kek-file", kek}, exitInvalid, "not a Rolegate backup", ""},
@@ -375,5 +383,20 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 	}
 	if users := fresh.users(t); len(users) != 1 {
 		t.Errorf("the restored store lists %d users", len(users))
+	}
+	// With the KEK in the data dir already, --kek-file naming the same key is fine.
+	same := newCLI(t, "sqlite")
+	text, err := os.ReadFile(kek)
+	if err == nil {
+		err = os.MkdirAll(same.dataDir, 0o700)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(same.dataDir, certs.KEKFileName), text, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := same.ok(t, "", "restore", "--from", existing, "--kek-file", kek); !strings.Contains(out, filepath.Join(same.dataDir, certs.KEKFileName)) {
+		t.Errorf("restore names the KEK it found in the data dir: %s", out)
 	}
 }
