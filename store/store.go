@@ -613,6 +613,19 @@ type Store interface {
 	InitSetting(ctx context.Context, name, value string) (string, error)
 	// SetSetting gives name value, replacing any it had.
 	SetSetting(ctx context.Context, name, value string) error
+
+	// ---- audit export and retention
+	// PageAudit lists the events that match f (its Limit aside) with an ID above after, in ID
+	// order, reading at most n rows; next is the ID to pass as after for the next page, 0 when
+	// there are no more rows. A page may hold fewer than n events (f.Accounts is matched after the
+	// read), even none, while next is not 0.
+	PageAudit(ctx context.Context, f AuditFilter, after int64, n int) (events []*AuditEvent, next int64, err error)
+	// CountAuditBefore counts the events older than before.
+	CountAuditBefore(ctx context.Context, before time.Time) (int64, error)
+	// PruneAudit deletes at most n of the events older than before, oldest first, in one short
+	// transaction, and returns how many it deleted: callers loop until it returns 0, so that
+	// writers of new events wait at most one batch.
+	PruneAudit(ctx context.Context, before time.Time, n int) (int64, error)
 }
 
 // Device authorization states.

@@ -17,11 +17,21 @@ func auditCmd(a *app) *cobra.Command {
 	var types []string
 	var limit int
 	var lf listFlags
+	var format string
 	c := &cobra.Command{
 		Use:   "audit [--user U] [--type T]... [--account A] [--since WHEN] [--until WHEN] [--limit N] [-o FORMAT]",
-		Short: "List audit events, oldest first",
+		Short: "List audit events, oldest first; -o jsonl streams them all; audit prune deletes old ones",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("format") {
+				if cmd.Flags().Changed("output") && lf.format != format {
+					return store.Errorf(store.Invalid, "--format %s and -o %s exclude each other", format, lf.format)
+				}
+				lf.format = format
+			}
+			if lf.format == "jsonl" && lf.asJSON {
+				return store.Errorf(store.Invalid, "--json and -o jsonl exclude each other")
+			}
 			f := store.AuditFilter{User: user, Limit: limit, Types: types}
 			if limit < 1 {
 				return store.Errorf(store.Invalid, "--limit must be at least 1, not %d", limit)
@@ -49,28 +59,20 @@ func auditCmd(a *app) *cobra.Command {
 						f.Accounts = []string{ac.ID, ac.Alias}
 					}
 				}
+				if lf.format == "jsonl" && !cmd.Flags().Changed("limit") {
+					return a.streamAudit(cmd.Context(), st, f)
+				}
 				events, err := st.ListAudit(cmd.Context(), f) // the newest Limit, oldest first
 				if err != nil {
 					return err
 				}
-				type eventJSON struct {
-					ID         int64             `json:"id"`
-					Time       time.Time         `json:"time"`
-					Type       string            `json:"type"`
-					User       string            `json:"user"`
-					Result     string            `json:"result"`
-					ClientAddr string            `json:"client_addr"`
-					UserAgent  string            `json:"user_agent"`
-					Details    map[string]string `json:"details"`
+				if lf.format == "jsonl" {
+					return a.printJSONL(events)
 				}
-				out := make([]eventJSON, 0, len(events))
+				out := make([]auditEventJSON, 0, len(events))
 				t := newTable("ID", "TIME", "TYPE", "USER", "RESULT", "CLIENT", "DETAILS")
 				for _, e := range events {
-					details := e.Details
-					if details == nil {
-						details = map[string]string{}
-					}
-					out = append(out, eventJSON{e.ID, e.Time.UTC(), e.Type, e.User, e.Result, e.ClientAddr, e.UserAgent, details})
+					out = append(out, eventJSON(e))
 					t.addCells(strconv.FormatInt(e.ID, 10), timeText(e.Time), tableCell(e.Type), tableCell(e.User), tableCell(e.Result),
 						tableCell(e.ClientAddr), detailsText(e))
 				}
@@ -83,8 +85,11 @@ func auditCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&account, "account", "", "only events about this account (alias or ID)")
 	c.Flags().StringVar(&since, "since", "", "only events from this time on: a time (2026-11-30, 2026-11-30T09:00:00Z) or a duration ago (30m, 24h, 7d)")
 	c.Flags().StringVar(&until, "until", "", "only events before this time: a time or a duration ago, as --since")
-	c.Flags().IntVar(&limit, "limit", 1000, "at most this many events, the newest")
+	c.Flags().IntVar(&limit, "limit", 1000, "at most this many events, the newest (-o jsonl without --limit streams every event)")
 	lf.register(c)
+	c.Flags().Lookup("output").Usage = "output format: table, json, yaml, name, or jsonl (one JSON object a line, streamed)"
+	c.Flags().StringVar(&format, "format", "", "the same as -o")
+	c.AddCommand(auditPruneCmd(a))
 	return c
 }
 
@@ -96,16 +101,17 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
 	}
-	d, err := parseSince(s)
+	d, err := parseAge(flag, s)
 	if err != nil {
 		return time.Time{}, store.Errorf(store.Invalid, "invalid --%s %q: use a time such as 2026-11-30 or 2026-11-30T09:00:00Z, or a duration ago such as 30m, 24h or 7d", flag, s)
 	}
 	return now.Add(-d), nil
 }
 
-// parseSince parses --since: a positive Go duration ("90m", "24h") or a whole number of days ("7d").
-func parseSince(s string) (time.Duration, error) {
-	bad := store.Errorf(store.Invalid, "invalid --since %q: use a positive duration such as 30m, 24h or 7d", s)
+// parseAge parses the age that --flag gives: a positive Go duration ("90m", "2160h") or a whole
+// number of days ("90d").
+func parseAge(flag, s string) (time.Duration, error) {
+	bad := store.Errorf(store.Invalid, "invalid --%s %q: use a positive duration such as 30m, 24h or 7d", flag, s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.ParseInt(days, 10, 64)
 		if err != nil || n <= 0 || n > math.MaxInt64/int64(24*time.Hour) {

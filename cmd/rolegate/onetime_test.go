@@ -108,12 +108,21 @@ func TestAOneTimePasswordSetByTheCLILeadsToThePasswordChange(t *testing.T) {
 // following the redirect; it returns the browser and the answer.
 func signIn(t *testing.T, idpURL, user, pw string) (*http.Client, *http.Response) {
 	t.Helper()
+	browser, res, err := trySignIn(idpURL, user, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return browser, res
+}
+
+// trySignIn is signIn for a goroutine other than the test's: it returns what went wrong.
+func trySignIn(idpURL, user, pw string) (*http.Client, *http.Response, error) {
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := browser.Get(idpURL + "/login")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -125,10 +134,10 @@ func signIn(t *testing.T, idpURL, user, pw string) (*http.Client, *http.Response
 	f.Set("password", pw)
 	res, err = browser.PostForm(idpURL+"/login", f)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	res.Body.Close()
-	return browser, res
+	return browser, res, nil
 }
 
 // A password an admin types at the prompt is one-time unless they say otherwise; one a script pipes

@@ -820,24 +820,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 }
 
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {
-	sql := `SELECT id, time, type, user_name, result, client_addr, user_agent, details FROM audit_events WHERE time >= $1`
-	args := []any{toDB(f.Since)}
-	if f.User != "" {
-		args = append(args, store.Key(f.User))
-		sql += fmt.Sprintf(` AND user_key = $%d`, len(args))
-	}
-	if len(f.Types) > 0 {
-		var ps []string
-		for _, t := range f.Types {
-			args = append(args, t)
-			ps = append(ps, fmt.Sprintf("$%d", len(args)))
-		}
-		sql += ` AND type IN (` + strings.Join(ps, ", ") + `)`
-	}
-	if !f.Until.IsZero() {
-		args = append(args, toDB(f.Until))
-		sql += fmt.Sprintf(` AND time < $%d`, len(args))
-	}
+	sql, args := auditWhere(f)
 	sql += ` ORDER BY time DESC, id DESC`
 	if f.Limit > 0 && len(f.Accounts) == 0 { // the account is matched below, before the limit
 		sql += fmt.Sprintf(` LIMIT %d`, f.Limit)
@@ -849,23 +832,17 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 	defer rows.Close()
 	var out []*store.AuditEvent
 	for rows.Next() {
-		var e store.AuditEvent
-		var t int64
-		var details string
-		if err := rows.Scan(&e.ID, &t, &e.Type, &e.User, &e.Result, &e.ClientAddr, &e.UserAgent, &details); err != nil {
+		e, err := scanAudit(rows)
+		if err != nil {
 			return nil, err
 		}
-		e.Time = fromDB(t)
-		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-			return nil, fmt.Errorf("audit event %d: %w", e.ID, err)
-		}
-		if !f.MatchesAccount(&e) {
+		if !f.MatchesAccount(e) {
 			continue
 		}
 		if f.Limit > 0 && len(out) == f.Limit {
 			break
 		}
-		out = append(out, &e)
+		out = append(out, e)
 	}
 	// Oldest first reads naturally in a terminal; the query took the newest Limit.
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })

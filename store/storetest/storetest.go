@@ -98,6 +98,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"an account's label is kept, changed, listed, and refused when not plain text", testAccountLabels},
 		{"a setting is set once by the first start, kept by later ones, and replaced only on purpose", testSettings},
 		{"concurrent first starts agree on one value of a setting", testConcurrentInitSetting},
+		{"audit events are paged by ID with the filters, each page bounded", testPageAudit},
+		{"old audit events are counted and pruned in bounded batches, oldest first, the rest kept", testPruneAudit},
+		{"a prune of many events lets concurrent appends through, every one kept", testPruneWhileAppending},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
