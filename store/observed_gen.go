@@ -491,3 +491,33 @@ func (o *observed) ListFavourites(a0 context.Context, a1 int64) (r0 []*Favourite
 	defer o.done("ListFavourites", time.Now(), &err)
 	return o.Store.ListFavourites(a0, a1)
 }
+
+func (o *observed) Setting(a0 context.Context, a1 string) (r0 string, err error) {
+	defer o.done("Setting", time.Now(), &err)
+	return o.Store.Setting(a0, a1)
+}
+
+func (o *observed) InitSetting(a0 context.Context, a1 string, a2 string) (r0 string, err error) {
+	defer o.done("InitSetting", time.Now(), &err)
+	return o.Store.InitSetting(a0, a1, a2)
+}
+
+func (o *observed) SetSetting(a0 context.Context, a1 string, a2 string) (err error) {
+	defer o.done("SetSetting", time.Now(), &err)
+	return o.Store.SetSetting(a0, a1, a2)
+}
+
+func (o *observed) PageAudit(a0 context.Context, a1 AuditFilter, a2 int64, a3 int) (r0 []*AuditEvent, r1 int64, err error) {
+	defer o.done("PageAudit", time.Now(), &err)
+	return o.Store.PageAudit(a0, a1, a2, a3)
+}
+
+func (o *observed) CountAuditBefore(a0 context.Context, a1 time.Time) (r0 int64, err error) {
+	defer o.done("CountAuditBefore", time.Now(), &err)
+	return o.Store.CountAuditBefore(a0, a1)
+}
+
+func (o *observed) PruneAudit(a0 context.Context, a1 time.Time, a2 int) (r0 int64, err error) {
+	defer o.done("PruneAudit", time.Now(), &err)
+	return o.Store.PruneAudit(a0, a1, a2)
+}
