@@ -98,7 +98,7 @@ func TestDiskFullEmbeddedStore(t *testing.T) {
 	waitFor(t, "20 Responses", 30*time.Second, func() bool { return l.count("room") >= 20 })
 	l.phase.Store("full")
 	filler := fill(t, mnt)
-	waitFor(t, "10 answers of 503 with the disk full", 30*time.Second, func() bool { return l.failed("full", 503) >= 10 })
+	waitFor(t, "10 answers of 503 with the disk full", 30*time.Second, l.only(t, "full", 503, 10))
 	l.phase.Store("freed")
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

@@ -385,6 +385,9 @@ func (l *loadClient) run(ctx context.Context, n int) (wait func()) {
 	return wg.Wait
 }
 
+// readErr starts the Body of a failure whose answer broke off.
+const readErr = "reading the answer: "
+
 var samlField = regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`)
 
 func (l *loadClient) once(ctx context.Context, client *http.Client) {
@@ -399,8 +402,14 @@ func (l *loadClient) once(ctx context.Context, client *http.Client) {
 		l.record(failure{Status: 0, Body: err.Error(), Phase: phase}, "")
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	res.Body.Close()
+	if ctx.Err() != nil {
+		return // ended while reading: a cut page is the test's doing
+	} else if err != nil {
+		l.record(failure{Status: res.StatusCode, Body: readErr + err.Error(), Phase: phase}, "")
+		return
+	}
 	f := failure{Status: res.StatusCode, ContentType: res.Header.Get("Content-Type"), Body: string(body), Phase: phase}
 	if res.StatusCode != http.StatusOK {
 		l.record(f, "")
@@ -437,17 +446,24 @@ func (l *loadClient) count(phase string) int {
 	return l.byPhase[phase]
 }
 
-// failed returns the number of failures with status in phase.
-func (l *loadClient) failed(phase string, status int) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, f := range l.failures {
-		if f.Phase == phase && f.Status == status {
-			n++
+// only returns a cond for waitFor: at least n failures with status in phase, and it fails t at
+// once on a failure with another status there (a 500 where a 503 belongs), with its page.
+func (l *loadClient) only(t testing.TB, phase string, status, n int) func() bool {
+	return func() bool {
+		t.Helper()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		got := 0
+		for _, f := range l.failures {
+			if f.Phase == phase && f.Status != status {
+				t.Fatalf("while %s: %d %s, want %d: %s", phase, f.Status, f.ContentType, status, tail(f.Body, 600))
+			}
+			if f.Phase == phase {
+				got++
+			}
 		}
+		return got >= n
 	}
-	return n
 }
 
 // responseID reads the auto-POST page's SAMLResponse: a signed Response whose ID it returns.
