@@ -42,7 +42,11 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: cannot reach %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+		if down(err) {
+			return nil, store.ErrUnavailable("cannot reach PostgreSQL at "+where, err)
+		}
+		return nil, fmt.Errorf("postgres: cannot reach %s: %w", where, err)
 	}
 	return sqlstore.New(&adapter{pool: pool}, Dialect), nil
 }
