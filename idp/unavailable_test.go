@@ -17,7 +17,7 @@ import (
 // 500 and never its cause; a client that went away is still 499 whatever the store said.
 func TestTheDatabaseUnavailableIsA503ThatSaysSo(t *testing.T) {
 	s := newTestServer()
-	down := fmt.Errorf("idp: reading session: %w", store.ErrUnavailable("the database is unavailable; try again in a moment",
+	down := fmt.Errorf("idp: reading session: %w", store.UnavailableError("the database is unavailable; try again in a moment",
 		errors.New("dial tcp 10.0.0.5:5432: connect: connection refused")))
 	for _, tc := range []struct {
 		name   string

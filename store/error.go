@@ -65,9 +65,9 @@ func IsCode(err error, code Code) bool {
 	return err != nil && ErrorCode(err) == code
 }
 
-// ErrUnavailable returns an Unavailable error: msg names the problem for the user, err is the
+// UnavailableError returns an Unavailable error: msg names the problem for the user, err is the
 // driver's error, for the log.
-func ErrUnavailable(msg string, err error) *Error {
+func UnavailableError(msg string, err error) *Error {
 	return &Error{Code: Unavailable, Message: msg, Err: err}
 }
 

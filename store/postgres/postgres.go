@@ -44,7 +44,7 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		pool.Close()
 		where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 		if down(err) {
-			return nil, store.ErrUnavailable("cannot reach PostgreSQL at "+where, err)
+			return nil, store.UnavailableError("cannot reach PostgreSQL at "+where, err)
 		}
 		return nil, fmt.Errorf("postgres: cannot reach %s: %w", where, err)
 	}
@@ -68,7 +68,7 @@ func translate(err error) error {
 		}
 	}
 	if down(err) {
-		return store.ErrUnavailable("the database is unavailable; try again in a moment", err)
+		return store.UnavailableError("the database is unavailable; try again in a moment", err)
 	}
 	return err
 }

@@ -39,7 +39,7 @@ func Open(path string) (*sqlstore.Store, error) {
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, syscall.EROFS) {
-		return nil, store.ErrUnavailable(fmt.Sprintf("cannot write the database %s: its file system is read-only", path), nil)
+		return nil, store.UnavailableError(fmt.Sprintf("cannot write the database %s: its file system is read-only", path), nil)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -89,13 +89,13 @@ func translate(err error) error {
 		// The primary code: the low byte of an extended one.
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_FULL:
-			return store.ErrUnavailable("the database's disk is full; tell your administrator", err)
+			return store.UnavailableError("the database's disk is full; tell your administrator", err)
 		case sqlite3.SQLITE_READONLY:
-			return store.ErrUnavailable("the database is read-only; tell your administrator", err)
+			return store.UnavailableError("the database is read-only; tell your administrator", err)
 		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
-			return store.ErrUnavailable("the database cannot be read or written; tell your administrator", err)
+			return store.UnavailableError("the database cannot be read or written; tell your administrator", err)
 		case sqlite3.SQLITE_BUSY:
-			return store.ErrUnavailable("the database is busy; try again in a moment", err)
+			return store.UnavailableError("the database is busy; try again in a moment", err)
 		}
 	}
 	return err
