@@ -21,6 +21,9 @@
 //
 // Without it the cluster is still killed when the test binary exits (parent-death signal), but its
 // temporary directory is left behind.
+//
+// NewCluster instead gives one test a throwaway server of its own, which it may stop and start
+// again (the fault tests restart PostgreSQL under load).
 package pgtest
 
 import (
