@@ -140,7 +140,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		if err := assertions.CheckRelayState(acct.Partition, in.Relay); err != nil {
 			return deny(err)
 		}
-		if out.Plan, err = plan(acct); err != nil && store.ErrorCode(err) == store.Internal {
+		if out.Plan, err = plan(acct); store.Fault(err) {
 			return nil, audit, err
 		} else if err != nil {
 			return deny(err)
@@ -170,7 +170,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 				continue
 			}
 			p, err := plan(acct)
-			if err != nil && store.ErrorCode(err) == store.Internal {
+			if store.Fault(err) {
 				return nil, audit, err
 			} else if err != nil {
 				out.Omitted = append(out.Omitted, acct.Alias+" ("+acct.ID+"): "+store.ErrorMessage(err))
@@ -213,7 +213,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		out.Roles = append(out.Roles, r.RoleARN)
 	}
 	for k, v := range map[string]string{"roles": strings.Join(out.Roles, " "), "session_name": p.SessionName,
-		"source_identity": p.SourceIdentity, "assertion_id": p.AssertionID, "acs": p.ACS,
+		"source_identity": p.SourceIdentity, "response_id": p.ResponseID, "assertion_id": p.AssertionID, "acs": p.ACS,
 		"session_duration": p.Duration().String(), "authn_context": p.AuthnContext, "auth_methods": in.Methods, "signing_key": key.ID,
 		"encrypted": strconv.FormatBool(p.Encrypt != nil)} {
 		audit.Details[k] = v

@@ -234,19 +234,28 @@ var statusOf = map[store.Code]int{
 	store.NotFound:     http.StatusNotFound,
 	store.Conflict:     http.StatusConflict,
 	store.Internal:     http.StatusInternalServerError,
+	store.Unavailable:  http.StatusServiceUnavailable,
 }
 
 // fail is the one error renderer: JSON naming the problem; internal details go to the log only.
 func (s *Server) fail(c *gin.Context, err error) {
+	s.respond(c, s.logFailure(c, err), err)
+}
+
+// logFailure logs what the operator must see of a failed request (internal errors, and the
+// database unavailable) and returns the request's status.
+func (s *Server) logFailure(c *gin.Context, err error) int {
 	code := store.ErrorCode(err)
-	if code == store.Internal {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return 499 // the client went away; nobody reads this
+	case code == store.Internal:
 		s.log.Error("request failed", "request_id", c.GetString(ctxRequestID), "err", err)
+	case code == store.Unavailable:
+		s.log.Error("request failed: database unavailable", "request_id", c.GetString(ctxRequestID), "err", err)
+		c.Header("Retry-After", "5")
 	}
-	status := statusOf[code]
-	if errors.Is(err, context.Canceled) {
-		status = 499 // the client went away; nobody reads this
-	}
-	s.respond(c, status, err)
+	return statusOf[code]
 }
 
 // failFor answers a request that reached no handler: a page for browsers, JSON for clients that

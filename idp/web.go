@@ -2,13 +2,11 @@ package idp
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -265,15 +263,7 @@ func (s *Server) nonce(c *gin.Context) (string, error) {
 // failPage is fail for browsers: error.html with the error code's status and its user-facing
 // message. Internal errors are logged and shown only as "internal error".
 func (s *Server) failPage(c *gin.Context, err error) {
-	code := store.ErrorCode(err)
-	status := statusOf[code]
-	switch {
-	case errors.Is(err, context.Canceled):
-		status = 499 // the client went away; nobody reads this
-	case code == store.Internal:
-		s.log.Error("request failed", "request_id", c.GetString(ctxRequestID), "err", err)
-	}
-	s.errorPage(c, status, err)
+	s.errorPage(c, s.logFailure(c, err), err)
 }
 
 // errorPage renders error.html with status and err's user-facing message.

@@ -15,6 +15,9 @@ const (
 	NotFound     Code = "not_found"
 	Conflict     Code = "conflict"
 	Internal     Code = "internal"
+	// Unavailable says the database cannot be reached or written now (down, restarting, disk
+	// full, read-only): nothing the request did, and worth trying again later.
+	Unavailable Code = "unavailable"
 )
 
 // Error is an application error: a code and a message fit to show the user.
@@ -60,4 +63,17 @@ func ErrorMessage(err error) string {
 // IsCode reports whether err carries code.
 func IsCode(err error, code Code) bool {
 	return err != nil && ErrorCode(err) == code
+}
+
+// UnavailableError returns an Unavailable error: msg names the problem for the user, err is the
+// driver's error, for the log.
+func UnavailableError(msg string, err error) *Error {
+	return &Error{Code: Unavailable, Message: msg, Err: err}
+}
+
+// Fault reports whether err is the system's fault rather than the request's: internal, or the
+// database unavailable. Such an error is never an answer about the request (never "not allowed").
+func Fault(err error) bool {
+	c := ErrorCode(err)
+	return err != nil && (c == Internal || c == Unavailable)
 }

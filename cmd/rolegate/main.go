@@ -23,6 +23,7 @@ var exitCodes = map[store.Code]int{
 	store.Forbidden:    4,
 	store.NotFound:     5,
 	store.Conflict:     6,
+	store.Unavailable:  7,
 }
 
 func main() {
@@ -47,7 +48,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return child.code // rolegate exec: the command's own status, which said its own words
 	}
 	msg := store.ErrorMessage(err)
-	if store.ErrorCode(err) == store.Internal {
+	if c := store.ErrorCode(err); c == store.Internal || c == store.Unavailable {
 		msg = err.Error() // the operator runs the CLI: the cause helps, and no one else sees it
 	}
 	if errors.Is(err, context.Canceled) {

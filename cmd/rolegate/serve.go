@@ -52,6 +52,8 @@ type serveOptions struct {
 	// keyRefresh bounds how long the signing keys read from the store are reused (see keyRefreshFlag).
 	keyRefresh time.Duration
 	metrics    metricsOptions
+	// shutdownTimeout bounds how long a SIGTERM waits for in-flight requests.
+	shutdownTimeout time.Duration
 }
 
 // Bounds of the anonymous rate limit: below them an office's people could not sign in together,
@@ -70,6 +72,7 @@ func envFlags(cmd *cobra.Command, a *app) error {
 		{"insecure-http", envInsecureHTTP, "use true or false"},
 		{"rate-burst", "ROLEGATE_RATE_BURST", "use a whole number"},
 		{"rate-per-second", "ROLEGATE_RATE_PER_SECOND", "use a number such as 5 or 0.5"},
+		{"shutdown-timeout", "ROLEGATE_SHUTDOWN_TIMEOUT", "use a duration such as 20s"},
 	} {
 		if v := a.env(f.env); v != "" && !cmd.Flags().Changed(f.flag) {
 			if err := cmd.Flags().Set(f.flag, v); err != nil {
@@ -87,6 +90,9 @@ func checkRate(o serveOptions) error {
 	}
 	if !(o.ratePerSecond >= minRatePerSecond && o.ratePerSecond <= maxRatePerSecond) {
 		return store.Errorf(store.Invalid, "invalid rate per second %v: use %v to %v", o.ratePerSecond, minRatePerSecond, maxRatePerSecond)
+	}
+	if o.shutdownTimeout <= 0 {
+		return store.Errorf(store.Invalid, "invalid shutdown timeout %v: use a positive duration such as 20s", o.shutdownTimeout)
 	}
 	return nil
 }
@@ -134,6 +140,8 @@ func serveCmd(a *app) *cobra.Command {
 		"allow an http:// base URL on a host other than localhost: passwords and session cookies then cross the network in clear (env "+envInsecureHTTP+"=true|false)")
 	keyRefreshFlag(c, &o.keyRefresh)
 	o.metrics.flags(c, a)
+	c.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 20*time.Second,
+		"on SIGTERM or SIGINT, how long to let in-flight requests finish before exiting; new connections are refused at once (env ROLEGATE_SHUTDOWN_TIMEOUT)")
 	c.Flags().StringVar(&o.logLevel, "log-level", envOr(a.env, envLogLevel, "info"), logLevelHelp)
 	c.Flags().StringVar(&o.baseURL, "base-url", a.env("ROLEGATE_BASE_URL"),
 		"public URL of this IdP; the entity ID is BASE_URL/saml/metadata, pinned in the store at first start (env ROLEGATE_BASE_URL; default: the pinned one, else http://ADDR)")
@@ -292,11 +300,12 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	log.Info("shutting down: finishing in-flight requests", "timeout", o.shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		srv.Close() // cut the requests still running: the bound is the bound
+		return fmt.Errorf("shutdown: requests still running after --shutdown-timeout %v: %w", o.shutdownTimeout, err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -339,7 +339,7 @@ func (s *Handler) cliIssue(c *gin.Context, in Issue) {
 		s.RecordRefusal(c, audit, err)
 	}
 	if err != nil {
-		if store.ErrorCode(err) == store.Internal {
+		if store.Fault(err) {
 			s.Fail(c, err)
 			return
 		}

@@ -369,7 +369,7 @@ var errCodeNeeded = store.Errorf(store.Unauthorized, "a one-time code is require
 // HTTP Basic credentials. Internal details go to the log only.
 func (s *Handler) ecpFault(c *gin.Context, err error) {
 	code := store.ErrorCode(err)
-	if code == store.Internal {
+	if store.Fault(err) {
 		s.Log.Error("ecp failed", "request_id", s.RequestID(c), "err", err)
 	}
 	s.ecpFaultStatus(c, s.StatusOf[code], store.ErrorMessage(err))

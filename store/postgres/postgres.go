@@ -6,11 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"rolegate/store"
 	"rolegate/store/sqlstore"
 )
 
@@ -43,7 +48,11 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: cannot reach %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+		if down(err) {
+			return nil, store.UnavailableError("cannot reach PostgreSQL at "+where, err)
+		}
+		return nil, fmt.Errorf("postgres: cannot reach %s: %w", where, err)
 	}
 	return sqlstore.New(&adapter{pool: pool}, Dialect), nil
 }
@@ -64,7 +73,27 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %v", sqlstore.ErrForeignKey, err)
 		}
 	}
+	if down(err) {
+		return store.UnavailableError("the database is unavailable; try again in a moment", err)
+	}
 	return err
+}
+
+// down reports whether err says that the server cannot be reached, is going away or cannot take
+// more now (a restart, a failover, a full disk), not that the statement was wrong. The pool
+// replaces broken connections by itself, so a later request may well succeed.
+func down(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08 connection exception; 57P01-57P03 shutting down or starting up; 53100 disk
+		// full; 53300 too many connections.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") || pe.Code == "53100" || pe.Code == "53300"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 type querier interface {
@@ -130,5 +159,5 @@ func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) err
 	return translate(err)
 }
 
-func (a *adapter) Ping(ctx context.Context) error { return a.pool.Ping(ctx) }
+func (a *adapter) Ping(ctx context.Context) error { return translate(a.pool.Ping(ctx)) }
 func (a *adapter) Close() error                   { a.pool.Close(); return nil }

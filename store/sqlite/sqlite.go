@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -37,7 +38,9 @@ func Open(path string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	if errors.Is(err, syscall.EROFS) {
+		return nil, store.UnavailableError(fmt.Sprintf("cannot write the database %s: its file system is read-only", path), nil)
+	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	fi, err := f.Stat()
@@ -82,6 +85,17 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %v", sqlstore.ErrUnique, err)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return fmt.Errorf("%w: %v", sqlstore.ErrForeignKey, err)
+		}
+		// The primary code: the low byte of an extended one.
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return store.UnavailableError("the database's disk is full; tell your administrator", err)
+		case sqlite3.SQLITE_READONLY:
+			return store.UnavailableError("the database is read-only; tell your administrator", err)
+		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+			return store.UnavailableError("the database cannot be read or written; tell your administrator", err)
+		case sqlite3.SQLITE_BUSY:
+			return store.UnavailableError("the database is busy; try again in a moment", err)
 		}
 	}
 	return err
@@ -151,5 +165,5 @@ func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) err
 	return translate(tx.Commit())
 }
 
-func (a *adapter) Ping(ctx context.Context) error { return a.db.PingContext(ctx) }
+func (a *adapter) Ping(ctx context.Context) error { return translate(a.db.PingContext(ctx)) }
 func (a *adapter) Close() error                   { return a.db.Close() }

@@ -53,7 +53,12 @@ func (s *Store) TakeThrottles(ctx context.Context, now time.Time, takes ...store
 		for i, k := range takes {
 			t := &out[i]
 			t.Count++
-			t.NextAt = now.Add(k.Backoff.Delay(t.Count))
+			// A free attempt sets no wait at all, not one until now: a concurrent attempt whose
+			// clock read came a moment earlier would find that in its future and be refused.
+			t.NextAt = time.Time{}
+			if d := k.Backoff.Delay(t.Count); d > 0 {
+				t.NextAt = now.Add(d)
+			}
 			t.ResetAt = now.Add(max(k.Backoff.Window, k.Backoff.Max))
 			if _, err := q.Exec(ctx, `UPDATE throttles SET count = $1, reset_at = $2, next_at = $3 WHERE key = $4`,
 				t.Count, toDB(t.ResetAt), toDB(t.NextAt), k.Key); err != nil {

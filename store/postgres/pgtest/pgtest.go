@@ -21,6 +21,9 @@
 //
 // Without it the cluster is still killed when the test binary exits (parent-death signal), but its
 // temporary directory is left behind.
+//
+// NewCluster instead gives one test a throwaway server of its own, which it may stop and start
+// again (the fault tests restart PostgreSQL under load).
 package pgtest
 
 import (
@@ -300,7 +303,7 @@ func startCluster() (c *cluster, err error) {
 	// The port is picked free then bound by postgres: another process may take it in between, so try
 	// a few times.
 	for attempt := 1; ; attempt++ {
-		c, err = startPostgres(binDir, dir, data, sock, cred)
+		c, err = startPostgres(binDir, dir, data, sock, cred, 0)
 		if err == nil || attempt == 3 {
 			break
 		}
@@ -312,13 +315,17 @@ func startCluster() (c *cluster, err error) {
 	return c, nil
 }
 
-func startPostgres(binDir, dir, data, sock string, cred *syscall.Credential) (*cluster, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// startPostgres starts the postmaster on data, on port, or on a free port when port is 0.
+func startPostgres(binDir, dir, data, sock string, cred *syscall.Credential, port int) (*cluster, error) {
+	if port == 0 {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		port = p
 	}
 	logPath := filepath.Join(dir, "postgres.log")
-	logf, err := os.Create(logPath)
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -383,13 +390,18 @@ func (c *cluster) kill() {
 	}
 }
 
-// stop shuts the cluster down ("fast" shutdown: SIGINT) and removes its folder.
+// stop shuts the cluster down and removes its folder.
 func (c *cluster) stop() error {
+	c.halt()
+	return os.RemoveAll(c.dir)
+}
+
+// halt shuts the postmaster down ("fast" shutdown: SIGINT, which ends open sessions) and waits.
+func (c *cluster) halt() {
 	c.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-c.exited:
 	case <-time.After(10 * time.Second):
 		c.kill()
 	}
-	return os.RemoveAll(c.dir)
 }
