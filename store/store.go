@@ -139,7 +139,10 @@ type ServiceProvider struct {
 	Restricted bool
 	// RequireSignedRequests refuses its unsigned AuthnRequests, whatever its metadata says.
 	RequireSignedRequests bool
-	CreatedAt             time.Time
+	// NameIDFormat, when set (a NameIDFormats value), is the only NameID format the SP gets; ""
+	// honours its requests' NameIDPolicy.
+	NameIDFormat string
+	CreatedAt    time.Time
 }
 
 // PendingRequest is a validated AuthnRequest kept while its user signs in. The browser holds a handle;
@@ -158,6 +161,9 @@ type PendingRequest struct {
 	// weakest first; none when it asked for none.
 	AuthnContexts []string
 	ClientAddr    string // the client group (see idp) that sent it, for the cap per address
+	// NameIDFormat is the NameIDFormats value the Response's NameID has; "" (a request kept before
+	// formats were chosen) is persistent.
+	NameIDFormat string
 }
 
 // Grant lets a group or a user assume a role in an account.

@@ -98,6 +98,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"an account's label is kept, changed, listed, and refused when not plain text", testAccountLabels},
 		{"a setting is set once by the first start, kept by later ones, and replaced only on purpose", testSettings},
 		{"concurrent first starts agree on one value of a setting", testConcurrentInitSetting},
+		{"an SP's fixed NameID format and a pending request's format are kept, changed and checked", testNameIDFormats},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
