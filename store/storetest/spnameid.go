@@ -28,7 +28,11 @@ func testNameIDFormats(t *testing.T, s store.Store) {
 	}
 	// A format outside the vocabulary (a SAML URI, the CLI's "unspecified", another case) writes nothing.
 	for _, bad := range []string{"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", store.NameIDUnspecified, "Transient"} {
-		_, err = s.UpdateServiceProvider(ctx, wikiSP, func(sp *store.ServiceProvider) error { sp.NameIDFormat = bad; sp.Release = []string{"email"}; return nil })
+		_, err = s.UpdateServiceProvider(ctx, wikiSP, func(sp *store.ServiceProvider) error {
+			sp.NameIDFormat = bad
+			sp.Release = []string{"email"}
+			return nil
+		})
 		wantCode(t, err, store.Invalid)
 		if sp := getSP(t, s, wikiSP); sp.NameIDFormat != store.NameIDEmail || len(sp.Release) != 0 {
 			t.Fatalf("a refused update of %q wrote %q, release %v", bad, sp.NameIDFormat, sp.Release)
