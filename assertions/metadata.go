@@ -38,16 +38,6 @@ var NameIDFormats = []struct{ Key, URI string }{
 	{store.NameIDPersistent, NameIDPersistent}, {store.NameIDTransient, NameIDTransient}, {store.NameIDEmail, NameIDEmail},
 }
 
-// NameIDFormatURI is the SAML URI of a store.NameIDFormats value; "" for another one.
-func NameIDFormatURI(key string) string {
-	for _, f := range NameIDFormats {
-		if f.Key == key {
-			return f.URI
-		}
-	}
-	return ""
-}
-
 // EntityID is the IdP's SAML entity ID for a base URL. AWS pins it as the Issuer: it never changes.
 func EntityID(baseURL string) string { return strings.TrimRight(baseURL, "/") + "/saml/metadata" }
 
