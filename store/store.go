@@ -164,6 +164,8 @@ type PendingRequest struct {
 	// NameIDFormat is the NameIDFormats value the Response's NameID has; "" (a request kept before
 	// formats were chosen) is persistent.
 	NameIDFormat string
+	// NoNewNameID is the request's AllowCreate="false": a persistent NameID must exist already.
+	NoNewNameID bool
 }
 
 // Grant lets a group or a user assume a role in an account.
@@ -619,6 +621,11 @@ type Store interface {
 	InitSetting(ctx context.Context, name, value string) (string, error)
 	// SetSetting gives name value, replacing any it had.
 	SetSetting(ctx context.Context, name, value string) error
+
+	// ---- spattrs
+	// FindPairwiseNameID returns the user's pairwise NameID for the SP without making one; NotFound
+	// when the user has none yet (a request with AllowCreate="false" is then refused).
+	FindPairwiseNameID(ctx context.Context, userID int64, spEntityID string) (string, error)
 }
 
 // Device authorization states.

@@ -21,6 +21,13 @@ func invalidNameIDPolicy(top, format string, args ...any) *saml.StatusError {
 	return &saml.StatusError{TopLevel: top, SecondLevel: saml.StatusInvalidNameIDPolicy, Message: fmt.Sprintf(format, args...)}
 }
 
+// noNewNameID reports whether a NameIDPolicy says AllowCreate="false". Only an explicit "false"
+// counts: many SPs leave it out, and an absent one read as SAML's default (false) would refuse
+// every user's first sign-in to them.
+func noNewNameID(pol *saml.NameIDPolicy) bool {
+	return pol != nil && pol.AllowCreate != nil && !*pol.AllowCreate
+}
+
 // chooseNameIDFormat returns the store.NameIDFormats value to answer a request with: the format its
 // NameIDPolicy names, the SP's fixed one (fixed) for unspecified or none, persistent failing both.
 // A format Rolegate does not issue, another than the fixed one, or an SPNameQualifier naming an
@@ -60,15 +67,22 @@ func chooseNameIDFormat(pol *saml.NameIDPolicy, fixed, spID string) (string, *sa
 }
 
 // subjectNameID is the user's NameID of format for the SP, as SAML core 8.3 describes each format:
-// persistent is the user's pairwise value for the SP, qualified by both entity IDs (8.3.7);
+// persistent is the user's pairwise value for the SP, qualified by both entity IDs (8.3.7), made
+// on first use unless the request said AllowCreate="false" (noNew; 3.4.1.1);
 // transient a fresh 130-bit random value for this Response alone, never stored, qualified
 // likewise (8.3.8); emailAddress the user's e-mail address, unqualified, as it names the user
 // without the IdP's help (8.3.2). A user without an e-mail address is InvalidNameIDPolicy.
-func (s *Handler) subjectNameID(ctx context.Context, w *webSession, format, idpID, spID string) (*saml.NameID, *saml.StatusError, error) {
+func (s *Handler) subjectNameID(ctx context.Context, w *webSession, format string, noNew bool, idpID, spID string) (*saml.NameID, *saml.StatusError, error) {
 	switch format {
 	case "", store.NameIDPersistent:
-		v, err := s.Store.PairwiseNameID(ctx, w.user.ID, spID)
-		if err != nil {
+		find := s.Store.PairwiseNameID
+		if noNew {
+			find = s.Store.FindPairwiseNameID
+		}
+		v, err := find(ctx, w.user.ID, spID)
+		if noNew && store.IsCode(err, store.NotFound) {
+			return nil, invalidNameIDPolicy(saml.StatusResponder, "the request says AllowCreate=\"false\", and the user has no NameID for this application yet"), nil
+		} else if err != nil {
 			return nil, nil, err
 		}
 		return &saml.NameID{Format: assertions.NameIDPersistent, NameQualifier: idpID, SPNameQualifier: spID, Value: v}, nil, nil

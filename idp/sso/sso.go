@@ -247,6 +247,7 @@ func (s *Handler) ssoRequest(c *gin.Context) {
 		AuthnContexts: contexts,
 		ClientAddr:    s.ClientGroup(c),
 		NameIDFormat:  format,
+		NoNewNameID:   noNewNameID(req.Request.NameIDPolicy),
 	}
 	saved, err := s.Store.SavePendingRequestCapped(ctx, p, s.PendingPerAddress)
 	if store.IsCode(err, store.Conflict) {
@@ -492,7 +493,7 @@ func (s *Handler) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSess
 			sp.NameIDFormat))
 	}
 	if status == nil {
-		nameID, st, err := s.subjectNameID(ctx, w, format, idp.MetadataURL.String(), ed.EntityID)
+		nameID, st, err := s.subjectNameID(ctx, w, format, p.NoNewNameID, idp.MetadataURL.String(), ed.EntityID)
 		if err != nil {
 			s.FailPage(c, err)
 			return

@@ -1,6 +1,7 @@
 package sso_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -33,7 +34,10 @@ func (w *ssoWeb) signInWith(t *testing.T, b *idptest.Browser, sp *saml.ServicePr
 	resp, body := b.Get(w.redirectPath(t, req, ""))
 	start(t, b, resp, body)
 	resp, body = b.Get("/saml/sso/continue")
-	a := w.accept(t, sp, ssoPost(t, resp, body), req.ID)
+	a, err := sp.ParseXMLResponse([]byte(ssoPost(t, resp, body).Response), []string{req.ID}, sp.AcsURL)
+	if err != nil {
+		t.Fatalf("the SP refuses the Response: %v", err)
+	}
 	if a.Subject == nil || a.Subject.NameID == nil {
 		t.Fatal("the assertion names no subject")
 	}
@@ -166,5 +170,40 @@ func TestTheMetadataAdvertisesTheFormatsHonoured(t *testing.T) {
 	want := []string{assertions.NameIDPersistent, assertions.NameIDTransient, assertions.NameIDEmail}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("metadata NameIDFormats %q; want %q", got, want)
+	}
+}
+
+func TestAllowCreateFalseGetsOnlyAPersistentNameIDThatExists(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
+	sp := w.addSP(t, "https://sp.example.com/new/metadata", "https://sp.example.com/new/acs", store.ServiceProvider{})
+	no, yes := false, true
+	allow := func(v *bool) func(*saml.NameIDPolicy) { return func(p *saml.NameIDPolicy) { p.AllowCreate = v } }
+
+	// None yet, and the request forbids making one: no assertion, and still none made.
+	req := w.nameIDAsked(t, sp, assertions.NameIDPersistent, allow(&no))
+	resp, body := b.Get(w.redirectPath(t, req, ""))
+	start(t, b, resp, body)
+	resp, body = b.Get("/saml/sso/continue")
+	p := autoPost(t, resp, body)
+	if !strings.Contains(p.Response, "InvalidNameIDPolicy") || strings.Contains(p.Response, "Assertion") {
+		t.Fatalf("AllowCreate=false with no NameID yet:\n%s", p.Response)
+	}
+	if _, err := w.Store.FindPairwiseNameID(context.Background(), w.alice.ID, sp.EntityID); !store.IsCode(err, store.NotFound) {
+		t.Fatalf("a refused request made a NameID: %v", err)
+	}
+	// An absent AllowCreate makes one (SPs that leave it out still sign their users in).
+	first := w.signInWith(t, b, sp, w.nameIDAsked(t, sp, assertions.NameIDPersistent, allow(nil)))
+	// Now that it exists, AllowCreate=false gets it.
+	if n := w.signInWith(t, b, sp, w.nameIDAsked(t, sp, assertions.NameIDPersistent, allow(&no))); n.Value != first.Value {
+		t.Fatalf("AllowCreate=false got %q; want the existing %q", n.Value, first.Value)
+	}
+	if n := w.signInWith(t, b, sp, w.nameIDAsked(t, sp, assertions.NameIDPersistent, allow(&yes))); n.Value != first.Value {
+		t.Fatalf("AllowCreate=true got %q; want %q", n.Value, first.Value)
+	}
+	// AllowCreate=false does not hold back a transient NameID (SAML errata E14: it concerns persistent ones).
+	if n := w.signInWith(t, b, sp, w.nameIDAsked(t, sp, assertions.NameIDTransient, allow(&no))); n.Format != assertions.NameIDTransient {
+		t.Fatalf("transient with AllowCreate=false: %+v", n)
 	}
 }

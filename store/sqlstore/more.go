@@ -167,8 +167,9 @@ func checkPendingRequest(r *store.PendingRequest) error {
 // insertPendingRequest stores r; Conflict when its SP sent that request ID before.
 func insertPendingRequest(ctx context.Context, q Querier, r *store.PendingRequest) error {
 	_, err := q.Exec(ctx, `INSERT INTO saml_requests (handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at,
-		force_authn, authn_contexts, client_addr, nameid_format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, r.HandleHash, r.SPEntityID, r.RequestID,
-		r.ACSURL, r.RelayState, toDB(r.CreatedAt), toDB(r.ExpiresAt), r.ForceAuthn, strings.Join(r.AuthnContexts, " "), r.ClientAddr, r.NameIDFormat)
+		force_authn, authn_contexts, client_addr, nameid_format, nameid_no_create) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		r.HandleHash, r.SPEntityID, r.RequestID, r.ACSURL, r.RelayState, toDB(r.CreatedAt), toDB(r.ExpiresAt), r.ForceAuthn,
+		strings.Join(r.AuthnContexts, " "), r.ClientAddr, r.NameIDFormat, r.NoNewNameID)
 	if errors.Is(err, ErrUnique) {
 		return store.Errorf(store.Conflict, "request %q from %q was seen before: a request is accepted once", r.RequestID, r.SPEntityID)
 	}
@@ -180,8 +181,8 @@ func (s *Store) GetPendingRequest(ctx context.Context, handleHash []byte, now ti
 	var created, expires int64
 	var contexts string
 	err := s.db.QueryRow(ctx, `SELECT handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at, force_authn, authn_contexts,
-		nameid_format FROM saml_requests WHERE handle_hash = $1 AND consumed_at = 0 AND expires_at > $2`, handleHash, toDB(now)).
-		Scan(&r.HandleHash, &r.SPEntityID, &r.RequestID, &r.ACSURL, &r.RelayState, &created, &expires, &r.ForceAuthn, &contexts, &r.NameIDFormat)
+		nameid_format, nameid_no_create FROM saml_requests WHERE handle_hash = $1 AND consumed_at = 0 AND expires_at > $2`, handleHash, toDB(now)).
+		Scan(&r.HandleHash, &r.SPEntityID, &r.RequestID, &r.ACSURL, &r.RelayState, &created, &expires, &r.ForceAuthn, &contexts, &r.NameIDFormat, &r.NoNewNameID)
 	if err != nil {
 		return nil, wrap(err, "sign-in request")
 	}

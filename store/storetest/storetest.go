@@ -99,6 +99,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a setting is set once by the first start, kept by later ones, and replaced only on purpose", testSettings},
 		{"concurrent first starts agree on one value of a setting", testConcurrentInitSetting},
 		{"an SP's fixed NameID format and a pending request's format are kept, changed and checked", testNameIDFormats},
+		{"a pairwise NameID is found once made, and looking for it makes none", testFindPairwiseNameID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,8 +56,31 @@ func testNameIDFormats(t *testing.T, s store.Store) {
 			t.Errorf("a pending request saved with format %q reads back %q", f, got.NameIDFormat)
 		}
 	}
+	noNew := req("nonew", store.NameIDPersistent)
+	noNew.NoNewNameID = true
+	must(t, savePending(ctx, s, noNew))
+	if got, err := s.GetPendingRequest(ctx, noNew.HandleHash, now); err != nil || !got.NoNewNameID {
+		t.Errorf("a request with AllowCreate=\"false\" reads back %+v, %v", got, err)
+	}
 	bad := req("bad", "x509SubjectName")
 	wantCode(t, savePending(ctx, s, bad), store.Invalid)
 	_, err = s.GetPendingRequest(ctx, bad.HandleHash, now)
+	wantCode(t, err, store.NotFound)
+}
+
+func testFindPairwiseNameID(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "alice")
+	_, err := s.FindPairwiseNameID(ctx, u.ID, wikiSP)
+	wantCode(t, err, store.NotFound)
+	_, err = s.FindPairwiseNameID(ctx, u.ID, wikiSP)
+	wantCode(t, err, store.NotFound) // looking makes none
+	made, err := s.PairwiseNameID(ctx, u.ID, wikiSP)
+	must(t, err)
+	if found, err := s.FindPairwiseNameID(ctx, u.ID, wikiSP); err != nil || found != made {
+		t.Fatalf("found %q, %v; want %q", found, err, made)
+	}
+	_, err = s.FindPairwiseNameID(ctx, u.ID, chatSP)
+	wantCode(t, err, store.NotFound)
+	_, err = s.FindPairwiseNameID(ctx, u.ID+1000, wikiSP)
 	wantCode(t, err, store.NotFound)
 }
