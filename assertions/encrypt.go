@@ -48,8 +48,8 @@ var contentCiphers = map[string]struct {
 	AlgAES128CBC: {16, false}, AlgAES192CBC: {24, false}, AlgAES256CBC: {32, false},
 }
 
-// minEncryptionBits refuses to wrap an AES-256 key under a weaker RSA key.
-const minEncryptionBits = 2048
+// MinEncryptionBits refuses to wrap an AES-256 key under a weaker RSA key.
+const MinEncryptionBits = 2048
 
 // Encryption is what an encrypted Response is encrypted to: the recipient's encryption certificate
 // (for AWS, its private key is in the account's IAM SAML provider), where the content key, the
@@ -70,8 +70,8 @@ func (e *Encryption) check() error {
 		return fmt.Errorf("assertions: no content encryption algorithm %q", e.Content)
 	}
 	pub, ok := e.Cert.PublicKey.(*rsa.PublicKey)
-	if !ok || pub.N.BitLen() < minEncryptionBits {
-		return store.Errorf(store.Invalid, "the encryption certificate needs an RSA key of at least %d bits", minEncryptionBits)
+	if !ok || pub.N.BitLen() < MinEncryptionBits {
+		return store.Errorf(store.Invalid, "the encryption certificate needs an RSA key of at least %d bits", MinEncryptionBits)
 	}
 	return nil
 }

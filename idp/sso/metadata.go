@@ -159,9 +159,14 @@ func checkSPKeys(ed *saml.EntityDescriptor) error {
 			}
 		}
 		if cert, methods := encryptionKey(&d); cert != nil {
-			if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+			pub, ok := cert.PublicKey.(*rsa.PublicKey)
+			if !ok {
 				return store.Errorf(store.Invalid, "the encryption certificate in the metadata of %q has a key of type %s; Rolegate encrypts assertions only to RSA keys (without that KeyDescriptor they are sent unencrypted)",
 					ed.EntityID, cert.PublicKeyAlgorithm)
+			}
+			if bits := pub.N.BitLen(); bits < assertions.MinEncryptionBits {
+				return store.Errorf(store.Invalid, "the encryption certificate in the metadata of %q holds a %d-bit RSA key; Rolegate encrypts only to keys of at least %d bits",
+					ed.EntityID, bits, assertions.MinEncryptionBits)
 			}
 			if _, err := assertions.ChooseContentEncryption(methods); err != nil {
 				return store.Errorf(store.Invalid, "Rolegate cannot encrypt to this metadata's key: %s", text.Bounded(store.ErrorMessage(err), maxSSOErrorRunes))
