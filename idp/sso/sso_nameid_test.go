@@ -207,3 +207,21 @@ func TestAllowCreateFalseGetsOnlyAPersistentNameIDThatExists(t *testing.T) {
 		t.Fatalf("transient with AllowCreate=false: %+v", n)
 	}
 }
+
+func TestAFormatFixedWhileTheUserSignsInIsNotBypassed(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.Browser(t)
+	req := w.nameIDAsked(t, w.sp, assertions.NameIDPersistent)
+	resp, body := b.Get(w.redirectPath(t, req, ""))
+	start(t, b, resp, body)
+	// The administrator fixes the application to transient NameIDs before the person has signed in.
+	w.setPolicy(t, testSPEntityID, func(sp *store.ServiceProvider) { sp.NameIDFormat = store.NameIDTransient })
+	b.Login("alice", ssoPassword)
+	resp, body = b.Get("/saml/sso/continue")
+	if p := autoPost(t, resp, body); !strings.Contains(p.Response, "InvalidNameIDPolicy") || strings.Contains(p.Response, "Assertion") {
+		t.Fatalf("the pending persistent request got:\n%s", p.Response)
+	}
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
+		t.Errorf("assertions issued: %q", got)
+	}
+}
