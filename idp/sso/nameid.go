@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/crewjam/saml"
@@ -28,11 +29,20 @@ func noNewNameID(pol *saml.NameIDPolicy) bool {
 	return pol != nil && pol.AllowCreate != nil && !*pol.AllowCreate
 }
 
-// chooseNameIDFormat returns the store.NameIDFormats value to answer a request with: the format its
-// NameIDPolicy names, the SP's fixed one (fixed) for unspecified or none, persistent failing both.
-// A format Rolegate does not issue, another than the fixed one, or an SPNameQualifier naming an
-// affiliation rather than the SP itself is InvalidNameIDPolicy.
-func chooseNameIDFormat(pol *saml.NameIDPolicy, fixed, spID string) (string, *saml.StatusError) {
+// mayGetEmail reports whether the SP may be given the user's e-mail address as its NameID: when the
+// admin fixed its format to emailAddress or released the email attribute to it. Otherwise asking
+// for the format would get an SP what its release list withholds.
+func mayGetEmail(sp *store.ServiceProvider) bool {
+	return sp.NameIDFormat == store.NameIDEmail || slices.Contains(sp.Release, store.ReleaseEmail)
+}
+
+// chooseNameIDFormat returns the store.NameIDFormats value to answer a request from sp with: the
+// format its NameIDPolicy names, the SP's fixed one for unspecified or none, persistent failing
+// both. A format Rolegate does not issue, another than the fixed one, emailAddress for an SP that
+// may not get e-mail addresses, or an SPNameQualifier naming an affiliation rather than the SP
+// itself is InvalidNameIDPolicy.
+func chooseNameIDFormat(pol *saml.NameIDPolicy, sp *store.ServiceProvider) (string, *saml.StatusError) {
+	fixed, spID := sp.NameIDFormat, sp.EntityID
 	want := ""
 	if pol != nil {
 		if q := pol.SPNameQualifier; q != nil && *q != "" && *q != spID {
@@ -55,6 +65,9 @@ func chooseNameIDFormat(pol *saml.NameIDPolicy, fixed, spID string) (string, *sa
 		}
 		if fixed != "" && f.Key != fixed {
 			return "", invalidNameIDPolicy(saml.StatusRequester, "this application is set up to receive %s NameIDs only, and the request asks for %s", fixed, f.Key)
+		}
+		if f.Key == store.NameIDEmail && !mayGetEmail(sp) {
+			return "", invalidNameIDPolicy(saml.StatusRequester, "this application is not given e-mail addresses: release email to it, or fix its NameID format to emailAddress")
 		}
 		return f.Key, nil
 	}

@@ -224,11 +224,12 @@ func (s *Handler) ssoRequest(c *gin.Context) {
 		refuse("%s", err)
 		return
 	}
-	var fixed string
-	if reg, _, err := spp.registration(req.ServiceProviderMetadata.EntityID); err == nil {
-		fixed = reg.NameIDFormat
+	reg, _, err = spp.registration(req.ServiceProviderMetadata.EntityID)
+	if err != nil { // crewjam found it a moment ago
+		refuse("%s", err)
+		return
 	}
-	format, badPolicy := chooseNameIDFormat(req.Request.NameIDPolicy, fixed, req.ServiceProviderMetadata.EntityID)
+	format, badPolicy := chooseNameIDFormat(req.Request.NameIDPolicy, reg)
 
 	handle, err := token.New()
 	if err != nil {
@@ -488,9 +489,9 @@ func (s *Handler) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSess
 		format = store.NameIDPersistent
 	}
 	audit.Details["name_id_format"] = format
-	if status == nil && sp.NameIDFormat != "" && sp.NameIDFormat != format {
-		answer(invalidNameIDPolicy(saml.StatusResponder, "this application was set up to receive %s NameIDs while the user signed in; start again from the application",
-			sp.NameIDFormat))
+	// The admin may have changed the SP while the user signed in.
+	if status == nil && ((sp.NameIDFormat != "" && sp.NameIDFormat != format) || (format == store.NameIDEmail && !mayGetEmail(sp))) {
+		answer(invalidNameIDPolicy(saml.StatusResponder, "this application's NameID format or release list changed while the user signed in; start again from the application"))
 	}
 	if status == nil {
 		nameID, st, err := s.subjectNameID(ctx, w, format, p.NoNewNameID, idp.MetadataURL.String(), ed.EntityID)
@@ -567,8 +568,8 @@ func findPostACS(ed *saml.EntityDescriptor, location string) (*saml.SPSSODescrip
 }
 
 // ssoAssertionMaker is crewjam's AssertionMaker for a generic SP: the user's NameID for that SP in
-// the format chosen (persistent ones pairwise, never the Subject AWS sees), the attributes the SP's release list names,
-// an MFA-aware AuthnContext, and a lifetime of assertions.AssertionLifetime set here rather than
+// the format chosen (persistent ones pairwise, never the Subject AWS sees), the attributes the
+// SP's release list names, an MFA-aware AuthnContext, and a lifetime of assertions.AssertionLifetime set here rather than
 // through crewjam's globals.
 type ssoAssertionMaker struct {
 	user         *store.User

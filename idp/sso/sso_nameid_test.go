@@ -225,3 +225,37 @@ func TestAFormatFixedWhileTheUserSignsInIsNotBypassed(t *testing.T) {
 		t.Errorf("assertions issued: %q", got)
 	}
 }
+
+// Asking for the emailAddress format must not get an application the address its release list
+// withholds: only an application given email, or fixed to emailAddress by the admin, gets it.
+func TestAnEmailNameIDGoesOnlyToAnApplicationGivenEmail(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
+	w.setPolicy(t, testSPEntityID, func(sp *store.ServiceProvider) { sp.Release = []string{store.ReleaseName} })
+	req := w.nameIDAsked(t, w.sp, assertions.NameIDEmail)
+	resp, body := b.Get(w.redirectPath(t, req, ""))
+	if a := w.statusAnswer(t, resp, body); a.top != "Requester" || a.second != "InvalidNameIDPolicy" {
+		t.Fatalf("emailAddress without email released: %s/%s", a.top, a.second)
+	}
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
+		t.Fatalf("assertions issued: %q", got)
+	}
+	// Email taken back while the person signs in: the answer is no.
+	w.setPolicy(t, testSPEntityID, func(sp *store.ServiceProvider) { sp.Release = []string{store.ReleaseEmail} })
+	req = w.nameIDAsked(t, w.sp, assertions.NameIDEmail)
+	resp, body = b.Get(w.redirectPath(t, req, ""))
+	start(t, b, resp, body)
+	w.setPolicy(t, testSPEntityID, func(sp *store.ServiceProvider) { sp.Release = []string{} })
+	resp, body = b.Get("/saml/sso/continue")
+	if p := autoPost(t, resp, body); !strings.Contains(p.Response, "InvalidNameIDPolicy") || strings.Contains(p.Response, "Assertion") {
+		t.Fatalf("email taken back while signing in:\n%s", p.Response)
+	}
+	// Fixed to emailAddress by the admin, with no attribute released: the address is the NameID.
+	w.setPolicy(t, testSPEntityID, func(sp *store.ServiceProvider) { sp.NameIDFormat = store.NameIDEmail })
+	for _, asks := range []string{assertions.NameIDEmail, assertions.NameIDUnspecified, ""} {
+		if n := w.signInWith(t, b, w.sp, w.nameIDAsked(t, w.sp, asks)); n.Format != assertions.NameIDEmail || n.Value != "alice@example.com" {
+			t.Fatalf("asking %q of an SP fixed to emailAddress: %+v", asks, n)
+		}
+	}
+}
