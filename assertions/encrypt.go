@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml/xmlenc"
@@ -18,45 +19,74 @@ import (
 	"rolegate/store"
 )
 
-// XML Encryption names used in an EncryptedAssertion. Content: AES-256-GCM, the one AES-GCM
-// variant with a 256-bit key (AWS decrypts AES-GCM or AES-CBC; CBC has no integrity). Key transport:
-// RSA-OAEP with MGF1-SHA1 and a SHA-1 digest (rsa-oaep-mgf1p), the key transport XML Encryption
-// 1.0 and 1.1 require of every implementation, and the RSA-OAEP that xmlsec1 1.2 decrypts; AWS
-// names no key transport. SHA-1 in OAEP needs no collision resistance.
+// XML Encryption names used in an EncryptedAssertion. Content: AES-GCM by default, AES-256-GCM
+// (AWS decrypts AES-GCM or AES-CBC; CBC has no integrity), AES-CBC only for an SP that decrypts
+// nothing else. Key transport: RSA-OAEP with MGF1-SHA1 and a SHA-1 digest (rsa-oaep-mgf1p), the
+// key transport XML Encryption 1.0 and 1.1 require of every implementation, and the RSA-OAEP that
+// xmlsec1 1.2 decrypts; AWS names no key transport. SHA-1 in OAEP needs no collision resistance.
 const (
 	NSXMLEnc      = "http://www.w3.org/2001/04/xmlenc#"
 	NSXMLDSig     = "http://www.w3.org/2000/09/xmldsig#"
+	AlgAES128GCM  = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+	AlgAES192GCM  = "http://www.w3.org/2009/xmlenc11#aes192-gcm"
 	AlgAES256GCM  = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+	AlgAES128CBC  = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+	AlgAES192CBC  = "http://www.w3.org/2001/04/xmlenc#aes192-cbc"
+	AlgAES256CBC  = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
 	AlgRSAOAEP    = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
 	AlgSHA1       = "http://www.w3.org/2000/09/xmldsig#sha1"
 	xmlEncElement = "http://www.w3.org/2001/04/xmlenc#Element"
 )
 
-// minEncryptionBits refuses to wrap an AES-256 key under a weaker RSA key.
-const minEncryptionBits = 2048
+// contentCiphers are the content encryption algorithms Rolegate encrypts with: the key length in
+// bytes, and whether the mode is GCM (else CBC).
+var contentCiphers = map[string]struct {
+	keyLen int
+	gcm    bool
+}{
+	AlgAES128GCM: {16, true}, AlgAES192GCM: {24, true}, AlgAES256GCM: {32, true},
+	AlgAES128CBC: {16, false}, AlgAES192CBC: {24, false}, AlgAES256CBC: {32, false},
+}
 
-// Encryption is what an encrypted Response is encrypted to: the account's encryption certificate
-// (its private key is in the account's IAM SAML provider), and where the content key, the GCM nonce
-// and the OAEP seed come from.
+// MinEncryptionBits refuses to wrap an AES-256 key under a weaker RSA key.
+const MinEncryptionBits = 2048
+
+// Encryption is what an encrypted Response is encrypted to: the recipient's encryption certificate
+// (for AWS, its private key is in the account's IAM SAML provider), where the content key, the
+// nonce or IV and the OAEP seed come from, and the algorithms.
 type Encryption struct {
 	Cert *x509.Certificate
 	Rand io.Reader
+	// Content is a content encryption algorithm of contentCiphers; "" is AlgAES256GCM. The key
+	// transport is always AlgRSAOAEP.
+	Content string
 }
 
 func (e *Encryption) check() error {
 	if e.Cert == nil || e.Rand == nil {
 		return fmt.Errorf("assertions: encryption needs a certificate and a random source")
 	}
+	if _, ok := contentCiphers[e.content()]; !ok {
+		return fmt.Errorf("assertions: no content encryption algorithm %q", e.Content)
+	}
 	pub, ok := e.Cert.PublicKey.(*rsa.PublicKey)
-	if !ok || pub.N.BitLen() < minEncryptionBits {
-		return store.Errorf(store.Invalid, "the encryption certificate needs an RSA key of at least %d bits", minEncryptionBits)
+	if !ok || pub.N.BitLen() < MinEncryptionBits {
+		return store.Errorf(store.Invalid, "the encryption certificate needs an RSA key of at least %d bits", MinEncryptionBits)
 	}
 	return nil
 }
 
-// encryptAssertion returns saml:EncryptedAssertion holding the signed Assertion a, encrypted with
-// a fresh AES-256-GCM key that is wrapped with RSA-OAEP to e.Cert, which the KeyInfo carries.
-func encryptAssertion(a *etree.Element, e *Encryption) (*etree.Element, error) {
+func (e *Encryption) content() string {
+	if e.Content == "" {
+		return AlgAES256GCM
+	}
+	return e.Content
+}
+
+// EncryptAssertion returns saml:EncryptedAssertion holding the signed Assertion a, encrypted with a
+// fresh content key of e's algorithm, wrapped with RSA-OAEP to e.Cert, which the KeyInfo carries.
+// AWS's encrypted Responses and those to other SPs are both made here.
+func EncryptAssertion(a *etree.Element, e *Encryption) (*etree.Element, error) {
 	if err := e.check(); err != nil {
 		return nil, err
 	}
@@ -66,24 +96,26 @@ func encryptAssertion(a *etree.Element, e *Encryption) (*etree.Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, nonce := make([]byte, 32), make([]byte, 12)
+	alg := e.content()
+	c := contentCiphers[alg]
+	key := make([]byte, c.keyLen)
 	if _, err := io.ReadFull(e.Rand, key); err != nil {
 		return nil, fmt.Errorf("assertions: reading a content key: %w", err)
 	}
 	defer clear(key)
-	if _, err := io.ReadFull(e.Rand, nonce); err != nil {
-		return nil, fmt.Errorf("assertions: reading a nonce: %w", err)
-	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	var sealed []byte
+	if c.gcm {
+		sealed, err = sealGCM(block, plain, e.Rand)
+	} else {
+		sealed, err = sealCBC(block, plain, e.Rand)
+	}
 	if err != nil {
 		return nil, err
 	}
-	// XML Encryption 1.1 §5.2.4: the CipherValue is the nonce, then the ciphertext and its tag.
-	sealed := gcm.Seal(append([]byte{}, nonce...), nonce, plain, nil)
 	wrapped, err := rsa.EncryptOAEP(sha1.New(), e.Rand, e.Cert.PublicKey.(*rsa.PublicKey), key, nil)
 	if err != nil {
 		return nil, fmt.Errorf("assertions: wrapping the content key: %w", err)
@@ -93,7 +125,7 @@ func encryptAssertion(a *etree.Element, e *Encryption) (*etree.Element, error) {
 	ed := ea.CreateElement("xenc:EncryptedData")
 	ed.CreateAttr("xmlns:xenc", NSXMLEnc)
 	ed.CreateAttr("Type", xmlEncElement)
-	ed.CreateElement("xenc:EncryptionMethod").CreateAttr("Algorithm", AlgAES256GCM)
+	ed.CreateElement("xenc:EncryptionMethod").CreateAttr("Algorithm", alg)
 	ki := ed.CreateElement("ds:KeyInfo")
 	ki.CreateAttr("xmlns:ds", NSXMLDSig)
 	ek := ki.CreateElement("xenc:EncryptedKey")
@@ -107,11 +139,86 @@ func encryptAssertion(a *etree.Element, e *Encryption) (*etree.Element, error) {
 	return ea, nil
 }
 
+// sealGCM is XML Encryption 1.1 §5.2.4: the CipherValue is a 96-bit nonce, then the ciphertext and
+// its 128-bit tag.
+func sealGCM(block cipher.Block, plain []byte, rnd io.Reader) ([]byte, error) {
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := io.ReadFull(rnd, nonce); err != nil {
+		return nil, fmt.Errorf("assertions: reading a nonce: %w", err)
+	}
+	return gcm.Seal(nonce, nonce, plain, nil), nil
+}
+
+// sealCBC is XML Encryption 1.0 §5.2.1: the CipherValue is a random IV, then the ciphertext of
+// the plaintext padded to whole blocks, the last byte of the padding being its length (1 to 16).
+func sealCBC(block cipher.Block, plain []byte, rnd io.Reader) ([]byte, error) {
+	n := block.BlockSize()
+	pad := n - len(plain)%n
+	out := make([]byte, n+len(plain)+pad)
+	if _, err := io.ReadFull(rnd, out[:n]); err != nil {
+		return nil, fmt.Errorf("assertions: reading an IV: %w", err)
+	}
+	copy(out[n:], plain)
+	for i := n + len(plain); i < len(out); i++ {
+		out[i] = byte(pad)
+	}
+	cipher.NewCBCEncrypter(block, out[:n]).CryptBlocks(out[n:], out[n:])
+	return out, nil
+}
+
+// Key transports an SP's metadata may list. Rolegate always wraps with AlgRSAOAEP, which every XML
+// Encryption implementation must support; RSA PKCS#1 v1.5 (Bleichenbacher) it never uses.
+const (
+	AlgRSAOAEP11 = "http://www.w3.org/2009/xmlenc11#rsa-oaep"
+	AlgRSA15     = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
+)
+
+// ChooseContentEncryption picks the content encryption for an SP from the EncryptionMethod
+// algorithms its metadata lists for its encryption key, in metadata order: the first AES-GCM
+// listed; failing that the first AES-CBC, for an SP that lists only CBC; AlgAES256GCM when it
+// lists no content algorithm. An SP listing content algorithms of which Rolegate uses none, or
+// key transports without RSA-OAEP, is refused with a message naming them.
+func ChooseContentEncryption(listed []string) (string, error) {
+	var gcm, cbc, transports, others []string
+	oaep := false
+	for _, a := range listed {
+		c, known := contentCiphers[a]
+		switch {
+		case known && c.gcm:
+			gcm = append(gcm, a)
+		case known:
+			cbc = append(cbc, a)
+		case a == AlgRSAOAEP || a == AlgRSAOAEP11:
+			oaep = true
+			transports = append(transports, a)
+		case a == AlgRSA15:
+			transports = append(transports, a)
+		default:
+			others = append(others, a)
+		}
+	}
+	switch {
+	case len(transports) > 0 && !oaep:
+		return "", store.Errorf(store.Invalid, "its EncryptionMethods name only the key transport %s; Rolegate wraps keys with RSA-OAEP (%s)",
+			strings.Join(transports, ", "), AlgRSAOAEP)
+	case len(gcm) > 0:
+		return gcm[0], nil
+	case len(cbc) > 0:
+		return cbc[0], nil
+	case len(others) > 0:
+		return "", store.Errorf(store.Invalid, "its EncryptionMethods name only %s; Rolegate encrypts with AES-GCM or AES-CBC (%s, %s)",
+			strings.Join(others, ", "), AlgAES256GCM, AlgAES128CBC)
+	}
+	return AlgAES256GCM, nil
+}
+
 // awsContentAlgs are the content encryption algorithms AWS decrypts: AES-GCM or AES-CBC.
 var awsContentAlgs = map[string]bool{
-	"http://www.w3.org/2009/xmlenc11#aes128-gcm": true, "http://www.w3.org/2009/xmlenc11#aes192-gcm": true, AlgAES256GCM: true,
-	"http://www.w3.org/2001/04/xmlenc#aes128-cbc": true, "http://www.w3.org/2001/04/xmlenc#aes192-cbc": true,
-	"http://www.w3.org/2001/04/xmlenc#aes256-cbc": true,
+	AlgAES128GCM: true, AlgAES192GCM: true, AlgAES256GCM: true, AlgAES128CBC: true, AlgAES192CBC: true, AlgAES256CBC: true,
 }
 
 // decryptAssertion opens an EncryptedAssertion as the account's IAM would, with one of keys, and

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"rolegate/store"
 )
 
 // SAML names used in metadata and responses.
@@ -22,10 +24,19 @@ const (
 	NameIDPersistent = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 	NameIDTransient  = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 	NameIDEmail      = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+	// NameIDUnspecified in a request's NameIDPolicy leaves the format to the IdP; Rolegate never
+	// issues it.
+	NameIDUnspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 
 	BindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 	BindingPOST     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 )
+
+// NameIDFormats are the NameID formats Rolegate issues to SPs (store.NameIDFormats, each with its
+// SAML URI), in the order the IdP metadata advertises them; AWS gets persistent only.
+var NameIDFormats = []struct{ Key, URI string }{
+	{store.NameIDPersistent, NameIDPersistent}, {store.NameIDTransient, NameIDTransient}, {store.NameIDEmail, NameIDEmail},
+}
 
 // EntityID is the IdP's SAML entity ID for a base URL. AWS pins it as the Issuer: it never changes.
 func EntityID(baseURL string) string { return strings.TrimRight(baseURL, "/") + "/saml/metadata" }
@@ -71,8 +82,8 @@ func Metadata(in MetadataInput) ([]byte, error) {
 		kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
 			SetText(base64.StdEncoding.EncodeToString(c.Raw))
 	}
-	for _, f := range []string{NameIDPersistent, NameIDTransient, NameIDEmail} {
-		idp.CreateElement("md:NameIDFormat").SetText(f)
+	for _, f := range NameIDFormats {
+		idp.CreateElement("md:NameIDFormat").SetText(f.URI)
 	}
 	for _, b := range []string{BindingRedirect, BindingPOST} {
 		sso := idp.CreateElement("md:SingleSignOnService")

@@ -221,7 +221,7 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	resp.CreateElement("saml:Issuer").SetText(issuer)
 	resp.CreateElement(pp+":Status").CreateElement(pp+":StatusCode").CreateAttr("Value", StatusSuccess)
 	if r.Encrypt != nil {
-		if signedAssertion, err = encryptAssertion(signedAssertion, r.Encrypt); err != nil {
+		if signedAssertion, err = EncryptAssertion(signedAssertion, r.Encrypt); err != nil {
 			return nil, err
 		}
 	}

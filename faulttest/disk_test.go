@@ -148,7 +148,7 @@ func TestReadOnlyDataDir(t *testing.T) {
 	} {
 		stdout, stderr, err := runCLI(t, e, "another password\n", args...)
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 7 || stderr != want || strings.Contains(stdout, "listening") {
+		if !errors.As(err, &exit) || exit.ExitCode() != 7 || stderr != want || strings.Contains(stdout, "running at") {
 			t.Errorf("rolegate %s on a read-only data dir: %v\nstdout: %s\nstderr: %q\nwant stderr %q and exit status 7",
 				strings.Join(args, " "), err, stdout, stderr, want)
 		}

@@ -139,12 +139,30 @@ type server struct {
 	name  string
 	cmd   *exec.Cmd
 	out   *syncBuffer // stdout and stderr (the JSON log)
-	addr  string      // where it listens, from its "listening on" line
+	addr  string      // host:port to reach it at (see reachAt)
 	done  chan struct{}
 	state *os.ProcessState // set when done is closed
 }
 
-var listening = regexp.MustCompile(`Rolegate is listening on http://(\S+)`)
+// listening finds the listen address in serve's start log line (it prints the base URL, which
+// other names of the server are sent to, on stdout).
+var listening = regexp.MustCompile(`"msg":"starting","addr":"([^"]+)"`)
+
+// running finds the base URL's host and port in serve's one printed URL.
+var running = regexp.MustCompile(`^Rolegate is running at http://([^/\s]+)`)
+
+// reachAt is the host:port a test client uses: the base URL's, when it names the port serve
+// listens on (a request by another name would be sent there), else the listen address.
+func reachAt(base, listen string) string {
+	if listen == "" {
+		return base
+	}
+	_, bp, _ := net.SplitHostPort(base)
+	if _, lp, _ := net.SplitHostPort(listen); bp == lp {
+		return base
+	}
+	return listen
+}
 
 // serve starts `rolegate serve` with args and returns once it listens and /readyz says ready. The
 // process is killed when t ends, if it still runs; its output is logged when t failed.
@@ -155,19 +173,23 @@ func serve(t testing.TB, name string, environ []string, args ...string) *server 
 	s.cmd.Env = environ
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the tests
 	pr, pw := io.Pipe()
-	s.cmd.Stdout, s.cmd.Stderr = pw, s.out
+	s.cmd.Stdout, s.cmd.Stderr = pw, pw
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	addr := make(chan string, 1)
 	go func() {
+		listen := "" // from the start log, which comes before the base URL (absent above --log-level info)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
 			s.out.Write([]byte(line + "\n"))
 			if m := listening.FindStringSubmatch(line); m != nil {
+				listen = m[1]
+			}
+			if m := running.FindStringSubmatch(line); m != nil {
 				select {
-				case addr <- m[1]:
+				case addr <- reachAt(m[1], listen):
 				default:
 				}
 			}

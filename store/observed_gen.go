@@ -521,3 +521,8 @@ func (o *observed) PruneAudit(a0 context.Context, a1 time.Time, a2 int) (r0 int6
 	defer o.done("PruneAudit", time.Now(), &err)
 	return o.Store.PruneAudit(a0, a1, a2)
 }
+
+func (o *observed) FindPairwiseNameID(a0 context.Context, a1 int64, a2 string) (r0 string, err error) {
+	defer o.done("FindPairwiseNameID", time.Now(), &err)
+	return o.Store.FindPairwiseNameID(a0, a1, a2)
+}

@@ -17,6 +17,42 @@ const (
 // ReleaseAttrs lists every releasable attribute, in the order they are stored and sent.
 var ReleaseAttrs = []string{ReleaseEmail, ReleaseName, ReleaseUsername, ReleaseGroups}
 
+// The NameID formats an SP can be fixed to (rolegate sp set --nameid-format), as the CLI names
+// them; assertions maps each to its SAML URI.
+const (
+	NameIDPersistent = "persistent"
+	NameIDTransient  = "transient"
+	NameIDEmail      = "emailAddress"
+	// NameIDUnspecified, typed, fixes no format: the SP's requests choose.
+	NameIDUnspecified = "unspecified"
+)
+
+// NameIDFormats are the formats an SP can be fixed to.
+var NameIDFormats = []string{NameIDPersistent, NameIDTransient, NameIDEmail}
+
+// ParseNameIDFormat reads a format as typed (any case): one of NameIDFormats, or "" for
+// unspecified.
+func ParseNameIDFormat(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, NameIDUnspecified) {
+		return "", nil
+	}
+	for _, f := range NameIDFormats {
+		if strings.EqualFold(s, f) {
+			return f, nil
+		}
+	}
+	return "", Errorf(Invalid, "unknown NameID format %q: use %s or %s", boundedName(s), strings.Join(NameIDFormats, ", "), NameIDUnspecified)
+}
+
+// CheckNameIDFormat accepts "" or one of NameIDFormats, as stored.
+func CheckNameIDFormat(f string) error {
+	if f != "" && !slices.Contains(NameIDFormats, f) {
+		return Errorf(Invalid, "unknown NameID format %q: use %s, or none", boundedName(f), strings.Join(NameIDFormats, ", "))
+	}
+	return nil
+}
+
 // ParseRelease reads a release list as typed: comma-separated keys, any case, spaces allowed;
 // "" or "none" is the empty list.
 func ParseRelease(s string) ([]string, error) {

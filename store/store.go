@@ -139,7 +139,10 @@ type ServiceProvider struct {
 	Restricted bool
 	// RequireSignedRequests refuses its unsigned AuthnRequests, whatever its metadata says.
 	RequireSignedRequests bool
-	CreatedAt             time.Time
+	// NameIDFormat, when set (a NameIDFormats value), is the only NameID format the SP gets; ""
+	// honours its requests' NameIDPolicy.
+	NameIDFormat string
+	CreatedAt    time.Time
 }
 
 // PendingRequest is a validated AuthnRequest kept while its user signs in. The browser holds a handle;
@@ -158,6 +161,11 @@ type PendingRequest struct {
 	// weakest first; none when it asked for none.
 	AuthnContexts []string
 	ClientAddr    string // the client group (see idp) that sent it, for the cap per address
+	// NameIDFormat is the NameIDFormats value the Response's NameID has; "" (a request kept before
+	// formats were chosen) is persistent.
+	NameIDFormat string
+	// NoNewNameID is the request's AllowCreate="false": a persistent NameID must exist already.
+	NoNewNameID bool
 }
 
 // Grant lets a group or a user assume a role in an account.
@@ -626,6 +634,11 @@ type Store interface {
 	// transaction, and returns how many it deleted: callers loop until it returns 0, so that
 	// writers of new events wait at most one batch.
 	PruneAudit(ctx context.Context, before time.Time, n int) (int64, error)
+
+	// ---- spattrs
+	// FindPairwiseNameID returns the user's pairwise NameID for the SP without making one; NotFound
+	// when the user has none yet (a request with AllowCreate="false" is then refused).
+	FindPairwiseNameID(ctx context.Context, userID int64, spEntityID string) (string, error)
 }
 
 // Device authorization states.

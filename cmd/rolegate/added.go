@@ -150,5 +150,5 @@ func sameSP(old, sp *store.ServiceProvider) bool {
 	}
 	return bytes.Equal(old.Metadata, sp.Metadata) && slices.Equal(old.Release, sp.Release) &&
 		slices.Equal(fold(old.AllowedGroups), fold(sp.AllowedGroups)) && old.Restricted == (len(sp.AllowedGroups) > 0) &&
-		old.RequireSignedRequests == sp.RequireSignedRequests
+		old.RequireSignedRequests == sp.RequireSignedRequests && old.NameIDFormat == sp.NameIDFormat
 }

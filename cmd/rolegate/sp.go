@@ -30,12 +30,12 @@ func spCmd(a *app) *cobra.Command {
 }
 
 func spAddCmd(a *app) *cobra.Command {
-	var file, release string
+	var file, release, format string
 	var allow []string
 	var requireSigned bool
 	var af addFlags
 	c := &cobra.Command{
-		Use:   "add --metadata FILE [--release ATTRS] [--allow-group G]...",
+		Use:   "add --metadata FILE [--release ATTRS] [--nameid-format F] [--allow-group G]...",
 		Short: "Register a service provider from its SAML metadata (FILE, or - for standard input)",
 		Args:  nargs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,6 +43,10 @@ func spAddCmd(a *app) *cobra.Command {
 				return store.Errorf(store.Invalid, "--metadata FILE is required (- reads standard input)")
 			}
 			rel, err := store.ParseRelease(release)
+			if err != nil {
+				return err
+			}
+			fixed, err := store.ParseNameIDFormat(format)
 			if err != nil {
 				return err
 			}
@@ -59,7 +63,8 @@ func spAddCmd(a *app) *cobra.Command {
 			}
 			acs := sso.SPACSURLs(ed)
 			return a.withStore(cmd.Context(), func(st store.Store) error {
-				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, Release: rel, AllowedGroups: allow, RequireSignedRequests: requireSigned}
+				sp := &store.ServiceProvider{EntityID: ed.EntityID, Metadata: raw, Release: rel, AllowedGroups: allow, RequireSignedRequests: requireSigned,
+					NameIDFormat: fixed}
 				if err := st.CreateServiceProvider(cmd.Context(), sp); err != nil {
 					return af.taken(a, err, func() (string, bool, any, error) {
 						old, err := st.GetServiceProvider(cmd.Context(), sp.EntityID)
@@ -80,6 +85,7 @@ func spAddCmd(a *app) *cobra.Command {
 	}
 	c.Flags().StringVar(&file, "metadata", "", "the SP's SAML metadata: a file, or - for standard input (at most 1 MiB)")
 	spReleaseFlag(c, &release)
+	spNameIDFlag(c, &format)
 	c.Flags().StringArrayVar(&allow, "allow-group", nil, "only members of this group may use the SP (repeatable; default: every user)")
 	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "refuse the SP's unsigned AuthnRequests (its metadata must hold a signing certificate)")
 	af.register(c)
@@ -91,21 +97,31 @@ func spReleaseFlag(c *cobra.Command, release *string) {
 		strings.Join(store.ReleaseAttrs, ",")+`; "none" or "" sends none (the default)`)
 }
 
+// spNameIDFlag is --nameid-format: the one NameID format the SP gets, or unspecified.
+func spNameIDFlag(c *cobra.Command, format *string) {
+	c.Flags().StringVar(format, "nameid-format", store.NameIDUnspecified, "the only NameID format the SP gets: "+strings.Join(store.NameIDFormats, ", ")+
+		"; "+store.NameIDUnspecified+" (the default) honours its requests' NameIDPolicy, persistent when they name none")
+}
+
 func spSetCmd(a *app) *cobra.Command {
-	var release string
+	var release, format string
 	var allow, disallow []string
 	var clearGroups, requireSigned bool
 	var af addFlags
 	c := &cobra.Command{
-		Use:   "set ENTITY_ID [--release ATTRS] [--allow-group G]... [--remove-allow-group G]... [--clear-allow-groups] [--require-signed-requests[=false]]",
-		Short: "Change what a service provider receives, who may use it, and whether its requests must be signed",
+		Use:   "set ENTITY_ID [--release ATTRS] [--nameid-format F] [--allow-group G]... [--remove-allow-group G]... [--clear-allow-groups] [--require-signed-requests[=false]]",
+		Short: "Change what a service provider receives, its NameID format, who may use it, and whether its requests must be signed",
 		Args:  nargs("ENTITY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
-			if !fl.Changed("release") && !fl.Changed("allow-group") && !fl.Changed("remove-allow-group") && !fl.Changed("clear-allow-groups") && !fl.Changed("require-signed-requests") {
-				return store.Errorf(store.Invalid, "nothing to change: give --release, --allow-group, --remove-allow-group, --clear-allow-groups or --require-signed-requests[=false]")
+			if !slices.ContainsFunc([]string{"release", "nameid-format", "allow-group", "remove-allow-group", "clear-allow-groups", "require-signed-requests"}, fl.Changed) {
+				return store.Errorf(store.Invalid, "nothing to change: give --release, --nameid-format, --allow-group, --remove-allow-group, --clear-allow-groups or --require-signed-requests[=false]")
 			}
 			rel, err := store.ParseRelease(release)
+			if err != nil {
+				return err
+			}
+			fixed, err := store.ParseNameIDFormat(format)
 			if err != nil {
 				return err
 			}
@@ -113,6 +129,9 @@ func spSetCmd(a *app) *cobra.Command {
 				sp, err := st.UpdateServiceProvider(cmd.Context(), args[0], func(sp *store.ServiceProvider) error {
 					if fl.Changed("release") {
 						sp.Release = rel
+					}
+					if fl.Changed("nameid-format") {
+						sp.NameIDFormat = fixed
 					}
 					if fl.Changed("require-signed-requests") {
 						ed, err := sso.ParseSPMetadata(sp.Metadata)
@@ -140,7 +159,8 @@ func spSetCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := af.done(a, spJSONOf(sp), fmt.Sprintf("updated service provider %s: releases %s; open to %s; %s", sp.EntityID, releaseText(sp), accessText(sp), signingText(sp))); err != nil {
+				if err := af.done(a, spJSONOf(sp), fmt.Sprintf("updated service provider %s: releases %s; open to %s; %s; %s",
+					sp.EntityID, releaseText(sp), accessText(sp), nameIDText(sp), signingText(sp))); err != nil {
 					return err
 				}
 				return a.audit(cmd.Context(), st, "sp.set", "", spPolicyDetails(sp))
@@ -148,6 +168,7 @@ func spSetCmd(a *app) *cobra.Command {
 		},
 	}
 	spReleaseFlag(c, &release)
+	spNameIDFlag(c, &format)
 	c.Flags().StringArrayVar(&allow, "allow-group", nil, "let members of this group use the SP, which then admits only the allowed groups' members (repeatable)")
 	c.Flags().StringArrayVar(&disallow, "remove-allow-group", nil, "take this group off the allowed list; removing the last one leaves the SP open to no one (repeatable)")
 	c.Flags().BoolVar(&requireSigned, "require-signed-requests", false, "=true refuses the SP's unsigned AuthnRequests; =false accepts them again (unless its metadata promises signatures)")
@@ -159,7 +180,23 @@ func spSetCmd(a *app) *cobra.Command {
 func spPolicyDetails(sp *store.ServiceProvider) map[string]string {
 	return map[string]string{"entity_id": sp.EntityID, "release": strings.Join(sp.Release, ","),
 		"allowed_groups": strings.Join(sp.AllowedGroups, ","), "restricted": strconv.FormatBool(sp.Restricted),
-		"require_signed_requests": strconv.FormatBool(sp.RequireSignedRequests)}
+		"require_signed_requests": strconv.FormatBool(sp.RequireSignedRequests), "nameid_format": nameIDFormatName(sp)}
+}
+
+// nameIDFormatName is the SP's fixed NameID format as --nameid-format takes it.
+func nameIDFormatName(sp *store.ServiceProvider) string {
+	if sp.NameIDFormat == "" {
+		return store.NameIDUnspecified
+	}
+	return sp.NameIDFormat
+}
+
+// nameIDText says which NameID format the SP gets.
+func nameIDText(sp *store.ServiceProvider) string {
+	if sp.NameIDFormat == "" {
+		return "NameID format as requested (persistent by default)"
+	}
+	return sp.NameIDFormat + " NameIDs only"
 }
 
 // signingText says whether the SP's requests must be signed, and why.
@@ -244,13 +281,13 @@ func spListCmd(a *app) *cobra.Command {
 				for _, sp := range sps {
 					out = append(out, spJSONOf(sp))
 				}
-				t := newTable("ENTITY_ID", "ACS", "RELEASE", "ACCESS", "ADDED")
+				t := newTable("ENTITY_ID", "ACS", "RELEASE", "NAMEID", "ACCESS", "ADDED")
 				for i, j := range out {
 					acs := strings.Join(j.ACSURLs, ",")
 					if j.Problem != "" {
 						acs = "(unusable: " + j.Problem + ")"
 					}
-					t.add(j.EntityID, acs, strings.Join(j.Release, ","), strings.ReplaceAll(accessText(sps[i]), " ", "-"), timeText(j.AddedAt))
+					t.add(j.EntityID, acs, strings.Join(j.Release, ","), j.NameIDFormat, strings.ReplaceAll(accessText(sps[i]), " ", "-"), timeText(j.AddedAt))
 				}
 				return lf.print(a, out, t)
 			})

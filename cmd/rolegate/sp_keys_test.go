@@ -54,7 +54,16 @@ func ecCert(t *testing.T) string {
 func TestSPAddRefusesKeysRolegateCannotUse(t *testing.T) {
 	t.Parallel()
 	_, rsaCert := samltest.KeyPair(t, 2048, "sp")
-	rsa64, ec64 := base64.StdEncoding.EncodeToString(rsaCert.Raw), ecCert(t)
+	_, weakCert := samltest.KeyPair(t, 1024, "weak sp")
+	rsa64, ec64, weak64 := base64.StdEncoding.EncodeToString(rsaCert.Raw), ecCert(t), base64.StdEncoding.EncodeToString(weakCert.Raw)
+	// methods adds EncryptionMethods to the metadata's KeyDescriptors.
+	methods := func(md string, algs ...string) string {
+		var em strings.Builder
+		for _, a := range algs {
+			em.WriteString(`<md:EncryptionMethod Algorithm="` + a + `"/>`)
+		}
+		return strings.ReplaceAll(md, "</ds:KeyInfo>", "</ds:KeyInfo>"+em.String())
+	}
 	refused := []struct {
 		name, md, frag string
 	}{
@@ -62,6 +71,11 @@ func TestSPAddRefusesKeysRolegateCannotUse(t *testing.T) {
 		{"an EC certificate for any use, with no encryption one", keyedMetadata("urn:a", [2]string{"signing", rsa64}, [2]string{"", ec64}), "only to RSA keys"},
 		{"a malformed encryption certificate", keyedMetadata("urn:a", [2]string{"encryption", "AAAAnotacert"}), `KeyDescriptor (use "encryption") whose certificate is not a valid X.509 certificate`},
 		{"a signing certificate that is not base64", keyedMetadata("urn:a", [2]string{"signing", "%%%"}), "not base64"},
+		{"a 1024-bit RSA encryption certificate", keyedMetadata("urn:a", [2]string{"encryption", weak64}), "holds a 1024-bit RSA key; Rolegate encrypts only to keys of at least 2048 bits"},
+		{"an encryption key for 3DES only", methods(keyedMetadata("urn:a", [2]string{"encryption", rsa64}), "http://www.w3.org/2001/04/xmlenc#tripledes-cbc"),
+			"Rolegate cannot encrypt to this metadata's key: its EncryptionMethods name only http://www.w3.org/2001/04/xmlenc#tripledes-cbc"},
+		{"an encryption key for RSA PKCS#1 v1.5 key transport only", methods(keyedMetadata("urn:a", [2]string{"encryption", rsa64}),
+			"http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#rsa-1_5"), "name only the key transport http://www.w3.org/2001/04/xmlenc#rsa-1_5"},
 	}
 	accepted := []struct {
 		name, id, md string
@@ -70,6 +84,8 @@ func TestSPAddRefusesKeysRolegateCannotUse(t *testing.T) {
 		{"an EC signing certificate beside an RSA encryption one", "urn:ok:mixed", keyedMetadata("urn:ok:mixed", [2]string{"signing", ec64}, [2]string{"encryption", rsa64})},
 		{"an RSA certificate for any use, split over lines", "urn:ok:lines", keyedMetadata("urn:ok:lines", [2]string{"", rsa64[:40] + "\n   " + rsa64[40:]})},
 		{"an EC signing certificate and no encryption one", "urn:ok:ec", keyedMetadata("urn:ok:ec", [2]string{"signing", ec64})},
+		{"an encryption key for AES-CBC and 3DES", "urn:ok:cbc", methods(keyedMetadata("urn:ok:cbc", [2]string{"encryption", rsa64}),
+			"http://www.w3.org/2001/04/xmlenc#tripledes-cbc", "http://www.w3.org/2001/04/xmlenc#aes128-cbc", "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p")},
 	}
 	forEachBackend(t, func(t *testing.T, c *cli) {
 		c.ok(t, "", "migrate") // a store to list, which the refused adds never create

@@ -132,6 +132,12 @@ func TestBadSPPolicyInputIsRefusedWithOneLineAndChangesNothing(t *testing.T) {
 			{"nothing to change", "", []string{"sp", "set", wikiID}, exitInvalid, "nothing to change"},
 			{"no entity ID", "", []string{"sp", "set", "--release", "email"}, exitInvalid, "ENTITY_ID"},
 			{"sp add with an unknown attribute", chat, []string{"sp", "add", "--metadata", "-", "--release", "everything"}, exitInvalid, `unknown attribute "everything"`},
+			{"an unknown NameID format", "", []string{"sp", "set", wikiID, "--nameid-format", "x509SubjectName"}, exitInvalid,
+				`unknown NameID format "x509SubjectName": use persistent, transient, emailAddress or unspecified`},
+			{"a NameID format's SAML URI", "", []string{"sp", "set", wikiID, "--nameid-format", "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"}, exitInvalid,
+				"unknown NameID format"},
+			{"an empty NameID format", "", []string{"sp", "set", wikiID, "--release", "groups", "--nameid-format", ""}, exitInvalid, `unknown NameID format ""`},
+			{"sp add with an unknown NameID format", chat, []string{"sp", "add", "--metadata", "-", "--nameid-format", "kerberos"}, exitInvalid, `unknown NameID format "kerberos"`},
 			{"sp add with an unknown group", chat, []string{"sp", "add", "--metadata", "-", "--allow-group", "nobody"}, exitNotFound, `group "nobody" not found`},
 		}
 		for _, tc := range cases {

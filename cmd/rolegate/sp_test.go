@@ -43,7 +43,8 @@ type spJSONOut struct {
 	AddedAt       time.Time `json:"added_at"`
 	Problem       string    `json:"problem"`
 
-	RequireSignedRequests bool `json:"require_signed_requests"`
+	RequireSignedRequests bool   `json:"require_signed_requests"`
+	NameIDFormat          string `json:"nameid_format"`
 }
 
 func (c *cli) sps(t *testing.T) []spJSONOut {
@@ -89,7 +90,7 @@ func TestSPAddListAndRemove(t *testing.T) {
 			t.Fatalf("sp list --json = %+v", list)
 		}
 		table := c.ok(t, "", "sp", "list")
-		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY_ID ACS RELEASE ACCESS ADDED" ||
+		if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ENTITY_ID ACS RELEASE NAMEID ACCESS ADDED" ||
 			!strings.Contains(lines[1], wikiID) || !strings.Contains(lines[1], wikiACS+",https://wiki.example.com/saml/acs2") {
 			t.Fatalf("sp list printed:\n%s", table)
 		}

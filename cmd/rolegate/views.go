@@ -86,11 +86,13 @@ type spJSON struct {
 	AddedAt               time.Time `json:"added_at"`
 	Problem               string    `json:"problem,omitempty"` // why the stored metadata is no longer accepted
 	RequireSignedRequests bool      `json:"require_signed_requests"`
+	NameIDFormat          string    `json:"nameid_format"` // as --nameid-format takes it: unspecified when not fixed
 }
 
 func spJSONOf(sp *store.ServiceProvider) spJSON {
 	j := spJSON{EntityID: sp.EntityID, ACSURLs: []string{}, Release: sp.Release, Restricted: sp.Restricted,
-		AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC(), RequireSignedRequests: sp.RequireSignedRequests}
+		AllowedGroups: sp.AllowedGroups, AddedAt: sp.CreatedAt.UTC(), RequireSignedRequests: sp.RequireSignedRequests,
+		NameIDFormat: nameIDFormatName(sp)}
 	if ed, err := sso.ParseSPMetadata(sp.Metadata); err != nil {
 		j.Problem = store.ErrorMessage(err)
 	} else {

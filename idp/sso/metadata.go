@@ -3,6 +3,7 @@ package sso
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/xml"
@@ -157,19 +158,28 @@ func checkSPKeys(ed *saml.EntityDescriptor) error {
 				}
 			}
 		}
-		if cert := encryptionCert(&d); cert != nil {
-			if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+		if cert, methods := encryptionKey(&d); cert != nil {
+			pub, ok := cert.PublicKey.(*rsa.PublicKey)
+			if !ok {
 				return store.Errorf(store.Invalid, "the encryption certificate in the metadata of %q has a key of type %s; Rolegate encrypts assertions only to RSA keys (without that KeyDescriptor they are sent unencrypted)",
 					ed.EntityID, cert.PublicKeyAlgorithm)
+			}
+			if bits := pub.N.BitLen(); bits < assertions.MinEncryptionBits {
+				return store.Errorf(store.Invalid, "the encryption certificate in the metadata of %q holds a %d-bit RSA key; Rolegate encrypts only to keys of at least %d bits",
+					ed.EntityID, bits, assertions.MinEncryptionBits)
+			}
+			if _, err := assertions.ChooseContentEncryption(methods); err != nil {
+				return store.Errorf(store.Invalid, "Rolegate cannot encrypt to this metadata's key: %s", text.Bounded(store.ErrorMessage(err), maxSSOErrorRunes))
 			}
 		}
 	}
 	return nil
 }
 
-// encryptionCert is the certificate crewjam encrypts assertions to: the first of a KeyDescriptor
-// with use="encryption", else of one without a use; nil when there is none.
-func encryptionCert(d *saml.SPSSODescriptor) *x509.Certificate {
+// encryptionKey is the certificate assertions are encrypted to, and the algorithms its
+// EncryptionMethods list in order: the first certificate of a KeyDescriptor with use="encryption",
+// else of one without a use (as crewjam reads them); nil when there is none.
+func encryptionKey(d *saml.SPSSODescriptor) (*x509.Certificate, []string) {
 	for _, use := range []string{"encryption", ""} {
 		for _, k := range d.KeyDescriptors {
 			if k.Use != use {
@@ -177,12 +187,43 @@ func encryptionCert(d *saml.SPSSODescriptor) *x509.Certificate {
 			}
 			for _, c := range k.KeyInfo.X509Data.X509Certificates {
 				if cert, _ := assertions.ParseMetadataCert(c.Data); cert != nil {
-					return cert
+					var methods []string
+					for _, m := range k.EncryptionMethods {
+						methods = append(methods, strings.TrimSpace(m.Algorithm))
+					}
+					return cert, methods
 				}
 			}
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// sealAssertion has crewjam sign req.Assertion into req.AssertionEl (enveloped, as it signs the
+// Response), then, when the SP's metadata holds an encryption key, encrypts the signed Assertion
+// with assertions.EncryptAssertion, the encrypter of AWS's encrypted assertions too, in the
+// algorithm the SP's EncryptionMethods call for. It returns that algorithm; "" when unencrypted.
+func sealAssertion(req *saml.IdpAuthnRequest) (string, error) {
+	d := req.SPSSODescriptor
+	cert, methods := encryptionKey(d)
+	signOnly := *d
+	signOnly.KeyDescriptors = nil // crewjam's own encryption is never used
+	req.SPSSODescriptor = &signOnly
+	err := req.MakeAssertionEl()
+	req.SPSSODescriptor = d
+	if err != nil || cert == nil {
+		return "", err
+	}
+	alg, err := assertions.ChooseContentEncryption(methods)
+	if err != nil {
+		return "", err
+	}
+	ea, err := assertions.EncryptAssertion(req.AssertionEl, &assertions.Encryption{Cert: cert, Rand: rand.Reader, Content: alg})
+	if err != nil {
+		return "", err
+	}
+	req.AssertionEl = ea
+	return alg, nil
 }
 
 // SPACSURLs lists the https HTTP-POST ACS locations of an SP: where Rolegate may post its assertions.

@@ -224,6 +224,12 @@ func (s *Handler) ssoRequest(c *gin.Context) {
 		refuse("%s", err)
 		return
 	}
+	reg, _, err = spp.registration(req.ServiceProviderMetadata.EntityID)
+	if err != nil { // crewjam found it a moment ago
+		refuse("%s", err)
+		return
+	}
+	format, badPolicy := chooseNameIDFormat(req.Request.NameIDPolicy, reg)
 
 	handle, err := token.New()
 	if err != nil {
@@ -241,6 +247,8 @@ func (s *Handler) ssoRequest(c *gin.Context) {
 		ForceAuthn:    isTrue(req.Request.ForceAuthn),
 		AuthnContexts: contexts,
 		ClientAddr:    s.ClientGroup(c),
+		NameIDFormat:  format,
+		NoNewNameID:   noNewNameID(req.Request.NameIDPolicy),
 	}
 	saved, err := s.Store.SavePendingRequestCapped(ctx, p, s.PendingPerAddress)
 	if store.IsCode(err, store.Conflict) {
@@ -259,14 +267,16 @@ func (s *Handler) ssoRequest(c *gin.Context) {
 	}
 
 	// Answered at once, without a page that asks anything: a Subject Rolegate would not hold the
-	// sign-in to, a context Rolegate cannot reach, and IsPassive (with the session the browser
-	// has, or NoPassive).
+	// sign-in to, a context Rolegate cannot reach, a NameIDPolicy it cannot honour, and IsPassive
+	// (with the session the browser has, or NoPassive).
 	var status *saml.StatusError
 	switch {
 	case req.Request.Subject != nil:
 		status = subjectUnsupported
 	case !satisfiable:
 		status = noAuthnContext
+	case badPolicy != nil:
+		status = badPolicy
 	}
 	passive := isTrue(req.Request.IsPassive)
 	if status != nil || passive {
@@ -474,17 +484,31 @@ func (s *Handler) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSess
 			audit.Details["reason"] = msg
 		}
 	}
+	format := p.NameIDFormat
+	if format == "" {
+		format = store.NameIDPersistent
+	}
+	audit.Details["name_id_format"] = format
+	// The admin may have changed the SP while the user signed in.
+	if status == nil && ((sp.NameIDFormat != "" && sp.NameIDFormat != format) || (format == store.NameIDEmail && !mayGetEmail(sp))) {
+		answer(invalidNameIDPolicy(saml.StatusResponder, "this application's NameID format or release list changed while the user signed in; start again from the application"))
+	}
 	if status == nil {
-		nameID, err := s.Store.PairwiseNameID(ctx, w.user.ID, ed.EntityID)
+		nameID, st, err := s.subjectNameID(ctx, w, format, p.NoNewNameID, idp.MetadataURL.String(), ed.EntityID)
 		if err != nil {
 			s.FailPage(c, err)
 			return
 		}
-		class, _ := s.sessionContext(p.AuthnContexts, w.sess)
-		maker = &ssoAssertionMaker{user: w.user, sess: w.sess, groups: groups, nameID: nameID, release: sp.Release, assertionID: s.NewXMLID(),
-			sessionIndex: s.SessionIndex(w.sess), context: class}
-		idp.AssertionMaker = maker
+		if st != nil {
+			answer(st)
+		} else {
+			class, _ := s.sessionContext(p.AuthnContexts, w.sess)
+			maker = &ssoAssertionMaker{user: w.user, sess: w.sess, groups: groups, nameID: nameID, release: sp.Release, assertionID: s.NewXMLID(),
+				sessionIndex: s.SessionIndex(w.sess), context: class}
+			idp.AssertionMaker = maker
+		}
 	}
+	var encryption string
 	var form saml.IdpAuthnRequestForm
 	err = crewjamSafe(func() error {
 		if status != nil {
@@ -493,7 +517,7 @@ func (s *Handler) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSess
 			}
 		} else if err := maker.MakeAssertion(req, nil); err != nil {
 			return err
-		} else if err := req.MakeAssertionEl(); err != nil {
+		} else if encryption, err = sealAssertion(req); err != nil {
 			return err
 		} else if err := req.MakeResponse(); err != nil {
 			return err
@@ -510,11 +534,16 @@ func (s *Handler) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSess
 	audit.Details["signing_key"] = key.ID
 	if maker != nil {
 		audit.Details["assertion_id"] = maker.assertionID
-		audit.Details["name_id"] = maker.nameID
+		if maker.nameID.Format != assertions.NameIDTransient { // a transient NameID is kept nowhere
+			audit.Details["name_id"] = maker.nameID.Value
+		}
 		audit.Details["released"] = strings.Join(maker.release, ",")
 		audit.Details["authn_context"] = maker.context
 		audit.Details["auth_methods"] = w.sess.AuthMethods
-		audit.Details["encrypted"] = fmt.Sprint(req.AssertionEl != nil && req.AssertionEl.Tag == "EncryptedAssertion")
+		audit.Details["encrypted"] = fmt.Sprint(encryption != "")
+		if encryption != "" {
+			audit.Details["encryption"] = encryption
+		}
 	}
 	s.PostAssertion(c, audit, "sso_post", form.URL, gin.H{
 		"Title":        "Signing in",
@@ -538,16 +567,16 @@ func findPostACS(ed *saml.EntityDescriptor, location string) (*saml.SPSSODescrip
 	return nil, nil
 }
 
-// ssoAssertionMaker is crewjam's AssertionMaker for a generic SP: the user's pairwise persistent
-// NameID for that SP (never the Subject AWS sees), the attributes the SP's release list names,
-// an MFA-aware AuthnContext, and a lifetime of assertions.AssertionLifetime set here rather than
+// ssoAssertionMaker is crewjam's AssertionMaker for a generic SP: the user's NameID for that SP in
+// the format chosen (persistent ones pairwise, never the Subject AWS sees), the attributes the
+// SP's release list names, an MFA-aware AuthnContext, and a lifetime of assertions.AssertionLifetime set here rather than
 // through crewjam's globals.
 type ssoAssertionMaker struct {
 	user         *store.User
 	sess         *store.Session
 	groups       []string
-	nameID       string   // store.PairwiseNameID
-	release      []string // store.ServiceProvider.Release
+	nameID       *saml.NameID // see subjectNameID
+	release      []string     // store.ServiceProvider.Release
 	assertionID  string
 	sessionIndex string // of sess, as the core names it
 	context      string // the AuthnContextClassRef: what the session did, as the request asked for it
@@ -556,7 +585,7 @@ type ssoAssertionMaker struct {
 // MakeAssertion sets req.Assertion; the crewjam Session is not used (the user and their session
 // are the maker's own).
 func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Session) error {
-	if m.nameID == "" {
+	if m.nameID == nil || m.nameID.Value == "" {
 		return errors.New("the user has no NameID for this service provider")
 	}
 	now := req.Now.UTC()
@@ -579,7 +608,7 @@ func (m *ssoAssertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, _ *saml.Ses
 		Version:      "2.0",
 		Issuer:       saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: idpID},
 		Subject: &saml.Subject{
-			NameID: &saml.NameID{Format: assertions.NameIDPersistent, NameQualifier: idpID, SPNameQualifier: spID, Value: m.nameID},
+			NameID: m.nameID,
 			SubjectConfirmations: []saml.SubjectConfirmation{{
 				Method: assertions.MethodBearer,
 				SubjectConfirmationData: &saml.SubjectConfirmationData{

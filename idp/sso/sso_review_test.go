@@ -12,6 +12,7 @@ import (
 
 	"rolegate/assertions/samltest"
 	"rolegate/idp/internal/idptest"
+	"rolegate/idp/sso"
 	"rolegate/store"
 )
 
@@ -116,8 +117,9 @@ func (w *ssoWeb) encryptingSP(t *testing.T, name string, methods ...string) *sam
 }
 
 func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
-	// crewjam v0.5.1's AES-GCM encrypter sealed zeros instead of the assertion; v0.6.3 picks GCM
-	// when the SP lists it. Someone else's code, xmlsec1, must get the signed assertion back.
+	// crewjam v0.5.1's AES-GCM encrypter sealed zeros instead of the assertion; Rolegate encrypts
+	// with its own encrypter, AWS's, in GCM unless the SP lists only CBC. Someone else's code,
+	// xmlsec1, must get the signed assertion back, and crewjam's SP must accept the Response.
 	w := newSSOWeb(t, false)
 	cur, err := w.Ring.Current(context.Background())
 	if err != nil {
@@ -134,8 +136,13 @@ func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
 		{"an SP that lists AES-256-GCM", []string{"http://www.w3.org/2009/xmlenc11#aes256-gcm"}, "http://www.w3.org/2009/xmlenc11#aes256-gcm"},
 		{"an SP that lists AES-128-GCM before CBC", []string{"http://www.w3.org/2009/xmlenc11#aes128-gcm", "http://www.w3.org/2001/04/xmlenc#aes128-cbc"},
 			"http://www.w3.org/2009/xmlenc11#aes128-gcm"},
-		{"an SP that lists no method", nil, "http://www.w3.org/2001/04/xmlenc#aes128-cbc"},
-		{"an SP that lists AES-256-CBC", []string{"http://www.w3.org/2001/04/xmlenc#aes256-cbc"}, "http://www.w3.org/2001/04/xmlenc#aes256-cbc"},
+		{"an SP that lists no method", nil, "http://www.w3.org/2009/xmlenc11#aes256-gcm"},
+		{"an SP that lists only a key transport", []string{"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"}, "http://www.w3.org/2009/xmlenc11#aes256-gcm"},
+		{"an SP that lists CBC before AES-192-GCM", []string{"http://www.w3.org/2001/04/xmlenc#aes256-cbc", "http://www.w3.org/2009/xmlenc11#aes192-gcm"},
+			"http://www.w3.org/2009/xmlenc11#aes192-gcm"},
+		{"an SP that lists only AES-256-CBC", []string{"http://www.w3.org/2001/04/xmlenc#aes256-cbc"}, "http://www.w3.org/2001/04/xmlenc#aes256-cbc"},
+		{"an SP that lists only AES-128-CBC and 3DES", []string{"http://www.w3.org/2001/04/xmlenc#tripledes-cbc", "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+			"http://www.w3.org/2001/04/xmlenc#rsa-1_5", "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"}, "http://www.w3.org/2001/04/xmlenc#aes128-cbc"},
 	} {
 		sp := w.encryptingSP(t, strings.NewReplacer(" ", "-").Replace(tc.name), tc.methods...)
 		resp, body, req := w.ssoTry(t, b, sp)
@@ -170,6 +177,39 @@ func TestEncryptedAssertionsDecryptWithXMLSecInGCMAndCBC(t *testing.T) {
 		if _, err := sp.ParseXMLResponse([]byte(p.Response), []string{req.ID}, sp.AcsURL); err != nil {
 			t.Fatalf("%s: crewjam's SP refuses the Response: %v", tc.name, err)
 		}
+		if got := w.lastAudit(t, "assertion"); got["encrypted"] != "true" || got["encryption"] != tc.want {
+			t.Fatalf("%s: audit details %v", tc.name, got)
+		}
+	}
+}
+
+func TestAnSPWhoseEncryptionMethodsRolegateCannotUseIsRefusedWithTheReason(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
+	for _, tc := range []struct {
+		name    string
+		methods []string
+		why     string
+	}{
+		{"3des", []string{"http://www.w3.org/2001/04/xmlenc#tripledes-cbc"}, "name only http://www.w3.org/2001/04/xmlenc#tripledes-cbc"},
+		{"rsa15", []string{"http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#rsa-1_5"},
+			"name only the key transport http://www.w3.org/2001/04/xmlenc#rsa-1_5"},
+	} {
+		sp := w.encryptingSP(t, tc.name, tc.methods...)
+		// sp add refuses such metadata; one stored before is refused at each request, with no Response.
+		md, err := w.Store.GetServiceProvider(context.Background(), sp.EntityID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sso.ParseSPMetadata(md.Metadata); err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("%s: sp add's check says %v; want %q", tc.name, err, tc.why)
+		}
+		resp, body := b.Get(w.redirectPath(t, w.authnRequest(t, sp, saml.HTTPRedirectBinding), ""))
+		refused(t, tc.name, resp, body, tc.why)
+	}
+	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
+		t.Errorf("assertions issued: %q", got)
 	}
 }
 
@@ -182,4 +222,23 @@ func TestAnUnknownACSIsNamedInTheRefusal(t *testing.T) {
 	if strings.Contains(body, "file does not exist") {
 		t.Errorf("the page speaks of files: %q", idptest.Alert(body))
 	}
+}
+
+// lastAudit is the details of the newest audit event of typ.
+func (w *ssoWeb) lastAudit(t *testing.T, typ string) map[string]string {
+	t.Helper()
+	events, err := w.Store.ListAudit(context.Background(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *store.AuditEvent
+	for _, e := range events {
+		if e.Type == typ && (last == nil || e.ID > last.ID) {
+			last = e
+		}
+	}
+	if last == nil {
+		t.Fatalf("no %s audit event", typ)
+	}
+	return last.Details
 }

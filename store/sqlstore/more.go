@@ -98,13 +98,13 @@ func (s *Store) CreateServiceProvider(ctx context.Context, sp *store.ServiceProv
 	return nil
 }
 
-const spCols = `entity_id, metadata, release_attrs, restricted, created_at, require_signed_requests`
+const spCols = `entity_id, metadata, release_attrs, restricted, created_at, require_signed_requests, nameid_format`
 
 func scanSP(r Row) (*store.ServiceProvider, error) {
 	var sp store.ServiceProvider
 	var md, release string
 	var created int64
-	if err := r.Scan(&sp.EntityID, &md, &release, &sp.Restricted, &created, &sp.RequireSignedRequests); err != nil {
+	if err := r.Scan(&sp.EntityID, &md, &release, &sp.Restricted, &created, &sp.RequireSignedRequests, &sp.NameIDFormat); err != nil {
 		return nil, err
 	}
 	sp.Metadata, sp.Release, sp.CreatedAt = []byte(md), splitRelease(release), fromDB(created)
@@ -153,6 +153,9 @@ func checkPendingRequest(r *store.PendingRequest) error {
 	if len(r.HandleHash) < 16 || r.SPEntityID == "" || r.RequestID == "" || r.ACSURL == "" || !r.ExpiresAt.After(r.CreatedAt) {
 		return store.Errorf(store.Invalid, "incomplete pending request")
 	}
+	if err := store.CheckNameIDFormat(r.NameIDFormat); err != nil {
+		return err
+	}
 	for _, c := range r.AuthnContexts {
 		if c == "" || strings.ContainsFunc(c, unicode.IsSpace) {
 			return store.Errorf(store.Invalid, "authentication context class %q is empty or holds white space", c)
@@ -164,8 +167,9 @@ func checkPendingRequest(r *store.PendingRequest) error {
 // insertPendingRequest stores r; Conflict when its SP sent that request ID before.
 func insertPendingRequest(ctx context.Context, q Querier, r *store.PendingRequest) error {
 	_, err := q.Exec(ctx, `INSERT INTO saml_requests (handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at,
-		force_authn, authn_contexts, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.HandleHash, r.SPEntityID, r.RequestID,
-		r.ACSURL, r.RelayState, toDB(r.CreatedAt), toDB(r.ExpiresAt), r.ForceAuthn, strings.Join(r.AuthnContexts, " "), r.ClientAddr)
+		force_authn, authn_contexts, client_addr, nameid_format, nameid_no_create) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		r.HandleHash, r.SPEntityID, r.RequestID, r.ACSURL, r.RelayState, toDB(r.CreatedAt), toDB(r.ExpiresAt), r.ForceAuthn,
+		strings.Join(r.AuthnContexts, " "), r.ClientAddr, r.NameIDFormat, r.NoNewNameID)
 	if errors.Is(err, ErrUnique) {
 		return store.Errorf(store.Conflict, "request %q from %q was seen before: a request is accepted once", r.RequestID, r.SPEntityID)
 	}
@@ -176,9 +180,9 @@ func (s *Store) GetPendingRequest(ctx context.Context, handleHash []byte, now ti
 	var r store.PendingRequest
 	var created, expires int64
 	var contexts string
-	err := s.db.QueryRow(ctx, `SELECT handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at, force_authn, authn_contexts
-		FROM saml_requests WHERE handle_hash = $1 AND consumed_at = 0 AND expires_at > $2`, handleHash, toDB(now)).
-		Scan(&r.HandleHash, &r.SPEntityID, &r.RequestID, &r.ACSURL, &r.RelayState, &created, &expires, &r.ForceAuthn, &contexts)
+	err := s.db.QueryRow(ctx, `SELECT handle_hash, sp_entity_id, request_id, acs_url, relay_state, created_at, expires_at, force_authn, authn_contexts,
+		nameid_format, nameid_no_create FROM saml_requests WHERE handle_hash = $1 AND consumed_at = 0 AND expires_at > $2`, handleHash, toDB(now)).
+		Scan(&r.HandleHash, &r.SPEntityID, &r.RequestID, &r.ACSURL, &r.RelayState, &created, &expires, &r.ForceAuthn, &contexts, &r.NameIDFormat, &r.NoNewNameID)
 	if err != nil {
 		return nil, wrap(err, "sign-in request")
 	}

@@ -64,6 +64,9 @@ func putSPPolicy(ctx context.Context, q Querier, sp *store.ServiceProvider) erro
 	if err != nil {
 		return err
 	}
+	if err := store.CheckNameIDFormat(sp.NameIDFormat); err != nil {
+		return err
+	}
 	ids := map[int64]bool{}
 	names := []string{}
 	for _, g := range sp.AllowedGroups {
@@ -82,8 +85,8 @@ func putSPPolicy(ctx context.Context, q Querier, sp *store.ServiceProvider) erro
 	}
 	sort.Slice(names, func(i, j int) bool { return store.Key(names[i]) < store.Key(names[j]) })
 	sp.Release, sp.AllowedGroups, sp.Restricted = release, names, sp.Restricted || len(names) > 0
-	if _, err := q.Exec(ctx, `UPDATE service_providers SET release_attrs = $1, restricted = $2, require_signed_requests = $3 WHERE entity_id = $4`,
-		strings.Join(release, ","), sp.Restricted, sp.RequireSignedRequests, sp.EntityID); err != nil {
+	if _, err := q.Exec(ctx, `UPDATE service_providers SET release_attrs = $1, restricted = $2, require_signed_requests = $3, nameid_format = $4
+		WHERE entity_id = $5`, strings.Join(release, ","), sp.Restricted, sp.RequireSignedRequests, sp.NameIDFormat, sp.EntityID); err != nil {
 		return err
 	}
 	if _, err := q.Exec(ctx, `DELETE FROM sp_allowed_groups WHERE sp_entity_id = $1`, sp.EntityID); err != nil {

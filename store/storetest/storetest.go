@@ -101,6 +101,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"audit events are paged by ID with the filters, each page bounded", testPageAudit},
 		{"old audit events are counted and pruned in bounded batches, oldest first, the rest kept", testPruneAudit},
 		{"a prune of many events lets concurrent appends through, every one kept", testPruneWhileAppending},
+		{"an SP's fixed NameID format and a pending request's format are kept, changed and checked", testNameIDFormats},
+		{"a pairwise NameID is found once made, and looking for it makes none", testFindPairwiseNameID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
