@@ -88,7 +88,7 @@ func TestDiskFullEmbeddedStore(t *testing.T) {
 	dir := filepath.Join(mnt, "data")
 	e := env("ROLEGATE_DATA_DIR=" + dir)
 	setUp(t, e)
-	s := serve(t, "rolegate", e, "--rate-burst", "100000", "--rate-per-second", "10000", "--log-level", "warn")
+	s := serve(t, "rolegate", e, "--rate-burst", "100000", "--rate-per-second", "10000") // at info: the start log names the listen address
 	l := newLoad(s.url(), signIn(t, s.url()))
 	ctx, stop := context.WithCancel(context.Background())
 	wait := l.run(ctx, 4)

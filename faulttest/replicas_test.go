@@ -50,7 +50,7 @@ func TestReplicaKilledAndPostgresRestartedUnderLoad(t *testing.T) {
 	var addrs []string
 	for i := range 3 {
 		r := serve(t, fmt.Sprintf("replica %d", i+1), append(common, "ROLEGATE_DATA_DIR="+t.TempDir()),
-			"--base-url", base, "--rate-burst", "100000", "--rate-per-second", "10000", "--log-level", "warn")
+			"--base-url", base, "--rate-burst", "100000", "--rate-per-second", "10000") // at info: the start log names the listen address
 		replicas, addrs = append(replicas, r), append(addrs, r.addr)
 	}
 	proxy := newBalancer(t, ln, addrs)
