@@ -97,7 +97,9 @@ func TestARefreshIsRefusedWithAForgedOrEndedToken(t *testing.T) {
 			case "no token at all":
 				tok = ""
 			case "a forged token":
-				tok = tok[:42] + map[bool]string{true: "B", false: "A"}[tok[42] == 'A']
+				// A character in the middle: the last one's low bits are base64 padding, and a
+				// lenient decoder reads A and B there as the same bytes.
+				tok = tok[:20] + map[bool]string{true: "B", false: "A"}[tok[20] == 'A'] + tok[21:]
 			default:
 				c.end(t, w)
 			}
