@@ -193,20 +193,8 @@ func createKEK(path string) (*KEK, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("certs: creating key-encryption key: %w", err)
-	}
-	_, err = f.WriteString(text + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		// A partial file would hold no usable key; remove it so the next start tries again.
-		os.Remove(path)
+	if err := WriteNewSecret(path, text+"\n"); err != nil {
+		// A partial file would hold no usable key; WriteNewSecret removed it so the next start tries again.
 		return nil, fmt.Errorf("certs: writing key-encryption key %s: %w", path, err)
 	}
 	syncDir(filepath.Dir(path))
@@ -243,4 +231,24 @@ func (k *KEK) Open(sealed, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("certs: cannot decrypt with key-encryption key %s: %w", k.id, ErrWrongKEK)
 	}
 	return pt, nil
+}
+
+// WriteNewSecret writes text to a new file at path, mode 0600, durably; it refuses a path that
+// exists and leaves no partial file behind.
+func WriteNewSecret(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }

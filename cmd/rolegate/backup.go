@@ -260,7 +260,7 @@ func (a *app) restoreInto(tmp, db, from, kekFile, kekText, source string, kek *c
 	var installed string
 	if kekText != "" {
 		installed = filepath.Join(a.dataDir, certs.KEKFileName)
-		if err := writeNew(installed, kekText+"\n"); err != nil {
+		if err := certs.WriteNewSecret(installed, kekText+"\n"); err != nil {
 			return fmt.Errorf("restore: install the key-encryption key: %w", err)
 		}
 		source = "file " + installed + " (copied from " + kekFile + ")"
@@ -438,25 +438,6 @@ func removeDB(path string) {
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		os.Remove(path + suffix)
 	}
-}
-
-// writeNew writes text to a new file at path, mode 0600, durably; it refuses a path that exists.
-func writeNew(path, text string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(text)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }
 
 func syncFile(path string) error {
