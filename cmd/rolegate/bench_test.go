@@ -188,3 +188,18 @@ func TestBenchFailsOnAWronglySignedResponse(t *testing.T) {
 		})
 	}
 }
+
+// The bench's preparation and cleanup speak only the Store interface: PostgreSQL as well.
+func TestBenchOnPostgreSQL(t *testing.T) {
+	c := newCLI(t, "postgres")
+	s := c.serve(t, "--rate-burst", "100000", "--rate-per-second", "10000", "--log-level", "warn")
+	out, r := c.bench(t, s.url, "--scenario", "sso", "--users", "3")
+	if r.code != 0 || out.Requests == 0 || out.ErrorCount != 0 || out.Verified == 0 {
+		t.Fatalf("exit %d, %+v, stderr %s", r.code, out, r.stderr)
+	}
+	for name := range c.users(t) {
+		if strings.HasPrefix(name, benchUserPrefix) {
+			t.Errorf("bench left user %s in the store", name)
+		}
+	}
+}
