@@ -5,15 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"rolegate/awslogin"
 	"rolegate/idp"
 	"rolegate/internal/loadgen"
 	"rolegate/store"
@@ -80,8 +84,8 @@ func (o *benchOpts) check() error {
 		return store.Errorf(store.Invalid, "--users must be 0 to 10000")
 	case o.duration <= 0 || o.warmup < 0:
 		return store.Errorf(store.Invalid, "--duration must be positive and --warmup not negative")
-	case o.every < 0:
-		return store.Errorf(store.Invalid, "--verify-every must not be negative")
+	case o.every < 1:
+		return store.Errorf(store.Invalid, "--verify-every must be 1 or more: an unverified run could count fast wrong answers")
 	case o.output != "text" && o.output != "json":
 		return store.Errorf(store.Invalid, "-o %q: use text or json", o.output)
 	}
@@ -135,7 +139,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		return err
 	}
 	if n := r.Errors[loadgen.KindVerify]; n > 0 {
-		return store.Errorf(store.Internal, "%d answer(s) were wrong, so the run does not count; the first: %s", n, r.FirstVerifyError)
+		return store.Errorf(store.Internal, "%d answer(s) were wrong, so the run does not count; the first: %s", n, r.First[loadgen.KindVerify])
 	}
 	if r.Requests == 0 {
 		return store.Errorf(store.Unavailable, "no request was answered right in %s", o.duration)
@@ -143,22 +147,34 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 	return nil
 }
 
-// benchOp makes the scenario's operation; sso first signs every bench user in once.
+// benchOp makes the scenario's operation. It first signs bench users in through the form (sso:
+// every one, for their sessions; login and ecp: the first), so that a server on another store or
+// with low rate limits is named before the run rather than as a run of errors.
 func (a *app) benchOp(ctx context.Context, t *loadgen.Target, scenario string, users []string, pw string) (loadgen.Op, error) {
+	if scenario == "ecp" {
+		if _, err := awslogin.Endpoint(t.URL, benchAlias); err != nil {
+			return nil, err // the ECP client sends passwords over TLS only, or to this machine
+		}
+	}
+	clients := make([]*http.Client, len(users))
+	for i, u := range users {
+		if i > 0 && scenario != "sso" {
+			break
+		}
+		c, err := t.SignIn(ctx, u, pw, true)
+		if f := (*loadgen.Failure)(nil); errors.As(err, &f) && f.Kind == http429 {
+			return nil, store.Errorf(store.Unavailable, "the server throttled the sign-in of %s (HTTP 429): for a bench, start it with high --rate-burst and --rate-per-second", u)
+		} else if err != nil {
+			return nil, store.Errorf(store.Unavailable, "cannot sign %s in at %s (%v): is the server running on the store of --data-dir or --database-url, "+
+				"with rate limits high enough for a bench?", u, t.URL, err)
+		}
+		clients[i] = c
+	}
 	switch scenario {
 	case "login":
 		return t.Login(users, pw), nil
 	case "ecp":
 		return t.ECP(users, pw, benchAlias), nil
-	}
-	clients := make([]*http.Client, len(users))
-	for i, u := range users {
-		c, err := t.SignIn(ctx, u, pw, true)
-		if err != nil {
-			return nil, store.Errorf(store.Unavailable, "cannot sign %s in at %s (%v): is the server running on the store of --data-dir or --database-url, "+
-				"with rate limits high enough for a bench?", u, t.URL, err)
-		}
-		clients[i] = c
 	}
 	return t.SSO(clients, benchAlias, benchRole), nil
 }
@@ -257,6 +273,7 @@ type benchJSON struct {
 	Latency     map[string]float64 `json:"latency_ms"`
 	Errors      map[string]int     `json:"errors"`
 	ErrorCount  int                `json:"error_count"`
+	FirstErrors map[string]string  `json:"first_errors"`
 	Verified    int64              `json:"verified"`
 	VerifyEvery int                `json:"verify_every"`
 }
@@ -274,7 +291,7 @@ func (a *app) printBench(o benchOpts, r *loadgen.Result) error {
 	}
 	if o.output == "json" {
 		j := benchJSON{Scenario: o.scenario, URL: o.url, Concurrency: o.concurrency, Users: users, Seconds: o.duration.Seconds(), Requests: r.Requests,
-			PerSecond: r.PerSecond(), Latency: map[string]float64{}, Errors: r.Errors, ErrorCount: r.ErrorCount(), Verified: r.Verified, VerifyEvery: o.every}
+			PerSecond: r.PerSecond(), Latency: map[string]float64{}, Errors: r.Errors, ErrorCount: r.ErrorCount(), FirstErrors: r.First, Verified: r.Verified, VerifyEvery: o.every}
 		for k, d := range p {
 			j.Latency[k] = ms(d)
 		}
@@ -286,12 +303,14 @@ func (a *app) printBench(o benchOpts, r *loadgen.Result) error {
 	fmt.Fprintf(w, "scenario   %s at %s: %d workers, %d users, %s measured after %s warmup\n", o.scenario, o.url, o.concurrency, users, o.duration, o.warmup)
 	fmt.Fprintf(w, "requests   %d (%.1f/s)\n", r.Requests, r.PerSecond())
 	fmt.Fprintf(w, "latency    p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms\n", ms(p["p50"]), ms(p["p90"]), ms(p["p99"]), ms(p["max"]))
-	kinds := make([]string, 0, len(r.Errors))
-	for k, n := range r.Errors {
-		kinds = append(kinds, fmt.Sprintf("%s: %d", k, n))
+	var kinds []string
+	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+		kinds = append(kinds, fmt.Sprintf("%s: %d", k, r.Errors[k]))
 	}
-	sort.Strings(kinds)
 	fmt.Fprintf(w, "errors     %d%s\n", r.ErrorCount(), map[bool]string{true: " (" + strings.Join(kinds, ", ") + ")", false: ""}[len(kinds) > 0])
+	for _, k := range slices.Sorted(maps.Keys(r.First)) {
+		fmt.Fprintf(w, "  first %s: %s\n", k, r.First[k])
+	}
 	verdict := "all right"
 	if n := r.Errors[loadgen.KindVerify]; n > 0 {
 		verdict = fmt.Sprintf("%d WRONG", n)

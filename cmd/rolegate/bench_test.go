@@ -104,12 +104,28 @@ func TestBench(t *testing.T) {
 			t.Fatal("bench removed a user that is not its own")
 		}
 	})
+	t.Run("a server on another store is named before the run", func(t *testing.T) {
+		other := newCLI(t, "sqlite")
+		other.ok(t, "", "migrate")
+		_, r := other.bench(t, s.url, "--scenario", "login")
+		if r.code != exitCodes[store.Unavailable] || r.stdout != "" || !strings.Contains(r.stderr, "--data-dir or --database-url") {
+			t.Fatalf("want exit 7 naming the store flags and no results, got exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+		}
+		for name := range other.users(t) {
+			if strings.HasPrefix(name, benchUserPrefix) {
+				t.Errorf("the failed bench left user %s in its store", name)
+			}
+		}
+	})
 	t.Run("a throttled run says to raise the rate limits", func(t *testing.T) {
 		c := newCLI(t, "sqlite")
 		s := c.serve(t, "--rate-burst", "1", "--rate-per-second", "0.01", "--log-level", "warn")
-		out, r := c.bench(t, s.url, "--scenario", "ecp")
-		if out.Errors[http429] == 0 || !strings.Contains(r.stderr, "--rate-burst") {
-			t.Fatalf("want HTTP 429 counted and named, got %+v, stderr %s", out, r.stderr)
+		// Before the run (the sign-in that checks the store) or in it: either way, said plainly.
+		for _, scenario := range []string{"ecp", "sso"} {
+			out, r := c.bench(t, s.url, "--scenario", scenario)
+			if r.code == 0 || !strings.Contains(r.stderr, "HTTP 429") || !strings.Contains(r.stderr, "--rate-burst") {
+				t.Fatalf("%s: want a failure naming HTTP 429 and --rate-burst, got exit %d, %+v, stderr %s", scenario, r.code, out, r.stderr)
+			}
 		}
 	})
 }

@@ -23,7 +23,7 @@ type Config struct {
 	Concurrency int
 	Warmup      time.Duration // run, not counted, before the measured window
 	Duration    time.Duration // the measured window
-	VerifyEvery int           // check every Nth answer (the first always); 0 checks none
+	VerifyEvery int           // check every Nth answer, the first among them
 }
 
 // Result is what one run measured: the requests that both started and ended in the window.
@@ -33,8 +33,8 @@ type Result struct {
 	Verified  int64          // answers checked, warmup included; each was right or counted in Errors["verify"]
 	Window    time.Duration
 	Latencies []time.Duration // of the right answers, sorted
-	// FirstVerifyError is the first verification failure's words, for the report.
-	FirstVerifyError string
+	// First holds the words of one error of each kind in Errors, for the report.
+	First map[string]string
 }
 
 // Failure is an error of a kind that Result.Errors counts.
@@ -67,18 +67,18 @@ func kindOf(err error) string {
 
 // Run runs op from cfg.Concurrency workers until the warmup and the window have passed or ctx ends.
 func Run(ctx context.Context, cfg Config, op Op) (*Result, error) {
-	if cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.VerifyEvery < 0 {
+	if cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.VerifyEvery < 1 {
 		return nil, fmt.Errorf("loadgen: concurrency, duration, warmup or verify-every out of range")
 	}
 	start := time.Now()
 	from, until := start.Add(cfg.Warmup), start.Add(cfg.Warmup+cfg.Duration)
 	ctx, cancel := context.WithDeadline(ctx, until.Add(time.Minute)) // a hung request ends with the run
 	defer cancel()
-	var answered, verified atomic.Int64
+	var sent, verified atomic.Int64
 	type tally struct {
-		lat    []time.Duration
-		errs   map[string]int
-		vfirst string
+		lat   []time.Duration
+		errs  map[string]int
+		first map[string]string
 	}
 	tallies := make([]tally, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -87,31 +87,30 @@ func Run(ctx context.Context, cfg Config, op Op) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			t := &tallies[w]
-			t.errs = map[string]int{}
+			t.errs, t.first = map[string]int{}, map[string]string{}
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if !t0.Before(until) {
 					return
 				}
-				check := false
-				if cfg.VerifyEvery > 0 {
-					check = (answered.Add(1)-1)%int64(cfg.VerifyEvery) == 0
-				}
+				check := (sent.Add(1)-1)%int64(cfg.VerifyEvery) == 0
 				err := op(ctx, w, check)
 				t1 := time.Now()
-				if check && (err == nil || kindOf(err) == KindVerify) {
+				kind := ""
+				if err != nil {
+					kind = kindOf(err)
+				}
+				if check && (err == nil || kind == KindVerify) {
 					verified.Add(1)
 				}
-				if err != nil && kindOf(err) == KindVerify && t.vfirst == "" {
-					t.vfirst = err.Error()
-				}
-				if t0.Before(from) || t1.After(until) {
-					if err == nil || kindOf(err) != KindVerify {
-						continue // outside the window; a wrong answer counts wherever it falls
-					}
+				if (t0.Before(from) || t1.After(until)) && kind != KindVerify {
+					continue // outside the window; a wrong answer counts wherever it falls
 				}
 				if err != nil {
-					t.errs[kindOf(err)]++
+					t.errs[kind]++
+					if t.first[kind] == "" {
+						t.first[kind] = err.Error()
+					}
 				} else {
 					t.lat = append(t.lat, t1.Sub(t0))
 				}
@@ -122,14 +121,14 @@ func Run(ctx context.Context, cfg Config, op Op) (*Result, error) {
 	if err := ctx.Err(); err != nil && time.Now().Before(until) {
 		return nil, err // interrupted: no whole window to report
 	}
-	r := &Result{Errors: map[string]int{}, Verified: verified.Load(), Window: cfg.Duration}
+	r := &Result{Errors: map[string]int{}, First: map[string]string{}, Verified: verified.Load(), Window: cfg.Duration}
 	for _, t := range tallies {
 		r.Latencies = append(r.Latencies, t.lat...)
 		for k, n := range t.errs {
 			r.Errors[k] += n
-		}
-		if r.FirstVerifyError == "" {
-			r.FirstVerifyError = t.vfirst
+			if r.First[k] == "" {
+				r.First[k] = t.first[k]
+			}
 		}
 	}
 	sort.Slice(r.Latencies, func(i, j int) bool { return r.Latencies[i] < r.Latencies[j] })

@@ -51,8 +51,8 @@ func TestRunCountsOnlyTheWindowAndEveryWrongAnswer(t *testing.T) {
 	if r.Requests == 0 || r.Errors["HTTP 503"] == 0 || r.Errors["transport"] == 0 {
 		t.Fatalf("want right answers, 503s and transport errors, got %+v", r.Errors)
 	}
-	if r.Errors[KindVerify] != 1 || r.FirstVerifyError != "verify: bad signature" {
-		t.Fatalf("the warmup's wrong answer: errors %v, first %q", r.Errors, r.FirstVerifyError)
+	if r.Errors[KindVerify] != 1 || r.First[KindVerify] != "verify: bad signature" || r.First["transport"] != "connection reset" {
+		t.Fatalf("the warmup's wrong answer: errors %v, first %q", r.Errors, r.First)
 	}
 	if total := int(calls.Load()); r.Requests+r.ErrorCount() >= total {
 		t.Fatalf("%d counted of %d made: the warmup was counted", r.Requests+r.ErrorCount(), total)
@@ -68,7 +68,7 @@ func TestRunCountsOnlyTheWindowAndEveryWrongAnswer(t *testing.T) {
 }
 
 func TestRunRefusesABadConfig(t *testing.T) {
-	for _, cfg := range []Config{{Concurrency: 0, Duration: time.Second}, {Concurrency: 1}, {Concurrency: 1, Duration: time.Second, Warmup: -1}} {
+	for _, cfg := range []Config{{Concurrency: 0, Duration: time.Second, VerifyEvery: 1}, {Concurrency: 1, VerifyEvery: 1}, {Concurrency: 1, Duration: time.Second, Warmup: -1, VerifyEvery: 1}, {Concurrency: 1, Duration: time.Second}} {
 		if _, err := Run(context.Background(), cfg, nil); err == nil {
 			t.Errorf("%+v: no error", cfg)
 		}
