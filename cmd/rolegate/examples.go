@@ -17,6 +17,8 @@ var examples = map[string]string{
 	"completion powershell": `  rolegate completion powershell | Out-String | Invoke-Expression`,
 	"serve": `  rolegate serve --base-url https://sso.example.com
   rolegate serve --addr 127.0.0.1:8080 --demo`,
+	"bench": `  rolegate bench --url http://127.0.0.1:8080 --scenario sso --concurrency 8 --duration 30s
+  rolegate bench --url http://127.0.0.1:8080 --scenario login --concurrency 4 -o json | jq .requests_per_second`,
 	"migrate": `  rolegate migrate
   rolegate migrate --database-url postgres://rolegate@db/rolegate`,
 

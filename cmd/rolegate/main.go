@@ -76,7 +76,7 @@ func newRoot(a *app) *cobra.Command {
 		"PostgreSQL URL; when empty, the embedded store in the data directory (env ROLEGATE_DATABASE_URL)")
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), groupCmd(a), accountCmd(a), grantCmd(a), keysCmd(a), tagCmd(a), auditCmd(a), spCmd(a), mfaCmd(a), unlockCmd(a), loginCmd(a), sessionCmd(a),
-		credentialProcessCmd(a), execCmd(a), consoleCmd(a), awsCmd(a), versionCmd(a), backupCmd(a), restoreCmd(a))
+		credentialProcessCmd(a), execCmd(a), consoleCmd(a), awsCmd(a), versionCmd(a), backupCmd(a), restoreCmd(a), benchCmd(a))
 	finish(a, root)
 	return root
 }

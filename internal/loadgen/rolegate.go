@@ -1,0 +1,239 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"rolegate/assertions"
+	"rolegate/awslogin"
+	"rolegate/store"
+)
+
+// Target is the server under load and what its metadata publishes.
+type Target struct {
+	URL       string // the server's base URL
+	Transport http.RoundTripper
+	EntityID  string
+	Certs     []*x509.Certificate
+	metadata  []byte
+}
+
+// maxBody bounds what one answer may be: the largest is an auto-POST page.
+const maxBody = 4 << 20
+
+// NewTarget reads the server's metadata once: the entity ID and certificates Responses are held to.
+func NewTarget(ctx context.Context, base string, concurrency int) (*Target, error) {
+	t := &Target{URL: strings.TrimRight(base, "/"), Transport: &http.Transport{
+		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute,
+	}}
+	status, md, err := t.get(ctx, t.client(nil), "/saml/metadata")
+	if err != nil {
+		return nil, store.Errorf(store.Unavailable, "cannot read the metadata at %s/saml/metadata: %v", t.URL, err)
+	} else if status != http.StatusOK {
+		return nil, store.Errorf(store.Unavailable, "the metadata at %s/saml/metadata answered HTTP %d: is --url a Rolegate server?", t.URL, status)
+	}
+	if t.EntityID, t.Certs, err = assertions.ReadMetadata(md); err != nil {
+		return nil, store.Errorf(store.Invalid, "the metadata at %s/saml/metadata: %v", t.URL, err)
+	}
+	t.metadata = md
+	return t, nil
+}
+
+// client is an HTTP client over the target's connections that follows no redirect, with jar.
+func (t *Target) client(jar http.CookieJar) *http.Client {
+	return &http.Client{Transport: t.Transport, Jar: jar, Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (t *Target) get(ctx context.Context, c *http.Client, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	return do(c, req)
+}
+
+func do(c *http.Client, req *http.Request) (int, []byte, error) {
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	return res.StatusCode, body, err
+}
+
+// status is the Failure of an answer with an unexpected HTTP status.
+func status(code int, want string) error {
+	return &Failure{Kind: fmt.Sprintf("HTTP %d", code), Err: fmt.Errorf("HTTP %d, want %s", code, want)}
+}
+
+var (
+	csrfField   = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	samlField   = regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`)
+	postAction  = regexp.MustCompile(`<form method="post" action="([^"]+)" id="aws-form"`)
+	loginPrefix = "/login"
+)
+
+// SignIn signs user in through the login form, as a browser does, and returns a client holding
+// the session cookie. portal, when set, checks afterwards that the session opens the portal.
+func (t *Target) SignIn(ctx context.Context, user, pw string, portal bool) (*http.Client, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	c := t.client(jar)
+	code, page, err := t.get(ctx, c, "/login")
+	if err != nil {
+		return nil, err
+	} else if code != http.StatusOK {
+		return nil, status(code, "200 for GET /login")
+	}
+	m := csrfField.FindSubmatch(page)
+	if m == nil {
+		return nil, Failf("bad answer", "GET /login: no csrf_token field")
+	}
+	form := url.Values{"username": {user}, "password": {pw}, "csrf_token": {html.UnescapeString(string(m[1]))}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, maxBody))
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		return nil, status(res.StatusCode, "303 for POST /login")
+	}
+	if loc := res.Header.Get("Location"); strings.HasPrefix(loc, loginPrefix) {
+		return nil, Failf("bad answer", "POST /login sent %s to %s: the sign-in needs a second factor or a new password", user, loc)
+	}
+	if portal {
+		if code, _, err := t.get(ctx, c, "/"); err != nil {
+			return nil, err
+		} else if code != http.StatusOK {
+			return nil, &Failure{Kind: KindVerify, Err: fmt.Errorf("the new session of %s does not open the portal: HTTP %d", user, code)}
+		}
+	}
+	return c, nil
+}
+
+// Login is the login scenario: every request is a whole password sign-in, GET and POST /login; a
+// checked one also opens the portal with the new session.
+func (t *Target) Login(users []string, pw string) Op {
+	return func(ctx context.Context, w int, verify bool) error {
+		_, err := t.SignIn(ctx, users[w%len(users)], pw, verify)
+		return err
+	}
+}
+
+// SSO is the sso scenario: IdP-initiated sign-in to account (GET /aws/signin) with the signed-in
+// clients, one per user; a checked answer's Response is held to the metadata as AWS would.
+func (t *Target) SSO(clients []*http.Client, account, role string) Op {
+	path := "/aws/signin?" + url.Values{"account": {account}, "role": {role}}.Encode()
+	return func(ctx context.Context, w int, verify bool) error {
+		code, page, err := t.get(ctx, clients[w%len(clients)], path)
+		if err != nil {
+			return err
+		} else if code != http.StatusOK {
+			return status(code, "200 for GET /aws/signin")
+		}
+		resp, act := samlField.FindSubmatch(page), postAction.FindSubmatch(page)
+		if resp == nil || act == nil {
+			return Failf(KindVerify, "GET /aws/signin: the page has no auto-POST form with a SAMLResponse")
+		}
+		if !verify {
+			return nil
+		}
+		raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(string(resp[1])))
+		if err != nil {
+			return Failf(KindVerify, "the SAMLResponse is not base64")
+		}
+		return t.Verify(raw, html.UnescapeString(string(act[1])))
+	}
+}
+
+// ECP is the ecp scenario: one SOAP request with Basic auth per sign-in, through the client
+// `rolegate login --ecp` uses.
+func (t *Target) ECP(users []string, pw, account string) Op {
+	hc := &http.Client{Transport: statusOf{t.Transport}, Timeout: time.Minute}
+	return func(ctx context.Context, w int, verify bool) error {
+		var code int
+		e := &awslogin.ECP{URL: t.URL, HTTP: hc, Creds: awslogin.ECPCredentials{Username: users[w%len(users)], Password: pw}}
+		resp, err := e.SAMLResponse(context.WithValue(ctx, statusKey{}, &code), account)
+		if err != nil {
+			if code != 0 && code != http.StatusOK {
+				return &Failure{Kind: fmt.Sprintf("HTTP %d", code), Err: err}
+			} else if code == http.StatusOK {
+				return &Failure{Kind: KindVerify, Err: err}
+			}
+			return err
+		}
+		if !verify {
+			return nil
+		}
+		return t.Verify(resp.Raw, resp.ACS)
+	}
+}
+
+// statusKey carries, in a request's context, where statusOf writes the answer's HTTP status.
+type statusKey struct{}
+
+// statusOf records the status of each answer for the caller, whose client only says words.
+type statusOf struct{ next http.RoundTripper }
+
+func (s statusOf) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := s.next.RoundTrip(req)
+	if p, ok := req.Context().Value(statusKey{}).(*int); ok && res != nil {
+		*p = res.StatusCode
+	}
+	return res, err
+}
+
+// Metadata is the metadata scenario; a checked answer must publish what the first one did.
+func (t *Target) Metadata() Op {
+	c := t.client(nil)
+	return func(ctx context.Context, _ int, verify bool) error {
+		code, md, err := t.get(ctx, c, "/saml/metadata")
+		if err != nil {
+			return err
+		} else if code != http.StatusOK {
+			return status(code, "200 for GET /saml/metadata")
+		}
+		if verify && !bytes.Equal(md, t.metadata) {
+			return Failf(KindVerify, "the metadata changed during the run (a key rotation?)")
+		}
+		return nil
+	}
+}
+
+// Verify holds a Response to what AWS checks: both signatures against the metadata's
+// certificates, the issuer, Destination and Recipient equal to acs (an AWS sign-in endpoint),
+// the audience, the validity times and the attribute rules.
+func (t *Target) Verify(raw []byte, acs string) error {
+	if _, err := assertions.SignInRegion(store.PartitionAWS, acs); err != nil {
+		return Failf(KindVerify, "the Response goes to %q, not an AWS sign-in endpoint", acs)
+	}
+	v := assertions.InspectAWS(raw, assertions.Expect{EntityID: t.EntityID, ACS: acs, Certs: t.Certs, Now: time.Now()})
+	if !v.Accepted {
+		return Failf(KindVerify, "AWS would refuse the Response: %s", strings.Join(v.Problems, "; "))
+	}
+	if !v.ResponseSigned {
+		return Failf(KindVerify, "the Response itself is not signed (Rolegate signs both the Response and the Assertion)")
+	}
+	return nil
+}
