@@ -300,7 +300,8 @@ func CheckRelayState(p store.Partition, relay string) error {
 		return bad
 	}
 	u, err := parseURL(relay)
-	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" {
+	// No port, not even an empty one ("host:"): the host is exactly the console's.
+	if err != nil || u.Scheme != "https" || u.User != nil || strings.Contains(u.Host, ":") {
 		return bad
 	}
 	host, want := strings.ToLower(u.Hostname()), consoleHosts[p]
