@@ -112,16 +112,16 @@ func FuzzCheckRelayState(f *testing.F) {
 		if relay == "" {
 			return
 		}
-		rest, ok := strings.CutPrefix(relay, "https://")
-		if !ok {
+		// URL schemes are case-insensitive (RFC 3986 §3.1): HTTPS:// is https.
+		if len(relay) < 8 || !strings.EqualFold(relay[:8], "https://") {
 			t.Fatalf("accepted %q, which does not start https://", relay)
 		}
 		if strings.ContainsFunc(relay, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
 			t.Fatalf("accepted %q, which holds white space, a backslash or a control character", relay)
 		}
-		authority := rest
-		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-			authority = rest[:i]
+		authority := relay[8:]
+		if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+			authority = authority[:i]
 		}
 		host := strings.ToLower(authority)
 		want := consoleHost[p]

@@ -29,6 +29,9 @@ func authority(u string) string {
 	return strings.ToLower(rest)
 }
 
+// https reports whether u starts with https://, in any case as URL schemes may be written.
+func https(u string) bool { return len(u) >= 8 && strings.EqualFold(u[:8], "https://") }
+
 // FuzzReadSPMetadata feeds AWS SP metadata documents (`rolegate account set --sp-metadata`) to the
 // reader and to the check against an account. A refusal is Invalid; a document with a DTD is never
 // accepted; every certificate it yields is one; and a document the check finds no problem with
@@ -86,7 +89,7 @@ func FuzzReadSPMetadata(f *testing.F) {
 			t.Fatal("no problem found with a document without an HTTP-POST ACS")
 		}
 		for _, acs := range md.ACS {
-			if !strings.HasPrefix(acs, "https://") || strings.ContainsFunc(acs, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
+			if !https(acs) || strings.ContainsFunc(acs, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
 				t.Fatalf("no problem found with the ACS %q", acs)
 			}
 			if h := authority(acs); h != hosts[0] && (len(hosts) == 1 || h != hosts[1]) {
@@ -124,7 +127,7 @@ func FuzzCheckSPMetadataURL(f *testing.F) {
 		def, _ := assertions.SignInURL(p, "")
 		host := strings.TrimSuffix(authority(raw), ":443")
 		region, sub := strings.CutSuffix(host, "."+authority(def))
-		if !strings.HasPrefix(raw, "https://") || (host != authority(def) && !(sub && store.KnownRegion(p, region))) {
+		if !https(raw) || (host != authority(def) && !(sub && store.KnownRegion(p, region))) {
 			t.Fatalf("accepted %q for partition %s", raw, p)
 		}
 		if u.Host != authority(raw) && strings.ToLower(u.Host) != authority(raw) {
