@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"rolegate/idp"
+	"rolegate/idp/internal/authn"
 	"rolegate/idp/internal/idptest"
 	"rolegate/store"
 )
@@ -45,6 +46,7 @@ func FuzzLoginForm(f *testing.F) {
 	}
 	f.Add("", "", "", uint8(0))
 	f.Add(strings.Repeat("a", 300), pw, "", uint8(0))
+	f.Add("alice"+strings.Repeat(" ", 300), pw, "", uint8(0))
 	f.Fuzz(func(t *testing.T, user, pass, next string, bad uint8) {
 		w.Clock.Advance(time.Hour)
 		tok := token
@@ -71,7 +73,7 @@ func FuzzLoginForm(f *testing.F) {
 		for _, c := range resp.Cookies() {
 			signedIn = signedIn || c.Name == session && c.Value != "" && c.MaxAge >= 0
 		}
-		right := store.Key(strings.TrimSpace(user)) == "alice" && pass == pw && bad%2 == 0
+		right := store.Key(strings.TrimSpace(user)) == "alice" && len(user) <= authn.MaxUsernameBytes && pass == pw && bad%2 == 0
 		if signedIn != right {
 			t.Fatalf("user %q, password %q: signed in %v (status %d)", user, pass, signedIn, resp.StatusCode)
 		}

@@ -3,6 +3,7 @@ package cliauth_test
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,17 +15,49 @@ import (
 	"rolegate/store"
 )
 
-// ecpEnvelope is the request as encoding/xml, a second XML reader, sees it.
-type ecpEnvelope struct {
-	XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
-	Body    struct {
-		Request struct {
-			XMLName xml.Name `xml:"urn:oasis:names:tc:SAML:2.0:protocol AuthnRequest"`
-			ID      string   `xml:"ID,attr"`
-			ACS     string   `xml:"AssertionConsumerServiceURL,attr"`
-			Issuer  []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion Issuer"`
+// ecpRead is the request as encoding/xml, a second XML reader, sees it: the ID and ACS attributes
+// (in no namespace) of the AuthnRequest in the SOAP Body, and the text of its Issuers.
+func ecpRead(body []byte) (id, acs string, issuers []string, err error) {
+	const soap, samlp, saml = "http://schemas.xmlsoap.org/soap/envelope/", "urn:oasis:names:tc:SAML:2.0:protocol", "urn:oasis:names:tc:SAML:2.0:assertion"
+	d := xml.NewDecoder(bytes.NewReader(body))
+	var path []xml.Name
+	var text *strings.Builder
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return id, acs, issuers, nil
+		} else if err != nil {
+			return "", "", nil, err
 		}
-	} `xml:"http://schemas.xmlsoap.org/soap/envelope/ Body"`
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			path = append(path, tok.Name)
+			if len(path) == 3 && path[0] == (xml.Name{Space: soap, Local: "Envelope"}) && path[1] == (xml.Name{Space: soap, Local: "Body"}) &&
+				tok.Name == (xml.Name{Space: samlp, Local: "AuthnRequest"}) {
+				for _, a := range tok.Attr {
+					switch {
+					case a.Name.Space != "":
+					case a.Name.Local == "ID" && id == "":
+						id = a.Value
+					case a.Name.Local == "AssertionConsumerServiceURL" && acs == "":
+						acs = a.Value
+					}
+				}
+			}
+			if len(path) == 4 && path[2].Local == "AuthnRequest" && tok.Name == (xml.Name{Space: saml, Local: "Issuer"}) {
+				text = new(strings.Builder)
+			}
+		case xml.CharData:
+			if text != nil {
+				text.Write(tok)
+			}
+		case xml.EndElement:
+			if len(path) == 4 && text != nil {
+				issuers, text = append(issuers, text.String()), nil
+			}
+			path = path[:len(path)-1]
+		}
+	}
 }
 
 // FuzzParseECP feeds SOAP bodies to the reader of POST /saml/ecp. A refusal is Invalid (a SOAP
@@ -36,7 +69,7 @@ func FuzzParseECP(f *testing.F) {
 	f.Add([]byte(idptest.SAML2AWSBody("36eab3be-da04-41d0-90a4-cf710ba49564", now.In(time.FixedZone("AEST", 10*3600)), idptest.SigninACS, "urn:amazon:webservices")))
 	f.Add([]byte(idptest.SAML2AWSBody("_x", now.Add(-time.Minute), "https://us-gov-west-1.signin.amazonaws-us-gov.com/saml", "urn:amazon:webservices:govcloud")))
 	f.Add([]byte(idptest.SAML2AWSBody("id", now, "", "urn:amazon:webservices:cn-north-1")))
-	f.Add([]byte(`<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" Version="2.0" IssueInstant="2030-01-02T03:04:05Z" AssertionConsumerServiceURL="https://signin.aws.amazon.com/saml"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">urn:amazon:webservices</saml:Issuer></samlp:AuthnRequest></S:Body></S:Envelope>`))
+	f.Add([]byte(`<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" samlp:ID="_0" samlp:AssertionConsumerServiceURL="https://evil.example/" ID="_1" Version="2.0" IssueInstant="2030-01-02T03:04:05Z" AssertionConsumerServiceURL="https://signin.aws.amazon.com/saml"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">urn:amazon:webservices</saml:Issuer></samlp:AuthnRequest></S:Body></S:Envelope>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		id, acs, err := cliauth.ParseECP(body, now)
 		if err != nil {
@@ -48,17 +81,16 @@ func FuzzParseECP(f *testing.F) {
 		if id == "" || len(id) > 256 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) || len(acs) > 256 {
 			t.Fatalf("accepted the ID %q and ACS %q", id, acs)
 		}
-		var env ecpEnvelope
-		if err := xml.NewDecoder(bytes.NewReader(body)).Decode(&env); err != nil {
+		rid, racs, issuers, err := ecpRead(body)
+		if err != nil {
 			t.Fatalf("accepted a body encoding/xml cannot read: %v", err)
 		}
-		r := env.Body.Request
-		if r.ID != id || r.ACS != acs {
-			t.Fatalf("ParseECP read ID %q and ACS %q; encoding/xml reads %q and %q", id, acs, r.ID, r.ACS)
+		if rid != id || racs != acs {
+			t.Fatalf("ParseECP read ID %q and ACS %q; encoding/xml reads %q and %q", id, acs, rid, racs)
 		}
 		aws := []string{"urn:amazon:webservices", "urn:amazon:webservices:govcloud", "urn:amazon:webservices:cn-north-1", "urn:amazon:webservices:cn-northwest-1"}
-		if !slices.ContainsFunc(r.Issuer, func(s string) bool { return slices.Contains(aws, strings.TrimSpace(s)) }) {
-			t.Fatalf("accepted a request whose Issuers read %q to encoding/xml", r.Issuer)
+		if !slices.ContainsFunc(issuers, func(s string) bool { return slices.Contains(aws, strings.TrimSpace(s)) }) {
+			t.Fatalf("accepted a request whose Issuers read %q to encoding/xml", issuers)
 		}
 	})
 }
