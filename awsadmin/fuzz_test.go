@@ -1,6 +1,8 @@
 package awsadmin_test
 
 import (
+	"bytes"
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,8 +63,14 @@ func FuzzReadSPMetadata(f *testing.F) {
 			}
 			return
 		}
-		if strings.Contains(string(raw), "<!DOCTYPE") || strings.Contains(string(raw), "<!ENTITY") {
-			t.Fatal("accepted a document with a DTD")
+		for d := xml.NewDecoder(bytes.NewReader(raw)); ; {
+			tok, err := d.RawToken()
+			if err != nil {
+				break
+			}
+			if _, ok := tok.(xml.Directive); ok {
+				t.Fatal("accepted a document with a DTD")
+			}
 		}
 		for _, c := range md.EncryptionCerts {
 			if c == nil || len(c.Raw) == 0 {

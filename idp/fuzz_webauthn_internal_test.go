@@ -9,7 +9,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,11 +23,19 @@ import (
 	"rolegate/store"
 )
 
+// sameOrigin reports whether the origin a browser reported is base's: scheme and host compared as
+// the WebAuthn library compares them, without regard to case.
+func sameOrigin(origin, base string) bool {
+	o, err1 := url.Parse(origin)
+	b, err2 := url.Parse(base)
+	return err1 == nil && err2 == nil && strings.EqualFold(o.Scheme, b.Scheme) && strings.EqualFold(o.Host, b.Host)
+}
+
 // FuzzWebAuthnCredential feeds the credential field of a security key's sign-in answer to what
 // reads it: the JSON gate, both of go-webauthn's parsers, and the relying party this server
 // configures, against one stored key and one pending challenge. With resign odd the answer is
 // signed anew by that key, so that the fuzzer reaches past the signature. An answer accepted always
-// carries this challenge, type webauthn.get, this origin, this RP ID's hash and the user-present
+// carries this challenge, type webauthn.get, this origin (in any case), this RP ID's hash and the user-present
 // flag, names the stored credential, and carries a signature the key made over exactly those bytes.
 func FuzzWebAuthnCredential(f *testing.F) {
 	const base, rpID = "https://idp.example.test", "idp.example.test"
@@ -99,7 +109,7 @@ func FuzzWebAuthnCredential(f *testing.F) {
 		cd, ad := parsed.Response.CollectedClientData, parsed.Response.AuthenticatorData
 		rp := sha256.Sum256([]byte(rpID))
 		switch {
-		case cd.Challenge != challenge, cd.Type != protocol.AssertCeremony, cd.Origin != base:
+		case cd.Challenge != challenge, cd.Type != protocol.AssertCeremony, !sameOrigin(cd.Origin, base):
 			t.Fatalf("accepted client data %+v", cd)
 		case !bytes.Equal(ad.RPIDHash, rp[:]), !ad.Flags.UserPresent():
 			t.Fatalf("accepted authenticator data %+v", ad)
