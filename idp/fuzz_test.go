@@ -1,9 +1,13 @@
 package idp_test
 
 import (
+	"encoding/base64"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +91,99 @@ func FuzzLoginForm(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzAWSSignIn sends alice's signed-in browser to GET /aws/signin with fuzzed account, role,
+// region and relay_state. No link gets a 5xx. A page that signs in posts a Response whose roles are
+// all ones alice holds in one account, to a sign-in endpoint of that account's partition, with a
+// RelayState that is that partition's console.
+func FuzzAWSSignIn(f *testing.F) {
+	w := idptest.NewAWSWeb(f)
+	b := w.Browser(f)
+	if resp, body := b.Login("alice", "correct horse battery"); resp.StatusCode != http.StatusSeeOther {
+		f.Fatalf("alice cannot sign in: %d\n%s", resp.StatusCode, body)
+	}
+	cookie := &http.Cookie{Name: w.CookieName("rg_session"), Value: b.Cookie("rg_session")}
+	h := w.Srv.Config.Handler
+	for _, s := range [][4]string{
+		{"prod", "Admin", "", "https://console.aws.amazon.com/s3/home"},
+		{"111122223333", "", "eu-west-1", ""},
+		{"gov", "Auditor", "", "https://console.amazonaws-us-gov.com/"},
+		{"gov", "Admin", "", ""},
+		{"prod", "ReadOnly", "us-gov-west-1", "https://evil.example/"},
+		{"PROD", "admin", "", "https://console.aws.amazon.com:/"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	// What alice holds, by account: the Role ARN prefix, the partition's hosts and the roles.
+	type held struct {
+		arn, signin, console string
+		roles                []string
+	}
+	accounts := []held{
+		{"arn:aws:iam::111122223333:role/", "signin.aws.amazon.com", "console.aws.amazon.com", []string{"Admin", "ReadOnly"}},
+		{"arn:aws-us-gov:iam::444455556666:role/", "signin.amazonaws-us-gov.com", "console.amazonaws-us-gov.com", []string{"Auditor"}},
+	}
+	roleRE := regexp.MustCompile(`arn:[a-z-]+:iam::[0-9]{12}:role/[^,<]*`)
+	f.Fuzz(func(t *testing.T, account, role, region, relay string) {
+		q := url.Values{"account": {account}, "role": {role}, "region": {region}, "relay_state": {relay}}
+		r := httptest.NewRequest(http.MethodGet, w.Srv.URL+"/aws/signin?"+q.Encode(), nil)
+		r.AddCookie(cookie)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.String()
+		switch {
+		case rec.Code >= 500:
+			t.Fatalf("/aws/signin answered %d:\n%s", rec.Code, body)
+		case rec.Code != http.StatusOK:
+			return
+		}
+		a, s := idptest.ActionRE.FindStringSubmatch(body), idptest.SAMLRE.FindStringSubmatch(body)
+		if a == nil || s == nil {
+			t.Fatalf("a 200 without an auto-POST form:\n%s", body)
+		}
+		raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(s[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted := roleRE.FindAllString(string(raw), -1)
+		if len(granted) == 0 {
+			t.Fatalf("a Response with no role:\n%s", raw)
+		}
+		var acct *held
+		for i := range accounts {
+			if strings.HasPrefix(granted[0], accounts[i].arn) {
+				acct = &accounts[i]
+			}
+		}
+		if acct == nil {
+			t.Fatalf("a Response for an account alice has nothing in: %s", granted[0])
+		}
+		for _, g := range granted {
+			name, ok := strings.CutPrefix(g, acct.arn)
+			if !ok || !slices.Contains(acct.roles, name) {
+				t.Fatalf("account %q role %q: the Response grants %s, which alice does not hold there", account, role, g)
+			}
+		}
+		action := html.UnescapeString(a[1])
+		host := authorityOf(action)
+		if !strings.HasPrefix(action, "https://") || host != acct.signin && !strings.HasSuffix(host, "."+acct.signin) {
+			t.Fatalf("a Response for %s posts to %s", acct.arn, action)
+		}
+		if m := idptest.RelayRE.FindStringSubmatch(body); m != nil && m[1] != "" {
+			rs := html.UnescapeString(m[1])
+			if h := authorityOf(rs); !strings.EqualFold(rs[:min(8, len(rs))], "https://") || h != acct.console && !strings.HasSuffix(h, "."+acct.console) {
+				t.Fatalf("a Response for %s carries the RelayState %q", acct.arn, rs)
+			}
+		}
+	})
+}
+
+// authorityOf is the host[:port] of an absolute URL as written, in lower case.
+func authorityOf(u string) string {
+	_, rest, _ := strings.Cut(u, "://")
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.ToLower(rest)
 }
