@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"rolegate/assertions"
+	"rolegate/internal/fuzzcheck"
 	"rolegate/store"
 )
 
@@ -137,18 +138,14 @@ func FuzzCheckRelayState(f *testing.F) {
 		if relay == "" {
 			return
 		}
-		// URL schemes are case-insensitive (RFC 3986 §3.1): HTTPS:// is https.
-		if len(relay) < 8 || !strings.EqualFold(relay[:8], "https://") {
+		if !fuzzcheck.HasScheme(relay, "https") {
 			t.Fatalf("accepted %q, which does not start https://", relay)
 		}
 		if strings.ContainsFunc(relay, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
 			t.Fatalf("accepted %q, which holds white space, a backslash or a control character", relay)
 		}
-		authority := relay[8:]
-		if i := strings.IndexAny(authority, "/?#"); i >= 0 {
-			authority = authority[:i]
-		}
-		host := strings.ToLower(authority)
+		authority := fuzzcheck.Authority(relay)
+		host := authority
 		want := consoleHost[p]
 		region, sub := strings.CutSuffix(host, "."+want)
 		if host != want && !(sub && store.KnownRegion(p, region)) {

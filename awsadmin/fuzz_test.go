@@ -10,6 +10,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/awsadmin"
+	"rolegate/internal/fuzzcheck"
 	"rolegate/store"
 )
 
@@ -21,18 +22,6 @@ var fuzzAccounts = []*store.Account{
 	{ID: "222233334444", Alias: "gov", Partition: store.PartitionGovCloud, Region: "us-gov-west-1"},
 	{ID: "333344445555", Alias: "cn", Partition: store.PartitionChina},
 }
-
-// authority is the host[:port] of an absolute URL as written: what any URL parser takes for it.
-func authority(u string) string {
-	_, rest, _ := strings.Cut(u, "://")
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	return strings.ToLower(rest)
-}
-
-// https reports whether u starts with https://, in any case as URL schemes may be written.
-func https(u string) bool { return len(u) >= 8 && strings.EqualFold(u[:8], "https://") }
 
 // FuzzReadSPMetadata feeds AWS SP metadata documents (`rolegate account set --sp-metadata`) to the
 // reader and to the check against an account. A refusal is Invalid; a document with a DTD is never
@@ -85,22 +74,22 @@ func FuzzReadSPMetadata(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hosts := []string{authority(plain)}
+		hosts := []string{fuzzcheck.Authority(plain)}
 		if a.Region == "" {
 			def, err := assertions.SignInURL(a.Partition, store.DefaultRegions[a.Partition])
 			if err != nil {
 				t.Fatal(err)
 			}
-			hosts = append(hosts, authority(def))
+			hosts = append(hosts, fuzzcheck.Authority(def))
 		}
 		if len(md.ACS) == 0 {
 			t.Fatal("no problem found with a document without an HTTP-POST ACS")
 		}
 		for _, acs := range md.ACS {
-			if !https(acs) || strings.ContainsFunc(acs, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
+			if !fuzzcheck.HasScheme(acs, "https") || strings.ContainsFunc(acs, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
 				t.Fatalf("no problem found with the ACS %q", acs)
 			}
-			if h := authority(acs); h != hosts[0] && (len(hosts) == 1 || h != hosts[1]) {
+			if h := fuzzcheck.Authority(acs); h != hosts[0] && (len(hosts) == 1 || h != hosts[1]) {
 				t.Fatalf("no problem found with the ACS %q for account %s (%s): its host is %q, want %q", acs, a.Alias, a.Partition, h, hosts)
 			}
 		}
@@ -133,12 +122,12 @@ func FuzzCheckSPMetadataURL(f *testing.F) {
 			return
 		}
 		def, _ := assertions.SignInURL(p, "")
-		host := strings.TrimSuffix(authority(raw), ":443")
-		region, sub := strings.CutSuffix(host, "."+authority(def))
-		if !https(raw) || (host != authority(def) && !(sub && store.KnownRegion(p, region))) {
+		host := strings.TrimSuffix(fuzzcheck.Authority(raw), ":443")
+		region, sub := strings.CutSuffix(host, "."+fuzzcheck.Authority(def))
+		if !fuzzcheck.HasScheme(raw, "https") || (host != fuzzcheck.Authority(def) && !(sub && store.KnownRegion(p, region))) {
 			t.Fatalf("accepted %q for partition %s", raw, p)
 		}
-		if u.Host != authority(raw) && strings.ToLower(u.Host) != authority(raw) {
+		if u.Host != fuzzcheck.Authority(raw) && strings.ToLower(u.Host) != fuzzcheck.Authority(raw) {
 			t.Fatalf("accepted %q, whose host reads as %q", raw, u.Host)
 		}
 		if !strings.HasPrefix(u.Path, "/static/") || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {

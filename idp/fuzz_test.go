@@ -15,6 +15,7 @@ import (
 	"rolegate/idp"
 	"rolegate/idp/internal/authn"
 	"rolegate/idp/internal/idptest"
+	"rolegate/internal/fuzzcheck"
 	"rolegate/store"
 )
 
@@ -166,24 +167,15 @@ func FuzzAWSSignIn(f *testing.F) {
 			}
 		}
 		action := html.UnescapeString(a[1])
-		host := authorityOf(action)
-		if !strings.HasPrefix(action, "https://") || host != acct.signin && !strings.HasSuffix(host, "."+acct.signin) {
+		host := fuzzcheck.Authority(action)
+		if !fuzzcheck.HasScheme(action, "https") || host != acct.signin && !strings.HasSuffix(host, "."+acct.signin) {
 			t.Fatalf("a Response for %s posts to %s", acct.arn, action)
 		}
 		if m := idptest.RelayRE.FindStringSubmatch(body); m != nil && m[1] != "" {
 			rs := html.UnescapeString(m[1])
-			if h := authorityOf(rs); !strings.EqualFold(rs[:min(8, len(rs))], "https://") || h != acct.console && !strings.HasSuffix(h, "."+acct.console) {
+			if h := fuzzcheck.Authority(rs); !fuzzcheck.HasScheme(rs, "https") || h != acct.console && !strings.HasSuffix(h, "."+acct.console) {
 				t.Fatalf("a Response for %s carries the RelayState %q", acct.arn, rs)
 			}
 		}
 	})
-}
-
-// authorityOf is the host[:port] of an absolute URL as written, in lower case.
-func authorityOf(u string) string {
-	_, rest, _ := strings.Cut(u, "://")
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	return strings.ToLower(rest)
 }

@@ -12,6 +12,7 @@ import (
 
 	"rolegate/idp/cliauth"
 	"rolegate/idp/internal/idptest"
+	"rolegate/internal/fuzzcheck"
 	"rolegate/store"
 )
 
@@ -114,8 +115,8 @@ func FuzzReadAuthorize(f *testing.F) {
 			}
 			return
 		}
-		ok := len(redirect) >= 7 && strings.EqualFold(redirect[:7], "http://") // schemes are case-insensitive
-		authority, _, _ := strings.Cut(redirect[min(7, len(redirect)):], "/")
+		ok := fuzzcheck.HasScheme(redirect, "http")
+		authority := fuzzcheck.Authority(redirect)
 		host, port := authority, ""
 		if i := strings.LastIndexByte(authority, ':'); i >= 0 {
 			host, port = authority[:i], authority[i+1:]
