@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"rolegate/store"
@@ -294,11 +295,13 @@ func CheckRelayState(p store.Partition, relay string) error {
 		return nil
 	}
 	bad := store.Errorf(store.Invalid, "RelayState must be an https AWS console URL of partition %s (https://%s/...)", p, consoleHosts[p])
-	if len(relay) > 2048 || strings.ContainsAny(relay, "\\\r\n\t ") {
+	// Control characters too: net/url lets them through in the fragment.
+	if len(relay) > 2048 || strings.ContainsFunc(relay, func(r rune) bool { return r == ' ' || r == '\\' || unicode.IsControl(r) }) {
 		return bad
 	}
 	u, err := parseURL(relay)
-	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" {
+	// No port, not even an empty one ("host:"): the host is exactly the console's.
+	if err != nil || u.Scheme != "https" || u.User != nil || strings.Contains(u.Host, ":") {
 		return bad
 	}
 	host, want := strings.ToLower(u.Hostname()), consoleHosts[p]

@@ -226,7 +226,7 @@ func metadataURL(p store.Partition, region, id string) string {
 // default host) and IdP ID ("" for the plain /saml); ok is false for anything else.
 func parseSignInACS(acs string) (p store.Partition, region, id string, ok bool) {
 	u, err := url.Parse(acs)
-	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || u.Scheme != "https" || u.User != nil || strings.Contains(u.Host, ":") || u.RawQuery != "" || u.ForceQuery || strings.Contains(acs, "#") {
 		return "", "", "", false
 	}
 	p, region, ok = signInHost(u.Hostname())
@@ -267,7 +267,8 @@ func CheckSPMetadataURL(p store.Partition, raw string) (*url.URL, error) {
 		return nil, store.Errorf(store.Invalid, "--sp-metadata %q: only an https URL of AWS's sign-in (https://[REGION.]%s/static/saml-metadata.xml) is fetched", short(raw), signInHosts[p])
 	}
 	hp, _, ok := signInHost(u.Hostname())
-	if !ok || hp != p || u.User != nil || (u.Port() != "" && u.Port() != "443") || u.RawQuery != "" || u.Fragment != "" {
+	// Written exactly: no empty port ("host:"), empty query ("?") or empty fragment ("#") either.
+	if !ok || hp != p || u.User != nil || (strings.Contains(u.Host, ":") && u.Port() != "443") || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") {
 		return nil, store.Errorf(store.Invalid, "--sp-metadata %q: Rolegate fetches SP metadata only from AWS's sign-in hosts of partition %s (%s or REGION.%s); save the document and pass the file instead",
 			short(raw), p, signInHosts[p], signInHosts[p])
 	}

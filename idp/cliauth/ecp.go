@@ -89,14 +89,14 @@ func parseECP(body []byte, now time.Time) (*ecpRequest, error) {
 	if ar.Tag != "AuthnRequest" || ar.NamespaceURI() != assertions.NSProtocol {
 		return bad("holds a %s, not a SAML 2.0 AuthnRequest", text.Bounded(ar.Tag, 64))
 	}
-	r := &ecpRequest{ID: ar.SelectAttrValue("ID", ""), ACS: ar.SelectAttrValue("AssertionConsumerServiceURL", "")}
+	r := &ecpRequest{ID: attr(ar, "ID"), ACS: attr(ar, "AssertionConsumerServiceURL")}
 	if r.ID == "" || len(r.ID) > authn.MaxRequestID || strings.ContainsFunc(r.ID, unicode.IsSpace) || strings.ContainsFunc(r.ID, text.IsControl) {
 		return bad("has no ID, or one that is too long or holds white space")
 	}
-	if v := ar.SelectAttrValue("Version", ""); v != "2.0" {
+	if v := attr(ar, "Version"); v != "2.0" {
 		return bad("is not SAML 2.0 (Version %q)", text.Bounded(v, 16))
 	}
-	at, err := time.Parse(time.RFC3339Nano, ar.SelectAttrValue("IssueInstant", ""))
+	at, err := time.Parse(time.RFC3339Nano, attr(ar, "IssueInstant"))
 	switch {
 	case err != nil:
 		return bad("has no IssueInstant, or one that is not an xs:dateTime")
@@ -105,7 +105,7 @@ func parseECP(body []byte, now time.Time) (*ecpRequest, error) {
 	case at.Before(now.Add(-maxECPRequestAge)):
 		return bad("was issued at %s, more than %d minutes ago: check this machine's clock", at.UTC().Format(time.RFC3339), int(maxECPRequestAge/time.Minute))
 	}
-	if b := ar.SelectAttrValue("ProtocolBinding", ""); b != "" && b != bindingPAOS {
+	if b := attr(ar, "ProtocolBinding"); b != "" && b != bindingPAOS {
 		return bad("asks for the binding %s; over ECP Rolegate answers in the SOAP response", text.Bounded(b, 128))
 	}
 	if len(r.ACS) > 256 {
@@ -125,6 +125,17 @@ func parseECP(body []byte, now time.Time) (*ecpRequest, error) {
 		return bad("must name AWS as its Issuer (%s), not %q", strings.Join(awsEntityIDs, ", "), text.Bounded(got, 128))
 	}
 	return r, nil
+}
+
+// attr is the value of el's attribute name in no namespace, "" when it has none: etree's
+// SelectAttrValue would take a prefixed x:name as well, so that x:ID could stand for the ID.
+func attr(el *etree.Element, name string) string {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == name {
+			return a.Value
+		}
+	}
+	return ""
 }
 
 // ecp is POST /saml/ecp: HTTP Basic credentials up front, the second factor's code in a header,

@@ -318,6 +318,10 @@ func parse(phc string) (*hash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: key: %w", ErrMalformed, err)
 	}
+	// The decoder skips CR and LF even when strict: the fields must be exactly what encode writes.
+	if b64.EncodeToString(salt) != f[4] || b64.EncodeToString(key) != f[5] {
+		return nil, fmt.Errorf("%w: salt or key is not canonical base64", ErrMalformed)
+	}
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
 	if err := p.check(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
