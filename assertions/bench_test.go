@@ -8,6 +8,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
+	"rolegate/store"
 )
 
 // The Bound benchmarks are the costs that bound a server's rates (scripts/bench.sh sets them beside
@@ -51,19 +52,26 @@ func benchSignParallel(b *testing.B, k crypto.Signer) {
 	})
 }
 
-// BenchmarkBoundAWSSignIn is one AWS sign-in's CPU cost on one core: plan, build, and the Response's
-// and the Assertion's RSA-2048 signatures, by the build's signer.
+// BenchmarkBoundAWSSignIn is one AWS sign-in's CPU cost on one core: plan, build, and the signatures
+// the account's --sign asks for (sign=both: the Response's and the Assertion's; the others one),
+// RSA-2048 by the build's signer.
 func BenchmarkBoundAWSSignIn(b *testing.B) {
 	s := goldenSigner(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		r, err := assertions.PlanAWS(signIn())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := assertions.BuildAWS(r, s); err != nil {
-			b.Fatal(err)
-		}
+	for _, m := range []store.SignMode{store.SignBoth, store.SignAssertion, store.SignResponse} {
+		b.Run("sign="+m.String(), func(b *testing.B) {
+			in := signIn()
+			in.Account.Sign = m
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := assertions.PlanAWS(in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := assertions.BuildAWS(r, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

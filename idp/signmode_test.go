@@ -1,0 +1,47 @@
+package idp_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"rolegate/assertions"
+	"rolegate/assertions/samltest"
+	"rolegate/idp/internal/idptest"
+	"rolegate/store"
+)
+
+// An account's --sign decides the signatures of the Response the browser posts to AWS: the one the
+// mode names verifies with xmlsec1, the other is absent, and AWS (the checker) accepts it.
+func TestSignInSignsWhatTheAccountAsks(t *testing.T) {
+	w := idptest.NewAWSWeb(t)
+	b := w.Browser(t)
+	b.Login("alice", "correct horse battery")
+	const acs = "https://signin.aws.amazon.com/saml"
+	cur, err := w.Ring.Current(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []store.SignMode{store.SignAssertion, store.SignResponse, store.SignBoth} {
+		if _, err := w.Store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.Sign = m; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		p := idptest.SignInPost(t, b, "/aws/signin?account=prod&role=Admin")
+		v := assertions.InspectAWS([]byte(p.Response), w.Expect(t, acs))
+		if !v.Accepted || v.ResponseSigned != (m != store.SignAssertion) || v.AssertionSigned != (m != store.SignResponse) {
+			t.Fatalf("--sign %s: verdict %+v", m, v)
+		}
+		for xpath, want := range map[string]bool{samltest.ResponseSignature: v.ResponseSigned, samltest.AssertionSignature: v.AssertionSigned} {
+			err := samltest.VerifyXMLSec(t, []byte(p.Response), cur.Cert, xpath)
+			if want && err != nil {
+				t.Errorf("--sign %s: %s: %v", m, xpath, err)
+			}
+			if !want && err == nil {
+				t.Errorf("--sign %s: %s verified, but there should be no such signature", m, xpath)
+			}
+		}
+		if n := strings.Count(p.Response, "<ds:Signature "); n != map[bool]int{true: 2, false: 1}[m == store.SignBoth] {
+			t.Errorf("--sign %s: %d signatures", m, n)
+		}
+	}
+}
