@@ -2,6 +2,8 @@ package idp_test
 
 import (
 	"context"
+	"encoding/base64"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -42,6 +44,27 @@ func TestSignInSignsWhatTheAccountAsks(t *testing.T) {
 		}
 		if n := strings.Count(p.Response, "<ds:Signature "); n != map[bool]int{true: 2, false: 1}[m == store.SignBoth] {
 			t.Errorf("--sign %s: %d signatures", m, n)
+		}
+	}
+}
+
+// The demo checker accepts each mode and says which element carried the signature.
+func TestTheDemoCheckerSaysWhatWasSigned(t *testing.T) {
+	w := idptest.NewAWSWeb(t, "111122223333")
+	b := w.Browser(t)
+	b.Login("alice", "correct horse battery")
+	for m, want := range map[store.SignMode]string{
+		store.SignBoth:      "the assertion and the response, with",
+		store.SignAssertion: "<dd>the assertion, with",
+		store.SignResponse:  "the response, which covers the assertion, with",
+	} {
+		if _, err := w.Store.UpdateAccount(context.Background(), "prod", func(a *store.Account) error { a.Sign = m; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		p := idptest.SignInPost(t, b, "/aws/signin?account=prod&role=Admin")
+		resp, body := b.Do(http.MethodPost, "/debug/aws-signin", map[string][]string{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(p.Response))}})
+		if resp.StatusCode != 200 || !strings.Contains(body, "AWS would sign you in") || !strings.Contains(body, want) {
+			t.Errorf("--sign %s: %d, want %q in\n%s", m, resp.StatusCode, want, body)
 		}
 	}
 }
