@@ -29,7 +29,6 @@ func encryptedResponse(t *testing.T) (*assertions.AWSResponse, *x509.Certificate
 func TestEncryptedResponseDecryptsAndVerifiesWithXMLSec(t *testing.T) {
 	s := testSigner(t)
 	r, enc := encryptedResponse(t)
-	r.SignResponse = false // an encrypted Response is signed whatever the plan says
 	out, err := assertions.BuildAWS(r, s)
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,25 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
+	"rolegate/internal/opensslsign"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
+// goldenSigner is the golden key through the build's signer (libcrypto's with -tags openssl): the
+// goldens then show that both builds sign the same bytes.
 func goldenSigner(t testing.TB) assertions.Signer {
+	t.Helper()
+	priv, cert := goldenKey(t)
+	k, err := opensslsign.New(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return assertions.Signer{Key: k, Cert: cert}
+}
+
+// goldenKey is the golden signing key, in Go, and its certificate.
+func goldenKey(t testing.TB) (*rsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	read := func(name string) *pem.Block {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", "golden", name))
@@ -37,7 +51,7 @@ func goldenSigner(t testing.TB) assertions.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return assertions.Signer{Key: k.(*rsa.PrivateKey), Cert: cert}
+	return k.(*rsa.PrivateKey), cert
 }
 
 // The goldens pin every byte of what Rolegate sends AWS; a change to them is a change to the wire.

@@ -29,7 +29,10 @@ type Verdict struct {
 	Tags            []Tag
 	SourceIdentity  string
 	AuthnContext    string
+	// ResponseSigned and AssertionSigned say which signatures verified: at least one, and the
+	// Assertion read is always one a verified signature covers.
 	ResponseSigned  bool
+	AssertionSigned bool
 	// Encryption names the algorithms of an EncryptedAssertion that decrypted; "" for a plain one.
 	Encryption string
 }
@@ -96,9 +99,19 @@ func InspectAWS(raw []byte, want Expect) *Verdict {
 	if len(as) != 1 {
 		return fail("the Response must hold exactly one Assertion, found %d", len(as))
 	}
-	a, err := vctx.Validate(as[0])
-	if err != nil {
-		return fail("the Assertion signature does not verify against the IdP metadata: %v", err)
+	// A signed Response covers the Assertion it holds (SAML profiles 4.1.3.5: the Response or each
+	// Assertion signed); resp is then the verified copy, so as[0] is what that signature covered.
+	// An Assertion's own signature, when there is one, must verify too.
+	a := as[0]
+	switch {
+	case a.FindElement("./Signature") != nil:
+		signed, err := vctx.Validate(a)
+		if err != nil {
+			return fail("the Assertion signature does not verify against the IdP metadata: %v", err)
+		}
+		a, v.AssertionSigned = signed, true
+	case !v.ResponseSigned:
+		return fail("neither the Response nor the Assertion is signed: AWS refuses an assertion no signature covers")
 	}
 	v.Issuer = text(a, "./Issuer")
 	if v.Issuer != want.EntityID {

@@ -105,7 +105,7 @@ func TestInspectRefusesWhatAWSWouldRefuse(t *testing.T) {
 		{"a session of 13 hours", resign(t, good, s, setAttr(assertions.AttrSessionDuration, "46800")), expect(s, now), "SessionDuration"},
 		{"a role pair across accounts", resign(t, good, s, setAttr(assertions.AttrRole,
 			"arn:aws:iam::111122223333:role/Admin,arn:aws:iam::999999999999:saml-provider/Rolegate")), expect(s, now), "different accounts"},
-		{"an unsigned assertion", unsigned(t, good), expect(s, now), "does not verify"},
+		{"an unsigned assertion", unsigned(t, good), expect(s, now), "no signature covers"},
 		{"not a Response", []byte(`<x/>`), expect(s, now), "not a SAML 2.0 Response"},
 		{"not XML", []byte(`<<<`), expect(s, now), "XML"},
 	} {

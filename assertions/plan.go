@@ -142,7 +142,7 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 		Now:             in.Now,
 		ResponseID:      in.ResponseID,
 		AssertionID:     in.AssertionID,
-		SignResponse:    true,
+		Sign:            a.Sign,
 		Encrypt:         enc,
 	}, nil
 }

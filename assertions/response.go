@@ -54,12 +54,15 @@ type AWSResponse struct {
 
 	Now                     time.Time
 	ResponseID, AssertionID string // XML IDs: start with a letter or underscore
-	SignResponse            bool   // sign the Response as well as the Assertion
+	// Sign says what carries a signature: both (store.SignBoth), the Assertion alone (inside the
+	// encryption when encrypted), or the Response alone, whose signature covers the Assertion.
+	Sign store.SignMode
 	// ProtocolPrefix is the Response's namespace prefix, "samlp" when empty. ECP clients that
 	// match on prefixes (saml2aws's ShibbolethECP) want "saml2p", as the Shibboleth IdP writes it.
 	ProtocolPrefix string
-	// Encrypt, when set, puts the signed Assertion in an EncryptedAssertion to its certificate;
-	// the Response is signed after.
+	// Encrypt, when set, puts the Assertion (signed first, unless Sign is store.SignResponse) in an
+	// EncryptedAssertion to its certificate; the Response is signed after, unless Sign is
+	// store.SignAssertion.
 	Encrypt *Encryption
 }
 
@@ -83,6 +86,8 @@ func (r *AWSResponse) Check() error {
 		}
 	}
 	switch {
+	case r.Sign != store.SignBoth && r.Sign != store.SignAssertion && r.Sign != store.SignResponse:
+		return fmt.Errorf("assertions: invalid signing mode %q", r.Sign)
 	case r.NameID == "":
 		return store.Errorf(store.Invalid, "the NameID is empty: AWS refuses a Subject without one")
 	case r.ACS == "":
@@ -118,7 +123,8 @@ func (r *AWSResponse) Duration() time.Duration {
 }
 
 // BuildAWS checks r against AWS's rules and returns the signed Response XML: the Assertion signed,
-// then encrypted when r.Encrypt says so, then the Response signed.
+// then encrypted when r.Encrypt says so, then the Response signed; r.Sign may leave out one of the
+// two signatures.
 func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	if err := r.Check(); err != nil {
 		return nil, err
@@ -199,9 +205,11 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 		attr(AttrSourceIdentity, r.SourceIdentity)
 	}
 
-	signedAssertion, err := sign(a, s)
-	if err != nil {
-		return nil, err
+	signedAssertion, err := a, error(nil)
+	if r.Sign != store.SignResponse {
+		if signedAssertion, err = sign(a, s); err != nil {
+			return nil, err
+		}
 	}
 
 	pp := r.ProtocolPrefix
@@ -226,7 +234,7 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 		}
 	}
 	resp.AddChild(signedAssertion)
-	if r.SignResponse || r.Encrypt != nil { // the signature inside an EncryptedAssertion is AWS's alone to see
+	if r.Sign != store.SignAssertion {
 		if resp, err = sign(resp, s); err != nil {
 			return nil, err
 		}

@@ -42,7 +42,6 @@ func validResponse() *assertions.AWSResponse {
 		Now:             now,
 		ResponseID:      "_r1",
 		AssertionID:     "_a1",
-		SignResponse:    true,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"rolegate/internal/opensslsign"
 	"rolegate/store"
 )
 
@@ -32,7 +33,7 @@ const DefaultValidFor = 10 * 365 * 24 * time.Hour
 type Key struct {
 	ID     string
 	State  store.KeyState
-	Signer crypto.Signer // an *rsa.PrivateKey
+	Signer crypto.Signer // the RSA key, through Go or libcrypto as the build chose (opensslsign)
 	Cert   *x509.Certificate
 }
 
@@ -125,7 +126,11 @@ func Open(kek *KEK, k *store.SigningKey) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Key{ID: k.ID, State: k.State, Signer: priv, Cert: cert}, nil
+	signer, err := opensslsign.New(priv)
+	if err != nil {
+		return nil, fmt.Errorf("certs: signing key %s: %w", k.ID, err)
+	}
+	return &Key{ID: k.ID, State: k.State, Signer: signer, Cert: cert}, nil
 }
 
 // openSealed opens a sealed RSA key (what, id name it in errors) with kek and the additional data

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"rolegate/certs"
+	"rolegate/internal/opensslsign"
 	"rolegate/store"
 )
 
@@ -81,8 +82,12 @@ func TestNewSigningKeyMakesASelfSignedRSACertificateThatOpens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := k.Signer.(*rsa.PrivateKey); !ok || k.ID != sk.ID || k.State != store.KeyNext {
-		t.Errorf("Open = %T %s %s; want *rsa.PrivateKey %s next", k.Signer, k.ID, k.State, sk.ID)
+	if !pub.Equal(k.Signer.Public()) || k.ID != sk.ID || k.State != store.KeyNext {
+		t.Errorf("Open = %T %s %s; want the certificate's key %s next", k.Signer, k.ID, k.State, sk.ID)
+	}
+	// The build's signer: libcrypto's with -tags openssl, crypto/rsa's without.
+	if _, isGo := k.Signer.(*rsa.PrivateKey); isGo != (opensslsign.Name() == "go") {
+		t.Errorf("Open's signer is a %T, but the build's signer is %s", k.Signer, opensslsign.Name())
 	}
 	digest := sha256.Sum256([]byte("a SAML response"))
 	sig, err := k.Signer.Sign(rand.Reader, digest[:], crypto.SHA256)

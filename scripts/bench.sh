@@ -11,6 +11,8 @@
 #   sso/s   / (CORES / (2 x one RSA sign))   the share of the crypto/rsa bound, two signatures a sign-in
 #   login/s / (CORES / one argon2id verify)  the share of the password-hashing bound
 #   p99/p50                                  how far the tail is from the middle
+# Where cgo and OpenSSL's headers are at hand, the same again with -tags openssl: libcrypto's RSA sign
+# and the sign-in through it, the bound of a server built with -tags openssl.
 # Environment: COUNT (5), BENCHTIME (1s), RUNS (3), CORES (nproc: the server's cores, when it runs
 # elsewhere), BENCH_ARGS (extra flags for rolegate bench, e.g. "--concurrency 8 --duration 30s"),
 # OUT (a directory to keep the raw outputs in; default a temporary one).
@@ -29,9 +31,10 @@ mkdir -p "$out"
 # median reads numbers, one a line, and prints their median.
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "NaN"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# field NAME UNIT prints the median of the column before UNIT in the lines of benchmark NAME.
+# field NAME UNIT [FILE] prints the median of the column before UNIT in the lines of benchmark NAME
+# (in bounds.txt unless FILE is given).
 field() {
-	awk -v name="$1" -v unit="$2" '$1 ~ "^" name "(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i + 1) == unit) print $i }' "$out/bounds.txt" | median
+	awk -v name="$1" -v unit="$2" '$1 ~ "^" name "(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i + 1) == unit) print $i }' "${3:-$out/bounds.txt}" | median
 }
 
 # json KEY FILE... prints, one a line, the number after "KEY": in each -o json output.
@@ -46,17 +49,38 @@ go test -run '^$' -bench '^BenchmarkBound' -benchmem -count "$count" -benchtime 
 sign=$(field BenchmarkBoundRSA2048Sign ns/op)
 signpar=$(field BenchmarkBoundRSA2048SignParallel ns/op)
 argon=$(field BenchmarkBoundArgon2idVerify ns/op)
-signin=$(field BenchmarkBoundAWSSignIn ns/op)
-allocs=$(field BenchmarkBoundAWSSignIn allocs/op)
-bytes=$(field BenchmarkBoundAWSSignIn B/op)
-awk -v s="$sign" -v sp="$signpar" -v a="$argon" -v si="$signin" -v al="$allocs" -v by="$bytes" -v c="$cores" 'BEGIN {
+signin=$(field BenchmarkBoundAWSSignIn/sign=both ns/op)
+allocs=$(field BenchmarkBoundAWSSignIn/sign=both allocs/op)
+bytes=$(field BenchmarkBoundAWSSignIn/sign=both B/op)
+signin1=$(field BenchmarkBoundAWSSignIn/sign=assertion ns/op)
+awk -v s="$sign" -v sp="$signpar" -v a="$argon" -v si="$signin" -v si1="$signin1" -v al="$allocs" -v by="$bytes" -v c="$cores" 'BEGIN {
 	printf "RSA-2048 sign, one core        %10.3f ms\n", s / 1e6
 	printf "RSA-2048 sign, all cores       %10.3f ms a signature (%.0f/s)\n", sp / 1e6, 1e9 / sp
 	printf "argon2id verify                %10.3f ms\n", a / 1e6
 	printf "AWS sign-in (plan, build, 2 signatures) %.3f ms, %d allocs, %d B\n", si / 1e6, al, by
-	printf "bound: sso/s   <= %d cores / (2 x sign)   = %.0f/s\n", c, c * 1e9 / (2 * s)
+	printf "AWS sign-in, --sign assertion (1 signature) %.3f ms\n", si1 / 1e6
+	printf "bound: sso/s   <= %d cores / (2 x sign)   = %.0f/s (--sign assertion|response: twice that)\n", c, c * 1e9 / (2 * s)
 	printf "bound: login/s <= %d cores / verify       = %.1f/s\n", c, c * 1e9 / a
 }'
+
+# The -tags openssl build's bound, where it builds: cgo on and OpenSSL's headers installed (libssl-dev).
+sign_ossl=
+if [ "$(go env CGO_ENABLED)" = 1 ] && printf '#include <openssl/evp.h>\n' | "$(go env CC)" -E -x c - >/dev/null 2>&1; then
+	echo "== bounds with -tags openssl (libcrypto; raw: $out/bounds-openssl.txt)"
+	go test -tags openssl -run '^$' -bench '^BenchmarkBound(RSA2048SignOpenSSL|RSA2048SignOpenSSLParallel|AWSSignIn)$' -benchmem \
+		-count "$count" -benchtime "$benchtime" ./assertions/ >"$out/bounds-openssl.txt"
+	sign_ossl=$(field BenchmarkBoundRSA2048SignOpenSSL ns/op "$out/bounds-openssl.txt")
+	signpar_ossl=$(field BenchmarkBoundRSA2048SignOpenSSLParallel ns/op "$out/bounds-openssl.txt")
+	signin_ossl=$(field BenchmarkBoundAWSSignIn/sign=both ns/op "$out/bounds-openssl.txt")
+	awk -v s="$sign_ossl" -v sp="$signpar_ossl" -v si="$signin_ossl" -v g="$sign" -v c="$cores" 'BEGIN {
+		printf "RSA-2048 sign, one core        %10.3f ms (%.2fx crypto/rsa)\n", s / 1e6, g / s
+		printf "RSA-2048 sign, all cores       %10.3f ms a signature (%.0f/s)\n", sp / 1e6, 1e9 / sp
+		printf "AWS sign-in (plan, build, 2 signatures) %.3f ms\n", si / 1e6
+		printf "bound: sso/s   <= %d cores / (2 x sign)   = %.0f/s (a server built with -tags openssl)\n", c, c * 1e9 / (2 * s)
+	}'
+else
+	echo "(no cgo or no OpenSSL headers: no -tags openssl bound)"
+fi
 
 [ -n "$url" ] || { echo "(no URL: no server rates; give the URL of a server started for a bench to measure them)"; exit 0; }
 
@@ -81,6 +105,7 @@ for scenario in sso login; do
 	if [ "$scenario" = sso ]; then
 		ratio=$(awk -v r="$rate" -v s="$sign" -v c="$cores" 'BEGIN { printf "%.2f", r / (c * 1e9 / (2 * s)) }')
 		bound="of the crypto/rsa bound"
+		[ -z "$sign_ossl" ] || bound="$bound, $(awk -v r="$rate" -v s="$sign_ossl" -v c="$cores" 'BEGIN { printf "%.2f", r / (c * 1e9 / (2 * s)) }') of the OpenSSL one"
 	else
 		ratio=$(awk -v r="$rate" -v a="$argon" -v c="$cores" 'BEGIN { printf "%.2f", r / (c * 1e9 / a) }')
 		bound="of the argon2id bound"

@@ -63,7 +63,10 @@ type Account struct {
 	// absolute limit. It is never longer than that.
 	CLISessionMax time.Duration
 	// Label groups the account on the portal (prod, staging, sandbox); "" is no group.
-	Label     string
+	Label string
+	// Sign says what of a Response to AWS Rolegate signs: both the Response and the Assertion
+	// (default), or only one, which halves the RSA work of a sign-in.
+	Sign      SignMode
 	CreatedAt time.Time
 	// AWS is what Rolegate knows of the account's side of the trust: set by the admin
 	// (rolegate account set) and by rolegate aws register|check.
@@ -99,6 +102,34 @@ const (
 	EncryptAllowed  EncryptMode = "allowed"  // when the account's IAM holds the key; plain otherwise
 	EncryptRequired EncryptMode = "required" // always; no sign-in without the key and IdP ID
 )
+
+// SignMode says which elements of a Response to AWS carry a signature.
+type SignMode string
+
+const (
+	SignBoth      SignMode = ""          // the Response and the Assertion
+	SignAssertion SignMode = "assertion" // the Assertion alone (inside the encryption, when encrypted)
+	SignResponse  SignMode = "response"  // the Response alone, which covers the Assertion it holds
+)
+
+// String is the mode as rolegate account set --sign takes it.
+func (m SignMode) String() string {
+	if m == SignBoth {
+		return "both"
+	}
+	return string(m)
+}
+
+// ParseSignMode reads --sign: assertion, response or both.
+func ParseSignMode(s string) (SignMode, error) {
+	switch m := SignMode(s); m {
+	case SignAssertion, SignResponse:
+		return m, nil
+	case "both":
+		return SignBoth, nil
+	}
+	return "", Errorf(Invalid, "invalid signing mode %q: use assertion, response or both", s)
+}
 
 // NameSource says which of a user's names goes into an AWS attribute.
 type NameSource string

@@ -198,6 +198,11 @@ func (a *Account) Validate() error {
 	if accountIDRE.MatchString(a.Alias) {
 		return Errorf(Invalid, "invalid alias %q: an alias must not look like an account ID", a.Alias)
 	}
+	switch a.Sign {
+	case SignBoth, SignAssertion, SignResponse:
+	default:
+		return Errorf(Invalid, "invalid signing mode %q: use assertion, response or both", a.Sign)
+	}
 	if !providerNameRE.MatchString(a.ProviderName) {
 		return Errorf(Invalid, "invalid SAML provider name %q: IAM accepts 1-128 characters from A-Z a-z 0-9 . _ -", a.ProviderName)
 	}

@@ -155,7 +155,7 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 	raw, err := assertions.BuildAWS(&assertions.AWSResponse{
 		BaseURL: p.URL, ACS: acs, NameID: "u-" + name, Roles: roles, SessionName: name,
 		SessionDuration: p.SessionDuration, AuthnInstant: now, Now: now,
-		ResponseID: "_r" + randHex(16), AssertionID: "_a" + randHex(16), SignResponse: true,
+		ResponseID: "_r" + randHex(16), AssertionID: "_a" + randHex(16),
 	}, assertions.Signer{Key: p.Key, Cert: p.Cert})
 	if err != nil {
 		jsonErr(http.StatusInternalServerError, err.Error())

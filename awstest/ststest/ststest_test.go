@@ -15,6 +15,7 @@ import (
 	"rolegate/assertions"
 	"rolegate/awstest/ststest"
 	"rolegate/certs"
+	"rolegate/store"
 )
 
 // idp is a minimal IdP: a signing key and the metadata that publishes it.
@@ -59,10 +60,16 @@ func (p *idp) response(t *testing.T, now time.Time, s assertions.Signer) string 
 // responseTo is a Response addressed to the sign-in endpoint acs.
 func (p *idp) responseTo(t *testing.T, now time.Time, s assertions.Signer, acs string) string {
 	t.Helper()
+	return p.signedAs(t, now, s, acs, store.SignBoth)
+}
+
+// signedAs is a Response with the signatures that mode asks for.
+func (p *idp) signedAs(t *testing.T, now time.Time, s assertions.Signer, acs string, mode store.SignMode) string {
+	t.Helper()
 	prov := "arn:aws:iam::111122223333:saml-provider/Rolegate"
 	xml, err := assertions.BuildAWS(&assertions.AWSResponse{BaseURL: p.srv.URL, ACS: acs, NameID: "subject-1",
 		Roles:       []assertions.RolePair{{RoleARN: "arn:aws:iam::111122223333:role/Admin", ProviderARN: prov}, {RoleARN: "arn:aws:iam::111122223333:role/ReadOnly", ProviderARN: prov}},
-		SessionName: "alice", AuthnInstant: now, Now: now, ResponseID: "_r1", AssertionID: "_a1", SignResponse: true}, s)
+		SessionName: "alice", AuthnInstant: now, Now: now, ResponseID: "_r1", AssertionID: "_a1", Sign: mode}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,5 +146,42 @@ func TestTheStandInAnswersThroughItsProxyLikeSTSAndTheSignInPage(t *testing.T) {
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("the proxy connected to example.com")
+	}
+}
+
+// Every --sign mode makes a Response the stand-in, like AWS, takes: one signature over the Assertion
+// is enough, whichever element carries it.
+func TestTheStandInTakesEachSignMode(t *testing.T) {
+	p := newIdP(t)
+	sts := ststest.New(t, ststest.Config{MetadataURL: p.srv.URL})
+	proxy, _ := url.Parse(sts.ProxyURL)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: sts.CAPool}}}
+	assume := func(saml string) (int, string) {
+		t.Helper()
+		resp, err := client.PostForm("https://sts.amazonaws.com/", url.Values{"Action": {"AssumeRoleWithSAML"}, "Version": {"2011-06-15"},
+			"RoleArn": {"arn:aws:iam::111122223333:role/Admin"}, "PrincipalArn": {"arn:aws:iam::111122223333:saml-provider/Rolegate"},
+			"SAMLAssertion": {saml}, "DurationSeconds": {"3600"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, m := range []store.SignMode{store.SignBoth, store.SignAssertion, store.SignResponse} {
+		if status, body := assume(p.signedAs(t, time.Now(), p.signer, "https://signin.aws.amazon.com/saml", m)); status != 200 ||
+			!strings.Contains(body, "<Arn>arn:aws:sts::111122223333:assumed-role/Admin/alice</Arn>") {
+			t.Errorf("--sign %s: %d\n%s", m, status, body)
+		}
+	}
+	// Neither signed: refused.
+	raw, err := base64.StdEncoding.DecodeString(p.signedAs(t, time.Now(), p.signer, "https://signin.aws.amazon.com/saml", store.SignResponse))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, j := strings.Index(string(raw), "<ds:Signature"), strings.Index(string(raw), "</ds:Signature>")
+	unsigned := string(raw[:i]) + string(raw[j+len("</ds:Signature>"):])
+	if status, body := assume(base64.StdEncoding.EncodeToString([]byte(unsigned))); status != 400 || !strings.Contains(body, "InvalidIdentityToken") {
+		t.Errorf("an unsigned Response: %d\n%s", status, body)
 	}
 }

@@ -127,7 +127,7 @@ func parseCLISession(v string) (time.Duration, error) {
 }
 
 func accountSetCmd(a *app) *cobra.Command {
-	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole, spSource string
+	var alias, provider, region, duration, nameSrc, idSrc, cliSession, awsProfile, adminRole, spSource, signFlag string
 	var requireMFA bool
 	var enc *encryptFlags
 	var label *labelFlag
@@ -147,6 +147,12 @@ func accountSetCmd(a *app) *cobra.Command {
 			cliMax, err := parseCLISession(cliSession)
 			if err != nil {
 				return err
+			}
+			var sign store.SignMode
+			if fl.Changed("sign") {
+				if sign, err = store.ParseSignMode(signFlag); err != nil {
+					return err
+				}
 			}
 			if fl.Changed("session-name-source") {
 				if ns, err = nameSource("session-name-source", nameSrc, false); err != nil {
@@ -201,6 +207,9 @@ func accountSetCmd(a *app) *cobra.Command {
 					}
 					if fl.Changed("cli-session") {
 						ac.CLISessionMax = cliMax
+					}
+					if fl.Changed("sign") {
+						ac.Sign = sign
 					}
 					if fl.Changed("aws-profile") {
 						ac.AWS.AdminProfile = awsProfile
@@ -272,6 +281,7 @@ func accountSetCmd(a *app) *cobra.Command {
 	c.Flags().StringVar(&awsProfile, "aws-profile", "", "AWS shared-config profile that rolegate aws register|check|revoke use for this account (empty: the default credential chain)")
 	c.Flags().StringVar(&adminRole, "admin-role-arn", "", "IAM role those commands assume (with the profile's credentials) to act in this account (empty: none)")
 	c.Flags().StringVar(&spSource, "sp-metadata", "", spMetadataUsage)
+	c.Flags().StringVar(&signFlag, "sign", "", "what of a Response to the account is signed: both (the Response and the Assertion), assertion or response (one RSA signature: half the work)")
 	enc = addEncryptFlags(c)
 	label = addLabelFlag(c)
 	af.registerJSON(c)
@@ -291,7 +301,7 @@ func accountListCmd(a *app) *cobra.Command {
 					return err
 				}
 				out := make([]accountJSON, 0, len(accts))
-				t := newTable("ALIAS", "ACCOUNT", "PROVIDER", "PARTITION", "REGION", "SESSION", "MFA", "CLI_SESSION", "ENCRYPT")
+				t := newTable("ALIAS", "ACCOUNT", "PROVIDER", "PARTITION", "REGION", "SESSION", "MFA", "CLI_SESSION", "ENCRYPT", "SIGN")
 				for _, ac := range accts {
 					j, err := accountJSONOf(cmd.Context(), st, ac)
 					if err != nil {
@@ -299,7 +309,7 @@ func accountListCmd(a *app) *cobra.Command {
 					}
 					out = append(out, j)
 					t.add(ac.Alias, ac.ID, ac.ProviderName, string(ac.Partition), ac.Region, durWord(ac.SessionDuration),
-						map[bool]string{true: "required"}[ac.RequireMFA], durWord(ac.CLISessionMax), j.Encryption)
+						map[bool]string{true: "required"}[ac.RequireMFA], durWord(ac.CLISessionMax), j.Encryption, j.Sign)
 				}
 				return lf.print(a, out, t)
 			})

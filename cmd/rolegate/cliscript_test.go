@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"rolegate/internal/opensslsign"
 	"rolegate/store"
 )
 
@@ -396,13 +397,14 @@ func TestVersionAndDidYouMean(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, "sqlite")
 	for _, args := range [][]string{{"--version"}, {"version"}} {
-		if out := c.ok(t, "", args...); !strings.HasPrefix(out, "rolegate ") || !strings.Contains(out, runtime.Version()) || strings.Count(out, "\n") != 1 {
-			t.Errorf("%v printed %q; want one line with the version and %s", args, out, runtime.Version())
+		if out := c.ok(t, "", args...); !strings.HasPrefix(out, "rolegate ") || !strings.Contains(out, runtime.Version()) ||
+			!strings.Contains(out, "signer: "+opensslsign.Name()+")") || strings.Count(out, "\n") != 1 {
+			t.Errorf("%v printed %q; want one line with the version, %s and signer: %s", args, out, runtime.Version(), opensslsign.Name())
 		}
 	}
 	var b buildJSON
 	c.list(t, &b, "version", "--json")
-	if b.Go != runtime.Version() || b.Version == "" {
+	if b.Go != runtime.Version() || b.Version == "" || b.Signer != opensslsign.Name() {
 		t.Errorf("version --json = %+v", b)
 	}
 	if _, err := os.Stat(c.dataDir); !os.IsNotExist(err) {

@@ -18,6 +18,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/idp"
+	"rolegate/internal/opensslsign"
 	"rolegate/store"
 )
 
@@ -266,7 +267,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		backend = "PostgreSQL"
 	}
 	log.Info("starting", "addr", ln.Addr().String(), "base_url", baseURL, "entity_id", assertions.EntityID(baseURL), "store", backend,
-		"kek", kekSource, "require_mfa", o.requireMFA)
+		"kek", kekSource, "require_mfa", o.requireMFA, "signer", opensslsign.Name())
 	// One URL, the one to open: requests for other names of this server are sent on to it.
 	fmt.Fprintf(a.stdout, "Rolegate is running at %s\n", strings.TrimRight(baseURL, "/"))
 	if oldBaseURL != "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"rolegate/internal/opensslsign"
 	"rolegate/store"
 )
 
@@ -20,10 +21,11 @@ type buildJSON struct {
 	CommitTime string `json:"commit_time,omitempty"`
 	Modified   bool   `json:"modified"` // built from a work tree with uncommitted changes
 	Go         string `json:"go"`
+	Signer     string `json:"signer"` // what makes the RSA signatures: "go", or "openssl (OpenSSL 3.x.y)" with -tags openssl
 }
 
 func buildInfo() buildJSON {
-	b := buildJSON{Version: "(devel)", Go: runtime.Version()}
+	b := buildJSON{Version: "(devel)", Go: runtime.Version(), Signer: opensslsign.Name()}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b
@@ -61,7 +63,7 @@ func versionText() string {
 	if b.CommitTime != "" {
 		parts = append(parts, "committed "+b.CommitTime)
 	}
-	parts = append(parts, b.Go)
+	parts = append(parts, b.Go, "signer: "+b.Signer)
 	return b.Version + " (" + strings.Join(parts, ", ") + ")"
 }
 

@@ -28,6 +28,7 @@ type accountJSON struct {
 	Encryption      string      `json:"encryption"`
 	SessionText     string      `json:"session_duration,omitempty"` // session_duration_seconds as "4h"
 	CLISessionText  string      `json:"cli_session,omitempty"`      // cli_session_seconds as "8h"
+	Sign            string      `json:"sign"`                       // what is signed: both, assertion or response
 }
 
 func accountJSONOf(ctx context.Context, st store.Store, ac *store.Account) (accountJSON, error) {
@@ -38,7 +39,7 @@ func accountJSONOf(ctx context.Context, st store.Store, ac *store.Account) (acco
 	return accountJSON{ac.ID, ac.Alias, ac.ProviderName, string(ac.Partition), ac.Region,
 		int64(ac.SessionDuration.Seconds()), string(ac.SessionNameSource), string(ac.SourceIdentitySource), ac.RequireMFA,
 		int64(ac.CLISessionMax.Seconds()), awsLinkOf(ac.AWS), encryptWord(ac.AWS.Encrypt), et,
-		durWord(ac.SessionDuration), durWord(ac.CLISessionMax)}, nil
+		durWord(ac.SessionDuration), durWord(ac.CLISessionMax), ac.Sign.String()}, nil
 }
 
 // tagRuleJSON is a tag rule as tag list and tag add show it.

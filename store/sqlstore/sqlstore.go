@@ -438,19 +438,19 @@ func (s *Store) UserGroups(ctx context.Context, user string) ([]string, error) {
 
 const accountCols = `id, alias, provider_name, partition, region, session_duration, session_name_source,
 	source_identity_source, require_mfa, created_at, cli_session_max, aws_admin_profile, aws_admin_role_arn,
-	encrypt_mode, aws_idp_id, aws_provider_arn, aws_trusted_certs, aws_checked_at, label`
+	encrypt_mode, aws_idp_id, aws_provider_arn, aws_trusted_certs, aws_checked_at, label, sign_mode`
 
 func scanAccount(r Row) (*store.Account, error) {
 	var a store.Account
-	var part, nameSrc, idSrc, enc, trusted string
+	var part, nameSrc, idSrc, enc, trusted, sign string
 	var d, created, cliMax, checked int64
 	if err := r.Scan(&a.ID, &a.Alias, &a.ProviderName, &part, &a.Region, &d, &nameSrc, &idSrc, &a.RequireMFA, &created, &cliMax,
-		&a.AWS.AdminProfile, &a.AWS.AdminRoleARN, &enc, &a.AWS.IdPID, &a.AWS.ProviderARN, &trusted, &checked, &a.Label); err != nil {
+		&a.AWS.AdminProfile, &a.AWS.AdminRoleARN, &enc, &a.AWS.IdPID, &a.AWS.ProviderARN, &trusted, &checked, &a.Label, &sign); err != nil {
 		return nil, err
 	}
 	a.AWS.Encrypt, a.AWS.TrustedCerts, a.AWS.CheckedAt = store.EncryptMode(enc), strings.Fields(trusted), fromDB(checked)
 	a.Partition, a.SessionDuration, a.CreatedAt, a.CLISessionMax = store.Partition(part), dur(d), fromDB(created), dur(cliMax)
-	a.SessionNameSource, a.SourceIdentitySource = store.NameSource(nameSrc), store.NameSource(idSrc)
+	a.SessionNameSource, a.SourceIdentitySource, a.Sign = store.NameSource(nameSrc), store.NameSource(idSrc), store.SignMode(sign)
 	return &a, nil
 }
 
@@ -463,11 +463,11 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 	}
 	now := s.now()
 	_, err := s.db.Exec(ctx, `INSERT INTO accounts (`+accountCols+`, alias_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		a.ID, a.Alias, a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration), string(a.SessionNameSource),
 		string(a.SourceIdentitySource), a.RequireMFA, toDB(now), secs(a.CLISessionMax), a.AWS.AdminProfile, a.AWS.AdminRoleARN,
 		string(a.AWS.Encrypt), a.AWS.IdPID, a.AWS.ProviderARN, strings.Join(a.AWS.TrustedCerts, " "), toDB(a.AWS.CheckedAt),
-		a.Label, store.Key(a.Alias))
+		a.Label, string(a.Sign), store.Key(a.Alias))
 	if errors.Is(err, ErrUnique) {
 		if existing, gerr := s.GetAccount(ctx, a.ID); gerr == nil {
 			return store.Errorf(store.Conflict, "account %s already exists (alias %q)", existing.ID, existing.Alias)
@@ -523,11 +523,11 @@ func (s *Store) UpdateAccount(ctx context.Context, aliasOrID string, fn func(*st
 		_, err = q.Exec(ctx, `UPDATE accounts SET alias = $1, alias_key = $2, provider_name = $3, partition = $4, region = $5,
 			session_duration = $6, session_name_source = $7, source_identity_source = $8, require_mfa = $9, cli_session_max = $10,
 			aws_admin_profile = $11, aws_admin_role_arn = $12, encrypt_mode = $13, aws_idp_id = $14, aws_provider_arn = $15,
-			aws_trusted_certs = $16, aws_checked_at = $17, label = $18 WHERE id = $19`,
+			aws_trusted_certs = $16, aws_checked_at = $17, label = $18, sign_mode = $19 WHERE id = $20`,
 			a.Alias, store.Key(a.Alias), a.ProviderName, string(a.Partition), a.Region, secs(a.SessionDuration),
 			string(a.SessionNameSource), string(a.SourceIdentitySource), a.RequireMFA, secs(a.CLISessionMax),
 			a.AWS.AdminProfile, a.AWS.AdminRoleARN, string(a.AWS.Encrypt), a.AWS.IdPID, a.AWS.ProviderARN,
-			strings.Join(a.AWS.TrustedCerts, " "), toDB(a.AWS.CheckedAt), a.Label, a.ID)
+			strings.Join(a.AWS.TrustedCerts, " "), toDB(a.AWS.CheckedAt), a.Label, string(a.Sign), a.ID)
 		if err != nil {
 			return wrap(err, fmt.Sprintf("alias %q", a.Alias))
 		}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a pending request is accepted once and consumed once", testPendingRequests},
 		{"an account's MFA requirement is kept through create, get, list and update", testAccountRequireMFA},
 		{"an account's IAM side is kept, validated, and cleared", testAccountAWSLink},
+		{"an account's signing mode is kept and an unknown one refused", testAccountSignMode},
 		{"second factors are created, listed oldest first and deleted only by their user", testMFAFactors},
 		{"an invalid second factor is refused and nothing is written", testMFAFactorInvalid},
 		{"factor names are unique per user regardless of case", testMFAFactorNames},
