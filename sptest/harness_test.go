@@ -51,6 +51,25 @@ const (
 	email      = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 )
 
+// variants are the SP set-ups every SP is tested in: whether it signs its AuthnRequests (and
+// Rolegate requires it), and whether its metadata gives an encryption key.
+var variants = []struct {
+	name               string
+	signing, encrypted bool
+}{
+	{"plain", false, false},
+	{"signed-requests", true, false},
+	{"encrypted", false, true},
+	{"signed-encrypted", true, true},
+}
+
+// formats are the NameID formats the SPs ask for, and the value the NameID must have, if fixed.
+var formats = []struct{ name, format, value string }{
+	{"persistent", persistent, ""},
+	{"transient", transient, ""},
+	{"emailAddress", email, aliceMail},
+}
+
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -377,15 +396,21 @@ DocumentRoot "{{.Dir}}/htdocs"
 {{.Extra}}
 `
 
-// startApache starts Apache in the foreground with extra configuration; htdocs must exist in dir.
-func startApache(t testing.TB, dir string, port int, tlsKey keyPair, extra string) *apache {
+// startApache starts Apache in the foreground for s, with the SP's part of the configuration: the
+// template extra executed with data.
+func (s site) startApache(t testing.TB, extra string, spData any) *apache {
 	t.Helper()
+	dir, port, tlsKey := s.dir, s.port, s.tlsKey
+	var spConf bytes.Buffer
+	if err := template.Must(template.New("sp").Parse(extra)).Execute(&spConf, spData); err != nil {
+		t.Fatalf("the SP's Apache configuration: %v", err)
+	}
 	bin := testtools.RequireTool(t, "apache2", "apache2")
 	php, _ := filepath.Glob("/usr/lib/apache2/modules/libphp*.so")
 	if len(php) == 0 {
 		testtools.Missing(t, "libapache2-mod-php", "/usr/lib/apache2/modules/libphp*.so not found (apt-get install libapache2-mod-php)")
 	}
-	data := map[string]any{"Dir": dir, "Port": port, "PHP": php[0], "Cert": tlsKey.CertFile, "Key": tlsKey.KeyFile, "Extra": extra}
+	data := map[string]any{"Dir": dir, "Port": port, "PHP": php[0], "Cert": tlsKey.CertFile, "Key": tlsKey.KeyFile, "Extra": spConf.String()}
 	if os.Geteuid() == 0 { // Apache refuses to serve as root: its children run as www-data
 		if _, err := user.Lookup("www-data"); err != nil {
 			t.Fatalf("running as root, and no user www-data for Apache's children: %v", err)
@@ -587,6 +612,110 @@ func wantAttributes(t testing.TB, p page) map[string]string {
 		t.Errorf("the SP shows isMemberOf=%q, want %s and %s", got["isMemberOf"], groupA, groupB)
 	}
 	return got
+}
+
+// wantEncrypted checks that the Response holds an encrypted assertion and nothing of alice in
+// clear, or a clear assertion.
+func wantEncrypted(t testing.TB, xml string, encrypted bool) {
+	t.Helper()
+	switch {
+	case encrypted && (!strings.Contains(xml, "EncryptedAssertion") || strings.Contains(xml, aliceMail)):
+		t.Fatalf("the Response does not hide its assertion:\n%s", tail(xml, 3000))
+	case !encrypted && (strings.Contains(xml, "EncryptedAssertion") || !strings.Contains(xml, aliceMail)):
+		t.Fatalf("the Response has no assertion in clear:\n%s", tail(xml, 3000))
+	}
+}
+
+// wantRefused fails t unless p is an error page of the SP that says why (when why is given), and
+// shows none of alice's attributes.
+func wantRefused(t testing.TB, p page, why string) {
+	t.Helper()
+	if shown(p)["page"] == "protected" || strings.Contains(p.body, aliceMail) || p.status == http.StatusOK && why == "" && !strings.Contains(strings.ToLower(p.body), "error") {
+		t.Fatalf("%d at %s, want the SP's refusal:\n%s", p.status, p.url, tail(p.body, 3000))
+	}
+	if why != "" && !strings.Contains(strings.ToLower(p.body), why) {
+		t.Fatalf("%d at %s, want a refusal that says %q:\n%s", p.status, p.url, why, tail(p.body, 3000))
+	}
+}
+
+// site is the folder and address of one SP before its Apache starts: a free port, a TLS key
+// for 127.0.0.1, the SP's own key, and htdocs with the SP's protected page at /secure/.
+type site struct {
+	dir, base   string
+	port        int
+	tlsKey, key keyPair
+}
+
+func newSite(t testing.TB, protectedPHP string, dirs ...string) site {
+	t.Helper()
+	s := site{dir: workDir(t), port: freePort(t)}
+	s.base = fmt.Sprintf("https://127.0.0.1:%d", s.port)
+	s.tlsKey, s.key = newKeyPair(t, s.dir, "tls"), newKeyPair(t, s.dir, "sp")
+	for _, d := range append([]string{"htdocs", "htdocs/secure"}, dirs...) {
+		if err := os.Mkdir(filepath.Join(s.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(s.dir, "htdocs/ping.txt"), "ok\n")
+	write(t, filepath.Join(s.dir, "htdocs/secure/index.php"), protectedPHP)
+	return s
+}
+
+// spUnderTest is one running SP as testSP drives it.
+type spUnderTest struct {
+	*apache
+	login     func(format string) string // the URL that starts a sign-in asking for format ("": none)
+	replayWhy string                     // what the SP's refusal of a replayed Response says
+	tamperWhy func(encrypted bool) string
+}
+
+// testSP starts one SP per variant with start, and signs alice in at each under every NameID
+// format; the SP's page must show her attributes, the NameID in the format asked for, and Rolegate
+// as the IdP. A Response posted again (from another browser) and one changed by a character must
+// be refused, saying why.
+func testSP(t *testing.T, start func(t *testing.T, rg *idp, name string, signing, encrypted bool) spUnderTest) {
+	rg := startRolegate(t)
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			sp := start(t, rg, v.name, v.signing, v.encrypted)
+			for _, f := range formats {
+				t.Run(f.name, func(t *testing.T) {
+					b := newBrowser(t, sp.apache)
+					resp := b.signIn(sp.login(f.format))
+					wantEncrypted(t, decoded(t, resp), v.encrypted)
+					got := wantAttributes(t, b.post(resp))
+					if got["nameid-format"] != f.format || got["nameid"] == "" || (f.value != "" && got["nameid"] != f.value) {
+						t.Errorf("the SP shows a NameID %q of format %q, want format %s (%q)", got["nameid"], got["nameid-format"], f.format, f.value)
+					}
+					if got["idp"] != rg.entityID() {
+						t.Errorf("the SP shows the IdP %q, want %q", got["idp"], rg.entityID())
+					}
+				})
+			}
+			t.Run("a Response posted again is refused", func(t *testing.T) {
+				b := newBrowser(t, sp.apache)
+				resp := b.signIn(sp.login(""))
+				if p := b.post(resp); shown(p)["page"] != "protected" {
+					t.Fatalf("the first post of the Response: %d\n%s", p.status, tail(p.body, 2000))
+				}
+				wantRefused(t, newBrowser(t, sp.apache).post(resp), sp.replayWhy)
+			})
+			t.Run("a Response changed by one character is refused", func(t *testing.T) {
+				b := newBrowser(t, sp.apache)
+				resp := b.signIn(sp.login(""))
+				wantRefused(t, b.post(withResponse(resp, tamper(t, decoded(t, resp)))), sp.tamperWhy(v.encrypted))
+			})
+		})
+	}
+}
+
+// tamperedWhy is what an SP's refusal of a tampered Response says: its assertion's signature
+// fails, or its encrypted assertion does not decrypt.
+func tamperedWhy(encrypted bool) string {
+	if encrypted {
+		return "decrypt"
+	}
+	return "signature"
 }
 
 // tamper changes one character of the Response inside its Assertion: a clear assertion's e-mail
