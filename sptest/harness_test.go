@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -457,8 +458,32 @@ func newBrowser(t testing.TB, sp *apache) *browser {
 	}
 	pool.AddCert(cert)
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	b := &browser{t: t}
+	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			b.log = append(b.log, "redirect "+req.URL.String())
+			return nil
+		}}
+	return b
+}
+
+// requestSigned reports whether the browser was sent to Rolegate's /saml/sso with a signed
+// AuthnRequest (HTTP-Redirect binding: SigAlg and Signature beside it); ok is false when it was
+// never sent there that way.
+func (b *browser) requestSigned(rg *idp) (signed, ok bool) {
+	for _, l := range b.log {
+		if u, found := strings.CutPrefix(l, "redirect "+rg.base+"/saml/sso?"); found {
+			q, _ := url.ParseQuery(u)
+			if q.Has("SAMLRequest") {
+				return q.Has("Signature") && q.Has("SigAlg"), true
+			}
+		}
+	}
+	return false, false
 }
 
 // page is one answer the browser got.
@@ -664,6 +689,7 @@ func newSite(t testing.TB, protectedPHP string, dirs ...string) site {
 // spUnderTest is one running SP as testSP drives it.
 type spUnderTest struct {
 	*apache
+	entityID  string
 	login     func(format string) string // the URL that starts a sign-in asking for format ("": none)
 	replayWhy string                     // what the SP's refusal of a replayed Response says
 	tamperWhy func(encrypted bool) string
@@ -682,6 +708,9 @@ func testSP(t *testing.T, start func(t *testing.T, rg *idp, name string, signing
 				t.Run(f.name, func(t *testing.T) {
 					b := newBrowser(t, sp.apache)
 					resp := b.signIn(sp.login(f.format))
+					if signed, ok := b.requestSigned(rg); !ok || signed != v.signing {
+						t.Errorf("AuthnRequest sent by HTTP-Redirect: %v, signed: %v, want signed: %v (%s)", ok, signed, v.signing, strings.Join(b.log, " -> "))
+					}
 					wantEncrypted(t, decoded(t, resp), v.encrypted)
 					got := wantAttributes(t, b.post(resp))
 					if got["nameid-format"] != f.format || got["nameid"] == "" || (f.value != "" && got["nameid"] != f.value) {
@@ -705,6 +734,16 @@ func testSP(t *testing.T, start func(t *testing.T, rg *idp, name string, signing
 				resp := b.signIn(sp.login(""))
 				wantRefused(t, b.post(withResponse(resp, tamper(t, decoded(t, resp)))), sp.tamperWhy(v.encrypted))
 			})
+			if !v.signing { // what makes the signed variants' success mean that Rolegate verified the signature
+				t.Run("an unsigned request is refused once Rolegate requires signed ones", func(t *testing.T) {
+					rg.cli(t, "", "sp", "set", sp.entityID, "--require-signed-requests")
+					defer rg.cli(t, "", "sp", "set", sp.entityID, "--require-signed-requests=false")
+					p := newBrowser(t, sp.apache).do(http.MethodGet, sp.login(""), nil)
+					if p.status != http.StatusBadRequest || !strings.Contains(p.body, "must sign its sign-in requests") {
+						t.Fatalf("%d at %s, want Rolegate's refusal of the unsigned request:\n%s", p.status, p.url, tail(p.body, 2000))
+					}
+				})
+			}
 		})
 	}
 }

@@ -182,6 +182,6 @@ func TestShibbolethSP(t *testing.T) {
 	testSP(t, func(t *testing.T, rg *idp, name string, signing, encrypted bool) spUnderTest {
 		sp := startShib(t, rg, name, signing, encrypted)
 		// Rolegate signs the Response too: Shibboleth checks that signature before it decrypts.
-		return spUnderTest{sp.apache, sp.login, "replayed message", func(bool) string { return "signature" }}
+		return spUnderTest{sp.apache, sp.entityID, sp.login, "replayed message", func(bool) string { return "signature" }}
 	})
 }

@@ -150,6 +150,6 @@ func TestSimpleSAMLphpSP(t *testing.T) {
 	t.Parallel()
 	testSP(t, func(t *testing.T, rg *idp, name string, signing, encrypted bool) spUnderTest {
 		sp := startSSP(t, rg, name, signing, encrypted)
-		return spUnderTest{sp.apache, sp.login, "duplicate assertion", tamperedWhy}
+		return spUnderTest{sp.apache, sp.entityID, sp.login, "duplicate assertion", tamperedWhy}
 	})
 }
