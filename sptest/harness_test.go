@@ -52,16 +52,27 @@ const (
 	email      = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 )
 
-// variants are the SP set-ups every SP is tested in: whether it signs its AuthnRequests (and
-// Rolegate requires it), and whether its metadata gives an encryption key.
-var variants = []struct {
+// variant is one SP set-up: whether it signs its AuthnRequests (and Rolegate requires it), whether
+// its metadata gives an encryption key, and the content encryption it lists there ("": none, so
+// Rolegate's default AES-256-GCM).
+type variant struct {
 	name               string
 	signing, encrypted bool
-}{
-	{"plain", false, false},
-	{"signed-requests", true, false},
-	{"encrypted", false, true},
-	{"signed-encrypted", true, true},
+	cipher             string
+}
+
+// The content encryptions the variants list and expect.
+const (
+	aes256GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+	aes128CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+)
+
+// variants are the set-ups every SP is tested in.
+var variants = []variant{
+	{"plain", false, false, ""},
+	{"signed-requests", true, false, ""},
+	{"encrypted", false, true, ""},
+	{"signed-encrypted-cbc", true, true, aes128CBC}, // an SP that lists only CBC gets CBC
 }
 
 // formats are the NameID formats the SPs ask for, and the value the NameID must have, if fixed.
@@ -232,6 +243,7 @@ type spMetadata struct {
 	Cert          string // base64 DER
 	Signed        bool   // AuthnRequestsSigned, and the SP registered with --require-signed-requests
 	Encrypted     bool   // an encryption key: Rolegate encrypts every assertion to it
+	Cipher        string // the content encryption listed with it, if any
 }
 
 const spMetadataXML = `<?xml version="1.0"?>
@@ -239,7 +251,9 @@ const spMetadataXML = `<?xml version="1.0"?>
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{{.Signed}}" WantAssertionsSigned="true">
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{{.Cert}}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
 {{- if .Encrypted}}
-    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{{.Cert}}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{{.Cert}}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+{{- if .Cipher}}<md:EncryptionMethod Algorithm="{{.Cipher}}"/><md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>{{end -}}
+    </md:KeyDescriptor>
 {{- end}}
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat>
@@ -641,9 +655,15 @@ func wantAttributes(t testing.TB, p page) map[string]string {
 
 // wantEncrypted checks that the Response holds an encrypted assertion and nothing of alice in
 // clear, or a clear assertion.
-func wantEncrypted(t testing.TB, xml string, encrypted bool) {
+func wantEncrypted(t testing.TB, xml string, v variant) {
 	t.Helper()
+	encrypted, cipher := v.encrypted, v.cipher
+	if cipher == "" {
+		cipher = aes256GCM
+	}
 	switch {
+	case encrypted && !strings.Contains(xml, `Algorithm="`+cipher+`"`):
+		t.Fatalf("the Response's assertion is not encrypted with %s:\n%s", cipher, tail(xml, 3000))
 	case encrypted && (!strings.Contains(xml, "EncryptedAssertion") || strings.Contains(xml, aliceMail)):
 		t.Fatalf("the Response does not hide its assertion:\n%s", tail(xml, 3000))
 	case !encrypted && (strings.Contains(xml, "EncryptedAssertion") || !strings.Contains(xml, aliceMail)):
@@ -699,11 +719,11 @@ type spUnderTest struct {
 // format; the SP's page must show her attributes, the NameID in the format asked for, and Rolegate
 // as the IdP. A Response posted again (from another browser) and one changed by a character must
 // be refused, saying why.
-func testSP(t *testing.T, start func(t *testing.T, rg *idp, name string, signing, encrypted bool) spUnderTest) {
+func testSP(t *testing.T, start func(t *testing.T, rg *idp, v variant) spUnderTest) {
 	rg := startRolegate(t)
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
-			sp := start(t, rg, v.name, v.signing, v.encrypted)
+			sp := start(t, rg, v)
 			for _, f := range formats {
 				t.Run(f.name, func(t *testing.T) {
 					b := newBrowser(t, sp.apache)
@@ -711,7 +731,7 @@ func testSP(t *testing.T, start func(t *testing.T, rg *idp, name string, signing
 					if signed, ok := b.requestSigned(rg); !ok || signed != v.signing {
 						t.Errorf("AuthnRequest sent by HTTP-Redirect: %v, signed: %v, want signed: %v (%s)", ok, signed, v.signing, strings.Join(b.log, " -> "))
 					}
-					wantEncrypted(t, decoded(t, resp), v.encrypted)
+					wantEncrypted(t, decoded(t, resp), v)
 					got := wantAttributes(t, b.post(resp))
 					if got["nameid-format"] != f.format || got["nameid"] == "" || (f.value != "" && got["nameid"] != f.value) {
 						t.Errorf("the SP shows a NameID %q of format %q, want format %s (%q)", got["nameid"], got["nameid-format"], f.format, f.value)

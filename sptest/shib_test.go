@@ -118,14 +118,14 @@ foreach (['uid', 'mail', 'displayName', 'isMemberOf'] as $k) {
 
 // startShib starts shibd and Apache with mod_shib for one SP of rg, registered there; signing has
 // it sign its AuthnRequests, encrypted gives Rolegate its encryption key.
-func startShib(t *testing.T, rg *idp, name string, signing, encrypted bool) *shibSP {
+func startShib(t *testing.T, rg *idp, v variant) *shibSP {
 	t.Helper()
 	shibd := testtools.RequireTool(t, "shibd", "shibboleth-sp-utils")
 	testtools.RequireFile(t, "/usr/lib/apache2/modules/mod_shib.so", "libapache2-mod-shib")
 	s := newSite(t, shibProtectedPHP)
 	dir, base, spKey := s.dir, s.base, s.key
-	sp := &shibSP{entityID: base + "/shibboleth/" + name}
-	data := map[string]any{"Dir": dir, "ShibdPort": freePort(t), "EntityID": sp.entityID, "Signing": signing,
+	sp := &shibSP{entityID: base + "/shibboleth/" + v.name}
+	data := map[string]any{"Dir": dir, "ShibdPort": freePort(t), "EntityID": sp.entityID, "Signing": v.signing,
 		"IdP": rg.entityID(), "IdPMetadata": rg.metadata(t, dir), "Key": spKey.KeyFile, "Cert": spKey.CertFile}
 	render(t, filepath.Join(dir, "shibboleth2.xml"), shibConfig, data)
 	write(t, filepath.Join(dir, "attribute-map.xml"), shibAttributeMap)
@@ -133,7 +133,7 @@ func startShib(t *testing.T, rg *idp, name string, signing, encrypted bool) *shi
 	render(t, filepath.Join(dir, "shibd.logger"), shibLogger, map[string]string{"Log": filepath.Join(dir, "shibd.log")})
 	render(t, filepath.Join(dir, "native.logger"), shibLogger, map[string]string{"Log": filepath.Join(dir, "native.log")})
 	rg.register(t, dir, spMetadata{EntityID: sp.entityID, ACS: base + "/Shibboleth.sso/SAML2/POST",
-		Cert: spKey.base64(), Signed: signing, Encrypted: encrypted})
+		Cert: spKey.base64(), Signed: v.signing, Encrypted: v.encrypted, Cipher: v.cipher})
 
 	startShibd(t, shibd, dir)
 	sp.apache = s.startApache(t, shibApache, data)
@@ -179,8 +179,8 @@ func (sp *shibSP) login(format string) string {
 // posted again and one changed by a character.
 func TestShibbolethSP(t *testing.T) {
 	t.Parallel()
-	testSP(t, func(t *testing.T, rg *idp, name string, signing, encrypted bool) spUnderTest {
-		sp := startShib(t, rg, name, signing, encrypted)
+	testSP(t, func(t *testing.T, rg *idp, v variant) spUnderTest {
+		sp := startShib(t, rg, v)
 		// Rolegate signs the Response too: Shibboleth checks that signature before it decrypts.
 		return spUnderTest{sp.apache, sp.entityID, sp.login, "replayed message", func(bool) string { return "signature" }}
 	})

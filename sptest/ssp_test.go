@@ -109,7 +109,7 @@ type sspSP struct {
 
 // startSSP starts Apache with SimpleSAMLphp as an SP of rg, registered there; signing has it sign
 // its AuthnRequests, encrypted gives Rolegate its encryption key and has it refuse clear assertions.
-func startSSP(t *testing.T, rg *idp, name string, signing, encrypted bool) *sspSP {
+func startSSP(t *testing.T, rg *idp, v variant) *sspSP {
 	t.Helper()
 	testtools.RequireFile(t, sspRoot+"/lib/_autoload.php", "simplesamlphp")
 	for ext, pkg := range map[string]string{"dom": "php-xml", "pdo_sqlite": "php-sqlite3", "mbstring": "php-mbstring"} {
@@ -119,18 +119,18 @@ func startSSP(t *testing.T, rg *idp, name string, signing, encrypted bool) *sspS
 	}
 	s := newSite(t, sspProtectedPHP, "ssp-config", "var")
 	dir, base, spKey := s.dir, s.base, s.key
-	sp := &sspSP{entityID: base + "/simplesaml/" + name}
+	sp := &sspSP{entityID: base + "/simplesaml/" + v.name}
 	salt := make([]byte, 16)
 	rand.Read(salt)
 	data := map[string]any{"Dir": dir, "Base": base, "EntityID": sp.entityID, "IdP": rg.entityID(), "IdPMetadata": rg.metadata(t, dir),
-		"Key": spKey.KeyFile, "Cert": spKey.CertFile, "Signing": signing, "Encrypted": encrypted, "Salt": hex.EncodeToString(salt)}
+		"Key": spKey.KeyFile, "Cert": spKey.CertFile, "Signing": v.signing, "Encrypted": v.encrypted, "Salt": hex.EncodeToString(salt)}
 	if err := os.Chmod(filepath.Join(dir, "var"), 0o777); err != nil { // sessions and logs of Apache's children
 		t.Fatal(err)
 	}
 	render(t, filepath.Join(dir, "ssp-config/config.php"), sspConfig, data)
 	render(t, filepath.Join(dir, "ssp-config/authsources.php"), sspAuthsources, data)
 	rg.register(t, dir, spMetadata{EntityID: sp.entityID, ACS: base + "/simplesaml/module.php/saml/sp/saml2-acs.php/default-sp",
-		Cert: spKey.base64(), Signed: signing, Encrypted: encrypted})
+		Cert: spKey.base64(), Signed: v.signing, Encrypted: v.encrypted, Cipher: v.cipher})
 	sp.apache = s.startApache(t, sspApache, data)
 	return sp
 }
@@ -148,8 +148,8 @@ func (sp *sspSP) login(format string) string {
 // posted again and one changed by a character.
 func TestSimpleSAMLphpSP(t *testing.T) {
 	t.Parallel()
-	testSP(t, func(t *testing.T, rg *idp, name string, signing, encrypted bool) spUnderTest {
-		sp := startSSP(t, rg, name, signing, encrypted)
+	testSP(t, func(t *testing.T, rg *idp, v variant) spUnderTest {
+		sp := startSSP(t, rg, v)
 		return spUnderTest{sp.apache, sp.entityID, sp.login, "duplicate assertion", tamperedWhy}
 	})
 }
