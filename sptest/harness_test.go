@@ -440,8 +440,13 @@ func (s site) startApache(t testing.TB, extra string, spData any) *apache {
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &out}, &lockedWriter{w: &out}
 	a := &apache{base: fmt.Sprintf("https://127.0.0.1:%d", port), dir: dir, tls: tlsKey}
 	startProcess(t, "apache2", cmd, func() string {
-		log, _ := os.ReadFile(filepath.Join(dir, "apache-error.log"))
-		return out.String() + string(log)
+		var logs strings.Builder
+		for _, name := range []string{"apache-error.log", "native.log", "var/simplesamlphp.log"} { // the SPs' own, if any
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				fmt.Fprintf(&logs, "--- %s:\n%s", name, tail(string(b), 3000))
+			}
+		}
+		return out.String() + logs.String()
 	})
 	c := newBrowser(t, a).c
 	waitFor(t, "apache2 listening", 20*time.Second, func() bool {

@@ -132,6 +132,10 @@ func startShib(t *testing.T, rg *idp, v variant) *shibSP {
 	write(t, filepath.Join(dir, "attribute-policy.xml"), shibAttributePolicy)
 	render(t, filepath.Join(dir, "shibd.logger"), shibLogger, map[string]string{"Log": filepath.Join(dir, "shibd.log")})
 	render(t, filepath.Join(dir, "native.logger"), shibLogger, map[string]string{"Log": filepath.Join(dir, "native.log")})
+	write(t, filepath.Join(dir, "native.log"), "") // mod_shib's log, written by Apache's children
+	if err := os.Chmod(filepath.Join(dir, "native.log"), 0o666); err != nil {
+		t.Fatal(err)
+	}
 	rg.register(t, dir, spMetadata{EntityID: sp.entityID, ACS: base + "/Shibboleth.sso/SAML2/POST",
 		Cert: spKey.base64(), Signed: v.signing, Encrypted: v.encrypted, Cipher: v.cipher})
 
