@@ -304,10 +304,7 @@ func newKeyPair(t testing.TB, dir, name string) keyPair {
 }
 
 // lockedWriter lets a process's stdout and stderr goroutines share one buffer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
+type lockedWriter struct{ w io.Writer }
 
 var outMu sync.Mutex // guards every buffer behind a lockedWriter while it is read
 
