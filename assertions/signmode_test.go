@@ -153,3 +153,27 @@ func TestUnknownSignModeIsRefused(t *testing.T) {
 		t.Fatalf("built an unsigned Response:\n%s", out)
 	}
 }
+
+// A comment put into a signed value leaves the signature valid (exclusive c14n drops comments); the
+// checker must then report the whole signed value, not the text before the comment.
+func TestACommentInASignedValueDoesNotCutIt(t *testing.T) {
+	s := testSigner(t)
+	for _, m := range signModes {
+		t.Run(m.String(), func(t *testing.T) {
+			r := validResponse()
+			r.Sign = m
+			out, err := assertions.BuildAWS(r, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cut := strings.Replace(strings.Replace(string(out), "role/Admin", "role/Ad<!---->min", 1), ">alice<", ">al<!--x-->ice<", 1)
+			if cut == string(out) || strings.Count(cut, "<!--") != 2 {
+				t.Fatal("no comment was put in")
+			}
+			v := assertions.InspectAWS([]byte(cut), expect(s, now.Add(time.Minute)))
+			if !v.Accepted || v.SessionName != "alice" || len(v.Roles) != 1 || v.Roles[0].RoleARN != "arn:aws:iam::111122223333:role/Admin" {
+				t.Fatalf("verdict %+v", v)
+			}
+		})
+	}
+}

@@ -177,23 +177,34 @@ func (s *Server) serveMetrics(c *gin.Context) {
 // from a peer that is no trusted proxy came through a proxy Rolegate does not know: the peer
 // would be that proxy (often on loopback), not the client.
 func (s *Server) metricsClient(r *http.Request, clientIP string) (netip.Addr, error) {
-	if s.fromProxy(r) {
-		a, err := netip.ParseAddr(clientIP)
-		if err != nil {
-			return netip.Addr{}, store.Errorf(store.Forbidden, "metrics are not served through a proxy that names no client address")
-		}
-		return a.Unmap(), nil
-	}
-	for _, h := range []string{"X-Forwarded-For", "X-Real-IP", "Forwarded"} {
-		if r.Header.Get(h) != "" {
-			return netip.Addr{}, store.Errorf(store.Forbidden, "metrics are not served through a proxy that is not in --trusted-proxies (the request has %s)", h)
-		}
-	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}, store.Errorf(store.Forbidden, "metrics are not served to a client whose address is unknown")
 	}
-	return ap.Addr().Unmap(), nil
+	peer := ap.Addr().Unmap()
+	forwarded := ""
+	for _, h := range []string{"X-Forwarded-For", "X-Real-IP", "Forwarded"} {
+		if r.Header.Get(h) != "" && forwarded == "" {
+			forwarded = h
+		}
+	}
+	if s.fromProxy(r) {
+		a, err := netip.ParseAddr(clientIP)
+		// Gin answers the proxy's own address when no X-Forwarded-For or X-Real-IP it reads names the
+		// client (Forwarded only, host:port): the client would pass for the proxy, often on loopback.
+		if err != nil {
+			return netip.Addr{}, store.Errorf(store.Forbidden, "metrics are not served through a proxy that names no client address")
+		}
+		if a.Unmap() == peer && forwarded != "" {
+			return netip.Addr{}, store.Errorf(store.Forbidden, "metrics are not served through a proxy in --trusted-proxies whose %s names no client address Rolegate reads (an IP in X-Forwarded-For or X-Real-IP)",
+				forwarded)
+		}
+		return a.Unmap(), nil
+	}
+	if forwarded != "" {
+		return netip.Addr{}, store.Errorf(store.Forbidden, "metrics are not served through a proxy that is not in --trusted-proxies (the request has %s)", forwarded)
+	}
+	return peer, nil
 }
 
 func (s *Server) metricsAllowed(a netip.Addr) bool {

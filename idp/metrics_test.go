@@ -205,6 +205,12 @@ func TestMetricsOnTheMainListenerOnlyForAllowedAddresses(t *testing.T) {
 			"192.0.2.1:40000", "10.9.9.9", 200},
 		{"a trusted proxy forwarding an outsider", idp.Config{TrustedProxies: []string{"192.0.2.1"}, MetricsAllow: []string{"10.0.0.0/8"}},
 			"192.0.2.1:40000", "203.0.113.9", 403},
+		// A trusted proxy's forwarding headers that Gin cannot read leave it the proxy's own address.
+		{"a trusted proxy naming the client only in Forwarded", idp.Config{TrustedProxies: []string{"127.0.0.1"}},
+			"127.0.0.1:40000", "Forwarded: for=203.0.113.9", 403},
+		{"a trusted proxy naming the client in an address that does not parse", idp.Config{TrustedProxies: []string{"127.0.0.1"}},
+			"127.0.0.1:40000", "203.0.113.9:5555", 403},
+		{"a trusted proxy's host scraping it directly", idp.Config{TrustedProxies: []string{"127.0.0.1"}}, "127.0.0.1:40000", "", 200},
 		{"a separate listener leaves none on the main one", idp.Config{SeparateMetrics: true}, "127.0.0.1:40000", "", 404},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -214,7 +220,9 @@ func TestMetricsOnTheMainListenerOnlyForAllowedAddresses(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 			req.RemoteAddr = c.remote
 			req.Header.Set("Accept", "application/json")
-			if c.forward != "" {
+			if name, value, ok := strings.Cut(c.forward, ": "); ok {
+				req.Header.Set(name, value)
+			} else if c.forward != "" {
 				req.Header.Set("X-Forwarded-For", c.forward)
 			}
 			rec := httptest.NewRecorder()

@@ -126,12 +126,15 @@ func (a *app) backup(ctx context.Context, out string, force bool) error {
 // notStoreFile refuses a path that is one of the data dir's store files or its KEK: a backup
 // written there (with --force) would replace the live database.
 func (a *app) notStoreFile(path string) error {
+	// Directories compared as the links in their names lead: a journal that does not exist yet has no
+	// file to compare, and a backup written there is taken for a hot journal, locking the live store.
+	dir, data := resolved(filepath.Dir(path)), resolved(a.dataDir)
 	for _, name := range append(slices.Clone(storeFiles), certs.KEKFileName) {
 		p, err := filepath.Abs(filepath.Join(a.dataDir, name))
 		if err != nil {
 			return err
 		}
-		same := p == path
+		same := p == path || (dir == data && filepath.Base(path) == name)
 		if fi, err := os.Stat(p); err == nil {
 			if fo, err := os.Stat(path); err == nil {
 				same = same || os.SameFile(fi, fo)
@@ -142,6 +145,16 @@ func (a *app) notStoreFile(path string) error {
 		}
 	}
 	return nil
+}
+
+// resolved is path made absolute with the symbolic links in it followed, or path itself when that fails.
+func resolved(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			return r
+		}
+	}
+	return path
 }
 
 // checkCopy opens the copy at path as a Rolegate store, runs SQLite's integrity check over it and
@@ -220,7 +233,7 @@ func (a *app) restore(ctx context.Context, from, kekFile string) error {
 	if !fi.Mode().IsRegular() {
 		return store.Errorf(store.Invalid, "--from %s is not a regular file", from)
 	}
-	if _, err := os.Stat(from + "-wal"); err == nil {
+	if _, err := os.Stat(resolved(from) + "-wal"); err == nil { // the log is beside the file a link names
 		return store.Errorf(store.Invalid, "--from %s has a write-ahead log beside it: it is a live database, not a backup; make one with rolegate backup", from)
 	}
 	for _, name := range storeFiles {

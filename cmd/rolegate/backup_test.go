@@ -310,6 +310,14 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 	}
 	occupied := newCLI(t, "sqlite")
 	occupied.ok(t, "", "migrate")
+	// Names that reach the data dir's files through a symbolic link.
+	dataLink, liveLink := filepath.Join(dir, "datalink"), filepath.Join(dir, "live.db")
+	if err := os.Symlink(c.dataDir, dataLink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(c.dataDir, sqlite.FileName), liveLink); err != nil {
+		t.Fatal(err)
+	}
 	pg := &cli{backend: "postgres", dataDir: t.TempDir(), dbURL: "postgres://nobody@127.0.0.1:1/none", env: map[string]string{}}
 
 	for _, tc := range []struct {
@@ -324,6 +332,7 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 		{"backup over an existing file without --force", c, nil, []string{"backup", "--out", existing}, exitConflict, "--force", existing},
 		{"backup with --force onto the live database", c, nil, []string{"backup", "--out", filepath.Join(c.dataDir, sqlite.FileName), "--force"}, exitInvalid, "elsewhere", ""},
 		{"backup onto the KEK", c, nil, []string{"backup", "--out", kek, "--force"}, exitInvalid, "elsewhere", kek},
+		{"backup through a link to the data dir onto its journal", c, nil, []string{"backup", "--out", filepath.Join(dataLink, sqlite.FileName+"-journal")}, exitInvalid, "elsewhere", ""},
 		{"backup without --out", c, nil, []string{"backup"}, exitInvalid, "--out", ""},
 		{"backup into a missing directory", c, nil, []string{"backup", "--out", filepath.Join(dir, "missing", "x.bak")}, exitInvalid, "no directory", ""},
 		{"backup of a data dir without a store", newCLI(t, "sqlite"), nil, []string{"backup", "--out", filepath.Join(dir, "none.bak")}, 5, "no Rolegate store", ""},
@@ -338,6 +347,7 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 		{"restore with --kek-file and a KEK in the environment", newCLI(t, "sqlite"), map[string]string{certs.EnvKEKFile: kek}, []string{"restore", "--from", good, "--kek-file", kek}, exitInvalid, "drop --kek-file", ""},
 		{"restore of a file that is no backup", newCLI(t, "sqlite"), nil, []string{"restore", "--from", junk, "--kek-file", kek}, exitInvalid, "not a Rolegate backup", ""},
 		{"restore of a live database", newCLI(t, "sqlite"), nil, []string{"restore", "--from", filepath.Join(c.dataDir, sqlite.FileName), "--kek-file", kek}, exitInvalid, "live database", ""},
+		{"restore of a live database through a link", newCLI(t, "sqlite"), nil, []string{"restore", "--from", liveLink, "--kek-file", kek}, exitInvalid, "live database", ""},
 		{"restore of a missing file", newCLI(t, "sqlite"), nil, []string{"restore", "--from", filepath.Join(dir, "missing.bak"), "--kek-file", kek}, exitInvalid, "missing.bak", ""},
 		{"restore without --from", newCLI(t, "sqlite"), nil, []string{"restore"}, exitInvalid, "--from", ""},
 	} {
