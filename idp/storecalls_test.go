@@ -2,6 +2,9 @@ package idp_test
 
 import (
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -61,4 +64,36 @@ func TestAWSSignInMakesThePinnedStoreCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkAWSSignInPage is the server's work for one IdP-initiated sign-in of a signed-in
+// session (the handler alone, without the network): the session, the grants, the plan, two
+// signatures, the audit row and the auto-POST page.
+func BenchmarkAWSSignInPage(b *testing.B) {
+	w := idptest.NewAWSWeb(b)
+	br := w.Browser(b)
+	br.Login("alice", "correct horse battery")
+	benchGet(b, w.Web, br, "/aws/signin?account=prod&role=Admin")
+}
+
+// benchGet measures the handler's answer to br's GET of path (without the network), which must be
+// 200, and returns the page's size.
+func benchGet(b *testing.B, w *idptest.Web, br *idptest.Browser, path string) int {
+	req := httptest.NewRequest(http.MethodGet, w.Srv.URL+path, nil)
+	u, _ := url.Parse(w.Srv.URL)
+	for _, c := range br.Jar.Cookies(u) {
+		req.AddCookie(c)
+	}
+	h := w.Srv.Config.Handler
+	size := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("%d\n%s", rec.Code, rec.Body)
+		}
+		size = rec.Body.Len()
+	}
+	return size
 }
