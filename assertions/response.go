@@ -253,8 +253,8 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	return out, nil
 }
 
-// sign signs el (enveloped, RSA-SHA256, SHA-256 digest, exclusive c14n) and places the Signature
-// right after the Issuer, where the SAML schema wants it.
+// sign signs el in place (enveloped, RSA-SHA256, SHA-256 digest, exclusive c14n), places the Signature
+// right after the Issuer, where the SAML schema wants it, and returns el.
 func sign(el *etree.Element, s Signer) (*etree.Element, error) {
 	if s.Key == nil || s.Cert == nil {
 		return nil, fmt.Errorf("assertions: no signing key")
@@ -271,9 +271,10 @@ func sign(el *etree.Element, s Signer) (*etree.Element, error) {
 	if err != nil {
 		return nil, fmt.Errorf("assertions: sign: %w", err)
 	}
-	out := el.Copy()
-	out.InsertChildAt(1, sig) // index 0 is the Issuer
-	return out, nil
+	// No copy: el is ours alone, and the canonicaliser has already rewritten it in place (the
+	// bytes sent are its canonical form), so a copy would only duplicate the tree.
+	el.InsertChildAt(1, sig) // index 0 is the Issuer
+	return el, nil
 }
 
 // sizeCulprits names what makes a Response large: the roles (one per grant) and the biggest tag.

@@ -82,3 +82,29 @@ func TestTwoInstancesOnOneHostNameTheirCookiesApart(t *testing.T) {
 		})
 	}
 }
+
+func TestTheSAMLResponseInputTakesBase64Only(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"the whole base64 alphabet goes out as it is", "ABCXYZabcxyz0189+/==", true},
+		{"nothing at all", "", true},
+		{"a quote would end the attribute", `QUJD"onfocus=alert(1)`, false},
+		{"an angle bracket", "QUJD<script>", false},
+		{"an ampersand", "QUJD&amp;", false},
+		{"a space", "QUJD QUJD", false},
+		{"a character past ASCII", "QUJDé", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := samlResponseInput(tc.in)
+			if tc.ok {
+				if err != nil || string(got) != `name="SAMLResponse" value="`+tc.in+`"` {
+					t.Fatalf("%q: %q %v", tc.in, got, err)
+				}
+			} else if err == nil || got != "" {
+				t.Fatalf("%q went out as %q", tc.in, got)
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -393,21 +392,6 @@ func TestThePortalWith200AccountsStaysUnderItsByteBudget(t *testing.T) {
 // states the budget this holds to.
 func BenchmarkPortal200Accounts(b *testing.B) {
 	w, br := portal200(b)
-	req := httptest.NewRequest(http.MethodGet, w.Srv.URL+"/", nil)
-	u, _ := url.Parse(w.Srv.URL)
-	for _, c := range br.Jar.Cookies(u) {
-		req.AddCookie(c)
-	}
-	h := w.Srv.Config.Handler
-	size := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("%d\n%s", rec.Code, rec.Body)
-		}
-		size = rec.Body.Len()
-	}
+	size := benchGet(b, w.Web, br, "/")
 	b.ReportMetric(float64(size), "bytes/page")
 }

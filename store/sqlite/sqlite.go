@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"modernc.org/sqlite"
@@ -139,18 +140,74 @@ type sqlRow struct{ r *sql.Row }
 
 func (r sqlRow) Scan(d ...any) error { return translate(r.r.Scan(d...)) }
 
-type adapter struct{ db *sql.DB }
+// adapter runs statements outside transactions as prepared statements kept per SQL text: SQLite
+// parses and plans each text once per connection, not at every call (it was half the store's
+// time of a sign-in). The statements are the package's own texts, a bounded set; past maxStmts
+// distinct texts a statement runs unprepared, as inside a transaction.
+type adapter struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// maxStmts bounds the prepared statements kept: far above the store's distinct texts.
+const maxStmts = 1024
+
+// on is the querier for q: its prepared statement, or the database when it cannot be prepared
+// (which then answers with the error it would have anyway).
+func (a *adapter) on(ctx context.Context, q string) querier {
+	a.mu.Lock()
+	st, ok := a.stmts[q]
+	a.mu.Unlock()
+	if ok {
+		return stmtQuerier{st}
+	}
+	st, err := a.db.PrepareContext(ctx, q)
+	if err != nil {
+		return a.db
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if prev, ok := a.stmts[q]; ok { // prepared at the same time by another call
+		st.Close()
+		return stmtQuerier{prev}
+	}
+	if a.stmts == nil {
+		a.stmts = map[string]*sql.Stmt{}
+	}
+	if len(a.stmts) >= maxStmts {
+		st.Close()
+		return a.db
+	}
+	a.stmts[q] = st
+	return stmtQuerier{st}
+}
+
+// stmtQuerier runs its prepared statement, whatever the query text (it is the statement's).
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (s stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return s.st.ExecContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return s.st.QueryContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return s.st.QueryRowContext(ctx, args...)
+}
 
 func (a *adapter) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	return conn{a.db}.Exec(ctx, q, args...)
+	return conn{a.on(ctx, q)}.Exec(ctx, q, args...)
 }
 
 func (a *adapter) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	return conn{a.db}.Query(ctx, q, args...)
+	return conn{a.on(ctx, q)}.Query(ctx, q, args...)
 }
 
 func (a *adapter) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	return conn{a.db}.QueryRow(ctx, q, args...)
+	return conn{a.on(ctx, q)}.QueryRow(ctx, q, args...)
 }
 
 func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
@@ -166,4 +223,18 @@ func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) err
 }
 
 func (a *adapter) Ping(ctx context.Context) error { return translate(a.db.PingContext(ctx)) }
-func (a *adapter) Close() error                   { return a.db.Close() }
+
+func (a *adapter) Close() error {
+	a.dropStmts()
+	return a.db.Close()
+}
+
+// dropStmts closes the prepared statements kept.
+func (a *adapter) dropStmts() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for q, st := range a.stmts {
+		st.Close()
+		delete(a.stmts, q)
+	}
+}
