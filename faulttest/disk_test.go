@@ -95,22 +95,22 @@ func TestDiskFullEmbeddedStore(t *testing.T) {
 	defer func() { stop(); wait() }()
 
 	l.phase.Store("room")
-	waitFor(t, "20 Responses", 30*time.Second, func() bool { return l.count("room") >= 20 })
+	testtools.WaitFor(t, "20 Responses", 30*time.Second, func() bool { return l.count("room") >= 20 })
 	l.phase.Store("full")
 	filler := fill(t, mnt)
-	waitFor(t, "10 answers of 503 with the disk full", 30*time.Second, l.only(t, "full", 503, 10))
+	testtools.WaitFor(t, "10 answers of 503 with the disk full", 30*time.Second, l.only(t, "full", 503, 10))
 	l.phase.Store("freed")
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "20 Responses once space was freed, without a restart", 30*time.Second, func() bool { return l.count("freed") >= 20 })
+	testtools.WaitFor(t, "20 Responses once space was freed, without a restart", 30*time.Second, func() bool { return l.count("freed") >= 20 })
 	stop()
 	wait()
 
 	full := 0
 	for _, f := range l.failures {
 		if f.Phase == "room" {
-			t.Errorf("before the disk was full: %d %s", f.Status, tail(f.Body, 600))
+			t.Errorf("before the disk was full: %d %s", f.Status, testtools.Tail(f.Body, 600))
 			continue
 		}
 		full++

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptrace"
+	"rolegate/internal/testtools"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,7 +106,7 @@ func TestSigtermDrainsInFlightSignIns(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "new connections refused after SIGTERM", 10*time.Second, func() bool { return refused(s.addr) })
+	testtools.WaitFor(t, "new connections refused after SIGTERM", 10*time.Second, func() bool { return refused(s.addr) })
 	if st := s.exited(0); st != nil {
 		t.Fatalf("rolegate exited with %d sign-ins in flight: %v", n, st)
 	}
@@ -130,7 +131,7 @@ func TestSigtermDrainsInFlightSignIns(t *testing.T) {
 		t.Fatalf("after draining: %v; want exit status 0", st)
 	}
 	if out := s.out.String(); !strings.Contains(out, "finishing in-flight requests") || !strings.Contains(out, `"msg":"stopped"`) {
-		t.Errorf("the log does not tell the drain:\n%s", tail(out, 2000))
+		t.Errorf("the log does not tell the drain:\n%s", testtools.Tail(out, 2000))
 	}
 	t.Logf("sign-ins in flight at SIGTERM %d, completed with a session %d, exit status %d", n, ok, st.ExitCode())
 }
@@ -156,7 +157,7 @@ func TestSigtermDrainIsBounded(t *testing.T) {
 		t.Errorf("exit status %d after %v; want non-zero, after at least %v", st.ExitCode(), took, bound)
 	}
 	if out := s.out.String(); !strings.Contains(out, "requests still running after --shutdown-timeout 1s") {
-		t.Errorf("no line says why:\n%s", tail(out, 2000))
+		t.Errorf("no line says why:\n%s", testtools.Tail(out, 2000))
 	}
 	h.release()
 	if r := h.result(t); r.err == nil {

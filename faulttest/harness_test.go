@@ -18,9 +18,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
+	"rolegate/internal/testtools"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,42 +38,10 @@ const (
 	unavailableMsg = "the database is unavailable"
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binary    string // the rolegate binary, built once for the run
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testtools.RemoveBuilt()
 	os.Exit(code)
-}
-
-// rolegate returns the path of the rolegate binary, built on first use into a temporary folder.
-func rolegate(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "rolegate-faulttest-"); buildErr != nil {
-			return
-		}
-		binary = filepath.Join(buildDir, "rolegate")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go") // the toolchain that built this test
-		if _, err := os.Stat(goTool); err != nil {
-			goTool = "go"
-		}
-		out, err := exec.Command(goTool, "build", "-o", binary, "rolegate/cmd/rolegate").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building rolegate: %v", buildErr)
-	}
-	return binary
 }
 
 // env is the environment of every rolegate process: nothing from the test's own but PATH and HOME,
@@ -99,7 +66,7 @@ func runCLI(t testing.TB, environ []string, stdin string, args ...string) (stdou
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rolegate(t), args...)
+	cmd := exec.CommandContext(ctx, testtools.Rolegate(t), args...)
 	cmd.Env = environ
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
@@ -169,7 +136,7 @@ func reachAt(base, listen string) string {
 func serve(t testing.TB, name string, environ []string, args ...string) *server {
 	t.Helper()
 	s := &server{name: name, out: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(rolegate(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	s.cmd = exec.Command(testtools.Rolegate(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = environ
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the tests
 	pr, pw := io.Pipe()
@@ -205,7 +172,7 @@ func serve(t testing.TB, name string, environ []string, args ...string) *server 
 	t.Cleanup(func() {
 		s.kill()
 		if t.Failed() {
-			t.Logf("output of %s:\n%s", name, tail(s.out.String(), 4000))
+			t.Logf("output of %s:\n%s", name, testtools.Tail(s.out.String(), 4000))
 		}
 	})
 	select {
@@ -215,7 +182,7 @@ func serve(t testing.TB, name string, environ []string, args ...string) *server 
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s did not listen within 30s:\n%s", name, s.out.String())
 	}
-	waitFor(t, name+" ready", 30*time.Second, func() bool {
+	testtools.WaitFor(t, name+" ready", 30*time.Second, func() bool {
 		res, err := http.Get("http://" + s.addr + "/readyz")
 		if err != nil {
 			return false
@@ -248,25 +215,6 @@ func (s *server) exited(d time.Duration) *os.ProcessState {
 }
 
 func (s *server) url() string { return "http://" + s.addr }
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
-
-// waitFor polls cond until it holds, failing t after d.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // balancer is a small load-balancing reverse proxy: round robin over the replicas; a replica that
 // refuses the connection is skipped for the next, as a load balancer's retry does. A request lost
@@ -439,7 +387,7 @@ func (l *loadClient) once(ctx context.Context, client *http.Client) {
 	}
 	id, err := responseID(body)
 	if err != nil {
-		f.Body = err.Error() + ": " + tail(f.Body, 500)
+		f.Body = err.Error() + ": " + testtools.Tail(f.Body, 500)
 		l.record(f, "")
 		return
 	}
@@ -478,7 +426,7 @@ func (l *loadClient) only(t testing.TB, phase string, status, n int) func() bool
 		got := 0
 		for _, f := range l.failures {
 			if f.Phase == phase && f.Status != status {
-				t.Fatalf("while %s: %d %s, want %d: %s", phase, f.Status, f.ContentType, status, tail(f.Body, 600))
+				t.Fatalf("while %s: %d %s, want %d: %s", phase, f.Status, f.ContentType, status, testtools.Tail(f.Body, 600))
 			}
 			if f.Phase == phase {
 				got++
@@ -570,12 +518,12 @@ func checkUnavailablePage(t testing.TB, f failure, want string) {
 	t.Helper()
 	if f.Status != http.StatusServiceUnavailable || !strings.HasPrefix(f.ContentType, "text/html") ||
 		!strings.Contains(f.Body, "Service Unavailable") || !strings.Contains(f.Body, want) {
-		t.Errorf("while %s: want a 503 page that says %q, got %d %s: %s", f.Phase, want, f.Status, f.ContentType, tail(f.Body, 600))
+		t.Errorf("while %s: want a 503 page that says %q, got %d %s: %s", f.Phase, want, f.Status, f.ContentType, testtools.Tail(f.Body, 600))
 		return
 	}
 	for _, w := range leaks {
 		if strings.Contains(strings.ToLower(f.Body), strings.ToLower(w)) {
-			t.Errorf("while %s: the 503 page shows %q: %s", f.Phase, w, tail(f.Body, 600))
+			t.Errorf("while %s: the 503 page shows %q: %s", f.Phase, w, testtools.Tail(f.Body, 600))
 		}
 	}
 }

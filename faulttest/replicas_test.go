@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"rolegate/internal/testtools"
 	"rolegate/store/postgres/pgtest"
 )
 
@@ -60,20 +61,20 @@ func TestReplicaKilledAndPostgresRestartedUnderLoad(t *testing.T) {
 	defer func() { stop(); wait() }()
 
 	l.phase.Store("warm")
-	waitFor(t, "30 Responses through three replicas", 30*time.Second, func() bool { return l.count("warm") >= 30 })
+	testtools.WaitFor(t, "30 Responses through three replicas", 30*time.Second, func() bool { return l.count("warm") >= 30 })
 
 	l.phase.Store("kill")
 	replicas[0].kill()
-	waitFor(t, "60 Responses from the two replicas left", 30*time.Second, func() bool { return l.count("kill") >= 60 })
+	testtools.WaitFor(t, "60 Responses from the two replicas left", 30*time.Second, func() bool { return l.count("kill") >= 60 })
 
 	// PostgreSQL refuses the audit rows alone (as with its disk full): no row, no Response.
 	l.phase.Store("audit-refused")
 	pgExec(t, pg.URL(), `CREATE FUNCTION rg_fault() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN RAISE EXCEPTION 'fault test: no room for audit rows' USING ERRCODE = 'disk_full'; END $$;
 		CREATE TRIGGER rg_fault BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION rg_fault()`)
-	waitFor(t, "20 answers of 503 with the audit rows refused", 30*time.Second, l.only(t, "audit-refused", 503, 20))
+	testtools.WaitFor(t, "20 answers of 503 with the audit rows refused", 30*time.Second, l.only(t, "audit-refused", 503, 20))
 	refusedAt := l.count("audit-refused")
-	waitFor(t, "20 more answers of 503 with the audit rows refused", 30*time.Second, l.only(t, "audit-refused", 503, 40))
+	testtools.WaitFor(t, "20 more answers of 503 with the audit rows refused", 30*time.Second, l.only(t, "audit-refused", 503, 40))
 	if n := l.count("audit-refused"); n != refusedAt {
 		t.Errorf("%d Responses came while the audit rows were refused", n-refusedAt)
 	}
@@ -81,7 +82,7 @@ func TestReplicaKilledAndPostgresRestartedUnderLoad(t *testing.T) {
 
 	l.phase.Store("pg-down")
 	pg.Stop()
-	waitFor(t, "20 answers of 503 with PostgreSQL down", 30*time.Second, l.only(t, "pg-down", 503, 20))
+	testtools.WaitFor(t, "20 answers of 503 with PostgreSQL down", 30*time.Second, l.only(t, "pg-down", 503, 20))
 	for _, r := range replicas[1:] {
 		if st, body := get(t, r.url()+"/readyz"); st != http.StatusServiceUnavailable || !json.Valid(body) {
 			t.Errorf("%s /readyz with PostgreSQL down: %d %s", r.name, st, body)
@@ -95,7 +96,7 @@ func TestReplicaKilledAndPostgresRestartedUnderLoad(t *testing.T) {
 	if err := pg.Start(); err != nil {
 		t.Fatalf("starting PostgreSQL again: %v", err)
 	}
-	waitFor(t, "60 Responses after PostgreSQL came back, without restarting a replica", 30*time.Second,
+	testtools.WaitFor(t, "60 Responses after PostgreSQL came back, without restarting a replica", 30*time.Second,
 		func() bool { return l.count("pg-back") >= 60 })
 	stop()
 	wait()
@@ -120,7 +121,7 @@ func TestReplicaKilledAndPostgresRestartedUnderLoad(t *testing.T) {
 			unavailable++
 			checkUnavailablePage(t, f, unavailableMsg)
 		default:
-			t.Errorf("while %s: %d %s: %s", f.Phase, f.Status, f.ContentType, tail(f.Body, 600))
+			t.Errorf("while %s: %d %s: %s", f.Phase, f.Status, f.ContentType, testtools.Tail(f.Body, 600))
 		}
 	}
 	if lost+cut > workers {

@@ -24,7 +24,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,41 +81,10 @@ var formats = []struct{ name, format, value string }{
 	{"emailAddress", email, aliceMail},
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binary    string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testtools.RemoveBuilt()
 	os.Exit(code)
-}
-
-// rolegateBinary builds cmd/rolegate once per run, with the toolchain that built this test.
-func rolegateBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "rolegate-sptest-"); buildErr != nil {
-			return
-		}
-		binary = filepath.Join(buildDir, "rolegate")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goTool); err != nil {
-			goTool = "go"
-		}
-		if out, err := exec.Command(goTool, "build", "-o", binary, "rolegate/cmd/rolegate").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building rolegate: %v", buildErr)
-	}
-	return binary
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -186,11 +154,11 @@ func startRolegate(t *testing.T) *idp {
 		r.cli(t, "", "group", "add", g)
 		r.cli(t, "", "group", "add-member", g, alice)
 	}
-	cmd := exec.Command(rolegateBinary(t), "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--base-url", r.base)
+	cmd := exec.Command(testtools.Rolegate(t), "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--base-url", r.base)
 	cmd.Env = r.environ
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: r.out}, &lockedWriter{w: r.out}
 	startProcess(t, "rolegate", cmd, func() string { return r.out.String() })
-	waitFor(t, "rolegate ready", 30*time.Second, func() bool {
+	testtools.WaitFor(t, "rolegate ready", 30*time.Second, func() bool {
 		res, err := http.Get(r.base + "/readyz")
 		if err != nil {
 			return false
@@ -206,7 +174,7 @@ func (r *idp) cli(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rolegateBinary(t), args...)
+	cmd := exec.CommandContext(ctx, testtools.Rolegate(t), args...)
 	cmd.Env = r.environ
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
@@ -330,29 +298,10 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, output func() string
 		if t.Failed() {
 			outMu.Lock()
 			defer outMu.Unlock()
-			t.Logf("output of %s:\n%s", name, tail(output(), 6000))
+			t.Logf("output of %s:\n%s", name, testtools.Tail(output(), 6000))
 		}
 	})
 	return done
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
-
-// waitFor polls cond until it holds, failing t after d.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // apache is one Apache httpd with TLS on 127.0.0.1, configured from a generated file.
@@ -440,13 +389,13 @@ func (s site) startApache(t testing.TB, extra string, spData any) *apache {
 		var logs strings.Builder
 		for _, name := range []string{"apache-error.log", "native.log", "var/simplesamlphp.log"} { // the SPs' own, if any
 			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-				fmt.Fprintf(&logs, "--- %s:\n%s", name, tail(string(b), 3000))
+				fmt.Fprintf(&logs, "--- %s:\n%s", name, testtools.Tail(string(b), 3000))
 			}
 		}
 		return out.String() + logs.String()
 	})
 	c := newBrowser(t, a).c
-	waitFor(t, "apache2 listening", 20*time.Second, func() bool {
+	testtools.WaitFor(t, "apache2 listening", 20*time.Second, func() bool {
 		res, err := c.Get(a.base + "/ping.txt")
 		if err != nil {
 			return false
@@ -597,7 +546,7 @@ func (b *browser) signIn(u string) form {
 			p = b.post(f)
 		default:
 			b.t.Fatalf("%d at %s: neither the sign-in form nor an auto-POST one (after %s):\n%s",
-				p.status, p.url, strings.Join(b.log, " -> "), tail(p.body, 3000))
+				p.status, p.url, strings.Join(b.log, " -> "), testtools.Tail(p.body, 3000))
 		}
 	}
 	b.t.Fatalf("no SAMLResponse after %s", strings.Join(b.log, " -> "))
@@ -640,7 +589,7 @@ func wantAttributes(t testing.TB, p page) map[string]string {
 	t.Helper()
 	got := shown(p)
 	if p.status != http.StatusOK || got["page"] != "protected" {
-		t.Fatalf("%d at %s, want the SP's protected page:\n%s", p.status, p.url, tail(p.body, 3000))
+		t.Fatalf("%d at %s, want the SP's protected page:\n%s", p.status, p.url, testtools.Tail(p.body, 3000))
 	}
 	want := map[string]string{"uid": alice, "mail": aliceMail, "displayName": aliceDisplay}
 	for k, v := range want {
@@ -665,11 +614,11 @@ func wantEncrypted(t testing.TB, xml string, v variant) {
 	}
 	switch {
 	case encrypted && !strings.Contains(xml, `Algorithm="`+cipher+`"`):
-		t.Fatalf("the Response's assertion is not encrypted with %s:\n%s", cipher, tail(xml, 3000))
+		t.Fatalf("the Response's assertion is not encrypted with %s:\n%s", cipher, testtools.Tail(xml, 3000))
 	case encrypted && (!strings.Contains(xml, "EncryptedAssertion") || strings.Contains(xml, aliceMail)):
-		t.Fatalf("the Response does not hide its assertion:\n%s", tail(xml, 3000))
+		t.Fatalf("the Response does not hide its assertion:\n%s", testtools.Tail(xml, 3000))
 	case !encrypted && (strings.Contains(xml, "EncryptedAssertion") || !strings.Contains(xml, aliceMail)):
-		t.Fatalf("the Response has no assertion in clear:\n%s", tail(xml, 3000))
+		t.Fatalf("the Response has no assertion in clear:\n%s", testtools.Tail(xml, 3000))
 	}
 }
 
@@ -678,10 +627,10 @@ func wantEncrypted(t testing.TB, xml string, v variant) {
 func wantRefused(t testing.TB, p page, why string) {
 	t.Helper()
 	if shown(p)["page"] == "protected" || strings.Contains(p.body, aliceMail) || p.status == http.StatusOK && why == "" && !strings.Contains(strings.ToLower(p.body), "error") {
-		t.Fatalf("%d at %s, want the SP's refusal:\n%s", p.status, p.url, tail(p.body, 3000))
+		t.Fatalf("%d at %s, want the SP's refusal:\n%s", p.status, p.url, testtools.Tail(p.body, 3000))
 	}
 	if why != "" && !strings.Contains(strings.ToLower(p.body), why) {
-		t.Fatalf("%d at %s, want a refusal that says %q:\n%s", p.status, p.url, why, tail(p.body, 3000))
+		t.Fatalf("%d at %s, want a refusal that says %q:\n%s", p.status, p.url, why, testtools.Tail(p.body, 3000))
 	}
 }
 
@@ -747,7 +696,7 @@ func testSP(t *testing.T, start func(t *testing.T, rg *idp, v variant) spUnderTe
 				b := newBrowser(t, sp.apache)
 				resp := b.signIn(sp.login(""))
 				if p := b.post(resp); shown(p)["page"] != "protected" {
-					t.Fatalf("the first post of the Response: %d\n%s", p.status, tail(p.body, 2000))
+					t.Fatalf("the first post of the Response: %d\n%s", p.status, testtools.Tail(p.body, 2000))
 				}
 				wantRefused(t, newBrowser(t, sp.apache).post(resp), sp.replayWhy)
 			})
@@ -762,7 +711,7 @@ func testSP(t *testing.T, start func(t *testing.T, rg *idp, v variant) spUnderTe
 					defer rg.cli(t, "", "sp", "set", sp.entityID, "--require-signed-requests=false")
 					p := newBrowser(t, sp.apache).do(http.MethodGet, sp.login(""), nil)
 					if p.status != http.StatusBadRequest || !strings.Contains(p.body, "must sign its sign-in requests") {
-						t.Fatalf("%d at %s, want Rolegate's refusal of the unsigned request:\n%s", p.status, p.url, tail(p.body, 2000))
+						t.Fatalf("%d at %s, want Rolegate's refusal of the unsigned request:\n%s", p.status, p.url, testtools.Tail(p.body, 2000))
 					}
 				})
 			}

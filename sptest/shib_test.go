@@ -156,12 +156,12 @@ func startShibd(t testing.TB, shibd, dir string) {
 		return out.String() + string(b)
 	}
 	done := startProcess(t, "shibd", cmd, log)
-	waitFor(t, "shibd serving", 30*time.Second, func() bool {
+	testtools.WaitFor(t, "shibd serving", 30*time.Second, func() bool {
 		select {
 		case <-done:
 			outMu.Lock()
 			defer outMu.Unlock()
-			t.Fatalf("shibd ended before it served:\n%s", tail(log(), 3000))
+			t.Fatalf("shibd ended before it served:\n%s", testtools.Tail(log(), 3000))
 		default:
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "shibd.log"))

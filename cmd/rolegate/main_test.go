@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"rolegate/certs"
+	"rolegate/internal/testtools"
 	"rolegate/store"
 	"rolegate/store/postgres"
 	"rolegate/store/postgres/pgtest"
@@ -27,7 +28,11 @@ import (
 	"rolegate/store/sqlstore"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	testtools.RemoveBuilt() // the binary the process tests ran
+	os.Exit(code)
+}
 
 // A correct password for --password-stdin: long enough for the policy.
 const goodPassword = "correct horse battery staple"

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"rolegate/internal/testtools"
 	"rolegate/store/postgres/pgtest"
 )
 
@@ -56,11 +57,7 @@ func TestServeProcessesOverOneDatabaseActAsOneIdP(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rolegate")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testtools.Rolegate(t)
 	dbURL := pgtest.URL(t)
 	kek := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	env := append(os.Environ(), "ROLEGATE_KEK="+kek, "ROLEGATE_DATABASE_URL="+dbURL, "ROLEGATE_BASE_URL=http://localhost:8443")

@@ -1,0 +1,70 @@
+package testtools
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// built is the rolegate binary of this test process, made on first use.
+var built struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// Rolegate returns the path of a rolegate binary built from this module once per test process,
+// with the toolchain that built the test. A package that uses it removes it from TestMain with
+// RemoveBuilt.
+func Rolegate(t testing.TB) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "rolegate-bin-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "rolegate")
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goTool); err != nil {
+			goTool = "go"
+		}
+		if out, err := exec.Command(goTool, "build", "-o", built.path, "rolegate/cmd/rolegate").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatalf("building rolegate: %v", built.err)
+	}
+	return built.path
+}
+
+// RemoveBuilt removes the binary Rolegate built, if any; call it after m.Run in TestMain.
+func RemoveBuilt() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+}
+
+// WaitFor polls cond until it holds, failing t after d: a deadline, never a timed assertion.
+func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Tail is the last n bytes of a process's output, for a failure message.
+func Tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
