@@ -106,29 +106,9 @@ type server struct {
 	name  string
 	cmd   *exec.Cmd
 	out   *syncBuffer // stdout and stderr (the JSON log)
-	addr  string      // host:port to reach it at (see reachAt)
+	addr  string      // host:port to reach it at (see testtools.ReachAt)
 	done  chan struct{}
 	state *os.ProcessState // set when done is closed
-}
-
-// listening finds the listen address in serve's start log line (it prints the base URL, which
-// other names of the server are sent to, on stdout).
-var listening = regexp.MustCompile(`"msg":"starting","addr":"([^"]+)"`)
-
-// running finds the base URL's host and port in serve's one printed URL.
-var running = regexp.MustCompile(`^Rolegate is running at http://([^/\s]+)`)
-
-// reachAt is the host:port a test client uses: the base URL's, when it names the port serve
-// listens on (a request by another name would be sent there), else the listen address.
-func reachAt(base, listen string) string {
-	if listen == "" {
-		return base
-	}
-	_, bp, _ := net.SplitHostPort(base)
-	if _, lp, _ := net.SplitHostPort(listen); bp == lp {
-		return base
-	}
-	return listen
 }
 
 // serve starts `rolegate serve` with args and returns once it listens and /readyz says ready. The
@@ -151,12 +131,12 @@ func serve(t testing.TB, name string, environ []string, args ...string) *server 
 		for sc.Scan() {
 			line := sc.Text()
 			s.out.Write([]byte(line + "\n"))
-			if m := listening.FindStringSubmatch(line); m != nil {
+			if m := testtools.ServeStarting.FindStringSubmatch(line); m != nil {
 				listen = m[1]
 			}
-			if m := running.FindStringSubmatch(line); m != nil {
+			if m := testtools.ServeRunning.FindStringSubmatch(line); m != nil {
 				select {
-				case addr <- reachAt(m[1], listen):
+				case addr <- strings.TrimPrefix(testtools.ReachAt(m[1], listen), "http://"):
 				default:
 				}
 			}

@@ -8,12 +8,9 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -233,24 +230,6 @@ type server struct {
 	code           int
 }
 
-// listeningRE finds the address serve listens on in its start log line; it prints the base URL,
-// which a restart on another port keeps.
-var (
-	listeningRE = regexp.MustCompile(`"msg":"starting","addr":"([^"]+)"`)
-	runningRE   = regexp.MustCompile(`Rolegate is running at (\S+)\n`)
-)
-
-// reachAt is where a browser on this machine reaches a server listening on addr: its base URL when
-// that is plain http on the listener's port (requests by other names are sent there), else addr.
-func reachAt(base, addr string) string {
-	u, err := url.Parse(base)
-	_, port, _ := net.SplitHostPort(addr)
-	if err == nil && u.Scheme == "http" && u.Port() == port {
-		return base
-	}
-	return "http://" + addr
-}
-
 // serve starts `rolegate serve --addr 127.0.0.1:0` with the extra flags and waits until it says
 // where it listens.
 func (c *cli) serve(t *testing.T, extra ...string) *server {
@@ -267,11 +246,12 @@ func (c *cli) serve(t *testing.T, extra ...string) *server {
 	for {
 		// serve logs where it listens (at info) before it prints the base URL on stdout: a base URL
 		// without that line is a server logging at warn or above, reachable at the base URL itself.
-		if r := runningRE.FindStringSubmatch(s.stdout.String()); r != nil {
-			s.url = r[1]
-			if m := listeningRE.FindStringSubmatch(s.stderr.String()); m != nil {
-				s.url = reachAt(r[1], m[1])
+		if r := testtools.ServeRunning.FindStringSubmatch(s.stdout.String()); r != nil {
+			listen := ""
+			if m := testtools.ServeStarting.FindStringSubmatch(s.stderr.String()); m != nil {
+				listen = m[1]
 			}
+			s.url = testtools.ReachAt(r[1], listen)
 			return s
 		}
 		select {

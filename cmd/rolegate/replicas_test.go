@@ -157,7 +157,7 @@ func (r *replica) listening(t *testing.T, i int) string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		if m := listeningRE.FindStringSubmatch(r.stderr.String()); m != nil {
+		if m := testtools.ServeStarting.FindStringSubmatch(r.stderr.String()); m != nil {
 			return "http://" + m[1] // the base URL is the load balancer's; a replica is reached where it listens
 		}
 		if r.cmd.ProcessState != nil {

@@ -2,10 +2,14 @@ package testtools
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,4 +71,26 @@ func Tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// How a test finds a running `rolegate serve`: ServeStarting matches the start log line (at info)
+// and gives the listen address; ServeRunning matches the one URL serve prints, its base URL.
+var (
+	ServeStarting = regexp.MustCompile(`"msg":"starting","addr":"([^"]+)"`)
+	ServeRunning  = regexp.MustCompile(`Rolegate is running at (\S+)`)
+)
+
+// ReachAt is the URL a client on this machine reaches a server at: its base URL when that is plain
+// http on the port it listens on (a request by another name would be sent there), else
+// http://listen; the base URL alone when the listen address is unknown (serve logs above info).
+func ReachAt(base, listen string) string {
+	if listen == "" {
+		return base
+	}
+	u, err := url.Parse(base)
+	_, port, _ := net.SplitHostPort(listen)
+	if err == nil && u.Scheme == "http" && u.Port() == port {
+		return strings.TrimRight(base, "/")
+	}
+	return "http://" + listen
 }

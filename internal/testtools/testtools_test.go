@@ -89,3 +89,17 @@ func TestAMissingToolIsToldOnTheTerminalOncePerRun(t *testing.T) {
 		t.Errorf("with %s set the terminal got %q", QuietEnv, b2[len(b):])
 	}
 }
+
+func TestReachAtTakesTheBaseURLOnlyWhenItNamesTheListenersPort(t *testing.T) {
+	for _, tc := range []struct{ base, listen, want string }{
+		{"http://localhost:8080", "127.0.0.1:8080", "http://localhost:8080"},
+		{"http://localhost:8080/", "127.0.0.1:8080", "http://localhost:8080"},
+		{"http://localhost:8443", "127.0.0.1:40001", "http://127.0.0.1:40001"}, // a load balancer's base URL
+		{"https://idp.example.com", "127.0.0.1:443", "http://127.0.0.1:443"},   // TLS is a proxy's
+		{"http://localhost:8080", "", "http://localhost:8080"},                 // serve logs above info
+	} {
+		if got := ReachAt(tc.base, tc.listen); got != tc.want {
+			t.Errorf("ReachAt(%q, %q) = %q, want %q", tc.base, tc.listen, got, tc.want)
+		}
+	}
+}
