@@ -973,7 +973,7 @@ func newRacingKeyWeb(t *testing.T) (*keyWeb, *racingStore) {
 	origin := strings.Replace(base.Srv.URL, "://127.0.0.1:", "://localhost:", 1)
 	h = idp.New(idp.Config{BaseURL: origin, Hasher: base.Hasher, Now: base.Clock.Now, Secrets: idptest.NewKEK(t)}, st, nil,
 		slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
-	base.Host = strings.TrimPrefix(origin, "http://") // where a browser is sent
+	base.BaseURL = origin // a browser is sent there, and the cookies are named after it
 	base.AddUser(t, "alice", idptest.GoodPassword)
 	return &keyWeb{AWSWeb: &idptest.AWSWeb{Web: base}, origin: origin}, st
 }

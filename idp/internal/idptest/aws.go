@@ -41,7 +41,7 @@ func NewAWSWebWith(t testing.TB, mod func(*idp.Config)) *AWSWeb {
 	w.KEK = NewKEK(t)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: w.KEK}
 	mod(&cfg)
-	w.BaseURL, w.Host = cfg.BaseURL, hostOf(cfg.BaseURL)
+	w.BaseURL = cfg.BaseURL
 	h = idp.New(cfg, st, w.Ring, logger(w.Logs)).Handler()
 
 	w.seedAWS(t)

@@ -52,7 +52,7 @@ func NewCluster(t testing.TB, n int, refresh time.Duration, mod func(*idp.Config
 	t.Cleanup(c.Srv.Close)
 	cfg := idp.Config{BaseURL: c.Srv.URL, Now: c.Clock.Now, Secrets: c.KEK}
 	mod(&cfg)
-	c.BaseURL, c.Host = cfg.BaseURL, hostOf(cfg.BaseURL)
+	c.BaseURL = cfg.BaseURL
 
 	// The replicas start together, as a deployment's do: each opens, migrates and ensures a key.
 	c.Replicas = make([]*Replica, n)

@@ -101,14 +101,12 @@ type Web struct {
 	Logs   *Logs // what the server logged, debug and up
 	// BaseURL is the server's configured base URL, which its cookies' names derive from.
 	BaseURL string
-	// Host is the Host header browsers send: the base URL's when it is plain http (as a browser
-	// sent there by the server does), else the server's address.
-	Host string
 }
 
-// hostOf is the Host a browser sends to a server whose base URL is base.
-func hostOf(base string) string {
-	if u, err := url.Parse(base); err == nil && u.Scheme == "http" {
+// Host is the Host header browsers send: the base URL's when it is plain http (as a browser sent
+// there by the server does), else "" for the server's address.
+func (w *Web) Host() string {
+	if u, err := url.Parse(w.BaseURL); err == nil && u.Scheme == "http" {
 		return u.Host
 	}
 	return ""
@@ -174,7 +172,7 @@ func NewWebWith(t testing.TB, mod func(*idp.Config)) *Web {
 	t.Cleanup(w.Srv.Close)
 	cfg := idp.Config{BaseURL: w.Srv.URL, Hasher: w.Hasher, Now: w.Clock.Now, Secrets: NewKEK(t)}
 	mod(&cfg)
-	w.Hasher, w.BaseURL, w.Host = cfg.Hasher, cfg.BaseURL, hostOf(cfg.BaseURL)
+	w.Hasher, w.BaseURL = cfg.Hasher, cfg.BaseURL
 	h = idp.New(cfg, st, nil, logger(w.Logs)).Handler()
 	return w
 }
@@ -242,8 +240,8 @@ func (b *Browser) Do(method, path string, form url.Values, hdr ...string) (*http
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if b.W.Host != "" {
-		req.Host = b.W.Host
+	if h := b.W.Host(); h != "" {
+		req.Host = h
 	}
 	if b.From != "" {
 		req.Header.Set("X-Forwarded-For", b.From)
@@ -291,8 +289,8 @@ func (b *Browser) Login(user, pw string, extra ...string) (*http.Response, strin
 // site is the URL whose cookies the browser keeps: the server's, under the Host it sends.
 func (b *Browser) site() *url.URL {
 	u, _ := url.Parse(b.W.Srv.URL)
-	if b.W.Host != "" {
-		u.Host = b.W.Host
+	if h := b.W.Host(); h != "" {
+		u.Host = h
 	}
 	return u
 }
