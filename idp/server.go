@@ -99,7 +99,7 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.Hasher == nil {
-		cfg.Hasher = password.New(password.DefaultParams, 4)
+		cfg.Hasher = password.New(password.DefaultParams, password.DefaultConcurrency())
 	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,12 @@ var ErrMalformed = errors.New("password: malformed or unsupported password hash"
 
 // ErrBusy is Admit's answer when the queue is full or its wait would be too long.
 var ErrBusy = errors.New("password: too many passwords waiting to be checked")
+
+// DefaultConcurrency is how many hashes a server runs at once: one per CPU the Go scheduler uses
+// (GOMAXPROCS, which follows the container's CPU limit), at most 16. More than one a CPU only
+// interleaves them: each hash's 19 MiB then waits for a core while it holds its memory, and the
+// caches thrash between them. The cap bounds the memory of a very large machine (16 x 19 MiB).
+func DefaultConcurrency() int { return min(max(runtime.GOMAXPROCS(0), 1), 16) }
 
 // Default queue bounds of Admit (see SetQueue).
 const (

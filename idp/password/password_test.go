@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -382,5 +383,15 @@ func TestOnWaitIsToldHowLongAHashWaitedForItsSlot(t *testing.T) {
 	}
 	if h.Running() != 0 {
 		t.Fatalf("Running = %d after every hash returned", h.Running())
+	}
+}
+
+func TestDefaultConcurrencyIsOneHashACPUUpToSixteen(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, c := range []struct{ procs, want int }{{1, 1}, {2, 2}, {3, 3}, {16, 16}, {64, 16}} {
+		runtime.GOMAXPROCS(c.procs)
+		if got := DefaultConcurrency(); got != c.want {
+			t.Errorf("GOMAXPROCS=%d: DefaultConcurrency() = %d, want %d", c.procs, got, c.want)
+		}
 	}
 }
