@@ -164,7 +164,9 @@ func (a *app) secrets(ctx context.Context, st store.Store) (*certs.KEK, error) {
 	return kek, nil
 }
 
-func newHasher() *password.Hasher { return password.New(password.DefaultParams, password.DefaultConcurrency()) }
+func newHasher() *password.Hasher {
+	return password.New(password.DefaultParams, password.DefaultConcurrency())
+}
 
 // audit records an admin action taken from the CLI.
 func (a *app) audit(ctx context.Context, st store.Store, typ, subject string, details map[string]string) error {
