@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rolegate/assertions"
+	"rolegate/idp/internal/authn"
 	"rolegate/store"
 )
 
@@ -30,19 +30,18 @@ func (s *Server) refuseAssertion(c *gin.Context, e *store.AuditEvent, err error)
 	s.failPage(c, err)
 }
 
-// postAssertion records an issued assertion (result "ok" unless e has one), then renders page,
-// whose form posts it to acs; the page's CSP lets forms go to acs's origin. No audit record, no
+// postAssertion records an issued assertion (result "ok" unless e has one), then answers with
+// f's auto-POST page; the page's CSP lets forms go to f.ACS's origin. No audit record, no
 // assertion.
-func (s *Server) postAssertion(c *gin.Context, e *store.AuditEvent, page, acs string, data gin.H) {
+func (s *Server) postAssertion(c *gin.Context, e *store.AuditEvent, f *authn.PostForm) {
 	if err := s.recordIssued(c, e); err != nil {
 		s.failPage(c, err)
 		return
 	}
-	if u, err := url.Parse(acs); err == nil {
+	if u, err := url.Parse(f.ACS); err == nil {
 		c.Set(ctxAction, []string{u.Scheme + "://" + u.Host})
 	}
-	data["ACS"] = acs
-	s.page(c, http.StatusOK, page, data)
+	s.postPage(c, f)
 }
 
 // awsIssue asks for a Response for AWS: who, how and when they authenticated, and for what. Every
