@@ -239,18 +239,29 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 			return nil, err
 		}
 	}
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	doc.SetRoot(resp)
-	out, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, err
-	}
+	out := writeResponse(resp, responseSize(r, s))
 	if n := base64.StdEncoding.EncodedLen(len(out)); n > MaxSAMLResponseLen {
 		return nil, store.Errorf(store.Invalid, "the Response would be %d base64 characters, over AWS's limit of %d: %s",
 			n, MaxSAMLResponseLen, sizeCulprits(r))
 	}
 	return out, nil
+}
+
+// responseSize is a little over the size of r's Response signed by s: the buffer it is written in
+// starts so, and is not grown.
+func responseSize(r *AWSResponse, s Signer) int {
+	n := 2560 + 256*len(r.Roles)
+	for _, t := range r.Tags {
+		n += 192 + len(t.Key) + len(t.Value)
+	}
+	if r.Encrypt != nil {
+		n += n/2 + 1024 // the EncryptedAssertion's base64 and its wrapped key
+	}
+	sig := 1024 + len(s.Cert.Raw)*4/3 // SignedInfo, the value and the certificate
+	if r.Sign == store.SignBoth {
+		sig *= 2
+	}
+	return n + sig
 }
 
 // sign signs el in place (enveloped, RSA-SHA256, SHA-256 digest, exclusive c14n), places the Signature
