@@ -134,13 +134,14 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	if audience == "" {
 		audience = AudienceAWS
 	}
-	expires := r.Now.Add(AssertionLifetime)
+	// Each instant is written once and used wherever it appears.
+	now, expires := samlTime(r.Now), samlTime(r.Now.Add(AssertionLifetime))
 
 	a := etree.NewElement("saml:Assertion")
 	a.CreateAttr("xmlns:saml", NSAssertion)
 	a.CreateAttr("ID", r.AssertionID)
 	a.CreateAttr("Version", "2.0")
-	a.CreateAttr("IssueInstant", samlTime(r.Now))
+	a.CreateAttr("IssueInstant", now)
 	a.CreateElement("saml:Issuer").SetText(issuer)
 
 	subj := a.CreateElement("saml:Subject")
@@ -153,12 +154,12 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	if r.InResponseTo != "" {
 		scd.CreateAttr("InResponseTo", r.InResponseTo)
 	}
-	scd.CreateAttr("NotOnOrAfter", samlTime(expires))
+	scd.CreateAttr("NotOnOrAfter", expires)
 	scd.CreateAttr("Recipient", r.ACS)
 
 	cond := a.CreateElement("saml:Conditions")
 	cond.CreateAttr("NotBefore", samlTime(r.Now.Add(-time.Minute))) // a little room for SPs whose clocks run behind
-	cond.CreateAttr("NotOnOrAfter", samlTime(expires))
+	cond.CreateAttr("NotOnOrAfter", expires)
 	cond.CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText(audience)
 
 	as := a.CreateElement("saml:AuthnStatement")
@@ -221,7 +222,7 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	resp.CreateAttr("xmlns:saml", NSAssertion)
 	resp.CreateAttr("ID", r.ResponseID)
 	resp.CreateAttr("Version", "2.0")
-	resp.CreateAttr("IssueInstant", samlTime(r.Now))
+	resp.CreateAttr("IssueInstant", now)
 	resp.CreateAttr("Destination", r.ACS)
 	if r.InResponseTo != "" {
 		resp.CreateAttr("InResponseTo", r.InResponseTo)

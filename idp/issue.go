@@ -81,7 +81,8 @@ var errStepUp = store.Errorf(store.Unauthorized, "this account requires a second
 // records the issued event (recordIssued) before it hands the Response out.
 func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.AuditEvent, error) {
 	ctx := c.Request.Context()
-	details := map[string]string{"account": in.Account, "role": in.Role}
+	details := make(map[string]string, 16) // room for what the audit records of an issued Response
+	details["account"], details["role"] = in.Account, in.Role
 	for k, v := range in.Details {
 		details[k] = v
 	}
@@ -211,12 +212,11 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 	for _, r := range p.Roles {
 		out.Roles = append(out.Roles, r.RoleARN)
 	}
-	for k, v := range map[string]string{"roles": strings.Join(out.Roles, " "), "session_name": p.SessionName,
-		"source_identity": p.SourceIdentity, "response_id": p.ResponseID, "assertion_id": p.AssertionID, "acs": p.ACS,
-		"session_duration": p.Duration().String(), "authn_context": p.AuthnContext, "auth_methods": in.Methods, "signing_key": key.ID,
-		"encrypted": strconv.FormatBool(p.Encrypt != nil)} {
-		audit.Details[k] = v
-	}
+	d := audit.Details
+	d["roles"], d["session_name"], d["source_identity"] = strings.Join(out.Roles, " "), p.SessionName, p.SourceIdentity
+	d["response_id"], d["assertion_id"], d["acs"] = p.ResponseID, p.AssertionID, p.ACS
+	d["session_duration"], d["authn_context"], d["auth_methods"] = p.Duration().String(), p.AuthnContext, in.Methods
+	d["signing_key"], d["encrypted"] = key.ID, strconv.FormatBool(p.Encrypt != nil)
 	if p.Encrypt != nil && out.Account != nil {
 		audit.Details["encryption_key"] = encKeys[out.Account.ID]
 	}
