@@ -1,7 +1,8 @@
 package assertions
 
 import (
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"rolegate/store"
@@ -88,7 +89,7 @@ func PlanAWS(in AWSSignIn) (*AWSResponse, error) {
 			duration = g.SessionDuration
 		}
 	}
-	sort.Slice(roles, func(i, j int) bool { return roles[i].RoleARN < roles[j].RoleARN })
+	slices.SortFunc(roles, func(a, b RolePair) int { return strings.Compare(a.RoleARN, b.RoleARN) })
 	if duration == 0 {
 		duration = a.SessionDuration
 	}

@@ -134,13 +134,14 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	if audience == "" {
 		audience = AudienceAWS
 	}
-	expires := r.Now.Add(AssertionLifetime)
+	// Each instant is written once and used wherever it appears.
+	now, expires := samlTime(r.Now), samlTime(r.Now.Add(AssertionLifetime))
 
 	a := etree.NewElement("saml:Assertion")
 	a.CreateAttr("xmlns:saml", NSAssertion)
 	a.CreateAttr("ID", r.AssertionID)
 	a.CreateAttr("Version", "2.0")
-	a.CreateAttr("IssueInstant", samlTime(r.Now))
+	a.CreateAttr("IssueInstant", now)
 	a.CreateElement("saml:Issuer").SetText(issuer)
 
 	subj := a.CreateElement("saml:Subject")
@@ -153,12 +154,12 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	if r.InResponseTo != "" {
 		scd.CreateAttr("InResponseTo", r.InResponseTo)
 	}
-	scd.CreateAttr("NotOnOrAfter", samlTime(expires))
+	scd.CreateAttr("NotOnOrAfter", expires)
 	scd.CreateAttr("Recipient", r.ACS)
 
 	cond := a.CreateElement("saml:Conditions")
 	cond.CreateAttr("NotBefore", samlTime(r.Now.Add(-time.Minute))) // a little room for SPs whose clocks run behind
-	cond.CreateAttr("NotOnOrAfter", samlTime(expires))
+	cond.CreateAttr("NotOnOrAfter", expires)
 	cond.CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText(audience)
 
 	as := a.CreateElement("saml:AuthnStatement")
@@ -221,7 +222,7 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	resp.CreateAttr("xmlns:saml", NSAssertion)
 	resp.CreateAttr("ID", r.ResponseID)
 	resp.CreateAttr("Version", "2.0")
-	resp.CreateAttr("IssueInstant", samlTime(r.Now))
+	resp.CreateAttr("IssueInstant", now)
 	resp.CreateAttr("Destination", r.ACS)
 	if r.InResponseTo != "" {
 		resp.CreateAttr("InResponseTo", r.InResponseTo)
@@ -239,18 +240,29 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 			return nil, err
 		}
 	}
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	doc.SetRoot(resp)
-	out, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, err
-	}
+	out := writeResponse(resp, responseSize(r, s))
 	if n := base64.StdEncoding.EncodedLen(len(out)); n > MaxSAMLResponseLen {
 		return nil, store.Errorf(store.Invalid, "the Response would be %d base64 characters, over AWS's limit of %d: %s",
 			n, MaxSAMLResponseLen, sizeCulprits(r))
 	}
 	return out, nil
+}
+
+// responseSize is a little over the size of r's Response signed by s: the buffer it is written in
+// starts so, and is not grown.
+func responseSize(r *AWSResponse, s Signer) int {
+	n := 2560 + 256*len(r.Roles)
+	for _, t := range r.Tags {
+		n += 192 + len(t.Key) + len(t.Value)
+	}
+	if r.Encrypt != nil {
+		n += n/2 + 1024 // the EncryptedAssertion's base64 and its wrapped key
+	}
+	sig := 1024 + len(s.Cert.Raw)*4/3 // SignedInfo, the value and the certificate
+	if r.Sign == store.SignBoth {
+		sig *= 2
+	}
+	return n + sig
 }
 
 // sign signs el in place (enveloped, RSA-SHA256, SHA-256 digest, exclusive c14n), places the Signature

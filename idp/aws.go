@@ -5,15 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
 
+	"rolegate/idp/internal/authn"
 	"rolegate/store"
 )
 
@@ -55,19 +54,8 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	// signed-in person into the console at a place of its choosing.
 	site := c.GetHeader("Sec-Fetch-Site")
 	fromPortal := s.portalLink(c, q) && (site == "" || site == "same-origin")
-	input, err := samlResponseInput(base64.StdEncoding.EncodeToString(out.XML))
-	if err != nil {
-		s.failPage(c, err)
-		return
-	}
-	s.postAssertion(c, audit, "aws_post", out.Plan.ACS, gin.H{
-		"Confirm":      !fromPortal,
-		"Title":        "Signing in to AWS",
-		"SAMLResponse": input,
-		"RelayState":   relay,
-		"Account":      out.Account,
-		"Roles":        out.Roles,
-	})
+	s.postAssertion(c, audit, &authn.PostForm{Page: authn.PageAWSPost, Title: "Signing in to AWS", ACS: out.Plan.ACS,
+		XML: out.XML, RelayState: relay, Account: out.Account, Confirm: !fromPortal})
 }
 
 // samlResponseInput is the auto-POST form's hidden input's attributes for a base64 Response,
@@ -75,10 +63,8 @@ func (s *Server) awsSignIn(c *gin.Context) {
 // character only to write its '+' as "&#43;", which a quoted attribute does not need. Only the
 // base64 alphabet goes out so; anything else is refused.
 func samlResponseInput(b64 string) (template.HTMLAttr, error) {
-	for i := 0; i < len(b64); i++ {
-		if c := b64[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
-			return "", fmt.Errorf("idp: the Response's base64 holds %q", c)
-		}
+	if err := checkBase64(b64); err != nil {
+		return "", err
 	}
 	return template.HTMLAttr(`name="SAMLResponse" value="` + b64 + `"`), nil
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rolegate/assertions"
+	"rolegate/idp/internal/authn"
 	"rolegate/store"
 )
 
@@ -30,19 +30,18 @@ func (s *Server) refuseAssertion(c *gin.Context, e *store.AuditEvent, err error)
 	s.failPage(c, err)
 }
 
-// postAssertion records an issued assertion (result "ok" unless e has one), then renders page,
-// whose form posts it to acs; the page's CSP lets forms go to acs's origin. No audit record, no
+// postAssertion records an issued assertion (result "ok" unless e has one), then answers with
+// f's auto-POST page; the page's CSP lets forms go to f.ACS's origin. No audit record, no
 // assertion.
-func (s *Server) postAssertion(c *gin.Context, e *store.AuditEvent, page, acs string, data gin.H) {
+func (s *Server) postAssertion(c *gin.Context, e *store.AuditEvent, f *authn.PostForm) {
 	if err := s.recordIssued(c, e); err != nil {
 		s.failPage(c, err)
 		return
 	}
-	if u, err := url.Parse(acs); err == nil {
+	if u, err := url.Parse(f.ACS); err == nil {
 		c.Set(ctxAction, []string{u.Scheme + "://" + u.Host})
 	}
-	data["ACS"] = acs
-	s.page(c, http.StatusOK, page, data)
+	s.postPage(c, f)
 }
 
 // awsIssue asks for a Response for AWS: who, how and when they authenticated, and for what. Every
@@ -82,7 +81,8 @@ var errStepUp = store.Errorf(store.Unauthorized, "this account requires a second
 // records the issued event (recordIssued) before it hands the Response out.
 func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.AuditEvent, error) {
 	ctx := c.Request.Context()
-	details := map[string]string{"account": in.Account, "role": in.Role}
+	details := make(map[string]string, 16) // room for what the audit records of an issued Response
+	details["account"], details["role"] = in.Account, in.Role
 	for k, v := range in.Details {
 		details[k] = v
 	}
@@ -212,12 +212,11 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 	for _, r := range p.Roles {
 		out.Roles = append(out.Roles, r.RoleARN)
 	}
-	for k, v := range map[string]string{"roles": strings.Join(out.Roles, " "), "session_name": p.SessionName,
-		"source_identity": p.SourceIdentity, "response_id": p.ResponseID, "assertion_id": p.AssertionID, "acs": p.ACS,
-		"session_duration": p.Duration().String(), "authn_context": p.AuthnContext, "auth_methods": in.Methods, "signing_key": key.ID,
-		"encrypted": strconv.FormatBool(p.Encrypt != nil)} {
-		audit.Details[k] = v
-	}
+	d := audit.Details
+	d["roles"], d["session_name"], d["source_identity"] = strings.Join(out.Roles, " "), p.SessionName, p.SourceIdentity
+	d["response_id"], d["assertion_id"], d["acs"] = p.ResponseID, p.AssertionID, p.ACS
+	d["session_duration"], d["authn_context"], d["auth_methods"] = p.Duration().String(), p.AuthnContext, in.Methods
+	d["signing_key"], d["encrypted"] = key.ID, strconv.FormatBool(p.Encrypt != nil)
 	if p.Encrypt != nil && out.Account != nil {
 		audit.Details["encryption_key"] = encKeys[out.Account.ID]
 	}

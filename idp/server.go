@@ -91,6 +91,8 @@ type Server struct {
 	// metrics are this server's collectors; metricsAllow the parsed MetricsAllow.
 	metrics      *metrics
 	metricsAllow []netip.Prefix
+	// cookieNames are the site-wide cookies' names (CookieName), worked out once: every request reads one.
+	cookieNames map[string]string
 }
 
 // New returns a server; call Handler for its routes.
@@ -129,6 +131,10 @@ func New(cfg Config, st store.Store, keys Keys, log *slog.Logger) *Server {
 		}
 	}
 	srv.canonical = canonicalBase(cfg.BaseURL)
+	srv.cookieNames = map[string]string{}
+	for _, n := range []string{sessionCookie, csrfCookie, deviceCookie} {
+		srv.cookieNames[n] = CookieName(cfg.BaseURL, n)
+	}
 	allow := cfg.MetricsAllow
 	if allow == nil {
 		allow = DefaultMetricsAllow

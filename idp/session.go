@@ -280,7 +280,12 @@ func (s *Server) setCookie(c *gin.Context, name, value string, maxAge int) {
 }
 
 // cookieName is a site-wide cookie's name; see CookieName.
-func (s *Server) cookieName(name string) string { return CookieName(s.cfg.BaseURL, name) }
+func (s *Server) cookieName(name string) string {
+	if n, ok := s.cookieNames[name]; ok {
+		return n
+	}
+	return CookieName(s.cfg.BaseURL, name)
+}
 
 // CookieName is the name under which the instance at baseURL sets its site-wide cookie name: with a
 // short hash of the base URL, since browsers share cookies across a host's ports (two instances on

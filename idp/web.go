@@ -183,7 +183,7 @@ func (s *Server) page(c *gin.Context, status int, name string, data gin.H) {
 		s.fail(c, fmt.Errorf("idp: no page template %q", name))
 		return
 	}
-	nonce, err := s.nonce(c)
+	fr, err := s.frame(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -192,28 +192,47 @@ func (s *Server) page(c *gin.Context, status int, name string, data gin.H) {
 	for k, v := range data {
 		d[k] = v
 	}
-	var user *store.User
-	signedIn := false
-	if u, sess, err := s.currentSession(c); err == nil {
-		user = u
-		signedIn = s.fullySignedIn(c, u, sess)
-	} else if !store.IsCode(err, store.Unauthorized) {
-		s.log.Error("page: reading the session", "request_id", c.GetString(ctxRequestID), "err", err)
-	}
-	csrf, err := s.formToken(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	d["Nonce"], d["CSRF"], d["User"], d["SignedIn"] = nonce, csrf, user, signedIn
+	d["Nonce"], d["CSRF"], d["User"], d["SignedIn"] = fr.Nonce, fr.CSRF, fr.User, fr.SignedIn
 
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", d); err != nil {
 		s.fail(c, fmt.Errorf("idp: rendering %s: %w", name, err))
 		return
 	}
+	s.sendPage(c, status, fr.Nonce, buf.Bytes())
+}
+
+// frame is what layout.html shows around every page: the CSP nonce, the CSRF token its forms
+// send back, and who is signed in.
+type frame struct {
+	Nonce, CSRF string
+	User        *store.User // nil when nobody is
+	SignedIn    bool        // every step of the sign-in is done (fullySignedIn)
+}
+
+func (s *Server) frame(c *gin.Context) (frame, error) {
+	nonce, err := s.nonce(c)
+	if err != nil {
+		return frame{}, err
+	}
+	fr := frame{Nonce: nonce}
+	if u, sess, err := s.currentSession(c); err == nil {
+		fr.User = u
+		fr.SignedIn = s.fullySignedIn(c, u, sess)
+	} else if !store.IsCode(err, store.Unauthorized) {
+		s.log.Error("page: reading the session", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+	if fr.CSRF, err = s.formToken(c); err != nil {
+		return frame{}, err
+	}
+	return fr, nil
+}
+
+// sendPage answers with an HTML page under the CSP of nonce, whose forms may go to the sources a
+// handler named (ctxAction).
+func (s *Server) sendPage(c *gin.Context, status int, nonce string, body []byte) {
 	c.Header("Content-Security-Policy", csp(nonce, c.GetStringSlice(ctxAction)))
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	c.Data(status, "text/html; charset=utf-8", body)
 	c.Abort()
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rolegate/certs"
+	"rolegate/idp/internal/authn"
 	"rolegate/store"
 )
 
@@ -49,7 +50,7 @@ type Core struct {
 	AuditWith       func(c *gin.Context, typ, user, result string, details map[string]string)
 	AssertionEvent  func(c *gin.Context, user string, details map[string]string) *store.AuditEvent
 	RefuseAssertion func(c *gin.Context, e *store.AuditEvent, err error)
-	PostAssertion   func(c *gin.Context, e *store.AuditEvent, page, acs string, data gin.H)
+	PostAssertion   func(c *gin.Context, e *store.AuditEvent, f *authn.PostForm)
 }
 
 // Handler serves SP-initiated SSO.

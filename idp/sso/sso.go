@@ -22,6 +22,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/certs"
+	"rolegate/idp/internal/authn"
 	"rolegate/idp/internal/text"
 	"rolegate/idp/internal/token"
 	"rolegate/store"
@@ -545,12 +546,8 @@ func (s *Handler) ssoRespond(c *gin.Context, p *store.PendingRequest, w *webSess
 			audit.Details["encryption"] = encryption
 		}
 	}
-	s.PostAssertion(c, audit, "sso_post", form.URL, gin.H{
-		"Title":        "Signing in",
-		"SP":           ed.EntityID,
-		"SAMLResponse": form.SAMLResponse,
-		"RelayState":   form.RelayState,
-	})
+	s.PostAssertion(c, audit, &authn.PostForm{Page: authn.PageSSOPost, Title: "Signing in", ACS: form.URL,
+		SAMLResponse: form.SAMLResponse, RelayState: form.RelayState, SP: ed.EntityID})
 }
 
 // findPostACS finds the https HTTP-POST ACS at location in the SP's metadata, as it is now.
