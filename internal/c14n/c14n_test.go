@@ -2,6 +2,8 @@ package c14n_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -135,5 +137,28 @@ func TestDuplicateAttributesGoToGoxmldsig(t *testing.T) {
 func TestAlgorithmIsExclusiveWithoutComments(t *testing.T) {
 	if got := (c14n.Exclusive{}).Algorithm(); got != dsig.CanonicalXML10ExclusiveAlgorithmId {
 		t.Errorf("Algorithm() = %s", got)
+	}
+}
+
+// BenchmarkCanonicalize is one canonicalisation of a golden Response (two signatures, every role)
+// by goxmldsig's exclusive canonicaliser and by this package's.
+func BenchmarkCanonicalize(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "aws-all-roles.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		c    dsig.Canonicalizer
+	}{{"goxmldsig", dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")}, {"c14n", c14n.Exclusive{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			el := parse(b, string(raw))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.c.Canonicalize(el); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
