@@ -1,7 +1,6 @@
 package c14n_test
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,45 +9,14 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"rolegate/internal/c14n"
+	"rolegate/internal/c14n/c14ntest"
 )
 
-// Same runs goxmldsig's exclusive canonicaliser and this package's on two copies of el and fails
-// unless both give the same bytes (or both an error) and leave the same tree; it reports whether the
-// fast path took the call. el is not changed.
-func same(t testing.TB, el *etree.Element) (fast bool) {
+// same is c14ntest.Compare for these tests: whether the fast path took el.
+func same(t testing.TB, el *etree.Element) bool {
 	t.Helper()
-	theirs, ours := el.Copy(), el.Copy()
-	want, werr := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(theirs)
-	before := serialize(ours)
-	got, fast := c14n.Try(ours)
-	if !fast {
-		if after := serialize(ours); after != before {
-			t.Fatalf("Try gave up but changed the tree:\nbefore %s\nafter  %s", before, after)
-		}
-		// The fallback is goxmldsig's own canonicaliser.
-		got, _ = c14n.Exclusive{}.Canonicalize(ours)
-		return false
-	}
-	if werr != nil {
-		t.Fatalf("goxmldsig refuses %s (%v); the fast path gave %s", before, werr, got)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("canonical bytes differ for %s\n got %s\nwant %s", before, got, want)
-	}
-	if a, b := serialize(ours), serialize(theirs); a != b {
-		t.Fatalf("the tree left behind differs for %s\n got %s\nwant %s", before, a, b)
-	}
-	return true
-}
-
-func serialize(el *etree.Element) string {
-	doc := etree.NewDocument()
-	doc.SetRoot(el.Copy())
-	s, err := doc.WriteToString()
-	if err != nil {
-		panic(err)
-	}
-	return s
+	_, fast := c14ntest.Compare(t, el)
+	return fast
 }
 
 func parse(t testing.TB, s string) *etree.Element {
