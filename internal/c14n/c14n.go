@@ -9,7 +9,9 @@
 // declarations, unprefixed attributes and text. Anything else anywhere in the subtree (a comment,
 // a processing instruction, CDATA, a prefixed attribute such as xml:lang or xsi:type, a default
 // namespace declaration, a prefix declared outside the subtree, a duplicate attribute) makes it
-// hand the whole call to goxmldsig's canonicaliser, untouched: safe by construction.
+// hand the whole call to goxmldsig's canonicaliser, untouched: safe by construction. Like
+// goxmldsig's, it looks for declarations no higher than el: goxmldsig detaches a SignedInfo with the
+// declarations in scope copied onto it, and Rolegate signs an Assertion before it has a parent.
 package c14n
 
 import (
