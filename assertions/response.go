@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"rolegate/internal/c14n"
 	"rolegate/store"
 )
 
@@ -265,6 +266,10 @@ func responseSize(r *AWSResponse, s Signer) int {
 	return n + sig
 }
 
+// canonicalizer is exclusive c14n without comments and no prefix list: goxmldsig's bytes and
+// rewritten tree, made without its copies and maps (tests swap in a checking one).
+var canonicalizer dsig.Canonicalizer = c14n.Exclusive{}
+
 // sign signs el in place (enveloped, RSA-SHA256, SHA-256 digest, exclusive c14n), places the Signature
 // right after the Issuer, where the SAML schema wants it, and returns el.
 func sign(el *etree.Element, s Signer) (*etree.Element, error) {
@@ -278,7 +283,7 @@ func sign(el *etree.Element, s Signer) (*etree.Element, error) {
 	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
 		return nil, err
 	}
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	ctx.Canonicalizer = canonicalizer
 	sig, err := ctx.ConstructSignature(el, true)
 	if err != nil {
 		return nil, fmt.Errorf("assertions: sign: %w", err)
