@@ -77,15 +77,15 @@ func BenchmarkAWSSignInScale(b *testing.B) {
 
 // BenchmarkAWSSignInScaleEveryAccount is the Response of "every role the user holds" (ECP or
 // rolegate login without an account, AWS's or saml2aws's chooser picks): roles accounts of one role
-// each, every one planned from all the grants and its own tag rules, combined, built and signed once.
+// each, every one planned from its own grants and tag rules, combined, built and signed once.
 func BenchmarkAWSSignInScaleEveryAccount(b *testing.B) {
 	s := goldenSigner(b)
 	for _, n := range scaleRoles {
 		for _, t := range scaleTags {
 			b.Run(fmt.Sprintf("roles=%d/tags=%d", n, t), func(b *testing.B) {
 				in := scaleSignIn(n, 1, t)
-				// As issueAWS: each account's plan gets all the grants and the account's own tag rules.
-				accounts, rules := make([]*store.Account, n), map[string][]*store.TagRule{}
+				// As issueAWS: each account's plan gets the account's own grants and tag rules.
+				accounts, rules, grants := make([]*store.Account, n), map[string][]*store.TagRule{}, map[string][]*store.Grant{}
 				for i := range accounts {
 					a := *in.Account
 					a.ID = accountID(i)
@@ -94,13 +94,16 @@ func BenchmarkAWSSignInScaleEveryAccount(b *testing.B) {
 				for _, r := range in.TagRules {
 					rules[r.AccountID] = append(rules[r.AccountID], r)
 				}
+				for _, g := range in.Grants {
+					grants[g.AccountID] = append(grants[g.AccountID], g)
+				}
 				var out []byte
 				b.ReportAllocs()
 				for b.Loop() {
 					plans := make([]*assertions.AWSResponse, 0, n)
 					for _, a := range accounts {
 						p := in
-						p.Account, p.TagRules = a, rules[a.ID]
+						p.Account, p.Grants, p.TagRules = a, grants[a.ID], rules[a.ID]
 						r, err := assertions.PlanAWS(p)
 						if err != nil {
 							b.Fatal(err)

@@ -99,7 +99,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 	encKeys := map[string]string{} // account ID to the ID of the encryption key its Response is encrypted to
 	// plan plans the Response for acct with its tag rules. Only a Response the browser posts to AWS
 	// is ever encrypted (assertions.encryptFor), so only then is the account's key read.
-	plan := func(acct *store.Account, rules []*store.TagRule) (*assertions.AWSResponse, error) {
+	plan := func(acct *store.Account, grants []*store.Grant, rules []*store.TagRule) (*assertions.AWSResponse, error) {
 		var enc *assertions.Encryption
 		if in.ToConsole {
 			var err error
@@ -145,7 +145,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		if err != nil {
 			return nil, audit, err
 		}
-		if out.Plan, err = plan(acct, rules); store.Fault(err) {
+		if out.Plan, err = plan(acct, grants, rules); store.Fault(err) {
 			return nil, audit, err
 		} else if err != nil {
 			return deny(err)
@@ -169,9 +169,14 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		if err != nil {
 			return nil, audit, err
 		}
-		rules := map[string][]*store.TagRule{}
+		// Each account's plan gets its own grants and rules: all of them, each time, would make the
+		// plans' work grow with the square of the accounts.
+		rules, held := map[string][]*store.TagRule{}, map[string][]*store.Grant{}
 		for _, r := range all {
 			rules[r.AccountID] = append(rules[r.AccountID], r)
+		}
+		for _, g := range grants {
+			held[g.AccountID] = append(held[g.AccountID], g)
 		}
 		var plans []*assertions.AWSResponse
 		var planned []string
@@ -180,7 +185,7 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 				out.Omitted = append(out.Omitted, acct.Alias+" ("+acct.ID+"): it requires a second factor")
 				continue
 			}
-			p, err := plan(acct, rules[acct.ID])
+			p, err := plan(acct, held[acct.ID], rules[acct.ID])
 			if store.Fault(err) {
 				return nil, audit, err
 			} else if err != nil {
@@ -201,9 +206,10 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 			out.Omitted = append(out.Omitted, planned[i]+": its session name, duration, tags, source identity, sign-in endpoint or authentication context differ from the other accounts'; ask for it with account="+strings.Fields(planned[i])[0])
 		}
 		var accounts []string
+		seen := map[string]bool{}
 		for _, r := range out.Plan.Roles {
-			if a := strings.Split(r.RoleARN, ":")[4]; !slices.Contains(accounts, a) {
-				accounts = append(accounts, a)
+			if a := strings.Split(r.RoleARN, ":")[4]; !seen[a] {
+				seen[a], accounts = true, append(accounts, a)
 			}
 		}
 		audit.Details["account"] = strings.Join(accounts, " ")
