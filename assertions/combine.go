@@ -1,7 +1,6 @@
 package assertions
 
 import (
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,13 +37,15 @@ func CombineAWS(plans []*AWSResponse) (*AWSResponse, []int) {
 	in := groups[best]
 	out := *plans[in[0]]
 	out.Roles = nil
+	chosen := make([]bool, len(plans)) // not slices.Contains(in, i) for each plan: the square of the accounts
 	for _, i := range in {
+		chosen[i] = true
 		out.Roles = append(out.Roles, plans[i].Roles...)
 	}
 	sort.Slice(out.Roles, func(i, j int) bool { return out.Roles[i].RoleARN < out.Roles[j].RoleARN })
 	var left []int
 	for i := range plans {
-		if !slices.Contains(in, i) {
+		if !chosen[i] {
 			left = append(left, i)
 		}
 	}

@@ -97,14 +97,15 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 	}
 	mfa := hasMFA(&store.Session{AuthMethods: in.Methods})
 	encKeys := map[string]string{} // account ID to the ID of the encryption key its Response is encrypted to
-	plan := func(acct *store.Account) (*assertions.AWSResponse, error) {
-		rules, err := s.store.ListTagRules(ctx, acct.ID)
-		if err != nil {
-			return nil, err
-		}
-		enc, err := s.encryptionOf(ctx, acct, encKeys)
-		if err != nil {
-			return nil, err
+	// plan plans the Response for acct with its tag rules. Only a Response the browser posts to AWS
+	// is ever encrypted (assertions.encryptFor), so only then is the account's key read.
+	plan := func(acct *store.Account, grants []*store.Grant, rules []*store.TagRule) (*assertions.AWSResponse, error) {
+		var enc *assertions.Encryption
+		if in.ToConsole {
+			var err error
+			if enc, err = s.encryptionOf(ctx, acct, encKeys); err != nil {
+				return nil, err
+			}
 		}
 		p := assertions.AWSSignIn{BaseURL: s.cfg.BaseURL, User: in.User, Account: acct, Grants: grants, TagRules: rules,
 			Role: in.Role, Region: in.Region, ACS: in.ACS, AuthnInstant: in.AuthnInstant, MFA: mfa, SessionIndex: in.SessionIndex,
@@ -140,7 +141,11 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		if err := assertions.CheckRelayState(acct.Partition, in.Relay); err != nil {
 			return deny(err)
 		}
-		if out.Plan, err = plan(acct); store.Fault(err) {
+		rules, err := s.store.ListTagRules(ctx, acct.ID)
+		if err != nil {
+			return nil, audit, err
+		}
+		if out.Plan, err = plan(acct, grants, rules); store.Fault(err) {
 			return nil, audit, err
 		} else if err != nil {
 			return deny(err)
@@ -149,27 +154,38 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 		audit.Details["account"] = acct.ID
 	} else {
 		// Every account: each planned as if asked for alone, then those whose session attributes
-		// agree go in together (assertions.CombineAWS); the others are left out and named.
+		// agree go in together (assertions.CombineAWS); the others are left out and named. The
+		// accounts and their tag rules are read at once, not a query or two per account.
 		c.Set(ctxMetricAccount, accountAll)
-		var ids []string
-		for _, g := range grants {
-			if !slices.Contains(ids, g.AccountID) {
-				ids = append(ids, g.AccountID)
-			}
+		ids := make([]string, len(grants))
+		for i, g := range grants {
+			ids[i] = g.AccountID
 		}
-		slices.Sort(ids)
+		accts, err := s.store.ListAccountsByID(ctx, ids)
+		if err != nil {
+			return nil, audit, err
+		}
+		all, err := s.store.ListTagRulesOf(ctx, ids)
+		if err != nil {
+			return nil, audit, err
+		}
+		// Each account's plan gets its own grants and rules: all of them, each time, would make the
+		// plans' work grow with the square of the accounts.
+		rules, held := map[string][]*store.TagRule{}, map[string][]*store.Grant{}
+		for _, r := range all {
+			rules[r.AccountID] = append(rules[r.AccountID], r)
+		}
+		for _, g := range grants {
+			held[g.AccountID] = append(held[g.AccountID], g)
+		}
 		var plans []*assertions.AWSResponse
 		var planned []string
-		for _, id := range ids {
-			acct, err := s.store.GetAccount(ctx, id)
-			if err != nil {
-				return nil, audit, err
-			}
+		for _, acct := range accts { // by ID
 			if acct.RequireMFA && !mfa {
 				out.Omitted = append(out.Omitted, acct.Alias+" ("+acct.ID+"): it requires a second factor")
 				continue
 			}
-			p, err := plan(acct)
+			p, err := plan(acct, held[acct.ID], rules[acct.ID])
 			if store.Fault(err) {
 				return nil, audit, err
 			} else if err != nil {
@@ -190,9 +206,10 @@ func (s *Server) issueAWS(c *gin.Context, in awsIssue) (*issuedAWS, *store.Audit
 			out.Omitted = append(out.Omitted, planned[i]+": its session name, duration, tags, source identity, sign-in endpoint or authentication context differ from the other accounts'; ask for it with account="+strings.Fields(planned[i])[0])
 		}
 		var accounts []string
+		seen := map[string]bool{}
 		for _, r := range out.Plan.Roles {
-			if a := strings.Split(r.RoleARN, ":")[4]; !slices.Contains(accounts, a) {
-				accounts = append(accounts, a)
+			if a := strings.Split(r.RoleARN, ":")[4]; !seen[a] {
+				seen[a], accounts = true, append(accounts, a)
 			}
 		}
 		audit.Details["account"] = strings.Join(accounts, " ")

@@ -84,6 +84,12 @@ func benchGet(b *testing.B, w *idptest.Web, br *idptest.Browser, path string) in
 	for _, c := range br.Jar.Cookies(u) {
 		req.AddCookie(c)
 	}
+	return benchServe(b, w, req)
+}
+
+// benchServe measures the handler's answer to req (without the network), which must be 200, and
+// returns its size.
+func benchServe(b *testing.B, w *idptest.Web, req *http.Request) int {
 	h := w.Srv.Config.Handler
 	size := 0
 	b.ReportAllocs()

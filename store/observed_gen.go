@@ -526,3 +526,13 @@ func (o *observed) FindPairwiseNameID(a0 context.Context, a1 int64, a2 string) (
 	defer o.done("FindPairwiseNameID", time.Now(), &err)
 	return o.Store.FindPairwiseNameID(a0, a1, a2)
 }
+
+func (o *observed) ListAccountsByID(a0 context.Context, a1 []string) (r0 []*Account, err error) {
+	defer o.done("ListAccountsByID", time.Now(), &err)
+	return o.Store.ListAccountsByID(a0, a1)
+}
+
+func (o *observed) ListTagRulesOf(a0 context.Context, a1 []string) (r0 []*TagRule, err error) {
+	defer o.done("ListTagRulesOf", time.Now(), &err)
+	return o.Store.ListTagRulesOf(a0, a1)
+}

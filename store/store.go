@@ -670,6 +670,13 @@ type Store interface {
 	// FindPairwiseNameID returns the user's pairwise NameID for the SP without making one; NotFound
 	// when the user has none yet (a request with AllowCreate="false" is then refused).
 	FindPairwiseNameID(ctx context.Context, userID int64, spEntityID string) (string, error)
+
+	// ---- scale
+	// ListAccountsByID returns the accounts among ids, by ID; an ID of no account is left out. One
+	// call whatever the number: a sign-in to every account a user holds reads them at once.
+	ListAccountsByID(ctx context.Context, ids []string) ([]*Account, error)
+	// ListTagRulesOf lists the tag rules of the accounts among ids, by account ID then key.
+	ListTagRulesOf(ctx context.Context, ids []string) ([]*TagRule, error)
 }
 
 // Device authorization states.

@@ -101,28 +101,29 @@ func (s *Handler) startCLISession(c *gin.Context, u *store.User, methods string,
 // session reaches every one of them.
 func (s *Handler) cliSessionLife(c *gin.Context, u *store.User, account string) (time.Duration, error) {
 	ctx := c.Request.Context()
-	ids := []string{account}
-	if account == "" {
+	var accts []*store.Account
+	if account != "" {
+		a, err := s.Store.GetAccount(ctx, account)
+		if err != nil {
+			return 0, err
+		}
+		accts = []*store.Account{a}
+	} else {
 		grants, err := s.Store.ListGrants(ctx, store.GrantFilter{User: u.Name, Effective: true})
 		if err != nil {
 			return 0, err
 		}
-		ids = ids[:0]
-		for _, g := range grants {
-			ids = append(ids, g.AccountID)
+		ids := make([]string, len(grants))
+		for i, g := range grants {
+			ids[i] = g.AccountID
+		}
+		// At once, not a query per account: a user may hold roles in hundreds.
+		if accts, err = s.Store.ListAccountsByID(ctx, ids); err != nil {
+			return 0, err
 		}
 	}
 	life := s.SessionAbsolute
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		a, err := s.Store.GetAccount(ctx, id)
-		if err != nil {
-			return 0, err
-		}
+	for _, a := range accts {
 		if a.CLISessionMax > 0 && a.CLISessionMax < life {
 			life = a.CLISessionMax
 		}

@@ -44,14 +44,19 @@ func (s *Store) CreateTagRule(ctx context.Context, r *store.TagRule) error {
 }
 
 func (s *Store) ListTagRules(ctx context.Context, account string) ([]*store.TagRule, error) {
-	sql := `SELECT t.id, t.account_id, a.alias, t.key, t.from_attr, t.value, t.transitive, t.created_at
-		FROM tag_rules t JOIN accounts a ON a.id = t.account_id`
+	where := ""
 	var args []any
 	if account != "" {
-		sql += ` WHERE a.id = $1 OR a.alias_key = $2`
+		where = ` WHERE a.id = $1 OR a.alias_key = $2`
 		args = []any{account, store.Key(account)}
 	}
-	rows, err := s.db.Query(ctx, sql+` ORDER BY a.alias_key, t.key_lower`, args...)
+	return s.tagRules(ctx, where+` ORDER BY a.alias_key, t.key_lower`, args...)
+}
+
+// tagRules lists the tag rules that tail (WHERE and ORDER BY of tag_rules t and accounts a) selects.
+func (s *Store) tagRules(ctx context.Context, tail string, args ...any) ([]*store.TagRule, error) {
+	rows, err := s.db.Query(ctx, `SELECT t.id, t.account_id, a.alias, t.key, t.from_attr, t.value, t.transitive, t.created_at
+		FROM tag_rules t JOIN accounts a ON a.id = t.account_id`+tail, args...)
 	if err != nil {
 		return nil, err
 	}

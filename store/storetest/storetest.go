@@ -104,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"a prune of many events lets concurrent appends through, every one kept", testPruneWhileAppending},
 		{"an SP's fixed NameID format and a pending request's format are kept, changed and checked", testNameIDFormats},
 		{"a pairwise NameID is found once made, and looking for it makes none", testFindPairwiseNameID},
+		{"accounts and their tag rules are read by many IDs at once, in order, across chunks", testListByID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
