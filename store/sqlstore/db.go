@@ -56,6 +56,9 @@ type Dialect struct {
 	// KeyLock, run with a string, serialises transactions that take it with the same string until
 	// they end ("" where the transaction already holds the database's write lock).
 	KeyLock string
+	// GroupAudit writes the audit rows of concurrent AppendAudit calls in one transaction (where
+	// writers take turns, so each row's own commit would queue behind the others').
+	GroupAudit bool
 }
 
 // Times are stored as Unix microseconds; 0 is the zero time.
