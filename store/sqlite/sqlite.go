@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -192,17 +193,24 @@ func (a *adapter) unlockWrites() { <-a.wlock }
 // writes reports whether q may write, so needs the write lock: all but SELECT, PRAGMA and
 // VACUUM INTO (which reads the database into another file).
 func writes(q string) bool {
-	f := strings.Fields(q)
-	if len(f) == 0 {
-		return false
-	}
-	switch strings.ToUpper(f[0]) {
+	verb, rest := word(q)
+	switch strings.ToUpper(verb) {
 	case "SELECT", "PRAGMA":
 		return false
 	case "VACUUM":
-		return len(f) < 2 || !strings.EqualFold(f[1], "INTO")
+		into, _ := word(rest)
+		return !strings.EqualFold(into, "INTO")
 	}
 	return true
+}
+
+// word splits off s's first word.
+func word(s string) (string, string) {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return s[:i], s[i:]
+	}
+	return s, ""
 }
 
 // stmt is q's kept prepared statement, prepared now if it is not kept yet; nil when it cannot be

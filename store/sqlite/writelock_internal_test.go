@@ -254,3 +254,23 @@ func BenchmarkParallelAppendAudit(b *testing.B) {
 		b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
 	}
 }
+
+func TestWhichStatementsTakeTheWriteLock(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT 1":                      false,
+		"\n\t\tselect * FROM t":         false,
+		"PRAGMA integrity_check":        false,
+		"VACUUM INTO $1":                false,
+		"VACUUM":                        true,
+		"INSERT INTO t VALUES (1)":      true,
+		"  UPDATE t SET x = 1":          true,
+		"DELETE FROM t":                 true,
+		"WITH x AS (SELECT 1) DELETE t": true,
+		"CREATE TABLE t (x INTEGER)":    true,
+		"":                              true,
+	} {
+		if got := writes(q); got != want {
+			t.Errorf("writes(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
