@@ -114,6 +114,9 @@ func (q *auditQueue) commit(s *Store) {
 
 // writeAudit writes rows in one transaction. Their events' IDs are set only when it commits.
 func (s *Store) writeAudit(ctx context.Context, rows []*auditRow) error {
+	if len(rows) == 1 { // one statement is its own transaction, without BEGIN and COMMIT
+		return insertAudit(ctx, s.db, rows[0])
+	}
 	ids := make([]int64, len(rows))
 	err := s.db.InTx(ctx, func(q Querier) error {
 		for i, r := range rows {
