@@ -77,6 +77,9 @@ func connect(path string, busyMS int) (*adapter, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// The WAL is checkpointed by checkpoint, outside this process's write lock, not by the write
+	// that fills it while every other write of this process waits for it.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	// The path goes in escaped: a "?", "#" or "%" in it is part of the file's name, not of the URI.
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
@@ -169,10 +172,12 @@ func (r sqlRow) Scan(d ...any) error { return translate(r.r.Scan(d...)) }
 // Go, it starts the moment the first ends. The busy handler is left for other processes (an
 // admin command beside a running server).
 type adapter struct {
-	db    *sql.DB
-	wlock chan struct{} // holds a token while this process writes
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	db     *sql.DB
+	wlock  chan struct{} // holds a token while this process writes
+	writes int           // writes since the last checkpoint; guarded by wlock
+	ckpt   sync.Mutex    // held by the checkpoint under way
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // maxStmts bounds the prepared statements kept: far above the store's distinct texts.
@@ -188,7 +193,34 @@ func (a *adapter) lockWrites(ctx context.Context) error {
 	}
 }
 
-func (a *adapter) unlockWrites() { <-a.wlock }
+// unlockWrites lets this process's write lock go, and starts a checkpoint every checkpointEvery
+// writes.
+func (a *adapter) unlockWrites() {
+	a.writes++
+	due := a.writes >= checkpointEvery
+	if due {
+		a.writes = 0
+	}
+	<-a.wlock
+	if due {
+		go a.checkpoint()
+	}
+}
+
+// checkpointEvery is how many writes go by between checkpoints: SQLite's own automatic
+// checkpoint comes at 1000 WAL pages, and a write here is 1 to 4 pages.
+const checkpointEvery = 250
+
+// checkpoint copies the WAL's pages into the database file, as far as readers allow (PASSIVE:
+// it waits for no one, and writers go on beside it). One at a time; a checkpoint due while
+// another runs is left to that one.
+func (a *adapter) checkpoint() {
+	if !a.ckpt.TryLock() {
+		return
+	}
+	defer a.ckpt.Unlock()
+	a.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+}
 
 // writes reports whether q may write, so needs the write lock: all but SELECT, PRAGMA and
 // VACUUM INTO (which reads the database into another file).
@@ -380,6 +412,8 @@ func (a *adapter) InTx(ctx context.Context, fn func(sqlstore.Querier) error) err
 func (a *adapter) Ping(ctx context.Context) error { return translate(a.db.PingContext(ctx)) }
 
 func (a *adapter) Close() error {
+	a.ckpt.Lock() // no checkpoint on a closed pool
+	defer a.ckpt.Unlock()
 	a.dropStmts()
 	return a.db.Close()
 }
