@@ -30,7 +30,8 @@ type Rows interface {
 	Close()
 }
 
-// Row is the result of QueryRow; Scan returns ErrNoRows when there was none.
+// Row is the result of QueryRow; Scan returns ErrNoRows when there was none. Scan it always: a
+// statement that writes holds SQLite's write lock until then.
 type Row interface {
 	Scan(dest ...any) error
 }
