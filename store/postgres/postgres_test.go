@@ -147,3 +147,26 @@ func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
 func TestSigningKeysComeThroughMigrationThirteen(t *testing.T) {
 	migrationCase(t, storetest.KeyRotationMigration)
 }
+
+func TestAppendsBesideARefusedOne(t *testing.T) {
+	url := pgtest.URL(t)
+	s := open(t, url)
+	ctx := context.Background()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON audit_events FOR EACH ROW
+		WHEN (NEW.type = '`+storetest.RefusedAuditType+`') EXECUTE FUNCTION refuse_audit()`); err != nil {
+		t.Fatal(err)
+	}
+	storetest.AppendsBesideARefusedOne(t, s)
+}

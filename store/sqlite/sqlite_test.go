@@ -99,3 +99,25 @@ func TestMigrationRefusesUsersWhoShareAnEmailAddress(t *testing.T) {
 func TestSigningKeysComeThroughMigrationThirteen(t *testing.T) {
 	migrationCase(t, storetest.KeyRotationMigration)
 }
+
+func TestAppendsBesideARefusedOne(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.type = '` + storetest.RefusedAuditType + `'
+		BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`); err != nil {
+		t.Fatal(err)
+	}
+	storetest.AppendsBesideARefusedOne(t, s)
+}

@@ -15,7 +15,7 @@ func TestPreparedStatementsAreBoundedAndFollowTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &adapter{db: db}
+	a := &adapter{db: db, wlock: make(chan struct{}, 1)}
 	t.Cleanup(func() { a.Close() })
 	one := func(q string, args ...any) int {
 		t.Helper()

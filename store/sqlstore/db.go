@@ -30,7 +30,8 @@ type Rows interface {
 	Close()
 }
 
-// Row is the result of QueryRow; Scan returns ErrNoRows when there was none.
+// Row is the result of QueryRow; Scan returns ErrNoRows when there was none. Scan it always: a
+// statement that writes holds SQLite's write lock until then.
 type Row interface {
 	Scan(dest ...any) error
 }
@@ -56,6 +57,9 @@ type Dialect struct {
 	// KeyLock, run with a string, serialises transactions that take it with the same string until
 	// they end ("" where the transaction already holds the database's write lock).
 	KeyLock string
+	// GroupAudit writes the audit rows of concurrent AppendAudit calls in one transaction (where
+	// writers take turns, so each row's own commit would queue behind the others').
+	GroupAudit bool
 }
 
 // Times are stored as Unix microseconds; 0 is the zero time.

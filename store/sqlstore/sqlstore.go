@@ -16,9 +16,10 @@ import (
 
 // Store implements store.Store over a DB.
 type Store struct {
-	db  DB
-	d   Dialect
-	now func() time.Time
+	db    DB
+	d     Dialect
+	now   func() time.Time
+	audit auditQueue // when d.GroupAudit
 }
 
 var _ store.Store = (*Store)(nil)
@@ -814,9 +815,11 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	if err != nil {
 		return err
 	}
-	return s.db.QueryRow(ctx, `INSERT INTO audit_events (time, type, user_name, user_key, result, client_addr, user_agent, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, toDB(e.Time), e.Type, e.User, store.Key(e.User), e.Result,
-		e.ClientAddr, e.UserAgent, string(details)).Scan(&e.ID)
+	r := &auditRow{e: e, args: []any{toDB(e.Time), e.Type, e.User, store.Key(e.User), e.Result, e.ClientAddr, e.UserAgent, string(details)}}
+	if s.d.GroupAudit {
+		return s.audit.append(ctx, s, r)
+	}
+	return insertAudit(ctx, s.db, r)
 }
 
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {

@@ -105,6 +105,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"an SP's fixed NameID format and a pending request's format are kept, changed and checked", testNameIDFormats},
 		{"a pairwise NameID is found once made, and looking for it makes none", testFindPairwiseNameID},
 		{"accounts and their tag rules are read by many IDs at once, in order, across chunks", testListByID},
+		{"concurrent audit appends are each written once, with their IDs, in each writer's order", testConcurrentAppends},
+		{"an audit append whose context has ended returns its error and writes nothing", testAppendCancelled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
