@@ -38,7 +38,7 @@ type benchOpts struct {
 	url, scenario, output     string
 	concurrency, users, every int
 	duration, warmup          time.Duration
-	force, keep               bool
+	force, keep, waitRetry    bool
 }
 
 func benchCmd(a *app) *cobra.Command {
@@ -64,6 +64,8 @@ func benchCmd(a *app) *cobra.Command {
 	f.IntVar(&o.every, "verify-every", 50, "verify every Nth answer against the metadata (the first always)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	f.BoolVar(&o.force, "force", false, "run on a store that holds users other than admin, demo and bench-* (it writes bench users into it)")
+	f.BoolVar(&o.waitRetry, "wait-retry-after", true, "a worker whose sign-in the server shed (503 with Retry-After) waits that long before its next request,\n"+
+		"as a person or saml2aws would (false: it asks again at once, and the run measures how cheaply the server refuses)")
 	f.BoolVar(&o.keep, "keep", false, "leave the bench users, group, account and grant in the store afterwards")
 	c.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(benchScenarios, cobra.ShellCompDirectiveNoFileComp))
 	return c
@@ -131,7 +133,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 			return err
 		}
 	}
-	r, err := loadgen.Run(ctx, loadgen.Config{Concurrency: o.concurrency, Warmup: o.warmup, Duration: o.duration, VerifyEvery: o.every}, op)
+	r, err := loadgen.Run(ctx, loadgen.Config{Concurrency: o.concurrency, Warmup: o.warmup, Duration: o.duration, VerifyEvery: o.every, WaitRetryAfter: o.waitRetry}, op)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,12 @@ type Config struct {
 	Warmup      time.Duration // run, not counted, before the measured window
 	Duration    time.Duration // the measured window
 	VerifyEvery int           // check every Nth answer, the first among them
+	// WaitRetryAfter makes a worker whose request the server shed (503 with Retry-After: a full
+	// password-hashing queue) wait that long, or to the window's end, before its next request, as
+	// a person or saml2aws would; without it the worker asks again at once, and a shed request
+	// costs only a refusal. A 429 never waits: it means the bench's own address is throttled, a
+	// set-up the run reports.
+	WaitRetryAfter bool
 }
 
 // Result is what one run measured: the requests that both started and ended in the window.
@@ -39,8 +45,9 @@ type Result struct {
 
 // Failure is an error of a kind that Result.Errors counts.
 type Failure struct {
-	Kind string
-	Err  error
+	Kind       string
+	Err        error
+	RetryAfter time.Duration // what the answer's Retry-After asked for, if anything
 }
 
 func (f *Failure) Error() string { return f.Kind + ": " + f.Err.Error() }
@@ -100,6 +107,9 @@ func Run(ctx context.Context, cfg Config, op Op) (*Result, error) {
 				if err != nil {
 					kind = kindOf(err)
 				}
+				if f := (*Failure)(nil); cfg.WaitRetryAfter && errors.As(err, &f) && f.Kind == "HTTP 503" && f.RetryAfter > 0 {
+					wait(ctx, min(f.RetryAfter, time.Until(until)))
+				}
 				if check && (err == nil || kind == KindVerify) {
 					verified.Add(1)
 				}
@@ -134,6 +144,19 @@ func Run(ctx context.Context, cfg Config, op Op) (*Result, error) {
 	sort.Slice(r.Latencies, func(i, j int) bool { return r.Latencies[i] < r.Latencies[j] })
 	r.Requests = len(r.Latencies)
 	return r, nil
+}
+
+// wait sleeps for d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // PerSecond is the rate of right answers over the window.

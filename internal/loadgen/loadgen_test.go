@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,6 +72,41 @@ func TestRunRefusesABadConfig(t *testing.T) {
 	for _, cfg := range []Config{{Concurrency: 0, Duration: time.Second, VerifyEvery: 1}, {Concurrency: 1, VerifyEvery: 1}, {Concurrency: 1, Duration: time.Second, Warmup: -1, VerifyEvery: 1}, {Concurrency: 1, Duration: time.Second}} {
 		if _, err := Run(context.Background(), cfg, nil); err == nil {
 			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+func TestAWorkerToldToComeBackLaterWaitsOnlyWhenAsked(t *testing.T) {
+	for _, waits := range []bool{true, false} {
+		var calls atomic.Int64
+		op := func(ctx context.Context, w int, verify bool) error {
+			calls.Add(1)
+			return &Failure{Kind: "HTTP 503", Err: errors.New("busy"), RetryAfter: time.Hour}
+		}
+		start := time.Now()
+		r, err := Run(context.Background(), Config{Concurrency: 2, Duration: 300 * time.Millisecond, VerifyEvery: 1, WaitRetryAfter: waits}, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Fatalf("waits=%v: the run took %v: a Retry-After past the window must end with it", waits, took)
+		}
+		switch n := calls.Load(); {
+		case waits && n != 2:
+			t.Errorf("waits: %d requests from 2 workers told to come back in an hour, want 2", n)
+		case !waits && n < 20:
+			t.Errorf("no wait: only %d requests in 300 ms of a refusal that costs nothing", n)
+		}
+		if r.Errors["HTTP 503"] == 0 {
+			t.Errorf("waits=%v: the refusals were not counted: %+v", waits, r.Errors)
+		}
+	}
+}
+
+func TestRetryAfterReadsWholeSecondsAndNothingElse(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 0, "3": 3 * time.Second, "0": 0, "-2": 0, "1.5": 0, "Wed, 21 Oct 2015 07:28:00 GMT": 0, "999999": time.Hour} {
+		if got := retryAfter(http.Header{"Retry-After": {v}}); got != want {
+			t.Errorf("Retry-After %q: %v, want %v", v, got, want)
 		}
 	}
 }

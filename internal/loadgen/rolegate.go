@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +80,16 @@ func status(code int, want string) error {
 	return &Failure{Kind: fmt.Sprintf("HTTP %d", code), Err: fmt.Errorf("HTTP %d, want %s", code, want)}
 }
 
+// retryAfter is what an answer's Retry-After asks for, in whole seconds (the only form Rolegate
+// sends); 0 when it asks for nothing.
+func retryAfter(h http.Header) time.Duration {
+	n, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(min(n, 3600)) * time.Second
+}
+
 var (
 	csrfField   = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 	samlField   = regexp.MustCompile(`name="SAMLResponse" value="([^"]+)"`)
@@ -117,7 +128,9 @@ func (t *Target) SignIn(ctx context.Context, user, pw string, portal bool) (*htt
 	io.Copy(io.Discard, io.LimitReader(res.Body, maxBody))
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
-		return nil, status(res.StatusCode, "303 for POST /login")
+		f := status(res.StatusCode, "303 for POST /login").(*Failure)
+		f.RetryAfter = retryAfter(res.Header)
+		return nil, f
 	}
 	if loc := res.Header.Get("Location"); strings.HasPrefix(loc, loginPrefix) {
 		return nil, Failf("bad answer", "POST /login sent %s to %s: the sign-in needs a second factor or a new password", user, loc)
@@ -172,13 +185,13 @@ func (t *Target) SSO(clients []*http.Client, account, role string) Op {
 func (t *Target) ECP(users []string, pw, account string) Op {
 	hc := &http.Client{Transport: statusOf{t.Transport}, Timeout: time.Minute}
 	return func(ctx context.Context, w int, verify bool) error {
-		var code int
+		var code answer
 		e := &awslogin.ECP{URL: t.URL, HTTP: hc, Creds: awslogin.ECPCredentials{Username: users[w%len(users)], Password: pw}}
 		resp, err := e.SAMLResponse(context.WithValue(ctx, statusKey{}, &code), account)
 		if err != nil {
-			if code != 0 && code != http.StatusOK {
-				return &Failure{Kind: fmt.Sprintf("HTTP %d", code), Err: err}
-			} else if code == http.StatusOK {
+			if code.status != 0 && code.status != http.StatusOK {
+				return &Failure{Kind: fmt.Sprintf("HTTP %d", code.status), Err: err, RetryAfter: code.retry}
+			} else if code.status == http.StatusOK {
 				return &Failure{Kind: KindVerify, Err: err}
 			}
 			return err
@@ -193,13 +206,19 @@ func (t *Target) ECP(users []string, pw, account string) Op {
 // statusKey carries, in a request's context, where statusOf writes the answer's HTTP status.
 type statusKey struct{}
 
+// answer is what statusOf records of an answer.
+type answer struct {
+	status int
+	retry  time.Duration // its Retry-After
+}
+
 // statusOf records the status of each answer for the caller, whose client only says words.
 type statusOf struct{ next http.RoundTripper }
 
 func (s statusOf) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := s.next.RoundTrip(req)
-	if p, ok := req.Context().Value(statusKey{}).(*int); ok && res != nil {
-		*p = res.StatusCode
+	if p, ok := req.Context().Value(statusKey{}).(*answer); ok && res != nil {
+		*p = answer{res.StatusCode, retryAfter(res.Header)}
 	}
 	return res, err
 }
