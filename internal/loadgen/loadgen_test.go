@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,5 +110,14 @@ func TestRetryAfterReadsWholeSecondsAndNothingElse(t *testing.T) {
 		if got := retryAfter(http.Header{"Retry-After": {v}}); got != want {
 			t.Errorf("Retry-After %q: %v, want %v", v, got, want)
 		}
+	}
+}
+
+func TestATargetThatRedirectsIsNamedNotFollowed(t *testing.T) {
+	srv := httptest.NewServer(http.RedirectHandler("http://localhost:1/saml/metadata", http.StatusFound))
+	defer srv.Close()
+	_, err := NewTarget(context.Background(), srv.URL, 1)
+	if err == nil || !strings.Contains(err.Error(), "is redirected to http://localhost:1/saml/metadata") || !strings.Contains(err.Error(), "Rolegate is running at") {
+		t.Fatalf("want the redirect named and the URL to give, got %v", err)
 	}
 }

@@ -38,8 +38,22 @@ func NewTarget(ctx context.Context, base string, concurrency int) (*Target, erro
 	t := &Target{URL: strings.TrimRight(base, "/"), Transport: &http.Transport{
 		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute,
 	}}
-	status, md, err := t.get(ctx, t.client(nil), "/saml/metadata")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL+"/saml/metadata", nil)
 	if err != nil {
+		return nil, store.Errorf(store.Invalid, "--url %q: %v", base, err)
+	}
+	res, err := t.client(nil).Do(req)
+	if err != nil {
+		return nil, store.Errorf(store.Unavailable, "cannot read the metadata at %s/saml/metadata: %v", t.URL, err)
+	}
+	defer res.Body.Close()
+	md, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	status := res.StatusCode
+	if loc := res.Header.Get("Location"); status >= 300 && status < 400 && loc != "" {
+		// serve sends other names of itself (127.0.0.1 for localhost) on to its base URL
+		return nil, store.Errorf(store.Invalid, "%s/saml/metadata is redirected to %s: give --url the server's own base URL, the one serve prints "+
+			"(\"Rolegate is running at ...\")", t.URL, loc)
+	} else if err != nil {
 		return nil, store.Errorf(store.Unavailable, "cannot read the metadata at %s/saml/metadata: %v", t.URL, err)
 	} else if status != http.StatusOK {
 		return nil, store.Errorf(store.Unavailable, "the metadata at %s/saml/metadata answered HTTP %d: is --url a Rolegate server?", t.URL, status)
