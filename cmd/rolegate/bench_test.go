@@ -13,6 +13,7 @@ import (
 
 	"rolegate/assertions"
 	"rolegate/assertions/samltest"
+	"rolegate/internal/testtools"
 	"rolegate/store"
 )
 
@@ -67,6 +68,17 @@ func TestBench(t *testing.T) {
 			if r.code != 0 || !strings.Contains(r.stdout, want) {
 				t.Fatalf("exit %d, stdout lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
 			}
+		}
+	})
+	t.Run("--xmlsec1 also holds the checked Responses to xmlsec1", func(t *testing.T) {
+		testtools.RequireTool(t, "xmlsec1", "xmlsec1")
+		r := c.run("", "bench", "--url", s.url, "--scenario", "sso", "--duration", "500ms", "--warmup", "0s", "--concurrency", "2", "--verify-every", "3", "--xmlsec1")
+		if r.code != 0 || !strings.Contains(r.stdout, "and by xmlsec1): all right") {
+			t.Fatalf("exit %d, stdout:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		t.Setenv("PATH", t.TempDir())
+		if r := c.run("", "bench", "--url", s.url, "--scenario", "sso", "--duration", "500ms", "--xmlsec1"); r.code != exitCodes[store.Invalid] || !strings.Contains(r.stderr, "xmlsec1 not found") {
+			t.Errorf("without xmlsec1: exit %d, stderr %q; want exit 2 naming it", r.code, r.stderr)
 		}
 	})
 	t.Run("--keep leaves the bench users for the next run to replace", func(t *testing.T) {

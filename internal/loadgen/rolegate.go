@@ -27,7 +27,9 @@ type Target struct {
 	Transport http.RoundTripper
 	EntityID  string
 	Certs     []*x509.Certificate
-	metadata  []byte
+	// XMLSec, when set, also checks each verified Response's signatures with xmlsec1.
+	XMLSec   *XMLSec
+	metadata []byte
 }
 
 // maxBody bounds what one answer may be: the largest is an auto-POST page.
@@ -264,6 +266,9 @@ func (t *Target) Verify(raw []byte, acs string) error {
 	v := assertions.InspectAWS(raw, assertions.Expect{EntityID: t.EntityID, ACS: acs, Certs: t.Certs, Now: time.Now()})
 	if !v.Accepted {
 		return Failf(KindVerify, "AWS would refuse the Response: %s", strings.Join(v.Problems, "; "))
+	}
+	if t.XMLSec != nil {
+		return t.XMLSec.Verify(raw)
 	}
 	return nil
 }
