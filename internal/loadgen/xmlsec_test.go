@@ -2,17 +2,13 @@ package loadgen
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"rolegate/assertions/samltest"
 	"rolegate/internal/testtools"
 
 	"github.com/beevik/etree"
@@ -71,20 +67,7 @@ func TestXMLSecAcceptsRolegatesSignaturesAndRefusesATamperOrAStrangersKey(t *tes
 
 // strangerCert is a self-signed certificate of a key that signed nothing here.
 func strangerCert(t *testing.T) *x509.Certificate {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "stranger"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := samltest.KeyPair(t, 2048, "stranger")
 	return c
 }
 
