@@ -212,13 +212,18 @@ func (a *adapter) unlockWrites() {
 const checkpointEvery = 250
 
 // checkpoint copies the WAL's pages into the database file, as far as readers allow (PASSIVE:
-// it waits for no one, and writers go on beside it). One at a time; a checkpoint due while
-// another runs is left to that one.
+// it waits for no one), first beside this process's writes, then, for the few pages they wrote
+// meanwhile, with them held: a WAL wholly copied is started over by the next write, and one
+// never wholly copied (writes that never pause outrun a checkpoint beside them) grows for as
+// long as they last. One at a time; a checkpoint due while another runs is left to that one.
 func (a *adapter) checkpoint() {
 	if !a.ckpt.TryLock() {
 		return
 	}
 	defer a.ckpt.Unlock()
+	a.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	a.wlock <- struct{}{}
+	defer func() { <-a.wlock }()
 	a.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 }
 
