@@ -77,8 +77,8 @@ func connect(path string, busyMS int) (*adapter, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	// The WAL is checkpointed by checkpoint, outside this process's write lock, not by the write
-	// that fills it while every other write of this process waits for it.
+	// The WAL is checkpointed by checkpoint, mostly outside this process's write lock, not by the
+	// write that fills it while every other write of this process waits for it.
 	q.Add("_pragma", "wal_autocheckpoint(0)")
 	// The path goes in escaped: a "?", "#" or "%" in it is part of the file's name, not of the URI.
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
