@@ -77,8 +77,8 @@ func connect(path string, busyMS int) (*adapter, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	// The WAL is checkpointed by checkpoint, outside this process's write lock, not by the write
-	// that fills it while every other write of this process waits for it.
+	// The WAL is checkpointed by checkpoint, mostly outside this process's write lock, not by the
+	// write that fills it while every other write of this process waits for it.
 	q.Add("_pragma", "wal_autocheckpoint(0)")
 	// The path goes in escaped: a "?", "#" or "%" in it is part of the file's name, not of the URI.
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
@@ -212,13 +212,18 @@ func (a *adapter) unlockWrites() {
 const checkpointEvery = 250
 
 // checkpoint copies the WAL's pages into the database file, as far as readers allow (PASSIVE:
-// it waits for no one, and writers go on beside it). One at a time; a checkpoint due while
-// another runs is left to that one.
+// it waits for no one), first beside this process's writes, then, for the few pages they wrote
+// meanwhile, with them held: a WAL wholly copied is started over by the next write, and one
+// never wholly copied (writes that never pause outrun a checkpoint beside them) grows for as
+// long as they last. One at a time; a checkpoint due while another runs is left to that one.
 func (a *adapter) checkpoint() {
 	if !a.ckpt.TryLock() {
 		return
 	}
 	defer a.ckpt.Unlock()
+	a.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	a.wlock <- struct{}{}
+	defer func() { <-a.wlock }()
 	a.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 }
 

@@ -268,3 +268,36 @@ func TestWhichStatementsTakeTheWriteLock(t *testing.T) {
 		}
 	}
 }
+
+// Under writes that never pause, the WAL still starts over now and then: a checkpoint that
+// copies pages while writes go on beside it never catches up with them, and a WAL that is never
+// wholly copied is never reused, so it would grow with every write for as long as the load
+// lasts.
+func TestTheWALStaysBoundedUnderWritesThatNeverPause(t *testing.T) {
+	s, a, path := openBoth(t, busyTimeout)
+	const writers, each = 8, 500
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := s.HitThrottle(context.Background(), fmt.Sprint("k", w, "-", i), time.Minute, time.Now()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	a.ckpt.Lock() // the checkpoint under way is done
+	defer a.ckpt.Unlock()
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("WAL %d bytes after %d writes", fi.Size(), writers*each)
+	if limit := int64(16 << 20); fi.Size() > limit { // about 50 MiB without a reuse
+		t.Fatalf("the WAL is %d bytes after %d writes, over %d: it was never started over", fi.Size(), writers*each, limit)
+	}
+}
