@@ -191,7 +191,7 @@ func requireChromium(t *testing.T) {
 func (f *fixture) startBrowser(extra ...chromedp.ExecAllocatorOption) {
 	t := f.t
 	t.Helper()
-	var chromeOut syncBuffer
+	var chromeOut testtools.SyncBuffer
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", "new"),
@@ -696,28 +696,4 @@ func TestBrowserWithoutJavaScriptContinuesByHand(t *testing.T) {
 	if v := f.cspViolations(); len(v) > 0 {
 		t.Errorf("CSP violations:\n%s", strings.Join(v, "\n"))
 	}
-}
-
-// syncBuffer is a bytes.Buffer that Chromium's output goroutine and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

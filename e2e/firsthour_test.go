@@ -48,7 +48,7 @@ func readmeOpening(t *testing.T, readme string) []readmeCommand {
 			if j := strings.Index(l, " #"); j >= 0 {
 				l = l[:j]
 			}
-			if l = strings.TrimSpace(l); l == "" {
+			if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") { // a comment on its own line
 				continue
 			}
 			c := readmeCommand{line: l}
@@ -340,4 +340,27 @@ func TestTheREADMEsFirstHourFromAFreshClone(t *testing.T) {
 		t.Errorf("git status --ignored in the clone says\n%s\nwant\n%s", ignored, want)
 	}
 	t.Logf("the first hour took %s", time.Since(start).Round(time.Second))
+}
+
+// The parser the first-hour test trusts with what to run: only ```sh blocks, only before the first
+// "## " section, comments dropped (at the end of a line or on their own), assignments kept apart.
+func TestTheREADMEsOpeningIsReadAsWritten(t *testing.T) {
+	readme := filepath.Join(t.TempDir(), "README.md")
+	text := "# Rolegate\n\n```sh\n# set up first\nGOTOOLCHAIN=go1.27.3 go run ./cmd/rolegate serve --demo   # the demo\n\n" +
+		"  # indented comment\nexport PATH=\"$PWD/bin:$PATH\"\n```\n\n```\nRolegate is running at http://localhost:8080\n```\n\n" +
+		"```text\ngo build -o evil\n```\n\n## Later\n\n```sh\ngo build -o bin/rolegate ./cmd/rolegate\n```\n"
+	if err := os.WriteFile(readme, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range readmeOpening(t, readme) {
+		got = append(got, fmt.Sprintf("%q %q", c.env, c.argv))
+	}
+	want := []string{
+		`["GOTOOLCHAIN=go1.27.3"] ["go" "run" "./cmd/rolegate" "serve" "--demo"]`,
+		`[] ["export" "PATH=\"$PWD/bin:$PATH\""]`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("read\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -83,30 +83,12 @@ func setUp(t testing.TB, environ []string) {
 	cli(t, environ, "", "grant", "add", "--user", alice, "--account", "prod", "--role", role)
 }
 
-// syncBuffer is a bytes.Buffer that a process's output goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // server is one `rolegate serve` process.
 type server struct {
 	name  string
 	cmd   *exec.Cmd
-	out   *syncBuffer // stdout and stderr (the JSON log)
-	addr  string      // host:port to reach it at (see testtools.ReachAt)
+	out   *testtools.SyncBuffer // stdout and stderr (the JSON log)
+	addr  string                // host:port to reach it at (see testtools.ReachAt)
 	done  chan struct{}
 	state *os.ProcessState // set when done is closed
 }
@@ -115,7 +97,7 @@ type server struct {
 // process is killed when t ends, if it still runs; its output is logged when t failed.
 func serve(t testing.TB, name string, environ []string, args ...string) *server {
 	t.Helper()
-	s := &server{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{name: name, out: &testtools.SyncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(testtools.Rolegate(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = environ
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the tests

@@ -84,7 +84,9 @@ fi
 
 [ -n "$url" ] || { echo "(no URL: no server rates; give the URL of a server started for a bench to measure them)"; exit 0; }
 
-bin=$(mktemp -d)/rolegate
+bindir=$(mktemp -d)
+trap 'rm -rf "$bindir"' EXIT # the binary goes even when a build or a run fails
+bin=$bindir/rolegate
 go build -o "$bin" ./cmd/rolegate
 for scenario in sso login; do
 	for i in $(seq "$runs"); do
@@ -92,7 +94,6 @@ for scenario in sso login; do
 		"$bin" bench --url "$url" --scenario "$scenario" -o json ${BENCH_ARGS:-} >"$out/$scenario-$i.json"
 	done
 done
-rm -f "$bin"
 
 echo "== rolegate bench at $url, $runs runs each, medians (raw: $out/*.json)"
 for scenario in sso login; do

@@ -13,7 +13,7 @@ set -uo pipefail
 duration=${1:-60s}
 match=${2:-.}
 export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 # go test -list prints a package's matching names, then an "ok <package>" line.
 list=$(go test -list '^Fuzz' ./... 2>&1) || { printf '%s\n' "$list" >&2; exit 2; }

@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -140,14 +139,14 @@ func render(t testing.TB, path, text string, data any) {
 type idp struct {
 	base    string // http://localhost:PORT
 	environ []string
-	out     *bytes.Buffer
+	out     *testtools.SyncBuffer
 }
 
 // startRolegate starts Rolegate on a free port and adds alice, her e-mail, display name and two groups.
 func startRolegate(t *testing.T) *idp {
 	t.Helper()
 	port := freePort(t)
-	r := &idp{base: fmt.Sprintf("http://localhost:%d", port), out: &bytes.Buffer{},
+	r := &idp{base: fmt.Sprintf("http://localhost:%d", port), out: &testtools.SyncBuffer{},
 		environ: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ROLEGATE_DATA_DIR=" + t.TempDir()}}
 	r.cli(t, alicePW+"\n", "user", "add", alice, "--email", aliceMail, "--display-name", aliceDisplay, "--password-stdin")
 	for _, g := range []string{groupA, groupB} {
@@ -156,7 +155,7 @@ func startRolegate(t *testing.T) *idp {
 	}
 	cmd := exec.Command(testtools.Rolegate(t), "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--base-url", r.base)
 	cmd.Env = r.environ
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: r.out}, &lockedWriter{w: r.out}
+	cmd.Stdout, cmd.Stderr = r.out, r.out
 	startProcess(t, "rolegate", cmd, func() string { return r.out.String() })
 	testtools.WaitFor(t, "rolegate ready", 30*time.Second, func() bool {
 		res, err := http.Get(r.base + "/readyz")
@@ -271,17 +270,6 @@ func newKeyPair(t testing.TB, dir, name string) keyPair {
 	return k
 }
 
-// lockedWriter lets a process's stdout and stderr goroutines share one buffer.
-type lockedWriter struct{ w io.Writer }
-
-var outMu sync.Mutex // guards every buffer behind a lockedWriter while it is read
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	outMu.Lock()
-	defer outMu.Unlock()
-	return l.w.Write(p)
-}
-
 // startProcess starts cmd, which must keep running until t ends; it is then killed, and output()
 // is logged when t failed. The returned channel is closed when the process has ended.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd, output func() string) <-chan struct{} {
@@ -296,8 +284,6 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, output func() string
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its own process group: Apache's children too
 		<-done
 		if t.Failed() {
-			outMu.Lock()
-			defer outMu.Unlock()
 			t.Logf("output of %s:\n%s", name, testtools.Tail(output(), 6000))
 		}
 	})
@@ -382,8 +368,8 @@ func (s site) startApache(t testing.TB, extra string, spData any) *apache {
 	render(t, conf, apacheConf, data)
 	cmd := exec.Command(bin, "-f", conf, "-DFOREGROUND")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LANG=C"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &out}, &lockedWriter{w: &out}
+	var out testtools.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	a := &apache{base: fmt.Sprintf("https://127.0.0.1:%d", port), dir: dir, tls: tlsKey}
 	startProcess(t, "apache2", cmd, func() string {
 		var logs strings.Builder

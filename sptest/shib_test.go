@@ -149,8 +149,8 @@ func startShibd(t testing.TB, shibd, dir string) {
 	t.Helper()
 	cmd := exec.Command(shibd, "-F", "-f", "-c", filepath.Join(dir, "shibboleth2.xml"), "-p", filepath.Join(dir, "shibd.pid"))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LANG=C"}
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: out}, &lockedWriter{w: out}
+	out := &testtools.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	log := func() string {
 		b, _ := os.ReadFile(filepath.Join(dir, "shibd.log"))
 		return out.String() + string(b)
@@ -159,8 +159,6 @@ func startShibd(t testing.TB, shibd, dir string) {
 	testtools.WaitFor(t, "shibd serving", 30*time.Second, func() bool {
 		select {
 		case <-done:
-			outMu.Lock()
-			defer outMu.Unlock()
 			t.Fatalf("shibd ended before it served:\n%s", testtools.Tail(log(), 3000))
 		default:
 		}

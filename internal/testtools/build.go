@@ -1,6 +1,7 @@
 package testtools
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/url"
@@ -71,6 +72,30 @@ func Tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// SyncBuffer is a bytes.Buffer that a process's output goroutines and the test may share.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // How a test finds a running `rolegate serve`: ServeStarting matches the start log line (at info)
