@@ -301,3 +301,74 @@ func TestTheWALStaysBoundedUnderWritesThatNeverPause(t *testing.T) {
 		t.Fatalf("the WAL is %d bytes after %d writes, over %d: it was never started over", fi.Size(), writers*each, limit)
 	}
 }
+
+// A write whose context ends while it waits for this process's write lock gives up with the
+// context's error and writes nothing; a write the database refuses lets the lock go. Either way
+// the lock is free afterwards, neither kept nor let go twice.
+func TestAWriteThatGivesUpOrFailsLeavesTheWriteLockFree(t *testing.T) {
+	_, a, _ := openBoth(t, busyTimeout)
+	ctx := context.Background()
+	const ins = `INSERT INTO settings (name, value, updated_at) VALUES ($1, 'v', 0)`
+	kinds := []struct {
+		name  string
+		write func(c context.Context, name string) error
+	}{
+		{"a statement", func(c context.Context, n string) error { _, err := a.Exec(c, ins, n); return err }},
+		{"a statement with RETURNING, scanned", func(c context.Context, n string) error {
+			var got string
+			return a.QueryRow(c, ins+` RETURNING name`, n).Scan(&got)
+		}},
+		{"a statement with RETURNING, its rows read", func(c context.Context, n string) error {
+			rows, err := a.Query(c, ins+` RETURNING name`, n)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+			}
+			return rows.Err()
+		}},
+		{"a transaction", func(c context.Context, n string) error {
+			return a.InTx(c, func(q sqlstore.Querier) error { _, err := q.Exec(c, ins, n); return err })
+		}},
+	}
+	free := func(when string) {
+		t.Helper()
+		select {
+		case a.wlock <- struct{}{}:
+			<-a.wlock
+		case <-time.After(time.Second):
+			t.Fatalf("%s: this process's write lock is still held", when)
+		}
+	}
+
+	a.wlock <- struct{}{} // another write under way
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	for _, k := range kinds {
+		if err := k.write(short, "gave-up"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s waiting past its deadline returned %v, want the deadline", k.name, err)
+		}
+	}
+	<-a.wlock
+	free("after the writes that gave up")
+	var n int
+	if err := a.db.QueryRow(`SELECT COUNT(*) FROM settings WHERE name = 'gave-up'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("writes that gave up wrote %d rows (%v)", n, err)
+	}
+
+	if _, err := a.Exec(ctx, ins, "taken"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		if err := k.write(ctx, "taken"); !errors.Is(err, sqlstore.ErrUnique) {
+			t.Errorf("%s of a name taken returned %v, want a unique violation", k.name, err)
+		}
+		free("after " + k.name + " failed")
+	}
+	for _, k := range kinds {
+		if err := k.write(ctx, k.name); err != nil {
+			t.Errorf("%s after the failures: %v", k.name, err)
+		}
+	}
+}

@@ -65,8 +65,8 @@ func (s *Store) PageAudit(ctx context.Context, f store.AuditFilter, after int64,
 		return nil, 0, err
 	}
 	sql, args := auditWhere(f)
-	args = append(args, after)
-	sql += fmt.Sprintf(` AND id > $%d ORDER BY id LIMIT %d`, len(args), n)
+	args = append(args, after, n)
+	sql += fmt.Sprintf(` AND id > $%d ORDER BY id LIMIT $%d`, len(args)-1, len(args))
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, err
@@ -107,6 +107,6 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, n int) (int64,
 		return 0, store.Errorf(store.Invalid, "pruning the audit log needs a time to prune before")
 	}
 	// One statement, its own short transaction: the time index finds the oldest n.
-	return s.db.Exec(ctx, fmt.Sprintf(`DELETE FROM audit_events WHERE id IN
-		(SELECT id FROM audit_events WHERE time < $1 ORDER BY time, id LIMIT %d)`, n), toDB(before))
+	return s.db.Exec(ctx, `DELETE FROM audit_events WHERE id IN
+		(SELECT id FROM audit_events WHERE time < $1 ORDER BY time, id LIMIT $2)`, toDB(before), n)
 }

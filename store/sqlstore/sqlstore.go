@@ -826,7 +826,8 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 	sql, args := auditWhere(f)
 	sql += ` ORDER BY time DESC, id DESC`
 	if f.Limit > 0 && len(f.Accounts) == 0 { // the account is matched below, before the limit
-		sql += fmt.Sprintf(` LIMIT %d`, f.Limit)
+		args = append(args, f.Limit)
+		sql += fmt.Sprintf(` LIMIT $%d`, len(args))
 	}
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {

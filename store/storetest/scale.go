@@ -11,7 +11,7 @@ import (
 // ---- scale
 
 func testListByID(t *testing.T, s store.Store) {
-	// More accounts than one statement names (sqlstore's chunks of 500), asked for in no order;
+	// More accounts than one statement names (sqlstore's chunks of 512), asked for in no order;
 	// every tenth with two tag rules.
 	const n = 1001
 	var ids []string
