@@ -74,6 +74,7 @@ func envFlags(cmd *cobra.Command, a *app) error {
 		{"rate-burst", "ROLEGATE_RATE_BURST", "use a whole number"},
 		{"rate-per-second", "ROLEGATE_RATE_PER_SECOND", "use a number such as 5 or 0.5"},
 		{"shutdown-timeout", "ROLEGATE_SHUTDOWN_TIMEOUT", "use a duration such as 20s"},
+		{"key-refresh", envKeyRefresh, "use a duration such as 10s or 2s"},
 	} {
 		if v := a.env(f.env); v != "" && !cmd.Flags().Changed(f.flag) {
 			if err := cmd.Flags().Set(f.flag, v); err != nil {
@@ -119,7 +120,7 @@ func serveCmd(a *app) *cobra.Command {
 			if o.demo && a.databaseURL == "" && !cmd.Flags().Changed("data-dir") && a.env("ROLEGATE_DATA_DIR") == "" {
 				a.dataDir = demoDataDir
 			}
-			if err := checkKeyRefresh(cmd, a, &o.keyRefresh); err != nil {
+			if err := checkKeyRefresh(o.keyRefresh); err != nil {
 				return err
 			}
 			return a.serve(cmd.Context(), o)
