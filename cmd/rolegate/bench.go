@@ -81,7 +81,7 @@ func (o *benchOpts) check() error {
 		return store.Errorf(store.Invalid, "--url is required: the base URL of the running server")
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 		return store.Errorf(store.Invalid, "--url %q is not an http or https URL", o.url)
-	case !strings.Contains(" "+strings.Join(benchScenarios, " ")+" ", " "+o.scenario+" "):
+	case !slices.Contains(benchScenarios, o.scenario):
 		return store.Errorf(store.Invalid, "--scenario %q: use one of %s", o.scenario, strings.Join(benchScenarios, ", "))
 	case o.concurrency < 1 || o.concurrency > 10000:
 		return store.Errorf(store.Invalid, "--concurrency must be 1 to 10000")
