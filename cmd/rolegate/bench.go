@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -307,9 +306,7 @@ func (a *app) printBench(o benchOpts, r *loadgen.Result) error {
 		for k, d := range p {
 			j.Latency[k] = ms(d)
 		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(j)
+		return a.printJSON(j)
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "scenario   %s at %s: %d workers, %d users, %s measured after %s warmup\n", o.scenario, o.url, o.concurrency, users, o.duration, o.warmup)
