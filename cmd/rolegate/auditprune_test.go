@@ -101,7 +101,8 @@ func TestAuditJSONLStreamsWhatJSONListsAcrossPages(t *testing.T) {
 		if got, want := c.ok(t, "", "audit", "--format", "yaml", "--limit", "3"), c.ok(t, "", "audit", "-o", "yaml", "--limit", "3"); got != want {
 			t.Errorf("--format yaml printed\n%s\nwant\n%s", got, want)
 		}
-		for _, bad := range [][]string{{"--format", "jsonl", "-o", "yaml"}, {"--json", "-o", "jsonl"}, {"--format", "xml"}} {
+		for _, bad := range [][]string{{"--format", "jsonl", "-o", "yaml"}, {"--json", "-o", "jsonl"}, {"--format", "xml"},
+			{"--json", "--format", "jsonl"}, {"--json", "-o", "jsonl", "--limit", "5"}, {"--json", "-o", "yaml"}} {
 			if r := c.run("", append([]string{"audit"}, bad...)...); r.code != exitInvalid || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
 				t.Errorf("audit %v: exit %d, stdout %q, stderr %q; want one line and exit %d", bad, r.code, r.stdout, r.stderr, exitInvalid)
 			}
