@@ -129,6 +129,9 @@ func TestAuditPruneDeletesOnlyOldEventsOnceConfirmedAndRecordsIt(t *testing.T) {
 			{[]string{"--older-than", "0d", "--yes"}, "positive"},
 			{[]string{"--older-than", "-5d", "--yes"}, "positive"},
 			{[]string{"--older-than", "ninety days", "--yes"}, "positive"},
+			{[]string{"--older-than", "99999999999d", "--yes"}, "positive"}, // would overflow a duration
+			{[]string{"--older-than", "9999999999h", "--yes"}, "positive"},
+			{[]string{"--older-than", "2026-01-01", "--yes"}, "positive"}, // an age, not a date
 			{[]string{"--yes"}, "needs --older-than"},
 			{[]string{"--older-than", "90d"}, "add --yes"}, // not a terminal: nothing without --yes
 		} {
