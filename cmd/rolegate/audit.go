@@ -29,8 +29,8 @@ func auditCmd(a *app) *cobra.Command {
 				}
 				lf.format = format
 			}
-			if lf.format == "jsonl" && lf.asJSON {
-				return store.Errorf(store.Invalid, "--json and -o jsonl exclude each other")
+			if _, err := lf.chosen(); err != nil { // before the store is opened, and before -o jsonl's own printing
+				return err
 			}
 			f := store.AuditFilter{User: user, Limit: limit, Types: types}
 			if limit < 1 {

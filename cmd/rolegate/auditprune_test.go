@@ -101,7 +101,8 @@ func TestAuditJSONLStreamsWhatJSONListsAcrossPages(t *testing.T) {
 		if got, want := c.ok(t, "", "audit", "--format", "yaml", "--limit", "3"), c.ok(t, "", "audit", "-o", "yaml", "--limit", "3"); got != want {
 			t.Errorf("--format yaml printed\n%s\nwant\n%s", got, want)
 		}
-		for _, bad := range [][]string{{"--format", "jsonl", "-o", "yaml"}, {"--json", "-o", "jsonl"}, {"--format", "xml"}} {
+		for _, bad := range [][]string{{"--format", "jsonl", "-o", "yaml"}, {"--json", "-o", "jsonl"}, {"--format", "xml"},
+			{"--json", "--format", "jsonl"}, {"--json", "-o", "jsonl", "--limit", "5"}, {"--json", "-o", "yaml"}} {
 			if r := c.run("", append([]string{"audit"}, bad...)...); r.code != exitInvalid || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
 				t.Errorf("audit %v: exit %d, stdout %q, stderr %q; want one line and exit %d", bad, r.code, r.stdout, r.stderr, exitInvalid)
 			}
@@ -128,6 +129,9 @@ func TestAuditPruneDeletesOnlyOldEventsOnceConfirmedAndRecordsIt(t *testing.T) {
 			{[]string{"--older-than", "0d", "--yes"}, "positive"},
 			{[]string{"--older-than", "-5d", "--yes"}, "positive"},
 			{[]string{"--older-than", "ninety days", "--yes"}, "positive"},
+			{[]string{"--older-than", "99999999999d", "--yes"}, "positive"}, // would overflow a duration
+			{[]string{"--older-than", "9999999999h", "--yes"}, "positive"},
+			{[]string{"--older-than", "2026-01-01", "--yes"}, "positive"}, // an age, not a date
 			{[]string{"--yes"}, "needs --older-than"},
 			{[]string{"--older-than", "90d"}, "add --yes"}, // not a terminal: nothing without --yes
 		} {

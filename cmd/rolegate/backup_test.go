@@ -318,6 +318,18 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 	if err := os.Symlink(filepath.Join(c.dataDir, sqlite.FileName), liveLink); err != nil {
 		t.Fatal(err)
 	}
+	// The right KEK, in a file that others may read.
+	kekText, err := os.ReadFile(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readableKEK := filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(readableKEK, kekText, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(readableKEK, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
 	pg := &cli{backend: "postgres", dataDir: t.TempDir(), dbURL: "postgres://nobody@127.0.0.1:1/none", env: map[string]string{}}
 
 	for _, tc := range []struct {
@@ -350,6 +362,11 @@ func TestBackupAndRestoreRefuseWhatTheyCannotDoSafely(t *testing.T) {
 		{"restore of a live database through a link", newCLI(t, "sqlite"), nil, []string{"restore", "--from", liveLink, "--kek-file", kek}, exitInvalid, "live database", ""},
 		{"restore of a missing file", newCLI(t, "sqlite"), nil, []string{"restore", "--from", filepath.Join(dir, "missing.bak"), "--kek-file", kek}, exitInvalid, "missing.bak", ""},
 		{"restore without --from", newCLI(t, "sqlite"), nil, []string{"restore"}, exitInvalid, "--from", ""},
+		{"backup with --force onto a directory", c, nil, []string{"backup", "--out", t.TempDir(), "--force"}, exitInvalid, "not a regular file", ""},
+		{"restore of a directory", newCLI(t, "sqlite"), nil, []string{"restore", "--from", t.TempDir(), "--kek-file", kek}, exitInvalid, "not a regular file", ""},
+		{"restore with a --kek-file that holds no key", newCLI(t, "sqlite"), nil, []string{"restore", "--from", good, "--kek-file", junk}, exitInvalid, "--kek-file", ""},
+		{"restore with a missing --kek-file", newCLI(t, "sqlite"), nil, []string{"restore", "--from", good, "--kek-file", filepath.Join(dir, "missing-kek")}, exitInvalid, "--kek-file", ""},
+		{"restore with a --kek-file that others may read", newCLI(t, "sqlite"), nil, []string{"restore", "--from", good, "--kek-file", readableKEK}, exitInvalid, "chmod 600", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != nil {

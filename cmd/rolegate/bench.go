@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -81,7 +80,7 @@ func (o *benchOpts) check() error {
 		return store.Errorf(store.Invalid, "--url is required: the base URL of the running server")
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 		return store.Errorf(store.Invalid, "--url %q is not an http or https URL", o.url)
-	case !strings.Contains(" "+strings.Join(benchScenarios, " ")+" ", " "+o.scenario+" "):
+	case !slices.Contains(benchScenarios, o.scenario):
 		return store.Errorf(store.Invalid, "--scenario %q: use one of %s", o.scenario, strings.Join(benchScenarios, ", "))
 	case o.concurrency < 1 || o.concurrency > 10000:
 		return store.Errorf(store.Invalid, "--concurrency must be 1 to 10000")
@@ -307,9 +306,7 @@ func (a *app) printBench(o benchOpts, r *loadgen.Result) error {
 		for k, d := range p {
 			j.Latency[k] = ms(d)
 		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(j)
+		return a.printJSON(j)
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "scenario   %s at %s: %d workers, %d users, %s measured after %s warmup\n", o.scenario, o.url, o.concurrency, users, o.duration, o.warmup)

@@ -148,6 +148,8 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"--scenario", "sso"},
 		{"--url", "ftp://x", "--scenario", "sso"},
 		{"--url", "http://127.0.0.1:1", "--scenario", "portal"},
+		{"--url", "http://127.0.0.1:1", "--scenario", "sso login"}, // two scenarios, not one
+		{"--url", "http://127.0.0.1:1", "--scenario", ""},
 		{"--url", "http://127.0.0.1:1", "--concurrency", "0"},
 		{"--url", "http://127.0.0.1:1", "--duration", "0s"},
 		{"--url", "http://127.0.0.1:1", "-o", "yaml"},

@@ -62,13 +62,21 @@ func tableCell(s string) string {
 }
 
 // print writes v (the JSON form, whose keys stay stable) or t, as the flags ask.
+// chosen is the format -o and --json ask for together; it refuses --json beside another -o.
+func (f *listFlags) chosen() (string, error) {
+	if !f.asJSON {
+		return f.format, nil
+	}
+	if f.format != "table" && f.format != "json" {
+		return "", store.Errorf(store.Invalid, "--json and -o %s exclude each other", f.format)
+	}
+	return "json", nil
+}
+
 func (f *listFlags) print(a *app, v any, t *table) error {
-	format := f.format
-	if f.asJSON {
-		if format != "table" && format != "json" {
-			return store.Errorf(store.Invalid, "--json and -o %s exclude each other", format)
-		}
-		format = "json"
+	format, err := f.chosen()
+	if err != nil {
+		return err
 	}
 	switch format {
 	case "json":

@@ -23,17 +23,12 @@ func keyRefreshFlag(c *cobra.Command, d *time.Duration) {
 			certs.DefaultRefresh.String()+", 0s rereads them for every use (env "+envKeyRefresh+")")
 }
 
-// checkKeyRefresh takes --key-refresh from the environment unless given as a flag, and refuses a
-// value outside 0 to certs.DefaultRefresh.
-func checkKeyRefresh(cmd *cobra.Command, a *app, d *time.Duration) error {
-	if v := a.env(envKeyRefresh); v != "" && !cmd.Flags().Changed("key-refresh") {
-		if err := cmd.Flags().Set("key-refresh", v); err != nil {
-			return store.Errorf(store.Invalid, "invalid %s %q: use a duration such as 10s or 2s", envKeyRefresh, v)
-		}
-	}
-	if *d < 0 || *d > certs.DefaultRefresh {
+// checkKeyRefresh refuses a --key-refresh (or its environment variable, which envFlags set)
+// outside 0 to certs.DefaultRefresh.
+func checkKeyRefresh(d time.Duration) error {
+	if d < 0 || d > certs.DefaultRefresh {
 		return store.Errorf(store.Invalid, "invalid key refresh %s: use 0s to %s, so that every replica follows a rotation before "+
-			"rolegate keys rotate retires the previous key (%s after the activation)", *d, certs.DefaultRefresh, certs.DefaultSettle)
+			"rolegate keys rotate retires the previous key (%s after the activation)", d, certs.DefaultRefresh, certs.DefaultSettle)
 	}
 	return nil
 }

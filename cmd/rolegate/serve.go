@@ -74,6 +74,7 @@ func envFlags(cmd *cobra.Command, a *app) error {
 		{"rate-burst", "ROLEGATE_RATE_BURST", "use a whole number"},
 		{"rate-per-second", "ROLEGATE_RATE_PER_SECOND", "use a number such as 5 or 0.5"},
 		{"shutdown-timeout", "ROLEGATE_SHUTDOWN_TIMEOUT", "use a duration such as 20s"},
+		{"key-refresh", envKeyRefresh, "use a duration such as 10s or 2s"},
 	} {
 		if v := a.env(f.env); v != "" && !cmd.Flags().Changed(f.flag) {
 			if err := cmd.Flags().Set(f.flag, v); err != nil {
@@ -84,8 +85,9 @@ func envFlags(cmd *cobra.Command, a *app) error {
 	return nil
 }
 
-// checkRate refuses a rate limit that limits nothing, or lets no office in.
-func checkRate(o serveOptions) error {
+// checkBounds refuses serve's numbers out of their bounds: a rate limit that limits nothing or
+// lets no office in, a shutdown timeout that is not positive, a key refresh too long for a rotation.
+func checkBounds(o serveOptions) error {
 	if o.rateBurst < 1 || o.rateBurst > maxRateBurst {
 		return store.Errorf(store.Invalid, "invalid rate burst %d: use 1 to %d", o.rateBurst, maxRateBurst)
 	}
@@ -95,7 +97,7 @@ func checkRate(o serveOptions) error {
 	if o.shutdownTimeout <= 0 {
 		return store.Errorf(store.Invalid, "invalid shutdown timeout %v: use a positive duration such as 20s", o.shutdownTimeout)
 	}
-	return nil
+	return checkKeyRefresh(o.keyRefresh)
 }
 
 func serveCmd(a *app) *cobra.Command {
@@ -108,7 +110,7 @@ func serveCmd(a *app) *cobra.Command {
 			if err := envFlags(cmd, a); err != nil {
 				return err
 			}
-			if err := checkRate(o); err != nil {
+			if err := checkBounds(o); err != nil {
 				return err
 			}
 			if o.baseURL != "" { // refused before anything is created
@@ -118,9 +120,6 @@ func serveCmd(a *app) *cobra.Command {
 			}
 			if o.demo && a.databaseURL == "" && !cmd.Flags().Changed("data-dir") && a.env("ROLEGATE_DATA_DIR") == "" {
 				a.dataDir = demoDataDir
-			}
-			if err := checkKeyRefresh(cmd, a, &o.keyRefresh); err != nil {
-				return err
 			}
 			return a.serve(cmd.Context(), o)
 		},
