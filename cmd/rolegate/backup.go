@@ -321,6 +321,10 @@ func (a *app) restoreKEK(kekFile string) (kek *certs.KEK, source, text string, e
 	if err != nil {
 		return nil, "", "", err
 	}
+	// The text installed must be the key just checked, not what the file holds a moment later.
+	if again, err := certs.ParseKEK(string(b)); err != nil || again.ID() != kek.ID() {
+		return nil, "", "", store.Errorf(store.Conflict, "--kek-file %s changed while restore read it: nothing was written", kekFile)
+	}
 	if there, thereSource, err := certs.LoadKEK(a.env, a.dataDir, false); err == nil {
 		if there.ID() != kek.ID() {
 			return nil, "", "", store.Errorf(store.Conflict, "%s holds another key-encryption key (id %s) than --kek-file (id %s): remove one of them; nothing was written",

@@ -202,23 +202,8 @@ func (c *cli) keys(t *testing.T) []keyJSONOut {
 	return list
 }
 
-// syncBuffer is a bytes.Buffer that a server goroutine may write while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer a server goroutine may write while the test reads it.
+type syncBuffer = testtools.SyncBuffer
 
 // server is a `rolegate serve` running in a goroutine.
 type server struct {
