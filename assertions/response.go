@@ -207,9 +207,8 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 		attr(AttrSourceIdentity, r.SourceIdentity)
 	}
 
-	signedAssertion, err := a, error(nil)
 	if r.Sign != store.SignResponse {
-		if signedAssertion, err = sign(a, s); err != nil {
+		if err := sign(a, s); err != nil {
 			return nil, err
 		}
 	}
@@ -231,13 +230,14 @@ func BuildAWS(r *AWSResponse, s Signer) ([]byte, error) {
 	resp.CreateElement("saml:Issuer").SetText(issuer)
 	resp.CreateElement(pp+":Status").CreateElement(pp+":StatusCode").CreateAttr("Value", StatusSuccess)
 	if r.Encrypt != nil {
-		if signedAssertion, err = EncryptAssertion(signedAssertion, r.Encrypt); err != nil {
+		var err error
+		if a, err = EncryptAssertion(a, r.Encrypt); err != nil {
 			return nil, err
 		}
 	}
-	resp.AddChild(signedAssertion)
+	resp.AddChild(a)
 	if r.Sign != store.SignAssertion {
-		if resp, err = sign(resp, s); err != nil {
+		if err := sign(resp, s); err != nil {
 			return nil, err
 		}
 	}
@@ -271,27 +271,27 @@ func responseSize(r *AWSResponse, s Signer) int {
 var canonicalizer dsig.Canonicalizer = c14n.Exclusive{}
 
 // sign signs el in place (enveloped, RSA-SHA256, SHA-256 digest, exclusive c14n), places the Signature
-// right after the Issuer, where the SAML schema wants it, and returns el.
-func sign(el *etree.Element, s Signer) (*etree.Element, error) {
+// right after the Issuer, where the SAML schema wants it.
+func sign(el *etree.Element, s Signer) error {
 	if s.Key == nil || s.Cert == nil {
-		return nil, fmt.Errorf("assertions: no signing key")
+		return fmt.Errorf("assertions: no signing key")
 	}
 	ctx, err := dsig.NewSigningContext(s.Key, [][]byte{s.Cert.Raw})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
-		return nil, err
+		return err
 	}
 	ctx.Canonicalizer = canonicalizer
 	sig, err := ctx.ConstructSignature(el, true)
 	if err != nil {
-		return nil, fmt.Errorf("assertions: sign: %w", err)
+		return fmt.Errorf("assertions: sign: %w", err)
 	}
 	// No copy: el is ours alone, and the canonicaliser has already rewritten it in place (the
 	// bytes sent are its canonical form), so a copy would only duplicate the tree.
 	el.InsertChildAt(1, sig) // index 0 is the Issuer
-	return el, nil
+	return nil
 }
 
 // sizeCulprits names what makes a Response large: the roles (one per grant) and the biggest tag.

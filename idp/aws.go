@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"html/template"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
@@ -56,17 +55,6 @@ func (s *Server) awsSignIn(c *gin.Context) {
 	fromPortal := s.portalLink(c, q) && (site == "" || site == "same-origin")
 	s.postAssertion(c, audit, &authn.PostForm{Page: authn.PageAWSPost, Title: "Signing in to AWS", ACS: out.Plan.ACS,
 		XML: out.XML, RelayState: relay, Account: out.Account, Confirm: !fromPortal})
-}
-
-// samlResponseInput is the auto-POST form's hidden input's attributes for a base64 Response,
-// written out as they are: the template's escaper would go through the Response character by
-// character only to write its '+' as "&#43;", which a quoted attribute does not need. Only the
-// base64 alphabet goes out so; anything else is refused.
-func samlResponseInput(b64 string) (template.HTMLAttr, error) {
-	if err := checkBase64(b64); err != nil {
-		return "", err
-	}
-	return template.HTMLAttr(`name="SAMLResponse" value="` + b64 + `"`), nil
 }
 
 // errNotGranted is the one answer to a sign-in link for an account or role the user may not use.

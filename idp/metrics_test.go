@@ -169,6 +169,18 @@ func TestNoLabelHoldsAUsernameOrARawPath(t *testing.T) {
 	b.Get("/aws/signin?account=zqxaccount")
 	b.Get("/zqxpath/../etc/passwd")
 	w.ECP(t, idptest.ECPCall{Path: "/saml/ecp?account=zqxecp", User: "zqxecpuser", PW: "x", Body: w.ECPBody()})
+	// A method of the client's own making, on a route and off one: counted as "other".
+	for _, path := range []string{"/healthz", "/zqxpath"} {
+		req, err := http.NewRequest("ZQXMETHOD", w.Srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
 	s := scrape(t, w.Web)
 	for _, l := range s.LabelValues() {
 		if strings.Contains(l, "zqx") || strings.Contains(l, "alice") || strings.Contains(l, "passwd") {
@@ -177,6 +189,9 @@ func TestNoLabelHoldsAUsernameOrARawPath(t *testing.T) {
 	}
 	if s.Value(reqs, "route", "unmatched", "code", "404") < 1 {
 		t.Errorf("the 404 is not counted under route unmatched: %v", s.LabelValues())
+	}
+	if s.Value(reqs, "route", "unmatched", "method", "other") < 2 {
+		t.Errorf("the made-up methods are not counted as other on route unmatched: %v", s.LabelValues())
 	}
 	if s.Value(refused, "kind", "aws", "account", "unknown") != 1 {
 		t.Errorf("the refusal for an unknown account is not labelled unknown: %v", s.LabelValues())

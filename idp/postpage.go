@@ -289,6 +289,17 @@ func checkBase64(s string) error {
 	return nil
 }
 
+// samlResponseInput is the auto-POST form's hidden input's attributes for a base64 Response,
+// written out as they are: the template's escaper would go through the Response character by
+// character only to write its '+' as "&#43;", which a quoted attribute does not need. Only the
+// base64 alphabet goes out so; anything else is refused.
+func samlResponseInput(b64 string) (template.HTMLAttr, error) {
+	if err := checkBase64(b64); err != nil {
+		return "", err
+	}
+	return template.HTMLAttr(`name="SAMLResponse" value="` + b64 + `"`), nil
+}
+
 // cutPages are the shapes cut so far; there are a few dozen at most.
 var cutPages sync.Map // postShape -> *cutPage
 

@@ -272,9 +272,7 @@ func TestIsPassiveWithoutAUsableSessionAnswersNoPassiveAtOnce(t *testing.T) {
 	if slices.Sort(got); !slices.Equal(got, []string{" answered NoPassive", "alice answered NoPassive", "alice answered NoPassive"}) {
 		t.Errorf("audit %q", got)
 	}
-	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
-		t.Errorf("assertions issued: %q", got)
-	}
+	w.noAssertionIssued(t)
 }
 
 func TestIsPassiveWithASessionAnswersWithAnAssertionAtOnce(t *testing.T) {
@@ -291,6 +289,25 @@ func TestIsPassiveWithASessionAnswersWithAnAssertionAtOnce(t *testing.T) {
 	// It was answered; sending it again is a replay.
 	resp, body = b.Get(w.redirectPath(t, req, "rs"))
 	refused(t, "the passive request again", resp, body, "already used")
+}
+
+// An SP's RelayState is the SP's to choose and is written into the post page: markup in it stays
+// text in the form's value, and the SP gets it back byte for byte.
+func TestAHostileRelayStateIsWrittenAsTextAndReturnedIntact(t *testing.T) {
+	w := newSSOWeb(t, false)
+	b := w.Browser(t)
+	b.Login("alice", ssoPassword)
+	const relay = `"'><script>alert(1)</script><b x=y>&amp;+%zz é javascript:x`
+	req := w.authnRequest(t, w.sp, saml.HTTPRedirectBinding, func(r *saml.AuthnRequest) { yes := true; r.IsPassive = &yes })
+	resp, body := b.Get(w.redirectPath(t, req, relay))
+	p := autoPost(t, resp, body)
+	if p.Relay != relay {
+		t.Fatalf("RelayState came back as %q; want %q", p.Relay, relay)
+	}
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<b x=") || strings.Count(body, "<script") != 1 {
+		t.Fatalf("the RelayState's markup reached the page:\n%s", body)
+	}
+	w.accept(t, w.sp, p, req.ID)
 }
 
 func TestRequestedAuthnContextIsAnsweredWithWhatWasDone(t *testing.T) {
@@ -609,9 +626,7 @@ func TestForgedRequestSignaturesAreRefused(t *testing.T) {
 		}
 		refused(t, tc.name, resp, body, tc.frag)
 	}
-	if got := w.AuditOf(t, "assertion"); len(got) != 0 {
-		t.Errorf("assertions issued: %q", got)
-	}
+	w.noAssertionIssued(t)
 	if got := w.AuditOf(t, "sso.request"); len(got) != len(cases) {
 		t.Errorf("%d refusals audited; want %d", len(got), len(cases))
 	}
